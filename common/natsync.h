@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * natsync.h - every struct, constant and enum that the BPF fast path and the
+ * userspace daemon must agree on. Included by the BPF programs and by daemon/.
+ *
+ * Rules for this file (see DESIGN.md, "Fast-path and map pitfalls"):
+ *  - every map key/value struct has explicit _pad fields and a size assertion,
+ *    because keys are compared byte for byte: zero a key before filling it;
+ *  - addresses and ports are stored in network byte order (__be*) exactly as
+ *    they appear on the wire, everything else in host order;
+ *  - times in map values are the local CLOCK_MONOTONIC in ns
+ *    (bpf_ktime_get_ns()); they never cross machines;
+ *  - changing any layout here changes NS_ABI_VERSION, which is part of the
+ *    pin directory name, so an upgrade never trips over an old pinned map.
+ */
+#ifndef NATSYNC_COMMON_H
+#define NATSYNC_COMMON_H
+
+#ifdef __BPF__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+#define NS_ABI_VERSION 1
+/* Pinned objects live in <pin-path>/v<NS_ABI_VERSION>/<map name>. */
+#define NS_PIN_SUBDIR "v1"
+
+/* ---- sizes ------------------------------------------------------------ */
+#define NS_MAX_SESSIONS_DEFAULT (1u << 20)  /* runtime-settable: max-sessions */
+#define NS_MAX_POOLS 64
+#define NS_POOL_MAX_RANGES 8   /* non-contiguous pools: up to 8 prefixes/ranges */
+#define NS_MAX_SVC_SETS 64
+#define NS_MAX_FW_TERMS 256    /* compiled (expanded) firewall terms, all sets */
+#define NS_MAX_NAT_TERMS 256   /* compiled (expanded) NAT terms, all sets */
+#define NS_MAX_IFACES 64
+#define NS_PORT_ALLOC_TRIES 32 /* random probes before a pool counts as full */
+#define NS_EVENTS_RINGBUF_BYTES (1u << 22)
+#define NS_NONE16 0xffff
+
+/* ---- enums ------------------------------------------------------------ */
+
+/* Where a packet arrived, or which side opened a session. */
+enum ns_side {
+	NS_SIDE_INSIDE = 0,  /* subscriber side ("match-direction input") */
+	NS_SIDE_OUTSIDE = 1, /* internet side ("match-direction output") */
+};
+
+enum ns_nat_type {
+	NS_NAT_NONE = 0,        /* firewall-only session */
+	NS_NAT_BASIC44 = 1,     /* static 1:1 address, ports kept */
+	NS_NAT_DYNAMIC44 = 2,   /* dynamic address from pool, ports kept */
+	NS_NAT_NAPT44 = 3,      /* address + port from pool */
+	NS_NAT_DNAT44 = 4,      /* destination address(/port) rewrite */
+	NS_NAT_TWICE = 5,       /* source and destination */
+	NS_NAT_NAT64 = 6,       /* stateful NAT64 (reserved, not in ABI v1 maps) */
+};
+
+/* TCP tracking, deliberately small: the daemon maps each state to a timeout. */
+enum ns_tcp_state {
+	NS_TCP_NONE = 0,        /* not TCP */
+	NS_TCP_SYN_SENT = 1,    /* initiator's SYN seen */
+	NS_TCP_SYN_RECV = 2,    /* responder's SYN(+ACK) seen */
+	NS_TCP_ESTABLISHED = 3, /* handshake completed (or data both ways) */
+	NS_TCP_FIN_WAIT = 4,    /* FIN seen from one side */
+	NS_TCP_TIME_WAIT = 5,   /* FIN seen from both sides */
+	NS_TCP_CLOSED = 6,      /* RST seen */
+	NS_TCP_STATE_MAX,
+};
+
+/* Session flags (struct ns_session.flags). */
+#define NS_SF_NAT_SRC (1u << 0)     /* source rewritten inside->outside */
+#define NS_SF_NAT_DST (1u << 1)     /* destination rewritten inside->outside */
+#define NS_SF_EIM (1u << 2)         /* uses an endpoint-independent binding */
+#define NS_SF_EIF (1u << 3)         /* created by endpoint-independent filter */
+#define NS_SF_FIN_IN (1u << 4)      /* FIN seen from the inside host */
+#define NS_SF_FIN_OUT (1u << 5)     /* FIN seen from the outside host */
+#define NS_SF_REPLICATED (1u << 6)  /* installed by sync (backup side) */
+#define NS_SF_SYSLOG (1u << 7)      /* the rule that made it asked for logs */
+#define NS_SF_SYNCED (1u << 8)      /* sent to the peer at least once (primary) */
+
+/* Firewall term actions. */
+enum ns_fw_action {
+	NS_FW_ACCEPT = 0,
+	NS_FW_DISCARD = 1, /* silent drop */
+	NS_FW_REJECT = 2,  /* TCP RST, or ICMP port unreachable for others */
+};
+
+/* Match directions for a term (bit mask). */
+#define NS_DIR_INPUT (1u << NS_SIDE_INSIDE)   /* packets arriving inside */
+#define NS_DIR_OUTPUT (1u << NS_SIDE_OUTSIDE) /* packets arriving outside */
+
+/* Pool flags (struct ns_pool.flags). */
+#define NS_POOL_F_RANDOM_PORT (1u << 0)  /* random-allocation (else sequential) */
+#define NS_POOL_F_ROUND_ROBIN (1u << 1)  /* address-allocation round-robin */
+#define NS_POOL_F_PORT_AUTO (1u << 2)    /* port automatic: <1024 -> 512..1023,
+					  * >=1024 -> 1024..65535 (RFC 4787 REQ-3) */
+#define NS_POOL_F_PARITY (1u << 3)       /* preserve port parity (REQ-4) */
+
+/* NAT term flags (struct ns_nat_term.flags). */
+#define NS_NAT_F_EIM (1u << 0)    /* mapping-type endpoint-independent */
+#define NS_NAT_F_EIF (1u << 1)    /* filtering-type endpoint-independent */
+#define NS_NAT_F_PAIRED (1u << 2) /* address-pooling paired */
+#define NS_NAT_F_SYSLOG (1u << 3) /* then syslog */
+#define NS_NAT_F_NO_TRANSLATION (1u << 4) /* exempt: match but do not NAT */
+
+/* Global config flags (struct ns_cfg.flags). */
+#define NS_CFG_F_ACTIVE (1u << 0)   /* this box forwards and creates sessions
+				     * (primary); clear on a backup */
+#define NS_CFG_F_EVENTS (1u << 1)   /* emit ring buffer events */
+
+/* Port ownership flags (struct ns_port_val.flags). */
+#define NS_PORT_F_EIM (1u << 0)     /* endpoint-independent binding */
+#define NS_PORT_F_EIF (1u << 1)     /* inbound from any remote allowed */
+#define NS_PORT_F_HOLD (1u << 2)    /* released, held before reuse (RFC 6888) */
+
+/* ---- per-CPU counters -------------------------------------------------- */
+/*
+ * Index into the per-CPU array ns_counters. Every packet the programs see is
+ * counted once under NS_CNT_RX and ends in exactly one verdict counter
+ * (NS_CNT_PASS_*, NS_CNT_FWD_*, NS_CNT_DROP_*, NS_CNT_TX_REJECT), so
+ * rx == sum(verdicts) holds and every drop is explained.
+ */
+enum ns_counter {
+	NS_CNT_RX = 0,
+	/* verdicts: passed to the kernel untouched */
+	NS_CNT_PASS_NON_IP,        /* ARP, IPv6 (no NAT64 rule), other ethertypes */
+	NS_CNT_PASS_LOCAL,         /* destined to the box itself */
+	NS_CNT_PASS_NO_SVC,        /* interface not in any service set */
+	NS_CNT_PASS_TTL,           /* TTL <= 1: kernel answers time exceeded */
+	NS_CNT_PASS_UNTRACKED,     /* protocol natsync does not track (e.g. GRE),
+				    * allowed by config */
+	/* verdicts: forwarded after the session was applied */
+	NS_CNT_FWD_REDIRECT,       /* fib lookup + redirect */
+	NS_CNT_FWD_STACK,          /* translated, handed to the kernel (no neigh,
+				    * VLAN, no devmap entry) */
+	NS_CNT_TX_REJECT,          /* reject: RST / ICMP unreachable sent back */
+	/* verdicts: dropped, one reason each */
+	NS_CNT_DROP_MALFORMED,     /* truncated or invalid header */
+	NS_CNT_DROP_FRAGMENT,      /* non-first IPv4 fragment without session */
+	NS_CNT_DROP_NO_SESSION,    /* unsolicited inbound */
+	NS_CNT_DROP_TCP_NO_SYN,    /* first packet of a TCP session not a SYN */
+	NS_CNT_DROP_FW_DISCARD,    /* firewall discard (or no term matched) */
+	NS_CNT_DROP_POOL_EXHAUSTED,/* no free address/port in the pool */
+	NS_CNT_DROP_SESSION_FULL,  /* session map full: insert failed */
+	NS_CNT_DROP_INACTIVE,      /* this box is backup: does not forward */
+	NS_CNT_DROP_ICMP_ERR,      /* ICMP error: bad checksum or no session */
+	NS_CNT_DROP_UNSUPPORTED,   /* protocol/feature not handled, counted */
+	/* events, not verdicts */
+	NS_CNT_SESSION_HIT,
+	NS_CNT_SESSION_NEW,
+	NS_CNT_SESSION_RACE,       /* another CPU created it first */
+	NS_CNT_NAT_ALLOC,          /* outside address/port bound */
+	NS_CNT_EIM_REUSE,          /* existing EIM binding reused */
+	NS_CNT_EIF_INBOUND,        /* inbound session opened via EIF */
+	NS_CNT_ICMP_ERR_XLATED,    /* ICMP error translated */
+	NS_CNT_EVENT_LOST,         /* ring buffer full, event dropped */
+	NS_CNT_MAX,
+};
+
+/* ---- map keys and values ---------------------------------------------- */
+
+/*
+ * A flow as seen on the wire at one interface, before translation.
+ * ICMP queries: the identifier goes in sport for echo requests and in dport
+ * for echo replies, so that reversing a tuple maps a request onto its reply.
+ */
+struct ns_tuple {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+/*
+ * THE session record. One per session; the fast path creates it, aging
+ * expires it, sync ships it (encoded separately), the backup installs it.
+ *
+ * ns_sessions:    key = in_key  -> struct ns_session
+ * ns_session_rev: key = out_key -> struct ns_tuple (the in_key)
+ *
+ * in_key:  tuple of inside->outside packets as they arrive on the inside
+ *          interface (subscriber -> remote, pre-NAT).
+ * out_key: tuple of outside->inside packets as they arrive on the outside
+ *          interface (remote -> pool address, pre-NAT) = reverse of the
+ *          translated inside->outside tuple.
+ * For a firewall-only session out_key is simply the reverse of in_key.
+ */
+struct ns_session {
+	struct ns_tuple in_key;
+	struct ns_tuple out_key;
+	__u64 created_ns;    /* local monotonic clock */
+	__u64 last_seen_ns;  /* last packet, either direction */
+	__u64 packets[2];    /* [NS_SIDE_INSIDE] = inside->outside */
+	__u64 bytes[2];
+	__u32 flags;         /* NS_SF_* */
+	__u16 svc_set;       /* service-set index */
+	__u16 nat_term;      /* compiled NAT term index, NS_NONE16 if none */
+	__u16 fw_term;       /* compiled firewall term index, NS_NONE16 if none */
+	__u8 nat_type;       /* enum ns_nat_type */
+	__u8 tcp_state;      /* enum ns_tcp_state */
+	__u8 origin;         /* enum ns_side that sent the first packet */
+	__u8 pool_id;        /* 0xff if none */
+	__u8 _pad[2];
+};
+
+/* ns_ports: who owns an outside (address, port, proto). Also the EIM/EIF
+ * reverse binding: inbound lookups for EIF use this map. */
+struct ns_port_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	__u8 _pad;
+};
+
+struct ns_port_val {
+	__be32 in_addr;      /* inside endpoint that owns the port */
+	__be16 in_port;
+	__u8 flags;          /* NS_PORT_F_* */
+	__u8 pool_id;
+	__u16 svc_set;
+	__u16 nat_term;
+	__u32 _pad;
+	__u64 last_used_ns;  /* refreshed when a session is created on it */
+	__u64 released_ns;   /* with NS_PORT_F_HOLD: when the last session ended */
+};
+
+/* ns_eim: endpoint-independent mapping, inside endpoint -> outside endpoint. */
+struct ns_eim_key {
+	__be32 in_addr;
+	__be16 in_port;
+	__u8 proto;
+	__u8 _pad;
+	__u16 svc_set;
+	__u16 _pad2;
+};
+
+struct ns_eim_val {
+	__be32 out_addr;
+	__be16 out_port;
+	__u8 flags;          /* NS_PORT_F_* */
+	__u8 pool_id;
+	__u64 last_used_ns;
+};
+
+/* ns_paired: address-pooling paired, subscriber -> its pool address. */
+struct ns_paired_key {
+	__be32 in_addr;
+	__u8 pool_id;
+	__u8 _pad[3];
+};
+
+struct ns_paired_val {
+	__be32 out_addr;
+	__u32 _pad;
+	__u64 last_used_ns;
+};
+
+/* Prefix/port match shared by firewall and NAT terms. Ports in host order,
+ * inclusive ranges; 0..65535 matches all. proto 0 = any. */
+struct ns_match {
+	__be32 src_addr;
+	__be32 src_mask;
+	__be32 dst_addr;
+	__be32 dst_mask;
+	__u16 sport_lo;
+	__u16 sport_hi;
+	__u16 dport_lo;
+	__u16 dport_hi;
+	__u8 proto;
+	__u8 dir_mask;       /* NS_DIR_INPUT | NS_DIR_OUTPUT */
+	__u8 _pad[2];
+};
+
+struct ns_fw_term {
+	struct ns_match m;
+	__u8 action;         /* enum ns_fw_action */
+	__u8 syslog;
+	__u16 rule_idx;      /* index into the config's rule list (for display) */
+	__u16 term_idx;
+	__u16 _pad;
+};
+
+struct ns_nat_term {
+	struct ns_match m;
+	__u8 nat_type;       /* enum ns_nat_type */
+	__u8 flags;          /* NS_NAT_F_* */
+	__u8 src_pool;       /* pool id for source translation, 0xff none */
+	__u8 dst_pool;       /* pool id for destination translation (dnat-44,
+				twice-nat: first address [+ port]), 0xff none */
+	__u16 rule_idx;
+	__u16 term_idx;
+};
+
+/* An address range: first address (host order) and count. */
+struct ns_range {
+	__u32 first;         /* host byte order */
+	__u32 count;
+};
+
+struct ns_pool {
+	struct ns_range ranges[NS_POOL_MAX_RANGES];
+	__u32 n_ranges;
+	__u32 n_addrs;       /* sum of ranges[].count */
+	__u16 port_lo;       /* host order, inclusive; ignored with PORT_AUTO */
+	__u16 port_hi;
+	__u32 flags;         /* NS_POOL_F_* */
+};
+
+/* Mutable allocator state of a pool (plain array map, atomics in BPF). */
+struct ns_pool_state {
+	__u32 rr_next;       /* round-robin address cursor */
+	__u32 port_next;     /* sequential port cursor */
+};
+
+/* Service set: its terms are contiguous slices of the compiled arrays. */
+struct ns_svc {
+	__u16 fw_first;
+	__u16 fw_count;
+	__u16 nat_first;
+	__u16 nat_count;
+	__u32 flags;         /* NS_SVC_F_* */
+};
+#define NS_SVC_F_HAS_FW (1u << 0)   /* stateful-firewall-rules present: a packet
+				     * no term accepts is discarded */
+#define NS_SVC_F_SYSLOG_SESSION (1u << 1)
+#define NS_SVC_F_SYSLOG_NAT (1u << 2)
+#define NS_SVC_F_NO_REPLICATE (1u << 3)
+
+/* ns_ifaces: ifindex -> role of the interface. */
+struct ns_iface {
+	__u16 svc_set;
+	__u8 side;           /* enum ns_side */
+	__u8 flags;
+};
+
+/* ns_config[0]: global knobs the fast path reads. */
+struct ns_cfg {
+	__u32 flags;         /* NS_CFG_F_* */
+	__u32 n_svc;
+	__u64 _reserved[3];
+};
+
+/* ---- ring buffer events ------------------------------------------------ */
+enum ns_event_type {
+	NS_EV_SESSION_OPEN = 1,
+	NS_EV_SESSION_CLOSE = 2,  /* emitted by the daemon's aging, not BPF */
+	NS_EV_NAT_ALLOC = 3,
+	NS_EV_NAT_RELEASE = 4,    /* daemon */
+	NS_EV_POOL_EXHAUSTED = 5,
+	NS_EV_SESSION_FULL = 6,
+};
+
+struct ns_event {
+	__u64 ts_ns;
+	struct ns_tuple in_key;
+	struct ns_tuple out_key;
+	__u16 svc_set;
+	__u8 type;           /* enum ns_event_type */
+	__u8 nat_type;
+	__u8 pool_id;
+	__u8 origin;
+	__u8 _pad[2];
+};
+
+/* ---- layout checks ----------------------------------------------------- */
+#ifndef __cplusplus
+#define NS_ASSERT_SIZE(type, size) \
+	_Static_assert(sizeof(struct type) == (size), #type " size changed: bump NS_ABI_VERSION")
+NS_ASSERT_SIZE(ns_tuple, 16);
+NS_ASSERT_SIZE(ns_session, 96);
+NS_ASSERT_SIZE(ns_port_key, 8);
+NS_ASSERT_SIZE(ns_port_val, 32);
+NS_ASSERT_SIZE(ns_eim_key, 12);
+NS_ASSERT_SIZE(ns_eim_val, 16);
+NS_ASSERT_SIZE(ns_paired_key, 8);
+NS_ASSERT_SIZE(ns_paired_val, 16);
+NS_ASSERT_SIZE(ns_match, 28);
+NS_ASSERT_SIZE(ns_fw_term, 36);
+NS_ASSERT_SIZE(ns_nat_term, 36);
+NS_ASSERT_SIZE(ns_pool, 80);
+NS_ASSERT_SIZE(ns_pool_state, 8);
+NS_ASSERT_SIZE(ns_svc, 12);
+NS_ASSERT_SIZE(ns_iface, 4);
+NS_ASSERT_SIZE(ns_cfg, 32);
+NS_ASSERT_SIZE(ns_event, 48);
+#endif
+
+/* ---- map names (pinned as <pin-path>/v1/<name>) ------------------------- */
+#define NS_MAP_SESSIONS "ns_sessions"
+#define NS_MAP_SESSION_REV "ns_session_rev"
+#define NS_MAP_PORTS "ns_ports"
+#define NS_MAP_EIM "ns_eim"
+#define NS_MAP_PAIRED "ns_paired"
+#define NS_MAP_POOLS "ns_pools"
+#define NS_MAP_POOL_STATE "ns_pool_state"
+#define NS_MAP_SVC "ns_svc"
+#define NS_MAP_FW_TERMS "ns_fw_terms"
+#define NS_MAP_NAT_TERMS "ns_nat_terms"
+#define NS_MAP_IFACES "ns_ifaces"
+#define NS_MAP_CONFIG "ns_config"
+#define NS_MAP_COUNTERS "ns_counters"
+#define NS_MAP_TX_PORTS "ns_tx_ports"
+#define NS_MAP_EVENTS "ns_events"
+
+#endif /* NATSYNC_COMMON_H */

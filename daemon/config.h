@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * config.h - the one config model of natsyncd.
+ *
+ * ns_config_load() parses a libconfig file, validates every key and compiles
+ * the rules into the exact images the BPF maps hold (struct ns_pool,
+ * ns_svc, ns_fw_term, ns_nat_term from common/natsync.h). On any error it
+ * fills err with "FILE:LINE: KEY: reason", returns -1 and leaves *out
+ * untouched, so a bad file is never half-applied.
+ *
+ * The struct is plain data (fixed arrays, no pointers) so it can be copied,
+ * compared and fingerprinted as a whole.
+ */
+#ifndef NATSYNC_CONFIG_H
+#define NATSYNC_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+
+#include "../common/natsync.h"
+
+#define NS_NAME_MAX 64
+#define NS_CONF_ERR_MAX 512
+
+enum ns_attach_mode {
+	NS_ATTACH_NATIVE = 0,  /* XDP native (driver) mode */
+	NS_ATTACH_GENERIC = 1, /* XDP generic (skb) mode */
+	NS_ATTACH_TC = 2,      /* TC ingress (clsact) instead of XDP */
+	NS_ATTACH_AUTO = 3,    /* native, falling back to generic */
+};
+
+enum ns_log_level { NS_LOG_ERR = 0, NS_LOG_WARN, NS_LOG_INFO, NS_LOG_DEBUG };
+
+/* Per-state timeouts in seconds (RFC 5382/4787/5508/6888/7857 defaults). */
+struct ns_timeouts {
+	uint32_t tcp_syn;         /* transitory, opening: default 240 */
+	uint32_t tcp_established; /* default 7440 (2 h 4 min) */
+	uint32_t tcp_closing;     /* FIN seen one side: default 240 */
+	uint32_t tcp_time_wait;   /* FIN both sides: default 240 */
+	uint32_t tcp_rst;         /* after RST: default 240 (RFC 7857) */
+	uint32_t udp;             /* default 300 */
+	uint32_t icmp;            /* default 60 */
+	uint32_t other;           /* other protocols: default 300 */
+	uint32_t port_hold;       /* released port not reused for: default 120 */
+	uint32_t binding;         /* EIM/paired binding kept after last session: 0 */
+};
+
+struct ns_iface_conf {
+	char name[IF_NAMESIZE];
+	int mode;                 /* enum ns_attach_mode */
+	int side;                 /* enum ns_side */
+	int svc;                  /* service-set index */
+};
+
+struct ns_redundancy_conf {
+	bool enabled;
+	struct in_addr local_addr;   /* redundancy-local data-address */
+	struct in_addr peer_addr;    /* redundancy-peer ipaddress */
+	uint16_t port;               /* TCP port, default 7788 */
+	char device[IF_NAMESIZE];    /* routing-instance: VRF or device, "" none */
+	uint32_t replication_threshold; /* seconds, default 180, 0 = all */
+	uint32_t heartbeat_interval_ms; /* default 1000 */
+	uint32_t dead_interval_ms;      /* default 3000 */
+	int priority;                   /* default 100 */
+	bool preempt;                   /* default false */
+	char key_file[PATH_MAX];        /* pre-shared key, "" none */
+};
+
+struct ns_svc_conf {
+	char name[NS_NAME_MAX];
+	char inside[IF_NAMESIZE];
+	char outside[IF_NAMESIZE];
+	int64_t replication_threshold;  /* seconds; -1 = use the global one */
+	bool replicate;                 /* false: disable-replication-capability */
+};
+
+struct ns_config {
+	char path[PATH_MAX];
+	char node_name[NS_NAME_MAX];
+	char pin_path[PATH_MAX];        /* default /sys/fs/bpf/natsync */
+	char control_socket[108];       /* default /run/natsync.sock */
+	char log_file[PATH_MAX];        /* "" = stderr only */
+	bool log_syslog;
+	int log_level;                  /* enum ns_log_level */
+	uint32_t max_sessions;          /* default NS_MAX_SESSIONS_DEFAULT */
+	uint32_t aging_interval_ms;     /* default 1000 */
+	int attach_mode;                /* default for interfaces */
+	struct ns_timeouts timeouts;
+	struct ns_redundancy_conf red;
+
+	/* Interfaces, named by service sets, with their attach mode. */
+	struct ns_iface_conf ifaces[NS_MAX_IFACES];
+	uint32_t n_ifaces;
+
+	/* Names for display, same index as the compiled arrays. */
+	char pool_names[NS_MAX_POOLS][NS_NAME_MAX];
+	struct ns_svc_conf svc_conf[NS_MAX_SVC_SETS];
+	char fw_rule_names[NS_MAX_FW_TERMS][NS_NAME_MAX];
+	char nat_rule_names[NS_MAX_NAT_TERMS][NS_NAME_MAX];
+	uint32_t n_fw_rules, n_nat_rules;
+
+	/* Compiled images, written as they are into the BPF maps. */
+	struct ns_cfg cfg;
+	struct ns_pool pools[NS_MAX_POOLS];
+	uint32_t n_pools;
+	struct ns_svc svcs[NS_MAX_SVC_SETS];
+	uint32_t n_svcs;
+	struct ns_fw_term fw[NS_MAX_FW_TERMS];
+	uint32_t n_fw;
+	struct ns_nat_term nat[NS_MAX_NAT_TERMS];
+	uint32_t n_nat;
+};
+
+/* Fill *out with every default (no interfaces, rules or pools). */
+void ns_config_defaults(struct ns_config *out);
+
+/* Load and validate FILE. 0 on success; -1 with err "FILE:LINE: KEY: why". */
+int ns_config_load(const char *path, struct ns_config *out, char *err, size_t errlen);
+
+/* Same, from a string (tests, fuzzing); name is used in messages. */
+int ns_config_load_string(const char *text, const char *name, struct ns_config *out,
+			  char *err, size_t errlen);
+
+/* Timeout in seconds for a session in this protocol/TCP state. */
+uint32_t ns_config_session_timeout(const struct ns_config *c, uint8_t proto, uint8_t tcp_state);
+
+/* Stable 64-bit fingerprint of what must be identical on both chassis:
+ * pools, rules, service sets and timeouts (not node name, paths, addresses). */
+uint64_t ns_config_fingerprint(const struct ns_config *c);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * daemon.h - the state of one natsyncd instance, shared by its modules
+ * (loader, aging, events, control, sync, redundancy). One instance per
+ * process; everything runs on the one event loop (loop.h).
+ */
+#ifndef NATSYNC_DAEMON_H
+#define NATSYNC_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct natsync_bpf; /* generated skeleton (build/bpf/natsync.skel.h) */
+struct ns_sync;      /* sync.c */
+struct ns_redundancy;/* redundancy.c */
+
+/* File descriptors of the pinned maps (-1 when not open). */
+struct ns_map_fds {
+	int sessions, session_rev, ports, eim, paired;
+	int pools, pool_state, svc, fw_terms, nat_terms;
+	int ifaces, config, counters, tx_ports, events;
+};
+
+struct ns_daemon_stats {
+	uint64_t aging_passes;
+	uint64_t aging_last_ns;       /* duration of the last pass */
+	uint64_t sessions_seen;       /* live sessions at the last pass */
+	uint64_t sessions_expired;    /* total */
+	uint64_t bindings_live;       /* ns_ports entries at the last pass */
+	uint64_t bindings_released;   /* total ports moved to hold or freed */
+	uint64_t events_logged;
+	uint64_t reloads, reload_failures;
+	uint64_t map_full_warnings;
+};
+
+struct ns_daemon {
+	struct ns_config conf;
+	struct ns_loop *loop;
+	struct natsync_bpf *skel;     /* NULL when maps were adopted from pins */
+	struct ns_map_fds fd;
+	struct ns_daemon_stats st;
+	uint64_t started_ns;          /* CLOCK_MONOTONIC at start */
+	bool foreground;
+	struct ns_sync *sync;         /* NULL when redundancy is not configured */
+	struct ns_redundancy *red;
+};
+
+/* Monotonic clock in ns, the same clock as bpf_ktime_get_ns(). */
+uint64_t ns_now(void);
+
+#endif

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* log.h - one logging family for the daemon and the CLI (stderr, file, syslog). */
+#ifndef NATSYNC_LOG_H
+#define NATSYNC_LOG_H
+
+#include <stdarg.h>
+
+/* Levels as in config.h enum ns_log_level. */
+void log_init(const char *ident, int level, const char *file, int use_syslog);
+void log_set_level(int level);
+int log_get_level(void);
+void log_close(void);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define pr_err(...) log_msg(0, __VA_ARGS__)
+#define pr_warn(...) log_msg(1, __VA_ARGS__)
+#define pr_info(...) log_msg(2, __VA_ARGS__)
+#define pr_debug(...) log_msg(3, __VA_ARGS__)
+
+#endif

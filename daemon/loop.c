@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/* loop.c - the single epoll event loop (see loop.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define LOOP_MAX_SOURCES 256
+
+struct ns_source {
+	int fd;
+	int timer; /* owned timerfd: closed by loop_free, drained before cb */
+	ns_loop_cb cb;
+	void *arg;
+};
+
+struct ns_loop {
+	int epfd;
+	int running;
+	struct ns_source src[LOOP_MAX_SOURCES];
+};
+
+struct ns_loop *loop_new(void)
+{
+	struct ns_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+		l->src[i].fd = -1;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void loop_free(struct ns_loop *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+		if (l->src[i].fd >= 0 && l->src[i].timer)
+			close(l->src[i].fd);
+	close(l->epfd);
+	free(l);
+}
+
+static struct ns_source *find(struct ns_loop *l, int fd)
+{
+	for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+		if (l->src[i].fd == fd)
+			return &l->src[i];
+	return NULL;
+}
+
+int loop_add(struct ns_loop *l, int fd, uint32_t events, ns_loop_cb cb, void *arg)
+{
+	struct ns_source *s = find(l, -1);
+	struct epoll_event ev = { .events = events };
+
+	if (fd < 0)
+		return -EBADF;
+	if (!s)
+		return -ENOSPC;
+	ev.data.ptr = s;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	s->fd = fd;
+	s->timer = 0;
+	s->cb = cb;
+	s->arg = arg;
+	return 0;
+}
+
+int loop_mod(struct ns_loop *l, int fd, uint32_t events)
+{
+	struct ns_source *s = find(l, fd);
+	struct epoll_event ev = { .events = events };
+
+	if (!s)
+		return -ENOENT;
+	ev.data.ptr = s;
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_del(struct ns_loop *l, int fd)
+{
+	struct ns_source *s = find(l, fd);
+
+	if (!s)
+		return -ENOENT;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (s->timer)
+		close(s->fd);
+	s->fd = -1;
+	s->cb = NULL;
+	return 0;
+}
+
+int loop_add_timer(struct ns_loop *l, uint64_t interval_ms, ns_loop_cb cb, void *arg)
+{
+	struct itimerspec its = {0};
+	int fd, err;
+
+	if (!interval_ms)
+		return -EINVAL;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	its.it_interval.tv_sec = interval_ms / 1000;
+	its.it_interval.tv_nsec = (interval_ms % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = loop_add(l, fd, EPOLLIN, cb, arg);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	find(l, fd)->timer = 1;
+	return fd;
+}
+
+int loop_run(struct ns_loop *l)
+{
+	struct epoll_event evs[32];
+
+	l->running = 1;
+	while (l->running) {
+		int n = epoll_wait(l->epfd, evs, 32, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n && l->running; i++) {
+			struct ns_source *s = evs[i].data.ptr;
+			uint64_t ticks;
+
+			if (s->fd < 0 || !s->cb)
+				continue; /* removed by an earlier callback */
+			if (s->timer && read(s->fd, &ticks, sizeof(ticks)) < 0)
+				continue; /* spurious wake-up */
+			s->cb(l, s->fd, evs[i].events, s->arg);
+		}
+	}
+	return 0;
+}
+
+void loop_stop(struct ns_loop *l)
+{
+	l->running = 0;
+}

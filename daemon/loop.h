@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * loop.h - natsyncd's single epoll event loop. Every source (timerfds, the
+ * signalfd, the ring buffer, the control socket, the sync sockets) registers
+ * a callback here; nothing in a callback may block.
+ */
+#ifndef NATSYNC_LOOP_H
+#define NATSYNC_LOOP_H
+
+#include <stdint.h>
+
+struct ns_loop;
+typedef void (*ns_loop_cb)(struct ns_loop *loop, int fd, uint32_t events, void *arg);
+
+struct ns_loop *loop_new(void);
+void loop_free(struct ns_loop *loop);
+/* events: EPOLLIN/EPOLLOUT/...; returns 0 or -errno. */
+int loop_add(struct ns_loop *loop, int fd, uint32_t events, ns_loop_cb cb, void *arg);
+int loop_mod(struct ns_loop *loop, int fd, uint32_t events);
+int loop_del(struct ns_loop *loop, int fd);
+/* A periodic timer (timerfd, CLOCK_MONOTONIC); returns the fd or -errno. */
+int loop_add_timer(struct ns_loop *loop, uint64_t interval_ms, ns_loop_cb cb, void *arg);
+/* Run until loop_stop(); returns 0, or -errno on an epoll failure. */
+int loop_run(struct ns_loop *loop);
+void loop_stop(struct ns_loop *loop);
+
+#endif

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/* util.c - see util.h. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "util.h"
+
+uint64_t ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = be_addr };
+
+	if (!inet_ntop(AF_INET, &a, buf, len) && len)
+		buf[0] = '\0';
+	return buf;
+}
+
+const char *ns_proto_name(uint8_t proto)
+{
+	static char num[8][4];
+	static unsigned int slot;
+
+	switch (proto) {
+	case 1: return "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	default:
+		slot = (slot + 1) % 8;
+		snprintf(num[slot], sizeof(num[slot]), "%u", proto);
+		return num[slot];
+	}
+}
+
+int ns_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (!size)
+		return -1;
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}

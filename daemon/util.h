@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* util.h - small helpers shared by natsyncd, natsyncctl and the tests. */
+#ifndef NATSYNC_UTIL_H
+#define NATSYNC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
+uint64_t ns_now(void);
+
+/* Dotted quad of a network-order IPv4 address into buf (>= 16 bytes). */
+const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len);
+
+/* Protocol number to "tcp"/"udp"/"icmp"/number string (static storage). */
+const char *ns_proto_name(uint8_t proto);
+
+/* Bounded string copy that always terminates; returns -1 if truncated. */
+int ns_strlcpy(char *dst, const char *src, size_t size);
+
+#endif

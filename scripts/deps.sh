@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install the Debian 12 packages natsync builds, tests, demos and benchmarks
+# with, but only those that are missing (so a warm machine does no apt work).
+set -eu
+PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
+libconfig-dev libcriterion-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
+iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
+netsniff-ng python3 procps kmod"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
