@@ -56,6 +56,28 @@ struct ns_iface_conf {
 	int svc;                  /* service-set index */
 };
 
+#define NS_RED_MAX_VIPS 16
+#define NS_RED_MAX_ROUTES 16
+#define NS_RED_MAX_MONITOR 16
+
+/* A virtual address the primary owns: address/prefix on an interface. */
+struct ns_red_vip {
+	struct in_addr addr;
+	uint8_t prefix_len;             /* default 32 */
+	char ifname[IF_NAMESIZE];
+};
+
+/* A signal route the primary installs (a routing daemon advertises it).
+ * Neither ifname nor via: a blackhole route. */
+struct ns_red_route {
+	struct in_addr dst;
+	uint8_t prefix_len;
+	struct in_addr via;             /* 0.0.0.0 = none */
+	char ifname[IF_NAMESIZE];       /* "" = none */
+	uint32_t table;                 /* default 254 (main); 0 is read as 254 */
+	uint32_t metric;                /* default 0 */
+};
+
 struct ns_redundancy_conf {
 	bool enabled;
 	struct in_addr local_addr;   /* redundancy-local data-address */
@@ -68,7 +90,30 @@ struct ns_redundancy_conf {
 	int priority;                   /* default 100 */
 	bool preempt;                   /* default false */
 	char key_file[PATH_MAX];        /* pre-shared key, "" none */
+	/* Appended by sync (issue 3), key redundancy-options.initial-role =
+	 * "primary" | "backup": the role this box starts in (the redundancy
+	 * module of issue 4 changes it at run time). Default primary. */
+	int initial_role;               /* NS_ROLE_PRIMARY / NS_ROLE_BACKUP */
+	/* Appended by redundancy (issue 4, daemon/redundancy.c, vip.c);
+	 * keys documented in doc/redundancy.md. */
+	bool role_external;             /* role-control = "external": only
+					 * "natsyncctl role" sets the role
+					 * (keepalived); default false = "auto" */
+	struct ns_red_vip vips[NS_RED_MAX_VIPS]; /* virtual-addresses */
+	uint32_t n_vips;                /* default 0 */
+	struct ns_red_route routes[NS_RED_MAX_ROUTES]; /* signal-routes */
+	uint32_t n_routes;              /* default 0 */
+	char monitor[NS_RED_MAX_MONITOR][IF_NAMESIZE]; /* monitor-interfaces */
+	uint32_t n_monitor;             /* default 0 = every service-set interface */
+	char hook[PATH_MAX];            /* hook: run by /bin/sh -c on every role
+					 * change, "" none (default) */
+	uint32_t garp_count;            /* gratuitous ARPs per address, default 5
+					 * (0 is read as 5) */
+	uint32_t garp_interval_ms;      /* their spacing, default 200 (0 read as 200) */
 };
+
+#define NS_ROLE_PRIMARY 0
+#define NS_ROLE_BACKUP 1
 
 struct ns_svc_conf {
 	char name[NS_NAME_MAX];
@@ -131,5 +176,14 @@ uint32_t ns_config_session_timeout(const struct ns_config *c, uint8_t proto, uin
 /* Stable 64-bit fingerprint of what must be identical on both chassis:
  * pools, rules, service sets and timeouts (not node name, paths, addresses). */
 uint64_t ns_config_fingerprint(const struct ns_config *c);
+
+/* Config spelling of an enum ns_attach_mode ("native", "tc", ...); "" if unknown. */
+const char *ns_attach_mode_name(int mode);
+
+/* Config spelling of an enum ns_nat_type ("napt-44", ...; "none" for 0). */
+const char *ns_nat_type_name(int type);
+
+/* Config spelling of an enum ns_fw_action ("accept", "discard", "reject"). */
+const char *ns_fw_action_name(int action);
 
 #endif
