@@ -33,9 +33,11 @@ HDRS      := $(wildcard daemon/*.h) $(wildcard common/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 
 .PHONY: all clean test demo bench deps unit bpftest netns fuzz
+# keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
+.SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
 
 $(BUILD)/%.bpf.o: %.bpf.c $(BPF_HDRS)
@@ -43,7 +45,7 @@ $(BUILD)/%.bpf.o: %.bpf.c $(BPF_HDRS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@.tmp && mv $@.tmp $@
+	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/daemon/%.o: daemon/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
@@ -80,14 +82,14 @@ bpftest: all $(BUILD)/test_bpf
 	@$(AS_ROOT); $(BUILD)/test_bpf
 
 netns: all
-	@$(AS_ROOT); tests/netns/run-all.sh
+	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) tests/netns/run-all.sh
 
 test:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/test_unit $(BUILD)/test_bpf && \
 		$(MAKE) unit && $(MAKE) bpftest && $(MAKE) netns && echo "make test: all suites passed"
 
 demo:
-	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all && scripts/demo.sh
+	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all && NATSYNC_BUILD=$(BUILD) scripts/demo.sh
 
 bench:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && tests/bench/run.sh

@@ -16,6 +16,8 @@
 struct natsync_bpf; /* generated skeleton (build/bpf/natsync.skel.h) */
 struct ns_sync;      /* sync.c */
 struct ns_redundancy;/* redundancy.c */
+struct ns_loader;    /* loader.c: what natsyncd attached, to detach it */
+struct ring_buffer;  /* libbpf ring buffer of ns_events (events.c) */
 
 /* File descriptors of the pinned maps (-1 when not open). */
 struct ns_map_fds {
@@ -34,18 +36,25 @@ struct ns_daemon_stats {
 	uint64_t events_logged;
 	uint64_t reloads, reload_failures;
 	uint64_t map_full_warnings;
+	uint64_t events_suppressed;   /* rate-limited warnings not logged */
+	uint64_t aging_errors;        /* map operations that failed in aging */
+	uint64_t nat_released;        /* ns_ports entries deleted after hold */
 };
 
 struct ns_daemon {
 	struct ns_config conf;
 	struct ns_loop *loop;
-	struct natsync_bpf *skel;     /* NULL when maps were adopted from pins */
+	struct natsync_bpf *skel;     /* loaded object; its maps may be adopted pins */
 	struct ns_map_fds fd;
 	struct ns_daemon_stats st;
 	uint64_t started_ns;          /* CLOCK_MONOTONIC at start */
 	bool foreground;
 	struct ns_sync *sync;         /* NULL when redundancy is not configured */
 	struct ns_redundancy *red;
+	struct ns_loader *ld;         /* attachments (loader.c) */
+	struct ring_buffer *rb;       /* ns_events consumer (events.c) */
+	int aging_timer_fd;           /* -1 until aging_init() */
+	uint64_t full_warned_ns;      /* last ">90% of max-sessions" warning */
 };
 
 /* Monotonic clock in ns, the same clock as bpf_ktime_get_ns(). */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * aging.h - session and NAT binding expiry, run by natsyncd every
+ * aging-interval-ms on the event loop.
+ *
+ * One pass: walk ns_sessions with batch lookups, delete sessions idle longer
+ * than their protocol/TCP-state timeout (and their ns_session_rev entry),
+ * then walk ns_ports and ns_paired: a binding no live session uses is held
+ * (RFC 6888 port-hold) and freed after the hold; see doc/daemon.md.
+ *
+ * The decision functions are pure so the unit tests can drive them with
+ * fake clocks.
+ */
+#ifndef NATSYNC_AGING_H
+#define NATSYNC_AGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct ns_daemon;
+
+#define NS_NSEC_PER_SEC 1000000000ull
+
+/*
+ * ns_aging_session_expired - true when a session last seen at last_seen_ns
+ * has been idle for longer than timeout_s at now. A last_seen_ns in the
+ * future (a packet raced the pass) is never expired.
+ */
+bool ns_aging_session_expired(uint64_t last_seen_ns, uint64_t now, uint32_t timeout_s);
+
+/* What a pass does with one ns_ports entry. */
+enum ns_port_verdict {
+	NS_PORT_KEEP = 0,  /* nothing to write */
+	NS_PORT_UNHOLD,    /* in use again: clear NS_PORT_F_HOLD */
+	NS_PORT_HOLD,      /* last session gone: set HOLD, released_ns = now */
+	NS_PORT_DROP_EIM,  /* EIM binding time over: delete the ns_eim entry,
+			    * clear NS_PORT_F_EIM, keep holding the port */
+	NS_PORT_FREE,      /* hold over: delete the port (and its ns_eim entry) */
+};
+
+/*
+ * ns_aging_port_decide - the fate of one NAT binding in this pass.
+ * @v:           the ns_ports value
+ * @in_use:      a live session translates to this (address, port, proto)
+ * @now:         the pass's clock
+ * @walk_start:  when the session walk began: a port touched since then may
+ *               belong to a session the walk did not see yet, so it is kept
+ * @clean_close: the last session on it ended with a clean TCP close
+ *               (both FINs): RFC 6888 lets such a port be reused at once
+ * @hold_s:      port-hold seconds (RFC 6888: a released port is not reused
+ *               for >= 120 s), 0 = free at once
+ * @binding_s:   EIM binding lifetime after its last session, 0 = none
+ */
+enum ns_port_verdict ns_aging_port_decide(const struct ns_port_val *v, bool in_use,
+					  bool clean_close, uint64_t now, uint64_t walk_start,
+					  uint32_t hold_s, uint32_t binding_s);
+
+/*
+ * ns_aging_paired_expired - true when an address-pooling-paired entry is
+ * unused (no live session of that subscriber on that pool) and older than
+ * the binding timeout; entries touched since walk_start are kept.
+ */
+bool ns_aging_paired_expired(const struct ns_paired_val *v, bool in_use, uint64_t now,
+			     uint64_t walk_start, uint32_t binding_s);
+
+/*
+ * ns_aging_pass - one full pass over the maps in d->fd at clock now.
+ * Updates d->st; logs SESSION_CLOSE / NAT_RELEASE per the service sets'
+ * syslog classes. Returns 0, or -errno when a map walk failed (the pass
+ * stops, nothing half-deleted is left inconsistent: a session's rev entry
+ * is deleted with it).
+ */
+int ns_aging_pass(struct ns_daemon *d, uint64_t now);
+
+/* Start the aging timer (conf.aging_interval_ms) on d->loop. 0 or -errno. */
+int ns_aging_init(struct ns_daemon *d);
+
+/* Stop the aging timer. */
+void ns_aging_fini(struct ns_daemon *d);
+
+#endif

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/* events.c - ring buffer consumer and session/NAT log lines (see events.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <bpf/libbpf.h>
+
+#include "daemon.h"
+#include "events.h"
+#include "log.h"
+#include "util.h"
+
+/* At most this many POOL_EXHAUSTED/SESSION_FULL lines per second each. */
+#define EV_WARN_PER_SEC 10
+
+const char *ns_tcp_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[NS_TCP_NONE] = "-",
+		[NS_TCP_SYN_SENT] = "syn-sent",
+		[NS_TCP_SYN_RECV] = "syn-recv",
+		[NS_TCP_ESTABLISHED] = "established",
+		[NS_TCP_FIN_WAIT] = "fin-wait",
+		[NS_TCP_TIME_WAIT] = "time-wait",
+		[NS_TCP_CLOSED] = "closed",
+	};
+
+	return state < NS_ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+void ns_event_from_session(struct ns_event *ev, const struct ns_session *s, uint8_t type)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = s->last_seen_ns;
+	ev->in_key = s->in_key;
+	ev->out_key = s->out_key;
+	ev->svc_set = s->svc_set;
+	ev->type = type;
+	ev->nat_type = s->nat_type;
+	ev->pool_id = s->pool_id;
+	ev->origin = s->origin;
+}
+
+void ns_event_from_port(struct ns_event *ev, const struct ns_port_key *k,
+			const struct ns_port_val *v, uint8_t type)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = v->released_ns;
+	ev->in_key.saddr = v->in_addr;
+	ev->in_key.sport = v->in_port;
+	ev->in_key.proto = k->proto;
+	ev->out_key.daddr = k->addr;
+	ev->out_key.dport = k->port;
+	ev->out_key.proto = k->proto;
+	ev->svc_set = v->svc_set;
+	ev->type = type;
+	ev->nat_type = NS_NAT_NAPT44;
+	ev->pool_id = v->pool_id;
+	ev->origin = NS_SIDE_INSIDE;
+}
+
+bool ns_event_wanted(const struct ns_event *ev, const struct ns_config *c)
+{
+	uint32_t f = ev->svc_set < c->n_svcs ? c->svcs[ev->svc_set].flags : 0;
+
+	switch (ev->type) {
+	case NS_EV_SESSION_OPEN:
+	case NS_EV_SESSION_CLOSE:
+		return f & NS_SVC_F_SYSLOG_SESSION;
+	case NS_EV_NAT_ALLOC:
+	case NS_EV_NAT_RELEASE:
+		return f & NS_SVC_F_SYSLOG_NAT;
+	case NS_EV_POOL_EXHAUSTED:
+	case NS_EV_SESSION_FULL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* "a.b.c.d:port" of a network-order address/port; an ICMP query's port is
+ * its identifier, and a zero one (the remote side of a query) is left out. */
+static const char *fmt_ep(uint32_t addr, uint16_t be_port, uint8_t proto, char *buf,
+			  size_t len)
+{
+	char ip[16];
+
+	ns_fmt_ip(addr, ip, sizeof(ip));
+	if (proto == IPPROTO_ICMP && !be_port)
+		snprintf(buf, len, "%s", ip);
+	else
+		snprintf(buf, len, "%s:%u", ip, ntohs(be_port));
+	return buf;
+}
+
+static const char *svc_name(const struct ns_config *c, uint16_t svc, char *buf, size_t len)
+{
+	if (svc < c->n_svcs && c->svc_conf[svc].name[0])
+		return c->svc_conf[svc].name;
+	snprintf(buf, len, "#%u", svc);
+	return buf;
+}
+
+static const char *pool_name(const struct ns_config *c, uint8_t pool, char *buf, size_t len)
+{
+	if (pool < c->n_pools && c->pool_names[pool][0])
+		return c->pool_names[pool];
+	snprintf(buf, len, pool == 0xff ? "-" : "#%u", pool);
+	return buf;
+}
+
+/*
+ * The translated inside->outside packet is the reverse of out_key: its
+ * source is out_key.daddr:dport, its destination out_key.saddr:sport.
+ */
+static int fmt_nat(const struct ns_event *ev, char *buf, size_t len)
+{
+	const struct ns_tuple *in = &ev->in_key, *out = &ev->out_key;
+	char xs[32], xd[32];
+	int n;
+
+	if (ev->nat_type == NS_NAT_NONE)
+		return snprintf(buf, len, "%s", "");
+	n = snprintf(buf, len, " nat %s", fmt_ep(out->daddr, out->dport, out->proto, xs, sizeof(xs)));
+	if (out->saddr != in->daddr || out->sport != in->dport)
+		n += snprintf(buf + n, len > (size_t)n ? len - n : 0, " dst %s",
+			      fmt_ep(out->saddr, out->sport, out->proto, xd, sizeof(xd)));
+	n += snprintf(buf + n, len > (size_t)n ? len - n : 0, " %s",
+		      ns_nat_type_name(ev->nat_type));
+	return n;
+}
+
+static void fmt_close_stats(const struct ns_session *s, uint64_t now, char *buf, size_t len)
+{
+	uint64_t age = now > s->created_ns ? now - s->created_ns : 0;
+
+	snprintf(buf, len, " state=%s age=%llus pkts=%llu/%llu bytes=%llu/%llu",
+		 ns_tcp_state_name(s->tcp_state), (unsigned long long)(age / 1000000000ull),
+		 (unsigned long long)s->packets[NS_SIDE_INSIDE],
+		 (unsigned long long)s->packets[NS_SIDE_OUTSIDE],
+		 (unsigned long long)s->bytes[NS_SIDE_INSIDE],
+		 (unsigned long long)s->bytes[NS_SIDE_OUTSIDE]);
+}
+
+int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint64_t now,
+		    const struct ns_config *c, char *buf, size_t len)
+{
+	const struct ns_tuple *in = &ev->in_key, *out = &ev->out_key;
+	char sb[16], pb[16], src[32], dst[32], xsrc[32], nat[96] = "", extra[128] = "";
+	const char *proto = ns_proto_name(in->proto);
+	const char *svc = svc_name(c, ev->svc_set, sb, sizeof(sb));
+	const char *pool = pool_name(c, ev->pool_id, pb, sizeof(pb));
+
+	fmt_ep(in->saddr, in->sport, in->proto, src, sizeof(src));
+	fmt_ep(in->daddr, in->dport, in->proto, dst, sizeof(dst));
+	fmt_ep(out->daddr, out->dport, in->proto, xsrc, sizeof(xsrc));
+	switch (ev->type) {
+	case NS_EV_SESSION_OPEN:
+	case NS_EV_SESSION_CLOSE:
+		fmt_nat(ev, nat, sizeof(nat));
+		if (ev->type == NS_EV_SESSION_CLOSE && s)
+			fmt_close_stats(s, now, extra, sizeof(extra));
+		return snprintf(buf, len, "%s svc=%s %s %s -> %s%s%s%s",
+				ev->type == NS_EV_SESSION_OPEN ? "SESSION_OPEN" : "SESSION_CLOSE",
+				svc, proto, src, dst, nat,
+				ev->origin == NS_SIDE_OUTSIDE ? " origin=outside" : "", extra);
+	case NS_EV_NAT_ALLOC:
+		/* RFC 6888 sec. 4: NAT logs should not record destinations. */
+		return snprintf(buf, len, "NAT_ALLOC svc=%s pool=%s %s %s -> %s %s", svc, pool,
+				proto, src, xsrc, ns_nat_type_name(ev->nat_type));
+	case NS_EV_NAT_RELEASE:
+		return snprintf(buf, len, "NAT_RELEASE svc=%s pool=%s %s %s -> %s", svc, pool,
+				proto, src, xsrc);
+	case NS_EV_POOL_EXHAUSTED:
+		return snprintf(buf, len, "POOL_EXHAUSTED svc=%s pool=%s %s %s", svc, pool,
+				proto, src);
+	case NS_EV_SESSION_FULL:
+		return snprintf(buf, len, "SESSION_FULL svc=%s %s %s -> %s", svc, proto, src, dst);
+	default:
+		if (len)
+			buf[0] = '\0';
+		return -1;
+	}
+}
+
+/* Token bucket of one second per warning type; true when this one may log. */
+static bool warn_allowed(uint8_t type, uint64_t now)
+{
+	static uint64_t window[8];
+	static unsigned int used[8];
+	unsigned int i = type & 7;
+
+	if (now - window[i] >= 1000000000ull) {
+		window[i] = now;
+		used[i] = 0;
+	}
+	return ++used[i] <= EV_WARN_PER_SEC;
+}
+
+void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s)
+{
+	uint64_t now = ns_now();
+	char line[320];
+
+	if (!ns_event_wanted(ev, &d->conf))
+		return;
+	if (ns_event_format(ev, s, now, &d->conf, line, sizeof(line)) < 0)
+		return;
+	if (ev->type == NS_EV_POOL_EXHAUSTED || ev->type == NS_EV_SESSION_FULL) {
+		if (!warn_allowed(ev->type, now)) {
+			d->st.events_suppressed++;
+			return;
+		}
+		pr_warn("%s", line);
+	} else {
+		pr_info("%s", line);
+	}
+	d->st.events_logged++;
+}
+
+/* libbpf ring buffer callback: one struct ns_event per record. */
+static int on_ringbuf_record(void *ctx, void *data, size_t size)
+{
+	struct ns_daemon *d = ctx;
+	struct ns_event ev;
+
+	if (size < sizeof(ev)) {
+		pr_debug("events: short record (%zu bytes) ignored", size);
+		return 0;
+	}
+	memcpy(&ev, data, sizeof(ev)); /* ring buffer data is only 8-byte aligned */
+	ns_event_log(d, &ev, NULL);
+	return 0;
+}
+
+static void on_ringbuf_ready(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_daemon *d = arg;
+	int n;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	n = ring_buffer__consume(d->rb);
+	if (n < 0)
+		pr_warn("events: ring buffer consume failed: %s", strerror(-n));
+}
+
+int ns_events_init(struct ns_daemon *d)
+{
+	int err;
+
+	d->rb = ring_buffer__new(d->fd.events, on_ringbuf_record, d, NULL);
+	if (!d->rb) {
+		err = -errno;
+		pr_err("events: cannot open ring buffer %s: %s", NS_MAP_EVENTS, strerror(-err));
+		return err;
+	}
+	err = loop_add(d->loop, ring_buffer__epoll_fd(d->rb), EPOLLIN, on_ringbuf_ready, d);
+	if (err) {
+		pr_err("events: cannot watch ring buffer: %s", strerror(-err));
+		ring_buffer__free(d->rb);
+		d->rb = NULL;
+	}
+	return err;
+}
+
+void ns_events_fini(struct ns_daemon *d)
+{
+	if (!d->rb)
+		return;
+	ring_buffer__consume(d->rb);
+	if (d->loop)
+		loop_del(d->loop, ring_buffer__epoll_fd(d->rb));
+	ring_buffer__free(d->rb);
+	d->rb = NULL;
+}

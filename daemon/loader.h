@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * loader.h - natsyncd's side of the BPF object: open the skeleton, size and
+ * pin the maps (adopting maps a previous instance pinned, which is how
+ * sessions survive a restart), load, write the compiled config into the
+ * maps, attach XDP (libxdp) or TC ingress (clsact via bpf_tc_hook_*) on every
+ * configured interface, and undo exactly what it did. See doc/daemon.md.
+ */
+#ifndef NATSYNC_LOADER_H
+#define NATSYNC_LOADER_H
+
+#include "config.h"
+#include "daemon.h"
+
+/* Our TC filter on clsact ingress: fixed so a restart can replace it. */
+#define NS_TC_HANDLE 0x4e53 /* "NS" */
+#define NS_TC_PRIO 0x4e53
+
+/*
+ * ns_loader_load - open the skeleton, set the session-sized maps to
+ * conf.max_sessions, pin every ns_* map at <pin-path>/v1/<name> (reusing a
+ * compatible pinned map), load the programs and fill d->fd. Checks first
+ * that every configured interface exists, so a bad environment pins
+ * nothing. Returns 0 or -errno (message logged); on error nothing is left
+ * open (pins created by an earlier instance stay).
+ */
+int ns_loader_load(struct ns_daemon *d);
+
+/*
+ * ns_loader_write_config - write the compiled images of c (pools, service
+ * sets, firewall and NAT terms, global config, interfaces, devmap) into the
+ * maps in d->fd; entries beyond c's counts are cleared so a reload that
+ * removes rules leaves none behind. Returns 0 or -errno.
+ */
+int ns_loader_write_config(struct ns_daemon *d, const struct ns_config *c);
+
+/*
+ * ns_loader_attach - attach on every configured interface: XDP through
+ * libxdp in the configured mode (auto = native, else generic), or TC ingress
+ * for mode tc. A natsync program left attached by an earlier instance is
+ * replaced; another program's attachment is never touched (error).
+ * Returns 0 or -errno; on error whatever was attached is detached again.
+ */
+int ns_loader_attach(struct ns_daemon *d);
+
+/* Detach everything ns_loader_attach() attached (only that). */
+void ns_loader_detach(struct ns_daemon *d);
+
+/* Close the maps and programs (pins stay) and free d->ld. */
+void ns_loader_close(struct ns_daemon *d);
+
+/*
+ * ns_loader_purge - for `natsyncd --purge`: detach natsync programs left on
+ * c's interfaces (XDP by program name, TC by our handle/priority) and remove
+ * <pin-path>/v1 with every pin in it. Returns 0 or -errno.
+ */
+int ns_loader_purge(const struct ns_config *c);
+
+/*
+ * ns_loader_open_pinned - open the pinned maps of an instance (for tools and
+ * tests); missing maps are left at -1. Returns 0 if at least ns_sessions
+ * was found, else -errno. Close with ns_loader_close_fds().
+ */
+int ns_loader_open_pinned(const char *pin_path, struct ns_map_fds *fd);
+
+/* Close every fd >= 0 in fd and set it to -1. */
+void ns_loader_close_fds(struct ns_map_fds *fd);
+
+/* Set every fd in fd to -1. */
+void ns_loader_init_fds(struct ns_map_fds *fd);
+
+#endif
