@@ -1,0 +1,1422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * control.c - the control socket server and the built-in "show" commands
+ * (see control.h for the contract, ctlproto.h for the protocol).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include "control.h"
+#include "counters.h"
+#include "daemon.h"
+#include "events.h"
+#include "loader.h"
+#include "log.h"
+#include "util.h"
+
+#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_MSEC 1000000ull
+#define CTL_SWEEP_MS 500          /* how often deadlines are checked */
+#define CTL_WALK_BATCH 256        /* entries per bpf_map_lookup_batch call */
+
+enum client_state { CL_FREE = 0, CL_READ, CL_WRITE };
+
+struct ctl_client {
+	int fd;
+	enum client_state state;
+	uint64_t deadline_ns;
+	size_t in_len;
+	char in[CTL_MAX_LINE];
+	char *out;
+	size_t out_len, out_off;
+};
+
+struct ctl_handler_slot {
+	ns_ctl_handler fn;
+	void *arg;
+};
+
+struct ns_control {
+	struct ns_daemon *d;
+	int lfd;
+	int timer_fd;                /* deadline sweep, only while clients exist */
+	unsigned int n_clients;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;                   /* identity of the socket file we bound */
+	ino_t ino;
+	struct ctl_client cl[CTL_MAX_CLIENTS];
+	struct ctl_handler_slot h[CTL_CMD_MAX];
+};
+
+int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out->err, sizeof(out->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- map walking ------------------------------------------------------- */
+
+typedef void (*walk_cb)(const void *key, const void *val, void *arg);
+
+/* Entry sizes of a map, checked against what this build expects, so a
+ * pinned map of another layout is reported instead of misread. */
+static int map_check(int fd, const char *name, uint32_t ksz, uint32_t vsz, char *err,
+		     size_t errlen)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "map %s is not open", name);
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		snprintf(err, errlen, "map %s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (info.key_size != ksz || info.value_size != vsz) {
+		snprintf(err, errlen, "map %s: key/value size %u/%u, expected %u/%u", name,
+			 info.key_size, info.value_size, ksz, vsz);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fallback for kernels or map types without batch ops: ~10x slower. */
+static int walk_keys(int fd, size_t ksz, size_t vsz, walk_cb cb, void *arg)
+{
+	char *key = calloc(2, ksz), *val = malloc(vsz);
+	char *next = key + ksz;
+	bool first = true;
+	int err = 0;
+
+	if (!key || !val) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue; /* deleted by aging or the fast path meanwhile */
+		cb(key, val, arg);
+	}
+	if (errno != ENOENT)
+		err = -errno;
+out:
+	free(key);
+	free(val);
+	return err;
+}
+
+/*
+ * Visit every entry of a hash map with batch lookups. ENOSPC means one
+ * bucket holds more than the buffer: grow and retry the same batch.
+ */
+static int walk_map(int fd, size_t ksz, size_t vsz, walk_cb cb, void *arg)
+{
+	uint32_t n = CTL_WALK_BATCH, count;
+	uint64_t in_batch = 0, out_batch = 0;
+	char *keys = NULL, *vals = NULL;
+	bool first = true, done = false;
+	int err = 0;
+
+	while (!done) {
+		if (!keys) {
+			keys = calloc(n, ksz);
+			vals = calloc(n, vsz);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = n;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+					 &count, NULL)) {
+			err = -errno;
+			if (err == -ENOSPC && n < 65536) {
+				free(keys);
+				free(vals);
+				keys = vals = NULL;
+				n *= 4;
+				err = 0;
+				continue;
+			}
+			if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+				if (first) {
+					err = walk_keys(fd, ksz, vsz, cb, arg);
+					break;
+				}
+			}
+			if (err != -ENOENT)
+				break;
+			err = 0;
+			done = true; /* last batch: count entries are still valid */
+		}
+		for (uint32_t i = 0; i < count; i++)
+			cb(keys + i * ksz, vals + i * vsz, arg);
+		in_batch = out_batch;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* ---- small formatting helpers ------------------------------------------ */
+
+static const char *fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s:%u", ns_fmt_ip(be_addr, ip, sizeof(ip)), ntohs(be_port));
+	return buf;
+}
+
+static void json_ep(struct ctl_json *j, const char *key, uint32_t be_addr, uint16_t be_port)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	ctl_json_key(j, key);
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "addr", ns_fmt_ip(be_addr, ip, sizeof(ip)));
+	ctl_json_kv_uint(j, "port", ntohs(be_port));
+	ctl_json_end_object(j);
+}
+
+static const char *svc_name(const struct ns_config *c, unsigned int idx)
+{
+	if (idx < c->n_svcs && idx < NS_MAX_SVC_SETS)
+		return c->svc_conf[idx].name;
+	return NULL;
+}
+
+static const char *pool_name(const struct ns_config *c, unsigned int idx)
+{
+	if (idx < c->n_pools && idx < NS_MAX_POOLS)
+		return c->pool_names[idx];
+	return NULL;
+}
+
+/* A name, or null when the index is not in the config (e.g. pool 0xff). */
+static void json_name(struct ctl_json *j, const char *key, const char *name)
+{
+	ctl_json_key(j, key);
+	if (name)
+		ctl_json_string(j, name);
+	else
+		ctl_json_null(j);
+}
+
+static const struct {
+	uint32_t bit;
+	const char *name;
+} session_flags[] = {
+	{ NS_SF_NAT_SRC, "nat-src" },   { NS_SF_NAT_DST, "nat-dst" },
+	{ NS_SF_EIM, "eim" },           { NS_SF_EIF, "eif" },
+	{ NS_SF_FIN_IN, "fin-in" },     { NS_SF_FIN_OUT, "fin-out" },
+	{ NS_SF_REPLICATED, "replicated" }, { NS_SF_SYSLOG, "syslog" },
+	{ NS_SF_SYNCED, "synced" },
+};
+
+static void fmt_flags(uint32_t flags, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NS_ARRAY_SIZE(session_flags) && off < len; i++)
+		if (flags & session_flags[i].bit)
+			off += snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+					session_flags[i].name);
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+/* ---- show sessions ------------------------------------------------------ */
+
+struct sess_walk {
+	struct ns_daemon *d;
+	const struct ctl_request *req;
+	struct ctl_out *out;
+	uint64_t now;
+	uint64_t matched, shown, total;
+};
+
+static uint64_t secs_between(uint64_t from, uint64_t to)
+{
+	return to > from ? (to - from) / NSEC_PER_SEC : 0;
+}
+
+static void session_json(struct sess_walk *w, const struct ns_session *s, uint64_t age,
+			 uint64_t idle, uint32_t tmo)
+{
+	const struct ns_config *c = &w->d->conf;
+	struct ctl_json *j = w->out->j;
+
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "proto", ns_proto_name(s->in_key.proto));
+	json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
+	json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
+	json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
+	json_ep(j, "outside_remote", s->out_key.saddr, s->out_key.sport);
+	ctl_json_kv_string(j, "state", ns_tcp_state_name(s->tcp_state));
+	json_name(j, "svc", svc_name(c, s->svc_set));
+	ctl_json_kv_string(j, "nat_type", ns_nat_type_name(s->nat_type));
+	json_name(j, "pool", pool_name(c, s->pool_id));
+	ctl_json_kv_string(j, "origin", ctl_side_name(s->origin));
+	ctl_json_kv_uint(j, "age_s", age);
+	ctl_json_kv_uint(j, "idle_s", idle);
+	ctl_json_kv_uint(j, "timeout_s", tmo);
+	ctl_json_kv_uint(j, "remaining_s", idle < tmo ? tmo - idle : 0);
+	ctl_json_key(j, "packets");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "inside_to_outside", s->packets[NS_SIDE_INSIDE]);
+	ctl_json_kv_uint(j, "outside_to_inside", s->packets[NS_SIDE_OUTSIDE]);
+	ctl_json_end_object(j);
+	ctl_json_key(j, "bytes");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "inside_to_outside", s->bytes[NS_SIDE_INSIDE]);
+	ctl_json_kv_uint(j, "outside_to_inside", s->bytes[NS_SIDE_OUTSIDE]);
+	ctl_json_end_object(j);
+	ctl_json_key(j, "flags");
+	ctl_json_start_array(j);
+	for (size_t i = 0; i < NS_ARRAY_SIZE(session_flags); i++)
+		if (s->flags & session_flags[i].bit)
+			ctl_json_string(j, session_flags[i].name);
+	ctl_json_end_array(j);
+	ctl_json_end_object(j);
+}
+
+#define SESS_HDR_FMT "%-5s %-21s %-21s %-21s %-11s %-10s %-13s %6s %6s %6s %-15s %-21s %s\n"
+#define SESS_ROW_FMT "%-5s %-21s %-21s %-21s %-11s %-10s %-13s %6llu %6llu %6llu %-15s %-21s %s\n"
+
+static void session_text(struct sess_walk *w, const struct ns_session *s, uint64_t age,
+			 uint64_t idle, uint32_t tmo)
+{
+	const struct ns_config *c = &w->d->conf;
+	char in[32], rem[32], nat[32], counts[2][48], flags[96], svcbuf[16];
+	const char *svc = svc_name(c, s->svc_set);
+
+	if (!svc) {
+		snprintf(svcbuf, sizeof(svcbuf), "#%u", s->svc_set);
+		svc = svcbuf;
+	}
+	fmt_flags(s->flags, flags, sizeof(flags));
+	snprintf(counts[0], sizeof(counts[0]), "%llu/%llu",
+		 (unsigned long long)s->packets[NS_SIDE_INSIDE],
+		 (unsigned long long)s->packets[NS_SIDE_OUTSIDE]);
+	snprintf(counts[1], sizeof(counts[1]), "%llu/%llu",
+		 (unsigned long long)s->bytes[NS_SIDE_INSIDE],
+		 (unsigned long long)s->bytes[NS_SIDE_OUTSIDE]);
+	fprintf(w->out->f, SESS_ROW_FMT, ns_proto_name(s->in_key.proto),
+		fmt_ep(s->in_key.saddr, s->in_key.sport, in, sizeof(in)),
+		fmt_ep(s->in_key.daddr, s->in_key.dport, rem, sizeof(rem)),
+		fmt_ep(s->out_key.daddr, s->out_key.dport, nat, sizeof(nat)),
+		ns_tcp_state_name(s->tcp_state), svc, ns_nat_type_name(s->nat_type),
+		(unsigned long long)age, (unsigned long long)idle,
+		(unsigned long long)(idle < tmo ? tmo - idle : 0),
+		counts[0], counts[1], flags);
+}
+
+static void session_visit(const void *key, const void *val, void *arg)
+{
+	struct sess_walk *w = arg;
+	const struct ns_session *s = val;
+	uint64_t age, idle;
+	uint32_t tmo;
+
+	(void)key;
+	w->total++;
+	if (!ctl_session_matches(w->req, s))
+		return;
+	w->matched++;
+	if (w->shown >= w->req->limit)
+		return;
+	w->shown++;
+	age = secs_between(s->created_ns, w->now);
+	idle = secs_between(s->last_seen_ns, w->now);
+	tmo = ns_config_session_timeout(&w->d->conf, s->in_key.proto, s->tcp_state);
+	if (w->out->j)
+		session_json(w, s, age, idle, tmo);
+	else
+		session_text(w, s, age, idle, tmo);
+}
+
+static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
+			 struct ctl_out *out, void *arg)
+{
+	struct ctl_request r = *req;
+	struct sess_walk w = { .d = d, .req = &r, .out = out, .now = ns_now() };
+	char err[CTL_ERR_MAX];
+	int ret;
+
+	(void)arg;
+	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)) ||
+	    map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
+		      sizeof(struct ns_session), err, sizeof(err)))
+		return ctl_out_error(out, "%s", err);
+	if (out->j) {
+		ctl_json_start_object(out->j);
+		ctl_json_key(out->j, "sessions");
+		ctl_json_start_array(out->j);
+	} else {
+		fprintf(out->f, SESS_HDR_FMT, "PROTO", "INSIDE", "REMOTE", "NAT", "STATE",
+			"SVC", "TYPE", "AGE", "IDLE", "LEFT", "PKTS IN/OUT", "BYTES IN/OUT",
+			"FLAGS");
+	}
+	ret = walk_map(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
+		       session_visit, &w);
+	if (ret)
+		return ctl_out_error(out, "reading %s: %s", NS_MAP_SESSIONS, strerror(-ret));
+	if (out->j) {
+		ctl_json_end_array(out->j);
+		ctl_json_kv_uint(out->j, "count", w.shown);
+		ctl_json_kv_uint(out->j, "matched", w.matched);
+		ctl_json_kv_uint(out->j, "total", w.total);
+		ctl_json_kv_bool(out->j, "truncated", w.matched > w.shown);
+		ctl_json_end_object(out->j);
+	} else {
+		fprintf(out->f, "%llu of %llu matching sessions shown (%llu in table)%s\n",
+			(unsigned long long)w.shown, (unsigned long long)w.matched,
+			(unsigned long long)w.total,
+			w.matched > w.shown ? "; raise limit= to see more" : "");
+	}
+	return 0;
+}
+
+/* ---- show pools ---------------------------------------------------------- */
+
+enum { PP_TCP, PP_UDP, PP_ICMP, PP_OTHER, PP_MAX };
+static const char *const pp_names[PP_MAX] = { "tcp", "udp", "icmp", "other" };
+
+struct pool_usage {
+	uint64_t in_use[NS_MAX_POOLS][PP_MAX];
+	uint64_t held[NS_MAX_POOLS][PP_MAX];
+	uint64_t subscribers[NS_MAX_POOLS];
+};
+
+static int pp_index(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return PP_TCP;
+	case IPPROTO_UDP: return PP_UDP;
+	case IPPROTO_ICMP: return PP_ICMP;
+	default: return PP_OTHER;
+	}
+}
+
+static void port_visit(const void *key, const void *val, void *arg)
+{
+	const struct ns_port_key *k = key;
+	const struct ns_port_val *v = val;
+	struct pool_usage *u = arg;
+
+	if (v->pool_id >= NS_MAX_POOLS)
+		return; /* static (basic-nat44) bindings belong to no pool */
+	if (v->flags & NS_PORT_F_HOLD)
+		u->held[v->pool_id][pp_index(k->proto)]++;
+	else
+		u->in_use[v->pool_id][pp_index(k->proto)]++;
+}
+
+static void paired_visit(const void *key, const void *val, void *arg)
+{
+	const struct ns_paired_key *k = key;
+	struct pool_usage *u = arg;
+
+	(void)val;
+	if (k->pool_id < NS_MAX_POOLS)
+		u->subscribers[k->pool_id]++;
+}
+
+/* Ports one address offers per protocol; 0 for an address-only pool. */
+static uint32_t pool_ports_per_addr(const struct ns_pool *p)
+{
+	if (p->flags & NS_POOL_F_PORT_AUTO)
+		return (1023 - 512 + 1) + (65535 - 1024 + 1);
+	if (!p->port_hi || p->port_hi < p->port_lo)
+		return 0;
+	return (uint32_t)p->port_hi - p->port_lo + 1;
+}
+
+/* Bindings one protocol can hold: addresses x ports (or addresses). */
+static uint64_t pool_capacity(const struct ns_pool *p)
+{
+	uint32_t ports = pool_ports_per_addr(p);
+
+	return (uint64_t)p->n_addrs * (ports ? ports : 1);
+}
+
+/* Highest usage over the protocols, in per-mille, counting held ports as
+ * used: they cannot be allocated either. */
+static uint64_t pool_usage_permille(const struct pool_usage *u, int id, uint64_t cap)
+{
+	uint64_t worst = 0;
+
+	for (int i = 0; i < PP_MAX && cap; i++) {
+		uint64_t pm = (u->in_use[id][i] + u->held[id][i]) * 1000 / cap;
+
+		if (pm > worst)
+			worst = pm;
+	}
+	return worst;
+}
+
+static void fmt_range(const struct ns_range *r, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	ns_fmt_ip(htonl(r->first), a, sizeof(a));
+	if (r->count <= 1) {
+		snprintf(buf, len, "%s", a);
+		return;
+	}
+	ns_fmt_ip(htonl(r->first + r->count - 1), b, sizeof(b));
+	snprintf(buf, len, "%s-%s", a, b);
+}
+
+static void fmt_ports(const struct ns_pool *p, char *buf, size_t len)
+{
+	if (p->flags & NS_POOL_F_PORT_AUTO)
+		snprintf(buf, len, "automatic (512-1023, 1024-65535)");
+	else if (!pool_ports_per_addr(p))
+		snprintf(buf, len, "none (address only)");
+	else
+		snprintf(buf, len, "%u-%u", p->port_lo, p->port_hi);
+}
+
+static void pool_json(struct ctl_json *j, const struct ns_config *c, const struct pool_usage *u,
+		      int id)
+{
+	const struct ns_pool *p = &c->pools[id];
+	uint64_t cap = pool_capacity(p), pm = pool_usage_permille(u, id, cap);
+	char buf[64];
+
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "name", c->pool_names[id]);
+	ctl_json_kv_uint(j, "id", (uint64_t)id);
+	ctl_json_key(j, "ranges");
+	ctl_json_start_array(j);
+	for (uint32_t r = 0; r < p->n_ranges && r < NS_POOL_MAX_RANGES; r++) {
+		fmt_range(&p->ranges[r], buf, sizeof(buf));
+		ctl_json_string(j, buf);
+	}
+	ctl_json_end_array(j);
+	ctl_json_kv_uint(j, "addresses", p->n_addrs);
+	ctl_json_key(j, "ports");
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "mode", p->flags & NS_POOL_F_PORT_AUTO ? "automatic"
+				      : pool_ports_per_addr(p)   ? "range"
+								 : "none");
+	ctl_json_kv_uint(j, "low", p->port_lo);
+	ctl_json_kv_uint(j, "high", p->port_hi);
+	ctl_json_kv_uint(j, "per_address", pool_ports_per_addr(p));
+	ctl_json_end_object(j);
+	ctl_json_kv_string(j, "port_allocation",
+			   p->flags & NS_POOL_F_RANDOM_PORT ? "random" : "sequential");
+	ctl_json_kv_string(j, "address_allocation",
+			   p->flags & NS_POOL_F_ROUND_ROBIN ? "round-robin" : "default");
+	ctl_json_kv_uint(j, "capacity_per_protocol", cap);
+	ctl_json_key(j, "in_use");
+	ctl_json_start_object(j);
+	for (int i = 0; i < PP_MAX; i++)
+		ctl_json_kv_uint(j, pp_names[i], u->in_use[id][i]);
+	ctl_json_end_object(j);
+	ctl_json_key(j, "held");
+	ctl_json_start_object(j);
+	for (int i = 0; i < PP_MAX; i++)
+		ctl_json_kv_uint(j, pp_names[i], u->held[id][i]);
+	ctl_json_end_object(j);
+	ctl_json_kv_uint(j, "usage_permille", pm);
+	ctl_json_kv_uint(j, "subscribers", u->subscribers[id]);
+	ctl_json_end_object(j);
+}
+
+static void pool_text(FILE *f, const struct ns_config *c, const struct pool_usage *u, int id)
+{
+	const struct ns_pool *p = &c->pools[id];
+	uint64_t cap = pool_capacity(p), pm = pool_usage_permille(u, id, cap);
+	char buf[64];
+
+	fprintf(f, "pool %s\n  addresses     ", c->pool_names[id]);
+	for (uint32_t r = 0; r < p->n_ranges && r < NS_POOL_MAX_RANGES; r++) {
+		fmt_range(&p->ranges[r], buf, sizeof(buf));
+		fprintf(f, "%s%s", r ? ", " : "", buf);
+	}
+	fmt_ports(p, buf, sizeof(buf));
+	fprintf(f, " (%u)\n  ports         %s\n", p->n_addrs, buf);
+	fprintf(f, "  allocation    port %s, address %s\n",
+		p->flags & NS_POOL_F_RANDOM_PORT ? "random" : "sequential",
+		p->flags & NS_POOL_F_ROUND_ROBIN ? "round-robin" : "default");
+	fprintf(f, "  capacity      %llu per protocol\n", (unsigned long long)cap);
+	fprintf(f, "  in use        tcp %llu, udp %llu, icmp %llu, other %llu\n",
+		(unsigned long long)u->in_use[id][PP_TCP], (unsigned long long)u->in_use[id][PP_UDP],
+		(unsigned long long)u->in_use[id][PP_ICMP],
+		(unsigned long long)u->in_use[id][PP_OTHER]);
+	fprintf(f, "  held          tcp %llu, udp %llu, icmp %llu, other %llu\n",
+		(unsigned long long)u->held[id][PP_TCP], (unsigned long long)u->held[id][PP_UDP],
+		(unsigned long long)u->held[id][PP_ICMP], (unsigned long long)u->held[id][PP_OTHER]);
+	fprintf(f, "  usage         %llu.%llu %%\n", (unsigned long long)(pm / 10),
+		(unsigned long long)(pm % 10));
+	fprintf(f, "  subscribers   %llu\n", (unsigned long long)u->subscribers[id]);
+}
+
+/* The pool numbers need both maps; a missing one is an error, not zeros. */
+static int pools_collect(struct ns_daemon *d, struct pool_usage *u, char *err, size_t errlen)
+{
+	int ret;
+
+	if (map_check(d->fd.ports, NS_MAP_PORTS, sizeof(struct ns_port_key),
+		      sizeof(struct ns_port_val), err, errlen) ||
+	    map_check(d->fd.paired, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
+		      sizeof(struct ns_paired_val), err, errlen))
+		return -1;
+	ret = walk_map(d->fd.ports, sizeof(struct ns_port_key), sizeof(struct ns_port_val),
+		       port_visit, u);
+	if (!ret)
+		ret = walk_map(d->fd.paired, sizeof(struct ns_paired_key),
+			       sizeof(struct ns_paired_val), paired_visit, u);
+	if (ret) {
+		snprintf(err, errlen, "reading NAT bindings: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
+		      void *arg)
+{
+	struct ctl_request r = *req;
+	uint64_t cnt[NS_CNT_MAX];
+	struct pool_usage *u;
+	char err[CTL_ERR_MAX];
+	int ret = 0;
+
+	(void)arg;
+	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)))
+		return ctl_out_error(out, "%s", err);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return ctl_out_error(out, "out of memory");
+	if (pools_collect(d, u, err, sizeof(err))) {
+		ret = ctl_out_error(out, "%s", err);
+		goto out;
+	}
+	/* Failures are counted globally by the fast path, not per pool. */
+	if (ns_counters_read(d->fd.counters, cnt))
+		memset(cnt, 0, sizeof(cnt));
+	if (out->j) {
+		ctl_json_start_object(out->j);
+		ctl_json_key(out->j, "pools");
+		ctl_json_start_array(out->j);
+	}
+	for (uint32_t i = 0; i < d->conf.n_pools && i < NS_MAX_POOLS; i++) {
+		if (r.pool_idx >= 0 && (int)i != r.pool_idx)
+			continue;
+		if (out->j)
+			pool_json(out->j, &d->conf, u, (int)i);
+		else
+			pool_text(out->f, &d->conf, u, (int)i);
+	}
+	if (out->j) {
+		ctl_json_end_array(out->j);
+		ctl_json_kv_uint(out->j, "allocation_failures", cnt[NS_CNT_DROP_POOL_EXHAUSTED]);
+		ctl_json_end_object(out->j);
+	} else {
+		if (!d->conf.n_pools)
+			fprintf(out->f, "no pools configured\n");
+		fprintf(out->f, "allocation failures (all pools): %llu\n",
+			(unsigned long long)cnt[NS_CNT_DROP_POOL_EXHAUSTED]);
+	}
+out:
+	free(u);
+	return ret;
+}
+
+/* ---- show counters ------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	size_t off;
+} daemon_stats[] = {
+#define ST(f) { #f, offsetof(struct ns_daemon_stats, f) }
+	ST(aging_passes),   ST(aging_last_ns),     ST(sessions_seen),
+	ST(sessions_expired), ST(bindings_live),   ST(bindings_released),
+	ST(events_logged),  ST(reloads),           ST(reload_failures),
+	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
+	ST(nat_released),
+#undef ST
+};
+
+static uint64_t stat_value(const struct ns_daemon_stats *st, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)st + daemon_stats[i].off, sizeof(v));
+	return v;
+}
+
+static int show_counters(struct ns_daemon *d, const struct ctl_request *req,
+			 struct ctl_out *out, void *arg)
+{
+	uint64_t cnt[NS_CNT_MAX];
+	int ret;
+
+	(void)req;
+	(void)arg;
+	ret = ns_counters_read(d->fd.counters, cnt);
+	if (ret)
+		return ctl_out_error(out, "reading %s: %s", NS_MAP_COUNTERS, strerror(-ret));
+	if (out->j) {
+		ctl_json_start_object(out->j);
+		ctl_json_key(out->j, "counters");
+		ctl_json_start_object(out->j);
+		for (int i = 0; i < NS_CNT_MAX; i++)
+			ctl_json_kv_uint(out->j, ns_counter_name(i), cnt[i]);
+		ctl_json_end_object(out->j);
+		ctl_json_key(out->j, "daemon");
+		ctl_json_start_object(out->j);
+		for (size_t i = 0; i < NS_ARRAY_SIZE(daemon_stats); i++)
+			ctl_json_kv_uint(out->j, daemon_stats[i].name, stat_value(&d->st, i));
+		ctl_json_end_object(out->j);
+		ctl_json_end_object(out->j);
+		return 0;
+	}
+	fprintf(out->f, "fast path (all CPUs)\n");
+	for (int i = 0; i < NS_CNT_MAX; i++)
+		fprintf(out->f, "  %-22s %llu\n", ns_counter_name(i), (unsigned long long)cnt[i]);
+	fprintf(out->f, "daemon\n");
+	for (size_t i = 0; i < NS_ARRAY_SIZE(daemon_stats); i++)
+		fprintf(out->f, "  %-22s %llu\n", daemon_stats[i].name,
+			(unsigned long long)stat_value(&d->st, i));
+	return 0;
+}
+
+/* ---- show status / show config ------------------------------------------- */
+
+static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
+
+static const char *log_level_name(int l)
+{
+	return l >= 0 && (size_t)l < NS_ARRAY_SIZE(log_level_names) ? log_level_names[l] : "?";
+}
+
+static void redundancy_json(struct ctl_json *j, const struct ns_redundancy_conf *r)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	ctl_json_key(j, "redundancy");
+	ctl_json_start_object(j);
+	ctl_json_kv_bool(j, "enabled", r->enabled);
+	if (r->enabled) {
+		ctl_json_kv_string(j, "local", ns_fmt_ip(r->local_addr.s_addr, ip, sizeof(ip)));
+		ctl_json_kv_string(j, "peer", ns_fmt_ip(r->peer_addr.s_addr, ip, sizeof(ip)));
+		ctl_json_kv_uint(j, "port", r->port);
+		ctl_json_kv_string(j, "device", r->device);
+		ctl_json_kv_uint(j, "replication_threshold_s", r->replication_threshold);
+		ctl_json_kv_int(j, "priority", r->priority);
+		ctl_json_kv_bool(j, "preempt", r->preempt);
+	}
+	ctl_json_end_object(j);
+}
+
+static void redundancy_text(FILE *f, const struct ns_redundancy_conf *r)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	if (!r->enabled) {
+		fprintf(f, "redundancy     disabled\n");
+		return;
+	}
+	fprintf(f, "redundancy     local %s, peer %s port %u%s%s, replication after %u s\n",
+		ns_fmt_ip(r->local_addr.s_addr, a, sizeof(a)),
+		ns_fmt_ip(r->peer_addr.s_addr, b, sizeof(b)), r->port,
+		r->device[0] ? " via " : "", r->device, r->replication_threshold);
+}
+
+static const char *iface_svc(const struct ns_config *c, const struct ns_iface_conf *i)
+{
+	const char *n = i->svc >= 0 ? svc_name(c, (unsigned int)i->svc) : NULL;
+
+	return n ? n : "-";
+}
+
+/*
+ * What the kernel says is attached on an interface, asked in the daemon's
+ * own namespace, so "auto" shows whether native or generic XDP won and a
+ * program detached behind our back shows as "none".
+ */
+static const char *iface_attached(const struct ns_iface_conf *ic)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = NS_TC_HANDLE, .priority = NS_TC_PRIO);
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	int ifindex = (int)if_nametoindex(ic->name);
+
+	if (!ifindex)
+		return "missing";
+	if (ic->mode == NS_ATTACH_TC) {
+		hook.ifindex = ifindex;
+		return bpf_tc_query(&hook, &tc) ? "none" : "tc";
+	}
+	if (bpf_xdp_query(ifindex, 0, &xq))
+		return "unknown";
+	switch (xq.attach_mode) {
+	case XDP_ATTACHED_DRV: return "native";
+	case XDP_ATTACHED_SKB: return "generic";
+	case XDP_ATTACHED_HW: return "offload";
+	case XDP_ATTACHED_MULTI: return "multi";
+	default: return "none";
+	}
+}
+
+static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
+{
+	const struct ns_config *c = &d->conf;
+
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "node", c->node_name);
+	ctl_json_kv_uint(j, "pid", (uint64_t)getpid());
+	ctl_json_kv_uint(j, "abi_version", NS_ABI_VERSION);
+	ctl_json_kv_string(j, "config", c->path);
+	ctl_json_kv_string(j, "pin_path", c->pin_path);
+	ctl_json_kv_string(j, "pin_dir", NS_PIN_SUBDIR);
+	ctl_json_kv_uint(j, "uptime_s", up);
+	ctl_json_kv_uint(j, "sessions", d->st.sessions_seen);
+	ctl_json_kv_uint(j, "max_sessions", c->max_sessions);
+	ctl_json_key(j, "aging");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "interval_ms", c->aging_interval_ms);
+	ctl_json_kv_uint(j, "passes", d->st.aging_passes);
+	ctl_json_kv_uint(j, "last_pass_us", d->st.aging_last_ns / 1000);
+	ctl_json_kv_uint(j, "sessions_expired", d->st.sessions_expired);
+	ctl_json_kv_uint(j, "bindings_live", d->st.bindings_live);
+	ctl_json_kv_uint(j, "bindings_released", d->st.bindings_released);
+	ctl_json_end_object(j);
+	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
+	ctl_json_kv_uint(j, "reloads", d->st.reloads);
+	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
+	redundancy_json(j, &c->red);
+	ctl_json_key(j, "interfaces");
+	ctl_json_start_array(j);
+	for (uint32_t i = 0; i < c->n_ifaces && i < NS_MAX_IFACES; i++) {
+		ctl_json_start_object(j);
+		ctl_json_kv_string(j, "name", c->ifaces[i].name);
+		ctl_json_kv_string(j, "side", ctl_side_name((uint8_t)c->ifaces[i].side));
+		ctl_json_kv_string(j, "svc", iface_svc(c, &c->ifaces[i]));
+		ctl_json_kv_string(j, "attach_mode", ctl_attach_mode_name(c->ifaces[i].mode));
+		ctl_json_kv_string(j, "attached", iface_attached(&c->ifaces[i]));
+		ctl_json_end_object(j);
+	}
+	ctl_json_end_array(j);
+	ctl_json_end_object(j);
+}
+
+static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
+{
+	const struct ns_config *c = &d->conf;
+
+	fprintf(f, "node           %s\n", c->node_name);
+	fprintf(f, "pid            %d\n", (int)getpid());
+	fprintf(f, "config         %s\n", c->path);
+	fprintf(f, "pin path       %s/%s\n", c->pin_path, NS_PIN_SUBDIR);
+	fprintf(f, "uptime         %llud %02llu:%02llu:%02llu\n",
+		(unsigned long long)(up / 86400), (unsigned long long)(up / 3600 % 24),
+		(unsigned long long)(up / 60 % 60), (unsigned long long)(up % 60));
+	fprintf(f, "sessions       %llu (at the last aging pass; max %u)\n",
+		(unsigned long long)d->st.sessions_seen, c->max_sessions);
+	fprintf(f, "aging          every %u ms: %llu passes, last took %llu us, %llu sessions expired\n",
+		c->aging_interval_ms, (unsigned long long)d->st.aging_passes,
+		(unsigned long long)(d->st.aging_last_ns / 1000),
+		(unsigned long long)d->st.sessions_expired);
+	fprintf(f, "bindings       %llu live, %llu released\n",
+		(unsigned long long)d->st.bindings_live, (unsigned long long)d->st.bindings_released);
+	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);
+	fprintf(f, "reloads        %llu (%llu failed)\n", (unsigned long long)d->st.reloads,
+		(unsigned long long)d->st.reload_failures);
+	redundancy_text(f, &c->red);
+	fprintf(f, "interfaces\n");
+	for (uint32_t i = 0; i < c->n_ifaces && i < NS_MAX_IFACES; i++)
+		fprintf(f, "  %-16s %-8s svc %-16s mode %-8s attached %s\n", c->ifaces[i].name,
+			ctl_side_name((uint8_t)c->ifaces[i].side), iface_svc(c, &c->ifaces[i]),
+			ctl_attach_mode_name(c->ifaces[i].mode), iface_attached(&c->ifaces[i]));
+}
+
+static int show_status(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
+		       void *arg)
+{
+	uint64_t up = secs_between(d->started_ns, ns_now());
+
+	(void)req;
+	(void)arg;
+	if (out->j)
+		status_json(d, out->j, up);
+	else
+		status_text(d, out->f, up);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} timeout_fields[] = {
+#define TO(f, n) { n, offsetof(struct ns_timeouts, f) }
+	TO(tcp_syn, "tcp-syn"),     TO(tcp_established, "tcp-established"),
+	TO(tcp_closing, "tcp-closing"), TO(tcp_time_wait, "tcp-time-wait"),
+	TO(tcp_rst, "tcp-rst"),     TO(udp, "udp"),
+	TO(icmp, "icmp"),           TO(other, "other"),
+	TO(port_hold, "port-hold"), TO(binding, "binding"),
+#undef TO
+};
+
+static uint32_t timeout_value(const struct ns_timeouts *t, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)t + timeout_fields[i].off, sizeof(v));
+	return v;
+}
+
+static void config_svc_json(struct ctl_json *j, const struct ns_config *c, uint32_t i)
+{
+	const struct ns_svc *s = &c->svcs[i];
+
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "name", c->svc_conf[i].name);
+	ctl_json_kv_string(j, "inside", c->svc_conf[i].inside);
+	ctl_json_kv_string(j, "outside", c->svc_conf[i].outside);
+	ctl_json_kv_uint(j, "firewall_terms", s->fw_count);
+	ctl_json_kv_uint(j, "nat_terms", s->nat_count);
+	ctl_json_kv_bool(j, "session_logs", s->flags & NS_SVC_F_SYSLOG_SESSION);
+	ctl_json_kv_bool(j, "nat_logs", s->flags & NS_SVC_F_SYSLOG_NAT);
+	ctl_json_kv_bool(j, "replicate", c->svc_conf[i].replicate);
+	ctl_json_end_object(j);
+}
+
+static void config_json(const struct ns_config *c, struct ctl_json *j)
+{
+	char fp[20];
+
+	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)ns_config_fingerprint(c));
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "path", c->path);
+	ctl_json_kv_string(j, "fingerprint", fp);
+	ctl_json_kv_string(j, "node", c->node_name);
+	ctl_json_kv_string(j, "pin_path", c->pin_path);
+	ctl_json_kv_string(j, "control_socket", c->control_socket);
+	ctl_json_kv_string(j, "log_level", log_level_name(c->log_level));
+	ctl_json_kv_string(j, "log_file", c->log_file);
+	ctl_json_kv_bool(j, "log_syslog", c->log_syslog);
+	ctl_json_kv_uint(j, "max_sessions", c->max_sessions);
+	ctl_json_kv_uint(j, "aging_interval_ms", c->aging_interval_ms);
+	ctl_json_kv_string(j, "attach_mode", ctl_attach_mode_name(c->attach_mode));
+	ctl_json_key(j, "timeouts_s");
+	ctl_json_start_object(j);
+	for (size_t i = 0; i < NS_ARRAY_SIZE(timeout_fields); i++)
+		ctl_json_kv_uint(j, timeout_fields[i].name, timeout_value(&c->timeouts, i));
+	ctl_json_end_object(j);
+	ctl_json_key(j, "pools");
+	ctl_json_start_array(j);
+	for (uint32_t i = 0; i < c->n_pools && i < NS_MAX_POOLS; i++)
+		ctl_json_string(j, c->pool_names[i]);
+	ctl_json_end_array(j);
+	ctl_json_key(j, "service_sets");
+	ctl_json_start_array(j);
+	for (uint32_t i = 0; i < c->n_svcs && i < NS_MAX_SVC_SETS; i++)
+		config_svc_json(j, c, i);
+	ctl_json_end_array(j);
+	ctl_json_kv_uint(j, "firewall_terms", c->n_fw);
+	ctl_json_kv_uint(j, "nat_terms", c->n_nat);
+	redundancy_json(j, &c->red);
+	ctl_json_end_object(j);
+}
+
+static void config_text(const struct ns_config *c, FILE *f)
+{
+	fprintf(f, "config         %s (fingerprint %016llx)\n", c->path,
+		(unsigned long long)ns_config_fingerprint(c));
+	fprintf(f, "node           %s\n", c->node_name);
+	fprintf(f, "pin path       %s\n", c->pin_path);
+	fprintf(f, "control socket %s\n", c->control_socket);
+	fprintf(f, "log            level %s, file %s, syslog %s\n", log_level_name(c->log_level),
+		c->log_file[0] ? c->log_file : "-", c->log_syslog ? "yes" : "no");
+	fprintf(f, "max sessions   %u\n", c->max_sessions);
+	fprintf(f, "aging          every %u ms\n", c->aging_interval_ms);
+	fprintf(f, "attach mode    %s\n", ctl_attach_mode_name(c->attach_mode));
+	fprintf(f, "timeouts (s)  ");
+	for (size_t i = 0; i < NS_ARRAY_SIZE(timeout_fields); i++)
+		fprintf(f, " %s %u", timeout_fields[i].name, timeout_value(&c->timeouts, i));
+	fprintf(f, "\npools          %u:", c->n_pools);
+	for (uint32_t i = 0; i < c->n_pools && i < NS_MAX_POOLS; i++)
+		fprintf(f, " %s", c->pool_names[i]);
+	fprintf(f, "\nservice sets   %u (%u firewall terms, %u NAT terms in all)\n", c->n_svcs,
+		c->n_fw, c->n_nat);
+	for (uint32_t i = 0; i < c->n_svcs && i < NS_MAX_SVC_SETS; i++)
+		fprintf(f, "  %-16s inside %-10s outside %-10s fw %u, nat %u%s%s%s\n",
+			c->svc_conf[i].name, c->svc_conf[i].inside, c->svc_conf[i].outside,
+			c->svcs[i].fw_count, c->svcs[i].nat_count,
+			c->svcs[i].flags & NS_SVC_F_SYSLOG_SESSION ? ", session-logs" : "",
+			c->svcs[i].flags & NS_SVC_F_SYSLOG_NAT ? ", nat-logs" : "",
+			c->svc_conf[i].replicate ? "" : ", no replication");
+	redundancy_text(f, &c->red);
+}
+
+static int show_config(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
+		       void *arg)
+{
+	(void)req;
+	(void)arg;
+	if (out->j)
+		config_json(&d->conf, out->j);
+	else
+		config_text(&d->conf, out->f);
+	return 0;
+}
+
+/* ---- request dispatch ----------------------------------------------------- */
+
+static int run_handler(struct ns_control *c, const struct ctl_request *req, FILE *f,
+		       char *err, size_t errlen)
+{
+	struct ctl_handler_slot *h = &c->h[req->cmd];
+	struct ctl_out out = { .f = f };
+	struct ctl_json j;
+	char name[32];
+
+	if (!h->fn) {
+		bool ha = req->cmd == CTL_SHOW_SYNC || req->cmd == CTL_SHOW_REDUNDANCY ||
+			  req->cmd == CTL_SWITCHOVER;
+
+		snprintf(err, errlen, "%s: not available (%s)",
+			 ctl_command_name(req->cmd, name, sizeof(name)),
+			 ha && !c->d->conf.red.enabled ? "redundancy is not configured"
+						       : "not provided by this daemon");
+		return -1;
+	}
+	if (req->json) {
+		ctl_json_init(&j, f);
+		out.j = &j;
+	}
+	if (h->fn(c->d, req, &out, h->arg)) {
+		snprintf(err, errlen, "%s", out.err[0] ? out.err : "command failed");
+		return -1;
+	}
+	if (out.j && (j.error || j.depth)) {
+		snprintf(err, errlen, "internal error: malformed JSON from %s",
+			 ctl_command_name(req->cmd, name, sizeof(name)));
+		return -1;
+	}
+	if (out.j)
+		fputc('\n', f);
+	return 0;
+}
+
+int ns_control_answer(struct ns_control *c, const char *line, size_t len, char **resp,
+		      size_t *resp_len)
+{
+	char err[CTL_ERR_MAX] = "";
+	struct ctl_request req;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f;
+	int ret;
+
+	ret = ctl_parse_request(line, len, &req, err, sizeof(err));
+	if (!ret) {
+		f = open_memstream(&buf, &blen);
+		if (!f)
+			return -ENOMEM;
+		fputs("OK\n", f);
+		ret = run_handler(c, &req, f, err, sizeof(err));
+		if (fclose(f)) {
+			ret = -1;
+			snprintf(err, sizeof(err), "out of memory");
+		}
+		if (!ret) {
+			*resp = buf;
+			*resp_len = blen;
+			return 0;
+		}
+		free(buf);
+	}
+	pr_debug("control: request refused: %s", err);
+	if (asprintf(&buf, "ERR %s\n", err) < 0)
+		return -ENOMEM;
+	*resp = buf;
+	*resp_len = strlen(buf);
+	return 0;
+}
+
+/* ---- the socket server ---------------------------------------------------- */
+
+static void client_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg);
+
+static void sweep_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg);
+
+/* The deadline sweep only ticks while there is a client to time out. */
+static void sweep_update(struct ns_control *c)
+{
+	int fd;
+
+	if (c->n_clients && c->timer_fd < 0) {
+		fd = loop_add_timer(c->d->loop, CTL_SWEEP_MS, sweep_cb, c);
+		if (fd < 0)
+			pr_warn("control: no deadline timer: %s", strerror(-fd));
+		else
+			c->timer_fd = fd;
+	} else if (!c->n_clients && c->timer_fd >= 0) {
+		loop_del(c->d->loop, c->timer_fd); /* closes the timerfd */
+		c->timer_fd = -1;
+	}
+}
+
+/* Read what the client sent beyond its request line: closing a socket with
+ * unread data resets the connection and could cut off our answer. */
+static void client_drain(int fd)
+{
+	char buf[512];
+
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+}
+
+static void client_drop(struct ns_control *c, struct ctl_client *cl)
+{
+	loop_del(c->d->loop, cl->fd);
+	client_drain(cl->fd);
+	close(cl->fd);
+	free(cl->out);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+	cl->state = CL_FREE;
+	c->n_clients--;
+	sweep_update(c);
+}
+
+/* Write what the socket takes; drop the client when done or broken. */
+static void client_flush(struct ns_control *c, struct ctl_client *cl)
+{
+	while (cl->out_off < cl->out_len) {
+		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (cl->state != CL_WRITE) {
+				cl->state = CL_WRITE;
+				cl->deadline_ns = ns_now() + CTL_WRITE_TIMEOUT_MS * NSEC_PER_MSEC;
+				loop_mod(c->d->loop, cl->fd, EPOLLOUT);
+			}
+			return;
+		}
+		if (n <= 0) {
+			pr_debug("control: client went away: %s", strerror(errno));
+			break;
+		}
+		cl->out_off += (size_t)n;
+	}
+	client_drop(c, cl);
+}
+
+static void client_respond(struct ns_control *c, struct ctl_client *cl, const char *line,
+			   size_t len)
+{
+	static const char nomem[] = "ERR out of memory\n";
+
+	if (ns_control_answer(c, line, len, &cl->out, &cl->out_len)) {
+		cl->out = strdup(nomem);
+		cl->out_len = cl->out ? sizeof(nomem) - 1 : 0;
+	}
+	cl->out_off = 0;
+	client_flush(c, cl);
+}
+
+/* Send a fixed error at once and drop: used before any request was read. */
+static void client_refuse(struct ns_control *c, struct ctl_client *cl, const char *msg)
+{
+	cl->out = strdup(msg);
+	cl->out_len = cl->out ? strlen(msg) : 0;
+	cl->out_off = 0;
+	client_flush(c, cl);
+}
+
+static void client_read(struct ns_control *c, struct ctl_client *cl)
+{
+	char *nl;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* wait for more, the deadline bounds the wait */
+		if (n < 0) {
+			client_drop(c, cl);
+			return;
+		}
+		if (n == 0) {
+			/* EOF without newline: what was sent is the request. */
+			if (cl->in_len)
+				client_respond(c, cl, cl->in, cl->in_len);
+			else
+				client_drop(c, cl);
+			return;
+		}
+		nl = memchr(cl->in + cl->in_len, '\n', (size_t)n);
+		cl->in_len += (size_t)n;
+		if (nl) {
+			client_respond(c, cl, cl->in, (size_t)(nl - cl->in) + 1);
+			return;
+		}
+		if (cl->in_len == sizeof(cl->in)) {
+			client_refuse(c, cl, "ERR request too long (max 1023 bytes)\n");
+			return;
+		}
+	}
+}
+
+static void client_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_control *c = arg;
+	struct ctl_client *cl = NULL;
+
+	(void)loop;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].state != CL_FREE && c->cl[i].fd == fd)
+			cl = &c->cl[i];
+	if (!cl)
+		return;
+	if (cl->state == CL_READ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		client_read(c, cl);
+	else if (cl->state == CL_WRITE && (events & EPOLLERR))
+		client_drop(c, cl);
+	else if (cl->state == CL_WRITE && (events & (EPOLLOUT | EPOLLHUP)))
+		client_flush(c, cl);
+}
+
+static void sweep_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_control *c = arg;
+	uint64_t now = ns_now();
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *cl = &c->cl[i];
+
+		if (cl->state == CL_FREE || now < cl->deadline_ns)
+			continue;
+		pr_debug("control: dropping client: %s timed out",
+			 cl->state == CL_READ ? "request" : "response");
+		client_drop(c, cl);
+	}
+}
+
+static struct ctl_client *client_slot(struct ns_control *c)
+{
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].state == CL_FREE)
+			return &c->cl[i];
+	return NULL;
+}
+
+static void accept_cb(struct ns_loop *loop, int lfd, uint32_t events, void *arg)
+{
+	static const char busy[] = "ERR too many clients, try again\n";
+	struct ns_control *c = arg;
+	struct ctl_client *cl;
+	int fd, err;
+
+	(void)events;
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				pr_warn("control: accept: %s", strerror(errno));
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		cl = client_slot(c);
+		if (!cl) {
+			/* Best effort: the socket buffer of a new connection is empty. */
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				pr_debug("control: busy reply: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		err = loop_add(loop, fd, EPOLLIN, client_cb, c);
+		if (err) {
+			pr_warn("control: cannot watch client: %s", strerror(-err));
+			close(fd);
+			continue;
+		}
+		memset(cl, 0, sizeof(*cl));
+		cl->fd = fd;
+		cl->state = CL_READ;
+		cl->deadline_ns = ns_now() + CTL_READ_TIMEOUT_MS * NSEC_PER_MSEC;
+		c->n_clients++;
+		sweep_update(c);
+	}
+}
+
+/*
+ * A socket file left by a daemon that died is stale if nobody accepts on it;
+ * only then may it be removed. Returns 0 when the path is free now.
+ */
+static int clear_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sa->sun_path, &st)) {
+		return errno == ENOENT ? 0 : -errno;
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST; /* never remove a file that is not a socket */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (!ret)
+		return -EADDRINUSE;
+	if (errno != ECONNREFUSED)
+		return -errno;
+	pr_info("control: removing stale socket %s", sa->sun_path);
+	return unlink(sa->sun_path) && errno != ENOENT ? -errno : 0;
+}
+
+/* Bind with mode 0600 from the start: umask covers the window before chmod. */
+static int bind_private(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(0177);
+	int ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int err = errno;
+
+	umask(old);
+	if (ret)
+		return -err;
+	return chmod(sa->sun_path, 0600) ? -errno : 0;
+}
+
+static int control_listen(struct ns_control *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int err;
+
+	if (!c->path[0] || strlen(c->path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	err = clear_stale(&sa);
+	if (err)
+		return err;
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->lfd < 0)
+		return -errno;
+	err = bind_private(c->lfd, &sa);
+	if (err)
+		return err;
+	if (stat(c->path, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	if (listen(c->lfd, CTL_MAX_CLIENTS))
+		return -errno;
+	return loop_add(c->d->loop, c->lfd, EPOLLIN, accept_cb, c);
+}
+
+struct ns_control *ns_control_open(struct ns_daemon *d, int *err)
+{
+	struct ns_control *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->d = d;
+	c->lfd = -1;
+	c->timer_fd = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		c->cl[i].fd = -1;
+	ns_strlcpy(c->path, d->conf.control_socket, sizeof(c->path));
+	c->h[CTL_SHOW_SESSIONS].fn = show_sessions;
+	c->h[CTL_SHOW_POOLS].fn = show_pools;
+	c->h[CTL_SHOW_COUNTERS].fn = show_counters;
+	c->h[CTL_SHOW_CONFIG].fn = show_config;
+	c->h[CTL_SHOW_STATUS].fn = show_status;
+	if (!d->loop) {
+		/* No loop (tests): ns_control_answer() works, no socket. */
+		return c;
+	}
+	ret = control_listen(c);
+	if (ret) {
+		pr_err("control: cannot listen on %s: %s", c->path,
+		       ret == -EADDRINUSE ? "another natsyncd answers there" : strerror(-ret));
+		ns_control_close(c);
+		*err = ret;
+		return NULL;
+	}
+	pr_info("control: listening on %s", c->path);
+	return c;
+}
+
+int ns_control_set_handler(struct ns_control *c, enum ctl_cmd cmd, ns_ctl_handler fn,
+			   void *arg)
+{
+	if (cmd <= CTL_CMD_NONE || cmd >= CTL_CMD_MAX)
+		return -EINVAL;
+	c->h[cmd].fn = fn;
+	c->h[cmd].arg = arg;
+	return 0;
+}
+
+/* Unlink the path only if it is still our socket, not a successor's. */
+static void unlink_own(struct ns_control *c)
+{
+	struct stat st;
+
+	if (!c->ino || stat(c->path, &st))
+		return;
+	if (st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
+}
+
+void ns_control_close(struct ns_control *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].state != CL_FREE)
+			client_drop(c, &c->cl[i]);
+	if (c->lfd >= 0) {
+		loop_del(c->d->loop, c->lfd);
+		close(c->lfd);
+		unlink_own(c);
+	}
+	if (c->timer_fd >= 0)
+		loop_del(c->d->loop, c->timer_fd);
+	free(c);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * control.h - natsyncd's control socket (server side of natsyncctl).
+ *
+ * A unix SOCK_STREAM socket at conf.control_socket, mode 0600, served from
+ * the daemon's event loop without ever blocking it: non-blocking accept, the
+ * request line read with a size cap and a deadline, the whole response built
+ * in memory (open_memstream) and written as the socket accepts it. One
+ * request per connection; the framing and grammar are in ctlproto.h.
+ *
+ * The "show sessions/pools/counters/config/status" commands are answered
+ * here from the pinned maps and d->conf/d->st. Commands that belong to other
+ * modules (show sync, show redundancy, switchover, reload) are answered by
+ * the handler those modules register with ns_control_set_handler(); until
+ * one is registered the client gets "ERR <command>: not available ...".
+ */
+#ifndef NATSYNC_CONTROL_H
+#define NATSYNC_CONTROL_H
+
+#include <stdio.h>
+
+#include "ctlproto.h"
+
+struct ns_daemon;
+struct ns_control;
+
+#define CTL_MAX_CLIENTS 8           /* concurrent connections */
+#define CTL_READ_TIMEOUT_MS 5000    /* whole request line must arrive by then */
+#define CTL_WRITE_TIMEOUT_MS 30000  /* a client that stops reading is dropped */
+
+/*
+ * Where a handler writes its answer. In JSON mode (req->json) write exactly
+ * one JSON document through j; otherwise write text to f (j is NULL).
+ * "OK\n" is added by the server; on failure return ctl_out_error(...).
+ */
+struct ctl_out {
+	FILE *f;
+	struct ctl_json *j;
+	char err[CTL_ERR_MAX];
+};
+
+/*
+ * A command handler. Returns 0 (the body written to out is sent after
+ * "OK"), or -1 after ctl_out_error() (the body is discarded and the client
+ * gets "ERR <message>"). Runs on the event loop: must not block.
+ */
+typedef int (*ns_ctl_handler)(struct ns_daemon *d, const struct ctl_request *req,
+			      struct ctl_out *out, void *arg);
+
+/* Set out->err from a printf format; always returns -1. */
+int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * ns_control_open - create the control socket at d->conf.control_socket and
+ * register it on d->loop. A stale socket file (nobody accepting) is
+ * replaced; a live one (another daemon answers) is an error, -EADDRINUSE.
+ * Returns the server, or NULL with *err = -errno.
+ */
+struct ns_control *ns_control_open(struct ns_daemon *d, int *err);
+
+/*
+ * ns_control_set_handler - answer cmd with fn (replacing any built-in
+ * handler), or restore "not available" with fn == NULL.
+ * Returns 0, or -EINVAL for an unknown cmd.
+ */
+int ns_control_set_handler(struct ns_control *c, enum ctl_cmd cmd, ns_ctl_handler fn,
+			   void *arg);
+
+/*
+ * ns_control_close - drop every client, unregister from the loop, close the
+ * socket and unlink its file (only if it is still the one we created).
+ * NULL is a no-op.
+ */
+void ns_control_close(struct ns_control *c);
+
+/*
+ * ns_control_answer - build the full response to one request line, exactly
+ * as the socket would send it ("OK\n..." or "ERR ...\n"), into a malloc'd
+ * buffer. Used by the server and by tests. Returns 0, or -ENOMEM.
+ */
+int ns_control_answer(struct ns_control *c, const char *line, size_t len, char **resp,
+		      size_t *resp_len);
+
+#endif
