@@ -537,6 +537,9 @@ static struct ns_cfg effective_cfg(const struct ns_config *c)
 	 * redundancy the config's flag is the initial role (sync.h). */
 	if (!c->red.enabled)
 		cfg.flags |= NS_CFG_F_ACTIVE;
+	else if (c->red.initial_role != NS_ROLE_PRIMARY)
+		cfg.flags &= ~NS_CFG_F_ACTIVE; /* a backup never forwards, not even for the
+						* moment before sync takes the role over */
 	for (uint32_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].flags & (NS_SVC_F_SYSLOG_SESSION | NS_SVC_F_SYSLOG_NAT))
 			cfg.flags |= NS_CFG_F_EVENTS;

@@ -169,6 +169,7 @@ static int reload(struct ns_daemon *d)
 		goto fail;
 	}
 	d->conf = nc;
+	sync_reconfigure(d); /* role to the fast path again, re-handshake if the fingerprint changed */
 	log_set_level(lib_debug ? NS_LOG_DEBUG : nc.log_level); /* -d wins */
 	d->st.reloads++;
 	pr_info("reload: %s applied", nc.path);

@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sync_wire.c - encode/decode of the sync protocol (see sync_wire.h and
+ * doc/sync.md). Every multi-byte integer goes through put/get helpers that
+ * fix network byte order explicitly; addresses and ports, already in network
+ * order in the maps, are copied as bytes.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "sync_wire.h"
+
+#define HELLO_FIXED 33
+#define REFUSE_LEN 12
+#define BULK_LEN 8
+#define ACK_LEN 8
+#define HEARTBEAT_LEN 16
+
+/* ---- byte helpers ------------------------------------------------------ */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* LEB128, at most NSW_VARINT_MAX_BYTES; the value must fit (caller clamps). */
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Decode a varint from p[0..len). Returns bytes consumed, 0 when truncated
+ * or when it is longer than NSW_VARINT_MAX_BYTES or not minimally encoded
+ * (one value, one encoding: keeps digests of frames comparable).
+ */
+static size_t get_varint(const uint8_t *p, size_t len, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (size_t i = 0; i < len && i < NSW_VARINT_MAX_BYTES; i++) {
+		r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			if (i > 0 && p[i] == 0)
+				return 0;
+			*v = r;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+const char *nsw_err_str(int err)
+{
+	static const char *const s[] = {
+		[NSW_OK] = "ok",
+		[NSW_E_TRUNCATED] = "truncated frame",
+		[NSW_E_MAGIC] = "bad magic",
+		[NSW_E_VERSION] = "unsupported protocol version",
+		[NSW_E_TYPE] = "unknown message type",
+		[NSW_E_LENGTH] = "bad frame length",
+		[NSW_E_COUNT] = "record count does not match length",
+		[NSW_E_VALUE] = "invalid field value",
+		[NSW_E_NOSPC] = "no space in output buffer",
+	};
+
+	if (err < 0)
+		err = -err;
+	if ((size_t)err >= sizeof(s) / sizeof(s[0]))
+		return "unknown error";
+	return s[err];
+}
+
+const char *nsw_type_str(unsigned int type)
+{
+	static const char *const s[] = {
+		[NSW_HELLO] = "HELLO", [NSW_HELLO_ACK] = "HELLO_ACK",
+		[NSW_REFUSE] = "REFUSE", [NSW_SESSION_ADD] = "SESSION_ADD",
+		[NSW_SESSION_UPDATE] = "SESSION_UPDATE", [NSW_SESSION_DEL] = "SESSION_DEL",
+		[NSW_BULK_START] = "BULK_START", [NSW_BULK_END] = "BULK_END",
+		[NSW_ACK] = "ACK", [NSW_HEARTBEAT] = "HEARTBEAT",
+		[NSW_BULK_REQUEST] = "BULK_REQUEST",
+	};
+
+	if (type >= NSW_TYPE_MAX || !s[type])
+		return "UNKNOWN";
+	return s[type];
+}
+
+const char *nsw_refuse_str(unsigned int reason)
+{
+	switch (reason) {
+	case NSW_REFUSE_VERSION: return "protocol version mismatch";
+	case NSW_REFUSE_FINGERPRINT: return "configuration fingerprint mismatch";
+	case NSW_REFUSE_PROTOCOL: return "protocol error";
+	case NSW_REFUSE_BUSY: return "duplicate connection";
+	case NSW_REFUSE_AUTH: return "authentication failed (key-file missing or different)";
+	default: return "unknown reason";
+	}
+}
+
+/* ---- framing ----------------------------------------------------------- */
+
+size_t nsw_put_hdr(uint8_t *buf, uint8_t type, uint32_t length, uint32_t seq)
+{
+	put32(buf, NSW_MAGIC);
+	buf[4] = NSW_VERSION;
+	buf[5] = type;
+	put16(buf + 6, 0);
+	put32(buf + 8, length);
+	put32(buf + 12, seq);
+	return NSW_HDR_LEN;
+}
+
+void nsw_set_seq(uint8_t *frame, uint32_t seq)
+{
+	put32(frame + 12, seq);
+}
+
+/* The smallest and largest body each type may carry. */
+static int body_limits(uint8_t type, size_t *min, size_t *max)
+{
+	switch (type) {
+	case NSW_HELLO:
+	case NSW_HELLO_ACK:
+		*min = HELLO_FIXED;
+		*max = HELLO_FIXED + NSW_NAME_MAX;
+		return 0;
+	case NSW_REFUSE:
+		*min = *max = REFUSE_LEN;
+		return 0;
+	case NSW_SESSION_ADD:
+	case NSW_SESSION_UPDATE:
+		*min = 2 + NSW_SESSION_MIN;
+		*max = NSW_MAX_BODY;
+		return 0;
+	case NSW_SESSION_DEL:
+		*min = 2 + NSW_DEL_LEN;
+		*max = NSW_MAX_BODY;
+		return 0;
+	case NSW_BULK_START:
+	case NSW_BULK_END:
+		*min = *max = BULK_LEN;
+		return 0;
+	case NSW_ACK:
+		*min = *max = ACK_LEN;
+		return 0;
+	case NSW_HEARTBEAT:
+		*min = *max = HEARTBEAT_LEN;
+		return 0;
+	case NSW_BULK_REQUEST:
+		*min = *max = 0;
+		return 0;
+	default:
+		return -NSW_E_TYPE;
+	}
+}
+
+int nsw_frame_check(const uint8_t *buf, size_t len, struct nsw_hdr *h)
+{
+	size_t min, max;
+
+	/* Check magic as soon as 4 bytes are in, so garbage fails fast. */
+	if (len >= 4 && get32(buf) != NSW_MAGIC)
+		return -NSW_E_MAGIC;
+	if (len < NSW_HDR_LEN)
+		return -NSW_E_TRUNCATED;
+	h->magic = get32(buf);
+	h->version = buf[4];
+	h->type = buf[5];
+	h->flags = get16(buf + 6);
+	h->length = get32(buf + 8);
+	h->seq = get32(buf + 12);
+	if (h->version != NSW_VERSION)
+		return -NSW_E_VERSION;
+	if (body_limits(h->type, &min, &max))
+		return -NSW_E_TYPE;
+	if (h->flags & ~NSW_F_MAC)
+		return -NSW_E_VALUE;
+	if (h->flags & NSW_F_MAC) {
+		min += NSW_MAC_LEN;
+		max += NSW_MAC_LEN;
+	}
+	if (h->length < min || h->length > max)
+		return -NSW_E_LENGTH;
+	if (len - NSW_HDR_LEN < h->length)
+		return -NSW_E_TRUNCATED;
+	return 0;
+}
+
+/* ---- single messages --------------------------------------------------- */
+
+int nsw_encode_hello(uint8_t *out, size_t cap, uint8_t type, uint32_t seq,
+		     const struct nsw_hello *m)
+{
+	size_t nlen = strnlen(m->name, sizeof(m->name));
+	size_t blen = HELLO_FIXED + nlen;
+	uint8_t *b = out + NSW_HDR_LEN;
+
+	if (type != NSW_HELLO && type != NSW_HELLO_ACK)
+		return -NSW_E_VALUE;
+	if (nlen > NSW_NAME_MAX || m->role > NSW_ROLE_PRIMARY || (m->flags & ~NSW_HELLO_F_MASK))
+		return -NSW_E_VALUE;
+	if (cap < NSW_HDR_LEN + blen)
+		return -NSW_E_NOSPC;
+	nsw_put_hdr(out, type, blen, seq);
+	b[0] = m->version;
+	b[1] = m->role;
+	put16(b + 2, m->flags);
+	put32(b + 4, m->caps);
+	put64(b + 8, m->fingerprint);
+	memcpy(b + 16, m->nonce, NSW_NONCE_LEN);
+	b[32] = (uint8_t)nlen;
+	memcpy(b + HELLO_FIXED, m->name, nlen);
+	return NSW_HDR_LEN + blen;
+}
+
+int nsw_decode_hello(const uint8_t *b, size_t len, struct nsw_hello *m)
+{
+	size_t nlen;
+
+	if (len < HELLO_FIXED)
+		return -NSW_E_TRUNCATED;
+	nlen = b[32];
+	if (nlen > NSW_NAME_MAX || len != HELLO_FIXED + nlen)
+		return -NSW_E_LENGTH;
+	memset(m, 0, sizeof(*m));
+	m->version = b[0];
+	m->role = b[1];
+	m->flags = get16(b + 2);
+	m->caps = get32(b + 4);
+	m->fingerprint = get64(b + 8);
+	memcpy(m->nonce, b + 16, NSW_NONCE_LEN);
+	if (m->role > NSW_ROLE_PRIMARY || (m->flags & ~NSW_HELLO_F_MASK))
+		return -NSW_E_VALUE;
+	/* Names end up in logs and JSON: printable ASCII only. */
+	for (size_t i = 0; i < nlen; i++) {
+		uint8_t c = b[HELLO_FIXED + i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			return -NSW_E_VALUE;
+		m->name[i] = (char)c;
+	}
+	return 0;
+}
+
+int nsw_encode_refuse(uint8_t *out, size_t cap, uint32_t seq, const struct nsw_refuse *m)
+{
+	uint8_t *b = out + NSW_HDR_LEN;
+
+	if (!m->reason || m->reason >= NSW_REFUSE_MAX)
+		return -NSW_E_VALUE;
+	if (cap < NSW_HDR_LEN + REFUSE_LEN)
+		return -NSW_E_NOSPC;
+	nsw_put_hdr(out, NSW_REFUSE, REFUSE_LEN, seq);
+	b[0] = m->reason;
+	b[1] = m->version;
+	put16(b + 2, 0);
+	put64(b + 4, m->fingerprint);
+	return NSW_HDR_LEN + REFUSE_LEN;
+}
+
+int nsw_decode_refuse(const uint8_t *b, size_t len, struct nsw_refuse *m)
+{
+	if (len != REFUSE_LEN)
+		return len < REFUSE_LEN ? -NSW_E_TRUNCATED : -NSW_E_LENGTH;
+	m->reason = b[0];
+	m->version = b[1];
+	m->fingerprint = get64(b + 4);
+	if (!m->reason || m->reason >= NSW_REFUSE_MAX || get16(b + 2))
+		return -NSW_E_VALUE;
+	return 0;
+}
+
+int nsw_encode_bulk(uint8_t *out, size_t cap, uint8_t type, uint32_t seq,
+		    const struct nsw_bulk *m)
+{
+	if (type != NSW_BULK_START && type != NSW_BULK_END)
+		return -NSW_E_VALUE;
+	if (cap < NSW_HDR_LEN + BULK_LEN)
+		return -NSW_E_NOSPC;
+	nsw_put_hdr(out, type, BULK_LEN, seq);
+	put32(out + NSW_HDR_LEN, m->epoch);
+	put32(out + NSW_HDR_LEN + 4, m->count);
+	return NSW_HDR_LEN + BULK_LEN;
+}
+
+int nsw_decode_bulk(const uint8_t *b, size_t len, struct nsw_bulk *m)
+{
+	if (len != BULK_LEN)
+		return len < BULK_LEN ? -NSW_E_TRUNCATED : -NSW_E_LENGTH;
+	m->epoch = get32(b);
+	m->count = get32(b + 4);
+	return 0;
+}
+
+int nsw_encode_ack(uint8_t *out, size_t cap, uint32_t seq, const struct nsw_ack *m)
+{
+	if (cap < NSW_HDR_LEN + ACK_LEN)
+		return -NSW_E_NOSPC;
+	nsw_put_hdr(out, NSW_ACK, ACK_LEN, seq);
+	put32(out + NSW_HDR_LEN, m->seq);
+	put32(out + NSW_HDR_LEN + 4, m->install_fail);
+	return NSW_HDR_LEN + ACK_LEN;
+}
+
+int nsw_decode_ack(const uint8_t *b, size_t len, struct nsw_ack *m)
+{
+	if (len != ACK_LEN)
+		return len < ACK_LEN ? -NSW_E_TRUNCATED : -NSW_E_LENGTH;
+	m->seq = get32(b);
+	m->install_fail = get32(b + 4);
+	return 0;
+}
+
+int nsw_encode_heartbeat(uint8_t *out, size_t cap, uint32_t seq, const struct nsw_heartbeat *m)
+{
+	uint8_t *b = out + NSW_HDR_LEN;
+
+	if (m->role > NSW_ROLE_PRIMARY || m->ready > 1)
+		return -NSW_E_VALUE;
+	if (cap < NSW_HDR_LEN + HEARTBEAT_LEN)
+		return -NSW_E_NOSPC;
+	nsw_put_hdr(out, NSW_HEARTBEAT, HEARTBEAT_LEN, seq);
+	b[0] = m->role;
+	b[1] = m->ready;
+	put16(b + 2, m->priority);
+	put32(b + 4, m->sessions);
+	put64(b + 8, m->uptime_ms);
+	return NSW_HDR_LEN + HEARTBEAT_LEN;
+}
+
+int nsw_decode_heartbeat(const uint8_t *b, size_t len, struct nsw_heartbeat *m)
+{
+	if (len != HEARTBEAT_LEN)
+		return len < HEARTBEAT_LEN ? -NSW_E_TRUNCATED : -NSW_E_LENGTH;
+	m->role = b[0];
+	m->ready = b[1];
+	m->priority = get16(b + 2);
+	m->sessions = get32(b + 4);
+	m->uptime_ms = get64(b + 8);
+	if (m->role > NSW_ROLE_PRIMARY || m->ready > 1)
+		return -NSW_E_VALUE;
+	return 0;
+}
+
+int nsw_encode_empty(uint8_t *out, size_t cap, uint8_t type, uint32_t seq)
+{
+	size_t min, max;
+
+	if (body_limits(type, &min, &max) || min != 0)
+		return -NSW_E_VALUE;
+	if (cap < NSW_HDR_LEN)
+		return -NSW_E_NOSPC;
+	return (int)nsw_put_hdr(out, type, 0, seq);
+}
+
+/* ---- session records --------------------------------------------------- */
+
+/*
+ * Record layout (offsets in the record; doc/sync.md has the same table):
+ *  0 in.saddr[4]  4 in.daddr[4]  8 in.sport[2]  10 in.dport[2]  12 proto
+ * 13 out.saddr[4] 17 out.daddr[4] 21 out.sport[2] 23 out.dport[2]
+ * 25 flags be16   27 svc_set   28 nat_type   29 tcp_state   30 origin
+ * 31 pool_id      32 nat_term be16   34 fw_term be16   36 bind
+ * 37 age_ms varint   .. idle_ms varint
+ */
+static void put_tuple4(uint8_t *p, const struct ns_tuple *t)
+{
+	memcpy(p, &t->saddr, 4);
+	memcpy(p + 4, &t->daddr, 4);
+	memcpy(p + 8, &t->sport, 2);
+	memcpy(p + 10, &t->dport, 2);
+}
+
+static void get_tuple4(const uint8_t *p, struct ns_tuple *t)
+{
+	memcpy(&t->saddr, p, 4);
+	memcpy(&t->daddr, p + 4, 4);
+	memcpy(&t->sport, p + 8, 2);
+	memcpy(&t->dport, p + 10, 2);
+}
+
+static uint64_t clamp_age(uint64_t ms)
+{
+	return ms > NSW_AGE_MAX_MS ? NSW_AGE_MAX_MS : ms;
+}
+
+size_t nsw_session_size(const struct nsw_session *s)
+{
+	return NSW_SESSION_FIXED + varint_size(clamp_age(s->age_ms)) +
+	       varint_size(clamp_age(s->idle_ms));
+}
+
+/* Fields a receiver can act on; anything else is garbage, not a session. */
+static bool session_valid(const struct nsw_session *s)
+{
+	if (s->flags & ~NSW_SF_WIRE_MASK)
+		return false;
+	if (s->svc_set >= NS_MAX_SVC_SETS || s->nat_type > NS_NAT_NAT64 ||
+	    s->tcp_state >= NS_TCP_STATE_MAX || s->origin > NS_SIDE_OUTSIDE)
+		return false;
+	if (s->pool_id >= NS_MAX_POOLS && s->pool_id != 0xff)
+		return false;
+	if (s->nat_term >= NS_MAX_NAT_TERMS && s->nat_term != NS_NONE16)
+		return false;
+	if (s->fw_term >= NS_MAX_FW_TERMS && s->fw_term != NS_NONE16)
+		return false;
+	if (s->bind & ~NSW_BIND_MASK)
+		return false;
+	return s->idle_ms <= s->age_ms;
+}
+
+static size_t encode_session(uint8_t *p, const struct nsw_session *s)
+{
+	uint64_t age = clamp_age(s->age_ms), idle = clamp_age(s->idle_ms);
+	size_t n;
+
+	put_tuple4(p, &s->in_key);
+	p[12] = s->in_key.proto;
+	put_tuple4(p + 13, &s->out_key);
+	put16(p + 25, (uint16_t)(s->flags & NSW_SF_WIRE_MASK));
+	p[27] = (uint8_t)s->svc_set;
+	p[28] = s->nat_type;
+	p[29] = s->tcp_state;
+	p[30] = s->origin;
+	p[31] = s->pool_id;
+	put16(p + 32, s->nat_term);
+	put16(p + 34, s->fw_term);
+	p[36] = s->bind;
+	n = NSW_SESSION_FIXED;
+	n += put_varint(p + n, age);
+	n += put_varint(p + n, idle > age ? age : idle);
+	return n;
+}
+
+/* Decode one record from p[0..len); returns bytes used or a negative error. */
+static int decode_session(const uint8_t *p, size_t len, struct nsw_session *s)
+{
+	size_t n = NSW_SESSION_FIXED, k;
+
+	if (len < NSW_SESSION_MIN)
+		return -NSW_E_TRUNCATED;
+	memset(s, 0, sizeof(*s));
+	get_tuple4(p, &s->in_key);
+	s->in_key.proto = p[12];
+	get_tuple4(p + 13, &s->out_key);
+	s->out_key.proto = p[12];
+	s->flags = get16(p + 25);
+	s->svc_set = p[27];
+	s->nat_type = p[28];
+	s->tcp_state = p[29];
+	s->origin = p[30];
+	s->pool_id = p[31];
+	s->nat_term = get16(p + 32);
+	s->fw_term = get16(p + 34);
+	s->bind = p[36];
+	k = get_varint(p + n, len - n, &s->age_ms);
+	if (!k)
+		return len - n < NSW_VARINT_MAX_BYTES ? -NSW_E_TRUNCATED : -NSW_E_VALUE;
+	n += k;
+	k = get_varint(p + n, len - n, &s->idle_ms);
+	if (!k)
+		return len - n < NSW_VARINT_MAX_BYTES ? -NSW_E_TRUNCATED : -NSW_E_VALUE;
+	n += k;
+	if (!session_valid(s))
+		return -NSW_E_VALUE;
+	return (int)n;
+}
+
+void nsw_batch_start(struct nsw_batch *b, uint8_t *buf, size_t cap, uint8_t type)
+{
+	b->buf = buf;
+	/* The body limit holds without the tag a MAC may add later. */
+	b->cap = cap < NSW_HDR_LEN + NSW_MAX_BODY ? cap : NSW_HDR_LEN + NSW_MAX_BODY;
+	b->len = NSW_HDR_LEN + 2;
+	b->count = 0;
+	b->type = type;
+}
+
+int nsw_batch_add_session(struct nsw_batch *b, const struct nsw_session *s)
+{
+	if (b->type != NSW_SESSION_ADD && b->type != NSW_SESSION_UPDATE)
+		return -NSW_E_VALUE;
+	if (!session_valid(s))
+		return -NSW_E_VALUE;
+	if (b->count == UINT16_MAX || b->len + nsw_session_size(s) > b->cap)
+		return -NSW_E_NOSPC;
+	b->len += encode_session(b->buf + b->len, s);
+	b->count++;
+	return 0;
+}
+
+int nsw_batch_add_del(struct nsw_batch *b, const struct ns_tuple *k)
+{
+	if (b->type != NSW_SESSION_DEL)
+		return -NSW_E_VALUE;
+	if (b->count == UINT16_MAX || b->len + NSW_DEL_LEN > b->cap)
+		return -NSW_E_NOSPC;
+	put_tuple4(b->buf + b->len, k);
+	b->buf[b->len + 12] = k->proto;
+	b->len += NSW_DEL_LEN;
+	b->count++;
+	return 0;
+}
+
+size_t nsw_batch_finish(struct nsw_batch *b, uint32_t seq)
+{
+	if (!b->count)
+		return 0;
+	nsw_put_hdr(b->buf, b->type, (uint32_t)(b->len - NSW_HDR_LEN), seq);
+	put16(b->buf + NSW_HDR_LEN, b->count);
+	return b->len;
+}
+
+int nsw_decode_sessions(const uint8_t *b, size_t len, struct nsw_session *out, size_t max,
+			size_t *n)
+{
+	size_t count, off = 2;
+
+	*n = 0;
+	if (len < 2)
+		return -NSW_E_TRUNCATED;
+	count = get16(b);
+	if (!count || count > max || count * NSW_SESSION_MIN > len - 2)
+		return -NSW_E_COUNT;
+	for (size_t i = 0; i < count; i++) {
+		int r = decode_session(b + off, len - off, &out[i]);
+
+		if (r == -NSW_E_TRUNCATED)
+			return -NSW_E_COUNT;
+		if (r < 0)
+			return r;
+		off += (size_t)r;
+	}
+	if (off != len)
+		return -NSW_E_COUNT; /* trailing bytes: count and length disagree */
+	*n = count;
+	return 0;
+}
+
+int nsw_decode_dels(const uint8_t *b, size_t len, struct ns_tuple *out, size_t max, size_t *n)
+{
+	size_t count;
+
+	*n = 0;
+	if (len < 2)
+		return -NSW_E_TRUNCATED;
+	count = get16(b);
+	if (!count || count > max || len != 2 + count * NSW_DEL_LEN)
+		return -NSW_E_COUNT;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *p = b + 2 + i * NSW_DEL_LEN;
+
+		memset(&out[i], 0, sizeof(out[i]));
+		get_tuple4(p, &out[i]);
+		out[i].proto = p[12];
+	}
+	*n = count;
+	return 0;
+}
+
+/* ---- SHA-256 and HMAC --------------------------------------------------- */
+
+struct sha256 {
+	uint32_t h[8];
+	uint8_t buf[64];
+	uint64_t len;  /* bytes hashed so far */
+	size_t fill;
+};
+
+static const uint32_t sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+static uint32_t ror(uint32_t x, int n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void sha256_block(struct sha256 *c, const uint8_t *p)
+{
+	uint32_t w[64], v[8], t1, t2;
+
+	for (int i = 0; i < 16; i++)
+		w[i] = get32(p + 4 * i);
+	for (int i = 16; i < 64; i++)
+		w[i] = w[i - 16] + (ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3) +
+		       w[i - 7] + (ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10);
+	memcpy(v, c->h, sizeof(v));
+	for (int i = 0; i < 64; i++) {
+		t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) +
+		     ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha_k[i] + w[i];
+		t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) +
+		     ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		c->h[i] += v[i];
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+
+	memcpy(c->h, iv, sizeof(iv));
+	c->len = 0;
+	c->fill = 0;
+}
+
+static void sha256_update(struct sha256 *c, const uint8_t *p, size_t n)
+{
+	c->len += n;
+	while (n) {
+		size_t k = 64 - c->fill < n ? 64 - c->fill : n;
+
+		if (!c->fill && n >= 64) {
+			sha256_block(c, p);
+			p += 64;
+			n -= 64;
+			continue;
+		}
+		memcpy(c->buf + c->fill, p, k);
+		c->fill += k;
+		p += k;
+		n -= k;
+		if (c->fill == 64) {
+			sha256_block(c, c->buf);
+			c->fill = 0;
+		}
+	}
+}
+
+static void sha256_final(struct sha256 *c, uint8_t out[32])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad[72] = { 0x80 };
+	size_t n = (c->fill < 56 ? 56 : 120) - c->fill;
+
+	put64(pad + n, bits);
+	sha256_update(c, pad, n + 8);
+	for (int i = 0; i < 8; i++)
+		put32(out + 4 * i, c->h[i]);
+}
+
+void nsw_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *prefix, size_t plen,
+		     const uint8_t *data, size_t dlen, uint8_t out[32])
+{
+	uint8_t k[64] = { 0 }, pad[64], inner[32];
+	struct sha256 c;
+
+	if (klen > 64) {
+		sha256_init(&c);
+		sha256_update(&c, key, klen);
+		sha256_final(&c, k);
+	} else {
+		memcpy(k, key, klen);
+	}
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, prefix, plen);
+	sha256_update(&c, data, dlen);
+	sha256_final(&c, inner);
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&c);
+	sha256_update(&c, pad, 64);
+	sha256_update(&c, inner, sizeof(inner));
+	sha256_final(&c, out);
+}
+
+void nsw_derive_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],
+		    const uint8_t nonce_a[NSW_NONCE_LEN], uint8_t key[NSW_KEY_LEN])
+{
+	static const char label[] = "natsync-sync-v1";
+	uint8_t nonces[2 * NSW_NONCE_LEN];
+
+	memcpy(nonces, nonce_i, NSW_NONCE_LEN);
+	memcpy(nonces + NSW_NONCE_LEN, nonce_a, NSW_NONCE_LEN);
+	nsw_hmac_sha256(psk, psk_len, (const uint8_t *)label, sizeof(label) - 1, nonces,
+			sizeof(nonces), key);
+}
+
+size_t nsw_mark_mac(uint8_t *frame, size_t len)
+{
+	put16(frame + 6, get16(frame + 6) | NSW_F_MAC);
+	put32(frame + 8, get32(frame + 8) + NSW_MAC_LEN);
+	return len + NSW_MAC_LEN;
+}
+
+/* The tag covers the direction and the frame up to the tag. */
+static void frame_tag(const uint8_t key[NSW_KEY_LEN], uint8_t dir, const uint8_t *frame,
+		      uint8_t tag[32])
+{
+	size_t covered = NSW_HDR_LEN + get32(frame + 8) - NSW_MAC_LEN;
+
+	nsw_hmac_sha256(key, NSW_KEY_LEN, &dir, 1, frame, covered, tag);
+}
+
+void nsw_mac_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame)
+{
+	uint8_t tag[32];
+
+	frame_tag(key, dir, frame, tag);
+	memcpy(frame + NSW_HDR_LEN + get32(frame + 8) - NSW_MAC_LEN, tag, NSW_MAC_LEN);
+}
+
+bool nsw_mac_verify(const uint8_t key[NSW_KEY_LEN], uint8_t dir, const uint8_t *frame)
+{
+	const uint8_t *got;
+	uint8_t tag[32], diff = 0;
+
+	if (!(get16(frame + 6) & NSW_F_MAC) || get32(frame + 8) < NSW_MAC_LEN)
+		return false;
+	frame_tag(key, dir, frame, tag);
+	got = frame + NSW_HDR_LEN + get32(frame + 8) - NSW_MAC_LEN;
+	for (int i = 0; i < NSW_MAC_LEN; i++)
+		diff |= tag[i] ^ got[i];
+	return !diff;
+}
+
+/* ---- map value conversion ---------------------------------------------- */
+
+static uint64_t ns_to_ms_age(uint64_t now_ns, uint64_t then_ns)
+{
+	return then_ns >= now_ns ? 0 : (now_ns - then_ns) / 1000000ull;
+}
+
+void nsw_session_from_ns(const struct ns_session *v, uint64_t now_ns, uint8_t bind,
+			 struct nsw_session *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->in_key = v->in_key;
+	out->out_key = v->out_key;
+	memset(out->in_key._pad, 0, sizeof(out->in_key._pad));
+	memset(out->out_key._pad, 0, sizeof(out->out_key._pad));
+	out->out_key.proto = v->in_key.proto;
+	out->flags = v->flags & NSW_SF_WIRE_MASK;
+	out->svc_set = v->svc_set;
+	out->nat_term = v->nat_term;
+	out->fw_term = v->fw_term;
+	out->nat_type = v->nat_type;
+	out->tcp_state = v->tcp_state;
+	out->origin = v->origin;
+	out->pool_id = v->pool_id;
+	out->bind = bind & NSW_BIND_MASK;
+	out->age_ms = clamp_age(ns_to_ms_age(now_ns, v->created_ns));
+	out->idle_ms = clamp_age(ns_to_ms_age(now_ns, v->last_seen_ns));
+	/* last_seen < created can only be a race with the fast path: clamp. */
+	if (out->idle_ms > out->age_ms)
+		out->idle_ms = out->age_ms;
+}
+
+/* now - ms, never below 1 ns: a fresh machine's clock may be younger than
+ * the session, and 0 reads as "never" to some of our tools. */
+static uint64_t rebase(uint64_t now_ns, uint64_t ms)
+{
+	uint64_t d = ms * 1000000ull;
+
+	return d >= now_ns ? 1 : now_ns - d;
+}
+
+void nsw_session_to_ns(const struct nsw_session *s, uint64_t now_ns, struct ns_session *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->in_key = s->in_key;
+	out->out_key = s->out_key;
+	memset(out->in_key._pad, 0, sizeof(out->in_key._pad));
+	memset(out->out_key._pad, 0, sizeof(out->out_key._pad));
+	out->created_ns = rebase(now_ns, s->age_ms);
+	out->last_seen_ns = rebase(now_ns, s->idle_ms);
+	out->flags = (s->flags & NSW_SF_WIRE_MASK) | NS_SF_REPLICATED;
+	out->svc_set = s->svc_set;
+	out->nat_term = s->nat_term;
+	out->fw_term = s->fw_term;
+	out->nat_type = s->nat_type;
+	out->tcp_state = s->tcp_state;
+	out->origin = s->origin;
+	out->pool_id = s->pool_id;
+}
