@@ -16,7 +16,7 @@ ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
-LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig
+LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_x86 -I$(ARCH_INC) -I. \
 	      -Wall -Wno-unused-value -Wno-compare-distinct-pointer-types -Werror
 
@@ -92,7 +92,7 @@ demo:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all && NATSYNC_BUILD=$(BUILD) scripts/demo.sh
 
 bench:
-	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && tests/bench/run.sh
+	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && BUILD=$(BUILD) tests/bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -36,6 +36,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1858,6 +1860,10 @@ int sync_init(struct ns_daemon *d)
 	d->sync = NULL;
 	if (!d->conf.red.enabled)
 		return 0;
+	if (sodium_init() < 0) { /* frame authentication (sync_wire.c) needs it */
+		pr_err("sync: libsodium failed to initialise");
+		return -EIO;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "sync_wire.h"
 
 #define HELLO_FIXED 33
@@ -610,127 +612,23 @@ int nsw_decode_dels(const uint8_t *b, size_t len, struct ns_tuple *out, size_t m
 	return 0;
 }
 
-/* ---- SHA-256 and HMAC --------------------------------------------------- */
-
-struct sha256 {
-	uint32_t h[8];
-	uint8_t buf[64];
-	uint64_t len;  /* bytes hashed so far */
-	size_t fill;
-};
-
-static const uint32_t sha_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
-};
-
-static uint32_t ror(uint32_t x, int n)
-{
-	return x >> n | x << (32 - n);
-}
-
-static void sha256_block(struct sha256 *c, const uint8_t *p)
-{
-	uint32_t w[64], v[8], t1, t2;
-
-	for (int i = 0; i < 16; i++)
-		w[i] = get32(p + 4 * i);
-	for (int i = 16; i < 64; i++)
-		w[i] = w[i - 16] + (ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3) +
-		       w[i - 7] + (ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10);
-	memcpy(v, c->h, sizeof(v));
-	for (int i = 0; i < 64; i++) {
-		t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) +
-		     ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha_k[i] + w[i];
-		t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) +
-		     ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-		memmove(v + 1, v, 7 * sizeof(v[0]));
-		v[4] += t1;
-		v[0] = t1 + t2;
-	}
-	for (int i = 0; i < 8; i++)
-		c->h[i] += v[i];
-}
-
-static void sha256_init(struct sha256 *c)
-{
-	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-
-	memcpy(c->h, iv, sizeof(iv));
-	c->len = 0;
-	c->fill = 0;
-}
-
-static void sha256_update(struct sha256 *c, const uint8_t *p, size_t n)
-{
-	c->len += n;
-	while (n) {
-		size_t k = 64 - c->fill < n ? 64 - c->fill : n;
-
-		if (!c->fill && n >= 64) {
-			sha256_block(c, p);
-			p += 64;
-			n -= 64;
-			continue;
-		}
-		memcpy(c->buf + c->fill, p, k);
-		c->fill += k;
-		p += k;
-		n -= k;
-		if (c->fill == 64) {
-			sha256_block(c, c->buf);
-			c->fill = 0;
-		}
-	}
-}
-
-static void sha256_final(struct sha256 *c, uint8_t out[32])
-{
-	uint64_t bits = c->len * 8;
-	uint8_t pad[72] = { 0x80 };
-	size_t n = (c->fill < 56 ? 56 : 120) - c->fill;
-
-	put64(pad + n, bits);
-	sha256_update(c, pad, n + 8);
-	for (int i = 0; i < 8; i++)
-		put32(out + 4 * i, c->h[i]);
-}
+/* ---- HMAC-SHA256 ----------------------------------------------------------
+ * From libsodium (a well-kept library, as the hardening issue asks), never
+ * hand-written: crypto_auth_hmacsha256_* hashes an over-long key itself, as
+ * RFC 2104 says, and needs no allocation per frame. */
 
 void nsw_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *prefix, size_t plen,
 		     const uint8_t *data, size_t dlen, uint8_t out[32])
 {
-	uint8_t k[64] = { 0 }, pad[64], inner[32];
-	struct sha256 c;
+	crypto_auth_hmacsha256_state st;
 
-	if (klen > 64) {
-		sha256_init(&c);
-		sha256_update(&c, key, klen);
-		sha256_final(&c, k);
-	} else {
-		memcpy(k, key, klen);
-	}
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha256_init(&c);
-	sha256_update(&c, pad, 64);
-	sha256_update(&c, prefix, plen);
-	sha256_update(&c, data, dlen);
-	sha256_final(&c, inner);
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha256_init(&c);
-	sha256_update(&c, pad, 64);
-	sha256_update(&c, inner, sizeof(inner));
-	sha256_final(&c, out);
+	crypto_auth_hmacsha256_init(&st, key, klen);
+	if (plen)
+		crypto_auth_hmacsha256_update(&st, prefix, plen);
+	if (dlen)
+		crypto_auth_hmacsha256_update(&st, data, dlen);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void nsw_derive_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],
@@ -772,15 +670,13 @@ void nsw_mac_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame)
 bool nsw_mac_verify(const uint8_t key[NSW_KEY_LEN], uint8_t dir, const uint8_t *frame)
 {
 	const uint8_t *got;
-	uint8_t tag[32], diff = 0;
+	uint8_t tag[32];
 
 	if (!(get16(frame + 6) & NSW_F_MAC) || get32(frame + 8) < NSW_MAC_LEN)
 		return false;
 	frame_tag(key, dir, frame, tag);
 	got = frame + NSW_HDR_LEN + get32(frame + 8) - NSW_MAC_LEN;
-	for (int i = 0; i < NSW_MAC_LEN; i++)
-		diff |= tag[i] ^ got[i];
-	return !diff;
+	return sodium_memcmp(tag, got, NSW_MAC_LEN) == 0; /* constant time */
 }
 
 /* ---- map value conversion ---------------------------------------------- */

@@ -3,7 +3,7 @@
 # with, but only those that are missing (so a warm machine does no apt work).
 set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
-libconfig-dev libcriterion-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
+libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
 netsniff-ng python3 procps kmod"
 missing=""

@@ -236,7 +236,8 @@ tcp_hold_start()
 
 tcp_established()
 {
-	ip netns exec "$1" ss -Htn state established "dport = :$2" | grep -q .
+	# no "| grep -q" under pipefail: an early exit of grep fails the pipeline
+	[ -n "$(ip netns exec "$1" ss -Htn state established "dport = :$2")" ]
 }
 
 # ---- checks -----------------------------------------------------------------
@@ -333,7 +334,7 @@ chk_closed_removed()
 
 backup_ready()
 {
-	sync_json "$SOCK_B" | json_get 'j["ready"]' | grep -q true
+	[ "$(sync_json "$SOCK_B" | json_get 'j["ready"]')" = true ]
 }
 
 chk_bulk_after_restart()
