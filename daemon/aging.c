@@ -243,6 +243,12 @@ struct port_change {
 	enum ns_port_verdict verdict;
 };
 
+/* A paired-pooling entry to delete, with the last use the walk saw. */
+struct paired_gone {
+	struct ns_paired_key k;
+	uint64_t seen_last_used;
+};
+
 struct pass {
 	struct ns_daemon *d;
 	uint64_t now, walk_start;
@@ -254,7 +260,7 @@ struct pass {
 	uint64_t live, bindings, held, released, freed;
 	struct port_change *pc; /* ns_ports changes, applied after the walk */
 	size_t n_pc, cap_pc;
-	struct ns_paired_key *gone;
+	struct paired_gone *gone;
 	size_t n_gone, cap_gone;
 };
 
@@ -476,9 +482,33 @@ static int on_paired(void *ctx, const void *keys, const void *vals, uint32_t n)
 			continue;
 		if (grow((void **)&p->gone, &p->cap_gone, p->n_gone + 1, sizeof(*p->gone)))
 			return -ENOMEM;
-		p->gone[p->n_gone++] = k[i];
+		p->gone[p->n_gone].k = k[i];
+		p->gone[p->n_gone++].seen_last_used = v[i].last_used_ns;
 	}
 	return 0;
+}
+
+/*
+ * Delete the paired entries chosen by the walk, each only if the fast path has
+ * not used it since (last_used_ns unchanged): a subscriber who opened a new
+ * session between the walk and now keeps its pool address (RFC 4787 REQ-2).
+ * Rare (one entry per subscriber going idle), so one lookup+delete each.
+ */
+static int delete_paired_unchanged(int fd, const struct paired_gone *g, size_t n)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ns_paired_val cur;
+
+		if (bpf_map_lookup_elem(fd, &g[i].k, &cur))
+			continue; /* already gone */
+		if (cur.last_used_ns != g[i].seen_last_used)
+			continue; /* used again meanwhile: keep it */
+		if (bpf_map_delete_elem(fd, &g[i].k) && errno != ENOENT)
+			failed++;
+	}
+	return failed ? -EIO : 0;
 }
 
 /* ---- one pass ------------------------------------------------------------ */
@@ -531,7 +561,7 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now)
 		err = map_walk(d->fd.paired, sizeof(struct ns_paired_key),
 			       sizeof(struct ns_paired_val), on_paired, &p);
 	if (!err && p.n_gone)
-		err = delete_keys(d->fd.paired, p.gone, sizeof(*p.gone), p.n_gone);
+		err = delete_paired_unchanged(d->fd.paired, p.gone, p.n_gone);
 
 	d->st.aging_passes++;
 	d->st.aging_last_ns = ns_now() - t0;
