@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * firewall.h - stateful firewall rule evaluation for the first packet of a
+ * flow (later packets hit the session). Terms of a service set are a
+ * contiguous slice of ns_fw_terms; the first matching term wins.
+ */
+#ifndef NATSYNC_BPF_FIREWALL_H
+#define NATSYNC_BPF_FIREWALL_H
+
+#include "bpf/maps.h"
+
+/*
+ * The term walks are global (noinline, non-static) functions: the verifier
+ * checks each once on its own rather than once per call site and path,
+ * which keeps the programs well below its instruction limit. Arguments of
+ * global functions may be NULL as far as the verifier knows, hence the
+ * checks.
+ */
+
+/**
+ * ns_fw_eval_g() - first matching firewall term of a service set.
+ * @svc: the service set; @t: packet tuple; @dir: NS_DIR_INPUT/NS_DIR_OUTPUT.
+ * Return: (action << 16) | compiled term index, or -1 when none matches.
+ */
+__attribute__((noinline)) int ns_fw_eval_g(const struct ns_svc *svc, const struct ns_tuple *t,
+					   __u32 dir)
+{
+	__u32 i, idx;
+
+	if (!svc || !t)
+		return -1;
+	for (i = 0; i < NS_MAX_FW_TERMS; i++) {
+		struct ns_fw_term *ft;
+
+		if (i >= svc->fw_count)
+			break;
+		idx = svc->fw_first + i;
+		ft = bpf_map_lookup_elem(&ns_fw_terms, &idx);
+		if (!ft)
+			break;
+		if (ns_match_tuple(&ft->m, t, dir))
+			return (int)(((__u32)ft->action << 16) | (idx & 0xffff));
+	}
+	return -1;
+}
+
+/**
+ * ns_fw_eval() - first matching firewall term of a service set.
+ * @action: out, enum ns_fw_action of the matching term.
+ * Return: compiled term index, or -1 when no term matches.
+ */
+static __always_inline int ns_fw_eval(const struct ns_svc *svc, const struct ns_tuple *t, __u8 dir,
+				      __u8 *action)
+{
+	int r = ns_fw_eval_g(svc, t, dir);
+
+	if (r < 0)
+		return -1;
+	*action = r >> 16;
+	return r & 0xffff;
+}
+
+/**
+ * ns_nat_eval_g() - first matching NAT term of a service set.
+ * Return: compiled term index, or -1 when none matches.
+ */
+__attribute__((noinline)) int ns_nat_eval_g(const struct ns_svc *svc, const struct ns_tuple *t,
+					    __u32 dir)
+{
+	__u32 i, idx;
+
+	if (!svc || !t)
+		return -1;
+	for (i = 0; i < NS_MAX_NAT_TERMS; i++) {
+		struct ns_nat_term *nt;
+
+		if (i >= svc->nat_count)
+			break;
+		idx = svc->nat_first + i;
+		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+		if (!nt)
+			break;
+		if (ns_match_tuple(&nt->m, t, dir))
+			return idx;
+	}
+	return -1;
+}
+
+#endif /* NATSYNC_BPF_FIREWALL_H */

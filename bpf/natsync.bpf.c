@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * natsync.bpf.c - the fast path's two entry points. All logic lives in the
+ * headers (included in a fixed order by bpf/pipeline.h); the two programs
+ * are the same pipeline compiled for their context:
+ *
+ *  natsync_xdp  XDP on the ingress of every inside and outside interface;
+ *  natsync_tc   the same pipeline on clsact ingress ("attach mode tc") for
+ *               interfaces where XDP is not wanted or not possible (it also
+ *               copes with CHECKSUM_PARTIAL skbs through the csum helpers).
+ */
+#include "bpf/pipeline.h"
+
+SEC("xdp")
+int natsync_xdp(struct xdp_md *ctx)
+{
+	return ns_run(ctx, false);
+}
+
+SEC("tc")
+int natsync_tc(struct __sk_buff *skb)
+{
+	return ns_run(skb, true);
+}
+
+char LICENSE[] SEC("license") = "GPL";

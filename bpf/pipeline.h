@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pipeline.h - the packet pipeline shared by natsync_xdp and natsync_tc:
+ *
+ *   parse -> interface role -> sanity (malformed, fragment, inactive, TTL)
+ *   -> session lookup (inside: ns_sessions, outside: via ns_session_rev)
+ *   -> miss: local? firewall, SYN check, NAT allocation, insert
+ *   -> account + TCP state -> rewrite with checksums -> forward.
+ *
+ * Every function returns the verdict counter (enum ns_counter); 0
+ * (NS_CNT_RX, never a verdict) means "continue". The entry point counts the
+ * verdict and maps it onto the program's return code.
+ */
+#ifndef NATSYNC_BPF_PIPELINE_H
+#define NATSYNC_BPF_PIPELINE_H
+
+/* The fixed include order: context, maps, counters/events, then one
+ * header per stage in pipeline order. */
+/* clang-format off */
+#include "bpf/ctx.h"
+#include "bpf/maps.h"
+#include "bpf/counters.h"
+#include "bpf/events.h"
+#include "bpf/parse.h"
+#include "bpf/csum.h"
+#include "bpf/session.h"
+#include "bpf/firewall.h"
+#include "bpf/nat44.h"
+#include "bpf/icmp.h"
+#include "bpf/fwd.h"
+#include "bpf/icmp_err.h"
+/* clang-format on */
+
+#define NS_CONTINUE 0
+
+/*
+ * Per-CPU scratch for building a new session: a session record and an
+ * allocation would take ~150 of the 512 stack bytes the whole call chain
+ * may use. Programs run to completion on one CPU, so one slot per CPU is
+ * enough. Deliberately not "ns_"-prefixed: the daemon pins and adopts the
+ * ns_* maps, and there is nothing here worth keeping across restarts.
+ */
+struct ns_open_scratch {
+	struct ns_session s;
+	struct ns_alloc a;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ns_open_scratch);
+} scratch_open SEC(".maps");
+
+static __always_inline struct ns_open_scratch *ns_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_open, &zero);
+}
+
+/* Program return code for a verdict counter. */
+static __always_inline int ns_action(__u32 cnt, const bool is_tc)
+{
+	switch (cnt) {
+	case NS_CNT_FWD_REDIRECT:
+		return is_tc ? TC_ACT_REDIRECT : XDP_REDIRECT;
+	case NS_CNT_TX_REJECT:
+		return is_tc ? TC_ACT_REDIRECT : XDP_TX;
+	case NS_CNT_PASS_NON_IP:
+	case NS_CNT_PASS_LOCAL:
+	case NS_CNT_PASS_NO_SVC:
+	case NS_CNT_PASS_TTL:
+	case NS_CNT_PASS_UNTRACKED:
+	case NS_CNT_FWD_STACK:
+		return is_tc ? TC_ACT_OK : XDP_PASS;
+	default:
+		return is_tc ? TC_ACT_SHOT : XDP_DROP;
+	}
+}
+
+/* A session record with the fields every new session shares. */
+static __always_inline void ns_session_init(struct ns_session *s, const struct ns_pkt *p,
+					    __u16 svc_id, __u8 origin, __u64 now)
+{
+	__builtin_memset(s, 0, sizeof(*s));
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->svc_set = svc_id;
+	s->nat_term = NS_NONE16;
+	s->fw_term = NS_NONE16;
+	s->pool_id = 0xff;
+	s->origin = origin;
+	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
+}
+
+/* Publish @s, release the claims in @a if it did not become ours, emit
+ * events. Return NS_CONTINUE with *@sp set, or the verdict. */
+static __always_inline __u32 ns_session_publish(struct ns_session *s, struct ns_alloc *a,
+						const struct ns_cfg *cfg, struct ns_session **sp)
+{
+	__u32 cnt = NS_CNT_DROP_SESSION_FULL;
+	int raced;
+
+	*sp = ns_session_insert(s, &raced, &cnt);
+	if (!*sp || raced)
+		ns_alloc_release(a);
+	if (!*sp) {
+		ns_emit(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+			s->pool_id, s->origin);
+		return cnt;
+	}
+	if (!raced) {
+		ns_emit(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+			s->pool_id, s->origin);
+		if (a->new_port)
+			ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set,
+				s->nat_type, s->pool_id, s->origin);
+	}
+	return NS_CONTINUE;
+}
+
+/**
+ * ns_open_inside() - first packet of a flow from the inside: firewall
+ * (NS_DIR_INPUT), TCP SYN check, NAT term, allocation, insert.
+ */
+static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
+					    const struct ns_cfg *cfg, const struct ns_svc *svc,
+					    __u16 svc_id, struct ns_session **sp)
+{
+	struct ns_nat_term *nt = NULL;
+	__u8 action = NS_FW_ACCEPT;
+	struct ns_open_scratch *sc;
+	struct ns_session *s;
+	struct ns_alloc *a;
+	__u32 idx;
+	int fw, nat;
+	__u64 now;
+
+	if (ns_is_local(p))
+		return NS_CNT_PASS_LOCAL;
+	/* mid-stream TCP without a session is dropped, never answered:
+	 * after a takeover the peer's flows must survive */
+	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
+		return NS_CNT_DROP_TCP_NO_SYN;
+	fw = ns_fw_eval(svc, &p->t, NS_DIR_INPUT, &action);
+	if (fw < 0 && (svc->flags & NS_SVC_F_HAS_FW))
+		return NS_CNT_DROP_FW_DISCARD;
+	if (action == NS_FW_DISCARD)
+		return NS_CNT_DROP_FW_DISCARD;
+	if (action == NS_FW_REJECT)
+		return is_tc ? ns_reject_tc(p) : ns_reject_xdp(p);
+
+	sc = ns_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	s = &sc->s;
+	a = &sc->a;
+	now = bpf_ktime_get_ns();
+	ns_session_init(s, p, svc_id, NS_SIDE_INSIDE, now);
+	__builtin_memset(a, 0, sizeof(*a));
+	s->in_key = p->t;
+	ns_tuple_reverse(&s->out_key, &p->t);
+	if (fw >= 0)
+		s->fw_term = fw;
+	if (svc->flags & NS_SVC_F_SYSLOG_SESSION)
+		s->flags |= NS_SF_SYSLOG;
+	nat = ns_nat_eval_g(svc, &p->t, NS_DIR_INPUT);
+	if (nat >= 0) {
+		idx = nat;
+		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+	}
+	if (nt && !(nt->flags & NS_NAT_F_NO_TRANSLATION)) {
+		if (nt->nat_type != NS_NAT_NAPT44 && nt->nat_type != NS_NAT_DYNAMIC44 &&
+		    nt->nat_type != NS_NAT_BASIC44)
+			return NS_CNT_DROP_UNSUPPORTED;
+		a->svc_id = svc_id;
+		a->nat_idx = nat;
+		if (ns_nat_alloc_g(&p->t, nt, a)) {
+			ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &p->t, NULL, svc_id, nt->nat_type,
+				nt->src_pool, NS_SIDE_INSIDE);
+			return NS_CNT_DROP_POOL_EXHAUSTED;
+		}
+		s->out_key.daddr = a->addr;
+		s->out_key.dport = a->port;
+		s->nat_type = nt->nat_type;
+		s->nat_term = nat;
+		s->pool_id = a->pool_id;
+		s->flags |= NS_SF_NAT_SRC;
+		if (nt->nat_type == NS_NAT_NAPT44 && (nt->flags & NS_NAT_F_EIM))
+			s->flags |= NS_SF_EIM;
+		if (nt->flags & NS_NAT_F_SYSLOG)
+			s->flags |= NS_SF_SYSLOG;
+	}
+	return ns_session_publish(s, a, cfg, sp);
+}
+
+/* EIF: an endpoint-independent binding that accepts this inbound packet? */
+static __always_inline struct ns_port_val *ns_eif_binding(const struct ns_pkt *p)
+{
+	struct ns_port_key k;
+	struct ns_port_val *v;
+
+	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
+		return NULL;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.addr = p->t.daddr;
+	k.port = p->t.dport;
+	k.proto = p->t.proto;
+	v = bpf_map_lookup_elem(&ns_ports, &k);
+	if (!v || !(v->flags & NS_PORT_F_EIF))
+		return NULL;
+	return v;
+}
+
+/**
+ * ns_open_outside() - first packet of a flow from the outside: an EIF
+ * binding (inbound session to the bound inside endpoint) or a firewall term
+ * for NS_DIR_OUTPUT that accepts it (firewall-only session); else it is
+ * unsolicited and dropped.
+ */
+static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
+					     const struct ns_cfg *cfg, const struct ns_svc *svc,
+					     __u16 svc_id, struct ns_session **sp)
+{
+	__u8 action = NS_FW_ACCEPT;
+	struct ns_open_scratch *sc;
+	struct ns_port_val *pv;
+	struct ns_session *s;
+	__u64 now;
+	int fw;
+
+	if (ns_is_local(p))
+		return NS_CNT_PASS_LOCAL;
+	fw = ns_fw_eval(svc, &p->t, NS_DIR_OUTPUT, &action);
+	pv = ns_eif_binding(p);
+	if (!pv && fw < 0)
+		return NS_CNT_DROP_NO_SESSION;
+	if (fw >= 0 && action == NS_FW_DISCARD)
+		return NS_CNT_DROP_FW_DISCARD;
+	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
+		return NS_CNT_DROP_TCP_NO_SYN;
+	if (fw >= 0 && action == NS_FW_REJECT)
+		return is_tc ? ns_reject_tc(p) : ns_reject_xdp(p);
+
+	sc = ns_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	s = &sc->s;
+	now = bpf_ktime_get_ns();
+	ns_session_init(s, p, svc_id, NS_SIDE_OUTSIDE, now);
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	s->out_key = p->t;
+	if (fw >= 0)
+		s->fw_term = fw;
+	if (svc->flags & NS_SVC_F_SYSLOG_SESSION)
+		s->flags |= NS_SF_SYSLOG;
+	if (pv) {
+		s->in_key.saddr = pv->in_addr;
+		s->in_key.daddr = p->t.saddr;
+		s->in_key.sport = pv->in_port;
+		s->in_key.dport = p->t.sport;
+		s->in_key.proto = p->t.proto;
+		s->nat_type = NS_NAT_NAPT44;
+		s->nat_term = pv->nat_term;
+		s->pool_id = pv->pool_id;
+		s->flags |= NS_SF_NAT_SRC | NS_SF_EIM | NS_SF_EIF;
+		pv->last_used_ns = now;
+		ns_count(NS_CNT_EIF_INBOUND);
+	} else {
+		ns_tuple_reverse(&s->in_key, &p->t);
+	}
+	return ns_session_publish(s, &sc->a, cfg, sp);
+}
+
+/* Verdict for packets natsync does not translate: the box's own, or
+ * @otherwise. */
+static __always_inline __u32 ns_local_or(struct ns_pkt *p, __u32 otherwise)
+{
+	return ns_is_local(p) ? NS_CNT_PASS_LOCAL : otherwise;
+}
+
+/* Sanity checks after parsing; NS_CONTINUE when the packet is ours. */
+static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, const struct ns_cfg *cfg)
+{
+	if (rc == NS_PARSE_NON_IP)
+		return NS_CNT_PASS_NON_IP;
+	if (rc == NS_PARSE_MALFORMED)
+		return NS_CNT_DROP_MALFORMED;
+	if (rc == NS_PARSE_FRAGMENT)
+		return NS_CNT_DROP_FRAGMENT;
+	if (!(cfg->flags & NS_CFG_F_ACTIVE))
+		return ns_local_or(p, NS_CNT_DROP_INACTIVE);
+	if (p->ttl <= 1)
+		return ns_local_or(p, NS_CNT_PASS_TTL);
+	if (rc == NS_PARSE_OTHER_L4)
+		return ns_local_or(p, NS_CNT_DROP_UNSUPPORTED);
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO &&
+	    p->icmp_type != ICMP_ECHOREPLY && !ns_icmp_is_error(p->icmp_type))
+		return ns_local_or(p, NS_CNT_DROP_UNSUPPORTED);
+	return NS_CONTINUE;
+}
+
+/**
+ * ns_pipeline() - everything between parsing and the verdict.
+ * @ctx: program context; @is_tc: compile-time constant.
+ * Return: the verdict counter.
+ */
+static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
+{
+	struct ns_session *s = NULL;
+	struct ns_tuple nt;
+	struct ns_iface *ifc;
+	struct ns_cfg *cfg;
+	struct ns_svc *svc;
+	struct ns_pkt p;
+	__u32 key = 0, cnt, svc_id, pass;
+	int rc, fib_rc;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	p.ctx = ctx;
+	if (is_tc) {
+		struct __sk_buff *skb = ctx;
+		__u32 len = skb->len < NS_TC_PULL_LEN ? skb->len : NS_TC_PULL_LEN;
+
+		bpf_skb_pull_data(skb, len);
+		p.ifindex = skb->ifindex;
+	} else {
+		p.ifindex = ((struct xdp_md *)ctx)->ingress_ifindex;
+	}
+	ifc = bpf_map_lookup_elem(&ns_ifaces, &p.ifindex);
+	cfg = bpf_map_lookup_elem(&ns_config, &key);
+	if (!ifc || !cfg)
+		return NS_CNT_PASS_NO_SVC;
+	svc_id = ifc->svc_set;
+	svc = bpf_map_lookup_elem(&ns_svc, &svc_id);
+	if (!svc)
+		return NS_CNT_PASS_NO_SVC;
+	p.side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
+
+	rc = ns_parse(&p, is_tc);
+	cnt = ns_classify(&p, rc, cfg);
+	if (cnt != NS_CONTINUE)
+		return cnt;
+	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type))
+		return is_tc ? ns_icmp_error_tc(&p) : ns_icmp_error_xdp(&p);
+
+	/*
+	 * Pass 0 is the packet as it arrived. Hairpinning (RFC 4787 REQ-9): a
+	 * subscriber talking to another subscriber's outside binding leaves
+	 * pass 0 source-translated towards a pool address, which routes
+	 * nowhere; pass 1 then treats it as arriving from the outside
+	 * (session via ns_session_rev, or an EIF binding) and translates the
+	 * destination back to the inside endpoint.
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		s = ns_session_find(&p.t, p.side);
+		if (s) {
+			ns_count(NS_CNT_SESSION_HIT);
+		} else {
+			if (p.side == NS_SIDE_INSIDE)
+				cnt = ns_open_inside(&p, is_tc, cfg, svc, svc_id, &s);
+			else
+				cnt = ns_open_outside(&p, is_tc, cfg, svc, svc_id, &s);
+			if (cnt != NS_CONTINUE)
+				return cnt;
+			if (!s)
+				return NS_CNT_DROP_SESSION_FULL;
+		}
+
+		ns_session_account(s, &p, p.side, bpf_ktime_get_ns());
+		if (p.side == NS_SIDE_INSIDE)
+			ns_tuple_reverse(&nt, &s->out_key);
+		else
+			ns_tuple_reverse(&nt, &s->in_key);
+		if (ns_rewrite(&p, is_tc, &nt))
+			return NS_CNT_DROP_MALFORMED;
+		cnt = ns_forward_rc(&p, is_tc, &fib_rc);
+		if (pass || p.side != NS_SIDE_INSIDE || !ns_fib_nowhere(fib_rc) ||
+		    !(s->flags & NS_SF_NAT_SRC))
+			break;
+		p.side = NS_SIDE_OUTSIDE;
+	}
+	return cnt;
+}
+
+/* Entry helper: count RX and the verdict, return the program's action. */
+static __always_inline int ns_run(void *ctx, const bool is_tc)
+{
+	__u32 cnt;
+
+	ns_count(NS_CNT_RX);
+	cnt = ns_pipeline(ctx, is_tc);
+	ns_count(cnt);
+	return ns_action(cnt, is_tc);
+}
+
+#endif /* NATSYNC_BPF_PIPELINE_H */

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pkt.h - a small packet builder and checker for the BPF_PROG_TEST_RUN
+ * tests: Ethernet (+0..2 VLAN tags), IPv4 (+options), TCP/UDP/ICMP with
+ * correct checksums, and a parser that verifies every checksum of an output
+ * packet by full recomputation (never incrementally, so it cannot share a
+ * bug with the fast path's RFC 1624 code).
+ */
+#ifndef NATSYNC_TEST_PKT_H
+#define NATSYNC_TEST_PKT_H
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PKT_MAX 512
+
+struct pkt_spec {
+	uint8_t smac[6], dmac[6];
+	int vlans; /* 0..2 tags */
+	uint16_t vlan_id[2];
+	const char *src, *dst; /* dotted quads */
+	uint8_t proto;	       /* IPPROTO_TCP/UDP/ICMP or other */
+	uint16_t sport, dport; /* host order */
+	uint8_t tcp_flags;
+	uint32_t seq, ack;
+	uint8_t icmp_type; /* 8 echo request, 0 echo reply */
+	uint16_t icmp_id, icmp_seq;
+	int payload;	   /* bytes of payload (pattern filled) */
+	int ip_opt;	   /* bytes of IPv4 options (multiple of 4) */
+	uint8_t ttl;	   /* 0 -> 64 */
+	int udp_nocsum;	   /* UDP checksum 0 */
+	uint16_t frag_off; /* host order, raw frag_off field */
+};
+
+/* What pkt_parse() found. All host order except addresses (network). */
+struct pkt_info {
+	int ok; /* every checksum verified */
+	int vlans;
+	uint16_t vlan_id[2];
+	uint8_t smac[6], dmac[6];
+	uint32_t saddr, daddr;
+	uint8_t proto, ttl;
+	uint16_t sport, dport; /* TCP/UDP ports */
+	uint8_t tcp_flags;
+	uint32_t seq, ack;
+	uint8_t icmp_type, icmp_code;
+	uint16_t icmp_id;
+	uint16_t udp_csum; /* raw */
+	int l3_off, l4_off, ip_len;
+	uint32_t payload_sum; /* simple sum of payload bytes, to compare */
+};
+
+/* One's complement sum over a buffer, folded (not complemented). */
+static inline uint32_t pkt_sum(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+static inline uint16_t pkt_csum(const void *buf, size_t len, uint32_t sum)
+{
+	return (uint16_t)~pkt_sum(buf, len, sum);
+}
+
+static inline uint32_t pkt_pseudo(const uint8_t *ip, uint8_t proto, uint16_t len)
+{
+	uint32_t sum = pkt_sum(ip + 12, 8, 0);
+
+	return sum + proto + len;
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* Build a frame into buf (PKT_MAX bytes). Return its length. */
+static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
+{
+	int off = 12, l3, l4, hl, l4len, i;
+	uint32_t a;
+
+	memset(buf, 0, PKT_MAX);
+	memcpy(buf, s->dmac, 6);
+	memcpy(buf + 6, s->smac, 6);
+	for (i = 0; i < s->vlans && i < 2; i++) {
+		put16(buf + off, i == 0 && s->vlans == 2 ? 0x88a8 : 0x8100);
+		put16(buf + off + 2, s->vlan_id[i]);
+		off += 4;
+	}
+	put16(buf + off, 0x0800);
+	l3 = off + 2;
+	hl = 20 + s->ip_opt;
+	l4 = l3 + hl;
+	switch (s->proto) {
+	case IPPROTO_TCP:
+		l4len = 20;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_ICMP:
+		l4len = 8;
+		break;
+	default:
+		l4len = 0;
+	}
+	for (i = 0; i < s->payload; i++)
+		buf[l4 + l4len + i] = (uint8_t)(i * 7 + 3);
+	buf[l3] = 0x40 | (hl / 4);
+	put16(buf + l3 + 2, hl + l4len + s->payload);
+	put16(buf + l3 + 4, 0x1234);
+	put16(buf + l3 + 6, s->frag_off);
+	buf[l3 + 8] = s->ttl ? s->ttl : 64;
+	buf[l3 + 9] = s->proto;
+	inet_pton(AF_INET, s->src, &a);
+	memcpy(buf + l3 + 12, &a, 4);
+	inet_pton(AF_INET, s->dst, &a);
+	memcpy(buf + l3 + 16, &a, 4);
+	for (i = 0; i < s->ip_opt; i++)
+		buf[l3 + 20 + i] = 1; /* NOP options */
+	put16(buf + l3 + 10, pkt_csum(buf + l3, hl, 0));
+	switch (s->proto) {
+	case IPPROTO_TCP:
+		put16(buf + l4, s->sport);
+		put16(buf + l4 + 2, s->dport);
+		put32(buf + l4 + 4, s->seq);
+		put32(buf + l4 + 8, s->ack);
+		buf[l4 + 12] = 5 << 4;
+		buf[l4 + 13] = s->tcp_flags;
+		put16(buf + l4 + 14, 65535);
+		put16(buf + l4 + 16,
+		      pkt_csum(buf + l4, l4len + s->payload,
+			       pkt_pseudo(buf + l3, IPPROTO_TCP, l4len + s->payload)));
+		break;
+	case IPPROTO_UDP:
+		put16(buf + l4, s->sport);
+		put16(buf + l4 + 2, s->dport);
+		put16(buf + l4 + 4, l4len + s->payload);
+		if (!s->udp_nocsum) {
+			uint16_t c =
+			    pkt_csum(buf + l4, l4len + s->payload,
+				     pkt_pseudo(buf + l3, IPPROTO_UDP, l4len + s->payload));
+			put16(buf + l4 + 6, c ? c : 0xffff);
+		}
+		break;
+	case IPPROTO_ICMP:
+		buf[l4] = s->icmp_type;
+		put16(buf + l4 + 4, s->icmp_id);
+		put16(buf + l4 + 6, s->icmp_seq);
+		put16(buf + l4 + 2, pkt_csum(buf + l4, l4len + s->payload, 0));
+		break;
+	}
+	return l4 + l4len + s->payload;
+}
+
+/* Parse the IPv4 packet at buf + in.l3_off, verifying every checksum. */
+static inline void pkt_parse_ip(struct pkt_info *pin, const uint8_t *buf, int len)
+{
+	struct pkt_info in = *pin;
+	int hl, l4len, i;
+
+	hl = (buf[in.l3_off] & 0xf) * 4;
+	in.ip_len = get16(buf + in.l3_off + 2);
+	if (in.l3_off + in.ip_len > len)
+		goto out;
+	in.l4_off = in.l3_off + hl;
+	in.ttl = buf[in.l3_off + 8];
+	in.proto = buf[in.l3_off + 9];
+	memcpy(&in.saddr, buf + in.l3_off + 12, 4);
+	memcpy(&in.daddr, buf + in.l3_off + 16, 4);
+	if (pkt_sum(buf + in.l3_off, hl, 0) != 0xffff)
+		goto out;
+	l4len = in.ip_len - hl;
+	const uint8_t *l4 = buf + in.l4_off;
+	switch (in.proto) {
+	case IPPROTO_TCP:
+		in.sport = get16(l4);
+		in.dport = get16(l4 + 2);
+		in.seq = get32(l4 + 4);
+		in.ack = get32(l4 + 8);
+		in.tcp_flags = l4[13];
+		if (pkt_sum(l4, l4len, pkt_pseudo(buf + in.l3_off, IPPROTO_TCP, l4len)) != 0xffff)
+			goto out;
+		for (i = (l4[12] >> 4) * 4; i < l4len; i++)
+			in.payload_sum += l4[i];
+		break;
+	case IPPROTO_UDP:
+		in.sport = get16(l4);
+		in.dport = get16(l4 + 2);
+		in.udp_csum = get16(l4 + 6);
+		if (in.udp_csum &&
+		    pkt_sum(l4, l4len, pkt_pseudo(buf + in.l3_off, IPPROTO_UDP, l4len)) != 0xffff)
+			goto out;
+		for (i = 8; i < l4len; i++)
+			in.payload_sum += l4[i];
+		break;
+	case IPPROTO_ICMP:
+		in.icmp_type = l4[0];
+		in.icmp_code = l4[1];
+		in.icmp_id = get16(l4 + 4);
+		if (pkt_sum(l4, l4len, 0) != 0xffff)
+			goto out;
+		break;
+	}
+	in.ok = 1;
+out:
+	*pin = in;
+}
+
+/* Parse a frame and verify every checksum by recomputation. */
+static inline struct pkt_info pkt_parse(const uint8_t *buf, int len)
+{
+	struct pkt_info in;
+	int off = 12;
+
+	memset(&in, 0, sizeof(in));
+	if (len < 34)
+		return in;
+	memcpy(in.dmac, buf, 6);
+	memcpy(in.smac, buf + 6, 6);
+	while ((get16(buf + off) == 0x8100 || get16(buf + off) == 0x88a8) && in.vlans < 2) {
+		in.vlan_id[in.vlans++] = get16(buf + off + 2);
+		off += 4;
+	}
+	if (get16(buf + off) != 0x0800)
+		return in;
+	in.l3_off = off + 2;
+	pkt_parse_ip(&in, buf, len);
+	return in;
+}
+
+/* Parse a bare IPv4 packet (e.g. the one quoted in an ICMP error). */
+static inline struct pkt_info pkt_parse_l3(const uint8_t *buf, int len)
+{
+	struct pkt_info in;
+
+	memset(&in, 0, sizeof(in));
+	if (len < 20)
+		return in;
+	pkt_parse_ip(&in, buf, len);
+	return in;
+}
+
+/* An ICMP error from @src to @dst quoting @inner (an IPv4 packet, @len
+ * bytes). Return the frame length. */
+static inline int pkt_build_icmp_err(uint8_t *buf, const uint8_t *smac, const uint8_t *dmac,
+				     const char *src, const char *dst, uint8_t type, uint8_t code,
+				     const uint8_t *inner, int len)
+{
+	struct pkt_spec s;
+	int l3 = 14, l4 = 34;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.smac, smac, 6);
+	memcpy(s.dmac, dmac, 6);
+	s.src = src;
+	s.dst = dst;
+	s.proto = IPPROTO_ICMP;
+	s.payload = len;
+	pkt_build(buf, &s);
+	memcpy(buf + l4 + 8, inner, len);
+	buf[l4] = type;
+	buf[l4 + 1] = code;
+	memset(buf + l4 + 2, 0, 6);
+	put16(buf + l4 + 2, pkt_csum(buf + l4, 8 + len, 0));
+	(void)l3;
+	return l4 + 8 + len;
+}
+
+static inline uint32_t pkt_ip(const char *s)
+{
+	uint32_t a;
+
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+#endif /* NATSYNC_TEST_PKT_H */
