@@ -286,7 +286,12 @@ static int mark_live(struct pass *p, const struct ns_session *s)
 	int err;
 
 	p->live++;
-	err = set_add(&p->ports, port_id(s->out_key.daddr, s->out_key.dport, s->out_key.proto));
+	/* dynamic-nat44 owns a whole address, as ns_ports[(addr, 0, 0)] */
+	if (s->nat_type == NS_NAT_DYNAMIC44)
+		err = set_add(&p->ports, port_id(s->out_key.daddr, 0, 0));
+	else
+		err = set_add(&p->ports,
+			      port_id(s->out_key.daddr, s->out_key.dport, s->out_key.proto));
 	if (!err && s->pool_id != 0xff)
 		err = set_add(&p->paired, paired_id(s->in_key.saddr, s->pool_id));
 	return err;
