@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nsmaps.c - natsync's fast path loaded and filled by the benchmarks
+ * themselves (no daemon in the loop), and the natsync test_run cases.
+ *
+ * The skeleton is natsync's own (build/bpf/natsync.skel.h); the maps are
+ * looked up by their names in common/natsync.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "nsmaps.h"
+#include "daemon/counters.h"
+#include "daemon/util.h"
+
+#include "natsync.skel.h"
+
+/* Addresses of the bench's own sessions (host order). */
+#define B_SUB 0x6440000au   /* 100.64.0.10: subscriber */
+#define B_SUB_FW 0x64400014u /* 100.64.0.20: firewall-only subscriber */
+#define B_SRV 0xc6336402u   /* 198.51.100.2: server */
+#define B_RTR 0xc63364feu   /* 198.51.100.254: router sending ICMP errors */
+#define B_POOL 0xcb007101u  /* 203.0.113.1 */
+#define B_POOL_NET 0xcb007100u
+#define B_PORT_SUB 40000
+#define B_PORT_SRV 53
+#define B_PORT_POOL 65001   /* above every prefilled port */
+
+/* Prefilled sessions (nsb_prefill). */
+#define P_SUB_BASE 0x64600000u /* 100.96.0.0 + i/64 */
+#define P_SRV_BASE 0xc633640au /* 198.51.100.10 + i%200 */
+#define NEW_SUB_BASE 0x64500000u /* 100.80.0.0: session setup packets */
+
+struct nsb {
+	struct natsync_bpf *skel;
+	struct bpf_object *obj;
+};
+
+/* Maps whose size is the session table's. */
+static const char *const session_maps[] = {
+	NS_MAP_SESSIONS, NS_MAP_SESSION_REV, NS_MAP_PORTS, NS_MAP_EIM, NS_MAP_PAIRED,
+};
+
+struct nsb *nsb_open(long max_sessions, char *why, size_t whylen)
+{
+	struct nsb *b = calloc(1, sizeof(*b));
+	size_t i;
+	int err;
+
+	if (!b) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	b->skel = natsync_bpf__open();
+	if (!b->skel) {
+		snprintf(why, whylen, "natsync skeleton open failed: %s", strerror(errno));
+		free(b);
+		return NULL;
+	}
+	b->obj = b->skel->obj;
+	for (i = 0; i < sizeof(session_maps) / sizeof(session_maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(b->obj, session_maps[i]);
+
+		if (m)
+			bpf_map__set_max_entries(m, (__u32)max_sessions);
+	}
+	err = natsync_bpf__load(b->skel);
+	if (err) {
+		snprintf(why, whylen, "natsync skeleton load failed: %s", strerror(-err));
+		natsync_bpf__destroy(b->skel);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void nsb_close(struct nsb *b)
+{
+	if (!b)
+		return;
+	natsync_bpf__destroy(b->skel);
+	free(b);
+}
+struct bpf_object *nsb_obj(struct nsb *b)
+{
+	return b->obj;
+}
+
+int nsb_prog_fd(struct nsb *b, bool tc)
+{
+	enum bpf_prog_type want = tc ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
+	struct bpf_program *p, *found = NULL;
+
+	bpf_object__for_each_program(p, b->obj) {
+		if (bpf_program__type(p) != want)
+			continue;
+		/* Prefer the ingress entry point if there are several. */
+		if (!found || strstr(bpf_program__name(p), "ingress"))
+			found = p;
+	}
+	return found ? bpf_program__fd(found) : -1;
+}
+
+int nsb_map_fd(struct nsb *b, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(b->obj, name);
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
+static int put(struct nsb *b, const char *map, __u32 key, const void *val)
+{
+	int fd = nsb_map_fd(b, map);
+
+	if (fd < 0)
+		return -ENOENT;
+	return bpf_map_update_elem(fd, &key, val, BPF_ANY) ? -errno : 0;
+}
+
+/* ns_tx_ports: ifindex -> ifindex, whatever devmap flavour holds it. */
+static int put_tx_port(struct nsb *b, int ifindex)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(b->obj, NS_MAP_TX_PORTS);
+	__u32 key = (__u32)ifindex, val[2] = { (__u32)ifindex, 0 };
+
+	if (!m)
+		return 0;
+	if (bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP && key >= bpf_map__max_entries(m))
+		return -ERANGE;
+	if (bpf_map__value_size(m) > sizeof(val))
+		return -EINVAL;
+	if (bpf_map__value_size(m) == 8)
+		val[1] = (__u32)-1; /* struct bpf_devmap_val: no program */
+	return bpf_map_update_elem(bpf_map__fd(m), &key, val, BPF_ANY) ? -errno : 0;
+}
+
+int nsb_fill_config(struct nsb *b, int if_in, int if_out)
+{
+	struct ns_cfg cfg = { .flags = NS_CFG_F_ACTIVE, .n_svc = 1 };
+	struct ns_svc svc = { .fw_first = 0, .fw_count = 1, .nat_first = 0, .nat_count = 1,
+			      .flags = NS_SVC_F_HAS_FW };
+	struct ns_iface in = { .svc_set = 0, .side = NS_SIDE_INSIDE };
+	struct ns_iface out = { .svc_set = 0, .side = NS_SIDE_OUTSIDE };
+	struct ns_fw_term fw;
+	struct ns_nat_term nat;
+	struct ns_pool pool;
+	int err;
+
+	memset(&fw, 0, sizeof(fw));
+	fw.m.sport_hi = fw.m.dport_hi = 65535;
+	fw.m.dir_mask = NS_DIR_INPUT;
+	fw.action = NS_FW_ACCEPT;
+
+	memset(&nat, 0, sizeof(nat));
+	nat.m.src_addr = htonl(0x64400000);
+	nat.m.src_mask = htonl(0xffc00000); /* 100.64.0.0/10 */
+	nat.m.sport_hi = nat.m.dport_hi = 65535;
+	nat.m.dir_mask = NS_DIR_INPUT;
+	nat.nat_type = NS_NAT_NAPT44;
+	nat.flags = NS_NAT_F_PAIRED;
+	nat.src_pool = 0;
+	nat.dst_pool = 0xff;
+
+	memset(&pool, 0, sizeof(pool));
+	pool.ranges[0].first = B_POOL_NET;
+	pool.ranges[0].count = 256;
+	pool.n_ranges = 1;
+	pool.n_addrs = 256;
+	pool.port_lo = 1024;
+	pool.port_hi = 65535;
+	pool.flags = NS_POOL_F_RANDOM_PORT;
+
+	err = put(b, NS_MAP_CONFIG, 0, &cfg);
+	err = err ?: put(b, NS_MAP_SVC, 0, &svc);
+	err = err ?: put(b, NS_MAP_FW_TERMS, 0, &fw);
+	err = err ?: put(b, NS_MAP_NAT_TERMS, 0, &nat);
+	err = err ?: put(b, NS_MAP_POOLS, 0, &pool);
+	err = err ?: put(b, NS_MAP_IFACES, (__u32)if_in, &in);
+	err = err ?: put(b, NS_MAP_IFACES, (__u32)if_out, &out);
+	err = err ?: put_tx_port(b, if_in);
+	err = err ?: put_tx_port(b, if_out);
+	return err;
+}
+
+static struct ns_tuple reverse(const struct ns_tuple *t)
+{
+	struct ns_tuple r = *t;
+
+	r.saddr = t->daddr;
+	r.daddr = t->saddr;
+	r.sport = t->dport;
+	r.dport = t->sport;
+	return r;
+}
+
+static void session_of(struct ns_session *s, const struct ns_tuple *in,
+		       const struct ns_tuple *out, uint8_t nat_type, uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->in_key = *in;
+	s->out_key = *out;
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->packets[0] = s->packets[1] = 1;
+	s->flags = nat_type == NS_NAT_NONE ? 0 : NS_SF_NAT_SRC;
+	s->svc_set = 0;
+	s->nat_term = nat_type == NS_NAT_NONE ? NS_NONE16 : 0;
+	s->fw_term = 0;
+	s->nat_type = nat_type;
+	s->tcp_state = in->proto == 6 ? NS_TCP_ESTABLISHED : NS_TCP_NONE;
+	s->origin = NS_SIDE_INSIDE;
+	s->pool_id = nat_type == NS_NAT_NONE ? 0xff : 0;
+}
+
+static void port_of(struct ns_port_key *k, struct ns_port_val *v, const struct ns_tuple *in,
+		    const struct ns_tuple *out, uint64_t now)
+{
+	memset(k, 0, sizeof(*k));
+	memset(v, 0, sizeof(*v));
+	k->addr = out->daddr;  /* out_key is remote -> pool: pool is its daddr */
+	k->port = out->dport;
+	k->proto = in->proto;
+	v->in_addr = in->saddr;
+	v->in_port = in->sport;
+	v->pool_id = 0;
+	v->svc_set = 0;
+	v->nat_term = 0;
+	v->last_used_ns = now;
+}
+
+int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tuple *out,
+		    uint8_t nat_type)
+{
+	struct ns_session s;
+	struct ns_port_key pk;
+	struct ns_port_val pv;
+	uint64_t now = ns_now();
+
+	session_of(&s, in, out, nat_type, now);
+	if (bpf_map_update_elem(nsb_map_fd(b, NS_MAP_SESSIONS), in, &s, BPF_ANY) ||
+	    bpf_map_update_elem(nsb_map_fd(b, NS_MAP_SESSION_REV), out, in, BPF_ANY))
+		return -errno;
+	if (nat_type == NS_NAT_NONE || nsb_map_fd(b, NS_MAP_PORTS) < 0)
+		return 0;
+	port_of(&pk, &pv, in, out, now);
+	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_PORTS), &pk, &pv, BPF_ANY) ? -errno : 0;
+}
+
+/* Batch buffers for one chunk of nsb_prefill. */
+struct prefill_buf {
+	struct ns_tuple *in, *out;
+	struct ns_session *sess;
+	struct ns_port_key *pk;
+	struct ns_port_val *pv;
+	struct ns_paired_key *ak;
+	struct ns_paired_val *av;
+};
+
+static int batch(int fd, void *keys, void *vals, __u32 n)
+{
+	__u32 cnt = n;
+
+	if (fd < 0 || !n)
+		return 0;
+	return bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
+}
+
+/* Session i of the prefill: in and out tuples (see nsb_prefill). */
+static void prefill_tuple(long i, struct ns_tuple *in, struct ns_tuple *out)
+{
+	uint32_t j = (uint32_t)(i >> 6);
+	uint16_t port = (uint16_t)(1024 + (j >> 8) * 64 + (i & 63));
+	uint32_t srv = P_SRV_BASE + (uint32_t)(i % 200);
+
+	*in = pkt_tuple(P_SUB_BASE + j, (uint16_t)(10000 + (i & 63)), srv, 443, 17);
+	*out = pkt_tuple(srv, 443, B_POOL_NET + (j & 255), port, 17);
+}
+
+/* Session-sized map fds a prefill writes (-1: map absent, skipped). */
+struct prefill_fds {
+	int sessions, rev, ports, paired;
+};
+
+static int prefill(const struct prefill_fds *fd, long n);
+
+int nsb_prefill(struct nsb *b, long n)
+{
+	struct prefill_fds fd = {
+		nsb_map_fd(b, NS_MAP_SESSIONS), nsb_map_fd(b, NS_MAP_SESSION_REV),
+		nsb_map_fd(b, NS_MAP_PORTS), nsb_map_fd(b, NS_MAP_PAIRED),
+	};
+
+	return prefill(&fd, n);
+}
+
+/* fd of the map pinned at dir/name, or -1. */
+static int pinned(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_get(path);
+}
+
+int nsb_prefill_pinned(const char *dir, long n)
+{
+	struct prefill_fds fd = {
+		pinned(dir, NS_MAP_SESSIONS), pinned(dir, NS_MAP_SESSION_REV),
+		pinned(dir, NS_MAP_PORTS), pinned(dir, NS_MAP_PAIRED),
+	};
+	int err = fd.sessions < 0 || fd.rev < 0 ? -ENOENT : prefill(&fd, n);
+
+	if (fd.sessions >= 0)
+		close(fd.sessions);
+	if (fd.rev >= 0)
+		close(fd.rev);
+	if (fd.ports >= 0)
+		close(fd.ports);
+	if (fd.paired >= 0)
+		close(fd.paired);
+	return err;
+}
+
+static int prefill(const struct prefill_fds *fd, long n)
+{
+	const long chunk = 65536;
+	struct prefill_buf pb;
+	uint64_t now = ns_now();
+	long done, i;
+	int err = 0;
+
+	/* Ports stay below B_PORT_POOL for n up to 64 * 256 * 1000 sessions. */
+	if (n > 64L * 256 * 1000)
+		return -ERANGE;
+	pb.in = calloc(chunk, sizeof(*pb.in));
+	pb.out = calloc(chunk, sizeof(*pb.out));
+	pb.sess = calloc(chunk, sizeof(*pb.sess));
+	pb.pk = calloc(chunk, sizeof(*pb.pk));
+	pb.pv = calloc(chunk, sizeof(*pb.pv));
+	pb.ak = calloc(chunk / 64 + 1, sizeof(*pb.ak));
+	pb.av = calloc(chunk / 64 + 1, sizeof(*pb.av));
+	if (!pb.in || !pb.out || !pb.sess || !pb.pk || !pb.pv || !pb.ak || !pb.av) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (done = 0; done < n && !err; done += chunk) {
+		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk), na = 0;
+
+		for (i = 0; i < cnt; i++) {
+			prefill_tuple(done + i, &pb.in[i], &pb.out[i]);
+			session_of(&pb.sess[i], &pb.in[i], &pb.out[i], NS_NAT_NAPT44, now);
+			port_of(&pb.pk[i], &pb.pv[i], &pb.in[i], &pb.out[i], now);
+			if (((done + i) & 63) == 0) {
+				memset(&pb.ak[na], 0, sizeof(pb.ak[na]));
+				memset(&pb.av[na], 0, sizeof(pb.av[na]));
+				pb.ak[na].in_addr = pb.in[i].saddr;
+				pb.ak[na].pool_id = 0;
+				pb.av[na].out_addr = pb.out[i].daddr;
+				pb.av[na].last_used_ns = now;
+				na++;
+			}
+		}
+		err = batch(fd->sessions, pb.in, pb.sess, cnt);
+		err = err ?: batch(fd->rev, pb.out, pb.in, cnt);
+		err = err ?: batch(fd->ports, pb.pk, pb.pv, cnt);
+		err = err ?: batch(fd->paired, pb.ak, pb.av, na);
+	}
+out:
+	free(pb.in);
+	free(pb.out);
+	free(pb.sess);
+	free(pb.pk);
+	free(pb.pv);
+	free(pb.ak);
+	free(pb.av);
+	return err;
+}
+
+int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX])
+{
+	int fd = nsb_map_fd(b, NS_MAP_COUNTERS);
+
+	if (fd < 0)
+		return -ENOENT;
+	return ns_counters_read(fd, out);
+}
+
+/* ------------------------------------------------------------------------
+ * The natsync test_run cases.
+ */
+
+/* Sum of the drop verdict counters between two snapshots. */
+static uint64_t drops_between(const uint64_t *a, const uint64_t *b)
+{
+	uint64_t d = 0;
+	int i;
+
+	for (i = NS_CNT_DROP_MALFORMED; i <= NS_CNT_DROP_UNSUPPORTED; i++)
+		d += b[i] - a[i];
+	return d;
+}
+
+/* Name of the first counter (verdicts) that moved, for messages. */
+static const char *moved(const uint64_t *a, const uint64_t *b)
+{
+	int i;
+
+	for (i = NS_CNT_PASS_NON_IP; i <= NS_CNT_DROP_UNSUPPORTED; i++)
+		if (b[i] != a[i])
+			return ns_counter_name(i);
+	return "none";
+}
+
+struct ns_case {
+	const char *name;
+	const struct pkt *in;
+	int ifindex;
+	struct ns_tuple expect;     /* tuple of the output (outer) packet */
+	int count_idx;              /* counter that must move once per run */
+	const char *target;
+};
+
+/*
+ * One rewriting case: check one run, time it, check the counters again.
+ * Emits the figure (or why it could not be measured).
+ */
+static void run_case(struct nsb *b, const struct bench_opts *o, long n, const struct ns_case *c)
+{
+	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX];
+	int fd = nsb_prog_fd(b, false);
+	struct bench_stat st;
+	struct ns_tuple got;
+	char how[384], note[256];
+	uint32_t ret;
+	struct pkt out;
+	long runs;
+	int err;
+
+	if (nsb_counters(b, c0) || bench_run(fd, c->in, c->ifindex, 1, NULL, &ret, &out) ||
+	    nsb_counters(b, c1)) {
+		bench_emit_na("testrun", c->name, n, "error: test_run or counter read failed", c->target);
+		return;
+	}
+	got = pkt_parse_tuple(out.data, out.len);
+	if (c1[c->count_idx] - c0[c->count_idx] != 1 || drops_between(c0, c1)) {
+		snprintf(note, sizeof(note), "n/a (not handled by the fast path: verdict %s, retval %u)",
+			 moved(c0, c1), ret);
+		bench_emit_na("testrun", c->name, n, note, c->target);
+		return;
+	}
+	if (memcmp(&got, &c->expect, sizeof(got)) || !pkt_csum_ok(out.data, out.len)) {
+		bench_emit_na("testrun", c->name, n,
+			      "error: output not translated as expected or bad checksum", c->target);
+		return;
+	}
+	nsb_counters(b, c0);
+	err = bench_measure_ttl(o, fd, c->in, c->ifindex, &st);
+	nsb_counters(b, c1);
+	if (err) {
+		bench_emit_na("testrun", c->name, n, "error: test_run failed", c->target);
+		return;
+	}
+	runs = bench_ttl_runs(o);
+	snprintf(how, sizeof(how), "%ld runs as calls of repeat 250, each run's output the next "
+		 "run's input (TTL 255; NAT: an A/B session pair), median of %d rounds; XDP verdict "
+		 "%u; checked first: output tuple, checksums recomputed, counters", runs, o->rounds,
+		 ret);
+	note[0] = 0;
+	if ((long)(c1[c->count_idx] - c0[c->count_idx]) != runs || drops_between(c0, c1))
+		snprintf(note, sizeof(note), "WARNING: %llu of %ld runs counted as %s, %llu drops",
+			 (unsigned long long)(c1[c->count_idx] - c0[c->count_idx]), runs,
+			 ns_counter_name(c->count_idx), (unsigned long long)drops_between(c0, c1));
+	bench_emit_testrun(c->name, n, &st, how, note[0] ? note : NULL, c->target);
+}
+
+/* Session setup: o->new_sessions unique UDP flows, one call each. */
+static void run_setup(struct nsb *b, const struct bench_opts *o, long n,
+		      const struct bench_ref *ref, int if_in)
+{
+	const char *name = "natsync session setup (new flow), net of no-op";
+	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX];
+	int fd = nsb_prog_fd(b, false);
+	long per = o->new_sessions / o->rounds, k = 0, i;
+	double v[32], ns = 0, sum;
+	struct bench_stat st;
+	char how[384], note[256];
+	struct ns_tuple t;
+	struct pkt p;
+	int r;
+
+	nsb_counters(b, c0);
+	for (r = 0; r < o->rounds && r < 32; r++) {
+		sum = 0;
+		for (i = 0; i < per; i++, k++) {
+			t = pkt_tuple(NEW_SUB_BASE + (uint32_t)(k >> 4), (uint16_t)(20000 + (k & 15)),
+				      B_SRV, B_PORT_SRV, 17);
+			pkt_udp(&p, &t, 64, 0);
+			if (bench_run(fd, &p, if_in, 1, &ns, NULL, NULL)) {
+				bench_emit_na("testrun", name, n, "error: test_run failed", "<= 1000");
+				return;
+			}
+			sum += ns;
+		}
+		v[r] = sum / per;
+	}
+	nsb_counters(b, c1);
+	bench_stat_of(v, r, &st);
+	st.median -= ref->noop_call.median;
+	st.min -= ref->noop_call.median;
+	st.max -= ref->noop_call.median;
+	snprintf(how, sizeof(how), "%ld unique UDP flows, one test_run call (repeat 1) each, "
+		 "kernel-timed; median of %d rounds of %ld minus the median no-op repeat-1 "
+		 "call (%.0f ns)", k, r, per, ref->noop_call.median);
+	note[0] = 0;
+	if ((long)(c1[NS_CNT_SESSION_NEW] - c0[NS_CNT_SESSION_NEW]) != k)
+		snprintf(note, sizeof(note), "WARNING: only %llu of %ld packets created a session "
+			 "(%llu drops, first verdict moved: %s)",
+			 (unsigned long long)(c1[NS_CNT_SESSION_NEW] - c0[NS_CNT_SESSION_NEW]), k,
+			 (unsigned long long)drops_between(c0, c1), moved(c0, c1));
+	bench_emit_testrun(name, n, &st, how, note[0] ? note : NULL, "<= 1000");
+}
+
+static void emit_all_na(long n, const char *why)
+{
+	bench_emit_na("testrun", "natsync NAPT44 established in->out", n, why, "<= 80");
+	bench_emit_na("testrun", "natsync NAPT44 established out->in", n, why, "<= 80");
+	bench_emit_na("testrun", "natsync firewall-only established", n, why, NULL);
+	bench_emit_na("testrun", "natsync ICMP error translation", n, why, NULL);
+	bench_emit_na("testrun", "natsync session setup (new flow), net of no-op", n, why,
+		      "<= 1000");
+}
+
+void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref)
+{
+	int if_in = (int)if_nametoindex(BENCH_IF_IN), if_out = (int)if_nametoindex(BENCH_IF_OUT);
+	struct ns_tuple a_in, a_out, b_in, b_out, f_in, f_out;
+	struct pkt x0, y0, icmp, fw;
+	char why[256];
+	struct nsb *b;
+	int err;
+
+	b = nsb_open(n + o->new_sessions + 4096, why, sizeof(why));
+	if (!b) {
+		emit_all_na(n, why);
+		return;
+	}
+	/* A: subscriber S:s -> D:d translated to P:p. B: its inverse, so that
+	 * the output of a run on A is a packet that hits B, and vice versa. */
+	a_in = pkt_tuple(B_SUB, B_PORT_SUB, B_SRV, B_PORT_SRV, 17);
+	a_out = pkt_tuple(B_SRV, B_PORT_SRV, B_POOL, B_PORT_POOL, 17);
+	b_in = pkt_tuple(B_POOL, B_PORT_POOL, B_SRV, B_PORT_SRV, 17);
+	b_out = pkt_tuple(B_SRV, B_PORT_SRV, B_SUB, B_PORT_SUB, 17);
+	f_in = pkt_tuple(B_SUB_FW, 5000, B_SRV, B_PORT_SRV, 17);
+	f_out = reverse(&f_in);
+	err = nsb_fill_config(b, if_in, if_out);
+	err = err ?: nsb_prefill(b, n);
+	err = err ?: nsb_add_session(b, &a_in, &a_out, NS_NAT_NAPT44);
+	err = err ?: nsb_add_session(b, &b_in, &b_out, NS_NAT_NAPT44);
+	err = err ?: nsb_add_session(b, &f_in, &f_out, NS_NAT_NONE);
+	if (err) {
+		snprintf(why, sizeof(why), "error: filling natsync maps: %s", strerror(-err));
+		emit_all_na(n, why);
+		nsb_close(b);
+		return;
+	}
+	fprintf(stderr, "bench: natsync maps filled with %ld sessions\n", n);
+
+	pkt_udp(&x0, &a_in, 255, 0);
+	pkt_udp(&y0, &a_out, 255, 0);
+	pkt_udp(&fw, &f_in, 255, 0);
+	pkt_icmp_unreach(&icmp, htonl(B_RTR), a_out.daddr, &b_in, 255);
+	{
+		struct ns_case cases[] = {
+			{ "natsync NAPT44 established in->out", &x0, if_in, b_in,
+			  NS_CNT_SESSION_HIT, "<= 80" },
+			{ "natsync NAPT44 established out->in", &y0, if_out, b_out,
+			  NS_CNT_SESSION_HIT, "<= 80" },
+			{ "natsync firewall-only established", &fw, if_in, f_in,
+			  NS_CNT_SESSION_HIT, NULL },
+			{ "natsync ICMP error translation", &icmp, if_out,
+			  pkt_tuple(B_RTR, 0, B_SUB, 0, 1), NS_CNT_ICMP_ERR_XLATED, NULL },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			run_case(b, o, n, &cases[i]);
+	}
+	run_setup(b, o, n, ref, if_in);
+	nsb_close(b);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nsmaps.h - natsync's fast path as the benchmarks drive it without the
+ * daemon: load the skeleton with the session maps sized for the case, fill
+ * the config/pool/rule/interface maps the way natsyncd does, prefill
+ * sessions with bpf_map_update_batch (nsmaps.c).
+ */
+#ifndef NATSYNC_BENCH_NSMAPS_H
+#define NATSYNC_BENCH_NSMAPS_H
+
+#include "bench.h"
+
+/* Reference figures measured in the same run (testrun.c). */
+struct bench_ref {
+	struct bench_stat noop_call;    /* no-op, repeat-1 loop (setup baseline) */
+	struct bench_stat parse_lookup; /* parse + 1 lookup, largest table */
+	struct bench_stat fwd;          /* minimal forwarder */
+};
+
+/* testrun.c helpers shared with nsmaps.c. */
+int bench_measure_ttl(const struct bench_opts *o, int prog_fd, const struct pkt *p,
+		      int ifindex, struct bench_stat *st);
+long bench_ttl_runs(const struct bench_opts *o);
+void bench_emit_testrun(const char *name, long sessions, const struct bench_stat *st,
+			const char *how, const char *note, const char *target);
+
+struct nsb;
+
+/*
+ * nsb_open - open and load natsync's skeleton with every per-session map
+ * (sessions, rev, ports, eim, paired) sized to max_sessions.
+ * Returns NULL with the reason in why when it does not load.
+ */
+struct nsb *nsb_open(long max_sessions, char *why, size_t whylen);
+void nsb_close(struct nsb *b);
+
+/* fd of the XDP (or TC: tc=true) entry program, -1 if none. */
+int nsb_prog_fd(struct nsb *b, bool tc);
+
+/* fd of a map by name (NS_MAP_*), -1 if the object has no such map. */
+int nsb_map_fd(struct nsb *b, const char *name);
+
+/* The bpf_object, for pinning and bpftool-style accounting. */
+struct bpf_object *nsb_obj(struct nsb *b);
+
+/*
+ * nsb_fill_config - one service set, inside if_in / outside if_out, NAPT44
+ * from 100.64.0.0/10 to pool 203.0.113.0/24 (ports 1024-65535, random,
+ * address-pooling paired) behind an accept-all stateful firewall term:
+ * the shape of configs/ single-box example. ns_tx_ports maps each ifindex
+ * to itself when the object has that devmap. 0 or -errno.
+ */
+int nsb_fill_config(struct nsb *b, int if_in, int if_out);
+
+/*
+ * nsb_prefill - install n established NAPT44 UDP sessions (session, rev,
+ * port binding, paired binding) with batch updates. Subscribers are
+ * 100.96.0.0 + i/64, ports never collide with the bench's own sessions.
+ * 0 or -errno.
+ */
+int nsb_prefill(struct nsb *b, long n);
+
+/* Same, into the maps an instance (natsyncd) pinned in dir. 0 or -errno. */
+int nsb_prefill_pinned(const char *dir, long n);
+
+/* Install one session and its rev entry and port binding. 0 or -errno. */
+int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tuple *out,
+		    uint8_t nat_type);
+
+/* Sum of the per-CPU counters (enum ns_counter), 0 or -errno. */
+int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
+
+/* Per-packet natsync cases for a table of n sessions (testrun). */
+void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""report.py - turn the JSON lines of `make bench` into the table on stdout
+and one JSON document.
+
+    report.py BENCH.jsonl BENCH.json "machine/run description"
+
+Every figure keeps how it was measured; ratios are computed here from
+figures of the same run; targets are compared with the median and a missed
+target is printed as MISSED, never dropped.
+"""
+import json
+import sys
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def verdict(median, target):
+    """'met', 'MISSED' or '' for a target like '<= 80' or '>= 1000000'."""
+    if not target or median is None:
+        return ""
+    op, _, num = target.partition(" ")
+    try:
+        limit = float(num)
+    except ValueError:
+        return ""
+    ok = median <= limit if op == "<=" else median >= limit
+    return "met" if ok else "MISSED"
+
+
+def find(figs, name, sessions="any"):
+    for f in figs:
+        if f["name"] == name and (sessions == "any" or f.get("sessions") == sessions):
+            if f.get("median") is not None:
+                return f
+    return None
+
+
+def ratio(figs, num, den, label, target=None, sessions="any"):
+    a, b = find(figs, num, sessions), find(figs, den, sessions)
+    r = {"section": "ratio", "name": label, "sessions": None, "unit": "x",
+         "median": None, "min": None, "max": None, "n": 0,
+         "how": f"median of [{num}] / median of [{den}], same run",
+         "note": None, "target": target}
+    if a and b and b["median"]:
+        r["median"] = a["median"] / b["median"]
+        r["n"] = 1
+    else:
+        missing = num if not a else den
+        r["note"] = f"n/a ({missing}: not measured)"
+    return r
+
+
+def ratios(figs):
+    out = []
+    sizes = sorted({f["sessions"] for f in figs
+                    if f["name"].startswith("natsync NAPT44") and f.get("sessions")})
+    for n in sizes:
+        out.append(ratio(figs, "natsync NAPT44 established in->out",
+                         "parse + 1 hash lookup (xdp_min, ref 45 ns)",
+                         f"test_run NAPT44 in->out / parse+lookup, {n} sessions", sessions=n))
+    fwd = "minimal XDP forwarder: parse + fib + redirect"
+    a = find(figs, "natsync NAPT44 established in->out")
+    if a:
+        out.append(ratio([a] + figs, a["name"], fwd,
+                         "test_run NAPT44 in->out / minimal XDP forwarder"))
+    names = {f["name"] for f in figs}
+    for g in ("xdp-gen", "trafgen"):
+        for p in ("1", "64", "4096", "new"):
+            def cost(case):
+                return f"{case}: box cost per packet, {p} flows, {g}"
+            if cost("kernel") not in names:
+                continue
+            est = p != "new"
+            out.append(ratio(figs, cost("natsync"), cost("nftables"),
+                             f"box cost natsync / nftables SNAT, {p} flows, {g}"))
+            out.append(ratio(figs, cost("natsync"), cost("xdp-min"),
+                             f"box cost natsync / minimal XDP forwarder, {p} flows, {g}",
+                             "<= 1.25" if est else None))
+            out.append(ratio(figs, cost("nftables"), cost("kernel"),
+                             f"box cost nftables SNAT / kernel forwarding, {p} flows, {g}"))
+    return out
+
+
+def table(rows):
+    hdr = ("figure", "sessions", "median", "min-max", "unit", "target", "")
+    lines = []
+    for r in rows:
+        sess = "" if r.get("sessions") is None else f"{r['sessions']:,}"
+        if r.get("median") is None:
+            med, rng = (r.get("note") or "n/a"), ""
+        else:
+            med = fmt(r["median"])
+            rng = "" if r.get("n", 0) <= 1 else f"{fmt(r['min'])}-{fmt(r['max'])}"
+        lines.append((r["name"], sess, med, rng, r.get("unit") or "",
+                      r.get("target") or "", verdict(r.get("median"), r.get("target"))))
+    w = [max(len(str(x[i])) for x in lines + [hdr]) for i in range(len(hdr))]
+    w[2] = min(w[2], 60)
+    out = []
+    for line in [hdr] + lines:
+        out.append("  ".join(str(c).ljust(w[i]) if i != 2 or len(str(c)) <= 60 else str(c)
+                             for i, c in enumerate(line)).rstrip())
+    return out
+
+
+def main():
+    src, dst, machine = sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else ""
+    figs = []
+    with open(src) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                figs.append(json.loads(line))
+    rats = ratios(figs)
+    titles = {"testrun": "1. BPF_PROG_TEST_RUN per-packet cost",
+              "forward": "2. forwarding through a veth box (generator -> box -> sink)",
+              "ratio": "ratios (same run)",
+              "scale": "3. scale",
+              "sync": "4. sync and failover"}
+    print(f"\nnatsync benchmarks: {machine}")
+    for sec in ("testrun", "forward", "ratio", "scale", "sync"):
+        rows = [r for r in figs + rats if r["section"] == sec]
+        if not rows:
+            continue
+        print(f"\n{titles[sec]}")
+        for line in table(rows):
+            print("  " + line)
+    print("\nhow each figure was measured:")
+    seen = set()
+    for r in figs:
+        key = (r["name"], r.get("how"))
+        if r.get("how") and key not in seen:
+            seen.add(key)
+            note = f"  [{r['note']}]" if r.get("note") and r.get("median") is not None else ""
+            print(f"  - {r['name']}: {r['how']}{note}")
+    missed = [r["name"] + (f" ({r['sessions']:,} sessions)" if r.get("sessions") else "")
+              for r in figs + rats if verdict(r.get("median"), r.get("target")) == "MISSED"]
+    print(f"\ntargets missed: {', '.join(missed) if missed else 'none'}")
+    with open(dst, "w") as f:
+        json.dump({"machine": machine, "figures": figs, "ratios": rats,
+                   "targets_missed": missed}, f, indent=1)
+    print(f"JSON: {dst}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * scale.c - issue 5, part 3: what a big session table costs.
+ *
+ *  - kernel map memory per session: the kernel's own accounting of each map
+ *    (the "memlock" line of /proc/self/fdinfo/<map fd>, i.e. the map's
+ *    memory usage) of the session-sized maps, divided by max_entries; the
+ *    maps are preallocated hashes, so this is the cost of the table whether
+ *    it is full or not;
+ *  - time to open + load (map allocation included) + pin + attach XDP to one
+ *    interface, with the session maps sized to 1M and 10M;
+ *  - one aging pass of natsyncd's own ns_aging_pass() (daemon/aging.c) over a
+ *    table prefilled with live sessions: the steady-state scan (nothing
+ *    expires), as a time and as a share of one core at the default
+ *    aging interval.
+ * Run in the private netns of the test_run cases (BENCH_IF_IN exists there);
+ * pins go to PIN_DIR (default /sys/fs/bpf/nsb-bench) and are removed again.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.h"
+#include "nsmaps.h"
+#include "daemon/aging.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
+
+/* The kernel's accounting of one map: "memlock:" of its fdinfo, or -1. */
+static long long map_memlock(int fd)
+{
+	char path[64], line[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static double secs(uint64_t a, uint64_t b)
+{
+	return (double)(b - a) / 1e9;
+}
+
+/* Memory per session for a table of n entries, from the loaded maps. */
+static void emit_memory(struct nsb *b, long n)
+{
+	static const char *const core[] = { NS_MAP_SESSIONS, NS_MAP_SESSION_REV, NS_MAP_PORTS };
+	static const char *const extra[] = { NS_MAP_EIM, NS_MAP_PAIRED };
+	long long sum_core = 0, sum_all, m;
+	char how[512], note[256];
+	size_t i;
+
+	for (i = 0; i < NS_ARRAY_SIZE(core); i++) {
+		m = map_memlock(nsb_map_fd(b, core[i]));
+		if (m < 0) {
+			bench_emit_na("scale", "kernel map memory per session", n,
+				      "error: no memlock in fdinfo", "<= 256");
+			return;
+		}
+		sum_core += m;
+	}
+	sum_all = sum_core;
+	for (i = 0; i < NS_ARRAY_SIZE(extra); i++) {
+		m = map_memlock(nsb_map_fd(b, extra[i]));
+		if (m > 0)
+			sum_all += m;
+	}
+	snprintf(how, sizeof(how), "fdinfo memlock (kernel accounting) of ns_sessions + "
+		 "ns_session_rev + ns_ports, preallocated hashes with max_entries %ld, / %ld",
+		 n, n);
+	snprintf(note, sizeof(note), "%.1f MiB in those 3 maps; with ns_eim and ns_paired also "
+		 "sized to the table (each used only per EIM binding / per subscriber): "
+		 "%.0f B/session", sum_core / 1048576.0, (double)sum_all / n);
+	bench_emit_value("scale", "kernel map memory per session", n, "B/session",
+			 (double)sum_core / n, how, note, "<= 256");
+}
+
+/* Pin every map of b under dir and attach XDP to ifindex; returns 0 or -errno. */
+static int pin_attach(struct nsb *b, const char *dir, int ifindex)
+{
+	int err;
+
+	mkdir(dir, 0700);
+	err = bpf_object__pin_maps(nsb_obj(b), dir);
+	if (err)
+		return err;
+	err = bpf_xdp_attach(ifindex, nsb_prog_fd(b, false), XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		err = bpf_xdp_attach(ifindex, nsb_prog_fd(b, false), XDP_FLAGS_SKB_MODE, NULL);
+	return err;
+}
+
+static void unpin_detach(struct nsb *b, const char *dir, int ifindex)
+{
+	bpf_xdp_detach(ifindex, 0, NULL);
+	bpf_object__unpin_maps(nsb_obj(b), dir);
+	rmdir(dir);
+}
+
+/*
+ * Prefill n sessions and time `rounds` aging passes of natsyncd's
+ * ns_aging_pass() over them (nothing is idle long enough to expire).
+ */
+static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
+{
+	struct ns_daemon d;
+	double v[8];
+	struct bench_stat st;
+	char how[384], note[256];
+	uint64_t t0, t1;
+	int r, err;
+
+	err = nsb_prefill(b, n);
+	if (err) {
+		bench_emit_na("scale", "aging pass (natsyncd ns_aging_pass)", n,
+			      "error: prefill failed", NULL);
+		return;
+	}
+	/* The table is full on purpose: natsyncd's "over 90%" warning is noise. */
+	log_set_level(NS_LOG_ERR);
+	memset(&d, 0, sizeof(d));
+	ns_config_defaults(&d.conf);
+	d.fd.sessions = nsb_map_fd(b, NS_MAP_SESSIONS);
+	d.fd.session_rev = nsb_map_fd(b, NS_MAP_SESSION_REV);
+	d.fd.ports = nsb_map_fd(b, NS_MAP_PORTS);
+	d.fd.eim = nsb_map_fd(b, NS_MAP_EIM);
+	d.fd.paired = nsb_map_fd(b, NS_MAP_PAIRED);
+	d.fd.pools = nsb_map_fd(b, NS_MAP_POOLS);
+	d.fd.pool_state = nsb_map_fd(b, NS_MAP_POOL_STATE);
+	d.fd.svc = nsb_map_fd(b, NS_MAP_SVC);
+	d.fd.fw_terms = nsb_map_fd(b, NS_MAP_FW_TERMS);
+	d.fd.nat_terms = nsb_map_fd(b, NS_MAP_NAT_TERMS);
+	d.fd.ifaces = nsb_map_fd(b, NS_MAP_IFACES);
+	d.fd.config = nsb_map_fd(b, NS_MAP_CONFIG);
+	d.fd.counters = nsb_map_fd(b, NS_MAP_COUNTERS);
+	d.fd.tx_ports = nsb_map_fd(b, NS_MAP_TX_PORTS);
+	d.fd.events = nsb_map_fd(b, NS_MAP_EVENTS);
+	/* A 10M pass takes seconds: three are enough for a median there. */
+	for (r = 0; r < (n >= 10000000 ? 3 : o->rounds) && r < 8; r++) {
+		t0 = ns_now();
+		err = ns_aging_pass(&d, t0);
+		t1 = ns_now();
+		if (err) {
+			snprintf(note, sizeof(note), "error: ns_aging_pass failed: %s", strerror(-err));
+			bench_emit_na("scale", "aging pass (natsyncd ns_aging_pass)", n, note, NULL);
+			return;
+		}
+		v[r] = secs(t0, t1) * 1e3;
+	}
+	bench_stat_of(v, r, &st);
+	snprintf(how, sizeof(how), "natsyncd's ns_aging_pass() over %ld live sessions (+ports, "
+		 "paired), wall clock, median of %d passes", n, r);
+	snprintf(note, sizeof(note), "%llu sessions seen, %llu expired by the passes",
+		 (unsigned long long)d.st.sessions_seen, (unsigned long long)d.st.sessions_expired);
+	{
+		struct bench_fig f = { "scale", "aging pass (natsyncd ns_aging_pass)", n, "ms",
+				       &st, how, note, NULL };
+
+		bench_emit(&f);
+	}
+	snprintf(how, sizeof(how), "median pass time / aging-interval-ms %u (default)",
+		 d.conf.aging_interval_ms);
+	bench_emit_value("scale", "aging CPU share of one core", n, "%",
+			 st.median / d.conf.aging_interval_ms * 100.0, how, NULL,
+			 n >= 10000000 ? "<= 5" : NULL);
+	if (o->quick) { /* the full run measures 10M itself */
+		snprintf(how, sizeof(how), "linear extrapolation of the %ld-session pass to 10M "
+			 "sessions, / aging-interval-ms %u", n, d.conf.aging_interval_ms);
+		bench_emit_value("scale", "aging CPU share of one core, extrapolated", 10000000, "%",
+				 st.median * (1e7 / n) / d.conf.aging_interval_ms * 100.0, how,
+				 "estimate, not a measurement", "<= 5");
+	}
+}
+
+/* One table size: memory, load+pin+attach, aging (if asked). */
+static int scale_size(const struct bench_opts *o, const char *dir, long n, long aging_n)
+{
+	int ifindex = (int)if_nametoindex(BENCH_IF_IN);
+	char why[256], how[256];
+	uint64_t t0, t1;
+	struct nsb *b;
+	int err;
+
+	t0 = ns_now();
+	b = nsb_open(n, why, sizeof(why));
+	if (!b) {
+		bench_emit_na("scale", "kernel map memory per session", n, why, "<= 256");
+		bench_emit_na("scale", "load + pin + attach", n, why, NULL);
+		return -1;
+	}
+	err = pin_attach(b, dir, ifindex);
+	t1 = ns_now();
+	if (err) {
+		snprintf(why, sizeof(why), "error: pin/attach failed: %s", strerror(-err));
+		bench_emit_na("scale", "load + pin + attach", n, why, NULL);
+	} else {
+		snprintf(how, sizeof(how), "open + load (maps of %ld entries allocated) + pin all "
+			 "maps + XDP attach on one veth, wall clock, one run", n);
+		bench_emit_value("scale", "load + pin + attach", n, "s", secs(t0, t1), how, NULL, NULL);
+	}
+	unpin_detach(b, dir, ifindex);
+	emit_memory(b, n);
+	if (aging_n > 0)
+		emit_aging(b, o, aging_n);
+	nsb_close(b);
+	return 0;
+}
+
+int cmd_scale(const struct bench_opts *o, const char *pin_dir)
+{
+	if (!if_nametoindex(BENCH_IF_IN)) {
+		fprintf(stderr, "bench: %s missing: run through tests/bench/run.sh\n", BENCH_IF_IN);
+		return -1;
+	}
+	/* Quick: the 1M table is aged with 100k sessions in it, 10M not aged. */
+	scale_size(o, pin_dir, 1000000, o->quick ? 100000 : 1000000);
+	scale_size(o, pin_dir, 10000000, o->quick ? 0 : 10000000);
+	return 0;
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * testrun.c - per-packet cost with BPF_PROG_TEST_RUN (issue 5, part 1).
+ *
+ * The kernel times the program loop itself and reports ns per run (the copy
+ * of the packet and the syscall are outside the timed loop). Three methods:
+ *
+ *  - stateless programs (no-op, parse + lookup): one call with repeat = R
+ *    (millions) per round; the figure is the median of the rounds;
+ *  - programs that rewrite the packet (forwarders, natsync): test_run reuses
+ *    the same buffer for every repeat, so repeat N runs the program on its
+ *    own output. The TTL decrement of a forwarder limits N (TTL 255 -> 250
+ *    runs), and natsync's translation is made to land on a session again
+ *    by a pair of sessions A/B whose translations are each other's inverse
+ *    (see ns_testrun_size in nsmaps.c). So a round is a few calls of repeat
+ *    250, every run an established hit;
+ *  - session setup needs a new tuple per run: a loop of calls with repeat 1
+ *    over pre-built packets, against the same loop with the no-op program,
+ *    both timed by the kernel; setup cost = difference of the medians.
+ * Before a natsync case is timed, one run's output is checked (translated
+ * tuple, checksums recomputed, counters), so a drop path is never timed by
+ * mistake; the counters after the timed runs are checked again.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "bench.h"
+#include "nsmaps.h"
+#include "xdp_min.skel.h"
+
+#define TTL_REPEAT 250 /* runs per call when every run decrements the TTL */
+
+int bench_run(int prog_fd, const struct pkt *in, int ifindex, uint32_t repeat,
+	      double *ns, uint32_t *retval, struct pkt *out)
+{
+	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		    .data_in = in->data,
+		    .data_size_in = in->len,
+		    .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx),
+		    .repeat = repeat);
+	int err;
+
+	if (out) {
+		opts.data_out = out->data;
+		opts.data_size_out = sizeof(out->data);
+	}
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	if (err)
+		return -errno;
+	if (out)
+		out->len = opts.data_size_out;
+	if (ns)
+		*ns = opts.duration;
+	if (retval)
+		*retval = opts.retval;
+	return 0;
+}
+
+/*
+ * Rounds of `calls` calls with repeat `repeat` each; one value per round:
+ * the mean ns/run of its calls. Returns 0 or -errno.
+ */
+static int measure(int prog_fd, const struct pkt *p, int ifindex, uint32_t repeat,
+		   long calls, int rounds, struct bench_stat *st)
+{
+	double v[32], ns = 0, sum;
+	long c;
+	int r, err;
+
+	for (r = 0; r < rounds && r < 32; r++) {
+		sum = 0;
+		for (c = 0; c < calls; c++) {
+			err = bench_run(prog_fd, p, ifindex, repeat, &ns, NULL, NULL);
+			if (err)
+				return err;
+			sum += ns;
+		}
+		v[r] = sum / calls;
+	}
+	bench_stat_of(v, r, st);
+	return 0;
+}
+
+/*
+ * Calls of repeat 250 per round. Few: every test_run call with repeat > 1
+ * swaps the XDP dispatcher twice (about 20 ms of wall time, outside the
+ * timed loop), so the runs are spread over rounds instead.
+ */
+static long ttl_calls(const struct bench_opts *o)
+{
+	return o->ttl_calls;
+}
+
+static void emit(const char *name, long sessions, const struct bench_stat *st,
+		 const char *how, const char *note, const char *target)
+{
+	struct bench_fig f = { "testrun", name, sessions, "ns/pkt", st, how, note, target };
+
+	bench_emit(&f);
+}
+
+/* Fill bench_flows with n flows, flow 0 being the tuple of p. */
+static int fill_flows(struct xdp_min_bpf *skel, const struct pkt *p, long n)
+{
+	int fd = bpf_map__fd(skel->maps.bench_flows);
+	const long chunk = 65536;
+	struct ns_tuple *keys;
+	__u64 *vals;
+	long i, done;
+	int err = 0;
+
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc(chunk, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (done = 0; done < n && !err; done += chunk) {
+		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk);
+
+		for (i = 0; i < cnt; i++) {
+			long k = done + i;
+
+			keys[i] = k ? pkt_tuple(0x64600000u + (uint32_t)k, 7, 0xc6336402u, 53, 17)
+				    : pkt_parse_tuple(p->data, p->len);
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
+			err = -errno;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* The reference programs: no-op, parse + one lookup, minimal forwarder. */
+static int run_reference(const struct bench_opts *o, struct bench_ref *ref)
+{
+	struct xdp_min_bpf *skel;
+	struct ns_tuple t = pkt_tuple(0x6440000a, 40000, 0xc6336402, 53, 17);
+	struct bench_stat st;
+	char how[256];
+	struct pkt p;
+	int ifin = if_nametoindex(BENCH_IF_IN);
+	int s, err;
+
+	skel = xdp_min_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "bench: cannot load xdp_min: %s\n", strerror(errno));
+		return -1;
+	}
+	pkt_udp(&p, &t, 255, 0);
+
+	err = measure(bpf_program__fd(skel->progs.bench_noop), &p, ifin, o->repeat, 1,
+		      o->rounds, &st);
+	if (err)
+		goto out;
+	snprintf(how, sizeof(how), "repeat %u per call, median of %d calls", o->repeat, o->rounds);
+	emit("no-op XDP (ref 26 ns)", -1, &st, how, NULL, NULL);
+
+	err = measure(bpf_program__fd(skel->progs.bench_noop), &p, ifin, TTL_REPEAT,
+		      ttl_calls(o), o->rounds, &st);
+	if (err)
+		goto out;
+	snprintf(how, sizeof(how), "%ld calls x repeat %d per round, median of %d rounds",
+		 ttl_calls(o), TTL_REPEAT, o->rounds);
+	emit("no-op XDP, repeat-250 method", -1, &st, how,
+	     "same method as the rewriting cases: shows what the method adds", NULL);
+
+	err = measure(bpf_program__fd(skel->progs.bench_noop), &p, ifin, 1,
+		      o->new_sessions / o->rounds, o->rounds, &st);
+	if (err)
+		goto out;
+	ref->noop_call = st;
+	snprintf(how, sizeof(how), "%ld calls x repeat 1 per round, kernel-timed, median of %d rounds",
+		 o->new_sessions / o->rounds, o->rounds);
+	emit("no-op XDP, repeat-1 method (setup baseline)", -1, &st, how, NULL, NULL);
+
+	for (s = 0; s < o->n_sizes; s++) {
+		err = fill_flows(skel, &p, o->sizes[s]);
+		if (err)
+			goto out;
+		err = measure(bpf_program__fd(skel->progs.bench_parse_lookup), &p, ifin,
+			      o->repeat, 1, o->rounds, &st);
+		if (err)
+			goto out;
+		snprintf(how, sizeof(how), "repeat %u per call, median of %d calls, hit in a "
+			 "%ld-entry hash", o->repeat, o->rounds, o->sizes[s]);
+		emit("parse + 1 hash lookup (xdp_min, ref 45 ns)", o->sizes[s], &st, how, NULL, NULL);
+		if (s == o->n_sizes - 1)
+			ref->parse_lookup = st;
+	}
+
+	err = measure(bpf_program__fd(skel->progs.bench_fwd), &p, ifin, TTL_REPEAT,
+		      ttl_calls(o), o->rounds, &st);
+	if (err)
+		goto out;
+	snprintf(how, sizeof(how), "%ld calls x repeat %d per round (TTL 255), median of %d "
+		 "rounds; fib hit with a resolved neighbour, XDP_REDIRECT",
+		 ttl_calls(o), TTL_REPEAT, o->rounds);
+	emit("minimal XDP forwarder: parse + fib + redirect", -1, &st, how, NULL, NULL);
+	ref->fwd = st;
+out:
+	if (err)
+		fprintf(stderr, "bench: reference test_run failed: %s\n", strerror(-err));
+	xdp_min_bpf__destroy(skel);
+	return err;
+}
+
+int cmd_testrun(const struct bench_opts *o)
+{
+	struct bench_ref ref;
+	int s, err;
+
+	memset(&ref, 0, sizeof(ref));
+	if (!if_nametoindex(BENCH_IF_IN) || !if_nametoindex(BENCH_IF_OUT)) {
+		fprintf(stderr, "bench: %s/%s missing: run through tests/bench/run.sh\n",
+			BENCH_IF_IN, BENCH_IF_OUT);
+		return -1;
+	}
+	err = run_reference(o, &ref);
+	if (err)
+		return err;
+	for (s = 0; s < o->n_sizes; s++)
+		ns_testrun_size(o, o->sizes[s], &ref);
+	bench_emit_na("testrun", "natsync NAT64 established", -1,
+		      "n/a (not implemented: NAT64 is not in the ABI v1 fast path)", "<= 80");
+	return 0;
+}
+
+/* Helpers for nsmaps.c: time a rewriting case the way the references are. */
+int bench_measure_ttl(const struct bench_opts *o, int prog_fd, const struct pkt *p,
+		      int ifindex, struct bench_stat *st)
+{
+	return measure(prog_fd, p, ifindex, TTL_REPEAT, ttl_calls(o), o->rounds, st);
+}
+
+long bench_ttl_runs(const struct bench_opts *o)
+{
+	return ttl_calls(o) * TTL_REPEAT * o->rounds;
+}
+
+void bench_emit_testrun(const char *name, long sessions, const struct bench_stat *st,
+			const char *how, const char *note, const char *target)
+{
+	emit(name, sessions, st, how, note, target);
+}
