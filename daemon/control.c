@@ -1002,7 +1002,8 @@ static int run_handler(struct ns_control *c, const struct ctl_request *req, FILE
 
 	if (!h->fn) {
 		bool ha = req->cmd == CTL_SHOW_SYNC || req->cmd == CTL_SHOW_REDUNDANCY ||
-			  req->cmd == CTL_SWITCHOVER;
+			  req->cmd == CTL_SWITCHOVER || req->cmd == CTL_ROLE_PRIMARY ||
+			  req->cmd == CTL_ROLE_BACKUP;
 
 		snprintf(err, errlen, "%s: not available (%s)",
 			 ctl_command_name(req->cmd, name, sizeof(name)),

@@ -36,6 +36,10 @@ const struct ctl_command ctl_commands[] = {
 	  "redundancy role, peer and readiness" },
 	{ CTL_SWITCHOVER, { "switchover", NULL }, CTL_BIT(CTL_ARG_FORCE), "[force=1]",
 	  "hand the primary role to the peer" },
+	{ CTL_ROLE_PRIMARY, { "role", "primary" }, 0, "",
+	  "make this box primary (role-control external, e.g. keepalived notify)" },
+	{ CTL_ROLE_BACKUP, { "role", "backup" }, 0, "",
+	  "make this box backup (role-control external, e.g. keepalived notify)" },
 	{ CTL_RELOAD, { "reload", NULL }, 0, "",
 	  "re-read the configuration file and apply it if valid" },
 };

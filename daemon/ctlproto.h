@@ -51,6 +51,8 @@ enum ctl_cmd {
 	CTL_SHOW_REDUNDANCY,
 	CTL_SWITCHOVER,
 	CTL_RELOAD,
+	CTL_ROLE_PRIMARY,       /* role-control external: keepalived notify */
+	CTL_ROLE_BACKUP,
 	CTL_CMD_MAX,
 };
 

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "loader.h"
+#include "redundancy.h"
 #include "log.h"
 #include "sync.h"
 #include "util.h"
@@ -170,6 +171,7 @@ static int reload(struct ns_daemon *d)
 	}
 	d->conf = nc;
 	sync_reconfigure(d); /* role to the fast path again, re-handshake if the fingerprint changed */
+	red_reconfigure(d);  /* priority, preempt, dead-interval, new VIPs/routes */
 	log_set_level(lib_debug ? NS_LOG_DEBUG : nc.log_level); /* -d wins */
 	d->st.reloads++;
 	pr_info("reload: %s applied", nc.path);
@@ -193,7 +195,11 @@ static void on_signal(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 			break;
 		default:
 			pr_info("%s: shutting down", strsignal((int)si.ssi_signo));
-			loop_stop(loop);
+			/* A primary hands over first: the redundancy module stops
+			 * the loop once its peer has taken over (a second signal
+			 * stops it at once). */
+			if (!red_shutdown_begin(d))
+				loop_stop(loop);
 			return;
 		}
 	}
@@ -396,10 +402,23 @@ int main(int argc, char **argv)
 	ns_control_set_handler(ctl, CTL_RELOAD, ctl_reload, NULL);
 	/* Session sync (no-op without redundancy): after the maps are filled,
 	 * since it takes its initial role from conf.cfg.flags. */
+	/* Redundancy before sync: it owns the role (starts undecided, ACTIVE
+	 * cleared) and sync asks it; no-op without redundancy-options. */
+	err = red_init(d);
+	if (err) {
+		pr_err("redundancy: %s", strerror(-err));
+		goto cleanup;
+	}
 	err = sync_init(d);
 	if (err) {
 		pr_err("sync: %s", strerror(-err));
 		goto cleanup;
+	}
+	if (d->red) {
+		ns_control_set_handler(ctl, CTL_SHOW_REDUNDANCY, red_ctl_show, NULL);
+		ns_control_set_handler(ctl, CTL_SWITCHOVER, red_ctl_switchover, NULL);
+		ns_control_set_handler(ctl, CTL_ROLE_PRIMARY, red_ctl_role, (void *)1);
+		ns_control_set_handler(ctl, CTL_ROLE_BACKUP, red_ctl_role, NULL);
 	}
 	if (d->sync)
 		ns_control_set_handler(ctl, CTL_SHOW_SYNC, sync_ctl_show, NULL);
@@ -418,7 +437,10 @@ int main(int argc, char **argv)
 	if (err)
 		pr_err("event loop: %s", strerror(-err));
 cleanup:
-	/* Reverse order of setup; each step copes with never having run. */
+	/* Reverse order of setup; each step copes with never having run.
+	 * A primary that stops cleanly hands over first: red_fini queues the
+	 * release heartbeat that sync_fini flushes. */
+	red_fini(d, !err);
 	sync_fini(d);
 	ns_control_close(ctl);
 	ns_aging_fini(d);
