@@ -86,7 +86,9 @@ struct ns_pkt {
 	__u8 ttl;
 	__u8 tos;
 	__u8 side; /* enum ns_side of the ingress interface */
-	__u8 _pad[3];
+	__u8 to_pool; /* outside packet to a source-pool address (set on the
+		       * slow paths that need it) */
+	__u8 _pad[2];
 };
 
 static __always_inline void *ns_data(void *ctx, const bool is_tc)

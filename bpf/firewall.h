@@ -86,4 +86,42 @@ __attribute__((noinline)) int ns_nat_eval_g(const struct ns_svc *svc, const stru
 	return -1;
 }
 
+/**
+ * ns_svc_pool_addr_g() - is @addr an address of one of the service set's
+ * source pools (an outside address natsync translates to)?
+ * @svc: the service set; @addr: network order.
+ * Return: 1 if it is, 0 if not.
+ *
+ * Such an address belongs to the NAT, never to the box's own stack: an
+ * unsolicited packet to it must be dropped (RFC 5382: no answer to an
+ * unsolicited SYN), not handed to the kernel, which would treat it as
+ * "local" when no route covers the pool and answer with an ICMP error.
+ * Only the slow path (a packet without session) pays this walk.
+ */
+__attribute__((noinline)) int ns_svc_pool_addr_g(const struct ns_svc *svc, __be32 addr)
+{
+	__u32 i, idx, pool_id, a = bpf_ntohl(addr), pos;
+
+	if (!svc)
+		return 0;
+	for (i = 0; i < NS_MAX_NAT_TERMS; i++) {
+		struct ns_nat_term *nt;
+		struct ns_pool *pool;
+
+		if (i >= svc->nat_count)
+			break;
+		idx = svc->nat_first + i;
+		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+		if (!nt)
+			break;
+		pool_id = nt->src_pool;
+		if (pool_id >= NS_MAX_POOLS)
+			continue;
+		pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+		if (pool && !ns_pool_addr_index(pool, a, &pos))
+			return 1;
+	}
+	return 0;
+}
+
 #endif /* NATSYNC_BPF_FIREWALL_H */

@@ -9,10 +9,15 @@
  * forward. An error never refreshes or removes a session (RFC 4787 REQ-12).
  *
  * Outside: quoted = pool:port -> remote, session via ns_session_rev;
- *          outer destination (pool) becomes the subscriber.
- * Inside:  quoted = remote -> subscriber, session via ns_sessions; outer
- *          source becomes the pool address when the subscriber itself sent
- *          the error (an inside router's own address is left alone).
+ *          the quoted packet becomes in_key, the outer destination (pool)
+ *          the subscriber.
+ * Inside:  quoted = remote -> subscriber, session via ns_sessions; the
+ *          quoted packet becomes out_key, the outer destination the remote
+ *          as the outside knows it.
+ * Either way the outer source is translated too when the quoted packet's
+ * destination host sent the error itself (an intermediate router's own
+ * address is left alone). All four quoted fields are rewritten, so source
+ * and destination NAT (dnat-44, twice-nat) are both undone.
  * Checked: the ICMP checksum (messages up to 640 bytes), quoted header sane
  * and its checksum right (else NS_CNT_DROP_ICMP_ERR). Not checked: the
  * quoted transport checksum (RFC 5508 says not to). A quoted TCP checksum
@@ -236,14 +241,14 @@ static __always_inline __u32 ns_quoted_port_off(const struct ns_quoted *q, int d
 static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
 {
 	struct ns_session *s;
-	struct ns_tuple key, *in_key;
+	struct ns_tuple key, want, *in_key;
 	struct ns_quoted q;
-	__be32 naddr, oaddr;
-	__be16 nport;
+	__be32 qdst;
 	__u16 outer;
-	int dst;
 
-	if (ns_is_local(p))
+	/* an error about a pool address is ours even if the kernel has no
+	 * route for the pool */
+	if (!p->to_pool && ns_is_local(p))
 		return NS_CNT_PASS_LOCAL;
 	if (!ns_icmp_csum_ok(p, is_tc) || ns_quoted_parse(p, is_tc, &q))
 		return NS_CNT_DROP_ICMP_ERR;
@@ -261,34 +266,37 @@ static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
 	if (ns_load(p->ctx, is_tc, p->l4_off + 2, &outer, 2))
 		return NS_CNT_DROP_ICMP_ERR;
 
-	/* outside: the quoted source was ours; inside: the quoted destination */
-	dst = p->side == NS_SIDE_INSIDE;
-	if (dst) {
-		naddr = s->out_key.daddr;
-		nport = s->out_key.dport;
-		oaddr = q.t.daddr;
-		ns_quoted_addr(&q, 1, q.t.daddr, naddr, &outer);
-		ns_quoted_port(&q, ns_quoted_port_off(&q, 1), q.t.dport, nport, &outer);
-	} else {
-		naddr = s->in_key.saddr;
-		nport = s->in_key.sport;
-		oaddr = q.t.saddr;
-		ns_quoted_addr(&q, 0, q.t.saddr, naddr, &outer);
-		ns_quoted_port(&q, ns_quoted_port_off(&q, 0), q.t.sport, nport, &outer);
-	}
+	/*
+	 * The quoted packet becomes what its sender really sent: outside,
+	 * quoted = reverse(out_key) turns into in_key; inside, quoted =
+	 * reverse(in_key) turns into out_key. Every field is rewritten (equal
+	 * ones are no-ops), so destination NAT (dnat-44, twice-nat) is undone
+	 * as well as source NAT.
+	 */
+	want = p->side == NS_SIDE_INSIDE ? s->out_key : s->in_key;
+	qdst = q.t.daddr;
+	ns_quoted_addr(&q, 0, q.t.saddr, want.saddr, &outer);
+	ns_quoted_addr(&q, 1, q.t.daddr, want.daddr, &outer);
+	ns_quoted_port(&q, ns_quoted_port_off(&q, 0), q.t.sport, want.sport, &outer);
+	ns_quoted_port(&q, ns_quoted_port_off(&q, 1), q.t.dport, want.dport, &outer);
 	if (ns_store(p->ctx, is_tc, q.ip_off, &q.ip, sizeof(q.ip)) ||
 	    ns_store(p->ctx, is_tc, q.l4_off, q.l4, sizeof(q.l4)) ||
 	    ns_store(p->ctx, is_tc, p->l4_off + 2, &outer, 2))
 		return NS_CNT_DROP_ICMP_ERR;
-	/* the outer header: towards the subscriber, or from the pool address */
-	if (!dst) {
-		if (ns_set_addr(p, is_tc, 1, p->t.daddr, naddr))
+	/*
+	 * The outer header goes to the quoted packet's sender as it is known
+	 * on the far side (want.saddr). When the quoted destination itself
+	 * sent the error, its source becomes that host's address as the far
+	 * side knows it (want.daddr: the pool address for an inside host, the
+	 * pre-dnat address for a remote); a router's own address is kept.
+	 */
+	if (ns_set_addr(p, is_tc, 1, p->t.daddr, want.saddr))
+		return NS_CNT_DROP_ICMP_ERR;
+	p->t.daddr = want.saddr;
+	if (p->t.saddr == qdst) {
+		if (ns_set_addr(p, is_tc, 0, p->t.saddr, want.daddr))
 			return NS_CNT_DROP_ICMP_ERR;
-		p->t.daddr = naddr;
-	} else if (p->t.saddr == oaddr) {
-		if (ns_set_addr(p, is_tc, 0, p->t.saddr, naddr))
-			return NS_CNT_DROP_ICMP_ERR;
-		p->t.saddr = naddr;
+		p->t.saddr = want.daddr;
 	}
 	ns_count(NS_CNT_ICMP_ERR_XLATED);
 	return ns_forward(p, is_tc);

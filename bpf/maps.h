@@ -112,6 +112,23 @@ struct {
 	__type(value, __u32);
 } ns_tx_ports SEC(".maps");
 
+/* max-sessions-per-subscriber: sessions the fast path opened per
+ * subscriber (only it writes) and sessions the daemon deleted of those
+ * (only it writes); see struct ns_sub_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NS_MAX_SUBSCRIBERS);
+	__type(key, struct ns_sub_key);
+	__type(value, __u64);
+} ns_sub_created SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NS_MAX_SUBSCRIBERS);
+	__type(key, struct ns_sub_key);
+	__type(value, __u64);
+} ns_sub_closed SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NS_EVENTS_RINGBUF_BYTES);

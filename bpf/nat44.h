@@ -294,6 +294,31 @@ static __always_inline int ns_basic_alloc(const struct ns_tuple *t, const struct
 }
 
 /**
+ * ns_dnat_dest() - the destination a dnat-44 / twice-nat term translates
+ * to: the one address of its destination pool, and the pool's port if it
+ * has one (TCP/UDP only; an ICMP echo id is never a destination port).
+ * @t: the untranslated tuple. Return: 0, or -1 without a usable pool.
+ */
+static __always_inline int ns_dnat_dest(const struct ns_nat_term *nt, const struct ns_tuple *t,
+					__be32 *addr, __be16 *port)
+{
+	__u32 pool_id = nt->dst_pool;
+	struct ns_pool *pool;
+
+	if (pool_id >= NS_MAX_POOLS)
+		return -1;
+	pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+	if (!pool || pool->n_addrs == 0 || pool->n_ranges == 0)
+		return -1;
+	*addr = bpf_htonl(pool->ranges[0].first);
+	*port = t->dport;
+	if ((t->proto == IPPROTO_TCP || t->proto == IPPROTO_UDP) && pool->port_lo &&
+	    pool->port_lo == pool->port_hi && !(pool->flags & NS_POOL_F_PORT_AUTO))
+		*port = bpf_htons(pool->port_lo);
+	return 0;
+}
+
+/**
  * ns_nat_alloc_g() - run the allocator of NAT term @nt for tuple @t.
  * @a: in: svc_id, nat_idx; out: the binding and what to release.
  * Return: 0, or -1 when the pool is exhausted.
@@ -312,6 +337,7 @@ __attribute__((noinline)) int ns_nat_alloc_g(const struct ns_tuple *t, const str
 		return -1;
 	switch (nt->nat_type) {
 	case NS_NAT_NAPT44:
+	case NS_NAT_TWICE: /* its source half is napt-44 */
 		return ns_napt_alloc(t, nt, a->nat_idx, a->svc_id, a, now);
 	case NS_NAT_DYNAMIC44:
 		return ns_dyn_alloc(t, nt, a->nat_idx, a->svc_id, a, now);

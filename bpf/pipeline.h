@@ -26,6 +26,7 @@
 #include "bpf/session.h"
 #include "bpf/firewall.h"
 #include "bpf/nat44.h"
+#include "bpf/sublimit.h"
 #include "bpf/icmp.h"
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
@@ -95,14 +96,23 @@ static __always_inline void ns_session_init(struct ns_session *s, const struct n
 }
 
 /* Publish @s, release the claims in @a if it did not become ours, emit
- * events. Return NS_CONTINUE with *@sp set, or the verdict. */
+ * events, count it for its subscriber in @subc (may be NULL). Return
+ * NS_CONTINUE with *@sp set, or the verdict. */
 static __always_inline __u32 ns_session_publish(struct ns_session *s, struct ns_alloc *a,
-						const struct ns_cfg *cfg, struct ns_session **sp)
+						const struct ns_cfg *cfg, __u64 *subc,
+						struct ns_session **sp)
 {
 	__u32 cnt = NS_CNT_DROP_SESSION_FULL;
 	int raced;
 
 	*sp = ns_session_insert(s, &raced, &cnt);
+	/* Two CPUs opening one outside-originated flow build the same
+	 * out_key (the packet's tuple). A different one means another flow
+	 * already owns this in_key (dnat-44: two public addresses onto one
+	 * server endpoint): refuse rather than translate into that flow. */
+	if (*sp && raced && s->origin == NS_SIDE_OUTSIDE &&
+	    !ns_tuple_eq(&(*sp)->out_key, &s->out_key))
+		*sp = NULL;
 	if (!*sp || raced)
 		ns_alloc_release(a);
 	if (!*sp) {
@@ -111,12 +121,65 @@ static __always_inline __u32 ns_session_publish(struct ns_session *s, struct ns_
 		return cnt;
 	}
 	if (!raced) {
+		/* only the CPU whose session won counts it */
+		if (subc)
+			__sync_fetch_and_add(subc, 1);
 		ns_emit(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
 			s->pool_id, s->origin);
 		if (a->new_port)
 			ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set,
 				s->nat_type, s->pool_id, s->origin);
 	}
+	return NS_CONTINUE;
+}
+
+/*
+ * Translation of a new inside->outside flow by NAT term @nt (index @nat):
+ * the source half (napt-44, dynamic-nat44, basic-nat44, twice-nat) from
+ * the allocator, the destination half (dnat-44, twice-nat) from the
+ * term's destination pool. @s arrives with out_key = reverse(in_key);
+ * out_key is the reverse of the translated tuple, so the source half sets
+ * its daddr/dport and the destination half its saddr/sport.
+ * Return: NS_CONTINUE, or the verdict.
+ */
+static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat_term *nt,
+					   int nat, __u16 svc_id, const struct ns_cfg *cfg,
+					   struct ns_session *s, struct ns_alloc *a)
+{
+	__u8 type = nt->nat_type;
+	__be32 daddr;
+	__be16 dport;
+
+	if (type != NS_NAT_NAPT44 && type != NS_NAT_DYNAMIC44 && type != NS_NAT_BASIC44 &&
+	    type != NS_NAT_DNAT44 && type != NS_NAT_TWICE)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (type == NS_NAT_DNAT44 || type == NS_NAT_TWICE) {
+		if (ns_dnat_dest(nt, &p->t, &daddr, &dport))
+			return NS_CNT_DROP_UNSUPPORTED;
+		s->out_key.saddr = daddr;
+		s->out_key.sport = dport;
+		s->flags |= NS_SF_NAT_DST;
+		s->pool_id = nt->dst_pool;
+	}
+	if (type != NS_NAT_DNAT44) {
+		a->svc_id = svc_id;
+		a->nat_idx = nat;
+		if (ns_nat_alloc_g(&p->t, nt, a)) {
+			ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &p->t, NULL, svc_id, type,
+				nt->src_pool, NS_SIDE_INSIDE);
+			return NS_CNT_DROP_POOL_EXHAUSTED;
+		}
+		s->out_key.daddr = a->addr;
+		s->out_key.dport = a->port;
+		s->pool_id = a->pool_id;
+		s->flags |= NS_SF_NAT_SRC;
+	}
+	s->nat_type = type;
+	s->nat_term = nat;
+	if (type == NS_NAT_NAPT44 && (nt->flags & NS_NAT_F_EIM))
+		s->flags |= NS_SF_EIM;
+	if (nt->flags & NS_NAT_F_SYSLOG)
+		s->flags |= NS_SF_SYSLOG;
 	return NS_CONTINUE;
 }
 
@@ -133,7 +196,8 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 	struct ns_open_scratch *sc;
 	struct ns_session *s;
 	struct ns_alloc *a;
-	__u32 idx;
+	__u64 *subc = NULL;
+	__u32 idx, cnt;
 	int fw, nat;
 	__u64 now;
 
@@ -150,6 +214,9 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 		return NS_CNT_DROP_FW_DISCARD;
 	if (action == NS_FW_REJECT)
 		return is_tc ? ns_reject_tc(p) : ns_reject_xdp(p);
+	/* before any allocation: a subscriber over its limit claims nothing */
+	if (ns_sub_admit(cfg, p->t.saddr, svc_id, &subc))
+		return NS_CNT_DROP_SUBSCRIBER_LIMIT;
 
 	sc = ns_scratch();
 	if (!sc)
@@ -165,34 +232,39 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 		s->fw_term = fw;
 	if (svc->flags & NS_SVC_F_SYSLOG_SESSION)
 		s->flags |= NS_SF_SYSLOG;
+	if (subc)
+		s->flags |= NS_SF_SUB_COUNTED;
 	nat = ns_nat_eval_g(svc, &p->t, NS_DIR_INPUT);
 	if (nat >= 0) {
 		idx = nat;
 		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
 	}
 	if (nt && !(nt->flags & NS_NAT_F_NO_TRANSLATION)) {
-		if (nt->nat_type != NS_NAT_NAPT44 && nt->nat_type != NS_NAT_DYNAMIC44 &&
-		    nt->nat_type != NS_NAT_BASIC44)
-			return NS_CNT_DROP_UNSUPPORTED;
-		a->svc_id = svc_id;
-		a->nat_idx = nat;
-		if (ns_nat_alloc_g(&p->t, nt, a)) {
-			ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &p->t, NULL, svc_id, nt->nat_type,
-				nt->src_pool, NS_SIDE_INSIDE);
-			return NS_CNT_DROP_POOL_EXHAUSTED;
-		}
-		s->out_key.daddr = a->addr;
-		s->out_key.dport = a->port;
-		s->nat_type = nt->nat_type;
-		s->nat_term = nat;
-		s->pool_id = a->pool_id;
-		s->flags |= NS_SF_NAT_SRC;
-		if (nt->nat_type == NS_NAT_NAPT44 && (nt->flags & NS_NAT_F_EIM))
-			s->flags |= NS_SF_EIM;
-		if (nt->flags & NS_NAT_F_SYSLOG)
-			s->flags |= NS_SF_SYSLOG;
+		cnt = ns_nat_inside(p, nt, nat, svc_id, cfg, s, a);
+		if (cnt != NS_CONTINUE)
+			return cnt;
 	}
-	return ns_session_publish(s, a, cfg, sp);
+	return ns_session_publish(s, a, cfg, subc, sp);
+}
+
+/* The first NAT term for NS_DIR_OUTPUT, if it is a dnat-44 (an exemption
+ * or another type matching first means no destination translation). */
+static __always_inline struct ns_nat_term *ns_dnat_term(const struct ns_svc *svc,
+						       const struct ns_tuple *t, int *nat)
+{
+	struct ns_nat_term *nt;
+	__u32 idx;
+
+	if (!svc->nat_count)
+		return NULL;
+	*nat = ns_nat_eval_g(svc, t, NS_DIR_OUTPUT);
+	if (*nat < 0)
+		return NULL;
+	idx = *nat;
+	nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+	if (!nt || nt->nat_type != NS_NAT_DNAT44 || (nt->flags & NS_NAT_F_NO_TRANSLATION))
+		return NULL;
+	return nt;
 }
 
 /* EIF: an endpoint-independent binding that accepts this inbound packet? */
@@ -215,9 +287,11 @@ static __always_inline struct ns_port_val *ns_eif_binding(const struct ns_pkt *p
 
 /**
  * ns_open_outside() - first packet of a flow from the outside: an EIF
- * binding (inbound session to the bound inside endpoint) or a firewall term
- * for NS_DIR_OUTPUT that accepts it (firewall-only session); else it is
- * unsolicited and dropped.
+ * binding (inbound session to the bound inside endpoint), a dnat-44 term
+ * for NS_DIR_OUTPUT (session to the term's destination pool), or a
+ * firewall term for NS_DIR_OUTPUT that accepts it (firewall-only session);
+ * else it is unsolicited and dropped. A discard/reject firewall term
+ * overrides the first two.
  */
 static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 					     const struct ns_cfg *cfg, const struct ns_svc *svc,
@@ -225,16 +299,24 @@ static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 {
 	__u8 action = NS_FW_ACCEPT;
 	struct ns_open_scratch *sc;
+	struct ns_nat_term *dn = NULL;
 	struct ns_port_val *pv;
 	struct ns_session *s;
+	int fw, nat = -1;
 	__u64 now;
-	int fw;
 
-	if (ns_is_local(p))
+	/* a pool address is the NAT's, even when no route makes the kernel
+	 * call it "local" */
+	p->to_pool = ns_svc_pool_addr_g(svc, p->t.daddr);
+	pv = ns_eif_binding(p);
+	if (!pv)
+		dn = ns_dnat_term(svc, &p->t, &nat);
+	/* so is an address a dnat-44 term forwards, even the box's own
+	 * (port forwarding) */
+	if (!p->to_pool && !dn && ns_is_local(p))
 		return NS_CNT_PASS_LOCAL;
 	fw = ns_fw_eval(svc, &p->t, NS_DIR_OUTPUT, &action);
-	pv = ns_eif_binding(p);
-	if (!pv && fw < 0)
+	if (!pv && !dn && fw < 0)
 		return NS_CNT_DROP_NO_SESSION;
 	if (fw >= 0 && action == NS_FW_DISCARD)
 		return NS_CNT_DROP_FW_DISCARD;
@@ -270,7 +352,19 @@ static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 	} else {
 		ns_tuple_reverse(&s->in_key, &p->t);
 	}
-	return ns_session_publish(s, &sc->a, cfg, sp);
+	if (dn) {
+		/* in_key is what the inside server sends: the reverse of the
+		 * destination-translated packet */
+		if (ns_dnat_dest(dn, &p->t, &s->in_key.saddr, &s->in_key.sport))
+			return NS_CNT_DROP_UNSUPPORTED;
+		s->nat_type = NS_NAT_DNAT44;
+		s->nat_term = nat;
+		s->pool_id = dn->dst_pool;
+		s->flags |= NS_SF_NAT_DST;
+		if (dn->flags & NS_NAT_F_SYSLOG)
+			s->flags |= NS_SF_SYSLOG;
+	}
+	return ns_session_publish(s, &sc->a, cfg, NULL, sp);
 }
 
 /* Verdict for packets natsync does not translate: the box's own, or
@@ -342,8 +436,11 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	cnt = ns_classify(&p, rc, cfg);
 	if (cnt != NS_CONTINUE)
 		return cnt;
-	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type))
+	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {
+		if (p.side == NS_SIDE_OUTSIDE)
+			p.to_pool = ns_svc_pool_addr_g(svc, p.t.daddr);
 		return is_tc ? ns_icmp_error_tc(&p) : ns_icmp_error_xdp(&p);
+	}
 
 	/*
 	 * Pass 0 is the packet as it arrived. Hairpinning (RFC 4787 REQ-9): a

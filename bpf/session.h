@@ -23,6 +23,12 @@ static __always_inline void ns_tuple_reverse(struct ns_tuple *r, const struct ns
 	r->proto = t->proto;
 }
 
+static __always_inline int ns_tuple_eq(const struct ns_tuple *a, const struct ns_tuple *b)
+{
+	return a->saddr == b->saddr && a->daddr == b->daddr && a->sport == b->sport &&
+	       a->dport == b->dport && a->proto == b->proto;
+}
+
 /**
  * ns_session_find() - the session of a packet arriving on @side.
  * @t: the packet tuple (padding must be zero).

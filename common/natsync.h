@@ -38,6 +38,7 @@
 #define NS_PORT_ALLOC_TRIES 32 /* random probes before a pool counts as full */
 #define NS_EVENTS_RINGBUF_BYTES (1u << 22)
 #define NS_NONE16 0xffff
+#define NS_MAX_SUBSCRIBERS (1u << 18) /* entries of ns_sub_created/_closed */
 
 /* ---- enums ------------------------------------------------------------ */
 
@@ -79,6 +80,9 @@ enum ns_tcp_state {
 #define NS_SF_REPLICATED (1u << 6)  /* installed by sync (backup side) */
 #define NS_SF_SYSLOG (1u << 7)      /* the rule that made it asked for logs */
 #define NS_SF_SYNCED (1u << 8)      /* sent to the peer at least once (primary) */
+#define NS_SF_SUB_COUNTED (1u << 9) /* counted in ns_sub_created by this box's
+				     * fast path: its deletion counts in
+				     * ns_sub_closed (max-sessions-per-subscriber) */
 
 /* Firewall term actions. */
 enum ns_fw_action {
@@ -156,6 +160,8 @@ enum ns_counter {
 	NS_CNT_EIF_INBOUND,        /* inbound session opened via EIF */
 	NS_CNT_ICMP_ERR_XLATED,    /* ICMP error translated */
 	NS_CNT_EVENT_LOST,         /* ring buffer full, event dropped */
+	/* verdict appended after the events (keeps the older indices) */
+	NS_CNT_DROP_SUBSCRIBER_LIMIT, /* max-sessions-per-subscriber reached */
 	NS_CNT_MAX,
 };
 
@@ -341,7 +347,24 @@ struct ns_iface {
 struct ns_cfg {
 	__u32 flags;         /* NS_CFG_F_* */
 	__u32 n_svc;
-	__u64 _reserved[3];
+	__u32 max_sess_per_sub; /* live sessions a subscriber may open, 0 = no
+				 * limit (RFC 6888 REQ-4) */
+	__u32 _reserved32;
+	__u64 _reserved[2];
+};
+
+/*
+ * Per-subscriber session accounting (max-sessions-per-subscriber): the
+ * fast path alone increments ns_sub_created when it opens a session from
+ * the inside (and marks it NS_SF_SUB_COUNTED); the daemon alone increments
+ * ns_sub_closed when it deletes such a session. live = created - closed.
+ * Two maps, each with a single writer, because a userspace update
+ * rewrites the whole value and would lose a concurrent BPF increment.
+ */
+struct ns_sub_key {
+	__be32 addr;         /* the subscriber (in_key.saddr) */
+	__u16 svc_set;
+	__u16 _pad;
 };
 
 /* ---- ring buffer events ------------------------------------------------ */
@@ -386,6 +409,7 @@ NS_ASSERT_SIZE(ns_pool_state, 8);
 NS_ASSERT_SIZE(ns_svc, 12);
 NS_ASSERT_SIZE(ns_iface, 4);
 NS_ASSERT_SIZE(ns_cfg, 32);
+NS_ASSERT_SIZE(ns_sub_key, 8);
 NS_ASSERT_SIZE(ns_event, 48);
 #endif
 
@@ -405,5 +429,7 @@ NS_ASSERT_SIZE(ns_event, 48);
 #define NS_MAP_COUNTERS "ns_counters"
 #define NS_MAP_TX_PORTS "ns_tx_ports"
 #define NS_MAP_EVENTS "ns_events"
+#define NS_MAP_SUB_CREATED "ns_sub_created"
+#define NS_MAP_SUB_CLOSED "ns_sub_closed"
 
 #endif /* NATSYNC_COMMON_H */

@@ -647,7 +647,10 @@ static int parse_global(struct pctx *x, const config_setting_t *top)
 	if (get_path(x, top, "control-socket", c->control_socket,
 		     sizeof(c->control_socket), false) < 0)
 		return -1;
+	/* 0 = no limit; the fast path enforces it when it opens a session */
 	if (get_u32(x, top, "max-sessions", 16, 1u << 26, &c->max_sessions) < 0 ||
+	    get_u32(x, top, "max-sessions-per-subscriber", 0, 1u << 26,
+		    &c->cfg.max_sess_per_sub) < 0 ||
 	    get_u32(x, top, "aging-interval-ms", 10, 60000, &c->aging_interval_ms) < 0 ||
 	    get_enum(x, top, "attach-mode", attach_modes, &c->attach_mode) < 0)
 		return -1;
@@ -1212,6 +1215,25 @@ static int parse_nat_then(struct pctx *x, const config_setting_t *term,
 }
 
 /*
+ * The fast path translates the source of subscriber-originated flows only
+ * (it evaluates those terms for packets arriving inside); only dnat-44 also
+ * opens flows arriving outside (a public address forwarded to an inside
+ * server). A source translation under match-direction output would load and
+ * never apply, so it is refused.
+ */
+static int nat_then_direction(struct pctx *x, const config_setting_t *term, uint8_t dir_mask,
+			      const struct nat_then *o)
+{
+	const config_setting_t *then = config_setting_get_member(term, "then");
+
+	if (o->type == NS_NAT_NONE || o->type == NS_NAT_DNAT44 || dir_mask == NS_DIR_INPUT)
+		return 0;
+	return fail(x, config_setting_get_member(then, "translation-type"), NULL,
+		    "%s translates subscriber-originated traffic: the rule needs match-direction input",
+		    enum_name(nat_types, o->type));
+}
+
+/*
  * Validate one rule (pass 1, out == NULL) or emit its expanded terms into
  * out[*n..cap) (pass 2, the rule is known to be valid and to fit).
  */
@@ -1246,6 +1268,8 @@ static int compile_rule(struct pctx *x, enum rule_kind kind, uint32_t ridx, void
 		if (parse_from(x, t, l))
 			return -1;
 		if (kind == RULE_FW ? parse_fw_then(x, t, &fw) : parse_nat_then(x, t, l, &nt))
+			return -1;
+		if (kind == RULE_NAT && nat_then_direction(x, t, ri->dir_mask, &nt))
 			return -1;
 		cnt = expand_match(l, ri->dir_mask, m, cap - *n);
 		if (cnt < 0)
@@ -1814,7 +1838,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 	static const char *const root_keys[] = { "natsync", NULL };
 	static const char *const keys[] = {
 		"node-name", "pin-path", "control-socket", "log", "max-sessions",
-		"aging-interval-ms", "attach-mode", "timeouts", "interfaces",
+		"max-sessions-per-subscriber", "aging-interval-ms", "attach-mode", "timeouts", "interfaces",
 		"redundancy-options", "services", NULL,
 	};
 	const config_setting_t *top;

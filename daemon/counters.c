@@ -40,8 +40,9 @@ static const char *const counter_names[NS_CNT_MAX] = {
 	[NS_CNT_EIF_INBOUND] = "eif_inbound",
 	[NS_CNT_ICMP_ERR_XLATED] = "icmp_err_xlated",
 	[NS_CNT_EVENT_LOST] = "event_lost",
+	[NS_CNT_DROP_SUBSCRIBER_LIMIT] = "drop_subscriber_limit",
 };
-_Static_assert(NS_CNT_EVENT_LOST == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_DROP_SUBSCRIBER_LIMIT == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
 
 const char *ns_counter_name(int idx)

@@ -61,23 +61,28 @@ static const struct {
 	const char *name;
 	size_t off;
 	bool required;
-	bool session_sized; /* max_entries follows max-sessions */
+	/* max_entries = max-sessions times this (0: the object's own size).
+	 * NAT bindings (ns_ports, ns_eim) outlive their sessions (port-hold,
+	 * EIM binding time), so their maps get twice the room: a full session
+	 * table must be refused as drop_session_full, never run out of
+	 * binding slots first and pass for an exhausted pool. */
+	unsigned int sessions_x;
 } map_table[] = {
-	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, true },
-	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, true },
-	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, true },
-	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, true },
-	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, true },
-	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, false },
-	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, false },
-	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, false },
-	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, false },
-	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, false },
-	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, false },
-	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, false },
-	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, false },
-	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, false },
-	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, false },
+	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, 1 },
+	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, 1 },
+	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, 2 },
+	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, 2 },
+	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, 1 },
+	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, 0 },
+	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, 0 },
+	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, 0 },
+	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, 0 },
+	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, 0 },
+	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, 0 },
+	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, 0 },
+	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, 0 },
+	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0 },
+	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0 },
 };
 
 static int *fd_slot(struct ns_map_fds *fds, size_t i)
@@ -308,14 +313,15 @@ static int setup_maps(struct bpf_object *obj, const struct ns_config *c, const c
 	bpf_object__for_each_map(map, obj) {
 		const char *name = bpf_map__name(map);
 		int ti = table_index(name);
-		bool sized = ti >= 0 && map_table[ti].session_sized;
+		unsigned int x = ti >= 0 ? map_table[ti].sessions_x : 0;
+		bool sized = x > 0;
 
 		/* Only our maps: internal ones (.rodata, .bss) must never be
 		 * adopted, or a new build would run on old constants. */
 		if (strncmp(name, "ns_", 3))
 			continue;
 		if (sized) {
-			err = bpf_map__set_max_entries(map, c->max_sessions);
+			err = bpf_map__set_max_entries(map, c->max_sessions * x);
 			if (err)
 				return err;
 		}
@@ -534,12 +540,13 @@ static struct ns_cfg effective_cfg(const struct ns_config *c)
 
 	cfg.n_svc = c->n_svcs;
 	/* Without redundancy this box is the only one: it forwards. With
-	 * redundancy the config's flag is the initial role (sync.h). */
-	if (!c->red.enabled)
+	 * redundancy the role logic (redundancy.c, which runs after this first
+	 * write) sets ACTIVE: a box that starts must not forward before it
+	 * knows whether its peer is primary. */
+	if (c->red.enabled)
+		cfg.flags &= ~NS_CFG_F_ACTIVE;
+	else
 		cfg.flags |= NS_CFG_F_ACTIVE;
-	else if (c->red.initial_role != NS_ROLE_PRIMARY)
-		cfg.flags &= ~NS_CFG_F_ACTIVE; /* a backup never forwards, not even for the
-						* moment before sync takes the role over */
 	for (uint32_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].flags & (NS_SVC_F_SYSLOG_SESSION | NS_SVC_F_SYSLOG_NAT))
 			cfg.flags |= NS_CFG_F_EVENTS;

@@ -254,6 +254,7 @@ void t_assert_invariant(void)
 
 	for (i = NS_CNT_PASS_NON_IP; i <= NS_CNT_DROP_UNSUPPORTED; i++)
 		sum += t_cnt(i);
+	sum += t_cnt(NS_CNT_DROP_SUBSCRIBER_LIMIT); /* the verdict after the events */
 	cr_assert_eq(t_cnt(NS_CNT_RX), sum, "rx %lu != sum of verdicts %lu",
 		     (unsigned long)t_cnt(NS_CNT_RX), (unsigned long)sum);
 }

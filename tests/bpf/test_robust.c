@@ -218,3 +218,73 @@ Test(robust, no_neighbour_goes_to_stack)
 	cr_assert_eq(o.ttl, 64, "the stack decrements TTL itself");
 	cr_assert_eq(t_cnt(NS_CNT_FWD_STACK), 1);
 }
+
+/*
+ * An unsolicited packet to a pool address must be dropped even when no
+ * route covers the pool (the kernel would call it "local" and answer with
+ * an ICMP error from the box; RFC 5382: never answer an unsolicited SYN).
+ */
+static void pool_without_route(int tc)
+{
+	int drop = tc ? TC_RET_SHOT : XDP_RET_DROP;
+	int pass = tc ? TC_RET_OK : XDP_RET_PASS;
+	struct pkt_spec b = t_spec_in(IPPROTO_TCP, T_REM, 40000, "203.0.113.9", 22);
+
+	cr_assert_eq(system("ip route del blackhole 203.0.113.0/24"), 0);
+	b.tcp_flags = 0x02;
+	t_send(tc, t_ifout, &b, drop, NULL, NULL);
+	b.proto = IPPROTO_UDP;
+	t_send(tc, t_ifout, &b, drop, NULL, NULL);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 2);
+	cr_assert_eq(t_cnt(NS_CNT_PASS_LOCAL), 0, "not handed to the kernel");
+	/* the box's own outside address is still the kernel's */
+	b.dst = "198.51.100.1";
+	t_send(tc, t_ifout, &b, pass, NULL, NULL);
+	cr_assert_eq(t_cnt(NS_CNT_PASS_LOCAL), 1);
+	/* an address of no pool and no route: the kernel's business */
+	b.dst = "203.0.113.200";
+	t_send(tc, t_ifout, &b, pass, NULL, NULL);
+	cr_assert_eq(t_cnt(NS_CNT_PASS_LOCAL), 2);
+	cr_assert_eq(t_map_count(t_fd("ns_sessions")), 0);
+}
+
+Test(robust, pool_without_route_dropped_xdp)
+{
+	pool_without_route(0);
+}
+
+Test(robust, pool_without_route_dropped_tc)
+{
+	pool_without_route(1);
+}
+
+/* Sessions still work without a pool route, and an ICMP error about no
+ * session to a pool address is dropped, not passed. */
+Test(robust, pool_without_route_session_and_icmp_err)
+{
+	struct pkt_spec s = t_spec_out(IPPROTO_UDP, T_SUB, 1234, T_REM, 53);
+	uint8_t inner[28], frame[PKT_MAX];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt_info o, r;
+	int len, olen;
+
+	cr_assert_eq(system("ip route del blackhole 203.0.113.0/24"), 0);
+	o = t_send(0, t_ifin, &s, XDP_RET_REDIRECT, NULL, NULL);
+	cr_assert(o.ok);
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	struct pkt_spec b = t_spec_in(IPPROTO_UDP, T_REM, 53, pool, o.sport);
+
+	r = t_send(0, t_ifout, &b, XDP_RET_REDIRECT, NULL, NULL);
+	cr_assert_eq(r.daddr, pkt_ip(T_SUB));
+	/* port unreachable quoting a flow that never existed */
+	struct pkt_spec q = t_spec_out(IPPROTO_UDP, pool, 999, T_REM, 53);
+	uint8_t qbuf[PKT_MAX];
+
+	pkt_build(qbuf, &q);
+	memcpy(inner, qbuf + 14, sizeof(inner));
+	len = pkt_build_icmp_err(frame, t_mac_rem, t_mac_out, T_REM, pool, 3, 3, inner,
+				 sizeof(inner));
+	cr_assert_eq(t_run_xdp(t_ifout, frame, len, qbuf, &olen), XDP_RET_DROP);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 1);
+	cr_assert_eq(t_cnt(NS_CNT_PASS_LOCAL), 0);
+}

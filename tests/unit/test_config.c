@@ -521,6 +521,12 @@ static const struct bad_case bad_cases[] = {
 	  "t.cfg:3: natsync.max-sessions: expected an integer, got a string" },
 	{ "out of range", "\"/run/nsu-test.sock\";", "\"/run/nsu-test.sock\"; max-sessions = 1;",
 	  "t.cfg:3: natsync.max-sessions: 1 is out of range 16..67108864" },
+	{ "negative per-subscriber limit", "\"/run/nsu-test.sock\";",
+	  "\"/run/nsu-test.sock\"; max-sessions-per-subscriber = -1;",
+	  "t.cfg:3: natsync.max-sessions-per-subscriber: -1 is out of range 0..67108864" },
+	{ "per-subscriber limit as a string", "\"/run/nsu-test.sock\";",
+	  "\"/run/nsu-test.sock\"; max-sessions-per-subscriber = \"1000\";",
+	  "t.cfg:3: natsync.max-sessions-per-subscriber: expected an integer, got a string" },
 	{ "timeout zero", "udp = 30;", "udp = 0;",
 	  "t.cfg:4: natsync.timeouts.udp: 0 is out of range 1..604800" },
 	{ "relative pin path", "\"/sys/fs/bpf/nsu-test\"", "\"bpf/nsu-test\"",
@@ -591,6 +597,8 @@ static const struct bad_case bad_cases[] = {
 	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.source-pool: napt-44 needs pool 'p1' to have port = \"automatic\" or port-range" },
 	{ "dnat-44 with a source pool", "\"napt-44\"", "\"dnat-44\"",
 	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.source-pool: dnat-44 takes no source-pool" },
+	{ "napt-44 under match-direction output", "\"r1\"; match-direction = \"input\"", "\"r1\"; match-direction = \"output\"",
+	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.translation-type: napt-44 translates subscriber-originated traffic: the rule needs match-direction input" },
 	{ "EIF without EIM", "source-pool = \"p1\"; }", "source-pool = \"p1\"; filtering-type = \"endpoint-independent\"; }",
 	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.filtering-type: endpoint-independent filtering needs mapping-type endpoint-independent" },
 	{ "redundancy peer equals local", "timeouts:",
@@ -628,6 +636,22 @@ static const struct bad_case bad_cases[] = {
 	{ "service set without rules", "nat-rules = [ \"r1\" ]; stateful-firewall-rules = [ \"fw1\" ];", "",
 	  "t.cfg:16: natsync.services.service-sets.[0].nat-rules: missing (a service set needs nat-rules and/or stateful-firewall-rules)" },
 };
+
+/* RFC 6888 REQ-4: the per-subscriber limit reaches the fast path's ns_cfg;
+ * 0 (the default) means no limit. */
+Test(config, max_sessions_per_subscriber)
+{
+	char *text;
+
+	cr_assert_eq(ns_config_load_string(base_cfg, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.cfg.max_sess_per_sub, 0, "default: unlimited");
+	text = subst(base_cfg, "\"/run/nsu-test.sock\";",
+		     "\"/run/nsu-test.sock\"; max-sessions-per-subscriber = 2000;");
+	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.cfg.max_sess_per_sub, 2000);
+	cr_expect_eq(conf.cfg.flags, NS_CFG_F_ACTIVE | NS_CFG_F_EVENTS, "flags untouched");
+	free(text);
+}
 
 static void expect_rejected(const char *what, const char *text, const char *want)
 {
