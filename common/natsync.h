@@ -165,6 +165,21 @@ enum ns_counter {
 	NS_CNT_MAX,
 };
 
+/* True for a verdict counter: every packet ends in exactly one, so
+ * rx == sum of the verdicts (the tests check it, the benchmarks use it). */
+static inline int ns_counter_is_verdict(int i)
+{
+	return (i >= NS_CNT_PASS_NON_IP && i <= NS_CNT_DROP_UNSUPPORTED) ||
+	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT;
+}
+
+/* True for the verdicts that drop the packet. */
+static inline int ns_counter_is_drop(int i)
+{
+	return (i >= NS_CNT_DROP_MALFORMED && i <= NS_CNT_DROP_UNSUPPORTED) ||
+	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT;
+}
+
 /* ---- map keys and values ---------------------------------------------- */
 
 /*

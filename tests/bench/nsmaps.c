@@ -404,8 +404,9 @@ static uint64_t drops_between(const uint64_t *a, const uint64_t *b)
 	uint64_t d = 0;
 	int i;
 
-	for (i = NS_CNT_DROP_MALFORMED; i <= NS_CNT_DROP_UNSUPPORTED; i++)
-		d += b[i] - a[i];
+	for (i = 0; i < NS_CNT_MAX; i++)
+		if (ns_counter_is_drop(i))
+			d += b[i] - a[i];
 	return d;
 }
 
@@ -414,8 +415,8 @@ static const char *moved(const uint64_t *a, const uint64_t *b)
 {
 	int i;
 
-	for (i = NS_CNT_PASS_NON_IP; i <= NS_CNT_DROP_UNSUPPORTED; i++)
-		if (b[i] != a[i])
+	for (i = 0; i < NS_CNT_MAX; i++)
+		if (ns_counter_is_verdict(i) && b[i] != a[i])
 			return ns_counter_name(i);
 	return "none";
 }
