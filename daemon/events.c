@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "counters.h"
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
@@ -15,6 +16,13 @@
 
 /* At most this many POOL_EXHAUSTED/SESSION_FULL lines per second each. */
 #define EV_WARN_PER_SEC 10
+/* How often the fast path's event_lost counter is looked at. */
+#define EV_LOST_CHECK_MS 1000
+
+/* event_lost as last seen, and the timer that watches it (one daemon per
+ * process, daemon.h). */
+static uint64_t ev_lost_seen;
+static int ev_lost_timer = -1;
 
 const char *ns_tcp_state_name(uint8_t state)
 {
@@ -249,6 +257,40 @@ static void on_ringbuf_ready(struct ns_loop *loop, int fd, uint32_t events, void
 		pr_warn("events: ring buffer consume failed: %s", strerror(-n));
 }
 
+static int read_event_lost(const struct ns_daemon *d, uint64_t *lost)
+{
+	uint64_t cnt[NS_CNT_MAX];
+	int err = ns_counters_read(d->fd.counters, cnt);
+
+	if (!err)
+		*lost = cnt[NS_CNT_EVENT_LOST];
+	return err;
+}
+
+/*
+ * A full ring buffer (natsyncd stopped or too slow) drops events in the fast
+ * path, counted in event_lost and never waited on: the log then misses lines
+ * without a trace, POOL_EXHAUSTED/SESSION_FULL warnings included. Say so,
+ * at most once per check.
+ */
+static void on_lost_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_daemon *d = arg;
+	uint64_t lost;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	if (read_event_lost(d, &lost))
+		return;
+	if (lost > ev_lost_seen)
+		pr_warn("events: %llu events lost, the ring buffer %s was full (natsyncd fell "
+			"behind): the log misses them (event_lost %llu)",
+			(unsigned long long)(lost - ev_lost_seen), NS_MAP_EVENTS,
+			(unsigned long long)lost);
+	ev_lost_seen = lost; /* also when lower: the maps were replaced */
+}
+
 int ns_events_init(struct ns_daemon *d)
 {
 	int err;
@@ -264,8 +306,21 @@ int ns_events_init(struct ns_daemon *d)
 		pr_err("events: cannot watch ring buffer: %s", strerror(-err));
 		ring_buffer__free(d->rb);
 		d->rb = NULL;
+		return err;
 	}
-	return err;
+	/* Only losses from now on are warned about; earlier ones (the pinned
+	 * counter survives restarts) are mentioned once, since after a kill -9
+	 * no instance was there to report them. Without the counters map
+	 * nothing is watched. */
+	if (d->fd.counters >= 0 && !read_event_lost(d, &ev_lost_seen)) {
+		if (ev_lost_seen)
+			pr_info("events: %llu events were lost before this start (event_lost)",
+				(unsigned long long)ev_lost_seen);
+		ev_lost_timer = loop_add_timer(d->loop, EV_LOST_CHECK_MS, on_lost_timer, d);
+		if (ev_lost_timer < 0)
+			pr_warn("events: cannot watch event_lost: %s", strerror(-ev_lost_timer));
+	}
+	return 0;
 }
 
 void ns_events_fini(struct ns_daemon *d)
@@ -273,6 +328,9 @@ void ns_events_fini(struct ns_daemon *d)
 	if (!d->rb)
 		return;
 	ring_buffer__consume(d->rb);
+	if (ev_lost_timer >= 0 && d->loop)
+		loop_del(d->loop, ev_lost_timer); /* closes the timerfd */
+	ev_lost_timer = -1;
 	if (d->loop)
 		loop_del(d->loop, ring_buffer__epoll_fd(d->rb));
 	ring_buffer__free(d->rb);

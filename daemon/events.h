@@ -58,7 +58,12 @@ int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint6
  */
 void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s);
 
-/* Open the ns_events ring buffer and register it on d->loop. 0 or -errno. */
+/*
+ * Open the ns_events ring buffer and register it on d->loop; a timer then
+ * warns (once a second at most) when the fast path's event_lost counter grew,
+ * i.e. when a full ring buffer dropped events the log will never show.
+ * 0 or -errno.
+ */
 int ns_events_init(struct ns_daemon *d);
 
 /* Drain what is left in the ring buffer and free it. */
