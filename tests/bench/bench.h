@@ -109,5 +109,7 @@ int cmd_testrun(const struct bench_opts *o);
 int cmd_scale(const struct bench_opts *o, const char *pin_dir);
 int cmd_attach(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+/* syncfill.c: aged sessions into a running natsyncd's pinned maps. */
+int cmd_syncfill(int argc, char **argv);
 
 #endif

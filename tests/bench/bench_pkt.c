@@ -10,6 +10,8 @@
  *   bench_pkt attach ...           attach the reference or natsync programs
  *                                  for the veth forwarding topology
  *   bench_pkt gen ...              saturating XDP live-frames generator
+ *   bench_pkt syncfill ...         aged sessions into natsyncd's pinned
+ *                                  maps (the sync benchmark, syncfill.c)
  *
  * Figures go to stdout as JSON lines (see bench.h), progress to stderr.
  */
@@ -136,6 +138,7 @@ static void usage(void)
 		"       bench_pkt [-q] scale [PIN_DIR]\n"
 		"       bench_pkt attach (fwd|sink|natsync|counters|off) ...   (see attach.c)\n"
 		"       bench_pkt gen IFNAME DST_MAC (FLOWS|new) COUNT   (see gen.c)\n"
+		"       bench_pkt syncfill PIN_DIR FIRST N AGE_MS   (see syncfill.c)\n"
 		"  -q   quick mode (BENCH_QUICK=1): fewer repeats, smaller tables\n");
 }
 
@@ -176,6 +179,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - i - 1, argv + i + 1) ? 1 : 0;
 	if (!strcmp(argv[i], "gen"))
 		return cmd_gen(argc - i - 1, argv + i + 1) ? 1 : 0;
+	if (!strcmp(argv[i], "syncfill"))
+		return cmd_syncfill(argc - i - 1, argv + i + 1) ? 1 : 0;
 	usage();
 	return 2;
 }

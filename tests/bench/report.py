@@ -87,6 +87,12 @@ def ratios(figs):
                              "<= 1.25" if est else None))
             out.append(ratio(figs, cost("nftables"), cost("kernel"),
                              f"box cost nftables SNAT / kernel forwarding, {p} flows, {g}"))
+    if "conntrackd bulk resync rate" in names:
+        out.append(ratio(figs, "natsync bulk sync rate", "conntrackd bulk resync rate",
+                         "sync: natsync bulk rate / conntrackd bulk resync rate"))
+        out.append(ratio(figs, "natsync bytes per session on the wire",
+                         "conntrackd bytes per entry on the wire",
+                         "sync: natsync / conntrackd bytes per session on the wire"))
     return out
 
 

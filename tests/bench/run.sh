@@ -7,7 +7,7 @@
 #   1. per-packet cost with BPF_PROG_TEST_RUN     (bench_pkt testrun)
 #   2. forwarding through a veth box              (this script, trafgen)
 #   3. scale: map memory, load time, aging        (bench_pkt scale)
-#   4. sync figures                               (n/a until sync lands)
+#   4. sync: two natsyncd, conntrackd side by side (sync.sh)
 #
 # Every figure is one JSON line in $BUILD/bench.jsonl; report.py prints the
 # table and writes $BUILD/bench.json. BENCH_QUICK=1 runs a short smoke
@@ -25,8 +25,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BP=$BUILD/bench_pkt
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
-# BENCH_ONLY=testrun,forward,scale picks sections (default: all).
-ONLY=${BENCH_ONLY:-testrun,forward,scale}
+# BENCH_ONLY=testrun,forward,scale,sync picks sections (default: all).
+ONLY=${BENCH_ONLY:-testrun,forward,scale,sync}
 OUT=$BUILD/bench.jsonl
 JSON=$BUILD/bench.json
 PIN_SCALE=/sys/fs/bpf/nsb-bench
@@ -48,8 +48,11 @@ cleanup() {
 	for n in $NSS; do
 		ip netns del "$n" 2>/dev/null
 	done
+	sync_cleanup
 	rm -rf "$PIN_SCALE" "$PIN_FWD" "$TMP"
 }
+# shellcheck source=tests/bench/sync.sh
+. "$ROOT/tests/bench/sync.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -535,12 +538,10 @@ run_forward() {
 # ---- daemon and sync rows ---------------------------------------------------
 
 run_rest() {
+	case ",$ONLY," in *,scale,*) ;; *) RSS_DONE=1 ;; esac
 	[ -n "${RSS_DONE:-}" ] || emit_na scale "natsyncd resident memory" 1000000 \
 		"n/a (measured with the natsyncd of the forwarding section, which did not run)" ""
-	emit_na sync "replication throughput" null "n/a (sync not implemented yet)" ">= 1000000"
-	emit_na sync "bytes per session on the wire" null "n/a (sync not implemented yet)" "<= 48"
-	emit_na sync "bulk sync of 1M sessions" 1000000 "n/a (sync not implemented yet)" ""
-	emit_na sync "takeover gap, 1k vs 1M sessions" null "n/a (redundancy not implemented yet)" ""
+	case ",$ONLY," in *,sync,*) run_sync ;; esac
 }
 
 # CPU trafgen sends from (the box's NAPI thread is on CPU 0).
