@@ -2,70 +2,67 @@
 /*
  * aging.c - session and NAT binding expiry (see aging.h, doc/daemon.md).
  *
- * Cost model: the common path (a live session) costs no syscall of its own:
- * sessions, ports and paired entries are read with BPF_MAP_LOOKUP_BATCH in
- * chunks, and live bindings are found through in-memory hash sets built from
- * the sessions. Only entries that change (an expired session, a port moving
- * into or out of hold) cost per-entry work.
+ * Two engines, one set of decisions (bpf/aging_sweep.h):
+ *
+ *  - the in-kernel sweep (bpf/aging.bpf.c): map-element iterators over
+ *    ns_sessions, ns_ports and ns_paired, read in slices. A live session
+ *    costs no copy to userspace: the kernel marks its bindings in a bitmap
+ *    and emits only what changes. A cycle is spread over several timer
+ *    ticks, each bounded in time, with pauses that keep aging under
+ *    NS_AGING_CPU_SHARE_PCT of one core: the event loop never stalls.
+ *  - the batch walk, when the sweep cannot load (no BTF, no iterators):
+ *    BPF_MAP_LOOKUP_BATCH in chunks, live bindings in in-memory hash sets,
+ *    one synchronous pass per tick (the original engine).
+ *
+ * Either way only entries that change (an expired session, a port moving
+ * into or out of hold) cost per-entry syscalls.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "aging.h"
+#include "sublimit.h"
+#include "bpf/aging_sweep.h"
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
 #include "util.h"
 
+#include "aging.skel.h"
+
 #define WALK_CHUNK 4096u        /* entries per batch lookup */
 #define WALK_CHUNK_MAX (1u << 20)
 #define FULL_WARN_EVERY_NS (60 * NS_NSEC_PER_SEC)
 
+_Static_assert(NS_PORT_FREE == NS_AGE_PORT_FREE && NS_PORT_DROP_EIM == NS_AGE_PORT_DROP_EIM &&
+	       NS_PORT_HOLD == NS_AGE_PORT_HOLD && NS_PORT_UNHOLD == NS_AGE_PORT_UNHOLD &&
+	       NS_PORT_KEEP == NS_AGE_PORT_KEEP, "port verdicts differ from aging_sweep.h");
+
 bool ns_aging_session_expired(uint64_t last_seen_ns, uint64_t now, uint32_t timeout_s)
 {
-	if (now <= last_seen_ns)
-		return false;
-	return now - last_seen_ns > (uint64_t)timeout_s * NS_NSEC_PER_SEC;
+	return ns_age_expired(last_seen_ns, now, timeout_s);
 }
 
 enum ns_port_verdict ns_aging_port_decide(const struct ns_port_val *v, bool in_use,
 					  bool clean_close, uint64_t now, uint64_t walk_start,
 					  uint32_t hold_s, uint32_t binding_s)
 {
-	bool held = v->flags & NS_PORT_F_HOLD;
-	bool eim = v->flags & NS_PORT_F_EIM;
-	uint64_t bind_ns = eim ? (uint64_t)binding_s * NS_NSEC_PER_SEC : 0;
-	uint64_t hold_ns = (uint64_t)hold_s * NS_NSEC_PER_SEC;
-	uint64_t idle;
-
-	if (in_use)
-		return held ? NS_PORT_UNHOLD : NS_PORT_KEEP;
-	/* Allocated while we walked: its session may be in a bucket we had
-	 * already passed. The next pass decides. */
-	if (v->last_used_ns >= walk_start)
-		return NS_PORT_KEEP;
-	if (!held) {
-		if (!bind_ns && (!hold_ns || clean_close))
-			return NS_PORT_FREE;
-		return NS_PORT_HOLD;
-	}
-	idle = now > v->released_ns ? now - v->released_ns : 0;
-	if (idle <= bind_ns)
-		return NS_PORT_KEEP;
-	if (idle > bind_ns + hold_ns)
-		return NS_PORT_FREE;
-	return eim ? NS_PORT_DROP_EIM : NS_PORT_KEEP;
+	return (enum ns_port_verdict)ns_age_port_decide(v, in_use, clean_close, now, walk_start,
+							hold_s, binding_s);
 }
 
 bool ns_aging_paired_expired(const struct ns_paired_val *v, bool in_use, uint64_t now,
 			     uint64_t walk_start, uint32_t binding_s)
 {
-	if (in_use || v->last_used_ns >= walk_start)
-		return false;
-	return ns_aging_session_expired(v->last_used_ns, now, binding_s);
+	return ns_age_paired_expired(v, in_use, now, walk_start, binding_s);
 }
 
 /* ---- an open-addressing set of non-zero u64 ---------------------------- */
@@ -76,18 +73,9 @@ struct u64set {
 	size_t n;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
 static void set_put(uint64_t *slot, size_t cap, uint64_t key)
 {
-	size_t i = mix64(key) & (cap - 1);
+	size_t i = ns_age_mix64(key) & (cap - 1);
 
 	while (slot[i] && slot[i] != key)
 		i = (i + 1) & (cap - 1);
@@ -100,7 +88,7 @@ static bool set_has(const struct u64set *s, uint64_t key)
 
 	if (!s->cap)
 		return false;
-	for (i = mix64(key) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+	for (i = ns_age_mix64(key) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
 		if (s->slot[i] == key)
 			return true;
 	return false;
@@ -134,15 +122,14 @@ static void set_free(struct u64set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Bit 63 keeps every id non-zero (0 marks an empty slot). */
 static uint64_t port_id(__be32 addr, __be16 port, __u8 proto)
 {
-	return (uint64_t)addr | (uint64_t)port << 32 | (uint64_t)proto << 48 | 1ull << 63;
+	return ns_age_port_id(addr, port, proto);
 }
 
 static uint64_t paired_id(__be32 addr, __u8 pool)
 {
-	return (uint64_t)addr | (uint64_t)pool << 32 | 1ull << 63;
+	return ns_age_paired_id(addr, pool);
 }
 
 /* ---- batch walk ---------------------------------------------------------- */
@@ -262,6 +249,12 @@ struct pass {
 	size_t n_pc, cap_pc;
 	struct paired_gone *gone;
 	size_t n_gone, cap_gone;
+	/* In-kernel sweep only: live bindings are bits in the sweep's bitmap
+	 * (NULL for the batch walk, which uses the sets above). */
+	uint64_t *bitmap;
+	uint64_t seed;
+	uint32_t nbits;
+	size_t exp_total, gone_total; /* n_exp/n_gone are per slice there */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -281,17 +274,35 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+static void bitmap_mark(struct pass *p, uint64_t id)
+{
+	uint32_t word;
+	uint64_t bits = ns_age_bits(id, p->seed, p->nbits, &word);
+
+	p->bitmap[word] |= bits;
+}
+
+static bool bitmap_test(const struct pass *p, uint64_t id)
+{
+	uint32_t word;
+	uint64_t bits = ns_age_bits(id, p->seed, p->nbits, &word);
+
+	return (p->bitmap[word] & bits) == bits;
+}
+
 static int mark_live(struct pass *p, const struct ns_session *s)
 {
 	int err;
 
 	p->live++;
+	if (p->bitmap) {
+		bitmap_mark(p, ns_age_session_port_id(s));
+		if (s->pool_id != 0xff)
+			bitmap_mark(p, paired_id(s->in_key.saddr, s->pool_id));
+		return 0;
+	}
 	/* dynamic-nat44 owns a whole address, as ns_ports[(addr, 0, 0)] */
-	if (s->nat_type == NS_NAT_DYNAMIC44)
-		err = set_add(&p->ports, port_id(s->out_key.daddr, 0, 0));
-	else
-		err = set_add(&p->ports,
-			      port_id(s->out_key.daddr, s->out_key.dport, s->out_key.proto));
+	err = set_add(&p->ports, ns_age_session_port_id(s));
 	if (!err && s->pool_id != 0xff)
 		err = set_add(&p->paired, paired_id(s->in_key.saddr, s->pool_id));
 	return err;
@@ -323,26 +334,28 @@ static int on_sessions(void *ctx, const void *keys, const void *vals, uint32_t n
 }
 
 /*
- * Delete the expired sessions. Each is looked up once more first: a packet
- * may have refreshed it since the batch read, and deleting a live flow's
- * session would cut it. Only expired entries pay this syscall.
+ * Delete the expired sessions p->exp[from, from + cnt). Each is looked up
+ * once more first: a packet may have refreshed it since the walk read it,
+ * and deleting a live flow's session would cut it. Only expired entries pay
+ * this syscall.
  */
-static int reap_sessions(struct pass *p)
+static int reap_sessions(struct pass *p, size_t from, size_t cnt)
 {
+	struct ns_sublimit_acc subs = { 0 }; /* max-sessions-per-subscriber */
 	struct ns_daemon *d = p->d;
 	struct ns_tuple *keys, *rev;
 	uint32_t n = 0;
 	int err = 0, e2;
 
-	if (!p->n_exp)
+	if (!cnt)
 		return 0;
-	keys = calloc(p->n_exp, sizeof(*keys));
-	rev = calloc(p->n_exp, sizeof(*rev));
+	keys = calloc(cnt, sizeof(*keys));
+	rev = calloc(cnt, sizeof(*rev));
 	if (!keys || !rev) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < p->n_exp && !err; i++) {
+	for (size_t i = from; i < from + cnt && !err; i++) {
 		struct expired *x = &p->exp[i];
 		struct ns_session cur;
 		struct ns_event ev;
@@ -355,7 +368,8 @@ static int reap_sessions(struct pass *p)
 		}
 		keys[n] = x->key;
 		rev[n++] = x->s.out_key;
-		if (x->s.tcp_state == NS_TCP_TIME_WAIT)
+		err = ns_sublimit_note(&subs, &x->s);
+		if (!err && x->s.tcp_state == NS_TCP_TIME_WAIT)
 			err = set_add(&p->clean, port_id(x->s.out_key.daddr, x->s.out_key.dport,
 							 x->s.out_key.proto));
 		ns_event_from_session(&ev, &x->s, NS_EV_SESSION_CLOSE);
@@ -369,7 +383,11 @@ static int reap_sessions(struct pass *p)
 	d->st.sessions_expired += n;
 	if (!err)
 		err = e2;
+	e2 = ns_sublimit_after_reap(d, &subs, p->now);
+	if (!err)
+		err = e2;
 out:
+	free(subs.keys);
 	free(keys);
 	free(rev);
 	return err;
@@ -466,7 +484,7 @@ static int apply_ports(struct pass *p)
 			failed++; /* ENOENT: freed meanwhile, nothing to do */
 	}
 	err = delete_keys(d->fd.ports, del, sizeof(*del), n_del);
-	p->freed = n_del;
+	p->freed += n_del;
 	free(del);
 	if (failed)
 		pr_debug("aging: %d port updates raced with the fast path", failed);
@@ -545,7 +563,8 @@ static void pass_free(struct pass *p)
 	free(p->gone);
 }
 
-int ns_aging_pass(struct ns_daemon *d, uint64_t now)
+/* One synchronous pass of the batch walk (the engine without the sweep). */
+static int batch_pass(struct ns_daemon *d, uint64_t now)
 {
 	struct pass p = { .d = d, .now = now, .walk_start = ns_now() };
 	uint64_t t0 = ns_now();
@@ -556,7 +575,7 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now)
 	err = map_walk(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
 		       on_sessions, &p);
 	if (!err)
-		err = reap_sessions(&p);
+		err = reap_sessions(&p, 0, p.n_exp);
 	if (!err && d->fd.ports >= 0)
 		err = map_walk(d->fd.ports, sizeof(struct ns_port_key),
 			       sizeof(struct ns_port_val), on_ports, &p);
@@ -589,15 +608,557 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now)
 	return err;
 }
 
+/* ---- the in-kernel sweep ------------------------------------------------- */
+
+/*
+ * A slice of a cycle runs at most this long; afterwards aging pauses long
+ * enough to stay under NS_AGING_CPU_SHARE_PCT (aging.h) of one core, so a
+ * big table takes several aging intervals per cycle instead of stalling
+ * the loop.
+ */
+#define SLICE_NS (4 * 1000 * 1000ull)
+#define MIN_GAP_NS (1000 * 1000ull)
+/* One read(): 32 records, i.e. at most 32 * NS_AGE_TICK_EVERY = 2048
+ * entries (a millisecond or two), or 32 changed entries. */
+#define READ_RECS 32
+/* The bitmap is cleared in steps of this many bytes (10M sessions: 40 MB). */
+#define CLEAR_STEP (1u << 20)
+/* Bitmap bits per session-map entry (two ids per session, two bits each). */
+#define BITS_PER_SESSION 32
+/* Expired sessions re-checked and deleted per step of the reap phase. */
+#define REAP_CHUNK 1024
+
+/*
+ * The phases of a cycle. Expired sessions are only collected while the
+ * session iterator runs and deleted after it (PH_REAP): the iterator resumes
+ * a bucket by counting the entries it had passed, so deleting behind it
+ * would make it skip a live session, whose binding would then look unused.
+ */
+enum sweep_phase {
+	PH_CLEAR = 0, PH_SESSIONS, PH_REAP, PH_PORTS, PH_PAIRED, PH_MAX, PH_IDLE = PH_MAX
+};
+
+struct ns_aging_sweep {
+	struct ns_daemon *d;
+	struct aging_bpf *skel;
+	struct bpf_link *link[PH_MAX];  /* NULL: that map is not open */
+	uint64_t *bitmap;               /* ns_age_live, mmap()ed */
+	size_t bitmap_len;
+	uint32_t nbits;
+	enum sweep_phase phase;
+	int iter_fd;
+	struct pass p;                  /* the running cycle */
+	uint64_t cycle_start, work_ns, cycles;
+	uint64_t next_ns;               /* when the next cycle may start */
+	int err;                        /* first error of the running cycle */
+	size_t reaped;                  /* PH_REAP: p.exp[0, reaped) done */
+	size_t cleared;                 /* PH_CLEAR: bitmap bytes zeroed */
+	struct ns_age_rec buf[READ_RECS];
+	size_t carry;                   /* bytes of a partial record in buf */
+};
+
+/*
+ * The sweep belongs to its daemon; struct ns_daemon has no slot for it yet,
+ * so aging keeps its own (one natsyncd per process, a few in the tests).
+ */
+#define MAX_SWEEPS 4
+static struct ns_aging_sweep *sweeps[MAX_SWEEPS];
+static const struct ns_daemon *sweep_failed[MAX_SWEEPS];
+
+static struct ns_aging_sweep **sweep_slot(const struct ns_daemon *d)
+{
+	for (int i = 0; i < MAX_SWEEPS; i++)
+		if (sweeps[i] && sweeps[i]->d == d)
+			return &sweeps[i];
+	return NULL;
+}
+
+/* Whether d's sweep failed to load (then d uses the batch walk); with set,
+ * record that it did. */
+static bool sweep_unavailable(const struct ns_daemon *d, bool set)
+{
+	for (int i = 0; i < MAX_SWEEPS; i++) {
+		if (sweep_failed[i] == d)
+			return true;
+		if (set && !sweep_failed[i]) {
+			sweep_failed[i] = d;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void sweep_close_iter(struct ns_aging_sweep *sw)
+{
+	if (sw->iter_fd >= 0)
+		close(sw->iter_fd);
+	sw->iter_fd = -1;
+}
+
+static void sweep_destroy(struct ns_aging_sweep *sw)
+{
+	if (!sw)
+		return;
+	sweep_close_iter(sw);
+	for (int i = 0; i < PH_MAX; i++)
+		bpf_link__destroy(sw->link[i]);
+	if (sw->bitmap)
+		munmap(sw->bitmap, sw->bitmap_len);
+	aging_bpf__destroy(sw->skel);
+	pass_free(&sw->p);
+	free(sw);
+}
+
+static int map_max_entries(int fd)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return (int)info.max_entries;
+}
+
+static int sweep_attach(struct ns_aging_sweep *sw, enum sweep_phase ph, struct bpf_program *prog,
+			int map_fd)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info linfo;
+
+	if (map_fd < 0)
+		return 0; /* e.g. no ns_paired: that phase is skipped */
+	memset(&linfo, 0, sizeof(linfo));
+	linfo.map.map_fd = (__u32)map_fd;
+	opts.link_info = &linfo;
+	opts.link_info_len = sizeof(linfo);
+	sw->link[ph] = bpf_program__attach_iter(prog, &opts);
+	return sw->link[ph] ? 0 : -errno;
+}
+
+/*
+ * Load the sweep and bind its iterators to the daemon's maps (the maps are
+ * passed at attach time, so the loaded or pinned ns_* maps are used as
+ * they are). The bitmap gets BITS_PER_SESSION bits per ns_sessions entry.
+ */
+static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
+{
+	struct ns_aging_sweep *sw = calloc(1, sizeof(*sw));
+	int max = map_max_entries(d->fd.sessions), err;
+	uint32_t words;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!sw)
+		return -ENOMEM;
+	sw->d = d;
+	sw->iter_fd = -1;
+	sw->phase = PH_IDLE;
+	if (max <= 0) {
+		err = max < 0 ? max : -EINVAL;
+		goto fail;
+	}
+	words = (uint32_t)(((uint64_t)max * BITS_PER_SESSION + 63) / 64);
+	if (words < 1024)
+		words = 1024;
+	sw->skel = aging_bpf__open();
+	if (!sw->skel) {
+		err = -errno;
+		goto fail;
+	}
+	bpf_map__set_max_entries(sw->skel->maps.ns_age_live, words);
+	err = aging_bpf__load(sw->skel);
+	if (err)
+		goto fail;
+	sw->nbits = words * 64;
+	sw->bitmap_len = ((size_t)words * 8 + page - 1) / page * page;
+	sw->bitmap = mmap(NULL, sw->bitmap_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  bpf_map__fd(sw->skel->maps.ns_age_live), 0);
+	if (sw->bitmap == MAP_FAILED) {
+		sw->bitmap = NULL;
+		err = -errno;
+		goto fail;
+	}
+	err = sweep_attach(sw, PH_SESSIONS, sw->skel->progs.ns_age_sessions, d->fd.sessions);
+	if (!err)
+		err = sweep_attach(sw, PH_PORTS, sw->skel->progs.ns_age_ports, d->fd.ports);
+	if (!err)
+		err = sweep_attach(sw, PH_PAIRED, sw->skel->progs.ns_age_paired, d->fd.paired);
+	if (err)
+		goto fail;
+	*out = sw;
+	return 0;
+fail:
+	sweep_destroy(sw);
+	return err;
+}
+
+/* The daemon's sweep, loaded on first use; NULL means use the batch walk. */
+static struct ns_aging_sweep *sweep_of(struct ns_daemon *d)
+{
+	struct ns_aging_sweep **slot = sweep_slot(d), *sw = NULL;
+	int err;
+
+	if (slot)
+		return *slot;
+	if (sweep_unavailable(d, false))
+		return NULL;
+	/* An operator's (and the tests') way to compare with the old engine. */
+	if (getenv("NATSYNC_AGING_BATCH")) {
+		pr_info("aging: NATSYNC_AGING_BATCH set: using the batch walk");
+		sweep_unavailable(d, true);
+		return NULL;
+	}
+	err = sweep_open(d, &sw);
+	if (!err) {
+		for (int i = 0; i < MAX_SWEEPS; i++) {
+			if (!sweeps[i]) {
+				sweeps[i] = sw;
+				pr_info("aging: in-kernel sweep loaded (%u bitmap bits)", sw->nbits);
+				return sw;
+			}
+		}
+		sweep_destroy(sw);
+		err = -EMFILE;
+	}
+	pr_info("aging: in-kernel sweep unavailable (%s): using the batch walk", strerror(-err));
+	sweep_unavailable(d, true);
+	return NULL;
+}
+
+/* Open the iterator of the current phase, skipping phases with no map. */
+static int sweep_open_iter(struct ns_aging_sweep *sw)
+{
+	while (sw->phase < PH_MAX && sw->phase != PH_REAP && sw->phase != PH_CLEAR &&
+	       !sw->link[sw->phase])
+		sw->phase++;
+	if (sw->phase >= PH_MAX || sw->phase == PH_REAP || sw->phase == PH_CLEAR)
+		return 0;
+	sw->iter_fd = bpf_iter_create(bpf_link__fd(sw->link[sw->phase]));
+	sw->carry = 0;
+	return sw->iter_fd < 0 ? -errno : 0;
+}
+
+/* Start a cycle at clock now: clear the bitmap, write the parameters. */
+static int sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
+{
+	struct ns_daemon *d = sw->d;
+	const struct ns_config *c = &d->conf;
+	struct ns_age_cfg *cfg = &sw->skel->bss->age_cfg;
+	struct pass *p = &sw->p;
+	uint64_t t0 = ns_now();
+
+	pass_free(p);
+	memset(p, 0, sizeof(*p));
+	p->d = d;
+	p->now = now;
+	p->walk_start = ns_now();
+	if (p->walk_start > now)
+		p->walk_start = now; /* a caller-supplied (test) clock in the past */
+	p->bitmap = sw->bitmap;
+	p->nbits = sw->nbits;
+	p->seed = ns_age_mix64(now ^ ++sw->cycles);
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->now = now;
+	cfg->walk_start = p->walk_start;
+	cfg->seed = p->seed;
+	cfg->nbits = sw->nbits;
+	cfg->hold_s = c->timeouts.port_hold;
+	cfg->binding_s = c->timeouts.binding;
+	/* Timeouts are re-read every cycle: a reload may have changed them. */
+	for (uint8_t st = 0; st < NS_TCP_STATE_MAX; st++)
+		cfg->timeout_s[st] = ns_config_session_timeout(c, 6, st);
+	cfg->timeout_s[NS_AGE_TO_UDP] = ns_config_session_timeout(c, 17, 0);
+	cfg->timeout_s[NS_AGE_TO_ICMP] = ns_config_session_timeout(c, 1, 0);
+	cfg->timeout_s[NS_AGE_TO_OTHER] = ns_config_session_timeout(c, 47, 0);
+	memset(&sw->skel->bss->age_stats, 0, sizeof(sw->skel->bss->age_stats));
+
+	sw->work_ns = ns_now() - t0;
+	sw->cycle_start = t0;
+	sw->err = 0;
+	sw->reaped = 0;
+	sw->cleared = 0;
+	sw->phase = PH_CLEAR;
+	return sweep_open_iter(sw);
+}
+
+/* Collect one record; the map work is done per read (sweep_flush). */
+static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
+{
+	struct pass *p = &sw->p;
+	const struct ns_timeouts *to = &p->d->conf.timeouts;
+
+	switch (r->type) {
+	case NS_AGE_REC_SESSION:
+		if (grow((void **)&p->exp, &p->cap_exp, p->n_exp + 1, sizeof(*p->exp)))
+			return -ENOMEM;
+		p->exp[p->n_exp].key = r->sess.key;
+		p->exp[p->n_exp++].s = r->sess.s;
+		return 0;
+	case NS_AGE_REC_PORT: {
+		uint64_t id = port_id(r->port.k.addr, r->port.k.port, r->port.k.proto);
+		enum ns_port_verdict vd;
+
+		/* The exact decision, now with the clean-close set. */
+		vd = ns_aging_port_decide(&r->port.v, bitmap_test(p, id), set_has(&p->clean, id),
+					  p->now, p->walk_start, to->port_hold, to->binding);
+		if (vd == NS_PORT_KEEP)
+			return 0;
+		if (grow((void **)&p->pc, &p->cap_pc, p->n_pc + 1, sizeof(*p->pc)))
+			return -ENOMEM;
+		p->pc[p->n_pc].k = r->port.k;
+		p->pc[p->n_pc].v = r->port.v;
+		p->pc[p->n_pc++].verdict = vd;
+		return 0;
+	}
+	case NS_AGE_REC_PAIRED:
+		if (grow((void **)&p->gone, &p->cap_gone, p->n_gone + 1, sizeof(*p->gone)))
+			return -ENOMEM;
+		p->gone[p->n_gone].k = r->paired.k;
+		p->gone[p->n_gone++].seen_last_used = r->paired.v.last_used_ns;
+		return 0;
+	default:
+		return 0; /* NS_AGE_REC_TICK: progress only */
+	}
+}
+
+/* Apply the port and paired changes one read() collected (expired sessions
+ * wait for PH_REAP): the same code as the batch walk's. */
+static int sweep_flush(struct ns_aging_sweep *sw)
+{
+	struct pass *p = &sw->p;
+	int err = 0, e;
+
+	if (p->n_pc) {
+		err = apply_ports(p);
+		p->n_pc = 0;
+	}
+	if (p->n_gone) {
+		e = delete_paired_unchanged(sw->d->fd.paired, p->gone, p->n_gone);
+		err = err ?: e;
+		p->gone_total += p->n_gone;
+		p->n_gone = 0;
+	}
+	return err;
+}
+
+/* One read() of the current iterator: 1 more to come, 0 at its end, -errno. */
+static int sweep_read(struct ns_aging_sweep *sw)
+{
+	char *b = (char *)sw->buf;
+	ssize_t n = read(sw->iter_fd, b + sw->carry, sizeof(sw->buf) - sw->carry);
+	size_t have, off;
+	int err = 0;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -errno;
+	if (n == 0)
+		return 0;
+	have = sw->carry + (size_t)n;
+	for (off = 0; off + sizeof(struct ns_age_rec) <= have && !err;
+	     off += sizeof(struct ns_age_rec))
+		err = sweep_record(sw, (const struct ns_age_rec *)(b + off));
+	sw->carry = have - off;
+	memmove(b, b + off, sw->carry);
+	return err ?: 1;
+}
+
+static void sweep_finish(struct ns_aging_sweep *sw)
+{
+	struct ns_daemon *d = sw->d;
+	struct pass *p = &sw->p;
+	const struct ns_age_stats *ks = &sw->skel->bss->age_stats;
+	uint64_t live = ks->sessions - ks->expired + p->live;
+
+	d->st.aging_passes++;
+	d->st.aging_last_ns = sw->work_ns;
+	d->st.sessions_seen = live;
+	d->st.bindings_live = ks->ports - p->freed;
+	d->st.bindings_released += p->held;
+	d->st.nat_released += p->freed;
+	if (sw->err)
+		d->st.aging_errors++;
+	if (p->exp_total || p->held || p->freed || p->gone_total || d->st.aging_passes % 60 == 1)
+		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu bindings, %llu held, "
+			 "%llu freed, %zu paired gone, %llu us of work over %llu ms%s",
+			 (unsigned long long)d->st.aging_passes, (unsigned long long)live,
+			 p->exp_total, (unsigned long long)ks->ports, (unsigned long long)p->held,
+			 (unsigned long long)p->freed, p->gone_total,
+			 (unsigned long long)(sw->work_ns / 1000),
+			 (unsigned long long)((ns_now() - sw->cycle_start) / 1000000),
+			 sw->err ? " (failed)" : "");
+	warn_if_full(d, p->now, live);
+	sw->phase = PH_IDLE;
+}
+
+/*
+ * Run the cycle until it ends or the clock passes deadline. A failed map
+ * walk ends the cycle early (counted, logged by the caller); what was
+ * already applied is consistent, a session's rev entry going with it.
+ * Returns 1 when the cycle is over, 0 when there is more, with sw->err set.
+ */
+static int sweep_step(struct ns_aging_sweep *sw, uint64_t deadline)
+{
+	uint64_t t0 = ns_now();
+	int ret, err;
+
+	while (sw->phase < PH_MAX) {
+		if (sw->phase == PH_CLEAR) {
+			size_t len = (size_t)sw->nbits / 8 - sw->cleared;
+
+			len = len > CLEAR_STEP ? CLEAR_STEP : len;
+			memset((char *)sw->bitmap + sw->cleared, 0, len);
+			sw->cleared += len;
+			ret = sw->cleared < (size_t)sw->nbits / 8;
+		} else if (sw->phase == PH_REAP) {
+			struct pass *p = &sw->p;
+			size_t n = p->n_exp - sw->reaped;
+
+			n = n > REAP_CHUNK ? REAP_CHUNK : n;
+			err = reap_sessions(p, sw->reaped, n);
+			sw->reaped += n;
+			if (err)
+				sw->err = sw->err ?: err;
+			ret = sw->reaped < p->n_exp;
+			p->exp_total = sw->reaped;
+		} else {
+			ret = sweep_read(sw);
+			err = sweep_flush(sw);
+			if (ret < 0 || err)
+				sw->err = sw->err ?: (ret < 0 ? ret : err);
+			if (ret < 0) { /* the iterator is broken: end the cycle */
+				sweep_close_iter(sw);
+				sw->phase = PH_MAX;
+				break;
+			}
+		}
+		if (ret == 0) {
+			sweep_close_iter(sw);
+			sw->phase++;
+			err = sweep_open_iter(sw);
+			if (err) {
+				sw->err = sw->err ?: err;
+				sw->phase = PH_MAX;
+				break;
+			}
+		}
+		if (sw->phase < PH_MAX && ns_now() >= deadline) {
+			sw->work_ns += ns_now() - t0;
+			return 0;
+		}
+	}
+	sw->work_ns += ns_now() - t0;
+	sweep_finish(sw);
+	return 1;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+int ns_aging_pass(struct ns_daemon *d, uint64_t now)
+{
+	struct ns_aging_sweep *sw = sweep_of(d);
+	int err;
+
+	if (!sw)
+		return batch_pass(d, now);
+	sweep_close_iter(sw); /* a cycle the timer had under way starts over */
+	err = sweep_begin(sw, now);
+	if (err) {
+		sw->phase = PH_IDLE;
+		d->st.aging_errors++;
+		return err;
+	}
+	sweep_step(sw, UINT64_MAX);
+	return sw->err;
+}
+
+const char *ns_aging_engine(struct ns_daemon *d)
+{
+	return sweep_of(d) ? "in-kernel sweep" : "batch walk";
+}
+
+/* CPU time of this thread: the share is about CPU, and a slice preempted
+ * by another process should not make aging rest longer. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return ns_now();
+	return (uint64_t)ts.tv_sec * NS_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void rearm(int fd, uint64_t delay_ns)
+{
+	struct itimerspec its = {0};
+
+	if (delay_ns < MIN_GAP_NS)
+		delay_ns = MIN_GAP_NS;
+	its.it_value.tv_sec = (time_t)(delay_ns / NS_NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(delay_ns % NS_NSEC_PER_SEC);
+	if (timerfd_settime(fd, 0, &its, NULL) < 0)
+		pr_err("aging: cannot re-arm the timer: %s", strerror(errno));
+}
+
+/*
+ * One timer tick of the sweep: start a cycle if one is due, run one slice
+ * of at most SLICE_NS, and re-arm: after a slice of t, aging rests
+ * t * (100 / share - 1), so it never takes more than its share of a core;
+ * after the last slice, it waits for the next interval.
+ */
+static void sweep_tick(struct ns_aging_sweep *sw, int timer_fd)
+{
+	struct ns_daemon *d = sw->d;
+	uint64_t interval = (uint64_t)d->conf.aging_interval_ms * 1000000ull;
+	uint64_t now = ns_now(), c0, dt, rest;
+	int done, err;
+
+	if (sw->phase == PH_IDLE) {
+		if (now < sw->next_ns) {
+			rearm(timer_fd, sw->next_ns - now);
+			return;
+		}
+		err = sweep_begin(sw, now);
+		if (err) {
+			pr_warn("aging: cannot start a sweep: %s", strerror(-err));
+			d->st.aging_errors++;
+			sw->phase = PH_IDLE;
+			sw->next_ns = now + interval;
+			rearm(timer_fd, interval);
+			return;
+		}
+	} else {
+		/* The clock moves on between slices; the bss is re-read per entry. */
+		sw->p.now = now;
+		sw->skel->bss->age_cfg.now = now;
+	}
+	c0 = thread_cpu_ns();
+	done = sweep_step(sw, ns_now() + SLICE_NS);
+	dt = thread_cpu_ns() - c0;
+	if (done && sw->err)
+		pr_warn("aging: sweep failed: %s", strerror(-sw->err));
+	rest = dt * (100 / NS_AGING_CPU_SHARE_PCT - 1);
+	if (done) {
+		sw->next_ns = sw->cycle_start + interval;
+		if (sw->next_ns < ns_now() + rest)
+			sw->next_ns = ns_now() + rest;
+		rest = sw->next_ns - ns_now();
+	}
+	rearm(timer_fd, rest);
+}
+
 static void on_aging_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct ns_daemon *d = arg;
+	struct ns_aging_sweep *sw = sweep_of(d);
 	int err;
 
 	(void)loop;
-	(void)fd;
 	(void)events;
-	err = ns_aging_pass(d, ns_now());
+	if (sw) {
+		sweep_tick(sw, fd);
+		return;
+	}
+	err = batch_pass(d, ns_now());
 	if (err)
 		pr_warn("aging: pass failed: %s", strerror(-err));
 }
@@ -611,12 +1172,25 @@ int ns_aging_init(struct ns_daemon *d)
 		return fd;
 	}
 	d->aging_timer_fd = fd;
+	/* Load the sweep now (not at the first tick), so its log line and any
+	 * fallback to the batch walk show up at start. The batch walk keeps the
+	 * periodic timer; the sweep re-arms it one-shot per slice. */
+	sweep_of(d);
 	return 0;
 }
 
 void ns_aging_fini(struct ns_daemon *d)
 {
+	struct ns_aging_sweep **slot = sweep_slot(d);
+
 	if (d->aging_timer_fd >= 0 && d->loop)
 		loop_del(d->loop, d->aging_timer_fd);
 	d->aging_timer_fd = -1;
+	if (slot) {
+		sweep_destroy(*slot);
+		*slot = NULL;
+	}
+	for (int i = 0; i < MAX_SWEEPS; i++)
+		if (sweep_failed[i] == d)
+			sweep_failed[i] = NULL;
 }

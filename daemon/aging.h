@@ -3,10 +3,14 @@
  * aging.h - session and NAT binding expiry, run by natsyncd every
  * aging-interval-ms on the event loop.
  *
- * One pass: walk ns_sessions with batch lookups, delete sessions idle longer
- * than their protocol/TCP-state timeout (and their ns_session_rev entry),
- * then walk ns_ports and ns_paired: a binding no live session uses is held
+ * One cycle: find the sessions idle longer than their protocol/TCP-state
+ * timeout and delete them (with their ns_session_rev entry), then go
+ * through ns_ports and ns_paired: a binding no live session uses is held
  * (RFC 6888 port-hold) and freed after the hold; see doc/daemon.md.
+ *
+ * The engine is the in-kernel sweep (bpf/aging.bpf.c: map iterators read in
+ * time-bounded slices, a cycle spread over several ticks under a CPU share),
+ * or, where it cannot load, the batch walk (one synchronous pass per tick).
  *
  * The decision functions are pure so the unit tests can drive them with
  * fake clocks.
@@ -22,6 +26,10 @@
 struct ns_daemon;
 
 #define NS_NSEC_PER_SEC 1000000000ull
+
+/* The in-kernel sweep's cap: after a slice of work it rests long enough to
+ * use at most this share (%) of one core. */
+#define NS_AGING_CPU_SHARE_PCT 4
 
 /*
  * ns_aging_session_expired - true when a session last seen at last_seen_ns
@@ -66,18 +74,25 @@ bool ns_aging_paired_expired(const struct ns_paired_val *v, bool in_use, uint64_
 			     uint64_t walk_start, uint32_t binding_s);
 
 /*
- * ns_aging_pass - one full pass over the maps in d->fd at clock now.
- * Updates d->st; logs SESSION_CLOSE / NAT_RELEASE per the service sets'
- * syslog classes. Returns 0, or -errno when a map walk failed (the pass
- * stops, nothing half-deleted is left inconsistent: a session's rev entry
- * is deleted with it).
+ * ns_aging_pass - one full cycle over the maps in d->fd at clock now, run to
+ * its end before returning (tests and benchmarks; natsyncd itself runs
+ * cycles in slices from the timer). Updates d->st; logs SESSION_CLOSE /
+ * NAT_RELEASE per the service sets' syslog classes. Returns 0, or -errno
+ * when a map walk failed (the cycle stops, nothing half-deleted is left
+ * inconsistent: a session's rev entry is deleted with it).
  */
 int ns_aging_pass(struct ns_daemon *d, uint64_t now);
 
-/* Start the aging timer (conf.aging_interval_ms) on d->loop. 0 or -errno. */
+/* "in-kernel sweep" or "batch walk": the engine d's aging uses (loads the
+ * sweep on first use). */
+const char *ns_aging_engine(struct ns_daemon *d);
+
+/* Start the aging timer (conf.aging_interval_ms) on d->loop and load the
+ * sweep (falling back to the batch walk). 0 or -errno. */
 int ns_aging_init(struct ns_daemon *d);
 
-/* Stop the aging timer. */
+/* Stop the aging timer and unload the sweep (also after ns_aging_pass()
+ * without ns_aging_init(): d->loop may be NULL). */
 void ns_aging_fini(struct ns_daemon *d);
 
 #endif
