@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -39,6 +40,7 @@
 
 #include <sodium.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -52,8 +54,16 @@
 
 #define SYNC_TICK_MS 100
 #define SYNC_PASS_INTERVAL_NS (250ull * 1000000)   /* start a pass at most this often */
-#define SYNC_WALK_CHUNK 1024                       /* entries per batch lookup */
-#define SYNC_WALK_BUDGET 16384                     /* entries per loop callback */
+#define SYNC_WALK_CHUNK 256                        /* entries per batch lookup */
+/* Work one sync callback may do before yielding to the loop (heartbeats of
+ * both modules and the control socket must never wait behind a bulk). */
+#define SYNC_STEP_BUDGET_NS (5ull * 1000000)
+#define SYNC_SLOW_STEP_NS (20ull * 1000000)        /* counted as a stall */
+/* Data frames on the wire not yet acknowledged as processed: bounds what a
+ * backup has buffered ahead of a heartbeat to ~32 x 16 KiB. */
+#define SYNC_WINDOW_FRAMES 32
+#define SYNC_FINI_FLUSH_NS (200ull * 1000000)      /* graceful close: flush */
+#define SYNC_FINI_DRAIN_NS (100ull * 1000000)      /* graceful close: peer's FIN */
 #define SYNC_LO_CAP (4u << 20)                     /* bulk/incremental queue */
 #define SYNC_HI_CAP (1u << 20)                     /* deletes and control */
 #define SYNC_IN_CAP (2 * NSW_MAX_FRAME)
@@ -82,7 +92,11 @@ struct sync_table {
 	struct sync_ent **b;
 	size_t nb;               /* power of two */
 	size_t n;
+	size_t nb_min;           /* first size: sized for max-sessions */
 };
+
+/* Average chain length before the table doubles. */
+#define SYNC_TAB_LOAD 4
 
 /* ---- output queue: whole frames, bounded -------------------------------- */
 
@@ -105,6 +119,7 @@ struct sync_conn {
 	uint8_t nonce[NSW_NONCE_LEN]; /* ours, in our HELLO / HELLO_ACK */
 	uint8_t key[NSW_KEY_LEN];     /* per-connection key (nsw_derive_key) */
 	bool ack_needed;        /* data processed since the last ACK */
+	bool rx_paused;         /* budget spent with frames left in in[] */
 	uint32_t events;         /* registered epoll events */
 	uint8_t *in;
 	size_t in_len;
@@ -133,6 +148,9 @@ struct sync_stats {
 	uint64_t heartbeats_tx, heartbeats_rx, acks_rx;
 	uint64_t bulk_requests_rx;
 	uint64_t auth_fail;
+	uint64_t steps, steps_slow, step_max_ns, step_max_cpu_ns, rx_yields, window_waits;
+	const char *step_max_what;
+	uint64_t red_max_ns;     /* longest redundancy handler run inside a step */
 };
 
 /* One received frame staged for batch map updates (backup). */
@@ -169,6 +187,8 @@ struct ns_sync {
 	uint32_t epoch;          /* +1 per connection / role change */
 	uint32_t pass;
 	bool walking, walk_first, bulk_pending, bulk_running;
+	bool finishing;          /* walk done, finish_pass() at tab bucket fin_idx */
+	size_t fin_idx;
 	uint64_t walk_token;
 	uint64_t last_pass_ns;
 	uint32_t bulk_epoch, bulk_count, bulk_expected;
@@ -182,6 +202,8 @@ struct ns_sync {
 	/* backup */
 	uint32_t gen;            /* bulk generation */
 	bool bulk_rx_running, ready;
+	bool sweeping, sweep_first; /* end-of-bulk stale sweep, resumable */
+	uint64_t sweep_token;
 	uint32_t bulk_rx_epoch, bulk_rx_expected, bulk_rx_count;
 	uint32_t peer_install_fail;
 	struct nsw_heartbeat peer_hb;
@@ -191,12 +213,16 @@ struct ns_sync {
 	struct sync_stage stage;
 	struct ns_tuple rx_keys[NSW_BATCH_MAX_DELS];
 	struct sync_stats st;
+	const char *step_what;   /* what the current step did last (show sync) */
+	uint64_t step_red_ns;    /* time of the current step in redundancy code */
 };
 
 static void conn_close(struct ns_sync *s, struct sync_conn *c, const char *why);
 static void flush_out(struct ns_sync *s, struct sync_conn *c);
 static void walk_step(struct ns_sync *s);
 static void send_heartbeat(struct ns_sync *s, struct sync_conn *c, uint64_t now);
+static void kick(struct ns_sync *s);
+static uint32_t lag_frames(const struct sync_conn *c);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -255,12 +281,17 @@ static struct sync_ent *tab_find(struct sync_table *t, const struct ns_tuple *k)
 	return NULL;
 }
 
-/* Double the bucket array; on allocation failure keep the old one. */
+/*
+ * Double the bucket array; on allocation failure keep the old one. The
+ * first size comes from max-sessions (tab_size), so this rehash - one
+ * loop iteration, ~50 ms at a million entries - only runs when the maps
+ * hold more than the configuration allows for.
+ */
 static void tab_grow(struct sync_table *t)
 {
-	size_t nb = t->nb ? t->nb * 2 : 4096;
+	size_t nb = t->nb ? t->nb * 2 : (t->nb_min ? t->nb_min : 4096);
 	struct sync_ent **b = calloc(nb, sizeof(*b));
-	struct sync_table nt = { .b = b, .nb = nb, .n = t->n };
+	struct sync_table nt = { .b = b, .nb = nb, .n = t->n, .nb_min = t->nb_min };
 
 	if (!b)
 		return;
@@ -284,7 +315,7 @@ static struct sync_ent *tab_add(struct sync_table *t, const struct ns_tuple *k)
 	struct sync_ent *e;
 	size_t h;
 
-	if (t->n >= t->nb)
+	if (!t->nb || t->n >= t->nb * SYNC_TAB_LOAD)
 		tab_grow(t);
 	if (!t->nb)
 		return NULL;
@@ -328,7 +359,18 @@ static void tab_clear(struct sync_table *t)
 		}
 	}
 	free(t->b);
-	memset(t, 0, sizeof(*t));
+	t->b = NULL;
+	t->nb = t->n = 0; /* nb_min stays */
+}
+
+/* Size the first bucket array for max sessions (bounded: 8 MiB). */
+static void tab_size(struct sync_table *t, uint32_t max_sessions)
+{
+	size_t want = max_sessions / SYNC_TAB_LOAD;
+
+	t->nb_min = 4096;
+	while (t->nb_min < want && t->nb_min < (1u << 20))
+		t->nb_min *= 2;
 }
 
 /* ---- output queues ------------------------------------------------------ */
@@ -371,6 +413,8 @@ static bool enqueue(struct sync_conn *c, struct sync_q *q, const uint8_t *f, int
 
 	if (len <= 0)
 		return false; /* the encoder refused */
+	if (c->st == C_FREE || !q->buf)
+		return false; /* closed under the caller: conn_close freed buf */
 	tag = c->auth && f[5] != NSW_REFUSE;
 	n = (size_t)len + (tag ? NSW_MAC_LEN : 0);
 	if (!q_room(q, n))
@@ -400,14 +444,28 @@ static bool send_lo(struct ns_sync *s, struct sync_conn *c, const uint8_t *f, in
 	return true;
 }
 
+/*
+ * May lo start another frame? Only while fewer than SYNC_WINDOW_FRAMES data
+ * frames are unacknowledged: what the backup has not processed yet sits in
+ * front of our next heartbeat, so this bounds the heartbeat's delay.
+ */
+static bool lo_open(const struct sync_conn *c)
+{
+	return lag_frames(c) < SYNC_WINDOW_FRAMES;
+}
+
 /* Start the next frame: deletes and control first, then bulk/incremental.
  * The sequence is stamped now, so wire order and sequence order agree. */
 static bool next_frame(struct ns_sync *s, struct sync_conn *c)
 {
-	struct sync_q *q = q_len(&c->hi) ? &c->hi : q_len(&c->lo) ? &c->lo : NULL;
+	struct sync_q *q = NULL;
 	uint8_t *f;
 	uint32_t blen;
 
+	if (q_len(&c->hi))
+		q = &c->hi;
+	else if (q_len(&c->lo) && lo_open(c))
+		q = &c->lo;
 	if (!q)
 		return false;
 	f = q->buf + q->head;
@@ -450,7 +508,10 @@ static void flush_out(struct ns_sync *s, struct sync_conn *c)
 		c->cur_left -= (size_t)n;
 		s->st.bytes_tx += (uint64_t)n;
 	}
-	want_events(s, c, EPOLLIN | (c->cur_left || q_len(&c->hi) || q_len(&c->lo) ? EPOLLOUT : 0));
+	if (!c->cur_left && !q_len(&c->hi) && q_len(&c->lo))
+		s->st.window_waits++; /* an ACK reopens it (on_conn_event) */
+	/* No EPOLLOUT while only the window holds lo back: it would spin. */
+	want_events(s, c, EPOLLIN | (c->cur_left || q_len(&c->hi) ? EPOLLOUT : 0));
 }
 
 /* ---- handshake ---------------------------------------------------------- */
@@ -522,7 +583,9 @@ static void start_bulk(struct ns_sync *s)
 	s->peer_ready = false;
 	/* Restart the walk so the bulk sees every bucket from the first. */
 	s->walking = false;
+	s->finishing = false;
 	s->batch.count = 0;
+	kick(s);
 }
 
 /* The handshake succeeded on c: make it the connection, resolving duplicates. */
@@ -548,6 +611,7 @@ static void conn_established(struct ns_sync *s, struct sync_conn *c)
 	c->st = C_ESTABLISHED;
 	c->last_hb_ns = 0;
 	s->active = c;
+	s->sweeping = false;
 	s->backoff_ms = 0;
 	s->last_error[0] = '\0';
 	pr_info("sync: connected to %s (%s, peer role %s, %s)", c->peer.name,
@@ -849,21 +913,29 @@ static int on_dels(struct ns_sync *s, const uint8_t *b, uint32_t len)
  * (re)install is gone on the primary (or was never replicated: younger than
  * the threshold when this box stopped being primary). Walks the map itself,
  * not our table, so sessions left pinned by a previous run are swept too.
+ * Resumable: one call sweeps for at most SYNC_STEP_BUDGET_NS, then kicks
+ * the loop (a million sessions take ~0.3 s, longer than a dead interval).
+ * The backup is ready once the sweep is over.
  */
-static void sweep_stale(struct ns_sync *s)
+static void sweep_step(struct ns_sync *s)
 {
 	struct ns_map_fds *fd = &s->d->fd;
 	struct ns_tuple del[SYNC_WALK_CHUNK]; /* a whole chunk may be stale */
-	uint64_t token = 0;
-	bool first = true;
-	int ndel = 0, err;
+	uint64_t start = ns_now();
+	int err = 0;
 
-	do {
+	s->step_what = "stale sweep";
+	while (s->sweeping && !err) {
 		__u32 n = SYNC_WALK_CHUNK;
+		int ndel = 0;
 
-		err = bpf_map_lookup_batch(fd->sessions, first ? NULL : &token, &token, s->keys,
-					   s->vals, &n, NULL);
-		first = false;
+		if (ns_now() - start >= SYNC_STEP_BUDGET_NS) {
+			kick(s); /* on_kick continues after the pending events */
+			return;
+		}
+		err = bpf_map_lookup_batch(fd->sessions, s->sweep_first ? NULL : &s->sweep_token,
+					   &s->sweep_token, s->keys, s->vals, &n, NULL);
+		s->sweep_first = false;
 		if (err && err != -ENOENT) {
 			s->st.walk_errors++;
 			break;
@@ -879,8 +951,13 @@ static void sweep_stale(struct ns_sync *s)
 		for (int i = 0; i < ndel; i++)
 			if (remove_session(s, &del[i]))
 				s->st.stale_removed++;
-		ndel = 0;
-	} while (!err);
+	}
+	if (!s->sweeping)
+		return;
+	s->sweeping = false;
+	s->ready = true;
+	pr_info("sync: bulk %u complete: %u sessions received, %llu stale removed; backup ready",
+		s->bulk_rx_epoch, s->bulk_rx_count, (unsigned long long)s->st.stale_removed);
 }
 
 static int on_bulk(struct ns_sync *s, const uint8_t *b, uint32_t len, bool start)
@@ -897,6 +974,7 @@ static int on_bulk(struct ns_sync *s, const uint8_t *b, uint32_t len, bool start
 		s->bulk_rx_expected = m.count;
 		s->bulk_rx_count = 0;
 		s->ready = false;
+		s->sweeping = false; /* the new bulk's end sweeps again */
 		pr_info("sync: bulk %u from %s started (%u sessions expected)", m.epoch,
 			s->active ? s->active->peer.name : "?", m.count);
 		return 0;
@@ -905,10 +983,9 @@ static int on_bulk(struct ns_sync *s, const uint8_t *b, uint32_t len, bool start
 		return 0;
 	s->bulk_rx_running = false;
 	s->st.bulks_rx++;
-	sweep_stale(s);
-	s->ready = true;
-	pr_info("sync: bulk %u complete: %u sessions received, %llu stale removed; backup ready",
-		m.epoch, s->bulk_rx_count, (unsigned long long)s->st.stale_removed);
+	s->sweeping = true;
+	s->sweep_first = true;
+	sweep_step(s);
 	return 0;
 }
 
@@ -1011,11 +1088,19 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 	case NSW_HEARTBEAT:
 		r = nsw_decode_heartbeat(body, len, &s->peer_hb);
 		if (!r) {
+			uint64_t t0 = ns_now();
+
 			s->st.heartbeats_rx++;
 			/* Roles are agreed through heartbeats (redundancy.c);
 			 * this may call sync_set_role() right away. */
 			red_on_peer_heartbeat(s->d, s->peer_hb.role, s->peer_hb.ready,
 					      s->peer_hb.priority, c->peer.name);
+			/* A takeover (addresses, hooks) is timed by
+			 * redundancy.c, not charged to sync's step. */
+			t0 = ns_now() - t0;
+			s->step_red_ns += t0;
+			if (t0 > s->st.red_max_ns)
+				s->st.red_max_ns = t0;
 		}
 		break;
 	case NSW_BULK_REQUEST:
@@ -1048,8 +1133,18 @@ static void send_ack(struct ns_sync *s, struct sync_conn *c)
 	}
 }
 
-/* Parse every complete frame in c->in; false when c was closed. */
-static bool process_input(struct ns_sync *s, struct sync_conn *c)
+/* Frames whose processing costs map operations (budgeted on a backup). */
+static bool costly_frame(uint8_t type)
+{
+	return type >= NSW_SESSION_ADD && type <= NSW_BULK_END;
+}
+
+/*
+ * Parse the complete frames in c->in until deadline; false when c was
+ * closed. Out of time before a data frame, it sets c->rx_paused and leaves
+ * the rest in c->in: the caller yields to the loop and resumes later.
+ */
+static bool process_input(struct ns_sync *s, struct sync_conn *c, uint64_t deadline)
 {
 	size_t off = 0;
 
@@ -1067,7 +1162,13 @@ static bool process_input(struct ns_sync *s, struct sync_conn *c)
 			conn_close(s, c, "protocol error");
 			return false;
 		}
-		if (!handle_frame(s, c, &h, c->in + off))
+		if (costly_frame(h.type) && ns_now() >= deadline) {
+			c->rx_paused = true;
+			break;
+		}
+		/* A heartbeat may change the role and close c (send -> error):
+		 * then c->in is gone, whatever handle_frame returned. */
+		if (!handle_frame(s, c, &h, c->in + off) || c->st == C_FREE)
 			return false;
 		off += NSW_HDR_LEN + h.length;
 	}
@@ -1076,11 +1177,22 @@ static bool process_input(struct ns_sync *s, struct sync_conn *c)
 	return true;
 }
 
+/*
+ * Read and process input for at most SYNC_STEP_BUDGET_NS. Frames left from
+ * a paused call go first; while they are not done nothing more is read (TCP
+ * flow control holds the peer back). A paused connection is resumed from
+ * on_kick, or by EPOLLIN when more data waits in the socket.
+ */
 static void on_readable(struct ns_sync *s, struct sync_conn *c)
 {
+	uint64_t deadline = ns_now() + SYNC_STEP_BUDGET_NS;
 	size_t total = 0;
 
-	while (total < SYNC_RX_BUDGET) {
+	s->step_what = "receive/install";
+	c->rx_paused = false;
+	if (c->in_len && !process_input(s, c, deadline))
+		return;
+	while (!c->rx_paused && total < SYNC_RX_BUDGET && c->in_len < SYNC_IN_CAP) {
 		ssize_t n = recv(c->fd, c->in + c->in_len, SYNC_IN_CAP - c->in_len, MSG_DONTWAIT);
 
 		if (n == 0) {
@@ -1097,9 +1209,14 @@ static void on_readable(struct ns_sync *s, struct sync_conn *c)
 		total += (size_t)n;
 		s->st.bytes_rx += (uint64_t)n;
 		c->last_rx_ns = ns_now();
-		if (!process_input(s, c))
+		if (!process_input(s, c, deadline))
 			return;
 	}
+	if (c->rx_paused) {
+		s->st.rx_yields++;
+		kick(s);
+	}
+	/* Acknowledge per step: the primary's window reopens as we install. */
 	send_ack(s, c);
 }
 
@@ -1157,14 +1274,25 @@ static void conn_close(struct ns_sync *s, struct sync_conn *c, const char *why)
 		flush_out(s, c);
 	loop_del(s->d->loop, c->fd);
 	close(c->fd);
+	/* Callers up the stack may still hold c (walk -> send -> error ->
+	 * here): they re-check c->st, and enqueue() refuses a NULL buffer. */
 	free(c->in);
 	free(c->hi.buf);
 	free(c->lo.buf);
+	c->in = NULL;
+	c->hi.buf = c->lo.buf = NULL;
+	c->in_len = 0;
+	c->hi.head = c->hi.tail = c->lo.head = c->lo.tail = 0;
+	c->cur = NULL;
+	c->cur_left = 0;
+	c->rx_paused = false;
 	c->st = C_FREE;
 	c->fd = -1;
 	if (s->active == c) {
 		s->active = NULL;
 		s->walking = false;
+		s->finishing = false;
+		s->sweeping = false;
 		s->bulk_running = false;
 		s->peer_ready = false;
 		/* The backup keeps its sessions (it may have to take over), but
@@ -1204,7 +1332,47 @@ static void send_hello(struct ns_sync *s, struct sync_conn *c)
 	send_hi(s, c, f, nsw_encode_hello(f, sizeof(f), NSW_HELLO, 0, &me));
 }
 
-static void on_conn_event(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+/*
+ * Time of one sync callback, for "show sync": the loop is shared with the
+ * redundancy heartbeats, so a long step here is a late heartbeat there.
+ */
+/* CPU time of this thread: tells our own work from time the kernel gave
+ * to other tasks while we were in a step (a loaded 2-core box). */
+static uint64_t cpu_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const char *what)
+{
+	uint64_t t = ns_now() - start, cpu = cpu_now() - cpu_start;
+
+	t = t > s->step_red_ns ? t - s->step_red_ns : 0;
+	cpu = cpu > s->step_red_ns ? cpu - s->step_red_ns : 0;
+	s->step_red_ns = 0;
+	if (s->step_what)
+		what = s->step_what;
+	s->step_what = NULL;
+	s->st.steps++;
+	if (t > s->st.step_max_ns) {
+		s->st.step_max_ns = t;
+		s->st.step_max_what = what;
+	}
+	if (cpu > s->st.step_max_cpu_ns)
+		s->st.step_max_cpu_ns = cpu;
+	if (t >= SYNC_SLOW_STEP_NS) {
+		s->st.steps_slow++;
+		pr_debug("sync: %s took %llu ms (%llu ms CPU)", what,
+			 (unsigned long long)(t / SYNC_NS_PER_MS),
+			 (unsigned long long)(cpu / SYNC_NS_PER_MS));
+	}
+}
+
+static void conn_event(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 {
 	struct sync_conn *c = arg;
 	struct ns_sync *s = c->owner;
@@ -1236,12 +1404,22 @@ static void on_conn_event(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 		if (c->st == C_FREE)
 			return;
 	}
-	if (ev & EPOLLOUT)
-		flush_out(s, c);
+	/* Also after a read: an ACK may have reopened the window for lo. */
+	flush_out(s, c);
 	/* Backpressure released: continue the walk that stopped on a full queue. */
 	if (c->st == C_ESTABLISHED && c == s->active && s->walking &&
 	    q_len(&c->lo) < SYNC_LO_CAP / 4)
 		walk_step(s);
+}
+
+static void on_conn_event(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+{
+	struct sync_conn *c = arg;
+	struct ns_sync *s = c->owner;
+	uint64_t start = ns_now(), cpu = cpu_now();
+
+	conn_event(loop, fd, ev, arg);
+	step_done(s, start, cpu, "connection event");
 }
 
 static void start_connect(struct ns_sync *s)
@@ -1572,6 +1750,8 @@ static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 	s->pass++;
 	s->walking = true;
 	s->walk_first = true;
+	s->finishing = false;
+	s->fin_idx = 0;
 	s->last_pass_ns = now;
 	if (!s->bulk_pending)
 		return;
@@ -1596,14 +1776,28 @@ static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 	}
 }
 
-/* Sessions not seen in the pass that just ended were deleted: tell the peer. */
-static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
+/* Is c still the established connection the walk works for? */
+static bool conn_live(const struct ns_sync *s, const struct sync_conn *c)
+{
+	return s->active == c && c->st == C_ESTABLISHED;
+}
+
+/*
+ * Sessions not seen in the pass that just ended were deleted: tell the
+ * peer. Resumable at table bucket s->fin_idx; returns having done at most
+ * SYNC_STEP_BUDGET_NS of work since start (the kick brings it back).
+ */
+static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 {
 	if (!flush_batch(s, c))
 		return; /* retried at the next step, the pass is not over yet */
-	for (size_t i = 0; i < s->tab.nb; i++) {
-		struct sync_ent **pp = &s->tab.b[i];
+	for (; s->fin_idx < s->tab.nb; s->fin_idx++) {
+		struct sync_ent **pp = &s->tab.b[s->fin_idx];
 
+		if (!(s->fin_idx & 1023) && ns_now() - start >= SYNC_STEP_BUDGET_NS) {
+			kick(s);
+			return;
+		}
 		while (*pp) {
 			struct sync_ent *e = *pp;
 
@@ -1612,6 +1806,8 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 				continue;
 			}
 			if (e->epoch == s->epoch && !queue_del(s, c, e)) {
+				if (!conn_live(s, c))
+					return;
 				s->st.dels_deferred++; /* stays unseen: retried next pass */
 				pp = &e->next;
 				continue;
@@ -1620,8 +1816,12 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 			free(e);
 			s->tab.n--;
 		}
+		if (!conn_live(s, c))
+			return;
 	}
 	flush_dels(s, c);
+	if (!conn_live(s, c))
+		return;
 	if (s->bulk_running) {
 		struct nsw_bulk b = { .epoch = s->bulk_epoch, .count = s->bulk_count };
 		uint8_t f[NSW_HDR_LEN + 8];
@@ -1632,8 +1832,10 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 		pr_info("sync: bulk %u sent: %u sessions", b.epoch, b.count);
 	}
 	s->walking = false;
+	s->finishing = false;
+	s->fin_idx = 0;
 	s->st.walk_passes++;
-	s->st.walk_last_ns = ns_now() - now;
+	s->st.walk_last_ns = ns_now() - s->last_pass_ns;
 }
 
 /* Ask the loop to call walk_step() again after the events already pending. */
@@ -1645,7 +1847,7 @@ static void kick(struct ns_sync *s)
 		s->kicked = true;
 }
 
-static void on_kick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+static void kicked(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 {
 	struct ns_sync *s = arg;
 	uint64_t v;
@@ -1655,23 +1857,53 @@ static void on_kick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	s->kicked = false;
+	/* Input a budget-limited step left behind (backup installing). */
+	for (int i = 0; i < SYNC_MAX_CONNS; i++) {
+		struct sync_conn *c = &s->conns[i];
+
+		if (c->st != C_FREE && c->rx_paused) {
+			on_readable(s, c);
+			if (c->st != C_FREE)
+				flush_out(s, c);
+		}
+	}
+	if (s->sweeping)
+		sweep_step(s);
 	walk_step(s);
 }
 
+static void on_kick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+{
+	struct ns_sync *s = arg;
+	uint64_t start = ns_now(), cpu = cpu_now();
+
+	kicked(loop, fd, ev, arg);
+	step_done(s, start, cpu, "continued step");
+}
+
+/*
+ * One bounded step of the replication walk: batch lookups until the
+ * budget is spent (then kick) or lo is half full (then on_conn_event
+ * resumes it when lo drains), then the resumable finish_pass().
+ */
 static void walk_step(struct ns_sync *s)
 {
 	struct sync_conn *c = s->active;
 	uint64_t now = ns_now();
-	size_t done = 0;
 
 	if (!c || c->st != C_ESTABLISHED || !s->primary || s->d->fd.sessions < 0)
 		return;
+	s->step_what = "replication walk";
+	if (s->finishing) {
+		finish_pass(s, c, now);
+		return;
+	}
 	if (!s->walking) {
 		if (!s->bulk_pending && now - s->last_pass_ns < SYNC_PASS_INTERVAL_NS)
 			return;
 		start_pass(s, c, now);
-		if (s->bulk_pending)
-			return;
+		if (s->bulk_pending || !conn_live(s, c))
+			return; /* lo full, or BULK_START's send closed c */
 	}
 	for (;;) {
 		__u32 n = SYNC_WALK_CHUNK;
@@ -1681,7 +1913,7 @@ static void walk_step(struct ns_sync *s)
 			s->st.backpressure++;
 			break; /* resumed from on_conn_event when lo drains */
 		}
-		if (done >= SYNC_WALK_BUDGET) {
+		if (ns_now() - now >= SYNC_STEP_BUDGET_NS) {
 			kick(s); /* let other events run, then continue at once */
 			break;
 		}
@@ -1698,17 +1930,19 @@ static void walk_step(struct ns_sync *s)
 			return;
 		}
 		s->walk_first = false;
-		for (__u32 i = 0; i < n; i++)
+		for (__u32 i = 0; i < n; i++) {
 			walk_entry(s, c, &s->keys[i], &s->vals[i], now);
-		done += n;
-		if (s->active != c)
-			return; /* the connection died under a send */
+			if (!conn_live(s, c))
+				return; /* the connection died under a send */
+		}
 		if (err == -ENOENT) {
+			s->finishing = true;
+			s->fin_idx = 0;
 			finish_pass(s, c, now);
 			break;
 		}
 	}
-	if (s->active == c) {
+	if (conn_live(s, c)) {
 		flush_batch(s, c);
 		flush_dels(s, c);
 	}
@@ -1779,14 +2013,10 @@ static bool connecting(const struct ns_sync *s)
 	return false;
 }
 
-static void on_tick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+static void tick(struct ns_sync *s)
 {
-	struct ns_sync *s = arg;
 	uint64_t now = ns_now();
 
-	(void)loop;
-	(void)fd;
-	(void)ev;
 	if (s->lfd < 0 && now >= s->next_listen_ns) {
 		int err = open_listener(s);
 
@@ -1801,7 +2031,21 @@ static void on_tick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 		start_connect(s);
 	if (s->active && !s->primary)
 		send_ack(s, s->active);
+	if (s->sweeping && !s->kicked)
+		sweep_step(s); /* without the eventfd the timer drives it */
 	walk_step(s);
+}
+
+static void on_tick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
+{
+	struct ns_sync *s = arg;
+	uint64_t start = ns_now(), cpu = cpu_now();
+
+	(void)loop;
+	(void)fd;
+	(void)ev;
+	tick(s);
+	step_done(s, start, cpu, "timer");
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1886,6 +2130,7 @@ int sync_init(struct ns_daemon *d)
 		set_active(s);
 	}
 	s->fingerprint = ns_config_fingerprint(&d->conf);
+	tab_size(&s->tab, d->conf.max_sessions);
 	if (d->conf.red.key_file[0]) {
 		err = load_key(s, d->conf.red.key_file);
 		if (err) {
@@ -1932,6 +2177,66 @@ int sync_init(struct ns_daemon *d)
 	return 0;
 }
 
+/* Wait up to until (ns_now() clock) for ev on fd; false on timeout. */
+static bool wait_fd(int fd, short ev, uint64_t until)
+{
+	uint64_t now = ns_now();
+	struct pollfd p = { .fd = fd, .events = ev };
+	int ms;
+
+	if (now >= until)
+		return false;
+	ms = (int)((until - now + SYNC_NS_PER_MS - 1) / SYNC_NS_PER_MS);
+	return poll(&p, 1, ms) > 0;
+}
+
+/*
+ * Close an established connection without losing what matters in its
+ * queues: the last heartbeat (a graceful release asks the peer to take
+ * over now) and the control frames on hi. Unstarted replication data is
+ * dropped (the peer's next bulk repairs it). Blocks for at most
+ * SYNC_FINI_FLUSH_NS + SYNC_FINI_DRAIN_NS: only called at shutdown.
+ * After our FIN it reads until the peer's, so close() sends no RST that
+ * could destroy the heartbeat in the peer's receive queue.
+ */
+static void conn_close_graceful(struct ns_sync *s, struct sync_conn *c)
+{
+	uint64_t until = ns_now() + SYNC_FINI_FLUSH_NS;
+	uint8_t sink[4096];
+
+	if (c->st != C_ESTABLISHED) {
+		conn_close(s, c, "shutting down");
+		return;
+	}
+	if (c->cur == &c->lo && c->cur_left)
+		c->lo.tail = c->lo.head + c->cur_left; /* finish the frame on the wire */
+	else
+		c->lo.head = c->lo.tail = 0;
+	for (;;) {
+		flush_out(s, c);
+		if (c->st == C_FREE)
+			return;
+		if (!c->cur_left && !q_len(&c->hi))
+			break;
+		if (!wait_fd(c->fd, POLLOUT, until))
+			break;
+	}
+	if (c->cur_left || q_len(&c->hi)) {
+		pr_warn("sync: shutdown: %zu bytes for %s not sent in %llu ms",
+			c->cur_left + q_len(&c->hi), c->peer.name,
+			(unsigned long long)(SYNC_FINI_FLUSH_NS / SYNC_NS_PER_MS));
+	} else if (!shutdown(c->fd, SHUT_WR)) {
+		until = ns_now() + SYNC_FINI_DRAIN_NS;
+		while (wait_fd(c->fd, POLLIN, until)) {
+			ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+		}
+	}
+	conn_close(s, c, "shutting down");
+}
+
 void sync_fini(struct ns_daemon *d)
 {
 	struct ns_sync *s = d->sync;
@@ -1939,7 +2244,7 @@ void sync_fini(struct ns_daemon *d)
 	if (!s)
 		return;
 	for (int i = 0; i < SYNC_MAX_CONNS; i++)
-		conn_close(s, &s->conns[i], "shutting down");
+		conn_close_graceful(s, &s->conns[i]);
 	if (s->lfd >= 0) {
 		loop_del(d->loop, s->lfd);
 		close(s->lfd);
@@ -1985,6 +2290,7 @@ void sync_set_role(struct ns_daemon *d, bool primary)
 	if (!s || s->primary == primary)
 		return;
 	pr_info("sync: role %s -> %s", role_name(s->primary), role_name(primary));
+	s->step_what = "role change";
 	s->primary = primary;
 	if (!d->red)
 		set_active(s); /* else redundancy.c switched the fast path already */
@@ -1992,6 +2298,8 @@ void sync_set_role(struct ns_daemon *d, bool primary)
 	 * installed" on a backup: it does not survive a role change. */
 	tab_clear(&s->tab);
 	s->walking = false;
+	s->finishing = false;
+	s->sweeping = false;
 	s->bulk_running = false;
 	s->ready = false;
 	s->bulk_rx_running = false;
@@ -2059,7 +2367,8 @@ static void show_text(struct ns_sync *s, FILE *f)
 			s->bulk_epoch, s->bulk_count, s->bulk_expected);
 	else
 		fprintf(f, "Bulk:         %s, epoch %u, %u received (expected %u)\n",
-			s->bulk_rx_running ? "receiving" : s->ready ? "complete" : "waiting",
+			s->bulk_rx_running ? "receiving" : s->sweeping ? "sweeping" :
+			s->ready ? "complete" : "waiting",
 			s->bulk_rx_epoch, s->bulk_rx_count, s->bulk_rx_expected);
 	fprintf(f, "Tracked:      %zu sessions %s\n", s->tab.n,
 		s->primary ? "replicated to the peer" : "installed from the peer");
@@ -2085,6 +2394,18 @@ static void show_text(struct ns_sync *s, FILE *f)
 		(unsigned long long)t->auth_fail, (unsigned long long)t->dead_peer, (unsigned long long)t->accept_rejected,
 		(unsigned long long)t->backpressure, (unsigned long long)t->dels_deferred,
 		(unsigned long long)t->walk_errors);
+	fprintf(f, "Loop:         %llu steps, longest %llu.%03llu ms (%s; most CPU %llu.%03llu ms), "
+		"%llu over %llu ms, %llu input yields, %llu window waits, redundancy handler "
+		"longest %llu ms\n",
+		(unsigned long long)t->steps, (unsigned long long)(t->step_max_ns / SYNC_NS_PER_MS),
+		(unsigned long long)(t->step_max_ns % SYNC_NS_PER_MS / 1000),
+		t->step_max_what ? t->step_max_what : "-",
+		(unsigned long long)(t->step_max_cpu_ns / SYNC_NS_PER_MS),
+		(unsigned long long)(t->step_max_cpu_ns % SYNC_NS_PER_MS / 1000),
+		(unsigned long long)t->steps_slow,
+		(unsigned long long)(SYNC_SLOW_STEP_NS / SYNC_NS_PER_MS),
+		(unsigned long long)t->rx_yields, (unsigned long long)t->window_waits,
+		(unsigned long long)(t->red_max_ns / SYNC_NS_PER_MS));
 	if (s->last_error[0])
 		fprintf(f, "Last error:   %s\n", s->last_error);
 }
@@ -2139,8 +2460,8 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 		ctl_json_kv_uint(j, "sent", s->bulk_count);
 		ctl_json_kv_uint(j, "expected", s->bulk_expected);
 	} else {
-		ctl_json_kv_string(j, "state", s->bulk_rx_running ? "receiving" : s->ready ?
-				   "complete" : "waiting");
+		ctl_json_kv_string(j, "state", s->bulk_rx_running ? "receiving" : s->sweeping ?
+				   "sweeping" : s->ready ? "complete" : "waiting");
 		ctl_json_kv_uint(j, "epoch", s->bulk_rx_epoch);
 		ctl_json_kv_uint(j, "received", s->bulk_rx_count);
 		ctl_json_kv_uint(j, "expected", s->bulk_rx_expected);
@@ -2157,6 +2478,8 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(bulks_rx); KV(stale_removed); KV(backpressure); KV(dels_deferred);
 	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(heartbeats_tx);
 	KV(heartbeats_rx); KV(acks_rx); KV(bulk_requests_rx); KV(auth_fail);
+	KV(steps); KV(steps_slow); KV(step_max_ns); KV(step_max_cpu_ns); KV(rx_yields);
+	KV(window_waits); KV(red_max_ns);
 #undef KV
 	ctl_json_end_object(j);
 	ctl_json_kv_string(j, "last_error", s->last_error);

@@ -7,7 +7,9 @@
  * sessions older than the replication threshold from the primary's maps,
  * bulk transfer on every new connection, and installation into the backup's
  * maps. Everything runs on the daemon's event loop and never blocks: output
- * queues are bounded and a slow peer only slows the replication walk.
+ * queues are bounded, a slow peer only slows the replication walk, and
+ * every step (walk, install, end-of-bulk sweep) yields to the loop after
+ * ~5 ms so heartbeats are never late because of sync.
  * The wire encoding is in sync_wire.h; doc/sync.md describes both.
  */
 #ifndef NATSYNC_SYNC_H
@@ -33,7 +35,14 @@ struct ctl_out;
  */
 int sync_init(struct ns_daemon *d);
 
-/* sync_fini - close every socket, unregister from the loop, free d->sync. */
+/*
+ * sync_fini - close every socket, unregister from the loop, free d->sync.
+ * An established connection is closed gracefully: what is on the
+ * high-priority queue (the release heartbeat a graceful hand-over queued
+ * just before) is flushed for up to 200 ms, then shutdown(SHUT_WR) and the
+ * peer's FIN awaited for up to 100 ms; unsent replication data is dropped.
+ * Blocks for at most ~300 ms per connection.
+ */
 void sync_fini(struct ns_daemon *d);
 
 /*
