@@ -5,6 +5,8 @@
 #   make demo       (root) the veth-namespace demo
 #   make bench      (root) benchmarks; BENCH_QUICK=1 for a short smoke run
 #   make deps       (root) install the Debian packages natsync needs
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS (default 60) each
+#   make asan-unit  unit tests under AddressSanitizer + UBSan
 #
 # Warnings are errors for userspace (-Wall -Wextra -Werror).
 
@@ -34,8 +36,10 @@ HDRS      := $(wildcard daemon/*.h) $(wildcard common/*.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
+# natsyncd and natsyncctl under ASan+UBSan (tests/netns/test_asan_daemon.sh)
+ASAN_BINS := $(BUILD)/asan/natsyncd $(BUILD)/asan/natsyncctl
 
-.PHONY: all clean test demo bench deps unit bpftest netns fuzz
+.PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit
 # keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
 .SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
@@ -81,18 +85,80 @@ unit: $(BUILD)/test_unit
 bpftest: all $(BUILD)/test_bpf
 	@$(AS_ROOT); $(BUILD)/test_bpf
 
-netns: all
+netns: all $(ASAN_BINS)
 	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) tests/netns/run-all.sh
 
+# Six suites; any failure stops make with a non-zero status, so the closing
+# line is only printed when all of them passed.
 test:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/test_unit $(BUILD)/test_bpf && \
-		$(MAKE) unit && $(MAKE) bpftest && $(MAKE) netns && echo "make test: all suites passed"
+		$(MAKE) unit && $(MAKE) asan-unit && $(MAKE) fuzz-regress && $(MAKE) bpftest && \
+		$(MAKE) netns && echo "suites: 6 passed, 0 failed"
 
 demo:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all && NATSYNC_BUILD=$(BUILD) scripts/demo.sh
 
 bench:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && BUILD=$(BUILD) tests/bench/run.sh
+
+# ---- sanitizers and fuzzing (tests/fuzz, doc/hardening.md) ----------------
+# A second build of the library, natsyncd, natsyncctl and the unit tests
+# under AddressSanitizer + UndefinedBehaviorSanitizer in $(BUILD)/asan; any
+# report aborts (no recovery), so a test that trips one fails.
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_CFLAGS := -O1 -g $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
+# Leak checking at exit is on; ASan stops at the first report.
+SAN_ENV     := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+	       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	       LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+
+$(BUILD)/asan/daemon/%.o: daemon/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -I$(BUILD)/bpf -c $< -o $@
+
+$(BUILD)/asan/libnatsync.a: $(ASAN_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/asan/natsyncd: $(BUILD)/asan/daemon/natsyncd.o $(BUILD)/asan/libnatsync.a
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/natsyncctl: $(BUILD)/asan/daemon/natsyncctl.o $(BUILD)/asan/libnatsync.a
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/test_unit: $(UNIT_SRCS) $(BUILD)/asan/libnatsync.a $(HDRS)
+	$(CC) $(ASAN_CFLAGS) -I$(BUILD)/bpf -o $@ $(UNIT_SRCS) $(BUILD)/asan/libnatsync.a \
+		-lcriterion $(LDLIBS)
+
+asan-unit: $(BUILD)/asan/test_unit
+	$(SAN_ENV) $(BUILD)/asan/test_unit
+
+# libFuzzer targets: clang, coverage-instrumented library code, ASan+UBSan.
+# tests/fuzz/run.sh replays the kept corpora (regress) or fuzzes (fuzz).
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 5
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link $(SAN_FLAGS) -Wall -Wextra -Werror \
+	       -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRCS))
+
+$(BUILD)/fuzz/daemon/%.o: daemon/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -I$(BUILD)/bpf -c $< -o $@
+
+$(BUILD)/fuzz/libnatsync.a: $(FUZZ_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libnatsync.a $(HDRS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -I$(BUILD)/bpf -o $@ $< \
+		$(BUILD)/fuzz/libnatsync.a $(LDLIBS)
+
+fuzz-regress: $(FUZZ_BINS)
+	FUZZ_BUILD=$(BUILD)/fuzz tests/fuzz/run.sh regress $(TEST_FUZZ_SECONDS)
+
+fuzz: $(FUZZ_BINS)
+	FUZZ_BUILD=$(BUILD)/fuzz tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

@@ -5,7 +5,7 @@ set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
 libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
-netsniff-ng python3 procps kmod"
+netsniff-ng python3 procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

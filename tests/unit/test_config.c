@@ -738,6 +738,7 @@ Test(config, too_many_terms_after_expansion)
 	text = subst(base_cfg, "{ name = \"fw1\"; match-direction = \"input\"; terms = (\n"
 		     "\t\t\t\t{ name = \"t1\"; from = { protocol = [ \"tcp\", \"udp\" ]; destination-port = [ \"80\", \"1000-2000\" ]; }; then = \"accept\"; } ); }",
 		     rules);
+	free(r1); /* its text is in rules now */
 	r1 = subst(text, "stateful-firewall-rules = [ \"fw1\" ]", "stateful-firewall-rules = [ \"fw1\", \"fw2\" ]");
 	expect_rejected("service set too big", r1,
 			"t.cfg:16: natsync.services.service-sets.[0].stateful-firewall-rules.[1]: too many stateful-firewall terms: 300 after expansion with rule 'fw2', the limit is 256");
