@@ -204,3 +204,53 @@ Test(mutate, xdp_random_frames_other_seed)
 {
 	mutate_run(0, 0x6e617473796e6303ull);
 }
+
+/*
+ * A SYN flood from the outside (random sources and ports, to the pool and to
+ * subscriber addresses) creates no state and does not starve a subscriber:
+ * every SYN is dropped as unsolicited, and a subscriber's new flow right
+ * after it is translated and its reply let in. (A new-session flood from one
+ * subscriber is bounded by max-sessions-per-subscriber: test_sublimit.c.)
+ */
+Test(mutate, outside_syn_flood_creates_no_state)
+{
+	static const char *const dsts[] = { T_POOL_FIRST, "203.0.113.9", T_SUB, T_SUB2 };
+	uint8_t buf[PKT_MAX], out[PKT_MAX * 2];
+	struct pkt_info o;
+	char src[32];
+	int n = 5000, olen;
+
+	rng_state = 0x6e617473796e6304ull;
+	for (int i = 0; i < n; i++) {
+		struct pkt_spec s;
+
+		snprintf(src, sizeof(src), "198.51.100.%u", 2 + rnd() % 250);
+		s = t_spec_in(IPPROTO_TCP, src, 1024 + rnd() % 60000, dsts[rnd() % 4],
+			      1 + rnd() % 65535);
+		s.tcp_flags = 0x02;
+		cr_assert_eq(t_run_xdp(t_ifout, buf, pkt_build(buf, &s), out, &olen),
+			     XDP_RET_DROP, "unsolicited SYN %d not dropped", i);
+	}
+	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), (uint64_t)n);
+	cr_assert_eq(t_map_count(t_fd("ns_sessions")), 0, "the flood created state");
+	cr_assert_eq(t_map_count(t_fd("ns_ports")), 0);
+
+	/* the subscriber is served as if nothing happened */
+	struct pkt_spec syn = t_spec_out(IPPROTO_TCP, T_SUB, 40000, T_REM, 443);
+
+	syn.tcp_flags = 0x02;
+	o = t_send(0, t_ifin, &syn, XDP_RET_REDIRECT, out, &olen);
+	cr_assert(o.ok, "translated SYN has valid checksums");
+	cr_assert_eq(t_map_count(t_fd("ns_sessions")), 1);
+	struct pkt_spec synack = t_spec_in(IPPROTO_TCP, T_REM, 443, "0.0.0.0", 0);
+	char pool[32];
+	struct in_addr a = { .s_addr = o.saddr };
+
+	inet_ntop(AF_INET, &a, pool, sizeof(pool));
+	synack.dst = pool;
+	synack.dport = o.sport;
+	synack.tcp_flags = 0x12;
+	o = t_send(0, t_ifout, &synack, XDP_RET_REDIRECT, out, &olen);
+	cr_assert_eq(o.daddr, pkt_ip(T_SUB), "the reply reaches the subscriber");
+	cr_assert_eq(o.dport, 40000);
+}
