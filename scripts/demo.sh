@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # demo.sh - `sudo make demo`: one natsync box in a veth lab, real traffic,
-# and a look at what natsyncd and the fast path know about it.
+# and a look at what natsyncd and the fast path know about it; then the HA
+# pair: two boxes, long-lived flows through the primary, a hard failure of
+# the primary, and the same flows continuing through the backup.
 #
 #   nsd-cli (subscriber 100.64.0.10) -- nsd-in [nsd-box: natsyncd] nsd-out -- nsd-srv (198.51.100.10)
 #
@@ -14,8 +16,15 @@
 # The steps are functions (lab_*, traffic_*, show_*) so the HA pair demo can
 # reuse them with a second box.
 #
+# The HA part is tests/netns/test_failover.sh (the one definition of the
+# pair's topology, configs and flow generator) in its narrated
+# hard-failure-only mode, with namespaces nsdha-* and pins
+# /sys/fs/bpf/nsdha-*; it tears its lab down itself on every exit path, and
+# this script stops it (SIGTERM, its trap cleans up) if interrupted.
+#
 # Environment: NATSYNC_BUILD (default "build"), DEMO_CONFIG (default
-# configs/single-box.cfg), DEMO_PAUSE=1 waits for Enter between steps.
+# configs/single-box.cfg), DEMO_PAUSE=1 waits for Enter between steps,
+# DEMO_HA=0 skips the HA part.
 set -u
 set -o pipefail
 . "$(dirname "$0")/../tests/netns/lib.sh"
@@ -162,9 +171,51 @@ lab_stop_box()
 	run nsenter --net="/var/run/netns/$ns" "$NATSYNCD" -c "$cfg" --purge
 }
 
+HA_PID=
+
+# ha_stop: stop a running HA part and let its own trap tear its lab down
+# (SIGTERM, up to 30 s; the next run with the prefix removes anything a
+# KILL left behind).
+ha_stop()
+{
+	local _
+
+	[ -n "$HA_PID" ] || return 0
+	kill -TERM "$HA_PID" 2>/dev/null
+	for _ in $(seq 1 300); do
+		kill -0 "$HA_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$HA_PID" 2>/dev/null
+	wait "$HA_PID" 2>/dev/null
+	HA_PID=
+}
+
+# ha_demo: the HA pair (see the header).
+ha_demo()
+{
+	local rc
+
+	step "HA pair: boxes A (primary) and B (backup) between the subscriber and the server;" \
+		"20 long-lived TCP connections and 5 UDP flows through A, 10,000 more replicated" \
+		"sessions; then kill -9 of natsyncd on A and A's links down"
+	echo "$ NSR_PREFIX=nsdha NSR_PHASES=hard NSR_DEMO=1 NSR_TCP=20 NSR_UDP=5 NSR_EXTRA=10000 tests/netns/test_failover.sh"
+	NSR_PREFIX=nsdha NSR_PHASES=hard NSR_DEMO=1 NSR_TCP=20 NSR_UDP=5 NSR_EXTRA=10000 \
+		NSR_SETTLE=3 NATSYNC_BUILD=$NST_BUILD bash "$NST_REPO/tests/netns/test_failover.sh" &
+	HA_PID=$!
+	wait "$HA_PID"
+	rc=$?
+	HA_PID=
+	[ "$rc" = 0 ] || nst_die "the HA part failed (exit $rc)"
+	echo "(every TCP byte came back in order, no reset, no UDP flow changed its pool address:port)"
+}
+
 main()
 {
 	nst_init nsd
+	# The HA part runs in the background (so that a SIGTERM to this script
+	# reaches this trap): stop it before the lab's own cleanup.
+	trap 'rc=$?; ha_stop; (exit $rc); nst_cleanup' EXIT
 	nst_need_natsync
 	nst_need_tools socat ss bpftool ping tc
 	[ -r "$DEMO_CONFIG" ] || nst_die "no config $DEMO_CONFIG"
@@ -180,7 +231,12 @@ main()
 	traffic_unsolicited
 	show_state "$DEMO_SOCK" "$DEMO_PIN"
 	lab_stop_box nsd-box "$box_pid" "$DEMO_CFG" "$DEMO_PIN"
-	step "Tearing the lab down"
+	step "Tearing the single-box lab down"
+	nst_remove_namespaces
+	if [ "${DEMO_HA:-1}" != 0 ]; then
+		ha_demo
+		step "Tearing the HA lab down (done by test_failover.sh itself)"
+	fi
 	NST_PASS=1
 }
 

@@ -8,6 +8,7 @@
 #   2. forwarding through a veth box              (this script, trafgen)
 #   3. scale: map memory, load time, aging        (bench_pkt scale)
 #   4. sync: two natsyncd, conntrackd side by side (sync.sh)
+#   5. failover: gap and takeover time, 1k vs 1M     (failover.sh)
 #
 # Every figure is one JSON line in $BUILD/bench.jsonl; report.py prints the
 # table and writes $BUILD/bench.json. BENCH_QUICK=1 runs a short smoke
@@ -25,8 +26,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BP=$BUILD/bench_pkt
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
-# BENCH_ONLY=testrun,forward,scale,sync picks sections (default: all).
-ONLY=${BENCH_ONLY:-testrun,forward,scale,sync}
+# BENCH_ONLY=testrun,forward,scale,sync,failover picks sections (default: all).
+ONLY=${BENCH_ONLY:-testrun,forward,scale,sync,failover}
 OUT=$BUILD/bench.jsonl
 JSON=$BUILD/bench.json
 PIN_SCALE=/sys/fs/bpf/nsb-bench
@@ -49,10 +50,13 @@ cleanup() {
 		ip netns del "$n" 2>/dev/null
 	done
 	sync_cleanup
+	failover_cleanup
 	rm -rf "$PIN_SCALE" "$PIN_FWD" "$TMP"
 }
 # shellcheck source=tests/bench/sync.sh
 . "$ROOT/tests/bench/sync.sh"
+# shellcheck source=tests/bench/failover.sh
+. "$ROOT/tests/bench/failover.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -542,6 +546,7 @@ run_rest() {
 	[ -n "${RSS_DONE:-}" ] || emit_na scale "natsyncd resident memory" 1000000 \
 		"n/a (measured with the natsyncd of the forwarding section, which did not run)" ""
 	case ",$ONLY," in *,sync,*) run_sync ;; esac
+	case ",$ONLY," in *,failover,*) run_failover ;; esac
 }
 
 # CPU trafgen sends from (the box's NAPI thread is on CPU 0).

@@ -556,17 +556,7 @@ run_sync_conntrackd() {
 	log "  conntrackd done"
 }
 
-# The failover figure of issue 5: natsyncd does not start the redundancy
-# module yet (daemon/redundancy.c, tests/netns/test_failover.sh are in
-# progress). Once it does, the figure is the longest traffic gap of
-# test_failover.sh's hard-failure phase with NSR_EXTRA=1000 and =1000000.
-sb_na_takeover() {
-	emit_na sync "takeover gap, 1k vs 1M replicated sessions" null \
-		"n/a (natsyncd does not run the redundancy module yet: no takeover to time)" ""
-}
-
-# run_sync: section 4 (the failover row is n/a until the redundancy work
-# gives natsyncd a takeover to time).
+# run_sync: section 4 (the failover figures are section 5, failover.sh).
 run_sync() {
 	log "4. sync: two natsyncd over a veth pair${QUICK:+ (quick)}"
 	exec {SB_LOCK_FD}>"$SB_LOCK"
@@ -576,7 +566,6 @@ run_sync() {
 		sb_na_all "n/a (another make bench holds $SB_LOCK: its sync section is running)"
 		sb_ct_na "n/a (another make bench holds $SB_LOCK: its sync section is running)"
 		exec {SB_LOCK_FD}>&-
-		sb_na_takeover
 		return
 	fi
 	SB_OWN=1
@@ -600,5 +589,4 @@ run_sync() {
 	sync_cleanup
 	SB_OWN=
 	exec {SB_LOCK_FD}>&-
-	sb_na_takeover
 }

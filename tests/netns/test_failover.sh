@@ -29,6 +29,12 @@
 # UDP flows, NSR_SETTLE seconds of traffic after each switchover (default 4),
 # NSR_EXTRA other replicated sessions injected on the primary (default 200000),
 # NSR_HB_MS / NSR_DEAD_MS heartbeat and dead interval (default 100 / 500).
+# Modes for the demo and the bench (the defaults are the regression test):
+# NSR_PHASES=hard runs only the hard-failure phase (then the verdict);
+# NSR_MAX_SESSIONS (default 524288) sizes both boxes' maps (1M injected
+# sessions need more); NSR_RESULT=FILE writes the hard phase's figures
+# there as JSON (takeover time, longest TCP/UDP gaps); NSR_DEMO=1 narrates
+# and shows natsyncctl show redundancy / sync / sessions on both boxes.
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +48,14 @@ SETTLE=${NSR_SETTLE:-4}
 EXTRA=${NSR_EXTRA:-200000}
 HB_MS=${NSR_HB_MS:-100}
 DEAD_MS=${NSR_DEAD_MS:-500}
+PHASES=${NSR_PHASES:-all}
+MAX_SESSIONS=${NSR_MAX_SESSIONS:-524288}
+RESULT=${NSR_RESULT:-}
+DEMO=${NSR_DEMO:-0}
+case "$PHASES" in
+all | hard) ;;
+*) echo "NSR_PHASES must be all or hard" >&2; exit 2 ;;
+esac
 THRESHOLD=1
 PIN_A=/sys/fs/bpf/$P-a
 PIN_B=/sys/fs/bpf/$P-b
@@ -127,7 +141,7 @@ natsync: {
   pin-path = "$5";
   control-socket = "$6";
   log: { level = "info"; };
-  max-sessions = 524288;
+  max-sessions = $MAX_SESSIONS;
   aging-interval-ms = 500;
   attach-mode = "tc";
   timeouts: {
@@ -483,6 +497,40 @@ start_box()
 	eval "PID_${b^^}=$NSD_PID"
 }
 
+# say TEXT: narration of the demo (NSR_DEMO=1), silent otherwise.
+say()
+{
+	[ "$DEMO" = 1 ] || return 0
+	printf '\n==> %s\n' "$*"
+}
+
+# demo_show NAME SOCK [SESSIONS]: what one box reports (NSR_DEMO=1 only):
+# its role and peer, the sync channel and, with SESSIONS, a few of the
+# long-lived flows' sessions.
+demo_show()
+{
+	[ "$DEMO" = 1 ] || return 0
+	printf '\n$ natsyncctl -s %s show redundancy            # box %s\n' "$2" "$1"
+	nsd_ctl "$2" show redundancy
+	printf '\n$ natsyncctl -s %s show sync                  # box %s\n' "$2" "$1"
+	nsd_ctl "$2" show sync
+	[ -n "${3:-}" ] || return 0
+	printf '\n$ natsyncctl -s %s show sessions src=%s limit=5   # box %s\n' "$2" "$CLI" "$1"
+	nsd_ctl "$2" show sessions src="$CLI" limit=5
+}
+
+# takeover_ms SOCK T0_MS: milliseconds from T0_MS (wall clock, ms) to the
+# newest transition to primary in the box's history (its ago_ms, taken
+# against the clock read right after the query).
+takeover_ms()
+{
+	local j now
+
+	j=$(red_json "$1") || return 1
+	now=$(date +%s%3N)
+	json_get "[$now - t['ago_ms'] - $2 for t in j['history'] if t['to'] == 'primary'][0]" <<<"$j"
+}
+
 # last_reason_is SOCK REASON: the newest transition happened for REASON.
 last_reason_is()
 {
@@ -491,6 +539,8 @@ last_reason_is()
 
 # ---- scenario -----------------------------------------------------------------------
 
+say "Two natsync boxes A and B between a subscriber and a server (bridges in $P-sw);" \
+	"A (priority 200) should become primary, B backup; sessions sync over the ha link"
 topo
 write_config "$NST_TMP/a.cfg" box-a 192.0.2.1 192.0.2.2 "$PIN_A" "$SOCK_A" 200
 write_config "$NST_TMP/b.cfg" box-b 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" 100
@@ -502,6 +552,10 @@ start_box b
 check "A (priority 200) becomes primary, B backup" wait_for 10 role_is "$SOCK_A" primary
 check "B is backup and ready (bulk complete)" wait_for 10 backup_ready "$SOCK_B"
 check "A holds the virtual addresses, B none" eval 'vip_on $P-a && vip_off $P-b'
+say "Roles settled: A primary with the virtual addresses, B backup"
+demo_show A "$SOCK_A"
+demo_show B "$SOCK_B"
+say "Starting $NTCP long-lived TCP connections and $NUDP UDP flows through the primary A"
 
 bg_start "$NST_TMP/server.log" "$P-srv" python3 "$NST_TMP/flows.py" server $TCP_PORT $UDP_PORT
 wait_for 5 tcp_listening "$P-srv" $TCP_PORT || nst_die "flow server did not start"
@@ -521,10 +575,17 @@ if [ "$EXTRA" -gt 0 ]; then
 		wait_for 120 sessions_at_least "$SOCK_B" $((EXTRA + NTCP + NUDP))
 	nst_log "replicated $EXTRA sessions to B in about $(( $(date +%s) - T0 )) s"
 fi
+# The figures must not include a backup still installing its bulk.
+[ -n "$RESULT" ] && wait_for 120 backup_ready "$SOCK_B"
+say "The flows run through A; B holds them as replicated sessions"
+demo_show A "$SOCK_A" sessions
+demo_show B "$SOCK_B" sessions
+say "Hard failure of the primary: kill -9 natsyncd on A and take A's links down"
 
 # -- hard failure of the primary
 set_phase hard
 T0=$(date +%s%N)
+T0_MS=$((T0 / 1000000))
 kill -KILL "$PID_A"
 ip -n "$P-a" link set in0 down
 ip -n "$P-a" link set out0 down
@@ -535,45 +596,53 @@ check "hard failure: B holds the virtual addresses" vip_on "$P-b"
 check "hard failure: reason peer-dead in B's history" last_reason_is "$SOCK_B" peer-dead
 sleep "$SETTLE"
 check "hard failure: every flow continues" flowing
+TAKEOVER_MS=$(takeover_ms "$SOCK_B" "$T0_MS") || TAKEOVER_MS=null
+ACTIONS_US=$(red_json "$SOCK_B" | json_get 'j["takeover_actions_us"]') || ACTIONS_US=null
+nst_log "B's history: primary $TAKEOVER_MS ms after the kill"
+say "B took over: it holds the virtual addresses and forwards the same flows"
+demo_show B "$SOCK_B" sessions
 
-# -- A comes back: a reboot loses programs, pins and addresses
-set_phase failback-wait
-nsd_purge "$P-a" "$NST_TMP/a.cfg" >/dev/null 2>&1
-ip -n "$P-a" addr del "$VIP_IN/24" dev in0 2>/dev/null
-ip -n "$P-a" addr del "$VIP_OUT/24" dev out0 2>/dev/null
-for i in in0 out0 ha; do ip -n "$P-a" link set "$i" up; done
-start_box a
-check "fail-back: A returns as backup (B stays primary)" wait_for 10 role_is "$SOCK_A" backup
-check "fail-back: A gets the bulk and is ready" wait_for 120 backup_ready "$SOCK_A"
-check "fail-back: B still primary" role_is "$SOCK_B" primary
-set_phase failback
-check "fail-back: switchover requested on the backup A" nsd_ctl "$SOCK_A" switchover
-check "fail-back: A primary again" wait_for 5 role_is "$SOCK_A" primary
-check "fail-back: B backup, addresses moved" eval 'role_is $SOCK_B backup && vip_on $P-a && vip_off $P-b'
-sleep "$SETTLE"
-check "fail-back: every flow continues" flowing
+if [ "$PHASES" = all ]; then
 
-# -- manual switchover on the primary
-check "manual: B ready again" wait_for 120 backup_ready "$SOCK_B"
-set_phase manual
-check "manual: switchover on the primary A" nsd_ctl "$SOCK_A" switchover
-check "manual: B primary" wait_for 5 role_is "$SOCK_B" primary
-check "manual: reason manual in A's history" last_reason_is "$SOCK_A" manual
-sleep "$SETTLE"
-check "manual: every flow continues" flowing
+	# -- A comes back: a reboot loses programs, pins and addresses
+	set_phase failback-wait
+	nsd_purge "$P-a" "$NST_TMP/a.cfg" >/dev/null 2>&1
+	ip -n "$P-a" addr del "$VIP_IN/24" dev in0 2>/dev/null
+	ip -n "$P-a" addr del "$VIP_OUT/24" dev out0 2>/dev/null
+	for i in in0 out0 ha; do ip -n "$P-a" link set "$i" up; done
+	start_box a
+	check "fail-back: A returns as backup (B stays primary)" wait_for 10 role_is "$SOCK_A" backup
+	check "fail-back: A gets the bulk and is ready" wait_for 120 backup_ready "$SOCK_A"
+	check "fail-back: B still primary" role_is "$SOCK_B" primary
+	set_phase failback
+	check "fail-back: switchover requested on the backup A" nsd_ctl "$SOCK_A" switchover
+	check "fail-back: A primary again" wait_for 5 role_is "$SOCK_A" primary
+	check "fail-back: B backup, addresses moved" eval 'role_is $SOCK_B backup && vip_on $P-a && vip_off $P-b'
+	sleep "$SETTLE"
+	check "fail-back: every flow continues" flowing
 
-# -- graceful shutdown of the primary
-check "graceful: A ready" wait_for 120 backup_ready "$SOCK_A"
-set_phase graceful
-T0=$(date +%s%N)
-nsd_stop "$PID_B"
-check "graceful: B exited 0" test "$NSD_RC" = 0
-check "graceful: A primary at once" wait_for 5 role_is "$SOCK_A" primary
-nst_log "A primary $(( ($(date +%s%N) - T0) / 1000000 )) ms after SIGTERM to B"
-check "graceful: reason peer-released in A's history" last_reason_is "$SOCK_A" peer-released
-check "graceful: B released its addresses" vip_off "$P-b"
-sleep "$SETTLE"
-check "graceful: every flow continues" flowing
+	# -- manual switchover on the primary
+	check "manual: B ready again" wait_for 120 backup_ready "$SOCK_B"
+	set_phase manual
+	check "manual: switchover on the primary A" nsd_ctl "$SOCK_A" switchover
+	check "manual: B primary" wait_for 5 role_is "$SOCK_B" primary
+	check "manual: reason manual in A's history" last_reason_is "$SOCK_A" manual
+	sleep "$SETTLE"
+	check "manual: every flow continues" flowing
+
+	# -- graceful shutdown of the primary
+	check "graceful: A ready" wait_for 120 backup_ready "$SOCK_A"
+	set_phase graceful
+	T0=$(date +%s%N)
+	nsd_stop "$PID_B"
+	check "graceful: B exited 0" test "$NSD_RC" = 0
+	check "graceful: A primary at once" wait_for 5 role_is "$SOCK_A" primary
+	nst_log "A primary $(( ($(date +%s%N) - T0) / 1000000 )) ms after SIGTERM to B"
+	check "graceful: reason peer-released in A's history" last_reason_is "$SOCK_A" peer-released
+	check "graceful: B released its addresses" vip_off "$P-b"
+	sleep "$SETTLE"
+	check "graceful: every flow continues" flowing
+fi
 
 # -- new sessions after the takeovers never collide with replicated bindings
 # 300 new UDP flows from fresh source ports: the server reports the pool
@@ -628,9 +697,28 @@ check "every TCP byte sent came back (nothing lost)" \
 	eval '[ "$(report | json_get "j[\"tcp_unacked\"] == 0 and j[\"tcp_min_bytes\"] > 0")" = true ]'
 check "no UDP flow changed its NAT binding" \
 	eval '[ "$(report | json_get "len(j[\"udp_binding_changes\"])")" = 0 ]'
-for ph in hard failback manual graceful; do
+ph_list="hard failback manual graceful"
+[ "$PHASES" = all ] || ph_list=hard
+for ph in $ph_list; do
 	nst_log "longest gap in phase $ph: TCP $(report | json_get "j['tcp_gap_ms'].get('$ph')") ms, UDP $(report | json_get "j['udp_gap_ms'].get('$ph')") ms"
 done
 check "hooks ran on each role change" grep -q "box-b backup -> primary (peer-dead)" "$NST_TMP/hooks.log"
-nsd_ctl "$SOCK_A" show redundancy
+if [ -n "$RESULT" ]; then
+	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+tk, ac = sys.argv[4], sys.argv[5]
+json.dump({"extra": int(sys.argv[3]), "takeover_ms": None if tk == "null" else int(tk),
+           "takeover_actions_ms": None if ac == "null" else int(ac) / 1000,
+           "tcp_gap_ms": r["tcp_gap_ms"].get("hard"), "udp_gap_ms": r["udp_gap_ms"].get("hard"),
+           "tcp_dead": len(r["tcp_dead"]), "tcp": r["tcp"], "udp": r["udp"]},
+          open(sys.argv[2], "w"))
+EOF
+fi
+if [ "$PHASES" = all ]; then
+	nsd_ctl "$SOCK_A" show redundancy
+else
+	say "After the failure: B is primary, A is gone; the verdict on every flow is above"
+	nsd_ctl "$SOCK_B" show redundancy
+fi
 nst_finish
