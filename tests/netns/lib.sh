@@ -345,51 +345,40 @@ sha_of()
 	sha256sum "$1" | awk '{print $1}'
 }
 
-# tcp_upload CLI_NS SRV_NS SRV_ADDR PORT BYTES: send BYTES random bytes
-# from the client to the server over TCP (socat); 0 when the server
-# received exactly them (sha256 compared both ends).
-tcp_upload()
+# tcp_transfer up|down CLI_NS SRV_NS SRV_ADDR PORT BYTES: move BYTES random
+# bytes over one TCP connection from the client to the server (up) or from
+# the server to the client (down), with socat; 0 when the receiver got
+# exactly them (sha256 compared both ends).
+tcp_transfer()
 {
-	local cns=$1 sns=$2 addr=$3 port=$4 bytes=$5 tx rx pid
+	local dir=$1 cns=$2 sns=$3 addr=$4 port=$5 bytes=$6 tx rx pid srv cli
 
-	tx=$NST_TMP/up-$port.tx
-	rx=$NST_TMP/up-$port.rx
+	tx=$NST_TMP/$dir-$port.tx
+	rx=$NST_TMP/$dir-$port.rx
 	head -c "$bytes" /dev/urandom >"$tx"
 	rm -f "$rx"
-	bg_start "$NST_TMP/up-$port.srv.log" "$sns" timeout 60 \
-		socat -u "TCP-LISTEN:$port,reuseaddr" "CREATE:$rx"
+	if [ "$dir" = up ]; then
+		srv=("TCP-LISTEN:$port,reuseaddr" "CREATE:$rx")
+		cli=("FILE:$tx" "TCP:$addr:$port,connect-timeout=5")
+	else
+		srv=("FILE:$tx" "TCP-LISTEN:$port,reuseaddr")
+		cli=("TCP:$addr:$port,connect-timeout=5" "CREATE:$rx")
+	fi
+	bg_start "$NST_TMP/$dir-$port.srv.log" "$sns" timeout 60 socat -u "${srv[@]}"
 	pid=$NST_LAST_PID
 	wait_for 5 tcp_listening "$sns" "$port" || { echo "server did not listen"; return 1; }
-	ip netns exec "$cns" timeout 60 socat -u "FILE:$tx" "TCP:$addr:$port,connect-timeout=5" ||
+	ip netns exec "$cns" timeout 60 socat -u "${cli[@]}" ||
 		{ echo "client socat failed"; bg_stop "$pid"; return 1; }
-	wait "$pid" || { echo "server socat failed: $(cat "$NST_TMP/up-$port.srv.log")"; return 1; }
+	wait "$pid" || { echo "server socat failed: $(cat "$NST_TMP/$dir-$port.srv.log")"; return 1; }
 	[ -f "$rx" ] || { echo "nothing received"; return 1; }
 	echo "sent $(stat -c %s "$tx") bytes sha256 $(sha_of "$tx")"
 	echo "got  $(stat -c %s "$rx") bytes sha256 $(sha_of "$rx")"
 	[ "$(sha_of "$tx")" = "$(sha_of "$rx")" ]
 }
 
-# tcp_download CLI_NS SRV_NS SRV_ADDR PORT BYTES: the reverse direction:
-# the client connects and the server sends BYTES random bytes.
-tcp_download()
-{
-	local cns=$1 sns=$2 addr=$3 port=$4 bytes=$5 tx rx pid
-
-	tx=$NST_TMP/down-$port.tx
-	rx=$NST_TMP/down-$port.rx
-	head -c "$bytes" /dev/urandom >"$tx"
-	rm -f "$rx"
-	bg_start "$NST_TMP/down-$port.srv.log" "$sns" timeout 60 \
-		socat -u "FILE:$tx" "TCP-LISTEN:$port,reuseaddr"
-	pid=$NST_LAST_PID
-	wait_for 5 tcp_listening "$sns" "$port" || { echo "server did not listen"; return 1; }
-	ip netns exec "$cns" timeout 60 socat -u "TCP:$addr:$port,connect-timeout=5" "CREATE:$rx" ||
-		{ echo "client socat failed"; bg_stop "$pid"; return 1; }
-	wait "$pid" || { echo "server socat failed: $(cat "$NST_TMP/down-$port.srv.log")"; return 1; }
-	echo "sent $(stat -c %s "$tx") bytes sha256 $(sha_of "$tx")"
-	echo "got  $(stat -c %s "$rx") bytes sha256 $(sha_of "$rx")"
-	[ "$(sha_of "$tx")" = "$(sha_of "$rx")" ]
-}
+# tcp_upload / tcp_download CLI_NS SRV_NS SRV_ADDR PORT BYTES
+tcp_upload() { tcp_transfer up "$@"; }
+tcp_download() { tcp_transfer down "$@"; }
 
 # udp_echo_start NS PORT: a UDP server in NS answering every datagram with
 # "from=PEERADDR:PEERPORT data=LINE", i.e. it reports the source address
