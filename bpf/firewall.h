@@ -35,7 +35,7 @@ __attribute__((noinline)) int ns_fw_eval_g(const struct ns_svc *svc, const struc
 		if (i >= svc->fw_count)
 			break;
 		idx = svc->fw_first + i;
-		ft = bpf_map_lookup_elem(&ns_fw_terms, &idx);
+		ft = ns_fw_term_at(svc, idx);
 		if (!ft)
 			break;
 		if (ns_match_tuple(&ft->m, t, dir))
@@ -77,7 +77,7 @@ __attribute__((noinline)) int ns_nat_eval_g(const struct ns_svc *svc, const stru
 		if (i >= svc->nat_count)
 			break;
 		idx = svc->nat_first + i;
-		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+		nt = ns_nat_term_at(svc, idx);
 		if (!nt)
 			break;
 		if (ns_match_tuple(&nt->m, t, dir))
@@ -111,13 +111,13 @@ __attribute__((noinline)) int ns_svc_pool_addr_g(const struct ns_svc *svc, __be3
 		if (i >= svc->nat_count)
 			break;
 		idx = svc->nat_first + i;
-		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+		nt = ns_nat_term_at(svc, idx);
 		if (!nt)
 			break;
 		pool_id = nt->src_pool;
 		if (pool_id >= NS_MAX_POOLS)
 			continue;
-		pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+		pool = ns_pool_at(svc->bank, pool_id);
 		if (pool && !ns_pool_addr_index(pool, a, &pos))
 			return 1;
 	}

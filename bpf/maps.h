@@ -48,7 +48,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NS_MAX_POOLS);
+	__uint(max_entries, NS_MAX_POOLS * NS_CFG_BANKS);
 	__type(key, __u32);
 	__type(value, struct ns_pool);
 } ns_pools SEC(".maps");
@@ -62,21 +62,21 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NS_MAX_SVC_SETS);
+	__uint(max_entries, NS_MAX_SVC_SETS * NS_CFG_BANKS);
 	__type(key, __u32);
 	__type(value, struct ns_svc);
 } ns_svc SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NS_MAX_FW_TERMS);
+	__uint(max_entries, NS_MAX_FW_TERMS * NS_CFG_BANKS);
 	__type(key, __u32);
 	__type(value, struct ns_fw_term);
 } ns_fw_terms SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NS_MAX_NAT_TERMS);
+	__uint(max_entries, NS_MAX_NAT_TERMS * NS_CFG_BANKS);
 	__type(key, __u32);
 	__type(value, struct ns_nat_term);
 } ns_nat_terms SEC(".maps");
@@ -90,7 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NS_CFG_SLOTS);
 	__type(key, __u32);
 	__type(value, struct ns_cfg);
 } ns_config SEC(".maps");
@@ -133,5 +133,37 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NS_EVENTS_RINGBUF_BYTES);
 } ns_events SEC(".maps");
+
+/* ---- banked config lookups (see NS_CFG_BANKS in common/natsync.h) ---- */
+
+/* Pool @pool_id (bank-relative) of config bank @bank, or NULL. */
+static __always_inline struct ns_pool *ns_pool_at(__u32 bank, __u32 pool_id)
+{
+	__u32 k = (bank & 1) * NS_MAX_POOLS + pool_id;
+
+	if (pool_id >= NS_MAX_POOLS)
+		return NULL;
+	return bpf_map_lookup_elem(&ns_pools, &k);
+}
+
+/* NAT term @idx (bank-relative) of @svc's bank, or NULL. */
+static __always_inline struct ns_nat_term *ns_nat_term_at(const struct ns_svc *svc, __u32 idx)
+{
+	__u32 k = (svc->bank & 1) * NS_MAX_NAT_TERMS + idx;
+
+	if (idx >= NS_MAX_NAT_TERMS)
+		return NULL;
+	return bpf_map_lookup_elem(&ns_nat_terms, &k);
+}
+
+/* Firewall term @idx (bank-relative) of @svc's bank, or NULL. */
+static __always_inline struct ns_fw_term *ns_fw_term_at(const struct ns_svc *svc, __u32 idx)
+{
+	__u32 k = (svc->bank & 1) * NS_MAX_FW_TERMS + idx;
+
+	if (idx >= NS_MAX_FW_TERMS)
+		return NULL;
+	return bpf_map_lookup_elem(&ns_fw_terms, &k);
+}
 
 #endif /* NATSYNC_BPF_MAPS_H */

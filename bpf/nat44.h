@@ -28,7 +28,7 @@ struct ns_alloc {
 	__u8 new_port; /* we inserted ns_ports[port_key] */
 	__u8 new_eim;  /* we inserted ns_eim[eim_key] */
 	__u8 pool_id;
-	__u8 _pad;
+	__u8 bank;     /* in: config bank of the term (pool lookups) */
 	__u16 svc_id;  /* in: service set */
 	__u16 nat_idx; /* in: compiled NAT term */
 	__u16 _pad2;
@@ -94,6 +94,21 @@ static __always_inline __be32 ns_paired_set(__be32 saddr, __u8 pool_id, __be32 a
 		return addr;
 	cur = ns_paired_get(saddr, pool_id, now);
 	return cur ? cur : addr;
+}
+
+/* Overwrite the subscriber's paired address (it left the pool). */
+static __always_inline void ns_paired_replace(__be32 saddr, __u8 pool_id, __be32 addr, __u64 now)
+{
+	struct ns_paired_key k;
+	struct ns_paired_val v;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memset(&v, 0, sizeof(v));
+	k.in_addr = saddr;
+	k.pool_id = pool_id;
+	v.out_addr = addr;
+	v.last_used_ns = now;
+	bpf_map_update_elem(&ns_paired, &k, &v, BPF_EXIST);
 }
 
 /* EIM: an existing binding for this inside endpoint? */
@@ -174,7 +189,7 @@ static __always_inline int ns_napt_alloc(const struct ns_tuple *t, const struct 
 
 	if (pool_id >= NS_MAX_POOLS)
 		return -1;
-	pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+	pool = ns_pool_at(a->bank, pool_id);
 	st = bpf_map_lookup_elem(&ns_pool_state, &pool_id);
 	if (!pool || !st || pool->n_addrs == 0)
 		return -1;
@@ -193,6 +208,12 @@ static __always_inline int ns_napt_alloc(const struct ns_tuple *t, const struct 
 	a0 = ns_pick_addr_idx(pool, st, t->saddr);
 	if (nt->flags & NS_NAT_F_PAIRED) {
 		paired = ns_paired_get(t->saddr, pool_id, now);
+		if (paired && ns_pool_addr_index(pool, bpf_ntohl(paired), &idx)) {
+			/* paired with an address a reload took out of the
+			 * pool: new sessions get one of the pool's own */
+			paired = bpf_htonl(ns_pool_addr_at(pool, a0));
+			ns_paired_replace(t->saddr, pool_id, paired, now);
+		}
 		if (!paired)
 			paired = ns_paired_set(t->saddr, pool_id,
 					       bpf_htonl(ns_pool_addr_at(pool, a0)), now);
@@ -239,7 +260,7 @@ static __always_inline int ns_dyn_alloc(const struct ns_tuple *t, const struct n
 
 	if (pool_id >= NS_MAX_POOLS)
 		return -1;
-	pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+	pool = ns_pool_at(a->bank, pool_id);
 	st = bpf_map_lookup_elem(&ns_pool_state, &pool_id);
 	if (!pool || !st || pool->n_addrs == 0)
 		return -1;
@@ -281,9 +302,7 @@ static __always_inline int ns_basic_alloc(const struct ns_tuple *t, const struct
 	__u32 pool_id = nt->src_pool, host;
 	struct ns_pool *pool;
 
-	if (pool_id >= NS_MAX_POOLS)
-		return -1;
-	pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
+	pool = ns_pool_at(a->bank, pool_id);
 	if (!pool || pool->n_addrs == 0)
 		return -1;
 	host = bpf_ntohl(t->saddr) & ~bpf_ntohl(nt->m.src_mask);
@@ -297,17 +316,14 @@ static __always_inline int ns_basic_alloc(const struct ns_tuple *t, const struct
  * ns_dnat_dest() - the destination a dnat-44 / twice-nat term translates
  * to: the one address of its destination pool, and the pool's port if it
  * has one (TCP/UDP only; an ICMP echo id is never a destination port).
- * @t: the untranslated tuple. Return: 0, or -1 without a usable pool.
+ * @svc: its service set (config bank); @t: the untranslated tuple.
+ * Return: 0, or -1 without a usable pool.
  */
-static __always_inline int ns_dnat_dest(const struct ns_nat_term *nt, const struct ns_tuple *t,
-					__be32 *addr, __be16 *port)
+static __always_inline int ns_dnat_dest(const struct ns_svc *svc, const struct ns_nat_term *nt,
+					const struct ns_tuple *t, __be32 *addr, __be16 *port)
 {
-	__u32 pool_id = nt->dst_pool;
-	struct ns_pool *pool;
+	struct ns_pool *pool = ns_pool_at(svc->bank, nt->dst_pool);
 
-	if (pool_id >= NS_MAX_POOLS)
-		return -1;
-	pool = bpf_map_lookup_elem(&ns_pools, &pool_id);
 	if (!pool || pool->n_addrs == 0 || pool->n_ranges == 0)
 		return -1;
 	*addr = bpf_htonl(pool->ranges[0].first);

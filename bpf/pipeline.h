@@ -143,8 +143,9 @@ static __always_inline __u32 ns_session_publish(struct ns_session *s, struct ns_
  * Return: NS_CONTINUE, or the verdict.
  */
 static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat_term *nt,
-					   int nat, __u16 svc_id, const struct ns_cfg *cfg,
-					   struct ns_session *s, struct ns_alloc *a)
+					   int nat, const struct ns_svc *svc, __u16 svc_id,
+					   const struct ns_cfg *cfg, struct ns_session *s,
+					   struct ns_alloc *a)
 {
 	__u8 type = nt->nat_type;
 	__be32 daddr;
@@ -154,7 +155,7 @@ static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat
 	    type != NS_NAT_DNAT44 && type != NS_NAT_TWICE)
 		return NS_CNT_DROP_UNSUPPORTED;
 	if (type == NS_NAT_DNAT44 || type == NS_NAT_TWICE) {
-		if (ns_dnat_dest(nt, &p->t, &daddr, &dport))
+		if (ns_dnat_dest(svc, nt, &p->t, &daddr, &dport))
 			return NS_CNT_DROP_UNSUPPORTED;
 		s->out_key.saddr = daddr;
 		s->out_key.sport = dport;
@@ -164,6 +165,7 @@ static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat
 	if (type != NS_NAT_DNAT44) {
 		a->svc_id = svc_id;
 		a->nat_idx = nat;
+		a->bank = svc->bank & 1;
 		if (ns_nat_alloc_g(&p->t, nt, a)) {
 			ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &p->t, NULL, svc_id, type,
 				nt->src_pool, NS_SIDE_INSIDE);
@@ -197,7 +199,7 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 	struct ns_session *s;
 	struct ns_alloc *a;
 	__u64 *subc = NULL;
-	__u32 idx, cnt;
+	__u32 cnt;
 	int fw, nat;
 	__u64 now;
 
@@ -235,12 +237,10 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 	if (subc)
 		s->flags |= NS_SF_SUB_COUNTED;
 	nat = ns_nat_eval_g(svc, &p->t, NS_DIR_INPUT);
-	if (nat >= 0) {
-		idx = nat;
-		nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
-	}
+	if (nat >= 0)
+		nt = ns_nat_term_at(svc, nat);
 	if (nt && !(nt->flags & NS_NAT_F_NO_TRANSLATION)) {
-		cnt = ns_nat_inside(p, nt, nat, svc_id, cfg, s, a);
+		cnt = ns_nat_inside(p, nt, nat, svc, svc_id, cfg, s, a);
 		if (cnt != NS_CONTINUE)
 			return cnt;
 	}
@@ -253,15 +253,13 @@ static __always_inline struct ns_nat_term *ns_dnat_term(const struct ns_svc *svc
 						       const struct ns_tuple *t, int *nat)
 {
 	struct ns_nat_term *nt;
-	__u32 idx;
 
 	if (!svc->nat_count)
 		return NULL;
 	*nat = ns_nat_eval_g(svc, t, NS_DIR_OUTPUT);
 	if (*nat < 0)
 		return NULL;
-	idx = *nat;
-	nt = bpf_map_lookup_elem(&ns_nat_terms, &idx);
+	nt = ns_nat_term_at(svc, *nat);
 	if (!nt || nt->nat_type != NS_NAT_DNAT44 || (nt->flags & NS_NAT_F_NO_TRANSLATION))
 		return NULL;
 	return nt;
@@ -355,7 +353,7 @@ static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 	if (dn) {
 		/* in_key is what the inside server sends: the reverse of the
 		 * destination-translated packet */
-		if (ns_dnat_dest(dn, &p->t, &s->in_key.saddr, &s->in_key.sport))
+		if (ns_dnat_dest(svc, dn, &p->t, &s->in_key.saddr, &s->in_key.sport))
 			return NS_CNT_DROP_UNSUPPORTED;
 		s->nat_type = NS_NAT_DNAT44;
 		s->nat_term = nat;
@@ -375,7 +373,7 @@ static __always_inline __u32 ns_local_or(struct ns_pkt *p, __u32 otherwise)
 }
 
 /* Sanity checks after parsing; NS_CONTINUE when the packet is ours. */
-static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, const struct ns_cfg *cfg)
+static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, __u32 live_flags)
 {
 	if (rc == NS_PARSE_NON_IP)
 		return NS_CNT_PASS_NON_IP;
@@ -383,7 +381,7 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, const struct 
 		return NS_CNT_DROP_MALFORMED;
 	if (rc == NS_PARSE_FRAGMENT)
 		return NS_CNT_DROP_FRAGMENT;
-	if (!(cfg->flags & NS_CFG_F_ACTIVE))
+	if (!(live_flags & NS_CFG_F_ACTIVE))
 		return ns_local_or(p, NS_CNT_DROP_INACTIVE);
 	if (p->ttl <= 1)
 		return ns_local_or(p, NS_CNT_PASS_TTL);
@@ -404,11 +402,11 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 {
 	struct ns_session *s = NULL;
 	struct ns_tuple nt;
+	struct ns_cfg *live, *cfg;
 	struct ns_iface *ifc;
-	struct ns_cfg *cfg;
 	struct ns_svc *svc;
 	struct ns_pkt p;
-	__u32 key = 0, cnt, svc_id, pass;
+	__u32 key = NS_CFG_SLOT_LIVE, cnt, svc_id, pass, bank, live_flags;
 	int rc, fib_rc;
 
 	__builtin_memset(&p, 0, sizeof(p));
@@ -423,17 +421,26 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 		p.ifindex = ((struct xdp_md *)ctx)->ingress_ifindex;
 	}
 	ifc = bpf_map_lookup_elem(&ns_ifaces, &p.ifindex);
-	cfg = bpf_map_lookup_elem(&ns_config, &key);
-	if (!ifc || !cfg)
+	live = bpf_map_lookup_elem(&ns_config, &key);
+	if (!ifc || !live)
 		return NS_CNT_PASS_NO_SVC;
+	/* One read of the bank: the whole packet uses one config (a reload
+	 * flips it between packets, never within one). */
+	bank = *(volatile __u32 *)&live->bank & 1;
+	live_flags = *(volatile __u32 *)&live->flags;
+	key = NS_CFG_SLOT_BANK(bank);
+	cfg = bpf_map_lookup_elem(&ns_config, &key);
 	svc_id = ifc->svc_set;
-	svc = bpf_map_lookup_elem(&ns_svc, &svc_id);
+	if (!cfg || svc_id >= NS_MAX_SVC_SETS)
+		return NS_CNT_PASS_NO_SVC;
+	key = bank * NS_MAX_SVC_SETS + svc_id;
+	svc = bpf_map_lookup_elem(&ns_svc, &key);
 	if (!svc)
 		return NS_CNT_PASS_NO_SVC;
 	p.side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
 
 	rc = ns_parse(&p, is_tc);
-	cnt = ns_classify(&p, rc, cfg);
+	cnt = ns_classify(&p, rc, live_flags);
 	if (cnt != NS_CONTINUE)
 		return cnt;
 	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {

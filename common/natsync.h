@@ -40,6 +40,22 @@
 #define NS_NONE16 0xffff
 #define NS_MAX_SUBSCRIBERS (1u << 18) /* entries of ns_sub_created/_closed */
 
+/*
+ * Config banks (atomic reload). The config maps (ns_svc, ns_fw_terms,
+ * ns_nat_terms, ns_pools) hold NS_CFG_BANKS copies of the config, bank b
+ * at indexes [b * NS_MAX_x, (b + 1) * NS_MAX_x); ns_config holds the live
+ * slot (NS_CFG_SLOT_LIVE: the role and which bank is in force) and one
+ * slot per bank (NS_CFG_SLOT_BANK(b)). A reload writes the bank not in
+ * force, then flips ns_config[NS_CFG_SLOT_LIVE].bank with one 4-byte store:
+ * every packet sees the whole old config or the whole new one. Indexes
+ * stored in sessions, bindings and events (svc set, term, pool) are always
+ * bank-relative, so they stay valid across a flip and on the sync peer.
+ */
+#define NS_CFG_BANKS 2
+#define NS_CFG_SLOT_LIVE 0
+#define NS_CFG_SLOT_BANK(b) (1u + ((b) & 1u))
+#define NS_CFG_SLOTS (1 + NS_CFG_BANKS)
+
 /* ---- enums ------------------------------------------------------------ */
 
 /* Where a packet arrived, or which side opened a session. */
@@ -344,6 +360,9 @@ struct ns_svc {
 	__u16 nat_first;
 	__u16 nat_count;
 	__u32 flags;         /* NS_SVC_F_* */
+	__u16 bank;          /* the config bank this copy belongs to: term and
+				pool indexes above are relative to it */
+	__u16 _pad;
 };
 #define NS_SVC_F_HAS_FW (1u << 0)   /* stateful-firewall-rules present: a packet
 				     * no term accepts is discarded */
@@ -358,13 +377,18 @@ struct ns_iface {
 	__u8 flags;
 };
 
-/* ns_config[0]: global knobs the fast path reads. */
+/*
+ * ns_config: global knobs the fast path reads. In the live slot
+ * (NS_CFG_SLOT_LIVE) only flags & NS_CFG_F_ACTIVE (the role, written by
+ * the redundancy module) and bank are meaningful; in a bank slot
+ * (NS_CFG_SLOT_BANK(b)) everything but NS_CFG_F_ACTIVE and bank is.
+ */
 struct ns_cfg {
 	__u32 flags;         /* NS_CFG_F_* */
 	__u32 n_svc;
 	__u32 max_sess_per_sub; /* live sessions a subscriber may open, 0 = no
 				 * limit (RFC 6888 REQ-4) */
-	__u32 _reserved32;
+	__u32 bank;          /* live slot: the config bank in force (0/1) */
 	__u64 _reserved[2];
 };
 
@@ -421,7 +445,7 @@ NS_ASSERT_SIZE(ns_fw_term, 36);
 NS_ASSERT_SIZE(ns_nat_term, 36);
 NS_ASSERT_SIZE(ns_pool, 80);
 NS_ASSERT_SIZE(ns_pool_state, 8);
-NS_ASSERT_SIZE(ns_svc, 12);
+NS_ASSERT_SIZE(ns_svc, 16);
 NS_ASSERT_SIZE(ns_iface, 4);
 NS_ASSERT_SIZE(ns_cfg, 32);
 NS_ASSERT_SIZE(ns_sub_key, 8);

@@ -787,6 +787,18 @@ static const char *iface_attached(const struct ns_iface_conf *ic)
 	}
 }
 
+/* The config bank the fast path uses now (ns_config's live slot), -1 if
+ * the map cannot be read. */
+static int config_bank(const struct ns_daemon *d)
+{
+	struct ns_cfg live;
+	uint32_t k = NS_CFG_SLOT_LIVE;
+
+	if (d->fd.config < 0 || bpf_map_lookup_elem(d->fd.config, &k, &live))
+		return -1;
+	return (int)(live.bank & 1);
+}
+
 static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 {
 	const struct ns_config *c = &d->conf;
@@ -813,6 +825,8 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
 	ctl_json_kv_uint(j, "reloads", d->st.reloads);
 	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
+	ctl_json_kv_int(j, "config_bank", config_bank(d));
+	ctl_json_kv_uint(j, "config_flips", d->cfg_flips);
 	redundancy_json(j, &c->red);
 	ctl_json_key(j, "interfaces");
 	ctl_json_start_array(j);
@@ -851,6 +865,8 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);
 	fprintf(f, "reloads        %llu (%llu failed)\n", (unsigned long long)d->st.reloads,
 		(unsigned long long)d->st.reload_failures);
+	fprintf(f, "config bank    %d in force (%llu flips)\n", config_bank(d),
+		(unsigned long long)d->cfg_flips);
 	redundancy_text(f, &c->red);
 	fprintf(f, "interfaces\n");
 	for (uint32_t i = 0; i < c->n_ifaces && i < NS_MAX_IFACES; i++)

@@ -55,6 +55,8 @@ struct ns_daemon {
 	struct ring_buffer *rb;       /* ns_events consumer (events.c) */
 	int aging_timer_fd;           /* -1 until aging_init() */
 	uint64_t full_warned_ns;      /* last ">90% of max-sessions" warning */
+	uint64_t cfg_flip_ns;         /* last flip of the config bank (loader.c) */
+	uint64_t cfg_flips;           /* config banks put in force (loader.c) */
 };
 
 /* Monotonic clock in ns, the same clock as bpf_ktime_get_ns(). */

@@ -25,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -426,11 +427,16 @@ void ns_loader_close(struct ns_daemon *d)
 
 /* ---- config maps --------------------------------------------------------- */
 
-/* Write n images of size sz at keys 0..n-1, zero the rest of the array. */
-static int write_array(int fd, const char *name, const void *img, uint32_t n, size_t sz)
+/*
+ * Write n images of size sz at keys bank * per_bank .. + n - 1 and zero the
+ * rest of that bank's slice: a reload that removes rules leaves none behind.
+ * The other bank, possibly in force, is not touched.
+ */
+static int write_bank(int fd, const char *name, const void *img, uint32_t n, size_t sz,
+		      uint32_t bank, uint32_t per_bank)
 {
 	struct bpf_map_info info = {0};
-	uint32_t len = sizeof(info);
+	uint32_t len = sizeof(info), base = bank * per_bank;
 	char zero[256] = {0};
 
 	if (fd < 0)
@@ -441,12 +447,18 @@ static int write_array(int fd, const char *name, const void *img, uint32_t n, si
 		pr_err("map %s: value size %u, expected %zu", name, info.value_size, sz);
 		return -EPROTO;
 	}
-	if (n > info.max_entries) {
-		pr_err("map %s holds %u entries, config needs %u", name, info.max_entries, n);
+	if (info.max_entries < base + per_bank) {
+		pr_err("map %s holds %u entries, config bank %u needs %u", name, info.max_entries,
+		       bank, base + per_bank);
+		return -EPROTO;
+	}
+	if (n > per_bank) {
+		pr_err("map %s: config needs %u entries, a bank holds %u", name, n, per_bank);
 		return -E2BIG;
 	}
-	for (uint32_t k = 0; k < info.max_entries; k++) {
-		const void *v = k < n ? (const char *)img + (size_t)k * sz : zero;
+	for (uint32_t i = 0; i < per_bank; i++) {
+		const void *v = i < n ? (const char *)img + (size_t)i * sz : zero;
+		uint32_t k = base + i;
 
 		if (bpf_map_update_elem(fd, &k, v, BPF_ANY)) {
 			pr_err("map %s: update of entry %u failed: %s", name, k, strerror(errno));
@@ -534,59 +546,139 @@ static int write_tx_ports(struct ns_daemon *d, const struct ns_config *c)
 	return 0;
 }
 
-static struct ns_cfg effective_cfg(const struct ns_config *c)
+/* The bank slot of ns_config for c: everything but the role. */
+static struct ns_cfg bank_cfg(const struct ns_config *c, uint32_t bank)
 {
 	struct ns_cfg cfg = c->cfg;
 
 	cfg.n_svc = c->n_svcs;
-	/* Without redundancy this box is the only one: it forwards. With
-	 * redundancy the role logic (redundancy.c, which runs after this first
-	 * write) sets ACTIVE: a box that starts must not forward before it
-	 * knows whether its peer is primary. */
-	if (c->red.enabled)
-		cfg.flags &= ~NS_CFG_F_ACTIVE;
-	else
-		cfg.flags |= NS_CFG_F_ACTIVE;
+	cfg.flags &= ~NS_CFG_F_ACTIVE;
+	cfg.bank = bank;
 	for (uint32_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].flags & (NS_SVC_F_SYSLOG_SESSION | NS_SVC_F_SYSLOG_NAT))
 			cfg.flags |= NS_CFG_F_EVENTS;
 	return cfg;
 }
 
-int ns_loader_write_config(struct ns_daemon *d, const struct ns_config *c)
+/*
+ * A packet that read the bank number just before the last flip may still
+ * be reading that bank's entries: they must not be rewritten under it. A
+ * BPF program runs for microseconds; the next reload waits until
+ * NS_CFG_QUIESCE_NS have passed since the last flip, far beyond that.
+ */
+#define NS_CFG_QUIESCE_NS (50ull * 1000 * 1000)
+
+static void cfg_quiesce(struct ns_daemon *d)
 {
-	struct ns_cfg cfg = effective_cfg(c), cur;
-	uint32_t zero = 0;
+	uint64_t now = ns_now();
+
+	if (d->cfg_flip_ns && now - d->cfg_flip_ns < NS_CFG_QUIESCE_NS) {
+		uint64_t left = NS_CFG_QUIESCE_NS - (now - d->cfg_flip_ns);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The live slot of ns_config, zero when it cannot be read (fresh maps). */
+static struct ns_cfg live_cfg(const struct ns_daemon *d)
+{
+	struct ns_cfg cur = {0};
+	uint32_t k = NS_CFG_SLOT_LIVE;
+
+	if (d->fd.config < 0 || bpf_map_lookup_elem(d->fd.config, &k, &cur))
+		memset(&cur, 0, sizeof(cur));
+	return cur;
+}
+
+int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint32_t *bank)
+{
+	static struct ns_svc svcs[NS_MAX_SVC_SETS];
+	uint32_t nb = (live_cfg(d).bank & 1) ^ 1, k = NS_CFG_SLOT_BANK(nb);
+	struct ns_cfg cfg = bank_cfg(c, nb);
 	int err;
 
-	/* Once sync runs, the role (ACTIVE) is its to set: a reload must not
-	 * turn a backup into a second primary. */
-	if (d->sync && !bpf_map_lookup_elem(d->fd.config, &zero, &cur))
-		cfg.flags = (cfg.flags & ~NS_CFG_F_ACTIVE) | (cur.flags & NS_CFG_F_ACTIVE);
+	if (c->n_svcs > NS_MAX_SVC_SETS)
+		return -E2BIG;
+	for (uint32_t i = 0; i < c->n_svcs; i++) {
+		svcs[i] = c->svcs[i];
+		svcs[i].bank = (uint16_t)nb;
+	}
+	cfg_quiesce(d);
+	/* Terms and pools first, then the sets that index them, the bank's
+	 * global knobs last; nothing here is in force before the flip. */
+	err = write_bank(d->fd.pools, NS_MAP_POOLS, c->pools, c->n_pools, sizeof(c->pools[0]), nb,
+			 NS_MAX_POOLS);
+	if (!err)
+		err = write_bank(d->fd.fw_terms, NS_MAP_FW_TERMS, c->fw, c->n_fw, sizeof(c->fw[0]),
+				 nb, NS_MAX_FW_TERMS);
+	if (!err)
+		err = write_bank(d->fd.nat_terms, NS_MAP_NAT_TERMS, c->nat, c->n_nat,
+				 sizeof(c->nat[0]), nb, NS_MAX_NAT_TERMS);
+	if (!err)
+		err = write_bank(d->fd.svc, NS_MAP_SVC, svcs, c->n_svcs, sizeof(svcs[0]), nb,
+				 NS_MAX_SVC_SETS);
+	if (!err && d->fd.config >= 0 && bpf_map_update_elem(d->fd.config, &k, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("map %s: bank %u: %s", NS_MAP_CONFIG, nb, strerror(-err));
+	}
+	if (err) {
+		pr_err("config bank %u not written: the config in force is unchanged", nb);
+		return err;
+	}
+	*bank = nb;
+	return 0;
+}
 
-	/* Terms first, then the sets that index them, then the interfaces
-	 * that lead to the sets, the global switch last. */
-	err = write_array(d->fd.pools, NS_MAP_POOLS, c->pools, c->n_pools, sizeof(c->pools[0]));
-	if (!err)
-		err = write_array(d->fd.fw_terms, NS_MAP_FW_TERMS, c->fw, c->n_fw,
-				  sizeof(c->fw[0]));
-	if (!err)
-		err = write_array(d->fd.nat_terms, NS_MAP_NAT_TERMS, c->nat, c->n_nat,
-				  sizeof(c->nat[0]));
-	if (!err)
-		err = write_array(d->fd.svc, NS_MAP_SVC, c->svcs, c->n_svcs, sizeof(c->svcs[0]));
-	if (!err)
-		err = write_ifaces(d, c);
+int ns_loader_commit_config(struct ns_daemon *d, const struct ns_config *c, uint32_t bank)
+{
+	struct ns_cfg live = live_cfg(d);
+	uint32_t k = NS_CFG_SLOT_LIVE;
+	int err;
+
+	/* Interfaces cannot change on a reload (natsyncd refuses that), so
+	 * these writes rewrite equal values then; at start they come before
+	 * the flip that makes the box forward. */
+	err = write_ifaces(d, c);
 	if (!err)
 		err = write_tx_ports(d, c);
-	if (!err && bpf_map_update_elem(d->fd.config, &zero, &cfg, BPF_ANY)) {
-		err = -errno;
-		pr_err("map %s: %s", NS_MAP_CONFIG, strerror(-err));
+	if (err)
+		return err;
+	/* Without redundancy this box is the only one: it forwards. With
+	 * redundancy the role logic (redundancy.c, which runs after the first
+	 * write) sets ACTIVE: a box that starts must not forward before it
+	 * knows whether its peer is primary. Once sync runs, the role is its
+	 * to keep: a reload must not turn a backup into a second primary. */
+	if (!d->sync) {
+		if (c->red.enabled)
+			live.flags &= ~NS_CFG_F_ACTIVE;
+		else
+			live.flags |= NS_CFG_F_ACTIVE;
 	}
+	live.flags &= NS_CFG_F_ACTIVE;
+	live.bank = bank & 1;
+	if (d->fd.config >= 0 && bpf_map_update_elem(d->fd.config, &k, &live, BPF_ANY)) {
+		err = -errno;
+		pr_err("map %s: flip to bank %u: %s", NS_MAP_CONFIG, bank, strerror(-err));
+		return err;
+	}
+	d->cfg_flip_ns = ns_now();
+	d->cfg_flips++;
+	return 0;
+}
+
+int ns_loader_write_config(struct ns_daemon *d, const struct ns_config *c)
+{
+	uint32_t bank;
+	int err;
+
+	err = ns_loader_stage_config(d, c, &bank);
 	if (!err)
-		pr_info("config written: %u pools, %u service sets, %u firewall terms, "
-			"%u NAT terms, %u interfaces", c->n_pools, c->n_svcs, c->n_fw, c->n_nat,
-			c->n_ifaces);
+		err = ns_loader_commit_config(d, c, bank);
+	if (!err)
+		pr_info("config bank %u in force: %u pools, %u service sets, %u firewall terms, "
+			"%u NAT terms, %u interfaces", bank, c->n_pools, c->n_svcs, c->n_fw,
+			c->n_nat, c->n_ifaces);
 	return err;
 }
 

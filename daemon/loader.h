@@ -27,12 +27,30 @@
 int ns_loader_load(struct ns_daemon *d);
 
 /*
- * ns_loader_write_config - write the compiled images of c (pools, service
- * sets, firewall and NAT terms, global config, interfaces, devmap) into the
- * maps in d->fd; entries beyond c's counts are cleared so a reload that
- * removes rules leaves none behind. Returns 0 or -errno.
+ * ns_loader_write_config - put config c in force, atomically for the fast
+ * path: ns_loader_stage_config() then ns_loader_commit_config(). On error
+ * the config in force before the call is still in force, whole.
+ * Returns 0 or -errno.
  */
 int ns_loader_write_config(struct ns_daemon *d, const struct ns_config *c);
+
+/*
+ * ns_loader_stage_config - write the compiled images of c (pools, service
+ * sets, firewall and NAT terms, the bank's global knobs) into the config
+ * bank NOT in force (NS_CFG_BANKS in common/natsync.h); entries beyond c's
+ * counts are cleared. Traffic does not see any of it yet. Waits first, if
+ * needed, until no packet can still be reading that bank from before the
+ * last flip. *bank: the bank written. Returns 0 or -errno.
+ */
+int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint32_t *bank);
+
+/*
+ * ns_loader_commit_config - write the interfaces and the devmap, then flip
+ * ns_config's live slot to @bank with one map update: from the next packet
+ * on, the fast path uses the staged config. Sets the role (ACTIVE) as at
+ * start when sync does not run yet, else keeps it. Returns 0 or -errno.
+ */
+int ns_loader_commit_config(struct ns_daemon *d, const struct ns_config *c, uint32_t bank);
 
 /*
  * ns_loader_attach - attach on every configured interface: XDP through

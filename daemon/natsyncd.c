@@ -163,10 +163,11 @@ static int reload(struct ns_daemon *d)
 		       "running config");
 		goto fail;
 	}
+	/* The new config goes into the bank not in force and is flipped in
+	 * with one store: a failure before the flip leaves the running
+	 * config in force, whole (loader.c). */
 	if (ns_loader_write_config(d, &nc)) {
-		/* Maps may hold a mix now: put the running config back. */
-		pr_err("reload: writing the maps failed: restoring the running config");
-		ns_loader_write_config(d, &d->conf);
+		pr_err("reload: writing the maps failed: the running config stays in force");
 		goto fail;
 	}
 	d->conf = nc;

@@ -179,7 +179,8 @@ int nsb_fill_config(struct nsb *b, int if_in, int if_out)
 	pool.port_hi = 65535;
 	pool.flags = NS_POOL_F_RANDOM_PORT;
 
-	err = put(b, NS_MAP_CONFIG, 0, &cfg);
+	err = put(b, NS_MAP_CONFIG, NS_CFG_SLOT_LIVE, &cfg); /* role + bank 0 in force */
+	err = err ?: put(b, NS_MAP_CONFIG, NS_CFG_SLOT_BANK(0), &cfg);
 	err = err ?: put(b, NS_MAP_SVC, 0, &svc);
 	err = err ?: put(b, NS_MAP_FW_TERMS, 0, &fw);
 	err = err ?: put(b, NS_MAP_NAT_TERMS, 0, &nat);

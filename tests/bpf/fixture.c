@@ -84,8 +84,11 @@ static void map_put(struct bpf_map *m, const void *k, const void *v)
 void t_set_cfg(uint32_t flags)
 {
 	struct ns_cfg c = {.flags = flags, .n_svc = 1};
-	uint32_t k = 0;
+	uint32_t k = NS_CFG_SLOT_LIVE;
 
+	/* bank 0 in force: the live slot (role) and bank 0's slot (events) */
+	map_put(t_skel->maps.ns_config, &k, &c);
+	k = NS_CFG_SLOT_BANK(0);
 	map_put(t_skel->maps.ns_config, &k, &c);
 }
 
@@ -108,7 +111,7 @@ void t_set_pool(uint32_t id, const char *first, uint32_t count, uint16_t lo, uin
 void t_set_svc(uint16_t fw_first, uint16_t fw_count, uint16_t nat_first, uint16_t nat_count,
 	       uint32_t flags)
 {
-	struct ns_svc s = {fw_first, fw_count, nat_first, nat_count, flags};
+	struct ns_svc s = {fw_first, fw_count, nat_first, nat_count, flags, 0, 0}; /* bank 0 */
 	uint32_t k = 0;
 
 	map_put(t_skel->maps.ns_svc, &k, &s);

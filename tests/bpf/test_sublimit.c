@@ -26,7 +26,7 @@ TestSuite(sublimit, .init = setup, .fini = teardown);
 static void set_limit(uint32_t limit)
 {
 	struct ns_cfg c = {.flags = NS_CFG_F_ACTIVE, .n_svc = 1, .max_sess_per_sub = limit};
-	uint32_t k = 0;
+	uint32_t k = NS_CFG_SLOT_BANK(0); /* bank 0 is in force (fixture) */
 
 	cr_assert_eq(bpf_map_update_elem(t_fd("ns_config"), &k, &c, BPF_ANY), 0);
 }
