@@ -44,6 +44,7 @@
 struct ns_open_scratch {
 	struct ns_session s;
 	struct ns_alloc a;
+	__u64 sublimit_ev_ns; /* last NS_EV_SUBSCRIBER_LIMIT of this CPU */
 };
 
 struct {
@@ -185,6 +186,25 @@ static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat
 	return NS_CONTINUE;
 }
 
+/* A subscriber's flood of new flows must not fill the ring buffer the
+ * other subscribers' session and NAT logs need: a refusal by the
+ * per-subscriber limit is reported at most once per CPU per 100 ms (the
+ * counter drop_subscriber_limit has every one). */
+#define NS_SUBLIMIT_EV_GAP_NS (100ull * 1000 * 1000)
+
+static __always_inline void ns_sub_limit_event(const struct ns_cfg *cfg, const struct ns_pkt *p,
+					       __u16 svc_id)
+{
+	struct ns_open_scratch *sc = ns_scratch();
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!sc || now - sc->sublimit_ev_ns < NS_SUBLIMIT_EV_GAP_NS)
+		return;
+	sc->sublimit_ev_ns = now;
+	ns_emit(cfg, NS_EV_SUBSCRIBER_LIMIT, &p->t, NULL, svc_id, NS_NAT_NONE, 0xff,
+		NS_SIDE_INSIDE);
+}
+
 /**
  * ns_open_inside() - first packet of a flow from the inside: firewall
  * (NS_DIR_INPUT), TCP SYN check, NAT term, allocation, insert.
@@ -217,8 +237,10 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 	if (action == NS_FW_REJECT)
 		return is_tc ? ns_reject_tc(p) : ns_reject_xdp(p);
 	/* before any allocation: a subscriber over its limit claims nothing */
-	if (ns_sub_admit(cfg, p->t.saddr, svc_id, &subc))
+	if (ns_sub_admit(cfg, p->t.saddr, svc_id, &subc)) {
+		ns_sub_limit_event(cfg, p, svc_id);
 		return NS_CNT_DROP_SUBSCRIBER_LIMIT;
+	}
 
 	sc = ns_scratch();
 	if (!sc)

@@ -414,6 +414,9 @@ enum ns_event_type {
 	NS_EV_NAT_RELEASE = 4,    /* daemon */
 	NS_EV_POOL_EXHAUSTED = 5,
 	NS_EV_SESSION_FULL = 6,
+	NS_EV_SUBSCRIBER_LIMIT = 7, /* a subscriber at max-sessions-per-subscriber
+				     * was refused a new flow (sampled: at most
+				     * one per CPU per 100 ms) */
 };
 
 struct ns_event {

@@ -83,6 +83,7 @@ bool ns_event_wanted(const struct ns_event *ev, const struct ns_config *c)
 		return f & NS_SVC_F_SYSLOG_NAT;
 	case NS_EV_POOL_EXHAUSTED:
 	case NS_EV_SESSION_FULL:
+	case NS_EV_SUBSCRIBER_LIMIT:
 		return true;
 	default:
 		return false;
@@ -187,6 +188,11 @@ int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint6
 				proto, src);
 	case NS_EV_SESSION_FULL:
 		return snprintf(buf, len, "SESSION_FULL svc=%s %s %s -> %s", svc, proto, src, dst);
+	case NS_EV_SUBSCRIBER_LIMIT:
+		/* sampled in the fast path: drop_subscriber_limit counts all */
+		return snprintf(buf, len, "SUBSCRIBER_LIMIT svc=%s %s %s -> %s: %u live sessions "
+				"(max-sessions-per-subscriber)", svc, proto, src, dst,
+				c->cfg.max_sess_per_sub);
 	default:
 		if (len)
 			buf[0] = '\0';
@@ -217,7 +223,8 @@ void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct n
 		return;
 	if (ns_event_format(ev, s, now, &d->conf, line, sizeof(line)) < 0)
 		return;
-	if (ev->type == NS_EV_POOL_EXHAUSTED || ev->type == NS_EV_SESSION_FULL) {
+	if (ev->type == NS_EV_POOL_EXHAUSTED || ev->type == NS_EV_SESSION_FULL ||
+	    ev->type == NS_EV_SUBSCRIBER_LIMIT) {
 		if (!warn_allowed(ev->type, now)) {
 			d->st.events_suppressed++;
 			return;

@@ -9,6 +9,7 @@
  */
 #include "tests/bpf/fixture.h"
 #include <criterion/criterion.h>
+#include <unistd.h>
 
 static void setup(void)
 {
@@ -192,4 +193,60 @@ Test(sublimit, closed_above_created_admits)
 	udp_out(0, T_SUB, 1000, XDP_RET_REDIRECT);
 	udp_out(0, T_SUB, 1001, XDP_RET_REDIRECT);
 	cr_assert_eq(sub_val("ns_sub_created", T_SUB), 2);
+}
+
+static int n_limit_ev, n_other_ev;
+
+static int limit_ev_cb(void *ctx, void *data, size_t len)
+{
+	const struct ns_event *e = data;
+
+	(void)ctx;
+	cr_assert_geq(len, sizeof(*e));
+	if (e->type == NS_EV_SUBSCRIBER_LIMIT) {
+		n_limit_ev++;
+		cr_assert_eq(e->in_key.saddr, pkt_ip(T_SUB), "the refused subscriber");
+		cr_assert_eq(e->in_key.proto, IPPROTO_UDP);
+	} else {
+		n_other_ev++;
+	}
+	return 0;
+}
+
+static void drain_events(void)
+{
+	struct ring_buffer *rb = ring_buffer__new(t_fd("ns_events"), limit_ev_cb, NULL, NULL);
+
+	cr_assert_not_null(rb);
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+}
+
+/* A subscriber flooding new flows past its limit: every refusal is
+ * counted, but the ring buffer gets at most one SUBSCRIBER_LIMIT event per
+ * CPU per 100 ms, so the flood cannot crowd out other events. */
+Test(sublimit, limit_event_sampled)
+{
+	struct ns_cfg c = {.flags = NS_CFG_F_ACTIVE | NS_CFG_F_EVENTS, .n_svc = 1,
+			   .max_sess_per_sub = 2};
+	uint32_t k = NS_CFG_SLOT_BANK(0);
+	int i;
+
+	t_set_cfg(NS_CFG_F_ACTIVE | NS_CFG_F_EVENTS);
+	cr_assert_eq(bpf_map_update_elem(t_fd("ns_config"), &k, &c, BPF_ANY), 0);
+	udp_out(0, T_SUB, 1000, XDP_RET_REDIRECT);
+	udp_out(0, T_SUB, 1001, XDP_RET_REDIRECT);
+	for (i = 0; i < 200; i++)
+		udp_out(0, T_SUB, 2000 + i, XDP_RET_DROP);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_SUBSCRIBER_LIMIT), 200, "every refusal counted");
+	drain_events();
+	/* test_run may move between the two CPUs: one event per CPU at most */
+	cr_assert(n_limit_ev >= 1 && n_limit_ev <= 2, "%d SUBSCRIBER_LIMIT events", n_limit_ev);
+	cr_assert_eq(n_other_ev, 4, "SESSION_OPEN + NAT_ALLOC of the two admitted flows");
+	/* 100 ms later the next refusal is reported again */
+	usleep(150 * 1000);
+	n_limit_ev = 0;
+	udp_out(0, T_SUB, 3000, XDP_RET_DROP);
+	drain_events();
+	cr_assert_eq(n_limit_ev, 1);
 }

@@ -337,7 +337,7 @@ def probe(args):
         kind = socket.SOCK_STREAM if args.proto == "tcp" else socket.SOCK_DGRAM
         s = socket.socket(socket.AF_INET, kind)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", sport))
+        s.bind((args.src, sport))
         s.settimeout(args.timeout)
         msg = b"probe %d" % sport
         try:
@@ -363,7 +363,7 @@ def probe(args):
 def flood(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", args.sport))
+    s.bind((args.src, args.sport))
     sent = 0
     for i in range(args.count):
         # Pace the burst a little (32 datagrams, then 0.5 ms): a sender on a
@@ -409,11 +409,13 @@ def main():
     pr.add_argument("--sport-base", type=int, required=True)
     pr.add_argument("--timeout", type=float, default=1.0)
     pr.add_argument("--hold", type=float, default=0.0)
+    pr.add_argument("--src", default="0.0.0.0", help="source address (a subscriber)")
     fl = sub.add_parser("flood")
     fl.add_argument("--host", required=True)
     fl.add_argument("--sport", type=int, required=True)
     fl.add_argument("--dport-first", type=int, required=True)
     fl.add_argument("--count", type=int, required=True)
+    fl.add_argument("--src", default="0.0.0.0", help="source address (a subscriber)")
     args = ap.parse_args()
     {"server": serve, "client": client, "probe": probe, "flood": flood}[args.mode](args)
 

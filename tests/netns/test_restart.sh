@@ -34,6 +34,10 @@
 #     created all the same, the lost events are counted (event_lost) and
 #     warned about once natsyncd runs again, every event is either logged or
 #     counted lost, existing flows unaffected
+#  7  one subscriber floods 5000 new flows past max-sessions-per-subscriber
+#     (100): it keeps exactly 100 sessions, the rest are refused, counted
+#     (drop_subscriber_limit) and logged (SUBSCRIBER_LIMIT, sampled and
+#     rate-limited); another subscriber's flows and new flows are unaffected
 #
 #   NATSYNC_BUILD=build tests/netns/test_restart.sh
 #   NSO_MODE=tc tests/netns/test_restart.sh      # attach mode (default auto)
@@ -599,6 +603,50 @@ check "6 every event of the burst is either logged or counted lost" every_event_
 nst_log "ring buffer burst: $(every_event_accounted)"
 check "6 the existing flows are undisturbed" stream_ok
 stream_report "the 50000-session burst with the ring buffer full"
+stream_stop
+
+# ---- 7: one subscriber floods new flows past its limit ------------------------
+
+# max-sessions-per-subscriber 100. A second subscriber on the client
+# (FLOODER) opens 5000 UDP flows; the stream's subscriber (LAB_CLI_ADDR)
+# must not notice: its long-lived flows keep moving and it can still open
+# new flows. Every refusal is counted; the log names the flooding
+# subscriber (SUBSCRIBER_LIMIT, sampled in the fast path, rate-limited).
+FLOODER=100.64.0.77
+SUB_LIMIT=100
+write_config "$CFG" maxs=65536 extra="max-sessions-per-subscriber = $SUB_LIMIT;"
+LOG7=$NST_TMP/natsyncd-7.log
+check "7 natsyncd restarts with max-sessions-per-subscriber $SUB_LIMIT" restart_daemon "$LOG7"
+ip -n "$CLI" addr add "$FLOODER/24" dev eth0
+check "7 the long-lived flows start (2 TCP, 1 UDP)" stream_start 2 1 49000
+
+# sessions_of ADDR: live sessions whose inside address is ADDR.
+sessions_of()
+{
+	ctl_json show sessions | json_get \
+		"sum(1 for s in j['sessions'] if s['inside']['addr'] == '$1')"
+}
+lim0=$(counter drop_subscriber_limit)
+stream_mark
+out=$(ip netns exec "$CLI" python3 "$STREAM" flood --host "$LAB_SRV_ADDR" --src "$FLOODER" \
+	--sport 47778 --dport-first 20000 --count 5000)
+nst_log "flood of 5000 new flows from $FLOODER: $out"
+lim1=$(counter drop_subscriber_limit)
+check "7 the flooding subscriber holds exactly $SUB_LIMIT sessions" \
+	equals "$(sessions_of "$FLOODER")" "$SUB_LIMIT"
+check "7 its other flows are refused and counted (drop_subscriber_limit)" \
+	greater $((lim1 - lim0)) 4000
+check "7 ... and logged, naming the subscriber (SUBSCRIBER_LIMIT)" \
+	wait_for 5 log_has "$LOG7" "SUBSCRIBER_LIMIT svc=ss1 udp $FLOODER:47778 -> .*max-sessions-per-subscriber"
+check "7 ... rate-limited: far fewer log lines than refusals" \
+	greater 200 "$(grep -c SUBSCRIBER_LIMIT "$LOG7")"
+probe udp $UDP_PORT 20 49100
+check "7 the other subscriber still opens new flows (20 of 20)" probe_result 20 0
+check "7 its refusals were not counted against it" \
+	equals "$(counter drop_subscriber_limit)" "$lim1"
+sleep 1
+check "7 the other subscriber's long-lived flows are undisturbed" stream_ok
+stream_report "the flood from one subscriber"
 stream_stop
 
 check "no interface or route leaks to the host" nst_check_no_leak "$CLI" "$BOX" "$SRV"
