@@ -153,8 +153,8 @@ show_state()
 	step "natsyncctl show counters (every packet ends in exactly one verdict)"
 	run "$NATSYNCCTL" -s "$sock" show counters
 	step "The same sessions straight from the pinned, BTF-typed BPF map"
-	printf '$ bpftool map dump pinned %s/v1/ns_sessions | head -40\n' "$pin"
-	bpftool map dump pinned "$pin/v1/ns_sessions" | head -40
+	printf '$ bpftool map dump pinned %s/'"$NS_PIN_SUBDIR"'/ns_sessions | head -40\n' "$pin"
+	bpftool map dump pinned "$pin/$NS_PIN_SUBDIR/ns_sessions" | head -40
 	echo "(addresses are __be32, shown as host-order integers by bpftool)"
 }
 
@@ -166,7 +166,7 @@ lab_stop_box()
 	step "Stopping natsyncd in $ns (SIGTERM): programs detached, pinned maps kept for a restart"
 	nsd_stop "$pid" 10
 	echo "natsyncd exited with status $NSD_RC"
-	run ls "$pin/v1"
+	run ls "$pin/$NS_PIN_SUBDIR"
 	step "natsyncd --purge removes the pins"
 	run nsenter --net="/var/run/netns/$ns" "$NATSYNCD" -c "$cfg" --purge
 }

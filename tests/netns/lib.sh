@@ -41,6 +41,10 @@ case "$NATSYNC_BUILD" in
 esac
 NATSYNCD=$NST_BUILD/natsyncd
 NATSYNCCTL=$NST_BUILD/natsyncctl
+# The pin directory's ABI subdirectory (<pin-path>/<this>/<map>), from the
+# contract itself, so a bump of NS_ABI_VERSION needs no test edit.
+NS_PIN_SUBDIR=$(sed -n 's/^#define NS_PIN_SUBDIR "\(.*\)"$/\1/p' "$NST_REPO/common/natsync.h")
+[ -n "$NS_PIN_SUBDIR" ] || { echo "lib.sh: NS_PIN_SUBDIR not found in common/natsync.h" >&2; exit 1; }
 
 NST_PREFIX=""           # set by nst_init; every namespace name starts with it
 NST_TMP=""              # scratch dir of this run (configs, logs, captures)

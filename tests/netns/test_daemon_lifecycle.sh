@@ -22,7 +22,7 @@ nst_need_tools bpftool tc python3
 BOX=nsdt-box
 PEER=nsdt-peer
 PIN=/sys/fs/bpf/nsdt-lifecycle
-PINV=$PIN/v1
+PINV=$PIN/$NS_PIN_SUBDIR
 SOCK=$NST_TMP/ctl.sock
 NST_PINS+=("$PIN")   # removed by the lib on every exit path
 NST_SOCKS+=("$SOCK")
@@ -160,7 +160,7 @@ check "natsyncd starts (XDP, mode auto)" start "$GOOD" "$LOG1" || {
 	sed 's/^/    | /' "$LOG1"
 	nst_finish
 }
-check "every map is pinned under <pin-path>/v1" all_pins
+check "every map is pinned under <pin-path>/$NS_PIN_SUBDIR" all_pins
 check "pinned maps are BTF-typed (bpftool shows ns_cfg field names)" config_typed
 check "XDP attached on nsdt-in" xdp_attached nsdt-in
 check "XDP attached on nsdt-out" xdp_attached nsdt-out
@@ -213,7 +213,7 @@ check "SIGTERM detaches XDP from nsdt-in" no_xdp nsdt-in
 check "SIGTERM detaches XDP from nsdt-out" no_xdp nsdt-out
 check "SIGTERM leaves the pinned maps (state outlives the daemon)" all_pins
 check "--purge exits 0" nsenter --net="/var/run/netns/$BOX" "$NATSYNCD" -c "$GOOD" --purge
-check "--purge removes <pin-path>/v1" no_pins
+check "--purge removes <pin-path>/$NS_PIN_SUBDIR" no_pins
 
 # ---- without -f: daemonizes, pid file --------------------------------
 PIDF=$NST_TMP/natsyncd.pid

@@ -391,7 +391,7 @@ def tup(sa, da, sp, dp):
     return struct.pack("<4s4s2s2sB3x", sa, da, struct.pack(">H", sp), struct.pack(">H", dp), 17)
 
 pin, n = sys.argv[1], int(sys.argv[2])
-fds = {m: obj_get("%s/v1/%s" % (pin, m)) for m in ("ns_sessions", "ns_session_rev", "ns_ports")}
+fds = {m: obj_get("%s/%s" % (pin, m)) for m in ("ns_sessions", "ns_session_rev", "ns_ports")}
 now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 remote = socket.inet_aton("198.51.100.200")
 step = 10000
@@ -569,7 +569,7 @@ sleep $((THRESHOLD + 2))
 check "B has every long-lived flow replicated" \
 	wait_for 10 replicated_at_least "$SOCK_B" $((NTCP + NUDP))
 if [ "$EXTRA" -gt 0 ]; then
-	check "$EXTRA other sessions injected into A's maps" python3 "$NST_TMP/inject.py" "$PIN_A" "$EXTRA"
+	check "$EXTRA other sessions injected into A's maps" python3 "$NST_TMP/inject.py" "$PIN_A/$NS_PIN_SUBDIR" "$EXTRA"
 	T0=$(date +%s)
 	check "B holds all $EXTRA + flows replicated sessions" \
 		wait_for 120 sessions_at_least "$SOCK_B" $((EXTRA + NTCP + NUDP))

@@ -150,7 +150,7 @@ chk_bpftool_typed()
 {
 	local pin=$1
 
-	bpftool -j map dump pinned "$pin/v1/ns_sessions" | python3 -c '
+	bpftool -j map dump pinned "$pin/$NS_PIN_SUBDIR/ns_sessions" | python3 -c '
 import ipaddress, json, socket, struct, sys
 pool = ipaddress.ip_network(sys.argv[1])
 d = json.load(sys.stdin)
@@ -560,9 +560,9 @@ run_mode()
 	nsd_stop "$nsd" 10
 	check "$t (j) natsyncd exits 0 on SIGTERM" test "$NSD_RC" -eq 0
 	check "$t (j) programs detached from nst-in/nst-out" chk_detached
-	check "$t (j) pinned maps outlive the daemon" test -e "$pin/v1/ns_sessions"
+	check "$t (j) pinned maps outlive the daemon" test -e "$pin/$NS_PIN_SUBDIR/ns_sessions"
 	check "$t (j) natsyncd --purge removes the pins" \
-		bash -c "nsenter --net=/var/run/netns/nst-box '$NATSYNCD' -c '$cfg' --purge && ! test -e '$pin/v1'"
+		bash -c "nsenter --net=/var/run/netns/nst-box '$NATSYNCD' -c '$cfg' --purge && ! test -e '$pin/$NS_PIN_SUBDIR'"
 	[ -d "$pin" ] && rmdir "$pin" 2>/dev/null
 	nst_remove_namespaces
 }
