@@ -73,6 +73,10 @@ $(BUILD)/test_bpf: $(BPFT_SRCS) $(wildcard tests/bpf/*.h) $(BUILD)/libnatsync.a 
 $(BUILD)/bench_pkt: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
 	$(CC) $(CFLAGS) -I$(BUILD)/bpf -I$(BUILD)/tests/bench -o $@ $(BENCH_SRCS) $(BUILD)/libnatsync.a $(LDLIBS) -lm
 
+# A hostile sync peer on the real encoder (tests/netns/test_sync_attack.sh).
+$(BUILD)/sync_inject: tests/netns/sync_inject.c $(BUILD)/libnatsync.a $(HDRS)
+	$(CC) $(CFLAGS) -I$(BUILD)/bpf -o $@ $< $(BUILD)/libnatsync.a $(LDLIBS)
+
 # Targets that need root re-run themselves as root (through sudo) first.
 AS_ROOT = if [ "$$(id -u)" -ne 0 ]; then exec sudo $(MAKE) $@; fi
 
@@ -85,7 +89,7 @@ unit: $(BUILD)/test_unit
 bpftest: all $(BUILD)/test_bpf
 	@$(AS_ROOT); $(BUILD)/test_bpf
 
-netns: all $(ASAN_BINS)
+netns: all $(ASAN_BINS) $(BUILD)/sync_inject
 	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) tests/netns/run-all.sh
 
 # Six suites; any failure stops make with a non-zero status, so the closing

@@ -1792,7 +1792,7 @@ static int parse_redundancy(struct pctx *x, const config_setting_t *top)
 		"replication-threshold", "heartbeat-interval-ms", "dead-interval-ms",
 		"priority", "preempt", "key-file", "initial-role", "role-control",
 		"virtual-addresses", "signal-routes", "monitor-interfaces", "hook",
-		"garp-count", "garp-interval-ms", NULL,
+		"garp-count", "garp-interval-ms", "encrypt", NULL,
 	};
 	struct ns_redundancy_conf *rd = &x->c->red;
 	const config_setting_t *g, *s;
@@ -1814,8 +1814,14 @@ static int parse_redundancy(struct pctx *x, const config_setting_t *top)
 	    get_u32(x, g, "heartbeat-interval-ms", 50, 60000, &rd->heartbeat_interval_ms) < 0 ||
 	    get_u32(x, g, "dead-interval-ms", 150, 600000, &rd->dead_interval_ms) < 0 ||
 	    get_u32(x, g, "priority", 0, 255, &prio) < 0 || get_bool(x, g, "preempt", &rd->preempt) < 0 ||
-	    get_path(x, g, "key-file", rd->key_file, sizeof(rd->key_file), true) < 0)
+	    get_path(x, g, "key-file", rd->key_file, sizeof(rd->key_file), true) < 0 ||
+	    get_bool(x, g, "encrypt", &rd->encrypt) < 0)
 		return -1;
+	/* The encryption keys derive from the pre-shared key. */
+	if (rd->encrypt && !rd->key_file[0])
+		return fail(x, config_setting_get_member(g, "encrypt"), NULL,
+			    "encrypt = true needs key-file (the encryption "
+			    "keys are derived from the pre-shared key)");
 	s = config_setting_get_member(g, "routing-instance");
 	if (s && *rd->device && check_ifname(x, s, rd->device))
 		return -1;

@@ -90,6 +90,8 @@ struct ns_redundancy_conf {
 	int priority;                   /* default 100 */
 	bool preempt;                   /* default false */
 	char key_file[PATH_MAX];        /* pre-shared key, "" none */
+	bool encrypt;                   /* encrypt = true: sync frames encrypted
+					 * (ChaCha20-Poly1305); needs key_file */
 	/* Appended by sync (issue 3), key redundancy-options.initial-role =
 	 * "primary" | "backup": the role this box starts in (the redundancy
 	 * module of issue 4 changes it at run time). Default primary. */

@@ -115,9 +115,14 @@ struct sync_conn {
 	bool closing;           /* in conn_close: no re-entry */
 	bool duplicate;         /* closed as the losing duplicate: expected */
 	bool auth;              /* frames are tagged with key (both ways) */
+	bool enc;               /* ... and encrypted (ChaCha20-Poly1305) */
 	bool hello_done;        /* acceptor: HELLO_ACK sent, awaiting proof */
 	uint8_t nonce[NSW_NONCE_LEN]; /* ours, in our HELLO / HELLO_ACK */
 	uint8_t key[NSW_KEY_LEN];     /* per-connection key (nsw_derive_key) */
+	uint8_t tx_key[NSW_KEY_LEN];  /* encryption: our direction's key */
+	uint8_t rx_key[NSW_KEY_LEN];  /* encryption: the peer's direction's key */
+	uint64_t window_since;   /* primary: window closed since (0: open) */
+	bool window_logged;      /* ... and that was logged */
 	bool ack_needed;        /* data processed since the last ACK */
 	bool rx_paused;         /* budget spent with frames left in in[] */
 	uint32_t events;         /* registered epoll events */
@@ -148,6 +153,10 @@ struct sync_stats {
 	uint64_t heartbeats_tx, heartbeats_rx, acks_rx;
 	uint64_t bulk_requests_rx;
 	uint64_t auth_fail;
+	uint64_t seq_replays, seq_gaps; /* sequence not previous + 1 */
+	uint64_t truncated;      /* peer closed in the middle of a frame */
+	uint64_t hi_full;        /* control frames not queued: hi queue full */
+	uint64_t queued_max;     /* most bytes queued at once (hi + lo) */
 	uint64_t steps, steps_slow, step_max_ns, step_max_cpu_ns, rx_yields, window_waits;
 	const char *step_max_what;
 	uint64_t red_max_ns;     /* longest redundancy handler run inside a step */
@@ -177,6 +186,7 @@ struct ns_sync {
 	uint64_t fingerprint;
 	uint8_t psk[256];        /* redundancy-options.key-file, psk_len 0: none */
 	size_t psk_len;
+	bool encrypt;            /* redundancy-options.encrypt (needs psk) */
 	struct sync_conn conns[SYNC_MAX_CONNS];
 	struct sync_conn *active;
 	struct sync_table tab;
@@ -417,12 +427,21 @@ static bool enqueue(struct sync_conn *c, struct sync_q *q, const uint8_t *f, int
 		return false; /* closed under the caller: conn_close freed buf */
 	tag = c->auth && f[5] != NSW_REFUSE;
 	n = (size_t)len + (tag ? NSW_MAC_LEN : 0);
-	if (!q_room(q, n))
+	if (!q_room(q, n)) {
+		if (q == &c->hi)
+			c->owner->st.hi_full++;
 		return false;
+	}
 	memcpy(q->buf + q->tail, f, (size_t)len);
-	if (tag)
+	/* The HELLO pair stays readable: it carries the key derivation's
+	 * nonces. Everything after it is sealed (encrypt) or tagged. */
+	if (tag && c->enc && f[5] != NSW_HELLO && f[5] != NSW_HELLO_ACK)
+		nsw_mark_enc(q->buf + q->tail, (size_t)len);
+	else if (tag)
 		nsw_mark_mac(q->buf + q->tail, (size_t)len);
 	q->tail += n;
+	if (q_len(&c->hi) + q_len(&c->lo) > c->owner->st.queued_max)
+		c->owner->st.queued_max = q_len(&c->hi) + q_len(&c->lo);
 	return true;
 }
 
@@ -468,10 +487,19 @@ static bool next_frame(struct ns_sync *s, struct sync_conn *c)
 		q = &c->lo;
 	if (!q)
 		return false;
+	if (c->tx_seq == UINT32_MAX) {
+		/* Never reuse a sequence number (the AEAD nonce, the replay
+		 * check): a new connection brings new keys. */
+		if (!c->closing)
+			conn_close(s, c, "sequence numbers exhausted: reconnecting");
+		return false;
+	}
 	f = q->buf + q->head;
 	blen = (uint32_t)f[8] << 24 | (uint32_t)f[9] << 16 | (uint32_t)f[10] << 8 | f[11];
 	nsw_set_seq(f, ++c->tx_seq);
-	if (f[7] & NSW_F_MAC)
+	if (f[7] & NSW_F_ENC)
+		nsw_seal_frame(c->tx_key, c->outgoing ? 'I' : 'A', f);
+	else if (f[7] & NSW_F_MAC)
 		nsw_mac_frame(c->key, c->outgoing ? 'I' : 'A', f);
 	if (f[5] >= NSW_SESSION_ADD && f[5] <= NSW_BULK_END)
 		c->data_seq = c->tx_seq; /* only data is acknowledged */
@@ -508,8 +536,13 @@ static void flush_out(struct ns_sync *s, struct sync_conn *c)
 		c->cur_left -= (size_t)n;
 		s->st.bytes_tx += (uint64_t)n;
 	}
-	if (!c->cur_left && !q_len(&c->hi) && q_len(&c->lo))
+	if (c->st == C_FREE)
+		return; /* next_frame() closed it */
+	if (!c->cur_left && !q_len(&c->hi) && q_len(&c->lo)) {
 		s->st.window_waits++; /* an ACK reopens it (on_conn_event) */
+		if (!c->window_since)
+			c->window_since = ns_now(); /* check_conns() logs a long wait */
+	}
 	/* No EPOLLOUT while only the window holds lo back: it would spin. */
 	want_events(s, c, EPOLLIN | (c->cur_left || q_len(&c->hi) ? EPOLLOUT : 0));
 }
@@ -523,7 +556,7 @@ static void fill_hello(struct ns_sync *s, struct sync_conn *c, struct nsw_hello 
 	h->role = s->primary ? NSW_ROLE_PRIMARY : NSW_ROLE_BACKUP;
 	h->flags = s->primary ? 0 : NSW_HELLO_F_WANT_BULK;
 	h->caps = NSW_CAP_BINDINGS | NSW_CAP_EIF | NSW_CAP_HEARTBEAT |
-		  (s->psk_len ? NSW_CAP_AUTH : 0);
+		  (s->psk_len ? NSW_CAP_AUTH : 0) | (s->encrypt ? NSW_CAP_ENCRYPT : 0);
 	memcpy(h->nonce, c->nonce, sizeof(h->nonce));
 	h->fingerprint = s->fingerprint;
 	ns_strlcpy(h->name, s->d->conf.node_name, sizeof(h->name));
@@ -561,6 +594,13 @@ static bool hello_acceptable(struct ns_sync *s, struct sync_conn *c, const struc
 		set_error(s, "peer %s has %s key-file but we have %s: refused", h->name,
 			  h->caps & NSW_CAP_AUTH ? "a" : "no", s->psk_len ? "one" : "none");
 		send_refuse(s, c, NSW_REFUSE_AUTH);
+		return false;
+	}
+	if (!!(h->caps & NSW_CAP_ENCRYPT) != s->encrypt) {
+		set_error(s, "peer %s has encrypt %s but we have encrypt %s: refused (set "
+			  "redundancy-options.encrypt alike on both boxes)", h->name,
+			  h->caps & NSW_CAP_ENCRYPT ? "on" : "off", s->encrypt ? "on" : "off");
+		send_refuse(s, c, NSW_REFUSE_ENCRYPT);
 		return false;
 	}
 	if (h->role == NSW_ROLE_PRIMARY && s->primary)
@@ -624,15 +664,31 @@ static void conn_established(struct ns_sync *s, struct sync_conn *c)
 }
 
 /* A frame failed authentication, or the key is missing on one side. */
-static void auth_failed(struct ns_sync *s, struct sync_conn *c)
+static void auth_failed(struct ns_sync *s, struct sync_conn *c, const char *what)
 {
 	s->st.auth_fail++;
-	set_error(s, "frame from %s failed authentication: check key-file on both boxes",
-		  c->peer.name[0] ? c->peer.name : "peer");
+	set_error(s, "frame from %s failed authentication (%s): check key-file on both boxes",
+		  c->peer.name[0] ? c->peer.name : "peer", what);
 	send_refuse(s, c, NSW_REFUSE_AUTH);
 	s->backoff_ms = SYNC_BACKOFF_MAX_MS;
 	s->next_connect_ns = ns_now() + (uint64_t)SYNC_BACKOFF_MAX_MS * SYNC_NS_PER_MS;
 	conn_close(s, c, "authentication failed");
+}
+
+/*
+ * Encryption keys of a connection, one per direction, when both sides
+ * asked for encryption (hello_acceptable() refused any other combination).
+ */
+static void derive_enc_keys(struct ns_sync *s, struct sync_conn *c,
+			    const uint8_t nonce_i[NSW_NONCE_LEN], const uint8_t nonce_a[NSW_NONCE_LEN])
+{
+	if (!s->encrypt)
+		return;
+	nsw_derive_enc_key(s->psk, s->psk_len, nonce_i, nonce_a, c->outgoing ? 'I' : 'A',
+			   c->tx_key);
+	nsw_derive_enc_key(s->psk, s->psk_len, nonce_i, nonce_a, c->outgoing ? 'A' : 'I',
+			   c->rx_key);
+	c->enc = true;
 }
 
 static void on_hello(struct ns_sync *s, struct sync_conn *c, const uint8_t *frame,
@@ -673,6 +729,7 @@ static void on_hello(struct ns_sync *s, struct sync_conn *c, const uint8_t *fram
 			 * hold the key; the initiator's first frame proves it
 			 * does, and only then is the connection ours. */
 			nsw_derive_key(s->psk, s->psk_len, h.nonce, c->nonce, c->key);
+			derive_enc_keys(s, c, h.nonce, c->nonce);
 			c->auth = true;
 		}
 		if (!send_hi(s, c, f, nsw_encode_hello(f, sizeof(f), NSW_HELLO_ACK, 0, &me)))
@@ -686,9 +743,10 @@ static void on_hello(struct ns_sync *s, struct sync_conn *c, const uint8_t *fram
 	} else if (s->psk_len) {
 		nsw_derive_key(s->psk, s->psk_len, c->nonce, h.nonce, c->key);
 		if (!nsw_mac_verify(c->key, 'A', frame)) {
-			auth_failed(s, c);
+			auth_failed(s, c, "HELLO_ACK tag does not verify: the peer has another key");
 			return;
 		}
+		derive_enc_keys(s, c, c->nonce, h.nonce);
 		c->auth = true;
 	}
 	conn_established(s, c);
@@ -999,11 +1057,19 @@ static int on_bulk(struct ns_sync *s, const uint8_t *b, uint32_t len, bool start
  * HELLO_ACK's tag is checked in on_hello (the key needs its nonce).
  */
 static bool frame_trusted(struct ns_sync *s, struct sync_conn *c, const struct nsw_hdr *h,
-			  const uint8_t *frame)
+			  uint8_t *frame)
 {
-	if (h->seq != c->rx_seq + 1) {
-		s->st.proto_errors++;
-		set_error(s, "frame sequence %u after %u from peer", h->seq, c->rx_seq);
+	if (h->seq != c->rx_seq + 1 || !h->seq) {
+		bool replay = h->seq <= c->rx_seq;
+
+		if (replay)
+			s->st.seq_replays++;
+		else
+			s->st.seq_gaps++;
+		set_error(s, "%s %s frame from %s: sequence %u after %u, connection reset",
+			  replay ? "replayed" : "out-of-order (sequence gap)",
+			  nsw_type_str(h->type), c->peer.name[0] ? c->peer.name : "peer",
+			  h->seq, c->rx_seq);
 		conn_close(s, c, "sequence error");
 		return false;
 	}
@@ -1017,8 +1083,16 @@ static bool frame_trusted(struct ns_sync *s, struct sync_conn *c, const struct n
 		conn_close(s, c, "tagged frame without a key");
 		return false;
 	}
-	if (!nsw_mac_verify(c->key, c->outgoing ? 'A' : 'I', frame)) {
-		auth_failed(s, c);
+	if (c->enc) {
+		/* Sealed or nothing: a MAC-only frame here is a downgrade. */
+		if (!nsw_open_frame(c->rx_key, c->outgoing ? 'A' : 'I', frame)) {
+			auth_failed(s, c, h->flags & NSW_F_ENC ?
+				    "decryption failed: tag does not verify" :
+				    "unencrypted frame on an encrypted channel");
+			return false;
+		}
+	} else if (!nsw_mac_verify(c->key, c->outgoing ? 'A' : 'I', frame)) {
+		auth_failed(s, c, h->flags & NSW_F_MAC ? "tag does not verify" : "untagged frame");
 		return false;
 	}
 	/* The initiator's first tagged frame proves it holds the key. */
@@ -1032,7 +1106,7 @@ static bool frame_trusted(struct ns_sync *s, struct sync_conn *c, const struct n
 
 /* Handle one complete, header-checked frame; false when c was closed. */
 static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct nsw_hdr *h,
-			 const uint8_t *frame)
+			 uint8_t *frame)
 {
 	const uint8_t *body = frame + NSW_HDR_LEN;
 	uint32_t len = nsw_body_len(h);
@@ -1076,6 +1150,14 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		if (!r) {
 			s->st.acks_rx++;
 			c->acked = a.seq;
+			if (c->window_since && lo_open(c)) {
+				if (c->window_logged)
+					pr_info("sync: peer %s acknowledges again after %llu ms",
+						c->peer.name, (unsigned long long)((ns_now() -
+						c->window_since) / SYNC_NS_PER_MS));
+				c->window_since = 0;
+				c->window_logged = false;
+			}
 			s->peer_install_fail = a.install_fail;
 			if (c->bulk_end_seq && (int32_t)(a.seq - c->bulk_end_seq) >= 0 &&
 			    !s->peer_ready) {
@@ -1196,6 +1278,13 @@ static void on_readable(struct ns_sync *s, struct sync_conn *c)
 		ssize_t n = recv(c->fd, c->in + c->in_len, SYNC_IN_CAP - c->in_len, MSG_DONTWAIT);
 
 		if (n == 0) {
+			if (c->in_len) {
+				/* Whatever the partial frame held is dropped. */
+				s->st.truncated++;
+				set_error(s, "truncated frame from %s: connection closed after %zu "
+					  "bytes of a frame, discarded",
+					  c->peer.name[0] ? c->peer.name : "peer", c->in_len);
+			}
 			conn_close(s, c, "peer closed the connection");
 			return;
 		}
@@ -1286,6 +1375,11 @@ static void conn_close(struct ns_sync *s, struct sync_conn *c, const char *why)
 	c->cur = NULL;
 	c->cur_left = 0;
 	c->rx_paused = false;
+	/* Keys of a closed connection are never needed again. */
+	sodium_memzero(c->key, sizeof(c->key));
+	sodium_memzero(c->tx_key, sizeof(c->tx_key));
+	sodium_memzero(c->rx_key, sizeof(c->rx_key));
+	c->auth = c->enc = false;
 	c->st = C_FREE;
 	c->fd = -1;
 	if (s->active == c) {
@@ -2000,6 +2094,16 @@ static void check_conns(struct ns_sync *s, uint64_t now)
 			conn_close(s, c, "peer dead");
 			continue;
 		}
+		if (c->window_since && !c->window_logged && now - c->window_since > 2 * hb) {
+			/* Bounded either way (window, queue caps); say why
+			 * replication stands still before the peer is dead. */
+			c->window_logged = true;
+			pr_warn("sync: peer %s has not acknowledged %u frames for %llu ms: "
+				"replication held back, %zu + %zu bytes queued (slow peer)",
+				c->peer.name, lag_frames(c),
+				(unsigned long long)((now - c->window_since) / SYNC_NS_PER_MS),
+				q_len(&c->hi), q_len(&c->lo));
+		}
 		if (now - c->last_hb_ns >= hb)
 			send_heartbeat(s, c, now);
 	}
@@ -2144,6 +2248,8 @@ int sync_init(struct ns_daemon *d)
 			return err;
 		}
 	}
+	/* config.c refuses encrypt without key-file; keep the invariant. */
+	s->encrypt = d->conf.red.encrypt && s->psk_len;
 	err = open_listener(s);
 	if (err) {
 		/* Not fatal: the address may come later (retried every 5 s). */
@@ -2173,7 +2279,13 @@ int sync_init(struct ns_daemon *d)
 		ns_fmt_ip(d->conf.red.peer_addr.s_addr, p, sizeof(p)), d->conf.red.port,
 		d->conf.red.device[0] ? ", device " : "", d->conf.red.device,
 		d->conf.red.replication_threshold, (unsigned long long)s->fingerprint,
-		s->psk_len ? "authenticated (key-file)" : "NOT authenticated (no key-file)");
+		s->encrypt ? "authenticated and encrypted (key-file, encrypt)" :
+		s->psk_len ? "authenticated (key-file), not encrypted" :
+		"NOT authenticated (no key-file)");
+	if (!s->psk_len)
+		pr_warn("sync: no key-file: anybody who reaches %s:%u as the peer address can "
+			"inject sessions; keep the sync link on a dedicated link or VRF",
+			ns_fmt_ip(d->conf.red.local_addr.s_addr, a, sizeof(a)), d->conf.red.port);
 	return 0;
 }
 
@@ -2270,6 +2382,20 @@ void sync_reconfigure(struct ns_daemon *d)
 		return;
 	if (!d->red)
 		set_active(s);
+	if (d->conf.red.encrypt != s->encrypt) {
+		if (d->conf.red.encrypt && !s->psk_len) {
+			pr_warn("sync: encrypt needs the key-file loaded at start: restart "
+				"natsyncd to apply it");
+		} else {
+			pr_info("sync: encryption %s: reconnecting",
+				d->conf.red.encrypt ? "on" : "off");
+			s->encrypt = d->conf.red.encrypt;
+			for (int i = 0; i < SYNC_MAX_CONNS; i++)
+				conn_close(s, &s->conns[i], "encryption setting changed");
+			s->backoff_ms = 0;
+			s->next_connect_ns = 0;
+		}
+	}
 	fp = ns_config_fingerprint(&d->conf);
 	if (fp == s->fingerprint)
 		return;
@@ -2352,12 +2478,14 @@ static void show_text(struct ns_sync *s, FILE *f)
 		ns_fmt_ip(r->local_addr.s_addr, a, sizeof(a)), r->port,
 		ns_fmt_ip(r->peer_addr.s_addr, p, sizeof(p)), r->port,
 		r->device[0] ? " dev " : "", r->device, r->replication_threshold,
-		s->psk_len ? "authenticated" : "not authenticated");
+		s->encrypt ? "authenticated, encrypted (ChaCha20-Poly1305)" :
+		s->psk_len ? "authenticated, not encrypted" : "not authenticated");
 	if (c)
-		fprintf(f, "Peer:         %s, role %s, %s, up %llu s, ready %s\n", c->peer.name,
+		fprintf(f, "Peer:         %s, role %s, %s, up %llu s, ready %s, %s\n", c->peer.name,
 			role_name(c->peer.role == NSW_ROLE_PRIMARY), state_name(c->st),
 			(unsigned long long)((now - c->opened_ns) / 1000000000ull),
-			sync_backup_ready(s->d) ? "yes" : "no");
+			sync_backup_ready(s->d) ? "yes" : "no",
+			c->enc ? "encrypted" : c->auth ? "authenticated" : "clear");
 	else
 		fprintf(f, "Peer:         not connected%s\n", s->lfd < 0 ? " (not listening)" : "");
 	if (s->primary)
@@ -2387,13 +2515,19 @@ static void show_text(struct ns_sync *s, FILE *f)
 			"peer install failures %u\n", lag_frames(c), c->data_seq, c->acked,
 			q_len(&c->hi), q_len(&c->lo), s->peer_install_fail);
 	fprintf(f, "Errors:       connect %llu, refused sent %llu, refused received %llu, "
-		"protocol %llu, auth %llu, dead peer %llu, rejected %llu, backpressure %llu, "
-		"deletes deferred %llu, walk errors %llu\n",
+		"protocol %llu, auth %llu, replayed %llu, sequence gaps %llu, truncated %llu, "
+		"dead peer %llu, rejected %llu, backpressure %llu, deletes deferred %llu, "
+		"walk errors %llu\n",
 		(unsigned long long)t->connect_fail, (unsigned long long)t->refused_sent,
 		(unsigned long long)t->refused_recv, (unsigned long long)t->proto_errors,
-		(unsigned long long)t->auth_fail, (unsigned long long)t->dead_peer, (unsigned long long)t->accept_rejected,
+		(unsigned long long)t->auth_fail, (unsigned long long)t->seq_replays,
+		(unsigned long long)t->seq_gaps, (unsigned long long)t->truncated,
+		(unsigned long long)t->dead_peer, (unsigned long long)t->accept_rejected,
 		(unsigned long long)t->backpressure, (unsigned long long)t->dels_deferred,
 		(unsigned long long)t->walk_errors);
+	fprintf(f, "Queues:       most queued %llu bytes (bounds %u + %u), %llu control frames "
+		"not queued (full)\n", (unsigned long long)t->queued_max, SYNC_HI_CAP,
+		SYNC_LO_CAP, (unsigned long long)t->hi_full);
 	fprintf(f, "Loop:         %llu steps, longest %llu.%03llu ms (%s; most CPU %llu.%03llu ms), "
 		"%llu over %llu ms, %llu input yields, %llu window waits, redundancy handler "
 		"longest %llu ms\n",
@@ -2431,6 +2565,9 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	ctl_json_kv_uint(j, "replication_threshold", r->replication_threshold);
 	ctl_json_kv_bool(j, "listening", s->lfd >= 0);
 	ctl_json_kv_bool(j, "authenticated", s->psk_len > 0);
+	ctl_json_kv_bool(j, "encrypted", s->encrypt);
+	ctl_json_kv_string(j, "cipher", s->encrypt ? "chacha20-poly1305-ietf" :
+			   s->psk_len ? "hmac-sha256 (integrity only)" : "none");
 	ctl_json_kv_string(j, "state", c ? state_name(c->st) : "disconnected");
 	ctl_json_kv_bool(j, "ready", sync_backup_ready(s->d));
 	ctl_json_kv_uint(j, "tracked_sessions", s->tab.n);
@@ -2440,6 +2577,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 		ctl_json_kv_string(j, "peer_node", c->peer.name);
 		ctl_json_kv_string(j, "peer_role", role_name(c->peer.role == NSW_ROLE_PRIMARY));
 		ctl_json_kv_string(j, "direction", c->outgoing ? "outgoing" : "incoming");
+		ctl_json_kv_bool(j, "encrypted", c->enc);
 		ctl_json_kv_uint(j, "up_ms", (now - c->opened_ns) / SYNC_NS_PER_MS);
 		ctl_json_kv_uint(j, "seq_sent", c->tx_seq);
 		ctl_json_kv_uint(j, "seq_data_sent", c->data_seq);
@@ -2479,7 +2617,8 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(heartbeats_tx);
 	KV(heartbeats_rx); KV(acks_rx); KV(bulk_requests_rx); KV(auth_fail);
 	KV(steps); KV(steps_slow); KV(step_max_ns); KV(step_max_cpu_ns); KV(rx_yields);
-	KV(window_waits); KV(red_max_ns);
+	KV(window_waits); KV(red_max_ns); KV(seq_replays); KV(seq_gaps); KV(truncated);
+	KV(hi_full); KV(queued_max);
 #undef KV
 	ctl_json_end_object(j);
 	ctl_json_kv_string(j, "last_error", s->last_error);

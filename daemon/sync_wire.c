@@ -147,6 +147,7 @@ const char *nsw_refuse_str(unsigned int reason)
 	case NSW_REFUSE_PROTOCOL: return "protocol error";
 	case NSW_REFUSE_BUSY: return "duplicate connection";
 	case NSW_REFUSE_AUTH: return "authentication failed (key-file missing or different)";
+	case NSW_REFUSE_ENCRYPT: return "encryption setting differs (encrypt on one box only)";
 	default: return "unknown reason";
 	}
 }
@@ -227,9 +228,9 @@ int nsw_frame_check(const uint8_t *buf, size_t len, struct nsw_hdr *h)
 		return -NSW_E_VERSION;
 	if (body_limits(h->type, &min, &max))
 		return -NSW_E_TYPE;
-	if (h->flags & ~NSW_F_MAC)
+	if ((h->flags & ~(NSW_F_MAC | NSW_F_ENC)) || h->flags == (NSW_F_MAC | NSW_F_ENC))
 		return -NSW_E_VALUE;
-	if (h->flags & NSW_F_MAC) {
+	if (h->flags) { /* either kind of tag */
 		min += NSW_MAC_LEN;
 		max += NSW_MAC_LEN;
 	}
@@ -677,6 +678,71 @@ bool nsw_mac_verify(const uint8_t key[NSW_KEY_LEN], uint8_t dir, const uint8_t *
 	frame_tag(key, dir, frame, tag);
 	got = frame + NSW_HDR_LEN + get32(frame + 8) - NSW_MAC_LEN;
 	return sodium_memcmp(tag, got, NSW_MAC_LEN) == 0; /* constant time */
+}
+
+/* ---- ChaCha20-Poly1305 ------------------------------------------------------
+ * libsodium's IETF construction (RFC 8439): 256-bit key, 96-bit nonce,
+ * 128-bit tag. In-place operation (ciphertext over plaintext) is supported
+ * by libsodium, so the frame never needs a second buffer. */
+
+_Static_assert(crypto_aead_chacha20poly1305_IETF_ABYTES == NSW_MAC_LEN, "tag size");
+_Static_assert(crypto_aead_chacha20poly1305_IETF_KEYBYTES == NSW_KEY_LEN, "key size");
+_Static_assert(crypto_aead_chacha20poly1305_IETF_NPUBBYTES == 12, "nonce size");
+
+void nsw_derive_enc_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],
+			const uint8_t nonce_a[NSW_NONCE_LEN], uint8_t dir, uint8_t key[NSW_KEY_LEN])
+{
+	static const char label[] = "natsync-sync-enc-v1";
+	uint8_t pre[sizeof(label)], nonces[2 * NSW_NONCE_LEN];
+
+	/* label || dir: a label the MAC key's derivation never uses, so the
+	 * three keys of a connection are independent. */
+	memcpy(pre, label, sizeof(label) - 1);
+	pre[sizeof(label) - 1] = dir;
+	memcpy(nonces, nonce_i, NSW_NONCE_LEN);
+	memcpy(nonces + NSW_NONCE_LEN, nonce_a, NSW_NONCE_LEN);
+	nsw_hmac_sha256(psk, psk_len, pre, sizeof(pre), nonces, sizeof(nonces), key);
+	sodium_memzero(nonces, sizeof(nonces));
+}
+
+size_t nsw_mark_enc(uint8_t *frame, size_t len)
+{
+	put16(frame + 6, get16(frame + 6) | NSW_F_ENC);
+	put32(frame + 8, get32(frame + 8) + NSW_MAC_LEN);
+	return len + NSW_MAC_LEN;
+}
+
+/* dir || 0 0 0 || sequence as a 64-bit big-endian number. */
+static void aead_nonce(uint8_t dir, const uint8_t *frame, uint8_t n[12])
+{
+	memset(n, 0, 12);
+	n[0] = dir;
+	memcpy(n + 8, frame + 12, 4);
+}
+
+void nsw_seal_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame)
+{
+	uint32_t blen = get32(frame + 8) - NSW_MAC_LEN;
+	uint8_t *body = frame + NSW_HDR_LEN, n[12];
+
+	aead_nonce(dir, frame, n);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, body + blen, NULL, body, blen,
+							   frame, NSW_HDR_LEN, NULL, n, key);
+}
+
+bool nsw_open_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame)
+{
+	uint32_t len = get32(frame + 8);
+	uint8_t *body = frame + NSW_HDR_LEN, n[12];
+
+	if (!(get16(frame + 6) & NSW_F_ENC) || len < NSW_MAC_LEN)
+		return false;
+	aead_nonce(dir, frame, n);
+	/* libsodium verifies the tag before it decrypts; on a mismatch it
+	 * clears the output instead of releasing unverified plaintext. */
+	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+		       body, NULL, body, len - NSW_MAC_LEN, body + len - NSW_MAC_LEN, frame,
+		       NSW_HDR_LEN, n, key) == 0;
 }
 
 /* ---- map value conversion ---------------------------------------------- */

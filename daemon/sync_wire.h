@@ -33,6 +33,8 @@
 
 /* Header flags. */
 #define NSW_F_MAC 0x0001u             /* body is followed by a NSW_MAC_LEN tag */
+#define NSW_F_ENC 0x0002u             /* body is ciphertext, followed by a
+				       * NSW_MAC_LEN Poly1305 tag (never with MAC) */
 
 /* Session record: 37 fixed bytes + two varints of 1..5 bytes each. */
 #define NSW_SESSION_FIXED 37
@@ -84,6 +86,7 @@ enum nsw_refuse_reason {
 	NSW_REFUSE_PROTOCOL = 3,    /* malformed or unexpected frame */
 	NSW_REFUSE_BUSY = 4,        /* a connection to this peer already exists */
 	NSW_REFUSE_AUTH = 5,        /* key missing on one side, or wrong */
+	NSW_REFUSE_ENCRYPT = 6,     /* encryption on at one side only */
 	NSW_REFUSE_MAX,
 };
 
@@ -95,6 +98,7 @@ enum nsw_refuse_reason {
 #define NSW_CAP_EIF (1u << 1)        /* EIF sessions */
 #define NSW_CAP_HEARTBEAT (1u << 2)  /* sends HEARTBEAT */
 #define NSW_CAP_AUTH (1u << 3)       /* has a pre-shared key: frames are MACed */
+#define NSW_CAP_ENCRYPT (1u << 4)    /* wants encrypted frames (needs AUTH) */
 
 /* Session record "bind" byte: which NAT bindings the receiver installs. */
 #define NSW_BIND_PORT (1u << 0)   /* ns_ports[out daddr,dport,proto] owned by in saddr,sport */
@@ -188,7 +192,7 @@ int nsw_frame_check(const uint8_t *buf, size_t len, struct nsw_hdr *h);
 /* Body bytes of a checked frame (its length without the tag). */
 static inline uint32_t nsw_body_len(const struct nsw_hdr *h)
 {
-	return h->flags & NSW_F_MAC ? h->length - NSW_MAC_LEN : h->length;
+	return h->flags & (NSW_F_MAC | NSW_F_ENC) ? h->length - NSW_MAC_LEN : h->length;
 }
 
 /* Write a header; returns NSW_HDR_LEN. Also used to patch the sequence. */
@@ -268,6 +272,38 @@ void nsw_mac_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame);
 
 /* Constant-time check of a checked frame's tag; false when untagged. */
 bool nsw_mac_verify(const uint8_t key[NSW_KEY_LEN], uint8_t dir, const uint8_t *frame);
+
+/* ---- encryption (ChaCha20-Poly1305 IETF AEAD, RFC 8439) -------------------
+ * Optional (redundancy-options.encrypt): with it every frame after the
+ * HELLO/HELLO_ACK pair, except REFUSE, carries NSW_F_ENC instead of
+ * NSW_F_MAC: its body is encrypted and the 16-byte tag is Poly1305's, which
+ * authenticates the body and, as associated data, the 16-byte header (type,
+ * flags, length, sequence). Each direction has its own key; the 96-bit AEAD
+ * nonce is the direction byte, three zero bytes and the frame's sequence
+ * number (64-bit big-endian), unique per key because a sender never reuses
+ * a sequence number on a connection (it reconnects before the wrap). */
+
+/* Per-direction key = HMAC-SHA256(psk, "natsync-sync-enc-v1" || dir ||
+ * nonce_i || nonce_a), dir 'I' (frames from the initiator) or 'A'. */
+void nsw_derive_enc_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],
+			const uint8_t nonce_a[NSW_NONCE_LEN], uint8_t dir,
+			uint8_t key[NSW_KEY_LEN]);
+
+/* Like nsw_mark_mac() but for an encrypted frame: sets NSW_F_ENC and grows
+ * the length by NSW_MAC_LEN (room reserved by the caller). Returns the new
+ * frame size. nsw_seal_frame() encrypts it once its sequence is final. */
+size_t nsw_mark_enc(uint8_t *frame, size_t len);
+
+/* Encrypt the body of a frame marked with nsw_mark_enc() in place under
+ * key (the sender's direction key) and write its tag; the nonce comes from
+ * dir and the header's sequence. */
+void nsw_seal_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame);
+
+/* Check the tag of a checked NSW_F_ENC frame (header included) and decrypt
+ * its body in place. False when the frame is not encrypted or any bit of
+ * header, ciphertext or tag differs: then no plaintext is released (the
+ * body is cleared or left as it was) and the frame must be dropped. */
+bool nsw_open_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame);
 
 /* Encoded size of one session record (for budgeting). */
 size_t nsw_session_size(const struct nsw_session *s);

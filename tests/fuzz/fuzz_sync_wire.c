@@ -14,6 +14,8 @@
  *  - a decoded session survives the map-value conversion both ways;
  *  - a tagged frame verifies under the key it was tagged with and only in
  *    its direction.
+ *  - an encrypted frame (NSW_F_ENC) opens only when sealed under the key,
+ *    in its direction, to the same body; a forged or altered tag never.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,24 @@ static void check_mac(const uint8_t *frame, size_t flen)
 	CHECK(!nsw_mac_verify(test_key, 'I', out));
 }
 
+/* An encrypted frame: the input's own tag never opens (a forgery), a copy
+ * sealed under the key opens to the very same body, only in its own
+ * direction, and no longer once one bit of the tag flips. */
+static void check_enc(const uint8_t *frame, size_t flen)
+{
+	memcpy(out, frame, flen);
+	CHECK(!nsw_open_frame(test_key, 'A', out));
+	memcpy(out, frame, flen);
+	nsw_seal_frame(test_key, 'A', out);
+	CHECK(nsw_open_frame(test_key, 'A', out));
+	CHECK(memcmp(out, frame, flen - NSW_MAC_LEN) == 0);
+	nsw_seal_frame(test_key, 'A', out);
+	CHECK(!nsw_open_frame(test_key, 'I', out));
+	nsw_seal_frame(test_key, 'A', out);
+	out[flen - 1] ^= 0x01;
+	CHECK(!nsw_open_frame(test_key, 'A', out));
+}
+
 /* One frame nsw_frame_check() accepted: what handle_frame() would decode. */
 static void check_frame(const struct nsw_hdr *h, const uint8_t *frame)
 {
@@ -160,6 +180,8 @@ static void check_frame(const struct nsw_hdr *h, const uint8_t *frame)
 	(void)nsw_type_str(h->type);
 	if (h->flags & NSW_F_MAC)
 		check_mac(frame, NSW_HDR_LEN + h->length);
+	if (h->flags & NSW_F_ENC)
+		check_enc(frame, NSW_HDR_LEN + h->length);
 	switch (h->type) {
 	case NSW_HELLO:
 	case NSW_HELLO_ACK:

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
 REPO = os.path.dirname(os.path.dirname(HERE))
 
-MAGIC, VERSION, F_MAC = 0x4E535943, 1, 0x0001
+MAGIC, VERSION, F_MAC, F_ENC = 0x4E535943, 1, 0x0001, 0x0002
 (HELLO, HELLO_ACK, REFUSE, SADD, SUPD, SDEL, BSTART, BEND, ACK, HB,
  BREQ) = range(1, 12)
 
@@ -26,7 +26,9 @@ def hdr(typ, body_len, seq, flags=0, version=VERSION, magic=MAGIC):
     return struct.pack("!IBBHII", magic, version, typ, flags, body_len, seq)
 
 
-def frame(typ, body, seq=1, mac=False):
+def frame(typ, body, seq=1, mac=False, enc=False):
+    if enc:  # body stands for ciphertext; the tag is not a valid one
+        return hdr(typ, len(body) + 16, seq, F_ENC) + body + bytes(range(16))
     if mac:
         return hdr(typ, len(body) + 16, seq, F_MAC) + body + bytes(range(16))
     return hdr(typ, len(body), seq) + body
@@ -84,6 +86,10 @@ def sync_seeds():
     s["ack"] = frame(ACK, struct.pack("!II", 42, 0), mac=True)
     s["heartbeat"] = frame(HB, struct.pack("!BBHIQ", 1, 1, 100, 12, 3600000))
     s["bulk-request"] = frame(BREQ, b"", mac=True)
+    s["enc-session-add"] = frame(SADD, sessions(2), seq=3, enc=True)
+    s["enc-heartbeat"] = frame(HB, struct.pack("!BBHIQ", 1, 1, 100, 12, 3600000), enc=True)
+    s["enc-bulk-request"] = frame(BREQ, b"", seq=9, enc=True)
+    s["hello-encrypt"] = frame(HELLO, hello(caps=0x1F))
     s["stream"] = (frame(HELLO, hello(), 1) + frame(BSTART, struct.pack("!II", 1, 3), 2) +
                    frame(SADD, sessions(3), 3) + frame(BEND, struct.pack("!II", 1, 3), 4) +
                    frame(SDEL, dels(1), 5) + frame(HB, struct.pack("!BBHIQ", 0, 1, 50, 3, 9), 6))

@@ -36,6 +36,16 @@
 #     (log, counter, last_error in show sync) and installs nothing
 #  h  the channel is authenticated (key-file on both boxes): a backup with
 #     another key is refused and installs nothing
+#  i  slow peer: the backup is frozen (SIGSTOP) while the primary forwards
+#     new flows and gets SLOW_N more sessions (written into its pinned maps,
+#     as test_failover.sh does): the primary keeps forwarding and answering
+#     natsyncctl (each answer timed, bound 5 s), its queues stay within
+#     their caps (show sync: queued bytes, most queued, window waits,
+#     backpressure, a "not acknowledged" log line) and its memory does not
+#     grow with the backlog; after the dead interval it logs the silent peer
+#     and drops the connection; after SIGCONT the pair reconnects and the
+#     backup holds every session again (bulk), checked key by key in its
+#     pinned ns_sessions. NSS_SLOW_N (default 80000) sets SLOW_N.
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -53,9 +63,13 @@ CLI2=100.64.1.10
 POOL1=203.0.113.0/28
 POOL2=203.0.113.16/28
 
+SLOW_N=${NSS_SLOW_N:-80000}
+
 nst_init $P
 nst_need_natsync
 nst_need_tools socat ss bpftool python3
+# A frozen daemon ignores SIGTERM: thaw it before the cleanup stops it.
+trap 'rc=$?; [ -n "${PID_B:-}" ] && kill -CONT "$PID_B" 2>/dev/null; (exit $rc); nst_cleanup' EXIT
 
 # ---- topology -------------------------------------------------------------
 
@@ -119,11 +133,11 @@ natsync: {
   pin-path = "$5";
   control-socket = "$6";
   log: { level = "debug"; };
-  max-sessions = 4096;
+  max-sessions = 131072;
   aging-interval-ms = 200;
   attach-mode = "tc";
   timeouts: {
-    tcp-syn = 10; tcp-established = 60; tcp-closing = 2; tcp-time-wait = 1;
+    tcp-syn = 10; tcp-established = 600; tcp-closing = 2; tcp-time-wait = 1;
     tcp-rst = 1; udp = $8; icmp = 10; other = 10; port-hold = 0; binding = 0;
   };
   redundancy-options: {
@@ -170,16 +184,21 @@ sync_json()
 	nsd_ctl "$1" -j show sync | sed '1{/^OK$/d}'
 }
 
+# sessions_json SOCK [FILTER...]: natsyncctl -j show sessions [FILTER...].
 sessions_json()
 {
-	nsd_ctl "$1" -j show sessions | sed '1{/^OK$/d}'
+	local sock=$1
+
+	shift
+	nsd_ctl "$sock" -j show sessions "$@" | sed '1{/^OK$/d}'
 }
 
 # session_of SOCK PROTO INSIDE_ADDR INSIDE_PORT: print "natip natport flags"
-# of that session, nothing when absent.
+# of that session, nothing when absent. Filtered by the daemon: the table
+# may hold more sessions than one listing shows (limit).
 session_of()
 {
-	sessions_json "$1" | python3 -c '
+	sessions_json "$1" src="$3" sport="$4" proto="$2" | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["sessions"]:
     if s["proto"] == sys.argv[1] and s["inside"]["addr"] == sys.argv[2] and \
@@ -361,7 +380,7 @@ chk_wrong_key_refused()
 	nsd_stop "$PID_B"
 	nsd_purge "$P-b" "$CFG_BAD" >/dev/null 2>&1
 	printf 'nss-test-some-other-key\n' >"$NST_TMP/other.key"
-	write_config "$CFG_BAD" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 30 \
+	write_config "$CFG_BAD" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 300 \
 		"$NST_TMP/other.key"
 	nsd_start "$P-b" "$CFG_BAD" "$SOCK_B" "$PIN_B" "$NST_TMP/b4.log" || return 1
 	PID_B=$NSD_PID
@@ -386,7 +405,7 @@ chk_mismatch_refused()
 
 	nsd_stop "$PID_B"
 	nsd_purge "$P-b" "$CFG_B" >/dev/null 2>&1
-	write_config "$CFG_BAD" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 31
+	write_config "$CFG_BAD" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 301
 	nsd_start "$P-b" "$CFG_BAD" "$SOCK_B" "$PIN_B" "$NST_TMP/b3.log" || return 1
 	PID_B=$NSD_PID
 	sleep 3
@@ -408,6 +427,220 @@ assert b["counters"]["installed"] == 0 and not b["ready"], "backup installed som
 		{ echo "mismatched backup has sessions"; return 1; }
 }
 
+# ---- slow peer --------------------------------------------------------------
+
+# maps.py inject|count PIN N: write N firewall-only TCP sessions
+# (100.80.0.0 + i:(10000 + i % 50000) -> 198.51.100.200:80, established,
+# 10 s old) into the pinned ns_sessions/ns_session_rev with batch updates,
+# or count how many of them the pinned ns_sessions holds (lookups).
+write_maps_py()
+{
+	cat >"$NST_TMP/maps.py" <<'EOF'
+import ctypes, os, socket, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_BPF, LOOKUP, OBJ_GET, UPDATE_BATCH = 321, 1, 7, 26
+
+def bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    r = libc.syscall(SYS_BPF, cmd, buf, 128)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+
+def obj_get(path):
+    p = ctypes.create_string_buffer(path.encode())
+    return bpf(OBJ_GET, struct.pack("<QII", ctypes.addressof(p), 0, 0))
+
+def tup(sa, da, sp, dp):
+    return struct.pack("<4s4s2s2sB3x", sa, da, struct.pack(">H", sp), struct.pack(">H", dp), 6)
+
+def keys(i):
+    inside = struct.pack(">I", 0x64500000 + i)
+    remote = socket.inet_aton("198.51.100.200")
+    sport = 10000 + i % 50000
+    return tup(inside, remote, sport, 80), tup(remote, inside, 80, sport)
+
+mode, pin, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sess = obj_get(pin + "/v1/ns_sessions")
+if mode == "inject":
+    rev = obj_get(pin + "/v1/ns_session_rev")
+    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    for base in range(0, n, 10000):
+        m = min(10000, n - base)
+        sk, sv, rk = [], [], []
+        for i in range(base, base + m):
+            ik, ok = keys(i)
+            sk.append(ik)
+            rk.append(ok)
+            # firewall-only (nat_type 0, no pool), TCP established
+            sv.append(ik + ok + struct.pack("<QQQQQQIHHHBBBB2x", now - 10 * 10**9, now,
+                                            1, 1, 100, 100, 0, 0, 0xffff, 0xffff, 0, 3, 0, 0xff))
+        for fd, k, v in ((rev, rk, sk), (sess, sk, sv)):
+            kb, vb = ctypes.create_string_buffer(b"".join(k)), ctypes.create_string_buffer(b"".join(v))
+            bpf(UPDATE_BATCH, struct.pack("<QQQQIIQQ", 0, 0, ctypes.addressof(kb),
+                                          ctypes.addressof(vb), m, fd, 0, 0))
+    print("injected", n)
+else:
+    val = ctypes.create_string_buffer(256)
+    have = 0
+    for i in range(n):
+        kb = ctypes.create_string_buffer(keys(i)[0])
+        attr = ctypes.create_string_buffer(struct.pack("<IIQQQ", sess, 0, ctypes.addressof(kb),
+                                                       ctypes.addressof(val), 0), 128)
+        if libc.syscall(SYS_BPF, LOOKUP, attr, 128) == 0:
+            have += 1
+    print(have)
+EOF
+}
+
+# ctl_ms SOCK: time one "natsyncctl show sync" in ms (fails when it fails).
+ctl_ms()
+{
+	local t0 t1
+
+	t0=$(date +%s%N)
+	nsd_ctl "$1" -j show sync >/dev/null || return 1
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+rss_kb()
+{
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+backup_has_all()
+{
+	[ "$(python3 "$NST_TMP/maps.py" count "$PIN_B" "$SLOW_N")" = "$SLOW_N" ]
+}
+
+primary_saw_dead()
+{
+	[ "$(sync_json "$SOCK_A" | json_get 'j["counters"]["dead_peer"]')" -gt "$1" ]
+}
+
+chk_backup_back()
+{
+	nsd_stop "$PID_B"
+	nsd_purge "$P-b" "$CFG_B" >/dev/null 2>&1
+	nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b5.log" || return 1
+	PID_B=$NSD_PID
+	wait_for 20 backup_ready || { echo "backup not ready"; sync_json "$SOCK_B"; return 1; }
+}
+
+# held_back: the primary, still connected, has closed its window and
+# stopped its walk on the full queue.
+held_back()
+{
+	sync_json "$SOCK_A" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+t = j["counters"]
+sys.exit(0 if "connection" in j and t["window_waits"] > 0 and t["backpressure"] > 0 else 1)'
+}
+
+# The primary while its peer is frozen: forwards, answers, bounded.
+chk_slow_peer_bounded()
+{
+	local rss0 rss1 ms max=0 i j
+
+	rss0=$(rss_kb "$PID_A")
+	kill -STOP "$PID_B"
+	echo "backup frozen (SIGSTOP)"
+	python3 "$NST_TMP/maps.py" inject "$PIN_A" "$SLOW_N" || return 1
+	# Look at the queues while the connection still exists (the peer is
+	# declared dead about 10 s after the freeze).
+	wait_for 8 held_back || { echo "replication never held back"; sync_json "$SOCK_A"; return 1; }
+	j=$(sync_json "$SOCK_A")
+	python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+c, t = j["connection"], j["counters"]
+cap = (1 << 20) + (4 << 20)   # SYNC_HI_CAP + SYNC_LO_CAP
+print("queued hi %d + lo %d bytes, most queued %d, lag %d frames, window waits %d, "
+      "backpressure %d, control frames not queued %d" % (c["queued_hi_bytes"],
+      c["queued_lo_bytes"], t["queued_max"], c["lag_frames"], t["window_waits"],
+      t["backpressure"], t["hi_full"]))
+assert c["queued_hi_bytes"] + c["queued_lo_bytes"] <= cap, "queues above their caps"
+assert t["queued_max"] <= cap, "queued more than the caps at some point"
+assert c["lag_frames"] <= 32, "more than one window unacknowledged"
+assert t["window_waits"] > 0, "the window never closed: the peer was not slow?"
+assert t["backpressure"] > 0, "the walk never stopped on a full queue"
+' "$j" || return 1
+	for i in 1 2 3 4 5 6; do
+		udp_session "$P-cli1" "$SRV1" $((41100 + i)) >/dev/null ||
+			{ echo "primary stopped forwarding (flow $i)"; return 1; }
+		ms=$(ctl_ms "$SOCK_A") || { echo "primary does not answer natsyncctl"; return 1; }
+		[ "$ms" -gt "$max" ] && max=$ms
+		sleep 0.5
+	done
+	echo "6 new UDP flows forwarded by the primary; slowest natsyncctl answer ${max} ms"
+	[ "$max" -lt 5000 ] || { echo "natsyncctl took ${max} ms (event loop stalled?)"; return 1; }
+	rss1=$(rss_kb "$PID_A")
+	echo "primary RSS ${rss0} kB -> ${rss1} kB with $SLOW_N sessions held back"
+	# The backlog lives in the maps and the bounded queues, not in memory
+	# that grows with it: allow the bookkeeping table (~64 B per session)
+	# and the queues (5 MiB).
+	[ $((rss1 - rss0)) -lt $((SLOW_N * 64 / 1024 + 16384)) ] ||
+		{ echo "primary memory grew by $((rss1 - rss0)) kB"; return 1; }
+	grep "has not acknowledged" "$NST_TMP/a.log" | tail -1
+	grep -q "has not acknowledged" "$NST_TMP/a.log" || { echo "slow peer not logged"; return 1; }
+}
+
+chk_slow_peer_dropped()
+{
+	wait_for 30 primary_saw_dead "$1" || { echo "peer never declared dead"; return 1; }
+	grep "silent for" "$NST_TMP/a.log" | tail -1
+	grep -q "silent for" "$NST_TMP/a.log" || { echo "not logged"; return 1; }
+	sync_json "$SOCK_A" | json_get '(j["state"], j["counters"]["dead_peer"], j["last_error"])'
+	[ "$(sync_json "$SOCK_A" | json_get 'j["state"]')" != established ] ||
+		{ echo "still established with a frozen peer"; return 1; }
+	udp_session "$P-cli1" "$SRV1" 41110 || { echo "primary stopped forwarding"; return 1; }
+}
+
+# flow_on_backup PORT: the UDP session from CLI1:PORT is on both boxes,
+# same translation, flagged replicated on the backup.
+flow_on_backup()
+{
+	local pa pb
+
+	pa=$(session_of "$SOCK_A" udp "$CLI1" "$1")
+	pb=$(session_of "$SOCK_B" udp "$CLI1" "$1")
+	[ -n "$pa" ] && [ "${pa% *}" = "${pb% *}" ] && [[ "$pb" == *replicated* ]]
+}
+
+chk_slow_peer_recovers()
+{
+	local a b i
+
+	kill -CONT "$PID_B"
+	echo "backup thawed (SIGCONT)"
+	wait_for 90 backup_ready || { echo "backup never ready again"; sync_json "$SOCK_B"; return 1; }
+	wait_for 60 backup_has_all ||
+		{ echo "backup holds $(python3 "$NST_TMP/maps.py" count "$PIN_B" "$SLOW_N") of $SLOW_N"; return 1; }
+	echo "backup holds all $SLOW_N injected sessions (pinned ns_sessions, key by key)"
+	a=$(sync_json "$SOCK_A")
+	b=$(sync_json "$SOCK_B")
+	python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("primary: role %s, tracked %d, bulk %s; backup: role %s, tracked %d, bulk %s" % (
+      a["role"], a["tracked_sessions"], a["bulk"]["state"], b["role"],
+      b["tracked_sessions"], b["bulk"]["state"]))
+assert a["role"] == "primary" and b["role"] == "backup", "roles"
+assert a["state"] == "established" and b["ready"], "not in sync"
+' "$a" "$b" || return 1
+	# natsyncctl only: a bpftool dump of 80,000 entries takes too long.
+	for i in 1 2 3 4 5 6 10; do
+		wait_for 10 flow_on_backup $((41100 + i)) ||
+			{ echo "flow $((41100 + i)) (created while frozen) missing on the backup:" \
+			       "primary $(session_of "$SOCK_A" udp "$CLI1" $((41100 + i)))," \
+			       "backup $(session_of "$SOCK_B" udp "$CLI1" $((41100 + i)))"; return 1; }
+	done
+	echo "the 7 flows created while the backup was frozen or gone are on it too"
+}
+
 # ---- scenario ---------------------------------------------------------------
 
 topo
@@ -417,8 +650,8 @@ chmod 600 "$KEY"
 CFG_A=$NST_TMP/a.cfg
 CFG_B=$NST_TMP/b.cfg
 CFG_BAD=$NST_TMP/b-bad.cfg
-write_config "$CFG_A" "$P-a" 192.0.2.1 192.0.2.2 "$PIN_A" "$SOCK_A" primary 30
-write_config "$CFG_B" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 30
+write_config "$CFG_A" "$P-a" 192.0.2.1 192.0.2.2 "$PIN_A" "$SOCK_A" primary 300
+write_config "$CFG_B" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 300
 nsd_start "$P-a" "$CFG_A" "$SOCK_A" "$PIN_A" "$NST_TMP/a.log" || nst_die "primary did not start"
 PID_A=$NSD_PID
 nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b.log" || nst_die "backup did not start"
@@ -442,6 +675,12 @@ check "e: session closed on the primary disappears on the backup" chk_closed_rem
 check "f: restarted backup gets everything back by bulk sync" chk_bulk_after_restart
 check "g: config mismatch refused, loudly" chk_mismatch_refused
 check "h: a backup with another key is refused" chk_wrong_key_refused
+write_maps_py
+check "i: setup: backup back with the pair's key, ready" chk_backup_back
+DEAD0=$(sync_json "$SOCK_A" | json_get 'j["counters"]["dead_peer"]')
+check "i: slow (frozen) peer: primary forwards, answers, stays bounded" chk_slow_peer_bounded
+check "i: frozen peer declared dead: logged, connection dropped" chk_slow_peer_dropped "$DEAD0"
+check "i: after SIGCONT the backup gets every session back" chk_slow_peer_recovers
 nst_check_no_leak "$P-cli1" "$P-cli2" "$P-a" "$P-b" "$P-srv" "$P-stub" ||
 	check "no veth leaves the test" false
 nsd_stop "$PID_A"

@@ -397,6 +397,32 @@ Test(config, session_timeouts_by_protocol_and_state)
 	free(text);
 }
 
+/* encrypt: off by default, on with a key-file (the bad-config table has
+ * the refusal without one). */
+Test(config, redundancy_encrypt_key)
+{
+	char *t = subst(base_cfg, "timeouts:",
+			"redundancy-options: {\n"
+			"  redundancy-local = { data-address = \"192.0.2.1\"; };\n"
+			"  redundancy-peer = { ipaddress = \"192.0.2.2\"; };\n"
+			"  key-file = \"/etc/natsync/pair.key\"; encrypt = true;\n"
+			"}; timeouts:");
+	char *off = subst(base_cfg, "timeouts:",
+			  "redundancy-options: {\n"
+			  "  redundancy-local = { data-address = \"192.0.2.1\"; };\n"
+			  "  redundancy-peer = { ipaddress = \"192.0.2.2\"; };\n"
+			  "  key-file = \"/etc/natsync/pair.key\";\n"
+			  "}; timeouts:");
+
+	cr_assert_eq(ns_config_load_string(t, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect(conf.red.encrypt);
+	cr_expect_str_eq(conf.red.key_file, "/etc/natsync/pair.key");
+	cr_assert_eq(ns_config_load_string(off, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_not(conf.red.encrypt, "off unless asked for");
+	free(t);
+	free(off);
+}
+
 Test(config, redundancy_switchover_keys)
 {
 	char *t = subst(base_cfg, "timeouts:",
@@ -631,6 +657,12 @@ static const struct bad_case bad_cases[] = {
 	{ "virtual address without interface", "timeouts:",
 	  "redundancy-options: { redundancy-local = { data-address = \"192.0.2.1\"; }; redundancy-peer = { ipaddress = \"192.0.2.2\"; };\n virtual-addresses = ( { address = \"198.51.100.1/24\"; } ); }; timeouts:",
 	  "t.cfg:5: natsync.redundancy-options.virtual-addresses.[0].interface: missing (required)" },
+	{ "encrypt without key-file", "timeouts:",
+	  "redundancy-options: { redundancy-local = { data-address = \"192.0.2.1\"; }; redundancy-peer = { ipaddress = \"192.0.2.2\"; };\n encrypt = true; }; timeouts:",
+	  "t.cfg:5: natsync.redundancy-options.encrypt: encrypt = true needs key-file (the encryption keys are derived from the pre-shared key)" },
+	{ "encrypt not a boolean", "timeouts:",
+	  "redundancy-options: { redundancy-local = { data-address = \"192.0.2.1\"; }; redundancy-peer = { ipaddress = \"192.0.2.2\"; };\n key-file = \"/etc/natsync/pair.key\"; encrypt = \"yes\"; }; timeouts:",
+	  "t.cfg:5: natsync.redundancy-options.encrypt: expected a boolean (true/false), got a string" },
 	{ "bad log level", "timeouts:", "log: { level = \"verbose\"; }; timeouts:",
 	  "t.cfg:4: natsync.log.level: 'verbose' is not one of: error, warning, info, debug" },
 	{ "service set without rules", "nat-rules = [ \"r1\" ]; stateful-firewall-rules = [ \"fw1\" ];", "",
