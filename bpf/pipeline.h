@@ -30,6 +30,7 @@
 #include "bpf/icmp.h"
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
+#include "bpf/nat64.h"
 /* clang-format on */
 
 #define NS_CONTINUE 0
@@ -433,6 +434,8 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	p.side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
 
 	rc = ns_parse(&p, is_tc);
+	if (rc == NS_PARSE_IPV6)
+		return ns64_from_inside(&p, is_tc, cfg, svc, svc_id);
 	cnt = ns_classify(&p, rc, cfg);
 	if (cnt != NS_CONTINUE)
 		return cnt;
@@ -452,6 +455,12 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	 */
 	for (pass = 0; pass < 2; pass++) {
 		s = ns_session_find(&p.t, p.side);
+		if (!s && !pass && p.side == NS_SIDE_OUTSIDE) {
+			/* a reply to a NAT64 flow leaves as IPv6 */
+			cnt = ns64_from_outside(&p, is_tc, cfg);
+			if (cnt != NS_CONTINUE)
+				return cnt;
+		}
 		if (s) {
 			ns_count(NS_CNT_SESSION_HIT);
 		} else {

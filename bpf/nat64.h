@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nat64.h - stateful NAT64 (RFC 6146) with RFC 7915 header translation and
+ * RFC 6052 /96 address embedding.
+ *
+ *  inside, IPv6 to a pref64 address of a stateful-nat64 term:
+ *    ns64_sessions[IPv6 tuple] -> session; on a miss the term's NAPT pool
+ *    gives an IPv4 address and port (the napt-44 allocator, paired pooling,
+ *    ns_ports shared with NAPT44), the firewall sees the IPv4 side of the
+ *    flow, the session is published under both keys; then the packet
+ *    becomes IPv4: source = pool address:port, destination = the last 32
+ *    bits of the IPv6 destination.
+ *  outside, IPv4 whose tuple is in ns64_session_rev: the packet becomes
+ *    IPv6: source = pref64 + IPv4 source, destination = the subscriber.
+ *
+ * The header grows or shrinks by 20 bytes: bpf_xdp_adjust_head() in XDP,
+ * bpf_skb_change_proto() in TC. Checksums are patched incrementally with
+ * bpf_csum_diff() over the changed pseudo-header words; ICMPv6 covers a
+ * pseudo-header and ICMPv4 does not, so echo messages get the pseudo-header
+ * taken out or put in. Not translated (dropped and counted): IPv6
+ * extension headers and fragments, IPv4 options and fragments on NAT64
+ * flows, ICMP/ICMPv6 errors, VLAN-tagged frames (see doc/nat64.md).
+ */
+#ifndef NATSYNC_BPF_NAT64_H
+#define NATSYNC_BPF_NAT64_H
+
+#include "bpf/csum.h"
+#include "bpf/fwd.h"
+#include "bpf/nat44.h"
+#include "bpf/session.h"
+
+#define NS_ETH_P_IPV6 0x86DD
+#define NS_IPPROTO_ICMPV6 58
+#define NS_ICMPV6_ECHO_REQUEST 128
+#define NS_ICMPV6_ECHO_REPLY 129
+#define NS_IP6_HLEN 40
+#define NS_IP4_HLEN 20
+#define NS_HDR_DELTA (NS_IP6_HLEN - NS_IP4_HLEN)
+/* the pipeline's "no verdict yet" (pipeline.h defines it identically) */
+#define NS_CONTINUE 0
+
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+struct ns_ip6hdr {
+	__u8 vtc;	/* version (4 bits), traffic class high nibble */
+	__u8 tc_flow;	/* traffic class low nibble, flow label */
+	__be16 flow_lbl;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The IPv6 pseudo-header followed by the words of the L4 header that
+ * change, as one buffer for bpf_csum_diff(). */
+struct ns64_csum6 {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be32 len;	/* ICMPv6 only: upper-layer length */
+	__be32 nh;	/* ICMPv6 only: next header */
+	__be32 w[2];	/* ports, or ICMP type/code word and id/sequence */
+};
+
+struct ns64_csum4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be32 w[2];
+};
+
+/* Per-CPU scratch of the NAT64 path: a session under construction, the
+ * IPv6 key and header copies would not fit the 512-byte stack. */
+struct ns64_scratch {
+	struct ns_tuple6 k;
+	struct ns_session s;
+	struct ns_alloc a;
+	struct ns_ip6hdr h6;
+	struct ns64_csum6 c6;
+	struct ns64_csum4 c4;
+	struct iphdr h4;
+	struct ethhdr eth;
+	__u8 _pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ns64_scratch);
+} scratch_nat64 SEC(".maps");
+
+static __always_inline struct ns64_scratch *ns64_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_nat64, &zero);
+}
+
+/* Is IPv6 address @a inside @pfx/@len? */
+static __always_inline int ns64_prefix_match(const __u8 *pfx, __u8 len, const __u8 *a)
+{
+	__u32 pw, aw, m;
+	int j, bits;
+
+#pragma unroll
+	for (j = 0; j < 4; j++) {
+		bits = (int)len - 32 * j;
+		if (bits <= 0)
+			break;
+		m = bits >= 32 ? 0xffffffffu : bpf_htonl(~0u << (32 - bits));
+		__builtin_memcpy(&pw, pfx + 4 * j, 4);
+		__builtin_memcpy(&aw, a + 4 * j, 4);
+		if ((pw ^ aw) & m)
+			return 0;
+	}
+	return 1;
+}
+
+/**
+ * ns64_term_g() - the first stateful-nat64 term of service set @svc_id
+ * whose pref64 holds the destination and whose prefix holds the source of
+ * @k. @n: terms in ns_nat64_terms (cfg->n_nat64).
+ * Return: the term index, or -1.
+ *
+ * Global (noinline) like the other term walks: verified once on its own.
+ */
+__attribute__((noinline)) int ns64_term_g(__u32 svc_id, __u32 n, const struct ns_tuple6 *k)
+{
+	struct ns_nat64_term *t;
+	__u32 i, idx;
+
+	if (!k)
+		return -1;
+	for (i = 0; i < NS_MAX_NAT64_TERMS; i++) {
+		if (i >= n)
+			break;
+		idx = i;
+		t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+		if (!t)
+			break;
+		if (t->svc_set != svc_id)
+			continue;
+		if (!ns64_prefix_match(t->pref64, 96, k->daddr))
+			continue;
+		if (!ns64_prefix_match(t->src6, t->src6_len, k->saddr))
+			continue;
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Fold a bpf_csum_diff() result into the checksum field @check. */
+static __always_inline __u16 ns64_csum_apply(__u16 check, __s64 diff)
+{
+	__u64 sum = (__u16)~check;
+
+	sum += (__u32)diff;
+	return (__u16)~ns_csum_fold(sum);
+}
+
+/* A new IPv4 header checksum, from scratch. */
+static __always_inline void ns64_ip4_csum(struct iphdr *h)
+{
+	__s64 s;
+
+	h->check = 0;
+	s = bpf_csum_diff(0, 0, (__be32 *)h, sizeof(*h), 0);
+	h->check = (__u16)~ns_csum_fold((__u32)s);
+}
+
+static __always_inline int ns64_is_exthdr(__u8 nh)
+{
+	/* hop-by-hop, routing, fragment, ESP, AH, destination options,
+	 * mobility, HIP, shim6 */
+	return nh == 0 || nh == 43 || nh == 44 || nh == 50 || nh == 51 || nh == 60 ||
+	       nh == 135 || nh == 139 || nh == 140;
+}
+
+/*
+ * Parse the IPv6 header at p->l3_off and the L4 header behind it into
+ * sc->h6 / sc->k and p (l4_off, ip_len, ttl, tos, tcp_flags, icmp_type;
+ * p->t.proto = the IPv4 protocol). Return NS_CONTINUE, or the verdict for
+ * a packet that is not a translatable one: @own says whether the packet is
+ * NAT64's (its destination in a pref64) to tell "drop" from "not ours".
+ */
+static __always_inline __u32 ns64_parse6(struct ns_pkt *p, const bool is_tc,
+					 struct ns64_scratch *sc, __u32 svc_id, __u32 n_terms)
+{
+	struct ns_ip6hdr *h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
+	struct ns_tuple6 *k = &sc->k;
+	__u32 plen, l4 = p->l3_off + NS_IP6_HLEN;
+	__u8 nh;
+
+	if (!h || (h->vtc >> 4) != 6)
+		return NS_CNT_DROP_MALFORMED;
+	sc->h6 = *h;
+	plen = bpf_ntohs(h->payload_len);
+	if (l4 + plen > ns_frame_len(p->ctx, is_tc))
+		return NS_CNT_DROP_MALFORMED;
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(k->daddr, sc->h6.daddr, 16);
+	nh = sc->h6.nexthdr;
+	k->proto = nh;
+	p->l4_off = l4;
+	p->ip_len = NS_IP6_HLEN + plen;
+	p->ttl = sc->h6.hop_limit;
+	p->tos = (sc->h6.vtc << 4) | (sc->h6.tc_flow >> 4);
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != NS_IPPROTO_ICMPV6) {
+		if (ns64_term_g(svc_id, n_terms, k) < 0)
+			return NS_CNT_PASS_NON_IP;
+		if (nh == 44)
+			return NS_CNT_DROP_FRAGMENT;
+		return ns64_is_exthdr(nh) ? NS_CNT_DROP_IPV6_EXTHDR : NS_CNT_DROP_UNSUPPORTED;
+	}
+	if (nh == IPPROTO_TCP) {
+		struct tcphdr *th = ns_ptr(p->ctx, is_tc, l4, sizeof(*th));
+
+		if (!th || plen < sizeof(*th) || th->doff < 5 || plen < th->doff * 4u)
+			goto bad_l4;
+		k->sport = th->source;
+		k->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->t.proto = IPPROTO_TCP;
+	} else if (nh == IPPROTO_UDP) {
+		struct udphdr *uh = ns_ptr(p->ctx, is_tc, l4, sizeof(*uh));
+
+		if (!uh || plen < sizeof(*uh) || bpf_ntohs(uh->len) < sizeof(*uh))
+			goto bad_l4;
+		k->sport = uh->source;
+		k->dport = uh->dest;
+		p->t.proto = IPPROTO_UDP;
+	} else {
+		struct icmphdr *ih = ns_ptr(p->ctx, is_tc, l4, sizeof(*ih));
+
+		if (!ih || plen < sizeof(*ih))
+			goto bad_l4;
+		p->icmp_type = ih->type;
+		p->icmp_code = ih->code;
+		if (ih->type == NS_ICMPV6_ECHO_REQUEST) {
+			k->sport = ih->un.echo.id;
+		} else if (ih->type == NS_ICMPV6_ECHO_REPLY) {
+			k->dport = ih->un.echo.id;
+		} else {
+			/* neighbour discovery and the like are the kernel's;
+			 * errors about NAT64 flows are not translated */
+			if (ns64_term_g(svc_id, n_terms, k) < 0)
+				return NS_CNT_PASS_NON_IP;
+			return NS_CNT_DROP_UNSUPPORTED;
+		}
+		p->t.proto = IPPROTO_ICMP;
+	}
+	return NS_CONTINUE;
+bad_l4:
+	if (ns64_term_g(svc_id, n_terms, k) < 0)
+		return NS_CNT_PASS_NON_IP;
+	return NS_CNT_DROP_MALFORMED;
+}
+
+/* The IPv4 side of the flow before source translation (see natsync.h). */
+static __always_inline void ns64_in_key(struct ns_tuple *t, const struct ns_tuple6 *k, __u8 proto4)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	t->saddr = ns_nat64_fold(k->saddr);
+	__builtin_memcpy(&t->daddr, k->daddr + 12, 4);
+	t->sport = k->sport;
+	t->dport = k->dport;
+	t->proto = proto4;
+}
+
+/* Publish sc->s under sc->k and its out_key. NS_CONTINUE with *sp set, or
+ * the verdict (claims released). */
+static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct ns_cfg *cfg,
+					  struct ns_session **sp)
+{
+	struct ns_session *s = &sc->s;
+
+	if (bpf_map_update_elem(&ns64_sessions, &sc->k, s, BPF_NOEXIST)) {
+		ns_alloc_release(&sc->a);
+		*sp = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+		if (*sp) {
+			ns_count(NS_CNT_SESSION_RACE);
+			return NS_CONTINUE;
+		}
+		goto full;
+	}
+	if (bpf_map_update_elem(&ns64_session_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&ns64_sessions, &sc->k);
+		ns_alloc_release(&sc->a);
+		goto full;
+	}
+	ns_count(NS_CNT_SESSION_NEW);
+	ns_emit(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+		s->pool_id, s->origin);
+	if (sc->a.new_port)
+		ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+			s->pool_id, s->origin);
+	*sp = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	return *sp ? NS_CONTINUE : NS_CNT_DROP_SESSION_FULL;
+full:
+	ns_emit(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+		s->pool_id, s->origin);
+	return NS_CNT_DROP_SESSION_FULL;
+}
+
+/**
+ * ns64_open() - first packet of a NAT64 flow (term @ti matched): SYN
+ * check, allocation from the term's pool, firewall on the IPv4 side,
+ * insert. Return NS_CONTINUE with *@sp set, or the verdict.
+ */
+static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cfg,
+				       const struct ns_svc *svc, __u32 svc_id, int ti,
+				       struct ns64_scratch *sc, struct ns_session **sp)
+{
+	struct ns_session *s = &sc->s;
+	struct ns_nat64_term *t;
+	struct ns_nat_term nt;
+	struct ns_tuple t4;
+	__u8 action = NS_FW_ACCEPT;
+	__u32 idx = ti;
+	__u64 now;
+	int fw;
+
+	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
+		return NS_CNT_DROP_TCP_NO_SYN;
+	/* only a query opens an ICMP flow; a reply without one is stray */
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != NS_ICMPV6_ECHO_REQUEST)
+		return NS_CNT_DROP_NO_SESSION;
+	t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+	if (!t)
+		return NS_CNT_DROP_UNSUPPORTED;
+	ns64_in_key(&t4, &sc->k, p->t.proto);
+	/* the napt-44 allocator with paired pooling on the folded source:
+	 * one subscriber's flows share a pool address (RFC 4787 REQ-2) */
+	__builtin_memset(&nt, 0, sizeof(nt));
+	nt.nat_type = NS_NAT_NAPT44;
+	nt.flags = NS_NAT_F_PAIRED;
+	nt.src_pool = t->src_pool;
+	nt.dst_pool = 0xff;
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	sc->a.svc_id = svc_id;
+	sc->a.nat_idx = ti;
+	if (ns_nat_alloc_g(&t4, &nt, &sc->a)) {
+		ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &t4, NULL, svc_id, NS_NAT_NAT64, t->src_pool,
+			NS_SIDE_INSIDE);
+		return NS_CNT_DROP_POOL_EXHAUSTED;
+	}
+	now = bpf_ktime_get_ns();
+	__builtin_memset(s, 0, sizeof(*s));
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->svc_set = svc_id;
+	s->nat_term = ti;
+	s->fw_term = NS_NONE16;
+	s->origin = NS_SIDE_INSIDE;
+	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
+	s->nat_type = NS_NAT_NAT64;
+	s->pool_id = sc->a.pool_id;
+	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
+	if ((t->flags & NS_NAT_F_SYSLOG) || (svc->flags & NS_SVC_F_SYSLOG_SESSION))
+		s->flags |= NS_SF_SYSLOG;
+	s->in_key = t4;
+	s->out_key.saddr = t4.daddr;
+	s->out_key.daddr = sc->a.addr;
+	s->out_key.sport = t4.dport;
+	s->out_key.dport = sc->a.port;
+	s->out_key.proto = t4.proto;
+	/* the firewall sees the flow as it leaves: pool address -> IPv4 */
+	ns_tuple_reverse(&t4, &s->out_key);
+	fw = ns_fw_eval(svc, &t4, NS_DIR_INPUT, &action);
+	if ((fw < 0 && (svc->flags & NS_SVC_F_HAS_FW)) || action != NS_FW_ACCEPT) {
+		ns_alloc_release(&sc->a);
+		return NS_CNT_DROP_FW_DISCARD;
+	}
+	if (fw >= 0)
+		s->fw_term = fw;
+	return ns64_publish(sc, cfg, sp);
+}
+
+/*
+ * XDP: move the Ethernet header by @delta bytes (positive: the frame
+ * shrinks at the front) and set its type. The MACs are saved in sc->eth.
+ */
+static __always_inline int ns64_xdp_move_l2(struct ns_pkt *p, struct ns64_scratch *sc, int delta,
+					    __u16 proto)
+{
+	struct ethhdr *eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
+
+	if (!eth)
+		return -1;
+	sc->eth = *eth;
+	if (bpf_xdp_adjust_head(p->ctx, delta))
+		return -1;
+	eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
+	if (!eth)
+		return -1;
+	__builtin_memcpy(eth->h_dest, sc->eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, sc->eth.h_source, ETH_ALEN);
+	eth->h_proto = bpf_htons(proto);
+	return 0;
+}
+
+/* Write the L4 checksum @off: XDP by hand, TC through the helper (which
+ * also copes with CHECKSUM_PARTIAL when @pseudo). @udp: 0 stays 0. */
+static __always_inline int ns64_l4_csum(struct ns_pkt *p, const bool is_tc, __u32 off, __s64 diff,
+					int pseudo, int udp)
+{
+	__u16 *c, v;
+
+	if (is_tc)
+		return bpf_l4_csum_replace(p->ctx, off, 0, (__u32)diff,
+					   (pseudo ? BPF_F_PSEUDO_HDR : 0) |
+					       (udp ? BPF_F_MARK_MANGLED_0 : 0)) ?
+			   -1 :
+			   0;
+	c = ns_ptr(p->ctx, false, off, 2);
+	if (!c)
+		return -1;
+	if (udp && *c == 0)
+		return 0;
+	v = ns64_csum_apply(*c, diff);
+	if (udp && v == 0)
+		v = 0xffff;
+	*c = v;
+	return 0;
+}
+
+/* Overwrite @len bytes at @off (both programs). */
+static __always_inline int ns64_store(struct ns_pkt *p, const bool is_tc, __u32 off,
+				      const void *from, __u32 len)
+{
+	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
+}
+
+/*
+ * IPv6 -> IPv4 for session @s (RFC 7915 section 5): L4 first (ports, ICMP
+ * type, checksums) while the offsets are the IPv6 ones, then the header
+ * shrinks by 20 bytes and the IPv4 header is written. p is left describing
+ * the IPv4 packet (tuple = reverse(out_key)).
+ */
+static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				     const struct ns_session *s)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	struct iphdr *h4 = &sc->h4;
+	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP6_HLEN;
+	__be16 nport = s->out_key.dport; /* pool port / echo id */
+	__u8 icmp_type = p->icmp_type == NS_ICMPV6_ECHO_REQUEST ? ICMP_ECHO : ICMP_ECHOREPLY;
+	__be32 w0, w1;
+	__s64 diff;
+
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(c6->daddr, sc->h6.daddr, 16);
+	c4->saddr = s->out_key.daddr;
+	c4->daddr = s->out_key.saddr;
+	if (ns_load(p->ctx, is_tc, l4, &w0, 4) || ns_load(p->ctx, is_tc, l4 + 4, &w1, 4))
+		return -1;
+	if (p->t.proto == IPPROTO_ICMP) {
+		/* out: the pseudo-header and type 128/129; in: type 8/0 */
+		c6->len = bpf_htonl(plen);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = w0 & bpf_htonl(0xffff0000);
+		c6->w[1] = w1;
+		c4->w[0] = c6->w[0];
+		((__u8 *)&c4->w[0])[0] = icmp_type;
+		c4->w[1] = w1;
+		if (icmp_type == ICMP_ECHO)
+			((__be16 *)&c4->w[1])[0] = nport;
+		diff = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
+		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns64_store(p, is_tc, l4, &c4->w[0], 1) ||
+		    ns64_store(p, is_tc, l4 + 4, &c4->w[1], 2))
+			return -1;
+	} else {
+		/* the pseudo-headers differ in the addresses only (length and
+		 * protocol sum the same); the source port becomes the pool's */
+		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
+
+		diff = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+			return -1;
+		c6->w[0] = w0;
+		c4->w[0] = w0;
+		((__be16 *)&c4->w[0])[0] = nport;
+		diff = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns64_store(p, is_tc, l4, &nport, 2))
+			return -1;
+	}
+
+	__builtin_memset(h4, 0, sizeof(*h4));
+	h4->version = 4;
+	h4->ihl = 5;
+	h4->tos = p->tos;
+	h4->tot_len = bpf_htons(plen + NS_IP4_HLEN);
+	/* RFC 7915 5.1: DF only above 1260 bytes, an identification always */
+	h4->id = (__be16)bpf_get_prandom_u32();
+	if (plen + NS_IP4_HLEN > 1260)
+		h4->frag_off = bpf_htons(0x4000);
+	h4->ttl = p->ttl; /* decremented once, when forwarded */
+	h4->protocol = p->t.proto;
+	h4->saddr = c4->saddr;
+	h4->daddr = c4->daddr;
+	ns64_ip4_csum(h4);
+
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA, ETH_P_IP)) {
+		return -1;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
+		return -1;
+	p->l4_off = p->l3_off + NS_IP4_HLEN;
+	p->ip_len = plen + NS_IP4_HLEN;
+	p->icmp_type = icmp_type;
+	ns_tuple_reverse(&p->t, &s->out_key);
+	return 0;
+}
+
+/*
+ * IPv4 -> IPv6 for session @s, whose IPv6 key is @k (RFC 7915 section 4):
+ * source = k->daddr (pref64 + the IPv4 source), destination = k->saddr,
+ * destination port / echo id = k->sport.
+ */
+static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				     const struct ns_tuple6 *k)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	struct ns_ip6hdr *h6 = &sc->h6;
+	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP4_HLEN;
+	__u8 nh = p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto;
+	__be32 w0, w1;
+	__s64 diff;
+
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, k->daddr, 16);
+	__builtin_memcpy(c6->daddr, k->saddr, 16);
+	c4->saddr = p->t.saddr;
+	c4->daddr = p->t.daddr;
+	if (ns_load(p->ctx, is_tc, l4, &w0, 4) || ns_load(p->ctx, is_tc, l4 + 4, &w1, 4))
+		return -1;
+	if (p->t.proto == IPPROTO_ICMP) {
+		c4->w[0] = w0 & bpf_htonl(0xffff0000);
+		c4->w[1] = w1;
+		c6->len = bpf_htonl(plen);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = c4->w[0];
+		((__u8 *)&c6->w[0])[0] = NS_ICMPV6_ECHO_REPLY;
+		c6->w[1] = w1;
+		((__be16 *)&c6->w[1])[0] = k->sport;
+		diff = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
+		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns64_store(p, is_tc, l4, &c6->w[0], 1) ||
+		    ns64_store(p, is_tc, l4 + 4, &c6->w[1], 2))
+			return -1;
+	} else {
+		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
+		__be16 dport = k->sport;
+
+		diff = bpf_csum_diff((__be32 *)c4, 8, (__be32 *)c6, 32, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+			return -1;
+		c4->w[0] = w0;
+		c6->w[0] = w0;
+		((__be16 *)&c6->w[0])[1] = dport;
+		diff = bpf_csum_diff(&c4->w[0], 4, &c6->w[0], 4, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns64_store(p, is_tc, l4 + 2, &dport, 2))
+			return -1;
+	}
+
+	__builtin_memset(h6, 0, sizeof(*h6));
+	h6->vtc = 0x60 | (p->tos >> 4);
+	h6->tc_flow = (p->tos & 0xf) << 4;
+	h6->payload_len = bpf_htons(plen);
+	h6->nexthdr = nh;
+	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
+	__builtin_memcpy(h6->saddr, k->daddr, 16);
+	__builtin_memcpy(h6->daddr, k->saddr, 16);
+
+	if (is_tc) {
+		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+		return -1;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
+		return -1;
+	p->l4_off = p->l3_off + NS_IP6_HLEN;
+	p->ip_len = plen + NS_IP6_HLEN;
+	return 0;
+}
+
+/**
+ * ns64_forward6() - send a translated IPv6 packet: fib lookup (AF_INET6),
+ * hop limit decrement, MACs, redirect; the kernel stack otherwise.
+ */
+static __always_inline __u32 ns64_forward6(struct ns_pkt *p, const bool is_tc,
+					   const struct ns_ip6hdr *h6)
+{
+	struct bpf_fib_lookup f;
+	struct ns_ip6hdr *h;
+	__u32 oif;
+	int rc;
+
+	__builtin_memset(&f, 0, sizeof(f));
+	f.family = AF_INET6;
+	f.l4_protocol = h6->nexthdr;
+	f.tot_len = p->ip_len;
+	__builtin_memcpy(f.ipv6_src, h6->saddr, 16);
+	__builtin_memcpy(f.ipv6_dst, h6->daddr, 16);
+	f.ifindex = p->ifindex;
+	if (is_tc && ((struct __sk_buff *)p->ctx)->gso_segs > 1)
+		f.tot_len = 0;
+	rc = bpf_fib_lookup(p->ctx, &f, sizeof(f), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return NS_CNT_FWD_STACK;
+	oif = f.ifindex;
+	if (!bpf_map_lookup_elem(&ns_tx_ports, &oif))
+		return NS_CNT_FWD_STACK;
+	if (ns_set_macs(p, is_tc, &f))
+		return NS_CNT_FWD_STACK;
+	/* no header checksum in IPv6 */
+	h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
+	if (!h)
+		return NS_CNT_FWD_STACK;
+	h->hop_limit--;
+	if (is_tc)
+		bpf_redirect(oif, 0);
+	else
+		bpf_redirect_map(&ns_tx_ports, oif, 0);
+	return NS_CNT_FWD_REDIRECT;
+}
+
+/**
+ * ns64_from_inside() - an IPv6 frame on an interface of service set
+ * @svc_id (p->l3_off set by the parser). Return: the verdict counter.
+ */
+static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc,
+					      const struct ns_cfg *cfg, const struct ns_svc *svc,
+					      __u32 svc_id)
+{
+	struct ns_session *s;
+	struct ns64_scratch *sc;
+	__u32 cnt;
+	int ti = -1;
+
+	if (!cfg->n_nat64 || p->side != NS_SIDE_INSIDE)
+		return NS_CNT_PASS_NON_IP;
+	if (p->vlans)
+		return NS_CNT_PASS_NON_IP; /* tagged NAT64 is not handled: the kernel's */
+	sc = ns64_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64);
+	if (cnt != NS_CONTINUE)
+		return cnt;
+	s = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	if (!s) {
+		ti = ns64_term_g(svc_id, cfg->n_nat64, &sc->k);
+		if (ti < 0)
+			return NS_CNT_PASS_NON_IP;
+	}
+	if (!(cfg->flags & NS_CFG_F_ACTIVE))
+		return NS_CNT_DROP_INACTIVE;
+	if (p->ttl <= 1)
+		return NS_CNT_PASS_TTL; /* the kernel sends time exceeded */
+	if (s) {
+		ns_count(NS_CNT_SESSION_HIT);
+	} else {
+		cnt = ns64_open(p, cfg, svc, svc_id, ti, sc, &s);
+		if (cnt != NS_CONTINUE)
+			return cnt;
+		if (!s)
+			return NS_CNT_DROP_SESSION_FULL;
+	}
+	ns_session_account(s, p, NS_SIDE_INSIDE, bpf_ktime_get_ns());
+	if (ns64_6to4(p, is_tc, sc, s))
+		return NS_CNT_DROP_MALFORMED;
+	ns_count(NS_CNT_NAT64_OUT);
+	return ns_forward(p, is_tc);
+}
+
+/**
+ * ns64_from_outside() - an IPv4 packet arriving outside that no NAT44
+ * session claimed: its NAT64 session, if any, translates it to IPv6.
+ * Return: NS_CONTINUE when it is not a NAT64 flow, else the verdict.
+ */
+static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_tc,
+					       const struct ns_cfg *cfg)
+{
+	struct ns64_scratch *sc;
+	struct ns_session *s;
+	struct ns_tuple6 *k;
+	struct iphdr *ip;
+
+	if (!cfg->n_nat64)
+		return NS_CONTINUE;
+	k = bpf_map_lookup_elem(&ns64_session_rev, &p->t);
+	if (!k)
+		return NS_CONTINUE;
+	sc = ns64_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	sc->k = *k;
+	s = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	if (!s)
+		return NS_CONTINUE;
+	ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));
+	if (!ip)
+		return NS_CNT_DROP_MALFORMED;
+	if (ip->frag_off & bpf_htons(0x2000))
+		return NS_CNT_DROP_FRAGMENT; /* no reassembly: never half a datagram */
+	if (ip->ihl != 5 || p->vlans)
+		return NS_CNT_DROP_UNSUPPORTED; /* IPv4 options, tagged frames */
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHOREPLY)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (p->t.proto == IPPROTO_UDP) {
+		__be16 c;
+
+		/* IPv6 needs a UDP checksum, computing one over the whole
+		 * payload is not done here */
+		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2) || !c)
+			return NS_CNT_DROP_UNSUPPORTED;
+	}
+	ns_count(NS_CNT_SESSION_HIT);
+	ns_session_account(s, p, NS_SIDE_OUTSIDE, bpf_ktime_get_ns());
+	if (ns64_4to6(p, is_tc, sc, &sc->k))
+		return NS_CNT_DROP_MALFORMED;
+	ns_count(NS_CNT_NAT64_IN);
+	return ns64_forward6(p, is_tc, &sc->h6);
+}
+
+#endif /* NATSYNC_BPF_NAT64_H */
