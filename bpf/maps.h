@@ -138,14 +138,14 @@ struct {
 	__uint(max_entries, NS_MAX_SESSIONS_DEFAULT);
 	__type(key, struct ns_tuple6);
 	__type(value, struct ns_session);
-} ns64_sessions SEC(".maps");
+} ns_nat64_sess SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NS_MAX_SESSIONS_DEFAULT);
 	__type(key, struct ns_tuple);	 /* out_key */
-	__type(value, struct ns_tuple6); /* ns64_sessions key */
-} ns64_session_rev SEC(".maps");
+	__type(value, struct ns_tuple6); /* ns_nat64_sess key */
+} ns_nat64_rev SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -4,13 +4,13 @@
  * RFC 6052 /96 address embedding.
  *
  *  inside, IPv6 to a pref64 address of a stateful-nat64 term:
- *    ns64_sessions[IPv6 tuple] -> session; on a miss the term's NAPT pool
+ *    ns_nat64_sess[IPv6 tuple] -> session; on a miss the term's NAPT pool
  *    gives an IPv4 address and port (the napt-44 allocator, paired pooling,
  *    ns_ports shared with NAPT44), the firewall sees the IPv4 side of the
  *    flow, the session is published under both keys; then the packet
  *    becomes IPv4: source = pool address:port, destination = the last 32
  *    bits of the IPv6 destination.
- *  outside, IPv4 whose tuple is in ns64_session_rev: the packet becomes
+ *  outside, IPv4 whose tuple is in ns_nat64_rev: the packet becomes
  *    IPv6: source = pref64 + IPv4 source, destination = the subscriber.
  *
  * The header grows or shrinks by 20 bytes: bpf_xdp_adjust_head() in XDP,
@@ -277,17 +277,17 @@ static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct 
 {
 	struct ns_session *s = &sc->s;
 
-	if (bpf_map_update_elem(&ns64_sessions, &sc->k, s, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&ns_nat64_sess, &sc->k, s, BPF_NOEXIST)) {
 		ns_alloc_release(&sc->a);
-		*sp = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+		*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 		if (*sp) {
 			ns_count(NS_CNT_SESSION_RACE);
 			return NS_CONTINUE;
 		}
 		goto full;
 	}
-	if (bpf_map_update_elem(&ns64_session_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&ns64_sessions, &sc->k);
+	if (bpf_map_update_elem(&ns_nat64_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&ns_nat64_sess, &sc->k);
 		ns_alloc_release(&sc->a);
 		goto full;
 	}
@@ -297,7 +297,7 @@ static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct 
 	if (sc->a.new_port)
 		ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
 			s->pool_id, s->origin);
-	*sp = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 	return *sp ? NS_CONTINUE : NS_CNT_DROP_SESSION_FULL;
 full:
 	ns_emit(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
@@ -669,7 +669,7 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64);
 	if (cnt != NS_CONTINUE)
 		return cnt;
-	s = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 	if (!s) {
 		ti = ns64_term_g(svc_id, cfg->n_nat64, &sc->k);
 		if (ti < 0)
@@ -710,14 +710,14 @@ static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_t
 
 	if (!cfg->n_nat64)
 		return NS_CONTINUE;
-	k = bpf_map_lookup_elem(&ns64_session_rev, &p->t);
+	k = bpf_map_lookup_elem(&ns_nat64_rev, &p->t);
 	if (!k)
 		return NS_CONTINUE;
 	sc = ns64_scratch();
 	if (!sc)
 		return NS_CNT_DROP_SESSION_FULL;
 	sc->k = *k;
-	s = bpf_map_lookup_elem(&ns64_sessions, &sc->k);
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 	if (!s)
 		return NS_CONTINUE;
 	ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));

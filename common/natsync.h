@@ -58,7 +58,7 @@ enum ns_nat_type {
 	NS_NAT_NAPT44 = 3,      /* address + port from pool */
 	NS_NAT_DNAT44 = 4,      /* destination address(/port) rewrite */
 	NS_NAT_TWICE = 5,       /* source and destination */
-	NS_NAT_NAT64 = 6,       /* stateful NAT64 (RFC 6146): ns64_sessions */
+	NS_NAT_NAT64 = 6,       /* stateful NAT64 (RFC 6146): ns_nat64_sess */
 };
 
 /* TCP tracking, deliberately small: the daemon maps each state to a timeout. */
@@ -394,10 +394,10 @@ struct ns_sub_key {
  * A NAT64 session is the same struct ns_session, kept in its own maps
  * because its inside key is an IPv6 tuple:
  *
- * ns64_sessions:    key = struct ns_tuple6 (the IPv6 packet from the
- *                   inside, as it arrives) -> struct ns_session
- * ns64_session_rev: key = out_key (IPv4, outside->inside as it arrives)
- *                   -> struct ns_tuple6 (the ns64_sessions key)
+ * ns_nat64_sess: key = struct ns_tuple6 (the IPv6 packet from the
+ *                inside, as it arrives) -> struct ns_session
+ * ns_nat64_rev:  key = out_key (IPv4, outside->inside as it arrives)
+ *                -> struct ns_tuple6 (the ns_nat64_sess key)
  *
  * In the session record nat_type = NS_NAT_NAT64 and
  *  out_key = the IPv4 reply tuple (remote -> pool address:port), exactly as
@@ -512,8 +512,8 @@ NS_ASSERT_SIZE(ns_nat64_term, 48);
 #define NS_MAP_EVENTS "ns_events"
 #define NS_MAP_SUB_CREATED "ns_sub_created"
 #define NS_MAP_SUB_CLOSED "ns_sub_closed"
-#define NS_MAP_NAT64_SESSIONS "ns64_sessions"
-#define NS_MAP_NAT64_SESSION_REV "ns64_session_rev"
+#define NS_MAP_NAT64_SESS "ns_nat64_sess"
+#define NS_MAP_NAT64_REV "ns_nat64_rev"
 #define NS_MAP_NAT64_TERMS "ns_nat64_terms"
 
 #endif /* NATSYNC_COMMON_H */

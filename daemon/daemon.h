@@ -24,6 +24,7 @@ struct ns_map_fds {
 	int sessions, session_rev, ports, eim, paired;
 	int pools, pool_state, svc, fw_terms, nat_terms;
 	int ifaces, config, counters, tx_ports, events;
+	int nat64_sess, nat64_rev, nat64_terms; /* stateful NAT64 (doc/nat64.md) */
 };
 
 struct ns_daemon_stats {

@@ -3,7 +3,7 @@
  * test_nat64.c - stateful NAT64 through BPF_PROG_TEST_RUN, XDP and TC:
  * TCP, UDP and ICMPv6 echo from the IPv6 inside to the IPv4 outside and
  * back, every checksum of every output verified by full recomputation
- * (pkt.h for IPv4, pkt6.h for IPv6), the session in ns64_sessions, and
+ * (pkt.h for IPv4, pkt6.h for IPv6), the session in ns_nat64_sess, and
  * the refusals: unsolicited inbound, TCP without SYN, pool exhaustion,
  * malformed IPv6, extension headers and fragments, untranslated ICMP.
  */
@@ -144,7 +144,7 @@ static struct ns_tuple6 key6(uint8_t proto, uint16_t sport, uint16_t dport)
 
 static int session6(const struct ns_tuple6 *k, struct ns_session *s)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(t_skel->maps.ns64_sessions), k, s);
+	return bpf_map_lookup_elem(bpf_map__fd(t_skel->maps.ns_nat64_sess), k, s);
 }
 
 static int in_pool64(uint32_t addr_be)
@@ -203,7 +203,7 @@ static void tcp_flow(int tc)
 	cr_assert_eq(o.ip_len, 40);
 	cr_assert_arr_eq(o.dmac, t_mac_rem, 6);
 	cr_assert_arr_eq(o.smac, t_mac_out, 6);
-	cr_assert_eq(session6(&k, &sess), 0, "session in ns64_sessions");
+	cr_assert_eq(session6(&k, &sess), 0, "session in ns_nat64_sess");
 	cr_assert_eq(sess.nat_type, NS_NAT_NAT64);
 	cr_assert_eq(sess.tcp_state, NS_TCP_SYN_SENT);
 	cr_assert_eq(sess.out_key.daddr, o.saddr);
@@ -359,7 +359,7 @@ Test(nat64, tcp_without_syn_refused)
 	for (tc = 0; tc < 2; tc++)
 		out6(tc, &s, drop_rc(tc), NULL);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_TCP_NO_SYN), 2);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_sessions)), 0);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 0);
 	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_ports)), 0);
 }
 
@@ -375,8 +375,8 @@ Test(nat64, pool_exhaustion_drops_and_keeps_existing)
 		out6(i & 1, &s, i < 2 ? fwd_rc(i & 1) : drop_rc(i & 1), NULL);
 	}
 	cr_assert_eq(t_cnt(NS_CNT_DROP_POOL_EXHAUSTED), 1);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_sessions)), 2);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_session_rev)), 2);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 2);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_rev)), 2);
 	/* the existing flows still translate */
 	s = spec6(IPPROTO_UDP, 6000, 53);
 	out6(0, &s, fwd_rc(0), NULL);
@@ -403,7 +403,7 @@ Test(nat64, malformed_ipv6_counted_and_dropped)
 		cr_assert_eq(run(tc, t_ifin, in, 54 + 8, out, &olen), drop_rc(tc));
 	}
 	cr_assert_eq(t_cnt(NS_CNT_DROP_MALFORMED), 5);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_sessions)), 0);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 0);
 }
 
 Test(nat64, extension_headers_and_fragments_counted)
@@ -422,7 +422,7 @@ Test(nat64, extension_headers_and_fragments_counted)
 	}
 	cr_assert_eq(t_cnt(NS_CNT_DROP_IPV6_EXTHDR), 4);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_FRAGMENT), 2);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_sessions)), 0);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 0);
 }
 
 Test(nat64, other_ipv6_is_left_to_the_kernel)
@@ -443,7 +443,7 @@ Test(nat64, other_ipv6_is_left_to_the_kernel)
 	}
 	cr_assert_eq(t_cnt(NS_CNT_PASS_NON_IP), 4);
 	cr_assert_eq(t_cnt(NS_CNT_PASS_TTL), 2);
-	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns64_sessions)), 0);
+	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 0);
 }
 
 Test(nat64, icmpv6_errors_are_not_translated)
