@@ -282,6 +282,14 @@ Test(config, feature_examples_compile)
 	cr_expect_eq(conf.nat[0].src_pool, 0xff);
 	cr_expect_eq(conf.nat[1].nat_type, NS_NAT_NAPT44);
 
+	load_ok(CONFIGS_DIR "/nat64.cfg", &conf);
+	cr_expect_eq(conf.n_nat, 0);
+	cr_expect_eq(conf.n_nat64, 1);
+	cr_expect_eq(conf.nat64[0].src6_len, 48);
+	cr_expect_eq(conf.nat64[0].pref64[1], 0x64);
+	cr_expect_eq(conf.nat64[0].pref64[2], 0xff);
+	cr_expect_eq(conf.nat64[0].pref64[3], 0x9b);
+
 	load_ok(CONFIGS_DIR "/twice-nat.cfg", &conf);
 	cr_expect_eq(conf.nat[0].nat_type, NS_NAT_TWICE);
 	cr_expect_eq(conf.nat[0].src_pool, 0);
