@@ -70,6 +70,11 @@ struct ns64_csum4 {
 	__be32 w[2];
 };
 
+/* bpf_csum_diff() sums at most 512 bytes per call. */
+#define NS64_CSUM_CHUNK 512
+/* Longest IPv4 UDP datagram without checksum whose checksum is computed. */
+#define NS64_CSUM_CHUNKS 4
+
 /* Per-CPU scratch of the NAT64 path: a session under construction, the
  * IPv6 key and header copies would not fit the 512-byte stack. */
 struct ns64_scratch {
@@ -82,6 +87,7 @@ struct ns64_scratch {
 	struct iphdr h4;
 	struct ethhdr eth;
 	__u8 _pad[2];
+	__u8 buf[NS64_CSUM_CHUNK]; /* a slice of a UDP datagram being summed */
 };
 
 struct {
@@ -695,6 +701,53 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 	return ns_forward(p, is_tc);
 }
 
+/*
+ * An IPv4 UDP datagram without checksum gets the IPv4 checksum it would
+ * have had (RFC 7915 4.5: the translator computes the missing one), so
+ * that the translation patches it like any other: the datagram is summed
+ * in slices of NS64_CSUM_CHUNK bytes (even offsets, so the zero padding of
+ * the last slice to 4 bytes adds nothing). Return 0, or -1 when it is
+ * longer than NS64_CSUM_CHUNKS slices.
+ */
+static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc,
+					      struct ns64_scratch *sc)
+{
+	__u32 len = p->ip_len - NS_IP4_HLEN, done = 0, n, n4, i;
+	__be32 ph[3];
+	__u64 sum = 0;
+	__u16 c;
+
+	for (i = 0; i < NS64_CSUM_CHUNKS; i++) {
+		if (done >= len)
+			break;
+		n = len - done;
+		if (n > NS64_CSUM_CHUNK)
+			n = NS64_CSUM_CHUNK;
+		/* 1 <= n <= 512 already; restated in arithmetic the verifier
+		 * follows (a compare on a copy would not bound n itself) */
+		asm volatile("" : "+r"(n));
+		n = ((n - 1) & (NS64_CSUM_CHUNK - 1)) + 1;
+		n4 = (n + 3) & 0x3fc;
+		if (n4 < 4 || n4 > NS64_CSUM_CHUNK)
+			return -1;
+		*(__u32 *)(sc->buf + n4 - 4) = 0;
+		if (ns_load(p->ctx, is_tc, p->l4_off + done, sc->buf, n))
+			return -1;
+		sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->buf, n4, (__u32)sum);
+		done += n;
+	}
+	if (done < len)
+		return -1;
+	ph[0] = p->t.saddr;
+	ph[1] = p->t.daddr;
+	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));
+	sum = (__u32)bpf_csum_diff(0, 0, ph, sizeof(ph), (__u32)sum);
+	c = (__u16)~ns_csum_fold(sum);
+	if (!c)
+		c = 0xffff;
+	return ns64_store(p, is_tc, p->l4_off + 6, &c, 2);
+}
+
 /**
  * ns64_from_outside() - an IPv4 packet arriving outside that no NAT44
  * session claimed: its NAT64 session, if any, translates it to IPv6.
@@ -732,9 +785,10 @@ static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_t
 	if (p->t.proto == IPPROTO_UDP) {
 		__be16 c;
 
-		/* IPv6 needs a UDP checksum, computing one over the whole
-		 * payload is not done here */
-		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2) || !c)
+		/* IPv6 needs a UDP checksum (RFC 7915 4.5) */
+		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2))
+			return NS_CNT_DROP_MALFORMED;
+		if (!c && ns64_udp_fill_csum(p, is_tc, sc))
 			return NS_CNT_DROP_UNSUPPORTED;
 	}
 	ns_count(NS_CNT_SESSION_HIT);

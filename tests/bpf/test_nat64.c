@@ -277,10 +277,13 @@ static void udp_flow(int tc)
 	cr_assert_eq(r.dport, 5353);
 	cr_assert_eq(r.plen, 8 + 123);
 
-	/* IPv4 UDP without a checksum: IPv6 needs one, not computed here */
+	/* IPv4 UDP without a checksum: IPv6 needs one, computed (odd length) */
 	b.udp_nocsum = 1;
-	in4(tc, &b, drop_rc(tc));
-	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 1);
+	b.payload = 77;
+	r = in4(tc, &b, fwd_rc(tc));
+	expect_v6_reply(&r, tc);
+	cr_assert_eq(r.plen, 8 + 77);
+	cr_assert_eq(t_cnt(NS_CNT_NAT64_IN), 2);
 }
 
 Test(nat64, udp_xdp)
@@ -470,4 +473,65 @@ Test(nat64, backup_does_not_translate)
 	put_map(t_skel->maps.ns_config, &k, &c);
 	out6(0, &s, drop_rc(0), NULL);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_INACTIVE), 1);
+}
+
+/* A 1,208-byte IPv4 UDP datagram without checksum (three 512-byte slices
+ * of the fast path's summing loop) becomes IPv6 with the right checksum. */
+static void big_udp_nocsum(int tc)
+{
+	struct pkt6_spec s = spec6(IPPROTO_UDP, 5454, 53);
+	static uint8_t in[2048], out[2048];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt6_info r;
+	struct pkt_info o;
+	struct pkt_spec b;
+	int len, plen = 1200, i, rc;
+	uint32_t want = 0;
+
+	o = out6(tc, &s, fwd_rc(tc), NULL);
+	b = reply_to(&o, pool);
+	b.udp_nocsum = 1;
+	len = pkt_build(in, &b); /* headers only: 14 + 20 + 8 */
+	for (i = 0; i < plen; i++) {
+		in[len + i] = (uint8_t)(i * 13 + 1);
+		want += in[len + i];
+	}
+	put16(in + 16, 20 + 8 + plen);
+	put16(in + 24, 0);
+	put16(in + 24, pkt_csum(in + 14, 20, 0));
+	put16(in + 38, 8 + plen);
+	len += plen;
+	{
+		struct xdp_md xctx = { .data_end = len, .ingress_ifindex = t_ifout };
+		struct __sk_buff sctx = { .ifindex = t_ifout };
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		if (tc) {
+			opts.ctx_in = &sctx;
+			opts.ctx_size_in = sizeof(sctx);
+		} else {
+			opts.ctx_in = &xctx;
+			opts.ctx_size_in = sizeof(xctx);
+		}
+		rc = bpf_prog_test_run_opts(bpf_program__fd(tc ? t_skel->progs.natsync_tc :
+								     t_skel->progs.natsync_xdp),
+					    &opts);
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(opts.retval, fwd_rc(tc));
+		r = pkt6_parse(out, opts.data_size_out);
+	}
+	expect_v6_reply(&r, tc);
+	cr_assert_eq(r.plen, 8 + plen);
+	cr_assert_eq(r.payload_sum, want);
+}
+
+Test(nat64, big_udp_without_checksum_xdp)
+{
+	big_udp_nocsum(0);
+}
+
+Test(nat64, big_udp_without_checksum_tc)
+{
+	big_udp_nocsum(1);
 }
