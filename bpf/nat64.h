@@ -26,6 +26,7 @@
 
 #include "bpf/csum.h"
 #include "bpf/fwd.h"
+#include "bpf/icmp_err.h"
 #include "bpf/nat44.h"
 #include "bpf/session.h"
 
@@ -75,6 +76,29 @@ struct ns64_csum4 {
 /* Longest IPv4 UDP datagram without checksum whose checksum is computed. */
 #define NS64_CSUM_CHUNKS 4
 
+/*
+ * An ICMPv4 error about a NAT64 flow and the ICMPv6 error it becomes, as
+ * the two runs of words whose sums differ: the old ICMP header, quoted
+ * IPv4 header and first 8 quoted L4 bytes; the new ICMPv6 header, quoted
+ * IPv6 header, first 8 quoted L4 bytes and the outer IPv6 pseudo-header
+ * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the same.
+ */
+struct ns64_err_old {
+	__u8 icmp[8];        /* checksum bytes zero */
+	struct iphdr ip;
+	__u8 l4[8];
+};
+
+struct ns64_err_new {
+	__u8 icmp[8];        /* checksum bytes zero */
+	struct ns_ip6hdr ip6;
+	__u8 l4[8];
+	__u8 ps_saddr[16];   /* outer pseudo-header */
+	__u8 ps_daddr[16];
+	__be32 ps_len;
+	__be32 ps_nh;
+};
+
 /* Per-CPU scratch of the NAT64 path: a session under construction, the
  * IPv6 key and header copies would not fit the 512-byte stack. */
 struct ns64_scratch {
@@ -88,6 +112,9 @@ struct ns64_scratch {
 	struct ethhdr eth;
 	__u8 _pad[2];
 	__u8 buf[NS64_CSUM_CHUNK]; /* a slice of a UDP datagram being summed */
+	struct ns64_err_old eo;
+	struct ns64_err_new en;
+	struct ns_ip6hdr o6; /* outer header of a translated error */
 };
 
 struct {
@@ -797,6 +824,214 @@ static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_t
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_IN);
 	return ns64_forward6(p, is_tc, &sc->h6);
+}
+
+/*
+ * RFC 7915 4.2: ICMPv4 error type/code -> ICMPv6. Return 0, or -1 for what
+ * is not translated (parameter problem, source quench, protocol
+ * unreachable and the rarer codes): those are dropped.
+ */
+static __always_inline int ns64_err_type(__u8 type, __u8 code, __u8 *t6, __u8 *c6)
+{
+	if (type == ICMP_TIME_EXCEEDED) {
+		*t6 = 3;
+		*c6 = code;
+		return code <= 1 ? 0 : -1;
+	}
+	if (type != ICMP_DEST_UNREACH)
+		return -1;
+	*t6 = 1;
+	switch (code) {
+	case 0: case 1: case 5: case 6: case 7: case 8: case 11: case 12:
+		*c6 = 0; /* no route */
+		return 0;
+	case 9: case 10: case 13:
+		*c6 = 1; /* administratively prohibited */
+		return 0;
+	case 3:
+		*c6 = 4; /* port unreachable */
+		return 0;
+	case 4:
+		*t6 = 2; /* packet too big */
+		*c6 = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The first 8 quoted L4 bytes as the subscriber sent them (in sc->en.l4):
+ * its source port / echo id and, for UDP (checksum within the 8 bytes) and
+ * an ICMPv6 echo, the checksum over the IPv6 pseudo-header. A quoted TCP
+ * checksum lies beyond them and is left alone, as in icmp_err.h.
+ */
+static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns_tuple6 *k,
+					__u32 inner_len)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	__u8 *l4 = sc->en.l4;
+	__u16 *ck;
+	__s64 d;
+
+	__builtin_memcpy(l4, sc->eo.l4, 8);
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, k->saddr, 16);
+	__builtin_memcpy(c6->daddr, k->daddr, 16);
+	c4->saddr = sc->eo.ip.saddr;
+	c4->daddr = sc->eo.ip.daddr;
+	if (k->proto == NS_IPPROTO_ICMPV6) {
+		ck = (__u16 *)(l4 + 2);
+		c4->w[0] = ((__be32 *)sc->eo.l4)[0] & bpf_htonl(0xffff0000);
+		c4->w[1] = ((__be32 *)sc->eo.l4)[1];
+		l4[0] = NS_ICMPV6_ECHO_REQUEST;
+		__builtin_memcpy(l4 + 4, &k->sport, 2);
+		c6->len = bpf_htonl(inner_len);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
+		c6->w[1] = ((__be32 *)l4)[1];
+		d = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
+		*ck = ns64_csum_apply(*ck, d);
+		return;
+	}
+	__builtin_memcpy(l4, &k->sport, 2);
+	if (k->proto != IPPROTO_UDP)
+		return;
+	ck = (__u16 *)(l4 + 6);
+	if (!*ck)
+		return;
+	c4->w[0] = ((__be32 *)sc->eo.l4)[0];
+	c6->w[0] = ((__be32 *)l4)[0];
+	/* addresses (pseudo-header) and the source port in one diff */
+	d = bpf_csum_diff((__be32 *)c4, sizeof(*c4), (__be32 *)c6, sizeof(*c6), 0);
+	*ck = ns64_csum_apply(*ck, d);
+	if (!*ck)
+		*ck = 0xffff;
+}
+
+/*
+ * ns64_icmp_error() - an ICMPv4 error arriving outside about a NAT64 flow
+ * becomes the ICMPv6 error the subscriber understands (RFC 7915 4.2/4.3):
+ * outer IPv6 from pref64 + the error's IPv4 source to the subscriber, the
+ * quoted IPv4 packet translated back to the IPv6 packet the subscriber
+ * sent, the ICMPv6 checksum patched from the ICMPv4 one (which is verified
+ * first). The session is neither refreshed nor removed (RFC 5508).
+ * Return: NS_CONTINUE when the error is not about a NAT64 flow, else the
+ * verdict.
+ */
+static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
+					     const struct ns_cfg *cfg)
+{
+	struct ns64_scratch *sc;
+	struct ns_tuple6 *k6;
+	struct ns_quoted q;
+	struct ns_tuple key;
+	__u32 m4, inner_len;
+	__u16 c4, mtu;
+	__u8 t6, c6;
+	__s64 d;
+
+	if (!cfg->n_nat64 || ns_quoted_parse(p, is_tc, &q))
+		return NS_CONTINUE;
+	ns_tuple_reverse(&key, &q.t);
+	k6 = bpf_map_lookup_elem(&ns_nat64_rev, &key);
+	sc = ns64_scratch();
+	if (!k6 || !sc)
+		return NS_CONTINUE;
+	sc->k = *k6;
+	if (!bpf_map_lookup_elem(&ns_nat64_sess, &sc->k))
+		return NS_CONTINUE;
+	if (!ns_icmp_csum_ok(p, is_tc))
+		return NS_CNT_DROP_ICMP_ERR;
+	/* fixed-size headers only: options would shift the quoted packet */
+	if (p->l4_off != p->l3_off + NS_IP4_HLEN || q.ip.ihl != 5 || p->vlans)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (ns64_err_type(p->icmp_type, p->icmp_code, &t6, &c6))
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (ns_load(p->ctx, is_tc, p->l4_off, sc->eo.icmp, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	__builtin_memcpy(&c4, sc->eo.icmp + 2, 2);
+	sc->eo.icmp[2] = 0;
+	sc->eo.icmp[3] = 0;
+	sc->eo.ip = q.ip;
+	__builtin_memcpy(sc->eo.l4, q.l4, 8);
+
+	m4 = p->ip_len - NS_IP4_HLEN; /* the ICMPv4 message */
+	inner_len = bpf_ntohs(q.ip.tot_len) - NS_IP4_HLEN;
+	__builtin_memset(&sc->en, 0, sizeof(sc->en));
+	sc->en.icmp[0] = t6;
+	sc->en.icmp[1] = c6;
+	if (t6 == 2) {
+		/* RFC 7915: MTU + 20, never below the IPv6 minimum */
+		__builtin_memcpy(&mtu, sc->eo.icmp + 6, 2);
+		mtu = bpf_ntohs(mtu) + NS_HDR_DELTA;
+		if (mtu < 1280)
+			mtu = 1280;
+		sc->en.icmp[6] = mtu >> 8;
+		sc->en.icmp[7] = mtu & 0xff;
+	}
+	sc->en.ip6.vtc = 0x60 | (q.ip.tos >> 4);
+	sc->en.ip6.tc_flow = (q.ip.tos & 0xf) << 4;
+	sc->en.ip6.payload_len = bpf_htons(inner_len);
+	sc->en.ip6.nexthdr = sc->k.proto;
+	sc->en.ip6.hop_limit = q.ip.ttl;
+	__builtin_memcpy(sc->en.ip6.saddr, sc->k.saddr, 16);
+	__builtin_memcpy(sc->en.ip6.daddr, sc->k.daddr, 16);
+	ns64_err_l4(sc, &sc->k, inner_len);
+
+	/* outer header: from pref64 + the error's source, to the subscriber */
+	__builtin_memset(&sc->o6, 0, sizeof(sc->o6));
+	sc->o6.vtc = 0x60 | (p->tos >> 4);
+	sc->o6.tc_flow = (p->tos & 0xf) << 4;
+	sc->o6.payload_len = bpf_htons(m4 + NS_HDR_DELTA);
+	sc->o6.nexthdr = NS_IPPROTO_ICMPV6;
+	sc->o6.hop_limit = p->ttl;
+	__builtin_memcpy(sc->o6.saddr, sc->k.daddr, 12);
+	__builtin_memcpy(sc->o6.saddr + 12, &p->t.saddr, 4);
+	__builtin_memcpy(sc->o6.daddr, sc->k.saddr, 16);
+	__builtin_memcpy(sc->en.ps_saddr, sc->o6.saddr, 16);
+	__builtin_memcpy(sc->en.ps_daddr, sc->o6.daddr, 16);
+	sc->en.ps_len = bpf_htonl(m4 + NS_HDR_DELTA);
+	sc->en.ps_nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+	d = bpf_csum_diff((__be32 *)&sc->eo, sizeof(sc->eo), (__be32 *)&sc->en, sizeof(sc->en), 0);
+	c4 = ns64_csum_apply(c4, d);
+	__builtin_memcpy(sc->en.icmp + 2, &c4, 2);
+
+	/* 40 more bytes in front: 20 per IPv4 header that became IPv6 */
+	if (is_tc) {
+		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    bpf_skb_adjust_room(p->ctx, NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return NS_CNT_DROP_ICMP_ERR;
+	} else if (ns64_xdp_move_l2(p, sc, -2 * NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+		return NS_CNT_DROP_ICMP_ERR;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, &sc->o6, sizeof(sc->o6)) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->en.icmp, 8) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	p->ip_len = NS_IP6_HLEN + m4 + NS_HDR_DELTA;
+	p->l4_off = p->l3_off + NS_IP6_HLEN;
+	ns_count(NS_CNT_ICMP_ERR_XLATED);
+	return ns64_forward6(p, is_tc, &sc->o6);
+}
+
+/* Out of line per program type: the quoted-header buffers get their own
+ * stack frame, as for ns_icmp_error_xdp/_tc. */
+static __attribute__((noinline)) __u32 ns64_icmp_error_xdp(struct ns_pkt *p,
+							   const struct ns_cfg *cfg)
+{
+	return ns64_icmp_error(p, false, cfg);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp_error_tc(struct ns_pkt *p,
+							  const struct ns_cfg *cfg)
+{
+	return ns64_icmp_error(p, true, cfg);
 }
 
 #endif /* NATSYNC_BPF_NAT64_H */

@@ -440,8 +440,13 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	if (cnt != NS_CONTINUE)
 		return cnt;
 	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {
-		if (p.side == NS_SIDE_OUTSIDE)
+		if (p.side == NS_SIDE_OUTSIDE) {
 			p.to_pool = ns_svc_pool_addr_g(svc, p.t.daddr);
+			/* about a NAT64 flow: it leaves as ICMPv6 */
+			cnt = is_tc ? ns64_icmp_error_tc(&p, cfg) : ns64_icmp_error_xdp(&p, cfg);
+			if (cnt != NS_CONTINUE)
+				return cnt;
+		}
 		return is_tc ? ns_icmp_error_tc(&p) : ns_icmp_error_xdp(&p);
 	}
 

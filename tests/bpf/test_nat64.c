@@ -535,3 +535,194 @@ Test(nat64, big_udp_without_checksum_tc)
 {
 	big_udp_nocsum(1);
 }
+
+/* ---- ICMPv4 errors about NAT64 flows become ICMPv6 errors --------------- */
+
+/* Send @s from the subscriber; the translated IPv4 frame lands in @out. */
+static struct pkt_info out6_raw(int tc, const struct pkt6_spec *s, uint8_t *out, int *olen)
+{
+	uint8_t in[PKT_MAX];
+	int len = pkt6_build(in, s), rc;
+
+	rc = run(tc, t_ifin, in, len, out, olen);
+	cr_assert_eq(rc, fwd_rc(tc));
+	return pkt_parse(out, *olen);
+}
+
+/* The ICMPv6 error in @out: outer checks, then the quoted IPv6 packet must
+ * be what the subscriber sent: addresses, next header, ports/id, and its
+ * L4 checksum by recomputation over the whole quoted datagram. */
+static const uint8_t *expect_icmp6_err(const uint8_t *out, int olen, const char *from,
+				       uint8_t type, uint8_t code, uint8_t nh)
+{
+	struct pkt6_info r = pkt6_parse(out, olen);
+	const uint8_t *in6 = out + 14 + 40 + 8;
+	uint8_t a[16];
+	int ilen;
+
+	cr_assert(r.ok, "outer ICMPv6 checksum by recomputation");
+	cr_assert_eq(r.nh, PKT6_ICMP);
+	cr_assert_eq(out[54], type, "ICMPv6 type %u", out[54]);
+	cr_assert_eq(out[55], code, "ICMPv6 code %u", out[55]);
+	pkt6_addr(from, a);
+	cr_assert_arr_eq(r.saddr, a, 16, "outer source = pref64 + the error's IPv4 source");
+	pkt6_addr(T6_SUB, a);
+	cr_assert_arr_eq(r.daddr, a, 16, "outer destination = the subscriber");
+	cr_assert_arr_eq(r.dmac, t_mac_sub, 6);
+	cr_assert_eq(in6[0] >> 4, 6, "quoted packet is IPv6");
+	cr_assert_eq(in6[6], nh);
+	cr_assert_arr_eq(in6 + 8, a, 16, "quoted source = the subscriber");
+	pkt6_addr(T6_REM, a);
+	cr_assert_arr_eq(in6 + 24, a, 16, "quoted destination = the pref64 address");
+	ilen = get16(in6 + 4);
+	cr_assert_eq(r.plen, 8 + 40 + ilen, "the whole datagram was quoted");
+	if (nh != IPPROTO_TCP)
+		cr_assert_eq(pkt_sum(in6 + 40, ilen, pkt6_pseudo(in6, nh, ilen)), 0xffff,
+			     "quoted L4 checksum as the subscriber computed it");
+	return in6 + 40;
+}
+
+static void err_udp_unreach(int tc)
+{
+	struct pkt6_spec s = spec6(IPPROTO_UDP, 5353, 53);
+	uint8_t sent[PKT_MAX * 2], err[PKT_MAX], out[PKT_MAX * 2];
+	struct ns_tuple6 k = key6(IPPROTO_UDP, 5353, 53);
+	struct ns_session before, after;
+	char pool[INET_ADDRSTRLEN];
+	const uint8_t *l4;
+	int slen, elen, olen;
+	struct pkt_info o;
+
+	s.payload = 33;
+	o = out6_raw(tc, &s, sent, &slen);
+	cr_assert_eq(session6(&k, &before), 0);
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM, pool, 3, 3, sent + o.l3_off,
+				  o.ip_len);
+	cr_assert_eq(run(tc, t_ifout, err, elen, out, &olen), fwd_rc(tc));
+	cr_assert_eq(olen, elen + 40, "two IPv4 headers became IPv6: 40 bytes more");
+	l4 = expect_icmp6_err(out, olen, T6_REM, 1, 4, IPPROTO_UDP);
+	cr_assert_eq(get16(l4), 5353, "quoted source port back to the subscriber's");
+	cr_assert_eq(get16(l4 + 2), 53);
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 1);
+	cr_assert_eq(session6(&k, &after), 0, "an error never removes the session");
+	cr_assert_eq(after.last_seen_ns, before.last_seen_ns, "nor refreshes it");
+}
+
+Test(nat64, icmp_port_unreachable_xdp)
+{
+	err_udp_unreach(0);
+}
+
+Test(nat64, icmp_port_unreachable_tc)
+{
+	err_udp_unreach(1);
+}
+
+static void err_frag_needed(int tc)
+{
+	struct pkt6_spec s = spec6(IPPROTO_TCP, 40010, 80);
+	uint8_t sent[PKT_MAX * 2], err[PKT_MAX], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	const uint8_t *l4;
+	int slen, elen, olen;
+	struct pkt_info o;
+
+	s.tcp_flags = 0x02;
+	o = out6_raw(tc, &s, sent, &slen);
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	/* a router on the path quotes the IPv4 header and 8 bytes */
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM2, pool, 3, 4, sent + o.l3_off,
+				  28);
+	put16(err + 34 + 6, 1400); /* next-hop MTU */
+	put16(err + 34 + 2, 0);
+	put16(err + 34 + 2, pkt_csum(err + 34, 8 + 28, 0));
+	cr_assert_eq(run(tc, t_ifout, err, elen, out, &olen), fwd_rc(tc));
+	{
+		struct pkt6_info r = pkt6_parse(out, olen);
+		const uint8_t *in6 = out + 62;
+		uint8_t a[16];
+
+		cr_assert(r.ok, "outer ICMPv6 checksum by recomputation");
+		cr_assert_eq(out[54], 2, "packet too big");
+		cr_assert_eq(get32(out + 58), 1420, "MTU + 20: %u", get32(out + 58));
+		pkt6_addr("64:ff9b::198.51.100.3", a);
+		cr_assert_arr_eq(r.saddr, a, 16, "from pref64 + the router");
+		cr_assert_eq(in6[6], IPPROTO_TCP);
+		l4 = in6 + 40;
+		cr_assert_eq(get16(l4), 40010);
+		cr_assert_eq(get16(l4 + 2), 80);
+		cr_assert_eq(get16(in6 + 4), 20, "quoted payload length = the TCP segment's");
+	}
+}
+
+Test(nat64, icmp_frag_needed_becomes_packet_too_big_xdp)
+{
+	err_frag_needed(0);
+}
+
+Test(nat64, icmp_frag_needed_becomes_packet_too_big_tc)
+{
+	err_frag_needed(1);
+}
+
+static void err_echo_ttl(int tc)
+{
+	struct pkt6_spec s = spec6(PKT6_ICMP, 0x4343, 0);
+	uint8_t sent[PKT_MAX * 2], err[PKT_MAX], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	const uint8_t *l4;
+	int slen, elen, olen;
+	struct pkt_info o;
+
+	s.payload = 24;
+	o = out6_raw(tc, &s, sent, &slen);
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM2, pool, 11, 0, sent + o.l3_off,
+				  o.ip_len);
+	cr_assert_eq(run(tc, t_ifout, err, elen, out, &olen), fwd_rc(tc));
+	l4 = expect_icmp6_err(out, olen, "64:ff9b::198.51.100.3", 3, 0, PKT6_ICMP);
+	cr_assert_eq(l4[0], 128, "quoted echo request is ICMPv6 again");
+	cr_assert_eq(get16(l4 + 4), 0x4343, "with the subscriber's id");
+}
+
+Test(nat64, icmp_time_exceeded_about_echo_xdp)
+{
+	err_echo_ttl(0);
+}
+
+Test(nat64, icmp_time_exceeded_about_echo_tc)
+{
+	err_echo_ttl(1);
+}
+
+Test(nat64, icmp_errors_not_translated_are_dropped)
+{
+	struct pkt6_spec s = spec6(IPPROTO_UDP, 5355, 53);
+	uint8_t sent[PKT_MAX * 2], err[PKT_MAX], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	int slen, elen, olen;
+	struct pkt_info o;
+
+	o = out6_raw(0, &s, sent, &slen);
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	/* parameter problem: not translated */
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM, pool, 12, 0, sent + o.l3_off,
+				  o.ip_len);
+	cr_assert_eq(run(0, t_ifout, err, elen, out, &olen), XDP_RET_DROP);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 1);
+	/* a bad ICMP checksum */
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM, pool, 3, 3, sent + o.l3_off,
+				  o.ip_len);
+	err[34 + 2] ^= 0x5a;
+	cr_assert_eq(run(0, t_ifout, err, elen, out, &olen), XDP_RET_DROP);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 1);
+	/* about a flow nobody has */
+	put16(sent + o.l4_off, 9999);
+	put16(sent + o.l4_off + 6, 0);
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM, pool, 3, 3, sent + o.l3_off,
+				  o.ip_len);
+	cr_assert_eq(run(1, t_ifout, err, elen, out, &olen), TC_RET_SHOT);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 2);
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 0);
+}
