@@ -962,6 +962,32 @@ static void config_svc_json(struct ctl_json *j, const struct ns_config *c, uint3
 	ctl_json_end_object(j);
 }
 
+/* A stateful-nat64 term: "2001:db8:64::/48 -> 64:ff9b::/96 pool p64". */
+static void nat64_term_strs(const struct ns_nat64_term *t, char *src, char *pref, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, t->src6, a, sizeof(a));
+	snprintf(src, len, "%s/%u", a, t->src6_len);
+	inet_ntop(AF_INET6, t->pref64, a, sizeof(a));
+	snprintf(pref, len, "%s/96", a);
+}
+
+static void nat64_term_json(struct ctl_json *j, const struct ns_config *c,
+			    const struct ns_nat64_term *t)
+{
+	char src[64], pref[64];
+
+	nat64_term_strs(t, src, pref, sizeof(src));
+	ctl_json_start_object(j);
+	json_name(j, "rule", t->rule_idx < c->n_nat_rules ? c->nat_rule_names[t->rule_idx] : NULL);
+	json_name(j, "svc", svc_name(c, t->svc_set));
+	ctl_json_kv_string(j, "source", src);
+	ctl_json_kv_string(j, "pref64", pref);
+	json_name(j, "pool", pool_name(c, t->src_pool));
+	ctl_json_end_object(j);
+}
+
 static void config_json(const struct ns_config *c, struct ctl_json *j)
 {
 	char fp[20];
@@ -996,6 +1022,11 @@ static void config_json(const struct ns_config *c, struct ctl_json *j)
 	ctl_json_end_array(j);
 	ctl_json_kv_uint(j, "firewall_terms", c->n_fw);
 	ctl_json_kv_uint(j, "nat_terms", c->n_nat);
+	ctl_json_key(j, "nat64_terms");
+	ctl_json_start_array(j);
+	for (uint32_t i = 0; i < c->n_nat64 && i < NS_MAX_NAT64_TERMS; i++)
+		nat64_term_json(j, c, &c->nat64[i]);
+	ctl_json_end_array(j);
 	redundancy_json(j, &c->red);
 	ctl_json_end_object(j);
 }
@@ -1027,6 +1058,15 @@ static void config_text(const struct ns_config *c, FILE *f)
 			c->svcs[i].flags & NS_SVC_F_SYSLOG_SESSION ? ", session-logs" : "",
 			c->svcs[i].flags & NS_SVC_F_SYSLOG_NAT ? ", nat-logs" : "",
 			c->svc_conf[i].replicate ? "" : ", no replication");
+	for (uint32_t i = 0; i < c->n_nat64 && i < NS_MAX_NAT64_TERMS; i++) {
+		const struct ns_nat64_term *t = &c->nat64[i];
+		const char *pool = pool_name(c, t->src_pool), *svc = svc_name(c, t->svc_set);
+		char src[64], pref[64];
+
+		nat64_term_strs(t, src, pref, sizeof(src));
+		fprintf(f, "nat64          %s -> %s, pool %s, service set %s\n", src, pref,
+			pool ? pool : "?", svc ? svc : "?");
+	}
 	redundancy_text(f, &c->red);
 }
 

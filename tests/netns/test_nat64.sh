@@ -237,6 +237,20 @@ chk_unsolicited()
 	return $rc
 }
 
+# show config lists the compiled NAT64 term (text and JSON).
+chk_show_config()
+{
+	nsd_ctl "$SOCK" show config | grep -F 'nat64          2001:db8:64::/48 -> 64:ff9b::/96, pool p64, service set ss64' ||
+		{ nsd_ctl "$SOCK" show config; return 1; }
+	ctl_json show config | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["nat64_terms"]
+print(t)
+sys.exit(0 if t == [{"rule": "r64", "svc": "ss64", "source": "2001:db8:64::/48",
+                     "pref64": "64:ff9b::/96", "pool": "p64"}] else 1)
+'
+}
+
 no_sessions_left()
 {
 	[ "$(sessions_py 'len(S)')" = 0 ]
@@ -307,6 +321,7 @@ run_mode()
 		return
 	fi
 	nsd=$NSD_PID
+	check "$t show config lists the stateful-nat64 term" chk_show_config
 	bg_start "$NST_TMP/tcpdump-$mode.log" ns6-srv tcpdump -n -U -i eth0 -Q in -w "$pcap" ip
 	tcpdump_pid=$NST_LAST_PID
 	wait_for 5 test -s "$NST_TMP/tcpdump-$mode.log" || true
