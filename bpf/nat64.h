@@ -99,6 +99,9 @@ struct ns64_err_new {
 	__be32 ps_nh;
 };
 
+/* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
+#define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
+
 /* Per-CPU scratch of the NAT64 path: a session under construction, the
  * IPv6 key and header copies would not fit the 512-byte stack. */
 struct ns64_scratch {
@@ -276,6 +279,8 @@ static __always_inline __u32 ns64_parse6(struct ns_pkt *p, const bool is_tc,
 			k->sport = ih->un.echo.id;
 		} else if (ih->type == NS_ICMPV6_ECHO_REPLY) {
 			k->dport = ih->un.echo.id;
+		} else if (ih->type >= 1 && ih->type <= 4) {
+			return NS64_ICMP6_ERR; /* maybe about a NAT64 flow */
 		} else {
 			/* neighbour discovery and the like are the kernel's;
 			 * errors about NAT64 flows are not translated */
@@ -465,6 +470,40 @@ static __always_inline int ns64_store(struct ns_pkt *p, const bool is_tc, __u32 
 				      const void *from, __u32 len)
 {
 	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
+}
+
+/* One's complement sum (unfolded, 32 bits) of @len bytes at @off, in
+ * slices through sc->buf; 0 with *@sum set, or -1 when longer than
+ * NS64_CSUM_CHUNKS slices. */
+static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				    __u32 off, __u32 len, __u32 *out)
+{
+	__u32 done = 0, n, n4, i;
+	__u64 sum = 0;
+
+	for (i = 0; i < NS64_CSUM_CHUNKS; i++) {
+		if (done >= len)
+			break;
+		n = len - done;
+		if (n > NS64_CSUM_CHUNK)
+			n = NS64_CSUM_CHUNK;
+		/* 1 <= n <= 512 already; restated in arithmetic the verifier
+		 * follows (a compare on a copy would not bound n itself) */
+		asm volatile("" : "+r"(n));
+		n = ((n - 1) & (NS64_CSUM_CHUNK - 1)) + 1;
+		n4 = (n + 3) & 0x3fc;
+		if (n4 < 4 || n4 > NS64_CSUM_CHUNK)
+			return -1;
+		*(__u32 *)(sc->buf + n4 - 4) = 0;
+		if (ns_load(p->ctx, is_tc, off + done, sc->buf, n))
+			return -1;
+		sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->buf, n4, (__u32)sum);
+		done += n;
+	}
+	if (done < len)
+		return -1;
+	*out = (__u32)sum;
+	return 0;
 }
 
 /*
@@ -679,6 +718,236 @@ static __always_inline __u32 ns64_forward6(struct ns_pkt *p, const bool is_tc,
 	return NS_CNT_FWD_REDIRECT;
 }
 
+/*
+ * RFC 7915 5.2: ICMPv6 error type/code -> ICMPv4. Return 0, or -1 for
+ * what is not translated (parameter problems other than "unrecognized
+ * next header", unknown codes): those are dropped.
+ */
+static __always_inline int ns64_err_type6(__u8 type, __u8 code, __u8 *t4, __u8 *c4)
+{
+	*t4 = ICMP_DEST_UNREACH;
+	switch (type) {
+	case 1:
+		if (code > 4)
+			return -1;
+		/* no route, beyond scope, address -> host unreachable;
+		 * administratively prohibited; port unreachable */
+		*c4 = code == 1 ? 10 : code == 4 ? ICMP_PORT_UNREACH : 1;
+		return 0;
+	case 2:
+		*c4 = 4; /* fragmentation needed */
+		return 0;
+	case 3:
+		*t4 = ICMP_TIME_EXCEEDED;
+		*c4 = code;
+		return code <= 1 ? 0 : -1;
+	case 4:
+		*c4 = 2; /* unrecognized next header -> protocol unreachable */
+		return code == 1 ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * The first 8 quoted L4 bytes as the IPv4 host sent them (sc->eo.l4, from
+ * sc->en.l4): destination port / echo id back to the pool's, and for UDP
+ * and an ICMP echo reply the checksum of the IPv4 packet (a UDP checksum
+ * loses the IPv6 pseudo-header, an ICMP one the whole pseudo-header).
+ */
+static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct ns_session *s,
+					 __u8 nh, __u32 inner_len)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	__u8 *l4 = sc->eo.l4;
+	__u16 *ck;
+	__s64 d;
+
+	__builtin_memcpy(l4, sc->en.l4, 8);
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, sc->en.ip6.saddr, 16);
+	__builtin_memcpy(c6->daddr, sc->en.ip6.daddr, 16);
+	c4->saddr = s->out_key.saddr;
+	c4->daddr = s->out_key.daddr;
+	if (nh == NS_IPPROTO_ICMPV6) {
+		ck = (__u16 *)(l4 + 2);
+		l4[0] = ICMP_ECHOREPLY;
+		__builtin_memcpy(l4 + 4, &s->out_key.dport, 2);
+		c6->len = bpf_htonl(inner_len);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = ((__be32 *)sc->en.l4)[0] & bpf_htonl(0xffff0000);
+		c6->w[1] = ((__be32 *)sc->en.l4)[1];
+		c4->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
+		c4->w[1] = ((__be32 *)l4)[1];
+		d = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
+		*ck = ns64_csum_apply(*ck, d);
+		return;
+	}
+	__builtin_memcpy(l4 + 2, &s->out_key.dport, 2);
+	if (nh != IPPROTO_UDP)
+		return;
+	ck = (__u16 *)(l4 + 6);
+	if (!*ck)
+		return;
+	c6->w[0] = ((__be32 *)sc->en.l4)[0];
+	c4->w[0] = ((__be32 *)l4)[0];
+	d = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
+	d = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, (__u32)d);
+	*ck = ns64_csum_apply(*ck, d);
+	if (!*ck)
+		*ck = 0xffff;
+}
+
+/*
+ * ns64_icmp6_error() - an ICMPv6 error from the inside (the subscriber or
+ * a router in front of it) about a packet natsync translated to IPv6
+ * becomes the ICMPv4 error the IPv4 host understands (RFC 7915 5.2/5.3):
+ * outer IPv4 from the session's pool address to the host, the quoted IPv6
+ * packet turned back into the IPv4 packet the host sent, the ICMPv4
+ * checksum derived from the ICMPv6 one (verified first, over the whole
+ * message and the IPv6 pseudo-header). p/sc->h6 hold the parsed outer
+ * header. Return: NS_CONTINUE when it is not about a NAT64 flow, else the
+ * verdict.
+ */
+static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc,
+					      const struct ns_cfg *cfg)
+{
+	__u32 m6 = p->ip_len - NS_IP6_HLEN, inner_len, sum;
+	struct ns64_scratch *sc = ns64_scratch();
+	struct ns_tuple6 k;
+	struct ns_session *s;
+	__u8 t4, c4, nh;
+	__u16 ck, mtu;
+	__be32 mtu6;
+	__s64 d;
+
+	if (!sc || m6 < 8 + NS_IP6_HLEN + 8)
+		return NS_CONTINUE;
+	if (ns_load(p->ctx, is_tc, p->l4_off, sc->en.icmp, 8) ||
+	    ns_load(p->ctx, is_tc, p->l4_off + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
+	    ns_load(p->ctx, is_tc, p->l4_off + 8 + NS_IP6_HLEN, sc->en.l4, 8))
+		return NS_CONTINUE;
+	nh = sc->en.ip6.nexthdr;
+	if ((sc->en.ip6.vtc >> 4) != 6 ||
+	    (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != NS_IPPROTO_ICMPV6))
+		return NS_CONTINUE;
+	/* the quoted packet went to the subscriber: its session is the
+	 * reverse of it */
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.saddr, sc->en.ip6.daddr, 16);
+	__builtin_memcpy(k.daddr, sc->en.ip6.saddr, 16);
+	k.proto = nh;
+	if (nh == NS_IPPROTO_ICMPV6) {
+		if (sc->en.l4[0] != NS_ICMPV6_ECHO_REPLY)
+			return NS_CONTINUE;
+		__builtin_memcpy(&k.sport, sc->en.l4 + 4, 2);
+	} else {
+		__builtin_memcpy(&k.sport, sc->en.l4 + 2, 2);
+		__builtin_memcpy(&k.dport, sc->en.l4, 2);
+	}
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &k);
+	if (!s)
+		return NS_CONTINUE;
+	if (!(cfg->flags & NS_CFG_F_ACTIVE))
+		return NS_CNT_DROP_INACTIVE;
+	if (p->ttl <= 1)
+		return NS_CNT_PASS_TTL;
+	/* RFC 5508 REQ-3: a bad checksum is dropped, never translated */
+	__builtin_memcpy(sc->en.ps_saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(sc->en.ps_daddr, sc->h6.daddr, 16);
+	sc->en.ps_len = bpf_htonl(m6);
+	sc->en.ps_nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+	if (ns64_sum(p, is_tc, sc, p->l4_off, m6, &sum))
+		return NS_CNT_DROP_UNSUPPORTED;
+	sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->en.ps_saddr, 40, sum);
+	if (ns_csum_fold(sum) != 0xffff)
+		return NS_CNT_DROP_ICMP_ERR;
+	if (ns64_err_type6(p->icmp_type, p->icmp_code, &t4, &c4))
+		return NS_CNT_DROP_UNSUPPORTED;
+	__builtin_memcpy(&ck, sc->en.icmp + 2, 2);
+	__builtin_memcpy(&mtu6, sc->en.icmp + 4, 4);
+	sc->en.icmp[2] = 0;
+	sc->en.icmp[3] = 0;
+
+	inner_len = bpf_ntohs(sc->en.ip6.payload_len);
+	__builtin_memset(&sc->eo, 0, sizeof(sc->eo));
+	sc->eo.icmp[0] = t4;
+	sc->eo.icmp[1] = c4;
+	if (p->icmp_type == 2) {
+		/* RFC 7915 5.2: the IPv6 MTU - 20, within 16 bits */
+		__u32 m = bpf_ntohl(mtu6);
+
+		m = m > NS_HDR_DELTA ? m - NS_HDR_DELTA : 0;
+		mtu = m > 0xffff ? 0xffff : m;
+		sc->eo.icmp[6] = mtu >> 8;
+		sc->eo.icmp[7] = mtu & 0xff;
+	}
+	sc->eo.ip.version = 4;
+	sc->eo.ip.ihl = 5;
+	sc->eo.ip.tos = (sc->en.ip6.vtc << 4) | (sc->en.ip6.tc_flow >> 4);
+	sc->eo.ip.tot_len = bpf_htons(inner_len + NS_IP4_HLEN);
+	sc->eo.ip.ttl = sc->en.ip6.hop_limit;
+	sc->eo.ip.protocol = nh == NS_IPPROTO_ICMPV6 ? IPPROTO_ICMP : nh;
+	sc->eo.ip.saddr = s->out_key.saddr;
+	sc->eo.ip.daddr = s->out_key.daddr;
+	ns64_ip4_csum(&sc->eo.ip);
+	ns64_err6_l4(sc, s, nh, inner_len);
+	d = bpf_csum_diff((__be32 *)&sc->en, sizeof(sc->en), (__be32 *)&sc->eo, sizeof(sc->eo), 0);
+	ck = ns64_csum_apply(ck, d);
+	__builtin_memcpy(sc->eo.icmp + 2, &ck, 2);
+
+	/* outer header: from the pool address to the IPv4 host */
+	__builtin_memset(&sc->h4, 0, sizeof(sc->h4));
+	sc->h4.version = 4;
+	sc->h4.ihl = 5;
+	sc->h4.tos = p->tos;
+	sc->h4.tot_len = bpf_htons(m6 - NS_HDR_DELTA + NS_IP4_HLEN);
+	sc->h4.id = (__be16)bpf_get_prandom_u32();
+	sc->h4.ttl = p->ttl; /* decremented once, when forwarded */
+	sc->h4.protocol = IPPROTO_ICMP;
+	sc->h4.saddr = s->out_key.daddr;
+	sc->h4.daddr = s->out_key.saddr;
+	ns64_ip4_csum(&sc->h4);
+
+	/* 40 bytes less in front */
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    bpf_skb_adjust_room(p->ctx, -NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return NS_CNT_DROP_ICMP_ERR;
+	} else if (ns64_xdp_move_l2(p, sc, 2 * NS_HDR_DELTA, ETH_P_IP)) {
+		return NS_CNT_DROP_ICMP_ERR;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, &sc->h4, sizeof(sc->h4)) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN, sc->eo.icmp, 8) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN + 8, &sc->eo.ip, sizeof(sc->eo.ip)) ||
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	__builtin_memset(&p->t, 0, sizeof(p->t));
+	p->t.saddr = sc->h4.saddr;
+	p->t.daddr = sc->h4.daddr;
+	p->t.proto = IPPROTO_ICMP;
+	p->ip_len = m6 - NS_HDR_DELTA + NS_IP4_HLEN;
+	p->l4_off = p->l3_off + NS_IP4_HLEN;
+	ns_count(NS_CNT_ICMP_ERR_XLATED);
+	return ns_forward(p, is_tc);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp6_error_xdp(struct ns_pkt *p,
+							    const struct ns_cfg *cfg)
+{
+	return ns64_icmp6_error(p, false, cfg);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp6_error_tc(struct ns_pkt *p,
+							   const struct ns_cfg *cfg)
+{
+	return ns64_icmp6_error(p, true, cfg);
+}
+
 /**
  * ns64_from_inside() - an IPv6 frame on an interface of service set
  * @svc_id (p->l3_off set by the parser). Return: the verdict counter.
@@ -700,6 +969,14 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 	if (!sc)
 		return NS_CNT_DROP_SESSION_FULL;
 	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64);
+	if (cnt == NS64_ICMP6_ERR) {
+		cnt = is_tc ? ns64_icmp6_error_tc(p, cfg) : ns64_icmp6_error_xdp(p, cfg);
+		if (cnt != NS_CONTINUE)
+			return cnt;
+		/* about no NAT64 flow: dropped if it is NAT64's, else the kernel's */
+		return ns64_term_g(svc_id, cfg->n_nat64, &sc->k) < 0 ? NS_CNT_PASS_NON_IP :
+								       NS_CNT_DROP_ICMP_ERR;
+	}
 	if (cnt != NS_CONTINUE)
 		return cnt;
 	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
@@ -739,32 +1016,14 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc,
 					      struct ns64_scratch *sc)
 {
-	__u32 len = p->ip_len - NS_IP4_HLEN, done = 0, n, n4, i;
+	__u32 len = p->ip_len - NS_IP4_HLEN, s32;
 	__be32 ph[3];
-	__u64 sum = 0;
+	__u64 sum;
 	__u16 c;
 
-	for (i = 0; i < NS64_CSUM_CHUNKS; i++) {
-		if (done >= len)
-			break;
-		n = len - done;
-		if (n > NS64_CSUM_CHUNK)
-			n = NS64_CSUM_CHUNK;
-		/* 1 <= n <= 512 already; restated in arithmetic the verifier
-		 * follows (a compare on a copy would not bound n itself) */
-		asm volatile("" : "+r"(n));
-		n = ((n - 1) & (NS64_CSUM_CHUNK - 1)) + 1;
-		n4 = (n + 3) & 0x3fc;
-		if (n4 < 4 || n4 > NS64_CSUM_CHUNK)
-			return -1;
-		*(__u32 *)(sc->buf + n4 - 4) = 0;
-		if (ns_load(p->ctx, is_tc, p->l4_off + done, sc->buf, n))
-			return -1;
-		sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->buf, n4, (__u32)sum);
-		done += n;
-	}
-	if (done < len)
+	if (ns64_sum(p, is_tc, sc, p->l4_off, len, &s32))
 		return -1;
+	sum = s32;
 	ph[0] = p->t.saddr;
 	ph[1] = p->t.daddr;
 	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));

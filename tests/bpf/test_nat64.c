@@ -449,19 +449,23 @@ Test(nat64, other_ipv6_is_left_to_the_kernel)
 	cr_assert_eq(t_map_count(bpf_map__fd(t_skel->maps.ns_nat64_sess)), 0);
 }
 
-Test(nat64, icmpv6_errors_are_not_translated)
+Test(nat64, icmpv6_about_no_flow_or_not_an_error_is_dropped)
 {
 	struct pkt6_spec s = spec6(PKT6_ICMP, 0, 0);
 	int tc;
 
-	s.icmp_type = 1; /* destination unreachable */
+	s.icmp_type = 1; /* destination unreachable about no flow at all */
 	for (tc = 0; tc < 2; tc++)
 		out6(tc, &s, drop_rc(tc), NULL);
 	s.icmp_type = 129; /* a reply nobody asked for */
 	for (tc = 0; tc < 2; tc++)
 		out6(tc, &s, drop_rc(tc), NULL);
-	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 2);
+	s.icmp_type = 135; /* neighbour solicitation to a pref64 address */
+	for (tc = 0; tc < 2; tc++)
+		out6(tc, &s, drop_rc(tc), NULL);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 2);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 2);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 2);
 }
 
 Test(nat64, backup_does_not_translate)
@@ -724,5 +728,190 @@ Test(nat64, icmp_errors_not_translated_are_dropped)
 				  o.ip_len);
 	cr_assert_eq(run(1, t_ifout, err, elen, out, &olen), TC_RET_SHOT);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 2);
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 0);
+}
+
+/* ---- ICMPv6 errors from the inside become ICMPv4 errors ------------------ */
+
+/* An ICMPv6 error from @src to @dst quoting @inner (an IPv6 packet). */
+static int build6_err(uint8_t *buf, const char *src, const char *dst, uint8_t type, uint8_t code,
+		      uint32_t rest, const uint8_t *inner, int ilen)
+{
+	uint8_t *ip = buf + 14, *ic = buf + 54;
+	int plen = 8 + ilen;
+
+	memset(buf, 0, 54 + plen);
+	memcpy(buf, t_mac_in, 6);
+	memcpy(buf + 6, t_mac_sub, 6);
+	put16(buf + 12, 0x86dd);
+	ip[0] = 0x60;
+	put16(ip + 4, plen);
+	ip[6] = PKT6_ICMP;
+	ip[7] = 64;
+	pkt6_addr(src, ip + 8);
+	pkt6_addr(dst, ip + 24);
+	ic[0] = type;
+	ic[1] = code;
+	put32(ic + 4, rest);
+	memcpy(ic + 8, inner, ilen);
+	put16(ic + 2, pkt_csum(ic, plen, pkt6_pseudo(ip, PKT6_ICMP, plen)));
+	return 54 + plen;
+}
+
+/* A flow out and its reply back in; the reply as the subscriber got it
+ * lands in @got (IPv6 frame), the pool address in @pool. */
+static int reply_received(int tc, uint8_t proto, uint16_t sport, uint16_t dport, uint8_t *got,
+			  char *pool, uint16_t *pool_port)
+{
+	struct pkt6_spec s = spec6(proto, sport, dport);
+	uint8_t in[PKT_MAX];
+	struct pkt_info o;
+	struct pkt_spec b;
+	int len, olen = 0;
+
+	s.tcp_flags = 0x02;
+	s.payload = 10;
+	o = out6(tc, &s, fwd_rc(tc), NULL);
+	b = reply_to(&o, pool);
+	b.tcp_flags = 0x12;
+	b.payload = 40;
+	if (proto == PKT6_ICMP) {
+		b = t_spec_in(IPPROTO_ICMP, T_REM, 0, pool, 0);
+		b.icmp_type = 0;
+		b.icmp_id = o.icmp_id;
+		b.payload = 40;
+	}
+	len = pkt_build(in, &b);
+	cr_assert_eq(run(tc, t_ifout, in, len, got, &olen), fwd_rc(tc));
+	*pool_port = proto == PKT6_ICMP ? o.icmp_id : o.sport;
+	return olen;
+}
+
+static void err6_port_unreach(int tc)
+{
+	uint8_t got[PKT_MAX * 2], err[PKT_MAX * 2], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt_info r, in;
+	uint16_t pport;
+	int glen, elen, olen;
+
+	glen = reply_received(tc, IPPROTO_UDP, 5360, 53, got, pool, &pport);
+	/* the subscriber has no listener: it quotes the whole datagram */
+	elen = build6_err(err, T6_SUB, T6_REM, 1, 4, 0, got + 14, glen - 14);
+	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
+	cr_assert_eq(olen, elen - 40);
+	r = pkt_parse(out, olen);
+	cr_assert(r.ok, "outer IPv4 and ICMP checksums by recomputation");
+	cr_assert_eq(r.proto, IPPROTO_ICMP);
+	cr_assert_eq(r.icmp_type, 3);
+	cr_assert_eq(r.icmp_code, 3, "port unreachable");
+	cr_assert_eq(r.saddr, pkt_ip(pool), "from the session's pool address");
+	cr_assert_eq(r.daddr, pkt_ip(T_REM));
+	cr_assert_eq(r.ttl, 63);
+	cr_assert_arr_eq(r.dmac, t_mac_rem, 6);
+	in = pkt_parse_l3(out + r.l4_off + 8, olen - r.l4_off - 8);
+	cr_assert(in.ok, "quoted IPv4 header and UDP checksums by recomputation");
+	cr_assert_eq(in.saddr, pkt_ip(T_REM), "the datagram as the IPv4 host sent it");
+	cr_assert_eq(in.daddr, pkt_ip(pool));
+	cr_assert_eq(in.sport, 53);
+	cr_assert_eq(in.dport, pport, "to the pool port");
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 1);
+}
+
+Test(nat64, icmpv6_port_unreachable_to_icmp_xdp)
+{
+	err6_port_unreach(0);
+}
+
+Test(nat64, icmpv6_port_unreachable_to_icmp_tc)
+{
+	err6_port_unreach(1);
+}
+
+static void err6_ptb(int tc)
+{
+	uint8_t got[PKT_MAX * 2], err[PKT_MAX * 2], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	const uint8_t *q;
+	struct pkt_info r;
+	uint16_t pport;
+	int elen, olen;
+
+	reply_received(tc, IPPROTO_TCP, 40020, 443, got, pool, &pport);
+	/* a router in front of the subscriber: IPv6 header + 8 bytes */
+	elen = build6_err(err, "2001:db8:64::1", T6_REM, 2, 0, 1400, got + 14, 48);
+	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
+	r = pkt_parse(out, olen);
+	cr_assert(r.ok, "outer IPv4 and ICMP checksums by recomputation");
+	cr_assert_eq(r.icmp_type, 3);
+	cr_assert_eq(r.icmp_code, 4, "fragmentation needed");
+	cr_assert_eq(get16(out + r.l4_off + 6), 1380, "IPv6 MTU - 20");
+	cr_assert_eq(r.saddr, pkt_ip(pool));
+	/* only 28 bytes quoted: read the header fields directly */
+	q = out + r.l4_off + 8;
+	cr_assert_eq(memcmp(q + 12, &(uint32_t){ pkt_ip(T_REM) }, 4), 0, "quoted source");
+	cr_assert_eq(memcmp(q + 16, &(uint32_t){ pkt_ip(pool) }, 4), 0, "quoted destination");
+	cr_assert_eq(q[9], IPPROTO_TCP);
+	cr_assert_eq(get16(q + 2), 20 + 20 + 40, "total length of the datagram the host sent");
+	cr_assert_eq(olen, r.l4_off + 8 + 28);
+	cr_assert_eq(pkt_sum(out + r.l4_off + 8, 20, 0), 0xffff, "quoted IPv4 header checksum");
+	cr_assert_eq(get16(out + r.l4_off + 8 + 20 + 2), pport, "quoted destination = pool port");
+}
+
+Test(nat64, icmpv6_packet_too_big_to_frag_needed_xdp)
+{
+	err6_ptb(0);
+}
+
+Test(nat64, icmpv6_packet_too_big_to_frag_needed_tc)
+{
+	err6_ptb(1);
+}
+
+static void err6_echo(int tc)
+{
+	uint8_t got[PKT_MAX * 2], err[PKT_MAX * 2], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt_info r, in;
+	uint16_t pid;
+	int glen, elen, olen;
+
+	glen = reply_received(tc, PKT6_ICMP, 0x4444, 0, got, pool, &pid);
+	elen = build6_err(err, T6_SUB, T6_REM, 3, 0, 0, got + 14, glen - 14);
+	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
+	r = pkt_parse(out, olen);
+	cr_assert(r.ok);
+	cr_assert_eq(r.icmp_type, 11, "time exceeded");
+	in = pkt_parse_l3(out + r.l4_off + 8, olen - r.l4_off - 8);
+	cr_assert(in.ok, "quoted IPv4 and ICMP echo checksums by recomputation");
+	cr_assert_eq(in.icmp_type, 0, "quoted echo reply is ICMPv4 again");
+	cr_assert_eq(in.icmp_id, pid, "with the pool's id");
+}
+
+Test(nat64, icmpv6_time_exceeded_about_echo_reply_xdp)
+{
+	err6_echo(0);
+}
+
+Test(nat64, icmpv6_time_exceeded_about_echo_reply_tc)
+{
+	err6_echo(1);
+}
+
+Test(nat64, icmpv6_errors_bad_or_untranslatable_are_dropped)
+{
+	uint8_t got[PKT_MAX * 2], err[PKT_MAX * 2], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	uint16_t pport;
+	int glen, elen, olen;
+
+	glen = reply_received(0, IPPROTO_UDP, 5361, 53, got, pool, &pport);
+	elen = build6_err(err, T6_SUB, T6_REM, 4, 0, 0, got + 14, glen - 14); /* param problem */
+	cr_assert_eq(run(0, t_ifin, err, elen, out, &olen), XDP_RET_DROP);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 1);
+	elen = build6_err(err, T6_SUB, T6_REM, 1, 4, 0, got + 14, glen - 14);
+	err[54 + 2] ^= 0x33; /* bad ICMPv6 checksum */
+	cr_assert_eq(run(1, t_ifin, err, elen, out, &olen), TC_RET_SHOT);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_ICMP_ERR), 1);
 	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 0);
 }
