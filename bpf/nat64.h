@@ -465,11 +465,36 @@ static __always_inline int ns64_l4_csum(struct ns_pkt *p, const bool is_tc, __u3
 	return 0;
 }
 
-/* Overwrite @len bytes at @off (both programs). */
+/* Overwrite @len bytes at @off (both programs). XDP writes directly when
+ * the bytes are in the linear part (a helper call per store cost about a
+ * fifth of the translation). */
 static __always_inline int ns64_store(struct ns_pkt *p, const bool is_tc, __u32 off,
-				      const void *from, __u32 len)
+				      const void *from, const __u32 len)
 {
+	if (!is_tc) {
+		void *d = ns_ptr(p->ctx, false, off, len);
+
+		if (d) {
+			__builtin_memcpy(d, from, len);
+			return 0;
+		}
+	}
 	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
+}
+
+/* Read @len bytes at @off, directly in XDP when they are linear. */
+static __always_inline int ns64_load(struct ns_pkt *p, const bool is_tc, __u32 off, void *to,
+				     const __u32 len)
+{
+	if (!is_tc) {
+		void *s = ns_ptr(p->ctx, false, off, len);
+
+		if (s) {
+			__builtin_memcpy(to, s, len);
+			return 0;
+		}
+	}
+	return ns_load(p->ctx, is_tc, off, to, len) ? -1 : 0;
 }
 
 /* One's complement sum (unfolded, 32 bits) of @len bytes at @off, in
@@ -530,7 +555,7 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, sc->h6.daddr, 16);
 	c4->saddr = s->out_key.daddr;
 	c4->daddr = s->out_key.saddr;
-	if (ns_load(p->ctx, is_tc, l4, &w0, 4) || ns_load(p->ctx, is_tc, l4 + 4, &w1, 4))
+	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
 		/* out: the pseudo-header and type 128/129; in: type 8/0 */
@@ -620,7 +645,7 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, k->saddr, 16);
 	c4->saddr = p->t.saddr;
 	c4->daddr = p->t.daddr;
-	if (ns_load(p->ctx, is_tc, l4, &w0, 4) || ns_load(p->ctx, is_tc, l4 + 4, &w1, 4))
+	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
 		c4->w[0] = w0 & bpf_htonl(0xffff0000);

@@ -599,6 +599,6 @@ void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref 
 			run_case(b, o, n, &cases[i]);
 	}
 	run_setup(b, o, n, ref, if_in);
-	nat64_testrun_size(b, o, n, ref, if_in, if_out);
+	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0);
 	nsb_close(b);
 }

@@ -20,6 +20,7 @@
 #  f  unsolicited IPv4 to the pool address is dropped (drop_no_session)
 #  g  the sessions expire and the pool's ports are released
 #  h  rx == sum of the verdict counters; nat64_out/nat64_in counted
+#  i  an ICMP error from the IPv4 server reaches the client as ICMPv6
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -153,6 +154,10 @@ chk_udp_answer()
 
 chk_sessions_listed()
 {
+	# fresh UDP and ICMP flows: the earlier ones may have timed out (3 s)
+	# while the transfers ran on a busy machine
+	udp6_request 40002 again >/dev/null
+	ns_exec ns6-cli ping -6 -c 1 -W 2 "$SRV6" >/dev/null
 	ctl_json show sessions | python3 -c '
 import ipaddress, json, sys
 j = json.load(sys.stdin)
@@ -251,6 +256,21 @@ sys.exit(0 if t == [{"rule": "r64", "svc": "ss64", "source": "2001:db8:64::/48",
 '
 }
 
+# UDP to a port nobody listens on: the server's ICMP port unreachable
+# reaches the IPv6 client as ICMPv6 (its socket reports the refusal).
+chk_icmp_error_translated()
+{
+	local before after out
+
+	before=$(counter icmp_err_xlated) || return 1
+	out=$(echo probe | ip netns exec ns6-cli timeout 5 \
+		socat -T2 - "UDP6:[$SRV6]:5999,sourceport=40999" 2>&1)
+	echo "client: $out"
+	after=$(counter icmp_err_xlated) || return 1
+	echo "icmp_err_xlated $before -> $after"
+	grep -q 'Connection refused' <<<"$out" && [ "$after" -ge $((before + 1)) ]
+}
+
 no_sessions_left()
 {
 	[ "$(sessions_py 'len(S)')" = 0 ]
@@ -341,6 +361,8 @@ run_mode()
 		chk_sessions_listed
 	check "$t (g) show pools counts the NAT64 ports" chk_pool_counts_ports
 	check "$t (f) unsolicited IPv4 inbound dropped, drop_no_session counted" chk_unsolicited
+	check "$t (i) ICMP port unreachable from the server arrives as ICMPv6" \
+		chk_icmp_error_translated
 	bg_stop "$HOLD_CLI_PID"
 	bg_stop "$HOLD_SRV_PID"
 	bg_stop "$tcpdump_pid"
