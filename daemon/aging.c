@@ -705,6 +705,7 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
 	d->st.aging_passes++;
 	d->st.aging_last_ns = ns_now() - t0;
 	d->st.sessions_seen = p.live;
+	d->st.nat64_sessions_seen = p.live64;
 	d->st.bindings_live = p.bindings - p.freed;
 	d->st.bindings_released += p.held;
 	d->st.nat_released += p.freed;
@@ -1101,6 +1102,7 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 	d->st.aging_passes++;
 	d->st.aging_last_ns = sw->work_ns;
 	d->st.sessions_seen = live;
+	d->st.nat64_sessions_seen = ks->sessions64 - ks->expired64 + p->live64;
 	d->st.bindings_live = ks->ports - p->freed;
 	d->st.bindings_released += p->held;
 	d->st.nat_released += p->freed;

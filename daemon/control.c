@@ -713,7 +713,7 @@ static const struct {
 	ST(sessions_expired), ST(bindings_live),   ST(bindings_released),
 	ST(events_logged),  ST(reloads),           ST(reload_failures),
 	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
-	ST(nat_released),
+	ST(nat_released),   ST(nat64_sessions_seen),
 #undef ST
 };
 
@@ -852,6 +852,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_string(j, "pin_dir", NS_PIN_SUBDIR);
 	ctl_json_kv_uint(j, "uptime_s", up);
 	ctl_json_kv_uint(j, "sessions", d->st.sessions_seen);
+	ctl_json_kv_uint(j, "nat64_sessions", d->st.nat64_sessions_seen);
 	ctl_json_kv_uint(j, "max_sessions", c->max_sessions);
 	ctl_json_key(j, "aging");
 	ctl_json_start_object(j);
@@ -894,6 +895,9 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 		(unsigned long long)(up / 60 % 60), (unsigned long long)(up % 60));
 	fprintf(f, "sessions       %llu (at the last aging pass; max %u)\n",
 		(unsigned long long)d->st.sessions_seen, c->max_sessions);
+	if (c->n_nat64)
+		fprintf(f, "nat64 sessions %llu (at the last aging pass)\n",
+			(unsigned long long)d->st.nat64_sessions_seen);
 	fprintf(f, "aging          every %u ms: %llu passes, last took %llu us, %llu sessions expired\n",
 		c->aging_interval_ms, (unsigned long long)d->st.aging_passes,
 		(unsigned long long)(d->st.aging_last_ns / 1000),

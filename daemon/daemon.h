@@ -40,6 +40,7 @@ struct ns_daemon_stats {
 	uint64_t events_suppressed;   /* rate-limited warnings not logged */
 	uint64_t aging_errors;        /* map operations that failed in aging */
 	uint64_t nat_released;        /* ns_ports entries deleted after hold */
+	uint64_t nat64_sessions_seen; /* live NAT64 sessions at the last pass */
 };
 
 struct ns_daemon {

@@ -293,6 +293,12 @@ sys.exit(1 if sum(p["in_use"].values()) + sum(p["held"].values()) else 0)
 '
 }
 
+# show status counts the live NAT64 sessions (at the last aging pass).
+status_nat64_sessions()
+{
+	[ "$(ctl_json show status | json_get "j['nat64_sessions']")" -ge 1 ]
+}
+
 # While traffic runs, show pools counts the NAT64 flows' ports.
 chk_pool_counts_ports()
 {
@@ -360,6 +366,7 @@ run_mode()
 	check "$t (e) natsyncctl -j show sessions: IPv6 inside, pool address as NAT" \
 		chk_sessions_listed
 	check "$t (g) show pools counts the NAT64 ports" chk_pool_counts_ports
+	check "$t (e) show status counts NAT64 sessions" wait_for 5 status_nat64_sessions
 	check "$t (f) unsolicited IPv4 inbound dropped, drop_no_session counted" chk_unsolicited
 	check "$t (i) ICMP port unreachable from the server arrives as ICMPv6" \
 		chk_icmp_error_translated

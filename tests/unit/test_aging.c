@@ -796,6 +796,8 @@ static void nat64_cycle(const char *engine, const char *want)
 	cr_assert_not(has_session(SUB(1), 1001, 17));
 	cr_assert_eq(port_flags(1001, NULL), NS_PORT_F_HOLD);
 	cr_assert_eq(md.st.sessions_expired, 2);
+	cr_assert_eq(md.st.nat64_sessions_seen, 1);
+	cr_assert_eq(md.st.sessions_seen, 0, "NAT64 sessions are counted apart");
 	cr_assert_eq(md.st.aging_errors, 0);
 }
 
