@@ -17,9 +17,11 @@
  * bpf_skb_change_proto() in TC. Checksums are patched incrementally with
  * bpf_csum_diff() over the changed pseudo-header words; ICMPv6 covers a
  * pseudo-header and ICMPv4 does not, so echo messages get the pseudo-header
- * taken out or put in. Not translated (dropped and counted): IPv6
+ * taken out or put in. ICMP errors about NAT64 flows are translated both
+ * ways (RFC 7915 4.2-4.3, 5.2-5.3: the quoted packet too, the frame grows
+ * or shrinks by 40 bytes). Not translated (dropped and counted): IPv6
  * extension headers and fragments, IPv4 options and fragments on NAT64
- * flows, ICMP/ICMPv6 errors, VLAN-tagged frames (see doc/nat64.md).
+ * flows, the rarer ICMP error types, VLAN-tagged frames (doc/nat64.md).
  */
 #ifndef NATSYNC_BPF_NAT64_H
 #define NATSYNC_BPF_NAT64_H
