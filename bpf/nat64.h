@@ -47,8 +47,8 @@
 #endif
 
 struct ns_ip6hdr {
-	__u8 vtc;	/* version (4 bits), traffic class high nibble */
-	__u8 tc_flow;	/* traffic class low nibble, flow label */
+	__u8 vtc;     /* version (4 bits), traffic class high nibble */
+	__u8 tc_flow; /* traffic class low nibble, flow label */
 	__be16 flow_lbl;
 	__be16 payload_len;
 	__u8 nexthdr;
@@ -62,9 +62,9 @@ struct ns_ip6hdr {
 struct ns64_csum6 {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__be32 len;	/* ICMPv6 only: upper-layer length */
-	__be32 nh;	/* ICMPv6 only: next header */
-	__be32 w[2];	/* ports, or ICMP type/code word and id/sequence */
+	__be32 len;  /* ICMPv6 only: upper-layer length */
+	__be32 nh;   /* ICMPv6 only: next header */
+	__be32 w[2]; /* ports, or ICMP type/code word and id/sequence */
 };
 
 struct ns64_csum4 {
@@ -86,16 +86,16 @@ struct ns64_csum4 {
  * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the same.
  */
 struct ns64_err_old {
-	__u8 icmp[8];        /* checksum bytes zero */
+	__u8 icmp[8]; /* checksum bytes zero */
 	struct iphdr ip;
 	__u8 l4[8];
 };
 
 struct ns64_err_new {
-	__u8 icmp[8];        /* checksum bytes zero */
+	__u8 icmp[8]; /* checksum bytes zero */
 	struct ns_ip6hdr ip6;
 	__u8 l4[8];
-	__u8 ps_saddr[16];   /* outer pseudo-header */
+	__u8 ps_saddr[16]; /* outer pseudo-header */
 	__u8 ps_daddr[16];
 	__be32 ps_len;
 	__be32 ps_nh;
@@ -212,8 +212,8 @@ static __always_inline int ns64_is_exthdr(__u8 nh)
 {
 	/* hop-by-hop, routing, fragment, ESP, AH, destination options,
 	 * mobility, HIP, shim6 */
-	return nh == 0 || nh == 43 || nh == 44 || nh == 50 || nh == 51 || nh == 60 ||
-	       nh == 135 || nh == 139 || nh == 140;
+	return nh == 0 || nh == 43 || nh == 44 || nh == 50 || nh == 51 || nh == 60 || nh == 135 ||
+	       nh == 139 || nh == 140;
 }
 
 /*
@@ -452,9 +452,9 @@ static __always_inline int ns64_l4_csum(struct ns_pkt *p, const bool is_tc, __u3
 	if (is_tc)
 		return bpf_l4_csum_replace(p->ctx, off, 0, (__u32)diff,
 					   (pseudo ? BPF_F_PSEUDO_HDR : 0) |
-					       (udp ? BPF_F_MARK_MANGLED_0 : 0)) ?
-			   -1 :
-			   0;
+					       (udp ? BPF_F_MARK_MANGLED_0 : 0))
+			   ? -1
+			   : 0;
 	c = ns_ptr(p->ctx, false, off, 2);
 	if (!c)
 		return -1;
@@ -1001,8 +1001,8 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 		if (cnt != NS_CONTINUE)
 			return cnt;
 		/* about no NAT64 flow: dropped if it is NAT64's, else the kernel's */
-		return ns64_term_g(svc_id, cfg->n_nat64, &sc->k) < 0 ? NS_CNT_PASS_NON_IP :
-								       NS_CNT_DROP_ICMP_ERR;
+		return ns64_term_g(svc_id, cfg->n_nat64, &sc->k) < 0 ? NS_CNT_PASS_NON_IP
+								     : NS_CNT_DROP_ICMP_ERR;
 	}
 	if (cnt != NS_CONTINUE)
 		return cnt;
@@ -1128,10 +1128,19 @@ static __always_inline int ns64_err_type(__u8 type, __u8 code, __u8 *t6, __u8 *c
 		return -1;
 	*t6 = 1;
 	switch (code) {
-	case 0: case 1: case 5: case 6: case 7: case 8: case 11: case 12:
+	case 0:
+	case 1:
+	case 5:
+	case 6:
+	case 7:
+	case 8:
+	case 11:
+	case 12:
 		*c6 = 0; /* no route */
 		return 0;
-	case 9: case 10: case 13:
+	case 9:
+	case 10:
+	case 13:
 		*c6 = 1; /* administratively prohibited */
 		return 0;
 	case 3:

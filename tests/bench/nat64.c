@@ -24,21 +24,21 @@
 
 #include <bpf/bpf.h>
 
-#include "nsmaps.h"
 #include "daemon/counters.h"
 #include "daemon/util.h"
+#include "nsmaps.h"
 
 #define N64_POOL_ID 1
 #define N64_POOL_NET 0xcb007100u /* 203.0.113.0/24, ports >= 40000 */
-#define N64_POOL_A 0xcb007101u   /* the measured flow's pool address */
-#define N64_PORT_A 65002         /* above every prefilled port */
-#define N64_SRV 0xc6336402u      /* 198.51.100.2 */
+#define N64_POOL_A 0xcb007101u	 /* the measured flow's pool address */
+#define N64_PORT_A 65002	 /* above every prefilled port */
+#define N64_SRV 0xc6336402u	 /* 198.51.100.2 */
 #define N64_CLI "2001:db8:64::a" /* resolvable on nsbi (run.sh) */
 #define N64_PREF "64:ff9b::"
 #define XDP_REDIRECT_RC 4
 
-static const uint8_t mac_a[ETH_ALEN] = { 0x02, 0, 0, 0, 0xb0, 0x01 };
-static const uint8_t mac_b[ETH_ALEN] = { 0x02, 0, 0, 0, 0xb0, 0x02 };
+static const uint8_t mac_a[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x01};
+static const uint8_t mac_b[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x02};
 
 static uint32_t sum16(uint32_t sum, const void *buf, size_t len)
 {
@@ -165,8 +165,8 @@ static int fill_config(struct nsb *b)
 }
 
 /* Session of key k translated to pool address:port (host order). */
-static void session64(struct ns_session *s, const struct ns_tuple6 *k, uint32_t pool,
-		      uint16_t port, uint64_t now)
+static void session64(struct ns_session *s, const struct ns_tuple6 *k, uint32_t pool, uint16_t port,
+		      uint64_t now)
 {
 	memset(s, 0, sizeof(*s));
 	s->in_key.saddr = ns_nat64_fold(k->saddr);
@@ -287,13 +287,16 @@ static void run_dir(struct nsb *b, const struct bench_opts *o, long n, const str
 
 	if (nsb_counters(b, c0) || bench_run(fd, in, ifindex, 1, NULL, &ret, &out) ||
 	    nsb_counters(b, c1)) {
-		bench_emit_na("testrun", name, n, "error: test_run or counter read failed", "<= 80");
+		bench_emit_na("testrun", name, n, "error: test_run or counter read failed",
+			      "<= 80");
 		return;
 	}
 	if (ret != XDP_REDIRECT_RC || c1[cnt_idx] - c0[cnt_idx] != 1 || drops(c0, c1) ||
 	    !ok(&out)) {
-		snprintf(note, sizeof(note), "error: not translated and redirected as expected "
-			 "(XDP verdict %u, %s %llu, drops %llu)", ret, ns_counter_name(cnt_idx),
+		snprintf(note, sizeof(note),
+			 "error: not translated and redirected as expected "
+			 "(XDP verdict %u, %s %llu, drops %llu)",
+			 ret, ns_counter_name(cnt_idx),
 			 (unsigned long long)(c1[cnt_idx] - c0[cnt_idx]),
 			 (unsigned long long)drops(c0, c1));
 		bench_emit_na("testrun", name, n, note, "<= 80");
@@ -305,11 +308,13 @@ static void run_dir(struct nsb *b, const struct bench_opts *o, long n, const str
 		return;
 	}
 	nsb_counters(b, c1);
-	snprintf(how, sizeof(how), "%ld calls of repeat 1 on the same pre-built packet (the "
-		 "family changes, so no output can be the next input), kernel-timed; median of %d "
-		 "rounds minus the median no-op repeat-1 call (%.0f ns); checked first: XDP_REDIRECT, "
-		 "output tuple, checksums recomputed, counters", calls, o->rounds,
-		 ref->noop_call.median);
+	snprintf(
+	    how, sizeof(how),
+	    "%ld calls of repeat 1 on the same pre-built packet (the "
+	    "family changes, so no output can be the next input), kernel-timed; median of %d "
+	    "rounds minus the median no-op repeat-1 call (%.0f ns); checked first: XDP_REDIRECT, "
+	    "output tuple, checksums recomputed, counters",
+	    calls, o->rounds, ref->noop_call.median);
 	note[0] = 0;
 	if ((long)(c1[cnt_idx] - c0[cnt_idx]) != calls || drops(c0, c1))
 		snprintf(note, sizeof(note), "WARNING: %llu of %ld runs counted as %s, %llu drops",
@@ -343,7 +348,8 @@ static int ok_44(const struct pkt *out)
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44)
 {
-	const char *n_out = "natsync NAT64 established v6->v4", *n_in = "natsync NAT64 established v4->v6";
+	const char *n_out = "natsync NAT64 established v6->v4",
+		   *n_in = "natsync NAT64 established v4->v6";
 	struct ns_tuple6 k = flow_key();
 	struct ns_tuple r = pkt_tuple(N64_SRV, 53, N64_POOL_A, N64_PORT_A, IPPROTO_UDP);
 	struct pkt p6, p4;

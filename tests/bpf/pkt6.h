@@ -23,7 +23,7 @@ struct pkt6_spec {
 	uint8_t icmp_type; /* 128 request, 129 reply */
 	uint16_t icmp_id, icmp_seq;
 	int payload;
-	uint8_t hop;	   /* 0 -> 64 */
+	uint8_t hop; /* 0 -> 64 */
 	uint8_t tclass;
 };
 
@@ -84,8 +84,9 @@ static inline int pkt6_build(uint8_t *buf, const struct pkt6_spec *s)
 		buf[l4 + 12] = 5 << 4;
 		buf[l4 + 13] = s->tcp_flags;
 		put16(buf + l4 + 14, 65535);
-		put16(buf + l4 + 16, pkt_csum(buf + l4, l4len + s->payload,
-					      pkt6_pseudo(buf + l3, IPPROTO_TCP, l4len + s->payload)));
+		put16(buf + l4 + 16,
+		      pkt_csum(buf + l4, l4len + s->payload,
+			       pkt6_pseudo(buf + l3, IPPROTO_TCP, l4len + s->payload)));
 		break;
 	case IPPROTO_UDP:
 		put16(buf + l4, s->sport);

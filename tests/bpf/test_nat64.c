@@ -7,9 +7,9 @@
  * the refusals: unsolicited inbound, TCP without SYN, pool exhaustion,
  * malformed IPv6, extension headers and fragments, untranslated ICMP.
  */
+#include "natsync.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/pkt6.h"
-#include "natsync.skel.h"
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -33,7 +33,7 @@ static void put_map(struct bpf_map *m, const void *k, const void *v)
  * 1, and IPv6 on the inside interface with a neighbour for the subscriber. */
 static void nat64_config(uint32_t pool_count, uint16_t lo, uint16_t hi, uint32_t pool_flags)
 {
-	struct ns_cfg c = { .flags = NS_CFG_F_ACTIVE, .n_svc = 1, .n_nat64 = 1 };
+	struct ns_cfg c = {.flags = NS_CFG_F_ACTIVE, .n_svc = 1, .n_nat64 = 1};
 	struct ns_nat64_term t;
 	uint32_t k = 0;
 
@@ -52,7 +52,8 @@ static void setup(void)
 	t_setup(1024);
 	sh6("echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
 	sh6("ip -6 addr add 2001:db8:64::1/64 dev nsbt_in nodad");
-	sh6("ip -6 neigh replace 2001:db8:64::2 lladdr 02:00:00:00:00:02 dev nsbt_in nud permanent");
+	sh6("ip -6 neigh replace 2001:db8:64::2 lladdr 02:00:00:00:00:02 dev nsbt_in nud "
+	    "permanent");
 	nat64_config(2, 0, 0, NS_POOL_F_PORT_AUTO | NS_POOL_F_RANDOM_PORT);
 }
 
@@ -470,7 +471,7 @@ Test(nat64, icmpv6_about_no_flow_or_not_an_error_is_dropped)
 
 Test(nat64, backup_does_not_translate)
 {
-	struct ns_cfg c = { .flags = 0, .n_svc = 1, .n_nat64 = 1 };
+	struct ns_cfg c = {.flags = 0, .n_svc = 1, .n_nat64 = 1};
 	struct pkt6_spec s = spec6(IPPROTO_UDP, 7002, 53);
 	uint32_t k = 0;
 
@@ -506,8 +507,8 @@ static void big_udp_nocsum(int tc)
 	put16(in + 38, 8 + plen);
 	len += plen;
 	{
-		struct xdp_md xctx = { .data_end = len, .ingress_ifindex = t_ifout };
-		struct __sk_buff sctx = { .ifindex = t_ifout };
+		struct xdp_md xctx = {.data_end = len, .ingress_ifindex = t_ifout};
+		struct __sk_buff sctx = {.ifindex = t_ifout};
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
 			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
@@ -518,9 +519,9 @@ static void big_udp_nocsum(int tc)
 			opts.ctx_in = &xctx;
 			opts.ctx_size_in = sizeof(xctx);
 		}
-		rc = bpf_prog_test_run_opts(bpf_program__fd(tc ? t_skel->progs.natsync_tc :
-								     t_skel->progs.natsync_xdp),
-					    &opts);
+		rc = bpf_prog_test_run_opts(
+		    bpf_program__fd(tc ? t_skel->progs.natsync_tc : t_skel->progs.natsync_xdp),
+		    &opts);
 		cr_assert_eq(rc, 0);
 		cr_assert_eq(opts.retval, fwd_rc(tc));
 		r = pkt6_parse(out, opts.data_size_out);
@@ -556,8 +557,8 @@ static struct pkt_info out6_raw(int tc, const struct pkt6_spec *s, uint8_t *out,
 /* The ICMPv6 error in @out: outer checks, then the quoted IPv6 packet must
  * be what the subscriber sent: addresses, next header, ports/id, and its
  * L4 checksum by recomputation over the whole quoted datagram. */
-static const uint8_t *expect_icmp6_err(const uint8_t *out, int olen, const char *from,
-				       uint8_t type, uint8_t code, uint8_t nh)
+static const uint8_t *expect_icmp6_err(const uint8_t *out, int olen, const char *from, uint8_t type,
+				       uint8_t code, uint8_t nh)
 {
 	struct pkt6_info r = pkt6_parse(out, olen);
 	const uint8_t *in6 = out + 14 + 40 + 8;
@@ -636,8 +637,8 @@ static void err_frag_needed(int tc)
 	o = out6_raw(tc, &s, sent, &slen);
 	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
 	/* a router on the path quotes the IPv4 header and 8 bytes */
-	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM2, pool, 3, 4, sent + o.l3_off,
-				  28);
+	elen =
+	    pkt_build_icmp_err(err, t_mac_rem, t_mac_out, T_REM2, pool, 3, 4, sent + o.l3_off, 28);
 	put16(err + 34 + 6, 1400); /* next-hop MTU */
 	put16(err + 34 + 2, 0);
 	put16(err + 34 + 2, pkt_csum(err + 34, 8 + 28, 0));
@@ -849,8 +850,8 @@ static void err6_ptb(int tc)
 	cr_assert_eq(r.saddr, pkt_ip(pool));
 	/* only 28 bytes quoted: read the header fields directly */
 	q = out + r.l4_off + 8;
-	cr_assert_eq(memcmp(q + 12, &(uint32_t){ pkt_ip(T_REM) }, 4), 0, "quoted source");
-	cr_assert_eq(memcmp(q + 16, &(uint32_t){ pkt_ip(pool) }, 4), 0, "quoted destination");
+	cr_assert_eq(memcmp(q + 12, &(uint32_t){pkt_ip(T_REM)}, 4), 0, "quoted source");
+	cr_assert_eq(memcmp(q + 16, &(uint32_t){pkt_ip(pool)}, 4), 0, "quoted destination");
 	cr_assert_eq(q[9], IPPROTO_TCP);
 	cr_assert_eq(get16(q + 2), 20 + 20 + 40, "total length of the datagram the host sent");
 	cr_assert_eq(olen, r.l4_off + 8 + 28);
