@@ -3,8 +3,9 @@
  * aging.bpf.c - natsyncd's aging sweep in the kernel (daemon/aging.c drives
  * it, doc/daemon.md explains it).
  *
- * Three map-element iterators (SEC("iter/bpf_map_elem")), attached by the
- * daemon to natsync's own ns_sessions, ns_ports and ns_paired (the map is
+ * Four map-element iterators (SEC("iter/bpf_map_elem")), attached by the
+ * daemon to natsync's own ns_sessions, ns_nat64_sess, ns_ports and
+ * ns_paired (the map is
  * bound at attach time, so this object declares none of them), read with
  * read() on the iterator fd. A read returns once its buffer is full, and
  * the kernel remembers the position between reads: the daemon walks a
@@ -107,6 +108,38 @@ int ns_age_sessions(struct bpf_iter__bpf_map_elem *ctx)
 			mark(ns_age_paired_id(s->in_key.saddr, s->pool_id));
 	}
 	tick(seq, age_stats.sessions);
+	return 0;
+}
+
+/* The same for the NAT64 sessions (IPv6 keys, the same session record:
+ * its out_key and in_key.saddr name its bindings as for napt-44). */
+SEC("iter/bpf_map_elem")
+int ns_age_sessions64(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct ns_tuple6 *k = ctx->key;
+	struct ns_session *s = ctx->value;
+	struct ns_age_rec r = {};
+	__u32 cls;
+
+	if (!k || !s)
+		return 0;
+	age_stats.sessions64++;
+	cls = ns_age_timeout_class(s->in_key.proto, s->tcp_state);
+	if (cls >= NS_AGE_TO_MAX)
+		return 0;
+	if (ns_age_expired(s->last_seen_ns, age_cfg.now, age_cfg.timeout_s[cls])) {
+		r.type = NS_AGE_REC_SESSION64;
+		__builtin_memcpy(&r.sess64.key, k, sizeof(*k));
+		__builtin_memcpy(&r.sess64.s, s, sizeof(*s));
+		bpf_seq_write(seq, &r, sizeof(r));
+		age_stats.expired64++;
+	} else {
+		mark(ns_age_session_port_id(s));
+		if (s->pool_id != 0xff)
+			mark(ns_age_paired_id(s->in_key.saddr, s->pool_id));
+	}
+	tick(seq, age_stats.sessions64);
 	return 0;
 }
 

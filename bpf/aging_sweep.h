@@ -23,6 +23,7 @@ enum ns_age_rec_type {
 	NS_AGE_REC_PORT = 2,    /* an ns_ports entry whose verdict is not KEEP */
 	NS_AGE_REC_PAIRED = 3,  /* an ns_paired entry that expired */
 	NS_AGE_REC_TICK = 4,    /* progress mark: NS_AGE_TICK_EVERY entries seen */
+	NS_AGE_REC_SESSION64 = 5, /* an expired NAT64 session: IPv6 key + value */
 };
 
 /* A progress mark every so many entries bounds the work of one read(): the
@@ -45,11 +46,15 @@ struct ns_age_rec {
 			struct ns_paired_key k;
 			struct ns_paired_val v;
 		} paired;
+		struct {
+			struct ns_tuple6 key;
+			struct ns_session s;
+		} sess64;
 	};
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct ns_age_rec) == 120, "ns_age_rec size");
+_Static_assert(sizeof(struct ns_age_rec) == 144, "ns_age_rec size");
 #endif
 
 /* Session timeout classes: TCP by state, then UDP, ICMP, other. */
@@ -76,6 +81,8 @@ struct ns_age_stats {
 	__u64 expired;    /* of which emitted as expired */
 	__u64 ports;      /* ns_ports entries visited */
 	__u64 paired;     /* ns_paired entries visited */
+	__u64 sessions64; /* ns_nat64_sess entries visited this cycle */
+	__u64 expired64;  /* of which emitted as expired */
 };
 
 static inline __u32 ns_age_timeout_class(__u8 proto, __u8 tcp_state)

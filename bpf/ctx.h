@@ -88,7 +88,8 @@ struct ns_pkt {
 	__u8 side; /* enum ns_side of the ingress interface */
 	__u8 to_pool; /* outside packet to a source-pool address (set on the
 		       * slow paths that need it) */
-	__u8 _pad[2];
+	__u8 active; /* this box forwards (ns_config live slot's ACTIVE) */
+	__u8 bank;   /* the config bank this packet is judged by */
 };
 
 static __always_inline void *ns_data(void *ctx, const bool is_tc)

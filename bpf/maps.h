@@ -129,6 +129,31 @@ struct {
 	__type(value, __u64);
 } ns_sub_closed SEC(".maps");
 
+/* Stateful NAT64 (see struct ns_tuple6): sessions keyed by the IPv6 tuple,
+ * the reverse map from the IPv4 out_key, and the compiled terms. The
+ * daemon sizes the session maps by max-sessions when NAT64 is configured
+ * (NS_NAT64_SESSIONS_IDLE entries otherwise). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NS_MAX_SESSIONS_DEFAULT);
+	__type(key, struct ns_tuple6);
+	__type(value, struct ns_session);
+} ns_nat64_sess SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NS_MAX_SESSIONS_DEFAULT);
+	__type(key, struct ns_tuple);	 /* out_key */
+	__type(value, struct ns_tuple6); /* ns_nat64_sess key */
+} ns_nat64_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NS_MAX_NAT64_TERMS * NS_CFG_BANKS);
+	__type(key, __u32);
+	__type(value, struct ns_nat64_term);
+} ns_nat64_terms SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NS_EVENTS_RINGBUF_BYTES);

@@ -15,6 +15,7 @@ enum ns_parse_rc {
 	NS_PARSE_MALFORMED, /* truncated or invalid */
 	NS_PARSE_FRAGMENT,  /* non-first fragment: no L4 header */
 	NS_PARSE_OTHER_L4,  /* IPv4, but not TCP/UDP/ICMP */
+	NS_PARSE_IPV6,      /* IPv6: l3_off set, for the NAT64 path */
 };
 
 struct ns_vlan_hdr {
@@ -56,6 +57,10 @@ static __always_inline int ns_parse_l2(struct ns_pkt *p, const bool is_tc)
 		proto = vh->proto;
 		off += sizeof(*vh);
 		p->vlans++;
+	}
+	if (proto == bpf_htons(0x86DD)) {
+		p->l3_off = off;
+		return NS_PARSE_IPV6;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		return NS_PARSE_NON_IP;

@@ -30,6 +30,7 @@
 #include "bpf/icmp.h"
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
+#include "bpf/nat64.h"
 /* clang-format on */
 
 #define NS_CONTINUE 0
@@ -395,7 +396,7 @@ static __always_inline __u32 ns_local_or(struct ns_pkt *p, __u32 otherwise)
 }
 
 /* Sanity checks after parsing; NS_CONTINUE when the packet is ours. */
-static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, __u32 live_flags)
+static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc)
 {
 	if (rc == NS_PARSE_NON_IP)
 		return NS_CNT_PASS_NON_IP;
@@ -403,7 +404,7 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc, __u32 live_fl
 		return NS_CNT_DROP_MALFORMED;
 	if (rc == NS_PARSE_FRAGMENT)
 		return NS_CNT_DROP_FRAGMENT;
-	if (!(live_flags & NS_CFG_F_ACTIVE))
+	if (!p->active)
 		return ns_local_or(p, NS_CNT_DROP_INACTIVE);
 	if (p->ttl <= 1)
 		return ns_local_or(p, NS_CNT_PASS_TTL);
@@ -428,7 +429,7 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	struct ns_iface *ifc;
 	struct ns_svc *svc;
 	struct ns_pkt p;
-	__u32 key = NS_CFG_SLOT_LIVE, cnt, svc_id, pass, bank, live_flags;
+	__u32 key = NS_CFG_SLOT_LIVE, cnt, svc_id, pass, bank;
 	int rc, fib_rc;
 
 	__builtin_memset(&p, 0, sizeof(p));
@@ -449,7 +450,8 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	/* One read of the bank: the whole packet uses one config (a reload
 	 * flips it between packets, never within one). */
 	bank = *(volatile __u32 *)&live->bank & 1;
-	live_flags = *(volatile __u32 *)&live->flags;
+	p.active = !!(*(volatile __u32 *)&live->flags & NS_CFG_F_ACTIVE);
+	p.bank = bank;
 	key = NS_CFG_SLOT_BANK(bank);
 	cfg = bpf_map_lookup_elem(&ns_config, &key);
 	svc_id = ifc->svc_set;
@@ -462,12 +464,19 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	p.side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
 
 	rc = ns_parse(&p, is_tc);
-	cnt = ns_classify(&p, rc, live_flags);
+	if (rc == NS_PARSE_IPV6)
+		return ns64_from_inside(&p, is_tc, cfg, svc, svc_id);
+	cnt = ns_classify(&p, rc);
 	if (cnt != NS_CONTINUE)
 		return cnt;
 	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {
-		if (p.side == NS_SIDE_OUTSIDE)
+		if (p.side == NS_SIDE_OUTSIDE) {
 			p.to_pool = ns_svc_pool_addr_g(svc, p.t.daddr);
+			/* about a NAT64 flow: it leaves as ICMPv6 */
+			cnt = is_tc ? ns64_icmp_error_tc(&p, cfg) : ns64_icmp_error_xdp(&p, cfg);
+			if (cnt != NS_CONTINUE)
+				return cnt;
+		}
 		return is_tc ? ns_icmp_error_tc(&p) : ns_icmp_error_xdp(&p);
 	}
 
@@ -481,6 +490,12 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	 */
 	for (pass = 0; pass < 2; pass++) {
 		s = ns_session_find(&p.t, p.side);
+		if (!s && !pass && p.side == NS_SIDE_OUTSIDE) {
+			/* a reply to a NAT64 flow leaves as IPv6 */
+			cnt = ns64_from_outside(&p, is_tc, cfg);
+			if (cnt != NS_CONTINUE)
+				return cnt;
+		}
 		if (s) {
 			ns_count(NS_CNT_SESSION_HIT);
 		} else {

@@ -23,9 +23,9 @@
 #include <stddef.h>
 #endif
 
-#define NS_ABI_VERSION 1
+#define NS_ABI_VERSION 2
 /* Pinned objects live in <pin-path>/v<NS_ABI_VERSION>/<map name>. */
-#define NS_PIN_SUBDIR "v1"
+#define NS_PIN_SUBDIR "v2"
 
 /* ---- sizes ------------------------------------------------------------ */
 #define NS_MAX_SESSIONS_DEFAULT (1u << 20)  /* runtime-settable: max-sessions */
@@ -39,6 +39,9 @@
 #define NS_EVENTS_RINGBUF_BYTES (1u << 22)
 #define NS_NONE16 0xffff
 #define NS_MAX_SUBSCRIBERS (1u << 18) /* entries of ns_sub_created/_closed */
+#define NS_MAX_NAT64_TERMS 32  /* compiled stateful-nat64 terms, all sets */
+#define NS_NAT64_SESSIONS_IDLE 1024 /* ns64_* map size when no NAT64 term is
+				     * configured (else max-sessions) */
 
 /*
  * Config banks (atomic reload). The config maps (ns_svc, ns_fw_terms,
@@ -71,7 +74,7 @@ enum ns_nat_type {
 	NS_NAT_NAPT44 = 3,      /* address + port from pool */
 	NS_NAT_DNAT44 = 4,      /* destination address(/port) rewrite */
 	NS_NAT_TWICE = 5,       /* source and destination */
-	NS_NAT_NAT64 = 6,       /* stateful NAT64 (reserved, not in ABI v1 maps) */
+	NS_NAT_NAT64 = 6,       /* stateful NAT64 (RFC 6146): ns_nat64_sess */
 };
 
 /* TCP tracking, deliberately small: the daemon maps each state to a timeout. */
@@ -178,6 +181,10 @@ enum ns_counter {
 	NS_CNT_EVENT_LOST,         /* ring buffer full, event dropped */
 	/* verdict appended after the events (keeps the older indices) */
 	NS_CNT_DROP_SUBSCRIBER_LIMIT, /* max-sessions-per-subscriber reached */
+	/* NAT64 (appended): one verdict, then events */
+	NS_CNT_DROP_IPV6_EXTHDR,   /* NAT64: IPv6 extension header not handled */
+	NS_CNT_NAT64_OUT,          /* NAT64: IPv6 packet translated to IPv4 */
+	NS_CNT_NAT64_IN,           /* NAT64: IPv4 packet translated to IPv6 */
 	NS_CNT_MAX,
 };
 
@@ -186,14 +193,14 @@ enum ns_counter {
 static inline int ns_counter_is_verdict(int i)
 {
 	return (i >= NS_CNT_PASS_NON_IP && i <= NS_CNT_DROP_UNSUPPORTED) ||
-	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT;
+	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT || i == NS_CNT_DROP_IPV6_EXTHDR;
 }
 
 /* True for the verdicts that drop the packet. */
 static inline int ns_counter_is_drop(int i)
 {
 	return (i >= NS_CNT_DROP_MALFORMED && i <= NS_CNT_DROP_UNSUPPORTED) ||
-	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT;
+	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT || i == NS_CNT_DROP_IPV6_EXTHDR;
 }
 
 /* ---- map keys and values ---------------------------------------------- */
@@ -389,7 +396,10 @@ struct ns_cfg {
 	__u32 max_sess_per_sub; /* live sessions a subscriber may open, 0 = no
 				 * limit (RFC 6888 REQ-4) */
 	__u32 bank;          /* live slot: the config bank in force (0/1) */
-	__u64 _reserved[2];
+	__u32 n_nat64;       /* stateful-nat64 terms in this bank's slice of
+				ns_nat64_terms */
+	__u32 _reserved32;
+	__u64 _reserved;
 };
 
 /*
@@ -405,6 +415,63 @@ struct ns_sub_key {
 	__u16 svc_set;
 	__u16 _pad;
 };
+
+/* ---- stateful NAT64 (RFC 6146) ------------------------------------------
+ *
+ * A NAT64 session is the same struct ns_session, kept in its own maps
+ * because its inside key is an IPv6 tuple:
+ *
+ * ns_nat64_sess: key = struct ns_tuple6 (the IPv6 packet from the
+ *                inside, as it arrives) -> struct ns_session
+ * ns_nat64_rev:  key = out_key (IPv4, outside->inside as it arrives)
+ *                -> struct ns_tuple6 (the ns_nat64_sess key)
+ *
+ * In the session record nat_type = NS_NAT_NAT64 and
+ *  out_key = the IPv4 reply tuple (remote -> pool address:port), exactly as
+ *            for napt-44, so ns_ports/aging/pool accounting are shared;
+ *  in_key  = the flow as the IPv4 side sees it before source translation:
+ *            saddr = ns_nat64_fold(IPv6 source) (a 32-bit stand-in for the
+ *            subscriber, used for the pool's address choice and paired
+ *            pooling), daddr = the embedded IPv4 destination, ports as on
+ *            the IPv6 side, proto = the IPv4 protocol (ICMPv6 -> ICMP).
+ * ICMP echo ids sit in sport (request) / dport (reply) as in ns_tuple.
+ */
+struct ns_tuple6 {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;          /* IPv6 next header: TCP, UDP, ICMPv6 (58) */
+	__u8 _pad[3];
+};
+
+/* A compiled stateful-nat64 term: IPv6 subscriber prefix, the /96 pref64
+ * (RFC 6052) the destinations embed IPv4 addresses in, the NAPT pool. */
+struct ns_nat64_term {
+	__u8 src6[16];       /* source prefix, host bits zero */
+	__u8 pref64[16];     /* /96: bytes 12..15 are zero */
+	__u8 src6_len;       /* source prefix length 0..128 */
+	__u8 src_pool;       /* pool id (napt: address + port) */
+	__u8 flags;          /* NS_NAT_F_SYSLOG */
+	__u8 _pad;
+	__u16 svc_set;
+	__u16 rule_idx;
+	__u16 term_idx;
+	__u16 _pad2;
+	__u32 _pad3;
+};
+
+/* The subscriber's 32-bit stand-in in in_key.saddr (see above). */
+static inline __be32 ns_nat64_fold(const __u8 a[16])
+{
+	__u32 w[4], h;
+
+	__builtin_memcpy(w, a, 16);
+	h = w[0] * 0x9e3779b1u ^ w[1];
+	h = h * 0x85ebca6bu ^ w[2];
+	h = h * 0xc2b2ae35u ^ w[3];
+	return h ^ (h >> 16);
+}
 
 /* ---- ring buffer events ------------------------------------------------ */
 enum ns_event_type {
@@ -453,9 +520,11 @@ NS_ASSERT_SIZE(ns_iface, 4);
 NS_ASSERT_SIZE(ns_cfg, 32);
 NS_ASSERT_SIZE(ns_sub_key, 8);
 NS_ASSERT_SIZE(ns_event, 48);
+NS_ASSERT_SIZE(ns_tuple6, 40);
+NS_ASSERT_SIZE(ns_nat64_term, 48);
 #endif
 
-/* ---- map names (pinned as <pin-path>/v1/<name>) ------------------------- */
+/* ---- map names (pinned as <pin-path>/v2/<name>) ------------------------- */
 #define NS_MAP_SESSIONS "ns_sessions"
 #define NS_MAP_SESSION_REV "ns_session_rev"
 #define NS_MAP_PORTS "ns_ports"
@@ -473,5 +542,8 @@ NS_ASSERT_SIZE(ns_event, 48);
 #define NS_MAP_EVENTS "ns_events"
 #define NS_MAP_SUB_CREATED "ns_sub_created"
 #define NS_MAP_SUB_CLOSED "ns_sub_closed"
+#define NS_MAP_NAT64_SESS "ns_nat64_sess"
+#define NS_MAP_NAT64_REV "ns_nat64_rev"
+#define NS_MAP_NAT64_TERMS "ns_nat64_terms"
 
 #endif /* NATSYNC_COMMON_H */

@@ -224,6 +224,12 @@ struct expired {
 	struct ns_session s;
 };
 
+/* An expired NAT64 session: its IPv6 key and the same session record. */
+struct expired64 {
+	struct ns_tuple6 key;
+	struct ns_session s;
+};
+
 struct port_change {
 	struct ns_port_key k;
 	struct ns_port_val v;
@@ -244,6 +250,10 @@ struct pass {
 	struct u64set clean;   /* ports whose expired session closed cleanly */
 	struct expired *exp;
 	size_t n_exp, cap_exp;
+	struct expired64 *exp64;  /* NAT64 sessions, reaped like exp */
+	size_t n_exp64, cap_exp64, exp64_total;
+	uint64_t live64;          /* live NAT64 sessions (not in live: those
+				   * are measured against ns_sessions' size) */
 	uint64_t live, bindings, held, released, freed;
 	struct port_change *pc; /* ns_ports changes, applied after the walk */
 	size_t n_pc, cap_pc;
@@ -290,11 +300,12 @@ static bool bitmap_test(const struct pass *p, uint64_t id)
 	return (p->bitmap[word] & bits) == bits;
 }
 
-static int mark_live(struct pass *p, const struct ns_session *s)
+/* Mark the bindings a live session keeps in use (its pool port, its paired
+ * address). NAT64 sessions name theirs the same way (see natsync.h). */
+static int mark_bindings(struct pass *p, const struct ns_session *s)
 {
 	int err;
 
-	p->live++;
 	if (p->bitmap) {
 		bitmap_mark(p, ns_age_session_port_id(s));
 		if (s->pool_id != 0xff)
@@ -306,6 +317,18 @@ static int mark_live(struct pass *p, const struct ns_session *s)
 	if (!err && s->pool_id != 0xff)
 		err = set_add(&p->paired, paired_id(s->in_key.saddr, s->pool_id));
 	return err;
+}
+
+static int mark_live(struct pass *p, const struct ns_session *s)
+{
+	p->live++;
+	return mark_bindings(p, s);
+}
+
+static int mark_live64(struct pass *p, const struct ns_session *s)
+{
+	p->live64++;
+	return mark_bindings(p, s);
 }
 
 static int on_sessions(void *ctx, const void *keys, const void *vals, uint32_t n)
@@ -388,6 +411,92 @@ static int reap_sessions(struct pass *p, size_t from, size_t cnt)
 		err = e2;
 out:
 	free(subs.keys);
+	free(keys);
+	free(rev);
+	return err;
+}
+
+/* ---- NAT64 sessions ------------------------------------------------------ */
+
+/* Queue an expired NAT64 session for reap_sessions64(). */
+static int note_expired64(struct pass *p, const struct ns_tuple6 *k, const struct ns_session *s)
+{
+	if (grow((void **)&p->exp64, &p->cap_exp64, p->n_exp64 + 1, sizeof(*p->exp64)))
+		return -ENOMEM;
+	p->exp64[p->n_exp64].key = *k;
+	p->exp64[p->n_exp64++].s = *s;
+	return 0;
+}
+
+static int on_sessions64(void *ctx, const void *keys, const void *vals, uint32_t n)
+{
+	const struct ns_tuple6 *k = keys;
+	const struct ns_session *v = vals;
+	struct pass *p = ctx;
+	int err = 0;
+
+	for (uint32_t i = 0; i < n && !err; i++) {
+		uint32_t t = ns_config_session_timeout(&p->d->conf, v[i].in_key.proto,
+						       v[i].tcp_state);
+
+		if (!ns_aging_session_expired(v[i].last_seen_ns, p->now, t))
+			err = mark_live64(p, &v[i]);
+		else
+			err = note_expired64(p, &k[i], &v[i]);
+	}
+	return err;
+}
+
+/*
+ * Delete the expired NAT64 sessions p->exp64[from, from + cnt) with their
+ * ns_nat64_rev entries, re-checking each first as reap_sessions() does.
+ * Their pool ports are released by the port phase that follows (no live
+ * session marks them any more).
+ */
+static int reap_sessions64(struct pass *p, size_t from, size_t cnt)
+{
+	struct ns_daemon *d = p->d;
+	struct ns_tuple6 *keys;
+	struct ns_tuple *rev;
+	uint32_t n = 0;
+	int err = 0, e2;
+
+	if (!cnt)
+		return 0;
+	keys = calloc(cnt, sizeof(*keys));
+	rev = calloc(cnt, sizeof(*rev));
+	if (!keys || !rev) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = from; i < from + cnt && !err; i++) {
+		struct expired64 *x = &p->exp64[i];
+		struct ns_session cur;
+		struct ns_event ev;
+
+		if (bpf_map_lookup_elem(d->fd.nat64_sess, &x->key, &cur))
+			continue;
+		if (cur.last_seen_ns != x->s.last_seen_ns) {
+			err = mark_live64(p, &cur);
+			continue;
+		}
+		keys[n] = x->key;
+		rev[n++] = x->s.out_key;
+		if (x->s.tcp_state == NS_TCP_TIME_WAIT)
+			err = set_add(&p->clean, port_id(x->s.out_key.daddr, x->s.out_key.dport,
+							 x->s.out_key.proto));
+		ns_event_from_session(&ev, &x->s, NS_EV_SESSION_CLOSE);
+		ns_event_log(d, &ev, &x->s);
+	}
+	e2 = delete_keys(d->fd.nat64_sess, keys, sizeof(*keys), n);
+	if (!e2)
+		e2 = delete_keys(d->fd.nat64_rev, rev, sizeof(*rev), n);
+	if (e2)
+		d->st.aging_errors++;
+	d->st.sessions_expired += n;
+	if (!err)
+		err = e2;
+out:
 	free(keys);
 	free(rev);
 	return err;
@@ -559,6 +668,7 @@ static void pass_free(struct pass *p)
 	set_free(&p->paired);
 	set_free(&p->clean);
 	free(p->exp);
+	free(p->exp64);
 	free(p->pc);
 	free(p->gone);
 }
@@ -576,6 +686,11 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
 		       on_sessions, &p);
 	if (!err)
 		err = reap_sessions(&p, 0, p.n_exp);
+	if (!err && d->fd.nat64_sess >= 0)
+		err = map_walk(d->fd.nat64_sess, sizeof(struct ns_tuple6),
+			       sizeof(struct ns_session), on_sessions64, &p);
+	if (!err)
+		err = reap_sessions64(&p, 0, p.n_exp64);
 	if (!err && d->fd.ports >= 0)
 		err = map_walk(d->fd.ports, sizeof(struct ns_port_key),
 			       sizeof(struct ns_port_val), on_ports, &p);
@@ -590,17 +705,20 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
 	d->st.aging_passes++;
 	d->st.aging_last_ns = ns_now() - t0;
 	d->st.sessions_seen = p.live;
+	d->st.nat64_sessions_seen = p.live64;
 	d->st.bindings_live = p.bindings - p.freed;
 	d->st.bindings_released += p.held;
 	d->st.nat_released += p.freed;
 	if (err)
 		d->st.aging_errors++;
 	/* Quiet when nothing changed: one line a minute at 1 s intervals. */
-	if (p.n_exp || p.held || p.freed || p.n_gone || d->st.aging_passes % 60 == 1)
-		pr_debug("aging: pass %llu: %llu live, %zu expired, %llu bindings, %llu held, "
-			 "%llu freed, %zu paired gone, %llu us%s",
+	if (p.n_exp || p.n_exp64 || p.held || p.freed || p.n_gone ||
+	    d->st.aging_passes % 60 == 1)
+		pr_debug("aging: pass %llu: %llu live, %zu expired, %llu NAT64 live, %zu NAT64 "
+			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu us%s",
 			 (unsigned long long)d->st.aging_passes, (unsigned long long)p.live,
-			 p.n_exp, (unsigned long long)p.bindings, (unsigned long long)p.held,
+			 p.n_exp, (unsigned long long)p.live64, p.n_exp64,
+			 (unsigned long long)p.bindings, (unsigned long long)p.held,
 			 (unsigned long long)p.freed, p.n_gone,
 			 (unsigned long long)(d->st.aging_last_ns / 1000), err ? " (failed)" : "");
 	warn_if_full(d, now, p.live);
@@ -635,8 +753,15 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
  * would make it skip a live session, whose binding would then look unused.
  */
 enum sweep_phase {
-	PH_CLEAR = 0, PH_SESSIONS, PH_REAP, PH_PORTS, PH_PAIRED, PH_MAX, PH_IDLE = PH_MAX
+	PH_CLEAR = 0, PH_SESSIONS, PH_REAP, PH_SESSIONS64, PH_REAP64, PH_PORTS, PH_PAIRED,
+	PH_MAX, PH_IDLE = PH_MAX
 };
+
+/* Phases that read an iterator (the others work on userspace state). */
+static bool phase_iterates(enum sweep_phase ph)
+{
+	return ph == PH_SESSIONS || ph == PH_SESSIONS64 || ph == PH_PORTS || ph == PH_PAIRED;
+}
 
 struct ns_aging_sweep {
 	struct ns_daemon *d;
@@ -651,7 +776,8 @@ struct ns_aging_sweep {
 	uint64_t cycle_start, work_ns, cycles;
 	uint64_t next_ns;               /* when the next cycle may start */
 	int err;                        /* first error of the running cycle */
-	size_t reaped;                  /* PH_REAP: p.exp[0, reaped) done */
+	size_t reaped;                  /* PH_REAP: p.exp[0, reaped) done;
+					 * PH_REAP64: p.exp64[0, reaped) */
 	size_t cleared;                 /* PH_CLEAR: bitmap bytes zeroed */
 	struct ns_age_rec buf[READ_RECS];
 	size_t carry;                   /* bytes of a partial record in buf */
@@ -779,6 +905,9 @@ static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
 	}
 	err = sweep_attach(sw, PH_SESSIONS, sw->skel->progs.ns_age_sessions, d->fd.sessions);
 	if (!err)
+		err = sweep_attach(sw, PH_SESSIONS64, sw->skel->progs.ns_age_sessions64,
+				   d->fd.nat64_sess);
+	if (!err)
 		err = sweep_attach(sw, PH_PORTS, sw->skel->progs.ns_age_ports, d->fd.ports);
 	if (!err)
 		err = sweep_attach(sw, PH_PAIRED, sw->skel->progs.ns_age_paired, d->fd.paired);
@@ -827,10 +956,9 @@ static struct ns_aging_sweep *sweep_of(struct ns_daemon *d)
 /* Open the iterator of the current phase, skipping phases with no map. */
 static int sweep_open_iter(struct ns_aging_sweep *sw)
 {
-	while (sw->phase < PH_MAX && sw->phase != PH_REAP && sw->phase != PH_CLEAR &&
-	       !sw->link[sw->phase])
+	while (sw->phase < PH_MAX && phase_iterates(sw->phase) && !sw->link[sw->phase])
 		sw->phase++;
-	if (sw->phase >= PH_MAX || sw->phase == PH_REAP || sw->phase == PH_CLEAR)
+	if (sw->phase >= PH_MAX || !phase_iterates(sw->phase))
 		return 0;
 	sw->iter_fd = bpf_iter_create(bpf_link__fd(sw->link[sw->phase]));
 	sw->carry = 0;
@@ -894,6 +1022,8 @@ static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 		p->exp[p->n_exp].key = r->sess.key;
 		p->exp[p->n_exp++].s = r->sess.s;
 		return 0;
+	case NS_AGE_REC_SESSION64:
+		return note_expired64(p, &r->sess64.key, &r->sess64.s);
 	case NS_AGE_REC_PORT: {
 		uint64_t id = port_id(r->port.k.addr, r->port.k.port, r->port.k.proto);
 		enum ns_port_verdict vd;
@@ -972,16 +1102,21 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 	d->st.aging_passes++;
 	d->st.aging_last_ns = sw->work_ns;
 	d->st.sessions_seen = live;
+	d->st.nat64_sessions_seen = ks->sessions64 - ks->expired64 + p->live64;
 	d->st.bindings_live = ks->ports - p->freed;
 	d->st.bindings_released += p->held;
 	d->st.nat_released += p->freed;
 	if (sw->err)
 		d->st.aging_errors++;
-	if (p->exp_total || p->held || p->freed || p->gone_total || d->st.aging_passes % 60 == 1)
-		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu bindings, %llu held, "
-			 "%llu freed, %zu paired gone, %llu us of work over %llu ms%s",
+	if (p->exp_total || p->exp64_total || p->held || p->freed || p->gone_total ||
+	    d->st.aging_passes % 60 == 1)
+		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu NAT64 live, %zu NAT64 "
+			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu us "
+			 "of work over %llu ms%s",
 			 (unsigned long long)d->st.aging_passes, (unsigned long long)live,
-			 p->exp_total, (unsigned long long)ks->ports, (unsigned long long)p->held,
+			 p->exp_total,
+			 (unsigned long long)(ks->sessions64 - ks->expired64 + p->live64),
+			 p->exp64_total, (unsigned long long)ks->ports, (unsigned long long)p->held,
 			 (unsigned long long)p->freed, p->gone_total,
 			 (unsigned long long)(sw->work_ns / 1000),
 			 (unsigned long long)((ns_now() - sw->cycle_start) / 1000000),
@@ -1020,6 +1155,17 @@ static int sweep_step(struct ns_aging_sweep *sw, uint64_t deadline)
 				sw->err = sw->err ?: err;
 			ret = sw->reaped < p->n_exp;
 			p->exp_total = sw->reaped;
+		} else if (sw->phase == PH_REAP64) {
+			struct pass *p = &sw->p;
+			size_t n = p->n_exp64 - sw->reaped;
+
+			n = n > REAP_CHUNK ? REAP_CHUNK : n;
+			err = reap_sessions64(p, sw->reaped, n);
+			sw->reaped += n;
+			if (err)
+				sw->err = sw->err ?: err;
+			ret = sw->reaped < p->n_exp64;
+			p->exp64_total = sw->reaped;
 		} else {
 			ret = sweep_read(sw);
 			err = sweep_flush(sw);
@@ -1034,6 +1180,7 @@ static int sweep_step(struct ns_aging_sweep *sw, uint64_t deadline)
 		if (ret == 0) {
 			sweep_close_iter(sw);
 			sw->phase++;
+			sw->reaped = 0; /* PH_REAP64 counts from 0 again */
 			err = sweep_open_iter(sw);
 			if (err) {
 				sw->err = sw->err ?: err;

@@ -71,6 +71,7 @@ struct pctx {
 	struct rule_info nat_rules[NS_MAX_NAT_TERMS];
 	struct match_lists l;       /* the term being compiled */
 	struct ns_match m[EXPAND_MAX];
+	uint32_t cur_svc;           /* service set whose rules are compiled */
 };
 
 struct name_val {
@@ -641,7 +642,7 @@ static int parse_global(struct pctx *x, const config_setting_t *top)
 	s = config_setting_get_member(top, "node-name");
 	if (r == 1 && check_name(x, s, c->node_name))
 		return -1;
-	/* Room for "/v1/ns_session_rev" behind the pin path. */
+	/* Room for "/v2/ns_session_rev" behind the pin path. */
 	if (get_path(x, top, "pin-path", c->pin_path, sizeof(c->pin_path) - 32, false) < 0)
 		return -1;
 	if (get_path(x, top, "control-socket", c->control_socket,
@@ -1059,7 +1060,7 @@ static int check_src_pool(struct pctx *x, const config_setting_t *ref, int type,
 	if (p->use & USE_DST)
 		return fail(x, ref, NULL, "pool '%s' is already a destination-pool",
 			    x->c->pool_names[id]);
-	if ((type == NS_NAT_NAPT44 || type == NS_NAT_TWICE) &&
+	if ((type == NS_NAT_NAPT44 || type == NS_NAT_TWICE || type == NS_NAT_NAT64) &&
 	    p->port != PORT_AUTO && p->port != PORT_RANGE)
 		return fail(x, ref, NULL,
 			    "%s needs pool '%s' to have port = \"automatic\" or port-range",
@@ -1209,8 +1210,8 @@ static int parse_nat_then(struct pctx *x, const config_setting_t *term,
 		return fail(x, then, "translation-type", "missing (or set no-translation = true)");
 	if (str_enum(x, s, nat_types, &o->type))
 		return -1;
-	if (o->type == NS_NAT_NAT64)
-		return fail(x, s, NULL, "stateful-nat64 is not supported yet (IPv4 NAT only in this release)");
+	if (o->type == NS_NAT_NAT64) /* compile_nat64_term() handles those */
+		return fail(x, s, NULL, "stateful-nat64 cannot be mixed with other keys here");
 	return nat_then_pools(x, then, term, l, o) || nat_then_options(x, then, o) ? -1 : 0;
 }
 
@@ -1231,6 +1232,202 @@ static int nat_then_direction(struct pctx *x, const config_setting_t *term, uint
 	return fail(x, config_setting_get_member(then, "translation-type"), NULL,
 		    "%s translates subscriber-originated traffic: the rule needs match-direction input",
 		    enum_name(nat_types, o->type));
+}
+
+/* ---- stateful-nat64 terms ----------------------------------------------- */
+
+#define NAT64_WKP "64:ff9b::/96" /* RFC 6052 well-known prefix */
+
+/*
+ * "addr/len" (or "addr", a /128) IPv6 prefix into addr[16] and *len. Host
+ * bits set are an error, as for IPv4 prefixes.
+ */
+static int parse_prefix6(struct pctx *x, const config_setting_t *e, const char *v, uint8_t addr[16],
+			 uint8_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long l = 128;
+	unsigned int i;
+
+	if (strlen(v) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, v);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		if (!isdigit((unsigned char)slash[1]))
+			goto bad;
+		errno = 0;
+		l = strtoul(slash + 1, &end, 10);
+		if (*end || l > 128 || errno)
+			goto bad;
+	}
+	if (inet_pton(AF_INET6, buf, addr) != 1)
+		goto bad;
+	for (i = 0; i < 128; i++)
+		if (i >= l && (addr[i / 8] & (0x80 >> (i % 8))))
+			return fail(x, e, NULL, "'%s' has host bits set beyond /%lu", v, l);
+	*len = (uint8_t)l;
+	return 0;
+bad:
+	return fail(x, e, NULL, "'%s' is not an IPv6 prefix", v);
+}
+
+/* Is this NAT term a stateful-nat64 one? (then.translation-type decides
+ * how its "from" is read: IPv6 sources instead of IPv4.) */
+static bool term_is_nat64(const config_setting_t *t)
+{
+	const config_setting_t *then = config_setting_get_member(t, "then"), *s;
+
+	if (!then || !config_setting_is_group(then))
+		return false;
+	s = config_setting_get_member(then, "translation-type");
+	return s && config_setting_type(s) == CONFIG_TYPE_STRING &&
+	       !strcmp(config_setting_get_string(s), "stateful-nat64");
+}
+
+/* then.destination-prefix: the pref64, default 64:ff9b::/96; only /96. */
+static int nat64_pref64(struct pctx *x, const config_setting_t *then, uint8_t pref[16])
+{
+	const config_setting_t *s = config_setting_get_member(then, "destination-prefix");
+	uint8_t len;
+
+	if (!s)
+		return parse_prefix6(x, then, NAT64_WKP, pref, &len);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, NULL, "expected a string, got %s", type_name(s));
+	if (parse_prefix6(x, s, config_setting_get_string(s), pref, &len))
+		return -1;
+	if (len != 96)
+		return fail(x, s, NULL,
+			    "'%s': only a /96 prefix is supported (the IPv4 address is its last 32 bits)",
+			    config_setting_get_string(s));
+	return 0;
+}
+
+/* The "then" of a stateful-nat64 term: pool, pref64, syslog. */
+static int nat64_then(struct pctx *x, const config_setting_t *term, struct ns_nat64_term *o)
+{
+	static const char *const keys[] = {
+		"translation-type", "source-pool", "destination-prefix", "syslog",
+		"destination-pool", "address-pooling", "mapping-type", "filtering-type",
+		"no-translation", NULL,
+	};
+	static const char *const refused[] = {
+		"destination-pool", "address-pooling", "mapping-type", "filtering-type",
+		"no-translation",
+	};
+	const config_setting_t *then, *s;
+	bool syslog = false;
+	int pool;
+	size_t i;
+
+	if (get_group(x, term, "then", true, &then) < 0 || check_keys(x, then, keys) ||
+	    get_bool(x, then, "syslog", &syslog) < 0)
+		return -1;
+	for (i = 0; i < NS_ARRAY_SIZE(refused); i++) {
+		s = config_setting_get_member(then, refused[i]);
+		if (s)
+			return fail(x, s, NULL, "not supported with stateful-nat64");
+	}
+	s = config_setting_get_member(then, "source-pool");
+	if (!s)
+		return fail(x, then, "source-pool", "missing (stateful-nat64 needs a source-pool)");
+	pool = pool_ref(x, then, "source-pool");
+	if (pool < 0 || check_src_pool(x, s, NS_NAT_NAT64, pool) || nat64_pref64(x, then, o->pref64))
+		return -1;
+	o->src_pool = (uint8_t)pool;
+	o->flags = syslog ? NS_NAT_F_SYSLOG : 0;
+	return 0;
+}
+
+/* The "from" of a stateful-nat64 term: IPv6 source prefixes (default
+ * ::/0) into src[n], and destination-address, which may only repeat the
+ * pref64. Returns the number of source prefixes or -1. */
+static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_t pref[16],
+		      uint8_t (*src)[17])
+{
+	static const char *const keys[] = { "source-address", "destination-address", NULL };
+	const config_setting_t *from = NULL, *s;
+	uint8_t a[16], len;
+	int n, i;
+
+	if (get_group(x, term, "from", false, &from) < 0)
+		return -1;
+	memset(src[0], 0, 17);
+	if (!from)
+		return 1;
+	if (check_keys(x, from, keys))
+		return -1;
+	s = config_setting_get_member(from, "destination-address");
+	if (s) {
+		n = scalar_list_len(x, s);
+		if (n < 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			const config_setting_t *e = scalar_elem(s, i);
+			const char *v = elem_str(x, e);
+
+			if (!v || parse_prefix6(x, e, v, a, &len))
+				return -1;
+			if (len != 96 || memcmp(a, pref, 16))
+				return fail(x, e, NULL,
+					    "'%s': stateful-nat64 matches the destination-prefix of its then only",
+					    v);
+		}
+	}
+	s = config_setting_get_member(from, "source-address");
+	if (!s)
+		return 1;
+	n = scalar_list_len(x, s);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = scalar_elem(s, i);
+		const char *v = elem_str(x, e);
+
+		if (!v || parse_prefix6(x, e, v, src[i], &src[i][16]))
+			return -1;
+	}
+	return n;
+}
+
+/*
+ * One stateful-nat64 term: validate it (out == false) or append one
+ * compiled term per source prefix to c->nat64 for service set x->cur_svc.
+ */
+static int compile_nat64_term(struct pctx *x, const config_setting_t *t, uint32_t ridx,
+			      uint32_t tidx, uint8_t dir_mask, bool out)
+{
+	uint8_t src[LIST_MAX][17];
+	struct ns_nat64_term o;
+	int n, k;
+
+	memset(&o, 0, sizeof(o));
+	if (nat64_then(x, t, &o))
+		return -1;
+	if (dir_mask != NS_DIR_INPUT)
+		return fail(x, config_setting_get_member(config_setting_get_member(t, "then"),
+							 "translation-type"),
+			    NULL, "stateful-nat64 translates subscriber-originated traffic: the rule needs match-direction input");
+	n = nat64_from(x, t, o.pref64, src);
+	if (n < 0)
+		return -1;
+	if (x->c->n_nat64 + (uint32_t)n > NS_MAX_NAT64_TERMS)
+		return fail(x, t, NULL, "more than %d stateful-nat64 terms after expansion",
+			    NS_MAX_NAT64_TERMS);
+	for (k = 0; k < n && out; k++) {
+		struct ns_nat64_term *c = &x->c->nat64[x->c->n_nat64++];
+
+		*c = o;
+		memcpy(c->src6, src[k], 16);
+		c->src6_len = src[k][16];
+		c->svc_set = (uint16_t)x->cur_svc;
+		c->rule_idx = (uint16_t)ridx;
+		c->term_idx = (uint16_t)tidx;
+	}
+	x->c->cfg.n_nat64 = x->c->n_nat64;
+	return 0;
 }
 
 /*
@@ -1264,6 +1461,12 @@ static int compile_rule(struct pctx *x, enum rule_kind kind, uint32_t ridx, void
 			config_setting_lookup_string(config_setting_get_elem(terms, j), "name", &other);
 			if (other && !strcmp(other, name))
 				return fail(x, ns, NULL, "duplicate term name '%s' in this rule", name);
+		}
+		if (kind == RULE_NAT && term_is_nat64(t)) {
+			/* not an IPv4 NAT term: nothing goes into out[] */
+			if (compile_nat64_term(x, t, ridx, (uint32_t)i, ri->dir_mask, out != NULL))
+				return -1;
+			continue;
 		}
 		if (parse_from(x, t, l))
 			return -1;
@@ -1484,6 +1687,7 @@ static int parse_svc(struct pctx *x, const config_setting_t *g, uint32_t id)
 		if (!strcmp(x->c->svc_conf[i].name, name))
 			return fail(x, s, NULL, "duplicate service-set name '%s'", name);
 	strcpy(sc->name, name);
+	x->cur_svc = id;
 	if (!config_setting_get_member(g, "nat-rules") &&
 	    !config_setting_get_member(g, "stateful-firewall-rules"))
 		return fail(x, g, "nat-rules", "missing (a service set needs nat-rules and/or stateful-firewall-rules)");
@@ -2065,6 +2269,9 @@ uint64_t ns_config_fingerprint(const struct ns_config *c)
 		fp_u32(&f, (uint32_t)n->nat_type << 24 | (uint32_t)n->flags << 16 |
 			   (uint32_t)n->src_pool << 8 | n->dst_pool);
 	}
+	fp_u32(&f, c->n_nat64);
+	for (i = 0; i < c->n_nat64; i++)
+		fp_bytes(&f, &c->nat64[i], sizeof(c->nat64[i]));
 	fp_u32(&f, t->tcp_syn);
 	fp_u32(&f, t->tcp_established);
 	fp_u32(&f, t->tcp_closing);

@@ -160,6 +160,10 @@ struct ns_config {
 	uint32_t n_fw;
 	struct ns_nat_term nat[NS_MAX_NAT_TERMS];
 	uint32_t n_nat;
+	/* stateful-nat64 terms (doc/nat64.md), written into ns_nat64_terms;
+	 * cfg.n_nat64 holds their count */
+	struct ns_nat64_term nat64[NS_MAX_NAT64_TERMS];
+	uint32_t n_nat64;
 };
 
 /* Fill *out with every default (no interfaces, rules or pools). */

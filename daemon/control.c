@@ -264,15 +264,44 @@ static uint64_t secs_between(uint64_t from, uint64_t to)
 	return to > from ? (to - from) / NSEC_PER_SEC : 0;
 }
 
-static void session_json(struct sess_walk *w, const struct ns_session *s, uint64_t age,
-			 uint64_t idle, uint32_t tmo)
+/* An IPv6 endpoint as "[addr]:port". */
+static const char *fmt_ep6(const uint8_t addr[16], uint16_t be_port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+	snprintf(buf, len, "[%s]:%u", ip, ntohs(be_port));
+	return buf;
+}
+
+static void json_ep6(struct ctl_json *j, const char *key, const uint8_t addr[16], uint16_t be_port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+	ctl_json_key(j, key);
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "addr", ip);
+	ctl_json_kv_uint(j, "port", ntohs(be_port));
+	ctl_json_end_object(j);
+}
+
+/* @k6: the IPv6 key of a NAT64 session (its inside endpoint is IPv6 and
+ * in_key.saddr only a stand-in), NULL for the others. */
+static void session_json(struct sess_walk *w, const struct ns_session *s,
+			 const struct ns_tuple6 *k6, uint64_t age, uint64_t idle, uint32_t tmo)
 {
 	const struct ns_config *c = &w->d->conf;
 	struct ctl_json *j = w->out->j;
 
 	ctl_json_start_object(j);
 	ctl_json_kv_string(j, "proto", ns_proto_name(s->in_key.proto));
-	json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
+	if (k6) {
+		json_ep6(j, "inside", k6->saddr, k6->sport);
+		json_ep6(j, "remote6", k6->daddr, k6->dport);
+	} else {
+		json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
+	}
 	json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
 	json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
 	json_ep(j, "outside_remote", s->out_key.saddr, s->out_key.sport);
@@ -307,11 +336,11 @@ static void session_json(struct sess_walk *w, const struct ns_session *s, uint64
 #define SESS_HDR_FMT "%-5s %-21s %-21s %-21s %-11s %-10s %-13s %6s %6s %6s %-15s %-21s %s\n"
 #define SESS_ROW_FMT "%-5s %-21s %-21s %-21s %-11s %-10s %-13s %6llu %6llu %6llu %-15s %-21s %s\n"
 
-static void session_text(struct sess_walk *w, const struct ns_session *s, uint64_t age,
-			 uint64_t idle, uint32_t tmo)
+static void session_text(struct sess_walk *w, const struct ns_session *s,
+			 const struct ns_tuple6 *k6, uint64_t age, uint64_t idle, uint32_t tmo)
 {
 	const struct ns_config *c = &w->d->conf;
-	char in[32], rem[32], nat[32], counts[2][48], flags[96], svcbuf[16];
+	char in[64], rem[32], nat[32], counts[2][48], flags[96], svcbuf[16];
 	const char *svc = svc_name(c, s->svc_set);
 
 	if (!svc) {
@@ -325,8 +354,11 @@ static void session_text(struct sess_walk *w, const struct ns_session *s, uint64
 	snprintf(counts[1], sizeof(counts[1]), "%llu/%llu",
 		 (unsigned long long)s->bytes[NS_SIDE_INSIDE],
 		 (unsigned long long)s->bytes[NS_SIDE_OUTSIDE]);
-	fprintf(w->out->f, SESS_ROW_FMT, ns_proto_name(s->in_key.proto),
-		fmt_ep(s->in_key.saddr, s->in_key.sport, in, sizeof(in)),
+	if (k6)
+		fmt_ep6(k6->saddr, k6->sport, in, sizeof(in));
+	else
+		fmt_ep(s->in_key.saddr, s->in_key.sport, in, sizeof(in));
+	fprintf(w->out->f, SESS_ROW_FMT, ns_proto_name(s->in_key.proto), in,
 		fmt_ep(s->in_key.daddr, s->in_key.dport, rem, sizeof(rem)),
 		fmt_ep(s->out_key.daddr, s->out_key.dport, nat, sizeof(nat)),
 		ns_tcp_state_name(s->tcp_state), svc, ns_nat_type_name(s->nat_type),
@@ -335,16 +367,17 @@ static void session_text(struct sess_walk *w, const struct ns_session *s, uint64
 		counts[0], counts[1], flags);
 }
 
-static void session_visit(const void *key, const void *val, void *arg)
+static void session_show(struct sess_walk *w, const struct ns_session *s,
+			 const struct ns_tuple6 *k6)
 {
-	struct sess_walk *w = arg;
-	const struct ns_session *s = val;
 	uint64_t age, idle;
 	uint32_t tmo;
 
-	(void)key;
 	w->total++;
 	if (!ctl_session_matches(w->req, s))
+		return;
+	/* src= names an IPv4 subscriber: a NAT64 one is IPv6 */
+	if (k6 && (w->req->have & CTL_BIT(CTL_ARG_SRC)))
 		return;
 	w->matched++;
 	if (w->shown >= w->req->limit)
@@ -354,9 +387,21 @@ static void session_visit(const void *key, const void *val, void *arg)
 	idle = secs_between(s->last_seen_ns, w->now);
 	tmo = ns_config_session_timeout(&w->d->conf, s->in_key.proto, s->tcp_state);
 	if (w->out->j)
-		session_json(w, s, age, idle, tmo);
+		session_json(w, s, k6, age, idle, tmo);
 	else
-		session_text(w, s, age, idle, tmo);
+		session_text(w, s, k6, age, idle, tmo);
+}
+
+static void session_visit(const void *key, const void *val, void *arg)
+{
+	(void)key;
+	session_show(arg, val, NULL);
+}
+
+/* ns_nat64_sess: the key is the IPv6 tuple, the value the same record. */
+static void session64_visit(const void *key, const void *val, void *arg)
+{
+	session_show(arg, val, key);
 }
 
 static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
@@ -385,6 +430,13 @@ static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 		       session_visit, &w);
 	if (ret)
 		return ctl_out_error(out, "reading %s: %s", NS_MAP_SESSIONS, strerror(-ret));
+	if (d->fd.nat64_sess >= 0) {
+		ret = walk_map(d->fd.nat64_sess, sizeof(struct ns_tuple6),
+			       sizeof(struct ns_session), session64_visit, &w);
+		if (ret)
+			return ctl_out_error(out, "reading %s: %s", NS_MAP_NAT64_SESS,
+					     strerror(-ret));
+	}
 	if (out->j) {
 		ctl_json_end_array(out->j);
 		ctl_json_kv_uint(out->j, "count", w.shown);
@@ -661,7 +713,7 @@ static const struct {
 	ST(sessions_expired), ST(bindings_live),   ST(bindings_released),
 	ST(events_logged),  ST(reloads),           ST(reload_failures),
 	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
-	ST(nat_released),
+	ST(nat_released),   ST(nat64_sessions_seen),
 #undef ST
 };
 
@@ -812,6 +864,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_string(j, "pin_dir", NS_PIN_SUBDIR);
 	ctl_json_kv_uint(j, "uptime_s", up);
 	ctl_json_kv_uint(j, "sessions", d->st.sessions_seen);
+	ctl_json_kv_uint(j, "nat64_sessions", d->st.nat64_sessions_seen);
 	ctl_json_kv_uint(j, "max_sessions", c->max_sessions);
 	ctl_json_key(j, "aging");
 	ctl_json_start_object(j);
@@ -856,6 +909,9 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 		(unsigned long long)(up / 60 % 60), (unsigned long long)(up % 60));
 	fprintf(f, "sessions       %llu (at the last aging pass; max %u)\n",
 		(unsigned long long)d->st.sessions_seen, c->max_sessions);
+	if (c->n_nat64)
+		fprintf(f, "nat64 sessions %llu (at the last aging pass)\n",
+			(unsigned long long)d->st.nat64_sessions_seen);
 	fprintf(f, "aging          every %u ms: %llu passes, last took %llu us, %llu sessions expired\n",
 		c->aging_interval_ms, (unsigned long long)d->st.aging_passes,
 		(unsigned long long)(d->st.aging_last_ns / 1000),
@@ -926,6 +982,32 @@ static void config_svc_json(struct ctl_json *j, const struct ns_config *c, uint3
 	ctl_json_end_object(j);
 }
 
+/* A stateful-nat64 term: "2001:db8:64::/48 -> 64:ff9b::/96 pool p64". */
+static void nat64_term_strs(const struct ns_nat64_term *t, char *src, char *pref, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, t->src6, a, sizeof(a));
+	snprintf(src, len, "%s/%u", a, t->src6_len);
+	inet_ntop(AF_INET6, t->pref64, a, sizeof(a));
+	snprintf(pref, len, "%s/96", a);
+}
+
+static void nat64_term_json(struct ctl_json *j, const struct ns_config *c,
+			    const struct ns_nat64_term *t)
+{
+	char src[64], pref[64];
+
+	nat64_term_strs(t, src, pref, sizeof(src));
+	ctl_json_start_object(j);
+	json_name(j, "rule", t->rule_idx < c->n_nat_rules ? c->nat_rule_names[t->rule_idx] : NULL);
+	json_name(j, "svc", svc_name(c, t->svc_set));
+	ctl_json_kv_string(j, "source", src);
+	ctl_json_kv_string(j, "pref64", pref);
+	json_name(j, "pool", pool_name(c, t->src_pool));
+	ctl_json_end_object(j);
+}
+
 static void config_json(const struct ns_config *c, struct ctl_json *j)
 {
 	char fp[20];
@@ -960,6 +1042,11 @@ static void config_json(const struct ns_config *c, struct ctl_json *j)
 	ctl_json_end_array(j);
 	ctl_json_kv_uint(j, "firewall_terms", c->n_fw);
 	ctl_json_kv_uint(j, "nat_terms", c->n_nat);
+	ctl_json_key(j, "nat64_terms");
+	ctl_json_start_array(j);
+	for (uint32_t i = 0; i < c->n_nat64 && i < NS_MAX_NAT64_TERMS; i++)
+		nat64_term_json(j, c, &c->nat64[i]);
+	ctl_json_end_array(j);
 	redundancy_json(j, &c->red);
 	ctl_json_end_object(j);
 }
@@ -991,6 +1078,15 @@ static void config_text(const struct ns_config *c, FILE *f)
 			c->svcs[i].flags & NS_SVC_F_SYSLOG_SESSION ? ", session-logs" : "",
 			c->svcs[i].flags & NS_SVC_F_SYSLOG_NAT ? ", nat-logs" : "",
 			c->svc_conf[i].replicate ? "" : ", no replication");
+	for (uint32_t i = 0; i < c->n_nat64 && i < NS_MAX_NAT64_TERMS; i++) {
+		const struct ns_nat64_term *t = &c->nat64[i];
+		const char *pool = pool_name(c, t->src_pool), *svc = svc_name(c, t->svc_set);
+		char src[64], pref[64];
+
+		nat64_term_strs(t, src, pref, sizeof(src));
+		fprintf(f, "nat64          %s -> %s, pool %s, service set %s\n", src, pref,
+			pool ? pool : "?", svc ? svc : "?");
+	}
 	redundancy_text(f, &c->red);
 }
 

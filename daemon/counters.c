@@ -41,8 +41,11 @@ static const char *const counter_names[NS_CNT_MAX] = {
 	[NS_CNT_ICMP_ERR_XLATED] = "icmp_err_xlated",
 	[NS_CNT_EVENT_LOST] = "event_lost",
 	[NS_CNT_DROP_SUBSCRIBER_LIMIT] = "drop_subscriber_limit",
+	[NS_CNT_DROP_IPV6_EXTHDR] = "drop_ipv6_exthdr",
+	[NS_CNT_NAT64_OUT] = "nat64_out",
+	[NS_CNT_NAT64_IN] = "nat64_in",
 };
-_Static_assert(NS_CNT_DROP_SUBSCRIBER_LIMIT == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_NAT64_IN == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
 
 const char *ns_counter_name(int idx)

@@ -24,6 +24,7 @@ struct ns_map_fds {
 	int sessions, session_rev, ports, eim, paired;
 	int pools, pool_state, svc, fw_terms, nat_terms;
 	int ifaces, config, counters, tx_ports, events;
+	int nat64_sess, nat64_rev, nat64_terms; /* stateful NAT64 (doc/nat64.md) */
 };
 
 struct ns_daemon_stats {
@@ -39,6 +40,7 @@ struct ns_daemon_stats {
 	uint64_t events_suppressed;   /* rate-limited warnings not logged */
 	uint64_t aging_errors;        /* map operations that failed in aging */
 	uint64_t nat_released;        /* ns_ports entries deleted after hold */
+	uint64_t nat64_sessions_seen; /* live NAT64 sessions at the last pass */
 };
 
 struct ns_daemon {

@@ -68,22 +68,29 @@ static const struct {
 	 * table must be refused as drop_session_full, never run out of
 	 * binding slots first and pass for an exhausted pool. */
 	unsigned int sessions_x;
+	/* NAT64 session maps: sized as above only when the config has a
+	 * stateful-nat64 term, else NS_NAT64_SESSIONS_IDLE entries, so a box
+	 * without NAT64 does not preallocate a second session table. */
+	bool nat64;
 } map_table[] = {
-	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, 1 },
-	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, 1 },
-	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, 2 },
-	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, 2 },
-	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, 1 },
-	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, 0 },
-	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, 0 },
-	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, 0 },
-	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, 0 },
-	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, 0 },
-	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, 0 },
-	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, 0 },
-	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, 0 },
-	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0 },
-	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0 },
+	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, 1, false },
+	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, 1, false },
+	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, 2, false },
+	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, 2, false },
+	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, 1, false },
+	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, 0, false },
+	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, 0, false },
+	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, 0, false },
+	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, 0, false },
+	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, 0, false },
+	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, 0, false },
+	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, 0, false },
+	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, 0, false },
+	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0, false },
+	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0, false },
+	{ NS_MAP_NAT64_SESS, offsetof(struct ns_map_fds, nat64_sess), false, 1, true },
+	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 1, true },
+	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false },
 };
 
 static int *fd_slot(struct ns_map_fds *fds, size_t i)
@@ -322,7 +329,11 @@ static int setup_maps(struct bpf_object *obj, const struct ns_config *c, const c
 		if (strncmp(name, "ns_", 3))
 			continue;
 		if (sized) {
-			err = bpf_map__set_max_entries(map, c->max_sessions * x);
+			unsigned int n = c->max_sessions * x;
+
+			if (map_table[ti].nat64 && !c->n_nat64 && n > NS_NAT64_SESSIONS_IDLE)
+				n = NS_NAT64_SESSIONS_IDLE;
+			err = bpf_map__set_max_entries(map, n);
 			if (err)
 				return err;
 		}
@@ -615,6 +626,9 @@ int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint3
 	if (!err)
 		err = write_bank(d->fd.nat_terms, NS_MAP_NAT_TERMS, c->nat, c->n_nat,
 				 sizeof(c->nat[0]), nb, NS_MAX_NAT_TERMS);
+	if (!err)
+		err = write_bank(d->fd.nat64_terms, NS_MAP_NAT64_TERMS, c->nat64, c->n_nat64,
+				 sizeof(c->nat64[0]), nb, NS_MAX_NAT64_TERMS);
 	if (!err)
 		err = write_bank(d->fd.svc, NS_MAP_SVC, svcs, c->n_svcs, sizeof(svcs[0]), nb,
 				 NS_MAX_SVC_SETS);

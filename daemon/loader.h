@@ -18,7 +18,7 @@
 
 /*
  * ns_loader_load - open the skeleton, set the session-sized maps to
- * conf.max_sessions, pin every ns_* map at <pin-path>/v1/<name> (reusing a
+ * conf.max_sessions, pin every ns_* map at <pin-path>/v2/<name> (reusing a
  * compatible pinned map), load the programs and fill d->fd. Checks first
  * that every configured interface exists, so a bad environment pins
  * nothing. Returns 0 or -errno (message logged); on error nothing is left
@@ -70,7 +70,7 @@ void ns_loader_close(struct ns_daemon *d);
 /*
  * ns_loader_purge - for `natsyncd --purge`: detach natsync programs left on
  * c's interfaces (XDP by program name, TC by our handle/priority) and remove
- * <pin-path>/v1 with every pin in it. Returns 0 or -errno.
+ * <pin-path>/v2 with every pin in it. Returns 0 or -errno.
  */
 int ns_loader_purge(const struct ns_config *c);
 

@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"  -p, --pid-file FILE  write the daemon's pid to FILE\n"
 		"      --check          validate FILE, print OK or FILE:LINE: key: reason, exit 0/1\n"
 		"      --purge          detach natsync programs left on the configured interfaces\n"
-		"                       and remove <pin-path>/v1 (all pinned state), then exit\n"
+		"                       and remove <pin-path>/v2 (all pinned state), then exit\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"signals: SIGTERM/SIGINT detach and exit 0 (pinned maps and sessions stay);\n"

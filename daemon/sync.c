@@ -190,6 +190,9 @@ struct ns_sync {
 	struct sync_conn conns[SYNC_MAX_CONNS];
 	struct sync_conn *active;
 	struct sync_table tab;
+	/* NAT64 sessions (ns_nat64_sess), keyed by out_key: what the peer
+	 * has (primary) / what we installed (backup), as tab */
+	struct sync_table tab64;
 	uint64_t next_connect_ns;
 	uint32_t backoff_ms;
 	uint64_t next_listen_ns;
@@ -199,6 +202,9 @@ struct ns_sync {
 	bool walking, walk_first, bulk_pending, bulk_running;
 	bool finishing;          /* walk done, finish_pass() at tab bucket fin_idx */
 	size_t fin_idx;
+	bool walk64, walk64_first; /* the pass walks ns_nat64_sess now */
+	uint64_t walk64_token;
+	bool fin64;              /* finish_pass() is at tab64 bucket fin_idx */
 	uint64_t walk_token;
 	uint64_t last_pass_ns;
 	uint32_t bulk_epoch, bulk_count, bulk_expected;
@@ -209,11 +215,14 @@ struct ns_sync {
 	uint8_t dbatch_buf[NSW_MAX_FRAME];
 	struct ns_tuple keys[SYNC_WALK_CHUNK];
 	struct ns_session vals[SYNC_WALK_CHUNK];
+	struct ns_tuple6 keys6[SYNC_WALK_CHUNK];
 	/* backup */
 	uint32_t gen;            /* bulk generation */
 	bool bulk_rx_running, ready;
 	bool sweeping, sweep_first; /* end-of-bulk stale sweep, resumable */
 	uint64_t sweep_token;
+	bool sweep64, sweep64_first; /* ... then over ns_nat64_sess */
+	uint64_t sweep64_token;
 	uint32_t bulk_rx_epoch, bulk_rx_expected, bulk_rx_count;
 	uint32_t peer_install_fail;
 	struct nsw_heartbeat peer_hb;
@@ -222,6 +231,7 @@ struct ns_sync {
 	struct nsw_session rx_recs[NSW_BATCH_MAX_SESSIONS];
 	struct sync_stage stage;
 	struct ns_tuple rx_keys[NSW_BATCH_MAX_DELS];
+	struct ns_tuple6 rx_keys6[NSW_BATCH_MAX_SESSIONS64];
 	struct sync_stats st;
 	const char *step_what;   /* what the current step did last (show sync) */
 	uint64_t step_red_ns;    /* time of the current step in redundancy code */
@@ -556,7 +566,8 @@ static void fill_hello(struct ns_sync *s, struct sync_conn *c, struct nsw_hello 
 	h->role = s->primary ? NSW_ROLE_PRIMARY : NSW_ROLE_BACKUP;
 	h->flags = s->primary ? 0 : NSW_HELLO_F_WANT_BULK;
 	h->caps = NSW_CAP_BINDINGS | NSW_CAP_EIF | NSW_CAP_HEARTBEAT |
-		  (s->psk_len ? NSW_CAP_AUTH : 0) | (s->encrypt ? NSW_CAP_ENCRYPT : 0);
+		  (s->psk_len ? NSW_CAP_AUTH : 0) | (s->encrypt ? NSW_CAP_ENCRYPT : 0) |
+		  (s->d->fd.nat64_sess >= 0 && s->d->fd.nat64_rev >= 0 ? NSW_CAP_NAT64 : 0);
 	memcpy(h->nonce, c->nonce, sizeof(h->nonce));
 	h->fingerprint = s->fingerprint;
 	ns_strlcpy(h->name, s->d->conf.node_name, sizeof(h->name));
@@ -933,6 +944,112 @@ static bool remove_session(struct ns_sync *s, const struct ns_tuple *k)
 	return true;
 }
 
+/*
+ * Install one frame of n NAT64 records (IPv6 keys k): bindings, then the
+ * reverse entries, then the sessions, as install_frame() does; the table
+ * entry is keyed by the out_key.
+ */
+static void install_frame64(struct ns_sync *s, const struct ns_tuple6 *k,
+			    const struct nsw_session *r, size_t n, uint64_t now)
+{
+	struct ns_map_fds *fd = &s->d->fd;
+	struct sync_stage *g = &s->stage;
+
+	if (fd->nat64_sess < 0 || fd->nat64_rev < 0) {
+		s->st.install_fail += n;
+		return;
+	}
+	g->np = g->ne = g->nq = 0;
+	memset(g->fail, 0, n * sizeof(g->fail[0]));
+	for (size_t i = 0; i < n; i++) {
+		struct ns_session *v = &g->vals[i], old;
+
+		nsw_session_to_ns(&r[i], now, v);
+		g->rkeys[i] = v->out_key;
+		if (!bpf_map_lookup_elem(fd->nat64_sess, &k[i], &old)) {
+			memcpy(v->packets, old.packets, sizeof(v->packets));
+			memcpy(v->bytes, old.bytes, sizeof(v->bytes));
+			if (memcmp(&old.out_key, &v->out_key, sizeof(v->out_key)))
+				bpf_map_delete_elem(fd->nat64_rev, &old.out_key);
+		}
+		stage_bindings(g, &r[i], now);
+	}
+	s->st.install_fail += update_many(fd->ports, g->pk, sizeof(g->pk[0]), g->pv,
+					  sizeof(g->pv[0]), g->np, NULL);
+	s->st.install_fail += update_many(fd->paired, g->qk, sizeof(g->qk[0]), g->qv,
+					  sizeof(g->qv[0]), g->nq, NULL);
+	update_many(fd->nat64_rev, g->rkeys, sizeof(g->rkeys[0]), k, sizeof(k[0]), (uint32_t)n,
+		    g->fail);
+	update_many(fd->nat64_sess, k, sizeof(k[0]), g->vals, sizeof(g->vals[0]), (uint32_t)n,
+		    g->fail);
+	for (size_t i = 0; i < n; i++) {
+		struct sync_ent *e;
+
+		if (g->fail[i]) {
+			s->st.install_fail++;
+			bpf_map_delete_elem(fd->nat64_sess, &k[i]);
+			bpf_map_delete_elem(fd->nat64_rev, &g->rkeys[i]);
+			continue;
+		}
+		e = tab_find(&s->tab64, &g->rkeys[i]);
+		if (!e)
+			e = tab_add(&s->tab64, &g->rkeys[i]);
+		if (e)
+			e->epoch = s->gen;
+		s->st.installed++;
+	}
+}
+
+/* Remove a NAT64 session named by its out_key (and its reverse entry). */
+static bool remove_session64(struct ns_sync *s, const struct ns_tuple *out_key)
+{
+	struct ns_map_fds *fd = &s->d->fd;
+	struct ns_tuple6 k;
+	struct ns_session v;
+
+	tab_del(&s->tab64, out_key);
+	if (fd->nat64_rev < 0 || bpf_map_lookup_elem(fd->nat64_rev, out_key, &k))
+		return false;
+	bpf_map_delete_elem(fd->nat64_rev, out_key);
+	if (bpf_map_lookup_elem(fd->nat64_sess, &k, &v))
+		return false;
+	bpf_map_delete_elem(fd->nat64_sess, &k);
+	return true;
+}
+
+static int on_sessions64(struct ns_sync *s, const uint8_t *b, uint32_t len)
+{
+	size_t n;
+	uint64_t now = ns_now();
+	int r = nsw_decode_sessions64(b, len, s->rx_keys6, s->rx_recs, NSW_BATCH_MAX_SESSIONS64, &n);
+
+	if (r)
+		return r;
+	s->st.records_rx += n;
+	if (s->primary)
+		return 0;
+	install_frame64(s, s->rx_keys6, s->rx_recs, n, now);
+	if (s->bulk_rx_running)
+		s->bulk_rx_count += (uint32_t)n;
+	return 0;
+}
+
+static int on_dels64(struct ns_sync *s, const uint8_t *b, uint32_t len)
+{
+	size_t n;
+	int r = nsw_decode_dels(b, len, s->rx_keys, NSW_BATCH_MAX_DELS, &n);
+
+	if (r)
+		return r;
+	s->st.dels_rx += n;
+	if (s->primary)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (remove_session64(s, &s->rx_keys[i]))
+			s->st.dels_applied++;
+	return 0;
+}
+
 static int on_sessions(struct ns_sync *s, const uint8_t *b, uint32_t len)
 {
 	size_t n;
@@ -983,7 +1100,7 @@ static void sweep_step(struct ns_sync *s)
 	int err = 0;
 
 	s->step_what = "stale sweep";
-	while (s->sweeping && !err) {
+	while (s->sweeping && !s->sweep64 && !err) {
 		__u32 n = SYNC_WALK_CHUNK;
 		int ndel = 0;
 
@@ -1012,6 +1129,39 @@ static void sweep_step(struct ns_sync *s)
 	}
 	if (!s->sweeping)
 		return;
+	if (!s->sweep64) {
+		s->sweep64 = true;
+		s->sweep64_first = true;
+	}
+	err = 0;
+	/* The NAT64 sessions the same way (their table is keyed by out_key). */
+	while (fd->nat64_sess >= 0 && !err) {
+		__u32 n = SYNC_WALK_CHUNK;
+		int ndel = 0;
+
+		if (ns_now() - start >= SYNC_STEP_BUDGET_NS) {
+			kick(s);
+			return;
+		}
+		err = bpf_map_lookup_batch(fd->nat64_sess, s->sweep64_first ? NULL : &s->sweep64_token,
+					   &s->sweep64_token, s->keys6, s->vals, &n, NULL);
+		s->sweep64_first = false;
+		if (err && err != -ENOENT) {
+			s->st.walk_errors++;
+			break;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			struct sync_ent *e = tab_find(&s->tab64, &s->vals[i].out_key);
+
+			if (e && e->epoch == s->gen)
+				continue;
+			del[ndel++] = s->vals[i].out_key;
+		}
+		for (int i = 0; i < ndel; i++)
+			if (remove_session64(s, &del[i]))
+				s->st.stale_removed++;
+	}
+	s->sweep64 = false;
 	s->sweeping = false;
 	s->ready = true;
 	pr_info("sync: bulk %u complete: %u sessions received, %llu stale removed; backup ready",
@@ -1043,6 +1193,7 @@ static int on_bulk(struct ns_sync *s, const uint8_t *b, uint32_t len, bool start
 	s->st.bulks_rx++;
 	s->sweeping = true;
 	s->sweep_first = true;
+	s->sweep64 = false;
 	sweep_step(s);
 	return 0;
 }
@@ -1138,6 +1289,15 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		r = on_dels(s, body, len);
 		c->ack_needed = true;
 		break;
+	case NSW_SESSION64_ADD:
+	case NSW_SESSION64_UPDATE:
+		r = on_sessions64(s, body, len);
+		c->ack_needed = true;
+		break;
+	case NSW_SESSION64_DEL:
+		r = on_dels64(s, body, len);
+		c->ack_needed = true;
+		break;
 	case NSW_BULK_START:
 	case NSW_BULK_END:
 		r = on_bulk(s, body, len, h->type == NSW_BULK_START);
@@ -1218,7 +1378,8 @@ static void send_ack(struct ns_sync *s, struct sync_conn *c)
 /* Frames whose processing costs map operations (budgeted on a backup). */
 static bool costly_frame(uint8_t type)
 {
-	return type >= NSW_SESSION_ADD && type <= NSW_BULK_END;
+	return (type >= NSW_SESSION_ADD && type <= NSW_BULK_END) ||
+	       (type >= NSW_SESSION64_ADD && type <= NSW_SESSION64_DEL);
 }
 
 /*
@@ -1716,8 +1877,14 @@ static bool flush_dels(struct ns_sync *s, struct sync_conn *c)
 	return true;
 }
 
+/* Add one record (with its IPv6 key k6 for a NAT64 session, else NULL). */
+static int batch_add(struct ns_sync *s, const struct ns_tuple6 *k6, const struct nsw_session *r)
+{
+	return k6 ? nsw_batch_add_session64(&s->batch, k6, r) : nsw_batch_add_session(&s->batch, r);
+}
+
 static bool queue_record(struct ns_sync *s, struct sync_conn *c, uint8_t type,
-			 const struct nsw_session *r)
+			 const struct ns_tuple6 *k6, const struct nsw_session *r)
 {
 	int err;
 
@@ -1725,12 +1892,12 @@ static bool queue_record(struct ns_sync *s, struct sync_conn *c, uint8_t type,
 		return false;
 	if (!s->batch.count)
 		nsw_batch_start(&s->batch, s->batch_buf, sizeof(s->batch_buf), type);
-	err = nsw_batch_add_session(&s->batch, r);
+	err = batch_add(s, k6, r);
 	if (err == -NSW_E_NOSPC) {
 		if (!flush_batch(s, c))
 			return false;
 		nsw_batch_start(&s->batch, s->batch_buf, sizeof(s->batch_buf), type);
-		err = nsw_batch_add_session(&s->batch, r);
+		err = batch_add(s, k6, r);
 	}
 	return !err;
 }
@@ -1741,7 +1908,8 @@ static bool queue_record(struct ns_sync *s, struct sync_conn *c, uint8_t type,
  * yet: then the delete must follow it on lo, or the backup would install
  * the record after deleting it.
  */
-static bool queue_del(struct ns_sync *s, struct sync_conn *c, const struct sync_ent *e)
+static bool queue_del(struct ns_sync *s, struct sync_conn *c, const struct sync_ent *e,
+		      uint8_t type)
 {
 	if (e->serial >= c->lo_started) {
 		struct nsw_batch b;
@@ -1749,19 +1917,20 @@ static bool queue_del(struct ns_sync *s, struct sync_conn *c, const struct sync_
 
 		if (!flush_batch(s, c))
 			return false;
-		nsw_batch_start(&b, f, sizeof(f), NSW_SESSION_DEL);
+		nsw_batch_start(&b, f, sizeof(f), type);
 		nsw_batch_add_del(&b, &e->key);
 		if (!send_lo(s, c, f, nsw_batch_finish(&b, 0)))
 			return false;
 	} else {
+		/* one delete type per frame: SESSION_DEL or SESSION64_DEL */
+		if (s->dbatch.count && s->dbatch.type != type && !flush_dels(s, c))
+			return false;
 		if (!s->dbatch.count)
-			nsw_batch_start(&s->dbatch, s->dbatch_buf, sizeof(s->dbatch_buf),
-					NSW_SESSION_DEL);
+			nsw_batch_start(&s->dbatch, s->dbatch_buf, sizeof(s->dbatch_buf), type);
 		if (nsw_batch_add_del(&s->dbatch, &e->key)) {
 			if (!flush_dels(s, c))
 				return false;
-			nsw_batch_start(&s->dbatch, s->dbatch_buf, sizeof(s->dbatch_buf),
-					NSW_SESSION_DEL);
+			nsw_batch_start(&s->dbatch, s->dbatch_buf, sizeof(s->dbatch_buf), type);
 			nsw_batch_add_del(&s->dbatch, &e->key);
 		}
 	}
@@ -1796,7 +1965,7 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 
 	if (e && e->created_ns != v->created_ns) {
 		/* Same 5-tuple, new session: the one the peer has is gone. */
-		if (e->epoch == s->epoch && !queue_del(s, c, e))
+		if (e->epoch == s->epoch && !queue_del(s, c, e, NSW_SESSION_DEL))
 			return;
 		tab_del(&s->tab, k);
 		e = NULL;
@@ -1821,7 +1990,7 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 	else
 		return;
 	nsw_session_from_ns(v, now, binding_bits(s, v), &r);
-	if (!queue_record(s, c, type, &r)) {
+	if (!queue_record(s, c, type, NULL, &r)) {
 		s->st.backpressure++;
 		return;
 	}
@@ -1839,11 +2008,75 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 	}
 }
 
+/*
+ * One NAT64 session seen by the walk (IPv6 key k): walk_entry()'s logic
+ * with tab64, keyed by the session's out_key, and SESSION64_* records.
+ */
+static void walk_entry64(struct ns_sync *s, struct sync_conn *c, const struct ns_tuple6 *k,
+			 const struct ns_session *v, uint64_t now)
+{
+	struct sync_ent *e = tab_find(&s->tab64, &v->out_key);
+	struct nsw_session r;
+	uint64_t thr;
+	uint8_t type;
+
+	if (e && e->created_ns != v->created_ns) {
+		if (e->epoch == s->epoch && !queue_del(s, c, e, NSW_SESSION64_DEL))
+			return;
+		tab_del(&s->tab64, &v->out_key);
+		e = NULL;
+	}
+	if (e)
+		e->seen_pass = s->pass;
+	if (!svc_replicates(s, v->svc_set, &thr))
+		return;
+	if (v->created_ns > now || now - v->created_ns < thr)
+		return;
+	if (!e) {
+		e = tab_add(&s->tab64, &v->out_key);
+		if (!e)
+			return;
+		e->created_ns = v->created_ns;
+		e->seen_pass = s->pass;
+	}
+	if (e->epoch != s->epoch)
+		type = NSW_SESSION64_ADD;
+	else if (needs_update(s, e, v))
+		type = NSW_SESSION64_UPDATE;
+	else
+		return;
+	nsw_session_from_ns(v, now, binding_bits(s, v), &r);
+	if (!queue_record(s, c, type, k, &r)) {
+		s->st.backpressure++;
+		return;
+	}
+	e->epoch = s->epoch;
+	e->tcp_state = v->tcp_state;
+	e->flags = v->flags & NSW_SF_WIRE_MASK;
+	e->last_seen_sent = v->last_seen_ns;
+	e->serial = c->lo_enq;
+	if (type == NSW_SESSION64_ADD) {
+		s->st.adds_tx++;
+		if (s->bulk_running)
+			s->bulk_count++;
+	} else {
+		s->st.updates_tx++;
+	}
+}
+
+/* Does this pass replicate NAT64 sessions to the peer on c? */
+static bool nat64_replicates(const struct ns_sync *s, const struct sync_conn *c)
+{
+	return s->d->fd.nat64_sess >= 0 && (c->peer.caps & NSW_CAP_NAT64);
+}
+
 static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 {
 	s->pass++;
 	s->walking = true;
 	s->walk_first = true;
+	s->walk64 = false;
+	s->fin64 = false;
 	s->finishing = false;
 	s->fin_idx = 0;
 	s->last_pass_ns = now;
@@ -1881,16 +2114,20 @@ static bool conn_live(const struct ns_sync *s, const struct sync_conn *c)
  * peer. Resumable at table bucket s->fin_idx; returns having done at most
  * SYNC_STEP_BUDGET_NS of work since start (the kick brings it back).
  */
-static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
+/*
+ * The deletes of one table (tab: SESSION_DEL, tab64: SESSION64_DEL) from
+ * bucket s->fin_idx on. Returns true when the table is done, false when
+ * the step must end (budget spent: kicked; or the connection died).
+ */
+static bool finish_table(struct ns_sync *s, struct sync_conn *c, struct sync_table *t,
+			 uint8_t del_type, uint64_t start)
 {
-	if (!flush_batch(s, c))
-		return; /* retried at the next step, the pass is not over yet */
-	for (; s->fin_idx < s->tab.nb; s->fin_idx++) {
-		struct sync_ent **pp = &s->tab.b[s->fin_idx];
+	for (; s->fin_idx < t->nb; s->fin_idx++) {
+		struct sync_ent **pp = &t->b[s->fin_idx];
 
 		if (!(s->fin_idx & 1023) && ns_now() - start >= SYNC_STEP_BUDGET_NS) {
 			kick(s);
-			return;
+			return false;
 		}
 		while (*pp) {
 			struct sync_ent *e = *pp;
@@ -1899,20 +2136,35 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 				pp = &e->next;
 				continue;
 			}
-			if (e->epoch == s->epoch && !queue_del(s, c, e)) {
+			if (e->epoch == s->epoch && !queue_del(s, c, e, del_type)) {
 				if (!conn_live(s, c))
-					return;
+					return false;
 				s->st.dels_deferred++; /* stays unseen: retried next pass */
 				pp = &e->next;
 				continue;
 			}
 			*pp = e->next;
 			free(e);
-			s->tab.n--;
+			t->n--;
 		}
 		if (!conn_live(s, c))
-			return;
+			return false;
 	}
+	return true;
+}
+
+static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
+{
+	if (!flush_batch(s, c))
+		return; /* retried at the next step, the pass is not over yet */
+	if (!s->fin64) {
+		if (!finish_table(s, c, &s->tab, NSW_SESSION_DEL, start))
+			return;
+		s->fin64 = true;
+		s->fin_idx = 0;
+	}
+	if (!finish_table(s, c, &s->tab64, NSW_SESSION64_DEL, start))
+		return;
 	flush_dels(s, c);
 	if (!conn_live(s, c))
 		return;
@@ -1928,6 +2180,7 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 	s->walking = false;
 	s->finishing = false;
 	s->fin_idx = 0;
+	s->fin64 = false;
 	s->st.walk_passes++;
 	s->st.walk_last_ns = ns_now() - s->last_pass_ns;
 }
@@ -2011,11 +2264,18 @@ static void walk_step(struct ns_sync *s)
 			kick(s); /* let other events run, then continue at once */
 			break;
 		}
-		err = bpf_map_lookup_batch(s->d->fd.sessions, s->walk_first ? NULL : &s->walk_token,
-					   &s->walk_token, s->keys, s->vals, &n, NULL);
+		if (s->walk64)
+			err = bpf_map_lookup_batch(s->d->fd.nat64_sess,
+						   s->walk64_first ? NULL : &s->walk64_token,
+						   &s->walk64_token, s->keys6, s->vals, &n, NULL);
+		else
+			err = bpf_map_lookup_batch(s->d->fd.sessions,
+						   s->walk_first ? NULL : &s->walk_token,
+						   &s->walk_token, s->keys, s->vals, &n, NULL);
 		if (err && err != -ENOENT) {
 			s->st.walk_errors++;
-			pr_warn("sync: session walk failed: %s", strerror(-err));
+			pr_warn("sync: %s walk failed: %s", s->walk64 ? "NAT64 session" : "session",
+				strerror(-err));
 			s->walking = false;
 			if (s->bulk_running) {
 				s->bulk_running = false;
@@ -2023,11 +2283,23 @@ static void walk_step(struct ns_sync *s)
 			}
 			return;
 		}
-		s->walk_first = false;
+		if (s->walk64)
+			s->walk64_first = false;
+		else
+			s->walk_first = false;
 		for (__u32 i = 0; i < n; i++) {
-			walk_entry(s, c, &s->keys[i], &s->vals[i], now);
+			if (s->walk64)
+				walk_entry64(s, c, &s->keys6[i], &s->vals[i], now);
+			else
+				walk_entry(s, c, &s->keys[i], &s->vals[i], now);
 			if (!conn_live(s, c))
 				return; /* the connection died under a send */
+		}
+		if (err == -ENOENT && !s->walk64 && nat64_replicates(s, c)) {
+			/* the IPv4 sessions are done: the NAT64 ones next */
+			s->walk64 = true;
+			s->walk64_first = true;
+			continue;
 		}
 		if (err == -ENOENT) {
 			s->finishing = true;
@@ -2050,7 +2322,7 @@ static void send_heartbeat(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 		.role = s->primary ? NSW_ROLE_PRIMARY : NSW_ROLE_BACKUP,
 		.ready = s->primary ? 1 : s->ready,
 		.priority = red_advertised_priority(s->d),
-		.sessions = (uint32_t)s->tab.n,
+		.sessions = (uint32_t)(s->tab.n + s->tab64.n),
 		.uptime_ms = (now - s->d->started_ns) / SYNC_NS_PER_MS,
 	};
 	uint8_t f[NSW_HDR_LEN + 16];
@@ -2235,6 +2507,7 @@ int sync_init(struct ns_daemon *d)
 	}
 	s->fingerprint = ns_config_fingerprint(&d->conf);
 	tab_size(&s->tab, d->conf.max_sessions);
+	tab_size(&s->tab64, d->conf.n_nat64 ? d->conf.max_sessions : 0);
 	if (d->conf.red.key_file[0]) {
 		err = load_key(s, d->conf.red.key_file);
 		if (err) {
@@ -2368,6 +2641,7 @@ void sync_fini(struct ns_daemon *d)
 		close(s->kfd);
 	}
 	tab_clear(&s->tab);
+	tab_clear(&s->tab64);
 	memset(s->psk, 0, sizeof(s->psk));
 	free(s);
 	d->sync = NULL;
@@ -2423,6 +2697,7 @@ void sync_set_role(struct ns_daemon *d, bool primary)
 	/* The table means "what the peer has" on a primary and "what we
 	 * installed" on a backup: it does not survive a role change. */
 	tab_clear(&s->tab);
+	tab_clear(&s->tab64);
 	s->walking = false;
 	s->finishing = false;
 	s->sweeping = false;
@@ -2571,6 +2846,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	ctl_json_kv_string(j, "state", c ? state_name(c->st) : "disconnected");
 	ctl_json_kv_bool(j, "ready", sync_backup_ready(s->d));
 	ctl_json_kv_uint(j, "tracked_sessions", s->tab.n);
+	ctl_json_kv_uint(j, "tracked_nat64_sessions", s->tab64.n);
 	if (c) {
 		ctl_json_key(j, "connection");
 		ctl_json_start_object(j);

@@ -131,7 +131,8 @@ const char *nsw_type_str(unsigned int type)
 		[NSW_SESSION_UPDATE] = "SESSION_UPDATE", [NSW_SESSION_DEL] = "SESSION_DEL",
 		[NSW_BULK_START] = "BULK_START", [NSW_BULK_END] = "BULK_END",
 		[NSW_ACK] = "ACK", [NSW_HEARTBEAT] = "HEARTBEAT",
-		[NSW_BULK_REQUEST] = "BULK_REQUEST",
+		[NSW_BULK_REQUEST] = "BULK_REQUEST", [NSW_SESSION64_ADD] = "SESSION64_ADD",
+		[NSW_SESSION64_UPDATE] = "SESSION64_UPDATE", [NSW_SESSION64_DEL] = "SESSION64_DEL",
 	};
 
 	if (type >= NSW_TYPE_MAX || !s[type])
@@ -188,7 +189,13 @@ static int body_limits(uint8_t type, size_t *min, size_t *max)
 		*max = NSW_MAX_BODY;
 		return 0;
 	case NSW_SESSION_DEL:
+	case NSW_SESSION64_DEL:
 		*min = 2 + NSW_DEL_LEN;
+		*max = NSW_MAX_BODY;
+		return 0;
+	case NSW_SESSION64_ADD:
+	case NSW_SESSION64_UPDATE:
+		*min = 2 + NSW_SESSION64_MIN;
 		*max = NSW_MAX_BODY;
 		return 0;
 	case NSW_BULK_START:
@@ -544,9 +551,56 @@ int nsw_batch_add_session(struct nsw_batch *b, const struct nsw_session *s)
 	return 0;
 }
 
+/* A NAT64 record's IPv6 key: 16 + 16 address bytes, ports, next header. */
+static void put_key6(uint8_t *p, const struct ns_tuple6 *k)
+{
+	memcpy(p, k->saddr, 16);
+	memcpy(p + 16, k->daddr, 16);
+	memcpy(p + 32, &k->sport, 2);
+	memcpy(p + 34, &k->dport, 2);
+	p[36] = k->proto;
+}
+
+static void get_key6(const uint8_t *p, struct ns_tuple6 *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, p, 16);
+	memcpy(k->daddr, p + 16, 16);
+	memcpy(&k->sport, p + 32, 2);
+	memcpy(&k->dport, p + 34, 2);
+	k->proto = p[36];
+}
+
+/* A NAT64 session: its record must say so, and its IPv6 key carry one of
+ * the protocols the fast path translates (ICMPv6 for ICMP). */
+static bool session64_valid(const struct ns_tuple6 *k, const struct nsw_session *s)
+{
+	if (s->nat_type != NS_NAT_NAT64)
+		return false;
+	if (k->proto == 58)
+		return s->in_key.proto == 1;
+	return (k->proto == 6 || k->proto == 17) && s->in_key.proto == k->proto;
+}
+
+int nsw_batch_add_session64(struct nsw_batch *b, const struct ns_tuple6 *k,
+			    const struct nsw_session *s)
+{
+	if (b->type != NSW_SESSION64_ADD && b->type != NSW_SESSION64_UPDATE)
+		return -NSW_E_VALUE;
+	if (!session_valid(s) || !session64_valid(k, s))
+		return -NSW_E_VALUE;
+	if (b->count == UINT16_MAX || b->len + NSW_KEY6_LEN + nsw_session_size(s) > b->cap)
+		return -NSW_E_NOSPC;
+	put_key6(b->buf + b->len, k);
+	b->len += NSW_KEY6_LEN;
+	b->len += encode_session(b->buf + b->len, s);
+	b->count++;
+	return 0;
+}
+
 int nsw_batch_add_del(struct nsw_batch *b, const struct ns_tuple *k)
 {
-	if (b->type != NSW_SESSION_DEL)
+	if (b->type != NSW_SESSION_DEL && b->type != NSW_SESSION64_DEL)
 		return -NSW_E_VALUE;
 	if (b->count == UINT16_MAX || b->len + NSW_DEL_LEN > b->cap)
 		return -NSW_E_NOSPC;
@@ -588,6 +642,39 @@ int nsw_decode_sessions(const uint8_t *b, size_t len, struct nsw_session *out, s
 	}
 	if (off != len)
 		return -NSW_E_COUNT; /* trailing bytes: count and length disagree */
+	*n = count;
+	return 0;
+}
+
+int nsw_decode_sessions64(const uint8_t *b, size_t len, struct ns_tuple6 *keys,
+			  struct nsw_session *out, size_t max, size_t *n)
+{
+	size_t count, off = 2;
+
+	*n = 0;
+	if (len < 2)
+		return -NSW_E_TRUNCATED;
+	count = get16(b);
+	if (!count || count > max || count * NSW_SESSION64_MIN > len - 2)
+		return -NSW_E_COUNT;
+	for (size_t i = 0; i < count; i++) {
+		int r;
+
+		if (len - off < NSW_KEY6_LEN)
+			return -NSW_E_COUNT;
+		get_key6(b + off, &keys[i]);
+		off += NSW_KEY6_LEN;
+		r = decode_session(b + off, len - off, &out[i]);
+		if (r == -NSW_E_TRUNCATED)
+			return -NSW_E_COUNT;
+		if (r < 0)
+			return r;
+		if (!session64_valid(&keys[i], &out[i]))
+			return -NSW_E_VALUE;
+		off += (size_t)r;
+	}
+	if (off != len)
+		return -NSW_E_COUNT;
 	*n = count;
 	return 0;
 }

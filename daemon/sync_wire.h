@@ -43,9 +43,14 @@
 #define NSW_DEL_LEN 13                /* one deleted in_key */
 #define NSW_VARINT_MAX_BYTES 5
 #define NSW_AGE_MAX_MS ((1ull << 35) - 1) /* what 5 varint bytes hold (~397 d) */
+/* NAT64 record: the IPv6 key (saddr, daddr, sport, dport, next header) and
+ * a session record. */
+#define NSW_KEY6_LEN 37
+#define NSW_SESSION64_MIN (NSW_KEY6_LEN + NSW_SESSION_MIN)
 /* Batch body: u16 count + records. */
 #define NSW_BATCH_MAX_SESSIONS ((NSW_MAX_BODY - 2) / NSW_SESSION_MIN)
 #define NSW_BATCH_MAX_DELS ((NSW_MAX_BODY - 2) / NSW_DEL_LEN)
+#define NSW_BATCH_MAX_SESSIONS64 ((NSW_MAX_BODY - 2) / NSW_SESSION64_MIN)
 
 enum nsw_type {
 	NSW_HELLO = 1,          /* initiator: who I am */
@@ -59,6 +64,11 @@ enum nsw_type {
 	NSW_ACK = 9,            /* cumulative: highest sequence installed */
 	NSW_HEARTBEAT = 10,     /* liveness, role, readiness (issue 4) */
 	NSW_BULK_REQUEST = 11,  /* receiver asks for a (new) bulk transfer */
+	/* NAT64 sessions (NSW_CAP_NAT64 peers only): records carry the IPv6
+	 * key in front of the session record; deletes name the out_key */
+	NSW_SESSION64_ADD = 12,
+	NSW_SESSION64_UPDATE = 13,
+	NSW_SESSION64_DEL = 14,
 	NSW_TYPE_MAX,
 };
 
@@ -99,6 +109,7 @@ enum nsw_refuse_reason {
 #define NSW_CAP_HEARTBEAT (1u << 2)  /* sends HEARTBEAT */
 #define NSW_CAP_AUTH (1u << 3)       /* has a pre-shared key: frames are MACed */
 #define NSW_CAP_ENCRYPT (1u << 4)    /* wants encrypted frames (needs AUTH) */
+#define NSW_CAP_NAT64 (1u << 5)      /* takes NSW_SESSION64_* (NAT64 sessions) */
 
 /* Session record "bind" byte: which NAT bindings the receiver installs. */
 #define NSW_BIND_PORT (1u << 0)   /* ns_ports[out daddr,dport,proto] owned by in saddr,sport */
@@ -228,7 +239,11 @@ struct nsw_batch {
 
 void nsw_batch_start(struct nsw_batch *b, uint8_t *buf, size_t cap, uint8_t type);
 int nsw_batch_add_session(struct nsw_batch *b, const struct nsw_session *s);
+/* SESSION_DEL: in_key; SESSION64_DEL: the out_key of a NAT64 session. */
 int nsw_batch_add_del(struct nsw_batch *b, const struct ns_tuple *in_key);
+/* SESSION64_ADD/UPDATE: the IPv6 key k and the record s. */
+int nsw_batch_add_session64(struct nsw_batch *b, const struct ns_tuple6 *k,
+			    const struct nsw_session *s);
 /* Write header and count; returns the frame size (0 when the batch is empty). */
 size_t nsw_batch_finish(struct nsw_batch *b, uint32_t seq);
 
@@ -246,6 +261,9 @@ int nsw_decode_sessions(const uint8_t *body, size_t len, struct nsw_session *out
 			size_t max, size_t *n);
 int nsw_decode_dels(const uint8_t *body, size_t len, struct ns_tuple *out, size_t max,
 		    size_t *n);
+/* NAT64 records: keys[i] with out[i], up to max (NSW_BATCH_MAX_SESSIONS64). */
+int nsw_decode_sessions64(const uint8_t *body, size_t len, struct ns_tuple6 *keys,
+			  struct nsw_session *out, size_t max, size_t *n);
 
 /* ---- authentication (HMAC-SHA256, RFC 2104 / FIPS 180-4) ----------------
  * With a pre-shared key both sides derive a per-connection key from the

@@ -48,6 +48,7 @@ struct nsb {
 /* Maps whose size is the session table's. */
 static const char *const session_maps[] = {
 	NS_MAP_SESSIONS, NS_MAP_SESSION_REV, NS_MAP_PORTS, NS_MAP_EIM, NS_MAP_PAIRED,
+	NS_MAP_NAT64_SESS, NS_MAP_NAT64_REV,
 };
 
 struct nsb *nsb_open(long max_sessions, char *why, size_t whylen)
@@ -539,6 +540,8 @@ static void emit_all_na(long n, const char *why)
 	bench_emit_na("testrun", "natsync ICMP error translation", n, why, NULL);
 	bench_emit_na("testrun", "natsync session setup (new flow), net of no-op", n, why,
 		      "<= 1000");
+	bench_emit_na("testrun", "natsync NAT64 established v6->v4", n, why, "<= 80");
+	bench_emit_na("testrun", "natsync NAT64 established v4->v6", n, why, "<= 80");
 }
 
 void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref)
@@ -597,5 +600,6 @@ void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref 
 			run_case(b, o, n, &cases[i]);
 	}
 	run_setup(b, o, n, ref, if_in);
+	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0);
 	nsb_close(b);
 }

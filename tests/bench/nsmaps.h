@@ -70,6 +70,11 @@ int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tu
 /* Sum of the per-CPU counters (enum ns_counter), 0 or -errno. */
 int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
 
+/* NAT64 established rows (nat64.c): n NAT64 sessions added to b, one
+ * direction at a time with repeat-1 calls net of the no-op baseline. */
+void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
+			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44);
+
 /* Per-packet natsync cases for a table of n sessions (testrun). */
 void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref);
 

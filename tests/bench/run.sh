@@ -109,6 +109,10 @@ private_ns_setup() {
 	ip neigh replace 100.64.0.2 lladdr 02:00:00:00:b1:02 dev nsbi nud permanent
 	ip route add 203.0.113.0/24 via 100.64.0.2 dev nsbi
 	ip neigh replace 198.51.100.2 lladdr 02:00:00:00:b2:02 dev nsbo nud permanent
+	# NAT64 rows: the IPv6 client is a resolved neighbour on nsbi
+	sysctl -qw net.ipv6.conf.all.forwarding=1
+	ip -6 addr add 2001:db8:64::1/64 dev nsbi nodad
+	ip -6 neigh replace 2001:db8:64::a lladdr 02:00:00:00:b1:0a dev nsbi nud permanent
 	set +e
 }
 

@@ -156,6 +156,9 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 	d.fd.counters = nsb_map_fd(b, NS_MAP_COUNTERS);
 	d.fd.tx_ports = nsb_map_fd(b, NS_MAP_TX_PORTS);
 	d.fd.events = nsb_map_fd(b, NS_MAP_EVENTS);
+	d.fd.nat64_sess = nsb_map_fd(b, NS_MAP_NAT64_SESS);
+	d.fd.nat64_rev = nsb_map_fd(b, NS_MAP_NAT64_REV);
+	d.fd.nat64_terms = nsb_map_fd(b, NS_MAP_NAT64_TERMS);
 	/* A 10M pass takes seconds: three are enough for a median there. */
 	for (r = 0; r < (n >= 10000000 ? 3 : o->rounds) && r < 8; r++) {
 		t0 = ns_now();

@@ -195,6 +195,8 @@ void t_setup(unsigned int max_sessions)
 	cr_assert_not_null(t_skel);
 	bpf_map__set_max_entries(t_skel->maps.ns_sessions, max_sessions);
 	bpf_map__set_max_entries(t_skel->maps.ns_session_rev, max_sessions);
+	bpf_map__set_max_entries(t_skel->maps.ns_nat64_sess, max_sessions);
+	bpf_map__set_max_entries(t_skel->maps.ns_nat64_rev, max_sessions);
 	bpf_map__set_max_entries(t_skel->maps.ns_ports, 4096);
 	bpf_map__set_max_entries(t_skel->maps.ns_eim, 4096);
 	bpf_map__set_max_entries(t_skel->maps.ns_paired, 4096);

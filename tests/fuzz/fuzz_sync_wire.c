@@ -37,6 +37,7 @@ static const uint8_t test_key[NSW_KEY_LEN] = "natsync-fuzz-key-0123456789abcd";
 /* Records of one frame; static: they are large. */
 static struct nsw_session recs[NSW_BATCH_MAX_SESSIONS];
 static struct ns_tuple dels[NSW_BATCH_MAX_DELS];
+static struct ns_tuple6 keys6[NSW_BATCH_MAX_SESSIONS64];
 static uint8_t out[NSW_MAX_FRAME];
 
 /* The re-encoded body must equal the received one, byte for byte. */
@@ -126,6 +127,24 @@ static void check_sessions(const struct nsw_hdr *h, const uint8_t *body, size_t 
 	same_body(body, len, (int)nsw_batch_finish(&b, h->seq));
 }
 
+/* NAT64 records: decoded ones re-encode to the same bytes. */
+static void check_sessions64(const struct nsw_hdr *h, const uint8_t *body, size_t len)
+{
+	struct nsw_batch b;
+	size_t n, i;
+
+	if (nsw_decode_sessions64(body, len, keys6, recs, NSW_BATCH_MAX_SESSIONS64, &n))
+		return;
+	CHECK(n > 0 && n <= NSW_BATCH_MAX_SESSIONS64);
+	nsw_batch_start(&b, out, sizeof(out), h->type);
+	for (i = 0; i < n; i++) {
+		CHECK(recs[i].nat_type == NS_NAT_NAT64);
+		CHECK(nsw_batch_add_session64(&b, &keys6[i], &recs[i]) == 0);
+		check_session_conversion(&recs[i]);
+	}
+	same_body(body, len, (int)nsw_batch_finish(&b, h->seq));
+}
+
 static void check_dels(const struct nsw_hdr *h, const uint8_t *body, size_t len)
 {
 	struct nsw_batch b;
@@ -134,7 +153,7 @@ static void check_dels(const struct nsw_hdr *h, const uint8_t *body, size_t len)
 	if (nsw_decode_dels(body, len, dels, NSW_BATCH_MAX_DELS, &n))
 		return;
 	CHECK(n > 0 && n <= NSW_BATCH_MAX_DELS);
-	nsw_batch_start(&b, out, sizeof(out), NSW_SESSION_DEL);
+	nsw_batch_start(&b, out, sizeof(out), h->type);
 	for (i = 0; i < n; i++)
 		CHECK(nsw_batch_add_del(&b, &dels[i]) == 0);
 	same_body(body, len, (int)nsw_batch_finish(&b, h->seq));
@@ -195,7 +214,12 @@ static void check_frame(const struct nsw_hdr *h, const uint8_t *frame)
 		check_sessions(h, body, len);
 		break;
 	case NSW_SESSION_DEL:
+	case NSW_SESSION64_DEL:
 		check_dels(h, body, len);
+		break;
+	case NSW_SESSION64_ADD:
+	case NSW_SESSION64_UPDATE:
+		check_sessions64(h, body, len);
 		break;
 	case NSW_BULK_START:
 	case NSW_BULK_END:

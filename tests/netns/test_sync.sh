@@ -212,7 +212,7 @@ for s in json.load(sys.stdin)["sessions"]:
 # be16/be32 helpers convert the host-order numbers bpftool prints.
 pinned_has()
 {
-	bpftool -j map dump pinned "$1/v1/$2" | python3 -c '
+	bpftool -j map dump pinned "$1/$NS_PIN_SUBDIR/$2" | python3 -c '
 import json, socket, struct, sys
 def ip(x): return socket.inet_ntoa(struct.pack("<I", x))
 def port(x): return struct.unpack(">H", struct.pack("<H", x))[0]
@@ -363,7 +363,7 @@ chk_bulk_after_restart()
 	nsd_stop "$PID_B"
 	[ "$NSD_RC" = 0 ] || { echo "backup exited with $NSD_RC"; return 1; }
 	nsd_purge "$P-b" "$CFG_B" >/dev/null 2>&1
-	[ ! -e "$PIN_B/v1/ns_sessions" ] || { echo "purge left the pins"; return 1; }
+	[ ! -e "$PIN_B/$NS_PIN_SUBDIR/ns_sessions" ] || { echo "purge left the pins"; return 1; }
 	nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b2.log" || return 1
 	PID_B=$NSD_PID
 	wait_for 10 backup_ready || { echo "backup not ready after restart"; sync_json "$SOCK_B"; return 1; }
@@ -462,9 +462,9 @@ def keys(i):
     return tup(inside, remote, sport, 80), tup(remote, inside, 80, sport)
 
 mode, pin, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sess = obj_get(pin + "/v1/ns_sessions")
+sess = obj_get(pin + "/ns_sessions")
 if mode == "inject":
-    rev = obj_get(pin + "/v1/ns_session_rev")
+    rev = obj_get(pin + "/ns_session_rev")
     now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     for base in range(0, n, 10000):
         m = min(10000, n - base)
@@ -512,7 +512,7 @@ rss_kb()
 
 backup_has_all()
 {
-	[ "$(python3 "$NST_TMP/maps.py" count "$PIN_B" "$SLOW_N")" = "$SLOW_N" ]
+	[ "$(python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N")" = "$SLOW_N" ]
 }
 
 primary_saw_dead()
@@ -548,7 +548,7 @@ chk_slow_peer_bounded()
 	rss0=$(rss_kb "$PID_A")
 	kill -STOP "$PID_B"
 	echo "backup frozen (SIGSTOP)"
-	python3 "$NST_TMP/maps.py" inject "$PIN_A" "$SLOW_N" || return 1
+	python3 "$NST_TMP/maps.py" inject "$PIN_A/$NS_PIN_SUBDIR" "$SLOW_N" || return 1
 	# Look at the queues while the connection still exists (the peer is
 	# declared dead about 10 s after the freeze).
 	wait_for 8 held_back || { echo "replication never held back"; sync_json "$SOCK_A"; return 1; }
@@ -618,7 +618,7 @@ chk_slow_peer_recovers()
 	echo "backup thawed (SIGCONT)"
 	wait_for 90 backup_ready || { echo "backup never ready again"; sync_json "$SOCK_B"; return 1; }
 	wait_for 60 backup_has_all ||
-		{ echo "backup holds $(python3 "$NST_TMP/maps.py" count "$PIN_B" "$SLOW_N") of $SLOW_N"; return 1; }
+		{ echo "backup holds $(python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N") of $SLOW_N"; return 1; }
 	echo "backup holds all $SLOW_N injected sessions (pinned ns_sessions, key by key)"
 	a=$(sync_json "$SOCK_A")
 	b=$(sync_json "$SOCK_B")

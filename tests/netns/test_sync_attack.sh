@@ -124,7 +124,7 @@ sys.exit(1)
 # (saddr 100.64.7.1, daddr 198.51.100.10, sport, dport 53, UDP).
 in_map()
 {
-	bpftool map lookup pinned "$PIN_B/v1/ns_sessions" key hex \
+	bpftool map lookup pinned "$PIN_B/$NS_PIN_SUBDIR/ns_sessions" key hex \
 		64 40 07 01 c6 33 64 0a "$(printf '%02x' $(($1 >> 8)))" \
 		"$(printf '%02x' $(($1 & 255)))" 00 35 11 00 00 00 >/dev/null 2>&1
 }

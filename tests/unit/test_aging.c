@@ -731,3 +731,82 @@ Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
 	loop_free(md.loop);
 	md.loop = NULL;
 }
+
+/* ---- NAT64 sessions (ns_nat64_sess, IPv6 keys, the same record) ---------- */
+
+/* A NAT64 UDP session from [2001:db8:64::<host>]:sport on pool port `port`. */
+static struct ns_tuple6 put_session64(uint16_t host, uint16_t sport, uint16_t port, uint64_t seen)
+{
+	struct ns_tuple6 k;
+	struct ns_session s;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:64::", k.saddr), 1);
+	k.saddr[14] = host >> 8;
+	k.saddr[15] = host & 0xff;
+	cr_assert_eq(inet_pton(AF_INET6, "64:ff9b::198.51.100.10", k.daddr), 1);
+	k.sport = htons(sport);
+	k.dport = htons(53);
+	k.proto = 17;
+	memset(&s, 0, sizeof(s));
+	s.in_key.saddr = ns_nat64_fold(k.saddr);
+	s.in_key.daddr = htonl(0xc633640a);
+	s.in_key.sport = k.sport;
+	s.in_key.dport = k.dport;
+	s.in_key.proto = 17;
+	s.out_key.saddr = s.in_key.daddr;
+	s.out_key.sport = k.dport;
+	s.out_key.daddr = htonl(0xcb007101);
+	s.out_key.dport = htons(port);
+	s.out_key.proto = 17;
+	s.created_ns = seen - S(1);
+	s.last_seen_ns = seen;
+	s.nat_type = NS_NAT_NAT64;
+	s.pool_id = 0;
+	s.nat_term = 0;
+	s.fw_term = NS_NONE16;
+	cr_assert_eq(bpf_map_update_elem(md.fd.nat64_sess, &k, &s, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(md.fd.nat64_rev, &s.out_key, &k, BPF_ANY), 0);
+	return k;
+}
+
+static void nat64_cycle(const char *engine, const char *want)
+{
+	struct ns_tuple6 live, dead;
+	struct ns_session s;
+
+	need_root();
+	maps_setup(engine);
+	md.fd.nat64_sess = mk(NS_MAP_NAT64_SESS, sizeof(struct ns_tuple6), sizeof(struct ns_session));
+	md.fd.nat64_rev = mk(NS_MAP_NAT64_REV, sizeof(struct ns_tuple), sizeof(struct ns_tuple6));
+	T = ns_now();
+	live = put_session64(1, 4001, 3001, T - S(5));
+	put_port(3001, 0, T - S(500), 0);
+	dead = put_session64(2, 4002, 3002, T - S(100));
+	put_port(3002, 0, T - S(500), 0);
+	put_session(SUB(1), 1001, 1001, 17, 0, T - S(100)); /* a NAPT44 one beside */
+	put_port(1001, 0, T - S(500), 0);
+	cr_assert_str_eq(ns_aging_engine(&md), want);
+	cr_assert_eq(ns_aging_pass(&md, T), 0);
+	cr_assert_eq(bpf_map_lookup_elem(md.fd.nat64_sess, &live, &s), 0, "live NAT64 session kept");
+	cr_assert_neq(bpf_map_lookup_elem(md.fd.nat64_sess, &dead, &s), 0, "expired one deleted");
+	cr_assert_eq(count(md.fd.nat64_rev, sizeof(struct ns_tuple)), 1, "with its rev entry");
+	cr_assert_eq(port_flags(3001, NULL), 0, "a live NAT64 session keeps its pool port");
+	cr_assert_eq(port_flags(3002, NULL), NS_PORT_F_HOLD, "an expired one releases it");
+	cr_assert_not(has_session(SUB(1), 1001, 17));
+	cr_assert_eq(port_flags(1001, NULL), NS_PORT_F_HOLD);
+	cr_assert_eq(md.st.sessions_expired, 2);
+	cr_assert_eq(md.st.nat64_sessions_seen, 1);
+	cr_assert_eq(md.st.sessions_seen, 0, "NAT64 sessions are counted apart");
+	cr_assert_eq(md.st.aging_errors, 0);
+}
+
+Test(aging_sweep, nat64_sessions_kernel_sweep)
+{
+	nat64_cycle(NULL, "in-kernel sweep");
+}
+
+Test(aging_sweep, nat64_sessions_batch_walk)
+{
+	nat64_cycle("batch", "batch walk");
+}

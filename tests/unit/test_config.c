@@ -282,6 +282,14 @@ Test(config, feature_examples_compile)
 	cr_expect_eq(conf.nat[0].src_pool, 0xff);
 	cr_expect_eq(conf.nat[1].nat_type, NS_NAT_NAPT44);
 
+	load_ok(CONFIGS_DIR "/nat64.cfg", &conf);
+	cr_expect_eq(conf.n_nat, 0);
+	cr_expect_eq(conf.n_nat64, 1);
+	cr_expect_eq(conf.nat64[0].src6_len, 48);
+	cr_expect_eq(conf.nat64[0].pref64[1], 0x64);
+	cr_expect_eq(conf.nat64[0].pref64[2], 0xff);
+	cr_expect_eq(conf.nat64[0].pref64[3], 0x9b);
+
 	load_ok(CONFIGS_DIR "/twice-nat.cfg", &conf);
 	cr_expect_eq(conf.nat[0].nat_type, NS_NAT_TWICE);
 	cr_expect_eq(conf.nat[0].src_pool, 0);
@@ -615,8 +623,8 @@ static const struct bad_case bad_cases[] = {
 	  "t.cfg:4: natsync.interfaces.[0].name: interface 'eth9' is not used by any service set" },
 	{ "bad attach mode", "timeouts:", "attach-mode = \"xdp\"; timeouts:",
 	  "t.cfg:4: natsync.attach-mode: 'xdp' is not one of: native, generic, tc, auto" },
-	{ "stateful-nat64 refused", "\"napt-44\"", "\"stateful-nat64\"",
-	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.translation-type: stateful-nat64 is not supported yet (IPv4 NAT only in this release)" },
+	{ "stateful-nat64 with an IPv4 source", "\"napt-44\"", "\"stateful-nat64\"",
+	  "t.cfg:9: natsync.services.nat.rules.[0].terms.[0].from.source-address.[0]: '100.64.0.0/10' is not an IPv6 prefix" },
 	{ "bad translation type", "\"napt-44\"", "\"napt44\"",
 	  "t.cfg:10: natsync.services.nat.rules.[0].terms.[0].then.translation-type: 'napt44' is not one of: basic-nat44, dynamic-nat44, napt-44, dnat-44, twice-nat, stateful-nat64" },
 	{ "napt-44 pool without ports", "port = \"automatic\"; ", "",
@@ -811,4 +819,129 @@ Test(config, file_errors)
 		cr_expect_str_eq(err, want);
 	}
 	unlink(path);
+}
+
+/* ---- stateful-nat64 ------------------------------------------------------ */
+
+/* A NAT64 config (line numbers matter for the error table). */
+static const char nat64_cfg[] =
+	"natsync: {\n"                                                           /* 1 */
+	"\tservices: {\n"                                                        /* 2 */
+	"\t\tnat: {\n"                                                           /* 3 */
+	"\t\t\tpools = ( { name = \"p64\"; address = [ \"203.0.113.64/30\" ]; port = \"automatic\"; } );\n" /* 4 */
+	"\t\t\trules = ( { name = \"r64\"; match-direction = \"input\"; terms = (\n" /* 5 */
+	"\t\t\t\t{ name = \"t1\"; from = { source-address = [ \"2001:db8:64::/48\", \"2001:db8:65::/48\" ]; destination-address = \"64:ff9b::/96\"; };\n" /* 6 */
+	"\t\t\t\t  then = { translation-type = \"stateful-nat64\"; source-pool = \"p64\"; destination-prefix = \"64:ff9b::/96\"; }; } ); } );\n" /* 7 */
+	"\t\t};\n"                                                               /* 8 */
+	"\t\tservice-sets = ( { name = \"ss1\"; nat-rules = [ \"r64\" ];\n"     /* 9 */
+	"\t\t\tnext-hop-service = { inside-service-interface = \"nsu-in\"; outside-service-interface = \"nsu-out\"; }; } );\n" /* 10 */
+	"\t};\n"                                                                 /* 11 */
+	"};\n";                                                                  /* 12 */
+
+static void addr6(const char *s, uint8_t out[16])
+{
+	cr_assert_eq(inet_pton(AF_INET6, s, out), 1, "bad test address %s", s);
+}
+
+Test(config, stateful_nat64_compiles_one_term_per_source_prefix)
+{
+	uint8_t a[16];
+
+	cr_assert_eq(ns_config_load_string(nat64_cfg, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.n_nat, 0, "no IPv4 NAT term");
+	cr_assert_eq(conf.n_nat64, 2);
+	cr_expect_eq(conf.cfg.n_nat64, 2);
+	addr6("2001:db8:64::", a);
+	cr_expect_eq(memcmp(conf.nat64[0].src6, a, 16), 0);
+	cr_expect_eq(conf.nat64[0].src6_len, 48);
+	addr6("2001:db8:65::", a);
+	cr_expect_eq(memcmp(conf.nat64[1].src6, a, 16), 0);
+	addr6("64:ff9b::", a);
+	cr_expect_eq(memcmp(conf.nat64[0].pref64, a, 16), 0);
+	cr_expect_eq(conf.nat64[0].src_pool, 0);
+	cr_expect_eq(conf.nat64[0].svc_set, 0);
+	cr_expect_eq(conf.nat64[1].term_idx, 0);
+	cr_expect_eq(conf.nat64[0].flags, 0);
+}
+
+Test(config, stateful_nat64_defaults_to_the_well_known_prefix_and_any_source)
+{
+	char *a = subst(nat64_cfg, " destination-prefix = \"64:ff9b::/96\";", "");
+	char *b = subst(a, "from = { source-address = [ \"2001:db8:64::/48\", \"2001:db8:65::/48\" ]; destination-address = \"64:ff9b::/96\"; };", "");
+	char *c = subst(nat64_cfg, "\"64:ff9b::/96\"; }; }", "\"2001:db8:ff::/96\"; syslog = true; }; }");
+	char *d = subst(c, "destination-address = \"64:ff9b::/96\"", "destination-address = \"2001:db8:ff::/96\"");
+	uint8_t pref[16], zero[16] = { 0 };
+	uint64_t fp;
+
+	cr_assert_eq(ns_config_load_string(b, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(conf.n_nat64, 1);
+	addr6("64:ff9b::", pref);
+	cr_expect_eq(memcmp(conf.nat64[0].pref64, pref, 16), 0);
+	cr_expect_eq(memcmp(conf.nat64[0].src6, zero, 16), 0);
+	cr_expect_eq(conf.nat64[0].src6_len, 0);
+	fp = ns_config_fingerprint(&conf);
+	cr_assert_eq(ns_config_load_string(d, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	addr6("2001:db8:ff::", pref);
+	cr_expect_eq(memcmp(conf.nat64[0].pref64, pref, 16), 0);
+	cr_expect_eq(conf.nat64[0].flags, NS_NAT_F_SYSLOG);
+	cr_expect_neq(ns_config_fingerprint(&conf), fp, "the pref64 is part of the fingerprint");
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+static const struct bad_case nat64_bad[] = {
+	{ "pref64 not a /96", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"64:ff9b::/64\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '64:ff9b::/64': only a /96 prefix is supported (the IPv4 address is its last 32 bits)" },
+	{ "pref64 not IPv6", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"10.0.0.0/8\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '10.0.0.0/8' is not an IPv6 prefix" },
+	{ "pref64 host bits", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"64:ff9b::1/96\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '64:ff9b::1/96' has host bits set beyond /96" },
+	{ "source host bits", "\"2001:db8:65::/48\"", "\"2001:db8:65::1/48\"",
+	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.source-address.[1]: '2001:db8:65::1/48' has host bits set beyond /48" },
+	{ "IPv4 source", "\"2001:db8:65::/48\"", "\"100.64.0.0/10\"",
+	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.source-address.[1]: '100.64.0.0/10' is not an IPv6 prefix" },
+	{ "destination-address other than the pref64", "destination-address = \"64:ff9b::/96\"", "destination-address = \"64:ff9b:1::/96\"",
+	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.destination-address: '64:ff9b:1::/96': stateful-nat64 matches the destination-prefix of its then only" },
+	{ "no source pool", " source-pool = \"p64\";", "",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: missing (stateful-nat64 needs a source-pool)" },
+	{ "pool without ports", "port = \"automatic\"; ", "",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: stateful-nat64 needs pool 'p64' to have port = \"automatic\" or port-range" },
+	{ "undefined pool", "source-pool = \"p64\"", "source-pool = \"p65\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: pool 'p65' is not defined" },
+	{ "match-direction output", "match-direction = \"input\"", "match-direction = \"output\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.translation-type: stateful-nat64 translates subscriber-originated traffic: the rule needs match-direction input" },
+	{ "napt-44 option", "source-pool = \"p64\";", "source-pool = \"p64\"; mapping-type = \"endpoint-independent\";",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.mapping-type: not supported with stateful-nat64" },
+	{ "protocol match", "destination-address = \"64:ff9b::/96\";", "destination-address = \"64:ff9b::/96\"; protocol = \"tcp\";",
+	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.protocol: unknown key" },
+};
+
+Test(config, stateful_nat64_invalid_configs_are_rejected)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(nat64_bad) / sizeof(nat64_bad[0]); i++) {
+		const struct bad_case *c = &nat64_bad[i];
+		char *text = subst(nat64_cfg, c->find, c->repl);
+
+		expect_rejected(c->what, text, c->want);
+		free(text);
+	}
+}
+
+Test(config, stateful_nat64_term_limit)
+{
+	char list[4096] = "";
+	char *text;
+	int i;
+
+	for (i = 0; i < NS_MAX_NAT64_TERMS + 1; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"2001:db8:%x::/48\"",
+			 i ? ", " : "", i);
+	text = subst(nat64_cfg, "\"2001:db8:64::/48\", \"2001:db8:65::/48\"", list);
+	expect_rejected("33 source prefixes", text,
+			"t.cfg:6: natsync.services.nat.rules.[0].terms.[0]: more than 32 stateful-nat64 terms after expansion");
+	free(text);
 }

@@ -960,3 +960,106 @@ Test(sync_wire, enc_wrong_key_direction_or_sequence)
 		cr_assert_neq(memcmp(first + NSW_HDR_LEN, frame + NSW_HDR_LEN, 64), 0);
 	}
 }
+
+/* ---- NAT64 sessions (SESSION64_*) --------------------------------------- */
+
+/* A NAT64 session: [2001:db8:64::i]:40000+i -> 64:ff9b::198.51.100.7:80. */
+static void sample_session64(unsigned int i, struct ns_tuple6 *k, struct nsw_session *s)
+{
+	*s = sample_session(i);
+	memset(k, 0, sizeof(*k));
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:64::", k->saddr), 1);
+	k->saddr[14] = (uint8_t)(i >> 8);
+	k->saddr[15] = (uint8_t)i;
+	cr_assert_eq(inet_pton(AF_INET6, "64:ff9b::198.51.100.7", k->daddr), 1);
+	k->sport = s->in_key.sport;
+	k->dport = s->in_key.dport;
+	k->proto = i % 3 == 2 ? 58 : IPPROTO_TCP;
+	s->nat_type = NS_NAT_NAT64;
+	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
+	s->bind = NSW_BIND_PORT | NSW_BIND_PAIRED;
+	if (k->proto == 58) {
+		s->in_key.proto = s->out_key.proto = IPPROTO_ICMP;
+		s->tcp_state = NS_TCP_NONE;
+	}
+}
+
+Test(sync_wire, session64_roundtrip_fills_a_frame)
+{
+	static struct ns_tuple6 kin[NSW_BATCH_MAX_SESSIONS64], kout[NSW_BATCH_MAX_SESSIONS64];
+	static struct nsw_session in[NSW_BATCH_MAX_SESSIONS64], out[NSW_BATCH_MAX_SESSIONS64];
+	struct nsw_batch b;
+	struct nsw_hdr h;
+	size_t n, got, count = 0;
+
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_SESSION64_ADD);
+	for (;;) {
+		struct ns_tuple6 k;
+		struct nsw_session s;
+
+		sample_session64((unsigned int)count, &k, &s);
+		s.age_ms = s.idle_ms = 0; /* the smallest records: the most per frame */
+		if (nsw_batch_add_session64(&b, &k, &s))
+			break;
+		cr_assert_lt(count, NSW_BATCH_MAX_SESSIONS64);
+		kin[count] = k;
+		in[count++] = s;
+	}
+	cr_assert_gt(count, 100);
+	n = nsw_batch_finish(&b, 9);
+	cr_assert_leq(n, NSW_MAX_FRAME);
+	cb = checked_body(frame, n, NSW_SESSION64_ADD, 9, &h);
+	cr_assert_eq(nsw_decode_sessions64(cb, h.length, kout, out, NSW_BATCH_MAX_SESSIONS64, &got),
+		     0);
+	cr_assert_eq(got, count);
+	for (size_t i = 0; i < count; i++) {
+		cr_assert_eq(memcmp(&kin[i], &kout[i], sizeof(kin[i])), 0, "key %zu", i);
+		check_session_eq(&in[i], &out[i]);
+	}
+	/* an IPv4 decoder refuses what it cannot read, and the reverse */
+	cr_assert_neq(nsw_decode_sessions(cb, h.length, out, NSW_BATCH_MAX_SESSIONS, &got), 0);
+}
+
+Test(sync_wire, session64_records_must_be_nat64)
+{
+	struct ns_tuple6 k, kout[1];
+	struct nsw_session s, out[1];
+	struct nsw_batch b;
+	struct nsw_hdr h;
+	size_t n, got;
+
+	sample_session64(1, &k, &s);
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_SESSION64_UPDATE);
+	s.nat_type = NS_NAT_NAPT44;
+	cr_assert_eq(nsw_batch_add_session64(&b, &k, &s), -NSW_E_VALUE, "not a NAT64 session");
+	s.nat_type = NS_NAT_NAT64;
+	k.proto = 47;
+	cr_assert_eq(nsw_batch_add_session64(&b, &k, &s), -NSW_E_VALUE, "GRE is not translated");
+	k.proto = IPPROTO_TCP;
+	cr_assert_eq(nsw_batch_add_session(&b, &s), -NSW_E_VALUE, "IPv4 record in a 64 batch");
+	cr_assert_eq(nsw_batch_add_session64(&b, &k, &s), 0);
+	n = nsw_batch_finish(&b, 4);
+	/* a record whose key and session disagree on the protocol */
+	frame[NSW_HDR_LEN + 2 + 36] = IPPROTO_UDP;
+	cb = checked_body(frame, n, NSW_SESSION64_UPDATE, 4, &h);
+	cr_assert_eq(nsw_decode_sessions64(cb, h.length, kout, out, 1, &got), -NSW_E_VALUE);
+	/* truncated inside the key */
+	cr_assert_neq(nsw_decode_sessions64(cb, 2 + 20, kout, out, 1, &got), 0);
+}
+
+Test(sync_wire, session64_del_carries_the_out_key)
+{
+	struct nsw_session s = sample_session(5);
+	struct ns_tuple out[1];
+	struct nsw_batch b;
+	struct nsw_hdr h;
+	size_t n, got;
+
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_SESSION64_DEL);
+	cr_assert_eq(nsw_batch_add_del(&b, &s.out_key), 0);
+	n = nsw_batch_finish(&b, 5);
+	cb = checked_body(frame, n, NSW_SESSION64_DEL, 5, &h);
+	cr_assert_eq(nsw_decode_dels(cb, h.length, out, 1, &got), 0);
+	cr_assert_eq(memcmp(&out[0], &s.out_key, sizeof(out[0])), 0);
+	cr_assert_str_eq(nsw_type_str(NSW_SESSION64_DEL), "SESSION64_DEL");
+}

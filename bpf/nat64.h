@@ -1,0 +1,1335 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nat64.h - stateful NAT64 (RFC 6146) with RFC 7915 header translation and
+ * RFC 6052 /96 address embedding.
+ *
+ *  inside, IPv6 to a pref64 address of a stateful-nat64 term:
+ *    ns_nat64_sess[IPv6 tuple] -> session; on a miss the term's NAPT pool
+ *    gives an IPv4 address and port (the napt-44 allocator, paired pooling,
+ *    ns_ports shared with NAPT44), the firewall sees the IPv4 side of the
+ *    flow, the session is published under both keys; then the packet
+ *    becomes IPv4: source = pool address:port, destination = the last 32
+ *    bits of the IPv6 destination.
+ *  outside, IPv4 whose tuple is in ns_nat64_rev: the packet becomes
+ *    IPv6: source = pref64 + IPv4 source, destination = the subscriber.
+ *
+ * The header grows or shrinks by 20 bytes: bpf_xdp_adjust_head() in XDP,
+ * bpf_skb_change_proto() in TC. Checksums are patched incrementally with
+ * bpf_csum_diff() over the changed pseudo-header words; ICMPv6 covers a
+ * pseudo-header and ICMPv4 does not, so echo messages get the pseudo-header
+ * taken out or put in. ICMP errors about NAT64 flows are translated both
+ * ways (RFC 7915 4.2-4.3, 5.2-5.3: the quoted packet too, the frame grows
+ * or shrinks by 40 bytes). Not translated (dropped and counted): IPv6
+ * extension headers and fragments, IPv4 options and fragments on NAT64
+ * flows, the rarer ICMP error types, VLAN-tagged frames (doc/nat64.md).
+ */
+#ifndef NATSYNC_BPF_NAT64_H
+#define NATSYNC_BPF_NAT64_H
+
+#include "bpf/csum.h"
+#include "bpf/fwd.h"
+#include "bpf/icmp_err.h"
+#include "bpf/nat44.h"
+#include "bpf/session.h"
+
+#define NS_ETH_P_IPV6 0x86DD
+#define NS_IPPROTO_ICMPV6 58
+#define NS_ICMPV6_ECHO_REQUEST 128
+#define NS_ICMPV6_ECHO_REPLY 129
+#define NS_IP6_HLEN 40
+#define NS_IP4_HLEN 20
+#define NS_HDR_DELTA (NS_IP6_HLEN - NS_IP4_HLEN)
+/* the pipeline's "no verdict yet" (pipeline.h defines it identically) */
+#define NS_CONTINUE 0
+
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+struct ns_ip6hdr {
+	__u8 vtc;     /* version (4 bits), traffic class high nibble */
+	__u8 tc_flow; /* traffic class low nibble, flow label */
+	__be16 flow_lbl;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The IPv6 pseudo-header followed by the words of the L4 header that
+ * change, as one buffer for bpf_csum_diff(). */
+struct ns64_csum6 {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be32 len;  /* ICMPv6 only: upper-layer length */
+	__be32 nh;   /* ICMPv6 only: next header */
+	__be32 w[2]; /* ports, or ICMP type/code word and id/sequence */
+};
+
+struct ns64_csum4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be32 w[2];
+};
+
+/* bpf_csum_diff() sums at most 512 bytes per call. */
+#define NS64_CSUM_CHUNK 512
+/* Longest IPv4 UDP datagram without checksum whose checksum is computed. */
+#define NS64_CSUM_CHUNKS 4
+
+/*
+ * An ICMPv4 error about a NAT64 flow and the ICMPv6 error it becomes, as
+ * the two runs of words whose sums differ: the old ICMP header, quoted
+ * IPv4 header and first 8 quoted L4 bytes; the new ICMPv6 header, quoted
+ * IPv6 header, first 8 quoted L4 bytes and the outer IPv6 pseudo-header
+ * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the same.
+ */
+struct ns64_err_old {
+	__u8 icmp[8]; /* checksum bytes zero */
+	struct iphdr ip;
+	__u8 l4[8];
+};
+
+struct ns64_err_new {
+	__u8 icmp[8]; /* checksum bytes zero */
+	struct ns_ip6hdr ip6;
+	__u8 l4[8];
+	__u8 ps_saddr[16]; /* outer pseudo-header */
+	__u8 ps_daddr[16];
+	__be32 ps_len;
+	__be32 ps_nh;
+};
+
+/* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
+#define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
+
+/* Per-CPU scratch of the NAT64 path: a session under construction, the
+ * IPv6 key and header copies would not fit the 512-byte stack. */
+struct ns64_scratch {
+	struct ns_tuple6 k;
+	struct ns_session s;
+	struct ns_alloc a;
+	struct ns_ip6hdr h6;
+	struct ns64_csum6 c6;
+	struct ns64_csum4 c4;
+	struct iphdr h4;
+	struct ethhdr eth;
+	__u8 _pad[2];
+	__u8 buf[NS64_CSUM_CHUNK]; /* a slice of a UDP datagram being summed */
+	struct ns64_err_old eo;
+	struct ns64_err_new en;
+	struct ns_ip6hdr o6; /* outer header of a translated error */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ns64_scratch);
+} scratch_nat64 SEC(".maps");
+
+static __always_inline struct ns64_scratch *ns64_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_nat64, &zero);
+}
+
+/* Is IPv6 address @a inside @pfx/@len? */
+static __always_inline int ns64_prefix_match(const __u8 *pfx, __u8 len, const __u8 *a)
+{
+	__u32 pw, aw, m;
+	int j, bits;
+
+#pragma unroll
+	for (j = 0; j < 4; j++) {
+		bits = (int)len - 32 * j;
+		if (bits <= 0)
+			break;
+		m = bits >= 32 ? 0xffffffffu : bpf_htonl(~0u << (32 - bits));
+		__builtin_memcpy(&pw, pfx + 4 * j, 4);
+		__builtin_memcpy(&aw, a + 4 * j, 4);
+		if ((pw ^ aw) & m)
+			return 0;
+	}
+	return 1;
+}
+
+/**
+ * ns64_term_g() - the first stateful-nat64 term of service set @svc_id
+ * whose pref64 holds the destination and whose prefix holds the source of
+ * @k. @n: terms in the config bank's slice of ns_nat64_terms
+ * (cfg->n_nat64); @bank: that bank.
+ * Return: the term index (bank-relative), or -1.
+ *
+ * Global (noinline) like the other term walks: verified once on its own.
+ */
+__attribute__((noinline)) int ns64_term_g(__u32 svc_id, __u32 n, __u32 bank,
+					  const struct ns_tuple6 *k)
+{
+	struct ns_nat64_term *t;
+	__u32 i, idx;
+
+	if (!k)
+		return -1;
+	for (i = 0; i < NS_MAX_NAT64_TERMS; i++) {
+		if (i >= n)
+			break;
+		idx = (bank & 1) * NS_MAX_NAT64_TERMS + i;
+		t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+		if (!t)
+			break;
+		if (t->svc_set != svc_id)
+			continue;
+		if (!ns64_prefix_match(t->pref64, 96, k->daddr))
+			continue;
+		if (!ns64_prefix_match(t->src6, t->src6_len, k->saddr))
+			continue;
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Fold a bpf_csum_diff() result into the checksum field @check. */
+static __always_inline __u16 ns64_csum_apply(__u16 check, __s64 diff)
+{
+	__u64 sum = (__u16)~check;
+
+	sum += (__u32)diff;
+	return (__u16)~ns_csum_fold(sum);
+}
+
+/* A new IPv4 header checksum, from scratch. */
+static __always_inline void ns64_ip4_csum(struct iphdr *h)
+{
+	__s64 s;
+
+	h->check = 0;
+	s = bpf_csum_diff(0, 0, (__be32 *)h, sizeof(*h), 0);
+	h->check = (__u16)~ns_csum_fold((__u32)s);
+}
+
+static __always_inline int ns64_is_exthdr(__u8 nh)
+{
+	/* hop-by-hop, routing, fragment, ESP, AH, destination options,
+	 * mobility, HIP, shim6 */
+	return nh == 0 || nh == 43 || nh == 44 || nh == 50 || nh == 51 || nh == 60 || nh == 135 ||
+	       nh == 139 || nh == 140;
+}
+
+/*
+ * Parse the IPv6 header at p->l3_off and the L4 header behind it into
+ * sc->h6 / sc->k and p (l4_off, ip_len, ttl, tos, tcp_flags, icmp_type;
+ * p->t.proto = the IPv4 protocol). Return NS_CONTINUE, or the verdict for
+ * a packet that is not a translatable one: @own says whether the packet is
+ * NAT64's (its destination in a pref64) to tell "drop" from "not ours".
+ */
+static __always_inline __u32 ns64_parse6(struct ns_pkt *p, const bool is_tc,
+					 struct ns64_scratch *sc, __u32 svc_id, __u32 n_terms)
+{
+	struct ns_ip6hdr *h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
+	struct ns_tuple6 *k = &sc->k;
+	__u32 plen, l4 = p->l3_off + NS_IP6_HLEN;
+	__u8 nh;
+
+	if (!h || (h->vtc >> 4) != 6)
+		return NS_CNT_DROP_MALFORMED;
+	sc->h6 = *h;
+	plen = bpf_ntohs(h->payload_len);
+	if (l4 + plen > ns_frame_len(p->ctx, is_tc))
+		return NS_CNT_DROP_MALFORMED;
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(k->daddr, sc->h6.daddr, 16);
+	nh = sc->h6.nexthdr;
+	k->proto = nh;
+	p->l4_off = l4;
+	p->ip_len = NS_IP6_HLEN + plen;
+	p->ttl = sc->h6.hop_limit;
+	p->tos = (sc->h6.vtc << 4) | (sc->h6.tc_flow >> 4);
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != NS_IPPROTO_ICMPV6) {
+		if (ns64_term_g(svc_id, n_terms, p->bank, k) < 0)
+			return NS_CNT_PASS_NON_IP;
+		if (nh == 44)
+			return NS_CNT_DROP_FRAGMENT;
+		return ns64_is_exthdr(nh) ? NS_CNT_DROP_IPV6_EXTHDR : NS_CNT_DROP_UNSUPPORTED;
+	}
+	if (nh == IPPROTO_TCP) {
+		struct tcphdr *th = ns_ptr(p->ctx, is_tc, l4, sizeof(*th));
+
+		if (!th || plen < sizeof(*th) || th->doff < 5 || plen < th->doff * 4u)
+			goto bad_l4;
+		k->sport = th->source;
+		k->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->t.proto = IPPROTO_TCP;
+	} else if (nh == IPPROTO_UDP) {
+		struct udphdr *uh = ns_ptr(p->ctx, is_tc, l4, sizeof(*uh));
+
+		if (!uh || plen < sizeof(*uh) || bpf_ntohs(uh->len) < sizeof(*uh))
+			goto bad_l4;
+		k->sport = uh->source;
+		k->dport = uh->dest;
+		p->t.proto = IPPROTO_UDP;
+	} else {
+		struct icmphdr *ih = ns_ptr(p->ctx, is_tc, l4, sizeof(*ih));
+
+		if (!ih || plen < sizeof(*ih))
+			goto bad_l4;
+		p->icmp_type = ih->type;
+		p->icmp_code = ih->code;
+		if (ih->type == NS_ICMPV6_ECHO_REQUEST) {
+			k->sport = ih->un.echo.id;
+		} else if (ih->type == NS_ICMPV6_ECHO_REPLY) {
+			k->dport = ih->un.echo.id;
+		} else if (ih->type >= 1 && ih->type <= 4) {
+			return NS64_ICMP6_ERR; /* maybe about a NAT64 flow */
+		} else {
+			/* neighbour discovery and the like are the kernel's;
+			 * errors about NAT64 flows are not translated */
+			if (ns64_term_g(svc_id, n_terms, p->bank, k) < 0)
+				return NS_CNT_PASS_NON_IP;
+			return NS_CNT_DROP_UNSUPPORTED;
+		}
+		p->t.proto = IPPROTO_ICMP;
+	}
+	return NS_CONTINUE;
+bad_l4:
+	if (ns64_term_g(svc_id, n_terms, p->bank, k) < 0)
+		return NS_CNT_PASS_NON_IP;
+	return NS_CNT_DROP_MALFORMED;
+}
+
+/* The IPv4 side of the flow before source translation (see natsync.h). */
+static __always_inline void ns64_in_key(struct ns_tuple *t, const struct ns_tuple6 *k, __u8 proto4)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	t->saddr = ns_nat64_fold(k->saddr);
+	__builtin_memcpy(&t->daddr, k->daddr + 12, 4);
+	t->sport = k->sport;
+	t->dport = k->dport;
+	t->proto = proto4;
+}
+
+/* Publish sc->s under sc->k and its out_key. NS_CONTINUE with *sp set, or
+ * the verdict (claims released). */
+static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct ns_cfg *cfg,
+					  struct ns_session **sp)
+{
+	struct ns_session *s = &sc->s;
+
+	if (bpf_map_update_elem(&ns_nat64_sess, &sc->k, s, BPF_NOEXIST)) {
+		ns_alloc_release(&sc->a);
+		*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+		if (*sp) {
+			ns_count(NS_CNT_SESSION_RACE);
+			return NS_CONTINUE;
+		}
+		goto full;
+	}
+	if (bpf_map_update_elem(&ns_nat64_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&ns_nat64_sess, &sc->k);
+		ns_alloc_release(&sc->a);
+		goto full;
+	}
+	ns_count(NS_CNT_SESSION_NEW);
+	ns_emit(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+		s->pool_id, s->origin);
+	if (sc->a.new_port)
+		ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+			s->pool_id, s->origin);
+	*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+	return *sp ? NS_CONTINUE : NS_CNT_DROP_SESSION_FULL;
+full:
+	ns_emit(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
+		s->pool_id, s->origin);
+	return NS_CNT_DROP_SESSION_FULL;
+}
+
+/**
+ * ns64_open() - first packet of a NAT64 flow (term @ti matched): SYN
+ * check, allocation from the term's pool, firewall on the IPv4 side,
+ * insert. Return NS_CONTINUE with *@sp set, or the verdict.
+ */
+static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cfg,
+				       const struct ns_svc *svc, __u32 svc_id, int ti,
+				       struct ns64_scratch *sc, struct ns_session **sp)
+{
+	struct ns_session *s = &sc->s;
+	struct ns_nat64_term *t;
+	struct ns_nat_term nt;
+	struct ns_tuple t4;
+	__u8 action = NS_FW_ACCEPT;
+	__u32 idx = (p->bank & 1) * NS_MAX_NAT64_TERMS + ti;
+	__u64 now;
+	int fw;
+
+	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
+		return NS_CNT_DROP_TCP_NO_SYN;
+	/* only a query opens an ICMP flow; a reply without one is stray */
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != NS_ICMPV6_ECHO_REQUEST)
+		return NS_CNT_DROP_NO_SESSION;
+	t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+	if (!t)
+		return NS_CNT_DROP_UNSUPPORTED;
+	ns64_in_key(&t4, &sc->k, p->t.proto);
+	/* the napt-44 allocator with paired pooling on the folded source:
+	 * one subscriber's flows share a pool address (RFC 4787 REQ-2) */
+	__builtin_memset(&nt, 0, sizeof(nt));
+	nt.nat_type = NS_NAT_NAPT44;
+	nt.flags = NS_NAT_F_PAIRED;
+	nt.src_pool = t->src_pool;
+	nt.dst_pool = 0xff;
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	sc->a.svc_id = svc_id;
+	sc->a.nat_idx = ti;
+	sc->a.bank = p->bank & 1;
+	if (ns_nat_alloc_g(&t4, &nt, &sc->a)) {
+		ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &t4, NULL, svc_id, NS_NAT_NAT64, t->src_pool,
+			NS_SIDE_INSIDE);
+		return NS_CNT_DROP_POOL_EXHAUSTED;
+	}
+	now = bpf_ktime_get_ns();
+	__builtin_memset(s, 0, sizeof(*s));
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->svc_set = svc_id;
+	s->nat_term = ti;
+	s->fw_term = NS_NONE16;
+	s->origin = NS_SIDE_INSIDE;
+	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
+	s->nat_type = NS_NAT_NAT64;
+	s->pool_id = sc->a.pool_id;
+	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
+	if ((t->flags & NS_NAT_F_SYSLOG) || (svc->flags & NS_SVC_F_SYSLOG_SESSION))
+		s->flags |= NS_SF_SYSLOG;
+	s->in_key = t4;
+	s->out_key.saddr = t4.daddr;
+	s->out_key.daddr = sc->a.addr;
+	s->out_key.sport = t4.dport;
+	s->out_key.dport = sc->a.port;
+	s->out_key.proto = t4.proto;
+	/* the firewall sees the flow as it leaves: pool address -> IPv4 */
+	ns_tuple_reverse(&t4, &s->out_key);
+	fw = ns_fw_eval(svc, &t4, NS_DIR_INPUT, &action);
+	if ((fw < 0 && (svc->flags & NS_SVC_F_HAS_FW)) || action != NS_FW_ACCEPT) {
+		ns_alloc_release(&sc->a);
+		return NS_CNT_DROP_FW_DISCARD;
+	}
+	if (fw >= 0)
+		s->fw_term = fw;
+	return ns64_publish(sc, cfg, sp);
+}
+
+/*
+ * XDP: move the Ethernet header by @delta bytes (positive: the frame
+ * shrinks at the front) and set its type. The MACs are saved in sc->eth.
+ */
+static __always_inline int ns64_xdp_move_l2(struct ns_pkt *p, struct ns64_scratch *sc, int delta,
+					    __u16 proto)
+{
+	struct ethhdr *eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
+
+	if (!eth)
+		return -1;
+	sc->eth = *eth;
+	if (bpf_xdp_adjust_head(p->ctx, delta))
+		return -1;
+	eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
+	if (!eth)
+		return -1;
+	__builtin_memcpy(eth->h_dest, sc->eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, sc->eth.h_source, ETH_ALEN);
+	eth->h_proto = bpf_htons(proto);
+	return 0;
+}
+
+/* Write the L4 checksum @off: XDP by hand, TC through the helper (which
+ * also copes with CHECKSUM_PARTIAL when @pseudo). @udp: 0 stays 0. */
+static __always_inline int ns64_l4_csum(struct ns_pkt *p, const bool is_tc, __u32 off, __s64 diff,
+					int pseudo, int udp)
+{
+	__u16 *c, v;
+
+	if (is_tc)
+		return bpf_l4_csum_replace(p->ctx, off, 0, (__u32)diff,
+					   (pseudo ? BPF_F_PSEUDO_HDR : 0) |
+					       (udp ? BPF_F_MARK_MANGLED_0 : 0))
+			   ? -1
+			   : 0;
+	c = ns_ptr(p->ctx, false, off, 2);
+	if (!c)
+		return -1;
+	if (udp && *c == 0)
+		return 0;
+	v = ns64_csum_apply(*c, diff);
+	if (udp && v == 0)
+		v = 0xffff;
+	*c = v;
+	return 0;
+}
+
+/* Overwrite @len bytes at @off (both programs). XDP writes directly when
+ * the bytes are in the linear part (a helper call per store cost about a
+ * fifth of the translation). */
+static __always_inline int ns64_store(struct ns_pkt *p, const bool is_tc, __u32 off,
+				      const void *from, const __u32 len)
+{
+	if (!is_tc) {
+		void *d = ns_ptr(p->ctx, false, off, len);
+
+		if (d) {
+			__builtin_memcpy(d, from, len);
+			return 0;
+		}
+	}
+	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
+}
+
+/* Read @len bytes at @off, directly in XDP when they are linear. */
+static __always_inline int ns64_load(struct ns_pkt *p, const bool is_tc, __u32 off, void *to,
+				     const __u32 len)
+{
+	if (!is_tc) {
+		void *s = ns_ptr(p->ctx, false, off, len);
+
+		if (s) {
+			__builtin_memcpy(to, s, len);
+			return 0;
+		}
+	}
+	return ns_load(p->ctx, is_tc, off, to, len) ? -1 : 0;
+}
+
+/* One's complement sum (unfolded, 32 bits) of @len bytes at @off, in
+ * slices through sc->buf; 0 with *@sum set, or -1 when longer than
+ * NS64_CSUM_CHUNKS slices. */
+static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				    __u32 off, __u32 len, __u32 *out)
+{
+	__u32 done = 0, n, n4, i;
+	__u64 sum = 0;
+
+	for (i = 0; i < NS64_CSUM_CHUNKS; i++) {
+		if (done >= len)
+			break;
+		n = len - done;
+		if (n > NS64_CSUM_CHUNK)
+			n = NS64_CSUM_CHUNK;
+		/* 1 <= n <= 512 already; restated in arithmetic the verifier
+		 * follows (a compare on a copy would not bound n itself) */
+		asm volatile("" : "+r"(n));
+		n = ((n - 1) & (NS64_CSUM_CHUNK - 1)) + 1;
+		n4 = (n + 3) & 0x3fc;
+		if (n4 < 4 || n4 > NS64_CSUM_CHUNK)
+			return -1;
+		*(__u32 *)(sc->buf + n4 - 4) = 0;
+		if (ns_load(p->ctx, is_tc, off + done, sc->buf, n))
+			return -1;
+		sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->buf, n4, (__u32)sum);
+		done += n;
+	}
+	if (done < len)
+		return -1;
+	*out = (__u32)sum;
+	return 0;
+}
+
+/*
+ * IPv6 -> IPv4 for session @s (RFC 7915 section 5): L4 first (ports, ICMP
+ * type, checksums) while the offsets are the IPv6 ones, then the header
+ * shrinks by 20 bytes and the IPv4 header is written. p is left describing
+ * the IPv4 packet (tuple = reverse(out_key)).
+ */
+static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				     const struct ns_session *s)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	struct iphdr *h4 = &sc->h4;
+	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP6_HLEN;
+	__be16 nport = s->out_key.dport; /* pool port / echo id */
+	__u8 icmp_type = p->icmp_type == NS_ICMPV6_ECHO_REQUEST ? ICMP_ECHO : ICMP_ECHOREPLY;
+	__be32 w0, w1;
+	__s64 diff;
+
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(c6->daddr, sc->h6.daddr, 16);
+	c4->saddr = s->out_key.daddr;
+	c4->daddr = s->out_key.saddr;
+	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
+		return -1;
+	if (p->t.proto == IPPROTO_ICMP) {
+		/* out: the pseudo-header and type 128/129; in: type 8/0 */
+		c6->len = bpf_htonl(plen);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = w0 & bpf_htonl(0xffff0000);
+		c6->w[1] = w1;
+		c4->w[0] = c6->w[0];
+		((__u8 *)&c4->w[0])[0] = icmp_type;
+		c4->w[1] = w1;
+		if (icmp_type == ICMP_ECHO)
+			((__be16 *)&c4->w[1])[0] = nport;
+		diff = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
+		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns64_store(p, is_tc, l4, &c4->w[0], 1) ||
+		    ns64_store(p, is_tc, l4 + 4, &c4->w[1], 2))
+			return -1;
+	} else {
+		/* the pseudo-headers differ in the addresses only (length and
+		 * protocol sum the same); the source port becomes the pool's */
+		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
+
+		diff = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+			return -1;
+		c6->w[0] = w0;
+		c4->w[0] = w0;
+		((__be16 *)&c4->w[0])[0] = nport;
+		diff = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns64_store(p, is_tc, l4, &nport, 2))
+			return -1;
+	}
+
+	__builtin_memset(h4, 0, sizeof(*h4));
+	h4->version = 4;
+	h4->ihl = 5;
+	h4->tos = p->tos;
+	h4->tot_len = bpf_htons(plen + NS_IP4_HLEN);
+	/* RFC 7915 5.1: DF only above 1260 bytes, an identification always */
+	h4->id = (__be16)bpf_get_prandom_u32();
+	if (plen + NS_IP4_HLEN > 1260)
+		h4->frag_off = bpf_htons(0x4000);
+	h4->ttl = p->ttl; /* decremented once, when forwarded */
+	h4->protocol = p->t.proto;
+	h4->saddr = c4->saddr;
+	h4->daddr = c4->daddr;
+	ns64_ip4_csum(h4);
+
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA, ETH_P_IP)) {
+		return -1;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
+		return -1;
+	p->l4_off = p->l3_off + NS_IP4_HLEN;
+	p->ip_len = plen + NS_IP4_HLEN;
+	p->icmp_type = icmp_type;
+	ns_tuple_reverse(&p->t, &s->out_key);
+	return 0;
+}
+
+/*
+ * IPv4 -> IPv6 for session @s, whose IPv6 key is @k (RFC 7915 section 4):
+ * source = k->daddr (pref64 + the IPv4 source), destination = k->saddr,
+ * destination port / echo id = k->sport.
+ */
+static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
+				     const struct ns_tuple6 *k)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	struct ns_ip6hdr *h6 = &sc->h6;
+	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP4_HLEN;
+	__u8 nh = p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto;
+	__be32 w0, w1;
+	__s64 diff;
+
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, k->daddr, 16);
+	__builtin_memcpy(c6->daddr, k->saddr, 16);
+	c4->saddr = p->t.saddr;
+	c4->daddr = p->t.daddr;
+	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
+		return -1;
+	if (p->t.proto == IPPROTO_ICMP) {
+		c4->w[0] = w0 & bpf_htonl(0xffff0000);
+		c4->w[1] = w1;
+		c6->len = bpf_htonl(plen);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = c4->w[0];
+		((__u8 *)&c6->w[0])[0] = NS_ICMPV6_ECHO_REPLY;
+		c6->w[1] = w1;
+		((__be16 *)&c6->w[1])[0] = k->sport;
+		diff = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
+		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns64_store(p, is_tc, l4, &c6->w[0], 1) ||
+		    ns64_store(p, is_tc, l4 + 4, &c6->w[1], 2))
+			return -1;
+	} else {
+		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
+		__be16 dport = k->sport;
+
+		diff = bpf_csum_diff((__be32 *)c4, 8, (__be32 *)c6, 32, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+			return -1;
+		c4->w[0] = w0;
+		c6->w[0] = w0;
+		((__be16 *)&c6->w[0])[1] = dport;
+		diff = bpf_csum_diff(&c4->w[0], 4, &c6->w[0], 4, 0);
+		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns64_store(p, is_tc, l4 + 2, &dport, 2))
+			return -1;
+	}
+
+	__builtin_memset(h6, 0, sizeof(*h6));
+	h6->vtc = 0x60 | (p->tos >> 4);
+	h6->tc_flow = (p->tos & 0xf) << 4;
+	h6->payload_len = bpf_htons(plen);
+	h6->nexthdr = nh;
+	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
+	__builtin_memcpy(h6->saddr, k->daddr, 16);
+	__builtin_memcpy(h6->daddr, k->saddr, 16);
+
+	if (is_tc) {
+		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+		return -1;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
+		return -1;
+	p->l4_off = p->l3_off + NS_IP6_HLEN;
+	p->ip_len = plen + NS_IP6_HLEN;
+	return 0;
+}
+
+/**
+ * ns64_forward6() - send a translated IPv6 packet: fib lookup (AF_INET6),
+ * hop limit decrement, MACs, redirect; the kernel stack otherwise.
+ */
+static __always_inline __u32 ns64_forward6(struct ns_pkt *p, const bool is_tc,
+					   const struct ns_ip6hdr *h6)
+{
+	struct bpf_fib_lookup f;
+	struct ns_ip6hdr *h;
+	__u32 oif;
+	int rc;
+
+	__builtin_memset(&f, 0, sizeof(f));
+	f.family = AF_INET6;
+	f.l4_protocol = h6->nexthdr;
+	f.tot_len = p->ip_len;
+	__builtin_memcpy(f.ipv6_src, h6->saddr, 16);
+	__builtin_memcpy(f.ipv6_dst, h6->daddr, 16);
+	f.ifindex = p->ifindex;
+	if (is_tc && ((struct __sk_buff *)p->ctx)->gso_segs > 1)
+		f.tot_len = 0;
+	rc = bpf_fib_lookup(p->ctx, &f, sizeof(f), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return NS_CNT_FWD_STACK;
+	oif = f.ifindex;
+	if (!bpf_map_lookup_elem(&ns_tx_ports, &oif))
+		return NS_CNT_FWD_STACK;
+	if (ns_set_macs(p, is_tc, &f))
+		return NS_CNT_FWD_STACK;
+	/* no header checksum in IPv6 */
+	h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
+	if (!h)
+		return NS_CNT_FWD_STACK;
+	h->hop_limit--;
+	if (is_tc)
+		bpf_redirect(oif, 0);
+	else
+		bpf_redirect_map(&ns_tx_ports, oif, 0);
+	return NS_CNT_FWD_REDIRECT;
+}
+
+/*
+ * RFC 7915 5.2: ICMPv6 error type/code -> ICMPv4. Return 0, or -1 for
+ * what is not translated (parameter problems other than "unrecognized
+ * next header", unknown codes): those are dropped.
+ */
+static __always_inline int ns64_err_type6(__u8 type, __u8 code, __u8 *t4, __u8 *c4)
+{
+	*t4 = ICMP_DEST_UNREACH;
+	switch (type) {
+	case 1:
+		if (code > 4)
+			return -1;
+		/* no route, beyond scope, address -> host unreachable;
+		 * administratively prohibited; port unreachable */
+		*c4 = code == 1 ? 10 : code == 4 ? ICMP_PORT_UNREACH : 1;
+		return 0;
+	case 2:
+		*c4 = 4; /* fragmentation needed */
+		return 0;
+	case 3:
+		*t4 = ICMP_TIME_EXCEEDED;
+		*c4 = code;
+		return code <= 1 ? 0 : -1;
+	case 4:
+		*c4 = 2; /* unrecognized next header -> protocol unreachable */
+		return code == 1 ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * The first 8 quoted L4 bytes as the IPv4 host sent them (sc->eo.l4, from
+ * sc->en.l4): destination port / echo id back to the pool's, and for UDP
+ * and an ICMP echo reply the checksum of the IPv4 packet (a UDP checksum
+ * loses the IPv6 pseudo-header, an ICMP one the whole pseudo-header).
+ */
+static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct ns_session *s,
+					 __u8 nh, __u32 inner_len)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	__u8 *l4 = sc->eo.l4;
+	__u16 *ck;
+	__s64 d;
+
+	__builtin_memcpy(l4, sc->en.l4, 8);
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, sc->en.ip6.saddr, 16);
+	__builtin_memcpy(c6->daddr, sc->en.ip6.daddr, 16);
+	c4->saddr = s->out_key.saddr;
+	c4->daddr = s->out_key.daddr;
+	if (nh == NS_IPPROTO_ICMPV6) {
+		ck = (__u16 *)(l4 + 2);
+		l4[0] = ICMP_ECHOREPLY;
+		__builtin_memcpy(l4 + 4, &s->out_key.dport, 2);
+		c6->len = bpf_htonl(inner_len);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = ((__be32 *)sc->en.l4)[0] & bpf_htonl(0xffff0000);
+		c6->w[1] = ((__be32 *)sc->en.l4)[1];
+		c4->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
+		c4->w[1] = ((__be32 *)l4)[1];
+		d = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
+		*ck = ns64_csum_apply(*ck, d);
+		return;
+	}
+	__builtin_memcpy(l4 + 2, &s->out_key.dport, 2);
+	if (nh != IPPROTO_UDP)
+		return;
+	ck = (__u16 *)(l4 + 6);
+	if (!*ck)
+		return;
+	c6->w[0] = ((__be32 *)sc->en.l4)[0];
+	c4->w[0] = ((__be32 *)l4)[0];
+	d = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
+	d = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, (__u32)d);
+	*ck = ns64_csum_apply(*ck, d);
+	if (!*ck)
+		*ck = 0xffff;
+}
+
+/*
+ * ns64_icmp6_error() - an ICMPv6 error from the inside (the subscriber or
+ * a router in front of it) about a packet natsync translated to IPv6
+ * becomes the ICMPv4 error the IPv4 host understands (RFC 7915 5.2/5.3):
+ * outer IPv4 from the session's pool address to the host, the quoted IPv6
+ * packet turned back into the IPv4 packet the host sent, the ICMPv4
+ * checksum derived from the ICMPv6 one (verified first, over the whole
+ * message and the IPv6 pseudo-header). p/sc->h6 hold the parsed outer
+ * header. Return: NS_CONTINUE when it is not about a NAT64 flow, else the
+ * verdict.
+ */
+static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc,
+					      const struct ns_cfg *cfg)
+{
+	__u32 m6 = p->ip_len - NS_IP6_HLEN, inner_len, sum;
+	struct ns64_scratch *sc = ns64_scratch();
+	struct ns_tuple6 k;
+	struct ns_session *s;
+	__u8 t4, c4, nh;
+	__u16 ck, mtu;
+	__be32 mtu6;
+	__s64 d;
+
+	if (!sc || m6 < 8 + NS_IP6_HLEN + 8)
+		return NS_CONTINUE;
+	if (ns_load(p->ctx, is_tc, p->l4_off, sc->en.icmp, 8) ||
+	    ns_load(p->ctx, is_tc, p->l4_off + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
+	    ns_load(p->ctx, is_tc, p->l4_off + 8 + NS_IP6_HLEN, sc->en.l4, 8))
+		return NS_CONTINUE;
+	nh = sc->en.ip6.nexthdr;
+	if ((sc->en.ip6.vtc >> 4) != 6 ||
+	    (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != NS_IPPROTO_ICMPV6))
+		return NS_CONTINUE;
+	/* the quoted packet went to the subscriber: its session is the
+	 * reverse of it */
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.saddr, sc->en.ip6.daddr, 16);
+	__builtin_memcpy(k.daddr, sc->en.ip6.saddr, 16);
+	k.proto = nh;
+	if (nh == NS_IPPROTO_ICMPV6) {
+		if (sc->en.l4[0] != NS_ICMPV6_ECHO_REPLY)
+			return NS_CONTINUE;
+		__builtin_memcpy(&k.sport, sc->en.l4 + 4, 2);
+	} else {
+		__builtin_memcpy(&k.sport, sc->en.l4 + 2, 2);
+		__builtin_memcpy(&k.dport, sc->en.l4, 2);
+	}
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &k);
+	if (!s)
+		return NS_CONTINUE;
+	if (!p->active)
+		return NS_CNT_DROP_INACTIVE;
+	if (p->ttl <= 1)
+		return NS_CNT_PASS_TTL;
+	/* RFC 5508 REQ-3: a bad checksum is dropped, never translated */
+	__builtin_memcpy(sc->en.ps_saddr, sc->h6.saddr, 16);
+	__builtin_memcpy(sc->en.ps_daddr, sc->h6.daddr, 16);
+	sc->en.ps_len = bpf_htonl(m6);
+	sc->en.ps_nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+	if (ns64_sum(p, is_tc, sc, p->l4_off, m6, &sum))
+		return NS_CNT_DROP_UNSUPPORTED;
+	sum = (__u32)bpf_csum_diff(0, 0, (__be32 *)sc->en.ps_saddr, 40, sum);
+	if (ns_csum_fold(sum) != 0xffff)
+		return NS_CNT_DROP_ICMP_ERR;
+	if (ns64_err_type6(p->icmp_type, p->icmp_code, &t4, &c4))
+		return NS_CNT_DROP_UNSUPPORTED;
+	__builtin_memcpy(&ck, sc->en.icmp + 2, 2);
+	__builtin_memcpy(&mtu6, sc->en.icmp + 4, 4);
+	sc->en.icmp[2] = 0;
+	sc->en.icmp[3] = 0;
+
+	inner_len = bpf_ntohs(sc->en.ip6.payload_len);
+	__builtin_memset(&sc->eo, 0, sizeof(sc->eo));
+	sc->eo.icmp[0] = t4;
+	sc->eo.icmp[1] = c4;
+	if (p->icmp_type == 2) {
+		/* RFC 7915 5.2: the IPv6 MTU - 20, within 16 bits */
+		__u32 m = bpf_ntohl(mtu6);
+
+		m = m > NS_HDR_DELTA ? m - NS_HDR_DELTA : 0;
+		mtu = m > 0xffff ? 0xffff : m;
+		sc->eo.icmp[6] = mtu >> 8;
+		sc->eo.icmp[7] = mtu & 0xff;
+	}
+	sc->eo.ip.version = 4;
+	sc->eo.ip.ihl = 5;
+	sc->eo.ip.tos = (sc->en.ip6.vtc << 4) | (sc->en.ip6.tc_flow >> 4);
+	sc->eo.ip.tot_len = bpf_htons(inner_len + NS_IP4_HLEN);
+	sc->eo.ip.ttl = sc->en.ip6.hop_limit;
+	sc->eo.ip.protocol = nh == NS_IPPROTO_ICMPV6 ? IPPROTO_ICMP : nh;
+	sc->eo.ip.saddr = s->out_key.saddr;
+	sc->eo.ip.daddr = s->out_key.daddr;
+	ns64_ip4_csum(&sc->eo.ip);
+	ns64_err6_l4(sc, s, nh, inner_len);
+	d = bpf_csum_diff((__be32 *)&sc->en, sizeof(sc->en), (__be32 *)&sc->eo, sizeof(sc->eo), 0);
+	ck = ns64_csum_apply(ck, d);
+	__builtin_memcpy(sc->eo.icmp + 2, &ck, 2);
+
+	/* outer header: from the pool address to the IPv4 host */
+	__builtin_memset(&sc->h4, 0, sizeof(sc->h4));
+	sc->h4.version = 4;
+	sc->h4.ihl = 5;
+	sc->h4.tos = p->tos;
+	sc->h4.tot_len = bpf_htons(m6 - NS_HDR_DELTA + NS_IP4_HLEN);
+	sc->h4.id = (__be16)bpf_get_prandom_u32();
+	sc->h4.ttl = p->ttl; /* decremented once, when forwarded */
+	sc->h4.protocol = IPPROTO_ICMP;
+	sc->h4.saddr = s->out_key.daddr;
+	sc->h4.daddr = s->out_key.saddr;
+	ns64_ip4_csum(&sc->h4);
+
+	/* 40 bytes less in front */
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    bpf_skb_adjust_room(p->ctx, -NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return NS_CNT_DROP_ICMP_ERR;
+	} else if (ns64_xdp_move_l2(p, sc, 2 * NS_HDR_DELTA, ETH_P_IP)) {
+		return NS_CNT_DROP_ICMP_ERR;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, &sc->h4, sizeof(sc->h4)) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN, sc->eo.icmp, 8) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN + 8, &sc->eo.ip, sizeof(sc->eo.ip)) ||
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	__builtin_memset(&p->t, 0, sizeof(p->t));
+	p->t.saddr = sc->h4.saddr;
+	p->t.daddr = sc->h4.daddr;
+	p->t.proto = IPPROTO_ICMP;
+	p->ip_len = m6 - NS_HDR_DELTA + NS_IP4_HLEN;
+	p->l4_off = p->l3_off + NS_IP4_HLEN;
+	ns_count(NS_CNT_ICMP_ERR_XLATED);
+	return ns_forward(p, is_tc);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp6_error_xdp(struct ns_pkt *p,
+							    const struct ns_cfg *cfg)
+{
+	return ns64_icmp6_error(p, false, cfg);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp6_error_tc(struct ns_pkt *p,
+							   const struct ns_cfg *cfg)
+{
+	return ns64_icmp6_error(p, true, cfg);
+}
+
+/**
+ * ns64_from_inside() - an IPv6 frame on an interface of service set
+ * @svc_id (p->l3_off set by the parser). Return: the verdict counter.
+ */
+static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc,
+					      const struct ns_cfg *cfg, const struct ns_svc *svc,
+					      __u32 svc_id)
+{
+	struct ns_session *s;
+	struct ns64_scratch *sc;
+	__u32 cnt;
+	int ti = -1;
+
+	if (!cfg->n_nat64 || p->side != NS_SIDE_INSIDE)
+		return NS_CNT_PASS_NON_IP;
+	if (p->vlans)
+		return NS_CNT_PASS_NON_IP; /* tagged NAT64 is not handled: the kernel's */
+	sc = ns64_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64);
+	if (cnt == NS64_ICMP6_ERR) {
+		cnt = is_tc ? ns64_icmp6_error_tc(p, cfg) : ns64_icmp6_error_xdp(p, cfg);
+		if (cnt != NS_CONTINUE)
+			return cnt;
+		/* about no NAT64 flow: dropped if it is NAT64's, else the kernel's */
+		return ns64_term_g(svc_id, cfg->n_nat64, p->bank, &sc->k) < 0 ? NS_CNT_PASS_NON_IP
+								     : NS_CNT_DROP_ICMP_ERR;
+	}
+	if (cnt != NS_CONTINUE)
+		return cnt;
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+	if (!s) {
+		ti = ns64_term_g(svc_id, cfg->n_nat64, p->bank, &sc->k);
+		if (ti < 0)
+			return NS_CNT_PASS_NON_IP;
+	}
+	if (!p->active)
+		return NS_CNT_DROP_INACTIVE;
+	if (p->ttl <= 1)
+		return NS_CNT_PASS_TTL; /* the kernel sends time exceeded */
+	if (s) {
+		ns_count(NS_CNT_SESSION_HIT);
+	} else {
+		cnt = ns64_open(p, cfg, svc, svc_id, ti, sc, &s);
+		if (cnt != NS_CONTINUE)
+			return cnt;
+		if (!s)
+			return NS_CNT_DROP_SESSION_FULL;
+	}
+	ns_session_account(s, p, NS_SIDE_INSIDE, bpf_ktime_get_ns());
+	if (ns64_6to4(p, is_tc, sc, s))
+		return NS_CNT_DROP_MALFORMED;
+	ns_count(NS_CNT_NAT64_OUT);
+	return ns_forward(p, is_tc);
+}
+
+/*
+ * An IPv4 UDP datagram without checksum gets the IPv4 checksum it would
+ * have had (RFC 7915 4.5: the translator computes the missing one), so
+ * that the translation patches it like any other: the datagram is summed
+ * in slices of NS64_CSUM_CHUNK bytes (even offsets, so the zero padding of
+ * the last slice to 4 bytes adds nothing). Return 0, or -1 when it is
+ * longer than NS64_CSUM_CHUNKS slices.
+ */
+static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc,
+					      struct ns64_scratch *sc)
+{
+	__u32 len = p->ip_len - NS_IP4_HLEN, s32;
+	__be32 ph[3];
+	__u64 sum;
+	__u16 c;
+
+	if (ns64_sum(p, is_tc, sc, p->l4_off, len, &s32))
+		return -1;
+	sum = s32;
+	ph[0] = p->t.saddr;
+	ph[1] = p->t.daddr;
+	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));
+	sum = (__u32)bpf_csum_diff(0, 0, ph, sizeof(ph), (__u32)sum);
+	c = (__u16)~ns_csum_fold(sum);
+	if (!c)
+		c = 0xffff;
+	return ns64_store(p, is_tc, p->l4_off + 6, &c, 2);
+}
+
+/**
+ * ns64_from_outside() - an IPv4 packet arriving outside that no NAT44
+ * session claimed: its NAT64 session, if any, translates it to IPv6.
+ * Return: NS_CONTINUE when it is not a NAT64 flow, else the verdict.
+ */
+static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_tc,
+					       const struct ns_cfg *cfg)
+{
+	struct ns64_scratch *sc;
+	struct ns_session *s;
+	struct ns_tuple6 *k;
+	struct iphdr *ip;
+
+	if (!cfg->n_nat64)
+		return NS_CONTINUE;
+	k = bpf_map_lookup_elem(&ns_nat64_rev, &p->t);
+	if (!k)
+		return NS_CONTINUE;
+	sc = ns64_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	sc->k = *k;
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+	if (!s)
+		return NS_CONTINUE;
+	ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));
+	if (!ip)
+		return NS_CNT_DROP_MALFORMED;
+	if (ip->frag_off & bpf_htons(0x2000))
+		return NS_CNT_DROP_FRAGMENT; /* no reassembly: never half a datagram */
+	if (ip->ihl != 5 || p->vlans)
+		return NS_CNT_DROP_UNSUPPORTED; /* IPv4 options, tagged frames */
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHOREPLY)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (p->t.proto == IPPROTO_UDP) {
+		__be16 c;
+
+		/* IPv6 needs a UDP checksum (RFC 7915 4.5) */
+		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2))
+			return NS_CNT_DROP_MALFORMED;
+		if (!c && ns64_udp_fill_csum(p, is_tc, sc))
+			return NS_CNT_DROP_UNSUPPORTED;
+	}
+	ns_count(NS_CNT_SESSION_HIT);
+	ns_session_account(s, p, NS_SIDE_OUTSIDE, bpf_ktime_get_ns());
+	if (ns64_4to6(p, is_tc, sc, &sc->k))
+		return NS_CNT_DROP_MALFORMED;
+	ns_count(NS_CNT_NAT64_IN);
+	return ns64_forward6(p, is_tc, &sc->h6);
+}
+
+/*
+ * RFC 7915 4.2: ICMPv4 error type/code -> ICMPv6. Return 0, or -1 for what
+ * is not translated (parameter problem, source quench, protocol
+ * unreachable and the rarer codes): those are dropped.
+ */
+static __always_inline int ns64_err_type(__u8 type, __u8 code, __u8 *t6, __u8 *c6)
+{
+	if (type == ICMP_TIME_EXCEEDED) {
+		*t6 = 3;
+		*c6 = code;
+		return code <= 1 ? 0 : -1;
+	}
+	if (type != ICMP_DEST_UNREACH)
+		return -1;
+	*t6 = 1;
+	switch (code) {
+	case 0:
+	case 1:
+	case 5:
+	case 6:
+	case 7:
+	case 8:
+	case 11:
+	case 12:
+		*c6 = 0; /* no route */
+		return 0;
+	case 9:
+	case 10:
+	case 13:
+		*c6 = 1; /* administratively prohibited */
+		return 0;
+	case 3:
+		*c6 = 4; /* port unreachable */
+		return 0;
+	case 4:
+		*t6 = 2; /* packet too big */
+		*c6 = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The first 8 quoted L4 bytes as the subscriber sent them (in sc->en.l4):
+ * its source port / echo id and, for UDP (checksum within the 8 bytes) and
+ * an ICMPv6 echo, the checksum over the IPv6 pseudo-header. A quoted TCP
+ * checksum lies beyond them and is left alone, as in icmp_err.h.
+ */
+static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns_tuple6 *k,
+					__u32 inner_len)
+{
+	struct ns64_csum6 *c6 = &sc->c6;
+	struct ns64_csum4 *c4 = &sc->c4;
+	__u8 *l4 = sc->en.l4;
+	__u16 *ck;
+	__s64 d;
+
+	__builtin_memcpy(l4, sc->eo.l4, 8);
+	__builtin_memset(c6, 0, sizeof(*c6));
+	__builtin_memset(c4, 0, sizeof(*c4));
+	__builtin_memcpy(c6->saddr, k->saddr, 16);
+	__builtin_memcpy(c6->daddr, k->daddr, 16);
+	c4->saddr = sc->eo.ip.saddr;
+	c4->daddr = sc->eo.ip.daddr;
+	if (k->proto == NS_IPPROTO_ICMPV6) {
+		ck = (__u16 *)(l4 + 2);
+		c4->w[0] = ((__be32 *)sc->eo.l4)[0] & bpf_htonl(0xffff0000);
+		c4->w[1] = ((__be32 *)sc->eo.l4)[1];
+		l4[0] = NS_ICMPV6_ECHO_REQUEST;
+		__builtin_memcpy(l4 + 4, &k->sport, 2);
+		c6->len = bpf_htonl(inner_len);
+		c6->nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+		c6->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
+		c6->w[1] = ((__be32 *)l4)[1];
+		d = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
+		*ck = ns64_csum_apply(*ck, d);
+		return;
+	}
+	__builtin_memcpy(l4, &k->sport, 2);
+	if (k->proto != IPPROTO_UDP)
+		return;
+	ck = (__u16 *)(l4 + 6);
+	if (!*ck)
+		return;
+	c4->w[0] = ((__be32 *)sc->eo.l4)[0];
+	c6->w[0] = ((__be32 *)l4)[0];
+	/* addresses (pseudo-header) and the source port in one diff */
+	d = bpf_csum_diff((__be32 *)c4, sizeof(*c4), (__be32 *)c6, sizeof(*c6), 0);
+	*ck = ns64_csum_apply(*ck, d);
+	if (!*ck)
+		*ck = 0xffff;
+}
+
+/*
+ * ns64_icmp_error() - an ICMPv4 error arriving outside about a NAT64 flow
+ * becomes the ICMPv6 error the subscriber understands (RFC 7915 4.2/4.3):
+ * outer IPv6 from pref64 + the error's IPv4 source to the subscriber, the
+ * quoted IPv4 packet translated back to the IPv6 packet the subscriber
+ * sent, the ICMPv6 checksum patched from the ICMPv4 one (which is verified
+ * first). The session is neither refreshed nor removed (RFC 5508).
+ * Return: NS_CONTINUE when the error is not about a NAT64 flow, else the
+ * verdict.
+ */
+static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
+					     const struct ns_cfg *cfg)
+{
+	struct ns64_scratch *sc;
+	struct ns_tuple6 *k6;
+	struct ns_quoted q;
+	struct ns_tuple key;
+	__u32 m4, inner_len;
+	__u16 c4, mtu;
+	__u8 t6, c6;
+	__s64 d;
+
+	if (!cfg->n_nat64 || ns_quoted_parse(p, is_tc, &q))
+		return NS_CONTINUE;
+	ns_tuple_reverse(&key, &q.t);
+	k6 = bpf_map_lookup_elem(&ns_nat64_rev, &key);
+	sc = ns64_scratch();
+	if (!k6 || !sc)
+		return NS_CONTINUE;
+	sc->k = *k6;
+	if (!bpf_map_lookup_elem(&ns_nat64_sess, &sc->k))
+		return NS_CONTINUE;
+	if (!ns_icmp_csum_ok(p, is_tc))
+		return NS_CNT_DROP_ICMP_ERR;
+	/* fixed-size headers only: options would shift the quoted packet */
+	if (p->l4_off != p->l3_off + NS_IP4_HLEN || q.ip.ihl != 5 || p->vlans)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (ns64_err_type(p->icmp_type, p->icmp_code, &t6, &c6))
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (ns_load(p->ctx, is_tc, p->l4_off, sc->eo.icmp, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	__builtin_memcpy(&c4, sc->eo.icmp + 2, 2);
+	sc->eo.icmp[2] = 0;
+	sc->eo.icmp[3] = 0;
+	sc->eo.ip = q.ip;
+	__builtin_memcpy(sc->eo.l4, q.l4, 8);
+
+	m4 = p->ip_len - NS_IP4_HLEN; /* the ICMPv4 message */
+	inner_len = bpf_ntohs(q.ip.tot_len) - NS_IP4_HLEN;
+	__builtin_memset(&sc->en, 0, sizeof(sc->en));
+	sc->en.icmp[0] = t6;
+	sc->en.icmp[1] = c6;
+	if (t6 == 2) {
+		/* RFC 7915: MTU + 20, never below the IPv6 minimum */
+		__builtin_memcpy(&mtu, sc->eo.icmp + 6, 2);
+		mtu = bpf_ntohs(mtu) + NS_HDR_DELTA;
+		if (mtu < 1280)
+			mtu = 1280;
+		sc->en.icmp[6] = mtu >> 8;
+		sc->en.icmp[7] = mtu & 0xff;
+	}
+	sc->en.ip6.vtc = 0x60 | (q.ip.tos >> 4);
+	sc->en.ip6.tc_flow = (q.ip.tos & 0xf) << 4;
+	sc->en.ip6.payload_len = bpf_htons(inner_len);
+	sc->en.ip6.nexthdr = sc->k.proto;
+	sc->en.ip6.hop_limit = q.ip.ttl;
+	__builtin_memcpy(sc->en.ip6.saddr, sc->k.saddr, 16);
+	__builtin_memcpy(sc->en.ip6.daddr, sc->k.daddr, 16);
+	ns64_err_l4(sc, &sc->k, inner_len);
+
+	/* outer header: from pref64 + the error's source, to the subscriber */
+	__builtin_memset(&sc->o6, 0, sizeof(sc->o6));
+	sc->o6.vtc = 0x60 | (p->tos >> 4);
+	sc->o6.tc_flow = (p->tos & 0xf) << 4;
+	sc->o6.payload_len = bpf_htons(m4 + NS_HDR_DELTA);
+	sc->o6.nexthdr = NS_IPPROTO_ICMPV6;
+	sc->o6.hop_limit = p->ttl;
+	__builtin_memcpy(sc->o6.saddr, sc->k.daddr, 12);
+	__builtin_memcpy(sc->o6.saddr + 12, &p->t.saddr, 4);
+	__builtin_memcpy(sc->o6.daddr, sc->k.saddr, 16);
+	__builtin_memcpy(sc->en.ps_saddr, sc->o6.saddr, 16);
+	__builtin_memcpy(sc->en.ps_daddr, sc->o6.daddr, 16);
+	sc->en.ps_len = bpf_htonl(m4 + NS_HDR_DELTA);
+	sc->en.ps_nh = bpf_htonl(NS_IPPROTO_ICMPV6);
+	d = bpf_csum_diff((__be32 *)&sc->eo, sizeof(sc->eo), (__be32 *)&sc->en, sizeof(sc->en), 0);
+	c4 = ns64_csum_apply(c4, d);
+	__builtin_memcpy(sc->en.icmp + 2, &c4, 2);
+
+	/* 40 more bytes in front: 20 per IPv4 header that became IPv6 */
+	if (is_tc) {
+		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    bpf_skb_adjust_room(p->ctx, NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
+		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return NS_CNT_DROP_ICMP_ERR;
+	} else if (ns64_xdp_move_l2(p, sc, -2 * NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+		return NS_CNT_DROP_ICMP_ERR;
+	}
+	if (ns64_store(p, is_tc, p->l3_off, &sc->o6, sizeof(sc->o6)) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->en.icmp, 8) ||
+	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8))
+		return NS_CNT_DROP_ICMP_ERR;
+	p->ip_len = NS_IP6_HLEN + m4 + NS_HDR_DELTA;
+	p->l4_off = p->l3_off + NS_IP6_HLEN;
+	ns_count(NS_CNT_ICMP_ERR_XLATED);
+	return ns64_forward6(p, is_tc, &sc->o6);
+}
+
+/* Out of line per program type: the quoted-header buffers get their own
+ * stack frame, as for ns_icmp_error_xdp/_tc. */
+static __attribute__((noinline)) __u32 ns64_icmp_error_xdp(struct ns_pkt *p,
+							   const struct ns_cfg *cfg)
+{
+	return ns64_icmp_error(p, false, cfg);
+}
+
+static __attribute__((noinline)) __u32 ns64_icmp_error_tc(struct ns_pkt *p,
+							  const struct ns_cfg *cfg)
+{
+	return ns64_icmp_error(p, true, cfg);
+}
+
+#endif /* NATSYNC_BPF_NAT64_H */

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nat64.c - the NAT64 established rows of the test_run section.
+ *
+ * NAT64 changes the packet's family, so the A/B ping-pong of the NAPT44
+ * rows (each run's output is the next run's input) cannot be used: the
+ * output of an IPv6->IPv4 run is an IPv4 packet on the inside interface.
+ * Instead each direction is measured like session setup: pre-built
+ * packets, one BPF_PROG_TEST_RUN call with repeat 1 each, kernel-timed,
+ * minus the median of the same loop over the no-op program. The table
+ * holds n NAT64 sessions (ns_nat64_sess + ns_nat64_rev, batch-inserted) besides
+ * the n NAPT44 sessions of nsmaps.c; one of them is the measured flow.
+ * Before timing, one run of each direction is checked: XDP_REDIRECT, the
+ * output's tuple, every checksum recomputed (IPv4 here, IPv6 below), the
+ * nat64_out/nat64_in counter moved once and no drop counter. NAPT44's
+ * in->out packet is timed the same way, as the figure to compare with.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "daemon/counters.h"
+#include "daemon/util.h"
+#include "nsmaps.h"
+
+#define N64_POOL_ID 1
+#define N64_POOL_NET 0xcb007100u /* 203.0.113.0/24, ports >= 40000 */
+#define N64_POOL_A 0xcb007101u	 /* the measured flow's pool address */
+#define N64_PORT_A 65002	 /* above every prefilled port */
+#define N64_SRV 0xc6336402u	 /* 198.51.100.2 */
+#define N64_CLI "2001:db8:64::a" /* resolvable on nsbi (run.sh) */
+#define N64_PREF "64:ff9b::"
+#define XDP_REDIRECT_RC 4
+
+static const uint8_t mac_a[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x01};
+static const uint8_t mac_b[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x02};
+
+static uint32_t sum16(uint32_t sum, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold16(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* UDP checksum of an IPv6 frame's datagram, over the IPv6 pseudo-header. */
+static uint16_t udp6_csum(const uint8_t *ip6, const uint8_t *udp, uint16_t len)
+{
+	uint32_t sum = sum16(0, ip6 + 8, 32);
+
+	sum += len + IPPROTO_UDP;
+	return fold16(sum16(sum, udp, len));
+}
+
+/* The measured flow's IPv6 key: client:40000 -> 64:ff9b::198.51.100.2:53. */
+static struct ns_tuple6 flow_key(void)
+{
+	struct ns_tuple6 k;
+	uint32_t srv = htonl(N64_SRV);
+
+	memset(&k, 0, sizeof(k));
+	inet_pton(AF_INET6, N64_CLI, k.saddr);
+	inet_pton(AF_INET6, N64_PREF, k.daddr);
+	memcpy(k.daddr + 12, &srv, 4);
+	k.sport = htons(40000);
+	k.dport = htons(53);
+	k.proto = IPPROTO_UDP;
+	return k;
+}
+
+/* An Ethernet/IPv6/UDP frame of key k with 6 payload bytes (68 bytes). */
+static void frame6(struct pkt *p, const struct ns_tuple6 *k)
+{
+	uint8_t *ip = p->data + ETH_HLEN, *udp = ip + 40;
+	uint16_t len = 8 + 6, c;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->data, mac_a, ETH_ALEN);
+	memcpy(p->data + ETH_ALEN, mac_b, ETH_ALEN);
+	p->data[12] = 0x86;
+	p->data[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[4] = len >> 8;
+	ip[5] = len & 0xff;
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	memcpy(ip + 8, k->saddr, 16);
+	memcpy(ip + 24, k->daddr, 16);
+	memcpy(udp, &k->sport, 2);
+	memcpy(udp + 2, &k->dport, 2);
+	udp[4] = len >> 8;
+	udp[5] = len & 0xff;
+	memcpy(udp + 8, "natsix", 6);
+	c = udp6_csum(ip, udp, len);
+	c = c ? c : 0xffff;
+	udp[6] = c >> 8;
+	udp[7] = c & 0xff;
+	p->len = ETH_HLEN + 40 + len;
+}
+
+/* The IPv6 output of the v4->v6 run: addresses, ports and checksum. */
+static int check6(const struct pkt *out, const struct ns_tuple6 *k)
+{
+	const uint8_t *ip = out->data + ETH_HLEN, *udp = ip + 40;
+	uint16_t len;
+
+	if (out->len < ETH_HLEN + 48 || out->data[12] != 0x86 || out->data[13] != 0xdd)
+		return 0;
+	len = (uint16_t)(ip[4] << 8 | ip[5]);
+	if (out->len < ETH_HLEN + 40u + len || ip[6] != IPPROTO_UDP)
+		return 0;
+	/* the reply: from pref64 + server, to the client's port */
+	if (memcmp(ip + 8, k->daddr, 16) || memcmp(ip + 24, k->saddr, 16) ||
+	    memcmp(udp, &k->dport, 2) || memcmp(udp + 2, &k->sport, 2))
+		return 0;
+	return udp6_csum(ip, udp, len) == 0;
+}
+
+/* Term, pool and config of the NAT64 flow (added to nsb_fill_config's). */
+static int fill_config(struct nsb *b)
+{
+	struct ns_nat64_term t;
+	struct ns_pool pool;
+	struct ns_cfg cfg;
+	__u32 k = 0, pid = N64_POOL_ID;
+	int fd = nsb_map_fd(b, NS_MAP_CONFIG);
+
+	memset(&t, 0, sizeof(t));
+	inet_pton(AF_INET6, "2001:db8:64::", t.src6);
+	t.src6_len = 48;
+	inet_pton(AF_INET6, N64_PREF, t.pref64);
+	t.src_pool = N64_POOL_ID;
+	memset(&pool, 0, sizeof(pool));
+	pool.ranges[0].first = N64_POOL_NET;
+	pool.ranges[0].count = 256;
+	pool.n_ranges = 1;
+	pool.n_addrs = 256;
+	pool.port_lo = 40000;
+	pool.port_hi = 65535;
+	pool.flags = NS_POOL_F_RANDOM_PORT;
+	if (fd < 0 || nsb_map_fd(b, NS_MAP_NAT64_TERMS) < 0 || bpf_map_lookup_elem(fd, &k, &cfg))
+		return -ENOENT;
+	cfg.n_nat64 = 1;
+	if (bpf_map_update_elem(nsb_map_fd(b, NS_MAP_NAT64_TERMS), &k, &t, BPF_ANY) ||
+	    bpf_map_update_elem(nsb_map_fd(b, NS_MAP_POOLS), &pid, &pool, BPF_ANY) ||
+	    bpf_map_update_elem(fd, &k, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Session of key k translated to pool address:port (host order). */
+static void session64(struct ns_session *s, const struct ns_tuple6 *k, uint32_t pool, uint16_t port,
+		      uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->in_key.saddr = ns_nat64_fold(k->saddr);
+	memcpy(&s->in_key.daddr, k->daddr + 12, 4);
+	s->in_key.sport = k->sport;
+	s->in_key.dport = k->dport;
+	s->in_key.proto = IPPROTO_UDP;
+	s->out_key.saddr = s->in_key.daddr;
+	s->out_key.daddr = htonl(pool);
+	s->out_key.sport = k->dport;
+	s->out_key.dport = htons(port);
+	s->out_key.proto = IPPROTO_UDP;
+	s->created_ns = s->last_seen_ns = now;
+	s->packets[0] = s->packets[1] = 1;
+	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
+	s->nat_term = 0;
+	s->fw_term = NS_NONE16;
+	s->nat_type = NS_NAT_NAT64;
+	s->origin = NS_SIDE_INSIDE;
+	s->pool_id = N64_POOL_ID;
+}
+
+/* n NAT64 sessions (clients 2001:db8:64::/48 varied in their low 32 bits)
+ * plus the measured flow, batch-inserted with their reverse entries. */
+static int prefill64(struct nsb *b, long n)
+{
+	int fs = nsb_map_fd(b, NS_MAP_NAT64_SESS), fr = nsb_map_fd(b, NS_MAP_NAT64_REV);
+	const long chunk = 65536;
+	struct ns_tuple6 *keys = calloc(chunk, sizeof(*keys)), a = flow_key();
+	struct ns_session *sess = calloc(chunk, sizeof(*sess));
+	struct ns_tuple *outs = calloc(chunk, sizeof(*outs));
+	uint64_t now = ns_now();
+	long done, i;
+	int err = 0;
+
+	if (fs < 0 || fr < 0 || !keys || !sess || !outs) {
+		err = fs < 0 || fr < 0 ? -ENOENT : -ENOMEM;
+		goto out;
+	}
+	for (done = 0; done < n && !err; done += chunk) {
+		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk), c2 = cnt;
+
+		for (i = 0; i < cnt; i++) {
+			uint32_t id = htonl((uint32_t)(done + i + 0x1000));
+
+			keys[i] = a;
+			memcpy(keys[i].saddr + 12, &id, 4);
+			keys[i].sport = htons((uint16_t)(10000 + ((done + i) & 1023)));
+			session64(&sess[i], &keys[i], N64_POOL_NET + (uint32_t)((done + i) & 255),
+				  (uint16_t)(40000 + ((done + i) >> 8)), now);
+			outs[i] = sess[i].out_key;
+		}
+		if (bpf_map_update_batch(fs, keys, sess, &cnt, NULL) ||
+		    bpf_map_update_batch(fr, outs, keys, &c2, NULL))
+			err = -errno;
+	}
+	if (!err) {
+		session64(&sess[0], &a, N64_POOL_A, N64_PORT_A, now);
+		if (bpf_map_update_elem(fs, &a, &sess[0], BPF_ANY) ||
+		    bpf_map_update_elem(fr, &sess[0].out_key, &a, BPF_ANY))
+			err = -errno;
+	}
+out:
+	free(keys);
+	free(sess);
+	free(outs);
+	return err;
+}
+
+/* Mean kernel ns of one repeat-1 call on p, per round, net of the no-op. */
+static int time_calls(int fd, const struct pkt *p, int ifindex, const struct bench_opts *o,
+		      const struct bench_ref *ref, struct bench_stat *st, long *calls)
+{
+	long per = o->new_sessions / o->rounds, i;
+	double v[32], ns = 0, sum;
+	int r;
+
+	*calls = 0;
+	for (r = 0; r < o->rounds && r < 32; r++) {
+		sum = 0;
+		for (i = 0; i < per; i++) {
+			if (bench_run(fd, p, ifindex, 1, &ns, NULL, NULL))
+				return -errno;
+			sum += ns;
+		}
+		v[r] = sum / per;
+		*calls += per;
+	}
+	bench_stat_of(v, r, st);
+	st->median -= ref->noop_call.median;
+	st->min -= ref->noop_call.median;
+	st->max -= ref->noop_call.median;
+	return 0;
+}
+
+static uint64_t drops(const uint64_t *a, const uint64_t *b)
+{
+	uint64_t d = 0;
+
+	for (int i = 0; i < NS_CNT_MAX; i++)
+		if (ns_counter_is_drop(i))
+			d += b[i] - a[i];
+	return d;
+}
+
+/* One direction: check one run (@ok decides on its output), then time it. */
+static void run_dir(struct nsb *b, const struct bench_opts *o, long n, const struct bench_ref *ref,
+		    const char *name, const struct pkt *in, int ifindex, int cnt_idx,
+		    int (*ok)(const struct pkt *out))
+{
+	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX];
+	int fd = nsb_prog_fd(b, false);
+	char how[384], note[256];
+	struct bench_stat st;
+	struct pkt out;
+	uint32_t ret = 0;
+	long calls;
+
+	if (nsb_counters(b, c0) || bench_run(fd, in, ifindex, 1, NULL, &ret, &out) ||
+	    nsb_counters(b, c1)) {
+		bench_emit_na("testrun", name, n, "error: test_run or counter read failed",
+			      "<= 80");
+		return;
+	}
+	if (ret != XDP_REDIRECT_RC || c1[cnt_idx] - c0[cnt_idx] != 1 || drops(c0, c1) ||
+	    !ok(&out)) {
+		snprintf(note, sizeof(note),
+			 "error: not translated and redirected as expected "
+			 "(XDP verdict %u, %s %llu, drops %llu)",
+			 ret, ns_counter_name(cnt_idx),
+			 (unsigned long long)(c1[cnt_idx] - c0[cnt_idx]),
+			 (unsigned long long)drops(c0, c1));
+		bench_emit_na("testrun", name, n, note, "<= 80");
+		return;
+	}
+	nsb_counters(b, c0);
+	if (time_calls(fd, in, ifindex, o, ref, &st, &calls)) {
+		bench_emit_na("testrun", name, n, "error: test_run failed", "<= 80");
+		return;
+	}
+	nsb_counters(b, c1);
+	snprintf(
+	    how, sizeof(how),
+	    "%ld calls of repeat 1 on the same pre-built packet (the "
+	    "family changes, so no output can be the next input), kernel-timed; median of %d "
+	    "rounds minus the median no-op repeat-1 call (%.0f ns); checked first: XDP_REDIRECT, "
+	    "output tuple, checksums recomputed, counters",
+	    calls, o->rounds, ref->noop_call.median);
+	note[0] = 0;
+	if ((long)(c1[cnt_idx] - c0[cnt_idx]) != calls || drops(c0, c1))
+		snprintf(note, sizeof(note), "WARNING: %llu of %ld runs counted as %s, %llu drops",
+			 (unsigned long long)(c1[cnt_idx] - c0[cnt_idx]), calls,
+			 ns_counter_name(cnt_idx), (unsigned long long)drops(c0, c1));
+	bench_emit_testrun(name, n, &st, how, note[0] ? note : NULL, "<= 80");
+}
+
+static int ok_6to4(const struct pkt *out)
+{
+	struct ns_tuple want = pkt_tuple(N64_POOL_A, N64_PORT_A, N64_SRV, 53, IPPROTO_UDP);
+	struct ns_tuple got = pkt_parse_tuple(out->data, out->len);
+
+	return !memcmp(&got, &want, sizeof(got)) && pkt_csum_ok(out->data, out->len);
+}
+
+static int ok_4to6(const struct pkt *out)
+{
+	struct ns_tuple6 k = flow_key();
+
+	return check6(out, &k);
+}
+
+/* The NAPT44 reference packet's output: any checksum-correct translation
+ * (its exact tuple is checked by nsmaps.c's own case). */
+static int ok_44(const struct pkt *out)
+{
+	return pkt_csum_ok(out->data, out->len);
+}
+
+void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
+			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44)
+{
+	const char *n_out = "natsync NAT64 established v6->v4",
+		   *n_in = "natsync NAT64 established v4->v6";
+	struct ns_tuple6 k = flow_key();
+	struct ns_tuple r = pkt_tuple(N64_SRV, 53, N64_POOL_A, N64_PORT_A, IPPROTO_UDP);
+	struct pkt p6, p4;
+	char why[128];
+	int err;
+
+	err = fill_config(b);
+	err = err ?: prefill64(b, n);
+	if (err) {
+		snprintf(why, sizeof(why), "error: filling the NAT64 maps: %s", strerror(-err));
+		bench_emit_na("testrun", n_out, n, why, "<= 80");
+		bench_emit_na("testrun", n_in, n, why, "<= 80");
+		return;
+	}
+	frame6(&p6, &k);
+	pkt_udp(&p4, &r, 64, 0);
+	run_dir(b, o, n, ref, n_out, &p6, if_in, NS_CNT_NAT64_OUT, ok_6to4);
+	run_dir(b, o, n, ref, n_in, &p4, if_out, NS_CNT_NAT64_IN, ok_4to6);
+	/* the same method on NAPT44's in->out packet: what the NAT64 rows
+	 * compare with (the repeat-1 method reads higher than the A/B one) */
+	run_dir(b, o, n, ref, "natsync NAPT44 established in->out, repeat-1 method", x44, if_in,
+		NS_CNT_SESSION_HIT, ok_44);
+}
