@@ -17,6 +17,16 @@
 
 #include "common/natsync.h"
 
+/* The carrier-scale table of issue 5 (10M sessions). */
+#define BENCH_BIG_TABLE 10000000L
+
+/*
+ * bench_mem_check - whether entries map entries (natsync's session-sized
+ * maps, at most bytes_per_entry each) fit in MemAvailable with 2 GiB to
+ * spare; if not, the reason goes to why. 1 = fits.
+ */
+int bench_mem_check(long entries, long bytes_per_entry, char *why, size_t whylen);
+
 /* Interface names run.sh creates in the private netns of the test_run cases. */
 #define BENCH_IF_IN "nsbi"
 #define BENCH_IF_OUT "nsbo"
@@ -60,8 +70,10 @@ struct bench_opts {
 	int rounds;            /* rounds per figure (median over them) */
 	uint32_t repeat;       /* BPF_PROG_TEST_RUN repeat for stateless cases */
 	long ttl_calls;        /* calls of repeat 250 per round (rewriting cases) */
-	long sizes[4];         /* session counts for the table sizes */
+	long sizes[4];         /* session counts for the table sizes, ascending;
+				* 0 = the empty table */
 	int n_sizes;
+	long mid;              /* the size of the breakdown rows (1M; quick 100k) */
 	long new_sessions;     /* unique packets for the session setup figure */
 };
 

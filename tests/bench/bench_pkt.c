@@ -7,6 +7,9 @@
  *                                  veths BENCH_IF_IN/BENCH_IF_OUT)
  *   bench_pkt [-q] scale [PINDIR]  map memory per session, aging pass time,
  *                                  load+pin+attach time with big maps
+ *   bench_pkt [-q] profile SECS [est|setup]  natsync's established in->out
+ *                                  case (or new flows) in a loop, for
+ *                                  perf record (run.sh, profile.py)
  *   bench_pkt attach ...           attach the reference or natsync programs
  *                                  for the veth forwarding topology
  *   bench_pkt gen ...              saturating XDP live-frames generator
@@ -25,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+#include "nsmaps.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -121,6 +125,29 @@ void bench_emit_na(const char *section, const char *name, long sessions,
 	bench_emit(&f);
 }
 
+int bench_mem_check(long entries, long bytes_per_entry, char *why, size_t whylen)
+{
+	long long avail_kib = -1, need_kib = (long long)entries * bytes_per_entry / 1024;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &avail_kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (avail_kib < 0) {
+		snprintf(why, whylen, "n/a (MemAvailable not readable)");
+		return 0;
+	}
+	if (avail_kib - need_kib < 2LL * 1024 * 1024) {
+		snprintf(why, whylen, "n/a (not enough memory: %lld MiB available, %lld MiB needed "
+			 "for %ld entries + 2 GiB spare)", avail_kib / 1024, need_kib / 1024, entries);
+		return 0;
+	}
+	return 1;
+}
+
 /* libbpf's own messages: warnings only, unless BENCH_DEBUG is set. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -136,6 +163,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_pkt [-q] testrun\n"
 		"       bench_pkt [-q] scale [PIN_DIR]\n"
+		"       bench_pkt [-q] profile SECONDS [est|setup]   (natsync loop for perf)\n"
 		"       bench_pkt attach (fwd|sink|natsync|counters|off) ...   (see attach.c)\n"
 		"       bench_pkt gen IFNAME DST_MAC (FLOWS|new) COUNT   (see gen.c)\n"
 		"       bench_pkt syncfill PIN_DIR FIRST N AGE_MS   (see syncfill.c)\n"
@@ -149,9 +177,14 @@ static void opts_init(struct bench_opts *o, bool quick)
 	o->rounds = quick ? 3 : 7;
 	o->repeat = quick ? 200000 : 2000000;
 	o->ttl_calls = quick ? 8 : 40;
-	o->sizes[0] = 1000;
-	o->sizes[1] = quick ? 100000 : 1000000;
-	o->n_sizes = 2;
+	/* 0: the empty table (maps sized like the largest case), 1k, 1M, 10M.
+	 * Quick mode: 100k instead of 1M, no 10M (printed as n/a). */
+	o->sizes[0] = 0;
+	o->sizes[1] = 1000;
+	o->sizes[2] = quick ? 100000 : 1000000;
+	o->sizes[3] = BENCH_BIG_TABLE;
+	o->n_sizes = quick ? 3 : 4;
+	o->mid = o->sizes[2];
 	o->new_sessions = quick ? 20000 : 100000;
 }
 
@@ -175,6 +208,9 @@ int main(int argc, char **argv)
 		return cmd_testrun(&o) ? 1 : 0;
 	if (!strcmp(argv[i], "scale"))
 		return cmd_scale(&o, i + 1 < argc ? argv[i + 1] : "/sys/fs/bpf/nsb-bench") ? 1 : 0;
+	if (!strcmp(argv[i], "profile"))
+		return ns_profile(&o, o.mid, i + 1 < argc ? atof(argv[i + 1]) : 5.0,
+				  i + 2 < argc && !strcmp(argv[i + 2], "setup")) ? 1 : 0;
 	if (!strcmp(argv[i], "attach"))
 		return cmd_attach(argc - i - 1, argv + i + 1) ? 1 : 0;
 	if (!strcmp(argv[i], "gen"))

@@ -486,7 +486,7 @@ static void run_case(struct nsb *b, const struct bench_opts *o, long n, const st
 }
 
 /* Session setup: o->new_sessions unique UDP flows, one call each. */
-static void run_setup(struct nsb *b, const struct bench_opts *o, long n,
+static void run_setup(struct nsb *b, const struct bench_opts *o, long n, long maps,
 		      const struct bench_ref *ref, int if_in)
 {
 	const char *name = "natsync session setup (new flow), net of no-op";
@@ -520,10 +520,14 @@ static void run_setup(struct nsb *b, const struct bench_opts *o, long n,
 	st.median -= ref->noop_call.median;
 	st.min -= ref->noop_call.median;
 	st.max -= ref->noop_call.median;
-	snprintf(how, sizeof(how), "%ld unique UDP flows, one test_run call (repeat 1) each, "
-		 "kernel-timed; median of %d rounds of %ld minus the median no-op repeat-1 "
-		 "call (%.0f ns)", k, r, per, ref->noop_call.median);
-	note[0] = 0;
+	snprintf(how, sizeof(how), "%ld unique UDP flows (16 per new subscriber), one test_run "
+		 "call (repeat 1) each, kernel-timed, into maps of %ld entries holding %ld "
+		 "sessions; median of %d rounds of %ld minus the median no-op repeat-1 call "
+		 "(%.0f ns)", k, maps, n, r, per, ref->noop_call.median);
+	/* With many sessions the pool's ports fill up: random port allocation
+	 * then probes more than once (part of the cost at that scale). */
+	snprintf(note, sizeof(note), "pool 203.0.113.0/24 ports in use before: %ld (%.0f%% of "
+		 "256 x 64512)", n, 100.0 * n / (256.0 * 64512));
 	if ((long)(c1[NS_CNT_SESSION_NEW] - c0[NS_CNT_SESSION_NEW]) != k)
 		snprintf(note, sizeof(note), "WARNING: only %llu of %ld packets created a session "
 			 "(%llu drops, first verdict moved: %s)",
@@ -532,7 +536,7 @@ static void run_setup(struct nsb *b, const struct bench_opts *o, long n,
 	bench_emit_testrun(name, n, &st, how, note[0] ? note : NULL, "<= 1000");
 }
 
-static void emit_all_na(long n, const char *why)
+void ns_testrun_na(long n, const char *why)
 {
 	bench_emit_na("testrun", "natsync NAPT44 established in->out", n, why, "<= 80");
 	bench_emit_na("testrun", "natsync NAPT44 established out->in", n, why, "<= 80");
@@ -544,7 +548,8 @@ static void emit_all_na(long n, const char *why)
 	bench_emit_na("testrun", "natsync NAT64 established v4->v6", n, why, "<= 80");
 }
 
-void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref)
+void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
+		     const struct bench_ref *ref)
 {
 	int if_in = (int)if_nametoindex(BENCH_IF_IN), if_out = (int)if_nametoindex(BENCH_IF_OUT);
 	struct ns_tuple a_in, a_out, b_in, b_out, f_in, f_out;
@@ -553,9 +558,9 @@ void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref 
 	struct nsb *b;
 	int err;
 
-	b = nsb_open(n + o->new_sessions + 4096, why, sizeof(why));
+	b = nsb_open(max_entries > 0 ? max_entries : n + o->new_sessions + 4096, why, sizeof(why));
 	if (!b) {
-		emit_all_na(n, why);
+		ns_testrun_na(n, why);
 		return;
 	}
 	/* A: subscriber S:s -> D:d translated to P:p. B: its inverse, so that
@@ -573,7 +578,7 @@ void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref 
 	err = err ?: nsb_add_session(b, &f_in, &f_out, NS_NAT_NONE);
 	if (err) {
 		snprintf(why, sizeof(why), "error: filling natsync maps: %s", strerror(-err));
-		emit_all_na(n, why);
+		ns_testrun_na(n, why);
 		nsb_close(b);
 		return;
 	}
@@ -599,7 +604,116 @@ void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref 
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(b, o, n, &cases[i]);
 	}
-	run_setup(b, o, n, ref, if_in);
+	run_setup(b, o, n, max_entries > 0 ? max_entries : n + o->new_sessions + 4096, ref, if_in);
 	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0);
 	nsb_close(b);
+}
+
+/* One packet of the profile loop: the established A, or new flow k. */
+static void profile_pkt(struct pkt *p, bool setup, long k, const struct ns_tuple *a_in)
+{
+	struct ns_tuple t;
+
+	if (!setup) {
+		pkt_udp(p, a_in, 255, 0);
+		return;
+	}
+	t = pkt_tuple(NEW_SUB_BASE + (uint32_t)(k >> 4), (uint16_t)(20000 + (k & 15)), B_SRV,
+		      B_PORT_SRV, 17);
+	pkt_udp(p, &t, 64, 0);
+}
+
+/*
+ * Print the JIT address ranges of prog_fd (the program and its
+ * subprograms) as a JSON array of [start, length]: profile.py attributes
+ * perf samples by address, because perf's names for BPF programs go stale
+ * when other programs are loaded and unloaded on the machine meanwhile.
+ */
+static void print_jit_ranges(int prog_fd)
+{
+	__u64 addrs[64];
+	__u32 lens[64];
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info), i, n;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_jited_ksyms = 64;
+	info.nr_jited_func_lens = 64;
+	info.jited_ksyms = (__u64)(unsigned long)addrs;
+	info.jited_func_lens = (__u64)(unsigned long)lens;
+	printf("\"jit\":[");
+	if (!bpf_obj_get_info_by_fd(prog_fd, &info, &len)) {
+		n = info.nr_jited_ksyms < info.nr_jited_func_lens ? info.nr_jited_ksyms
+								  : info.nr_jited_func_lens;
+		for (i = 0; i < n && i < 64; i++)
+			printf("%s[%llu,%u]", i ? "," : "", (unsigned long long)addrs[i], lens[i]);
+	}
+	printf("]");
+}
+
+/*
+ * ns_profile - run natsync's established in->out case (or, with setup,
+ * new flows: 16 per new subscriber, at most NS_PROFILE_NEW of them) at n
+ * sessions for `seconds`, one test_run call of repeat 1 per packet (repeat
+ * > 1 would swap the XDP dispatcher on every call, and the program would
+ * run for a tiny share of the time), for `perf record` around this process
+ * (run.sh, profile.py). Prints one JSON line: packets run, the
+ * kernel-timed mean ns of one run, the counter that should have moved
+ * once per packet. 0 or -1.
+ */
+#define NS_PROFILE_NEW 300000L
+
+int ns_profile(const struct bench_opts *o, long n, double seconds, bool setup)
+{
+	int if_in = (int)if_nametoindex(BENCH_IF_IN), if_out = (int)if_nametoindex(BENCH_IF_OUT);
+	struct ns_tuple a_in = pkt_tuple(B_SUB, B_PORT_SUB, B_SRV, B_PORT_SRV, 17);
+	struct ns_tuple a_out = pkt_tuple(B_SRV, B_PORT_SRV, B_POOL, B_PORT_POOL, 17);
+	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX], end;
+	int cnt = setup ? NS_CNT_SESSION_NEW : NS_CNT_SESSION_HIT;
+	double ns = 0, sum = 0;
+	long runs = 0;
+	char why[256];
+	struct nsb *b;
+	struct pkt x;
+	uint32_t ret = 0;
+	int fd, err;
+
+	b = nsb_open(n + (setup ? NS_PROFILE_NEW : o->new_sessions) + 4096, why, sizeof(why));
+	if (!b) {
+		fprintf(stderr, "bench: profile: %s\n", why);
+		return -1;
+	}
+	err = nsb_fill_config(b, if_in, if_out);
+	err = err ?: nsb_prefill(b, n);
+	err = err ?: nsb_add_session(b, &a_in, &a_out, NS_NAT_NAPT44);
+	if (err) {
+		fprintf(stderr, "bench: profile: filling maps: %s\n", strerror(-err));
+		nsb_close(b);
+		return -1;
+	}
+	fd = nsb_prog_fd(b, false);
+	nsb_counters(b, c0);
+	end = ns_now() + (uint64_t)(seconds * 1e9);
+	while (ns_now() < end && (!setup || runs < NS_PROFILE_NEW)) {
+		profile_pkt(&x, setup, runs, &a_in);
+		err = bench_run(fd, &x, if_in, 1, &ns, &ret, NULL);
+		if (err)
+			break;
+		sum += ns;
+		runs++;
+	}
+	nsb_counters(b, c1);
+	if (err || !runs) {
+		fprintf(stderr, "bench: profile: test_run failed\n");
+		nsb_close(b);
+		return -1;
+	}
+	printf("{");
+	print_jit_ranges(fd);
+	printf(",\"profile_runs\":%ld,\"mean_ns\":%.1f,\"counted\":%llu,\"counter\":\"%s\","
+	       "\"verdict\":%u,\"sessions\":%ld,\"case\":\"%s\"}\n", runs, sum / runs,
+	       (unsigned long long)(c1[cnt] - c0[cnt]), ns_counter_name(cnt), ret, n,
+	       setup ? "session setup" : "established in->out");
+	nsb_close(b);
+	return 0;
 }

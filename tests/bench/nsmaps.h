@@ -26,6 +26,11 @@ void bench_emit_testrun(const char *name, long sessions, const struct bench_stat
 
 struct nsb;
 
+/* Kernel memory per entry of natsync's session-sized maps together
+ * (sessions, rev, ports, eim, paired: about 650 B measured, rounded up),
+ * for the memory check before a 10M table is loaded. */
+#define NSB_BYTES_PER_ENTRY 1024L
+
 /*
  * nsb_open - open and load natsync's skeleton with every per-session map
  * (sessions, rev, ports, eim, paired) sized to max_sessions.
@@ -75,7 +80,21 @@ int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44);
 
-/* Per-packet natsync cases for a table of n sessions (testrun). */
-void ns_testrun_size(const struct bench_opts *o, long n, const struct bench_ref *ref);
+/*
+ * ns_testrun_size - the per-packet natsync cases for a table of n sessions
+ * (testrun), the maps sized max_entries (0: n + the setup packets + 4096).
+ */
+void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
+		     const struct bench_ref *ref);
+
+/* The natsync test_run rows of size n as n/a, with the reason why. */
+void ns_testrun_na(long n, const char *why);
+
+/* Run the established in->out case (or new flows: setup) in a loop for
+ * perf (see nsmaps.c). 0 or -1. */
+int ns_profile(const struct bench_opts *o, long n, double seconds, bool setup);
+
+/* ladder.c: the cost breakdown of the established path at n sessions. */
+void bench_ladder(const struct bench_opts *o, long n);
 
 #endif

@@ -93,7 +93,77 @@ def ratios(figs):
         out.append(ratio(figs, "natsync bytes per session on the wire",
                          "conntrackd bytes per entry on the wire",
                          "sync: natsync / conntrackd bytes per session on the wire"))
+    out += setup_flatness(figs)
     out += failover_ratios(figs)
+    return out
+
+
+SETUP = "natsync session setup (new flow), net of no-op"
+
+
+def setup_flatness(figs):
+    """Session setup with a full table / with an empty one (issue 5: "flat
+    from an empty table to 10M sessions"; both with the same map size)."""
+    out = []
+    sizes = {f["sessions"] for f in figs if f["name"] == SETUP and f.get("sessions")
+             and f["sessions"] > 1000}
+    if not sizes:
+        return out
+    for n in sorted(sizes | {10000000}):
+        r = ratio(figs, SETUP, SETUP, f"session setup {n:,} / empty table (flatness)")
+        a, b = find(figs, SETUP, n), find(figs, SETUP, 0)
+        r["how"] = f"[{SETUP}] with {n:,} sessions / with 0, same run, same map size"
+        if a and b and b["median"]:
+            r["median"], r["n"], r["note"] = a["median"] / b["median"], 1, None
+        else:
+            why = next((f.get("note") for f in figs if f["name"] == SETUP
+                        and f.get("sessions") == n and f.get("note")), None)
+            r["median"], r["n"] = None, 0
+            r["note"] = why or "n/a (not measured)"
+        out.append(r)
+    return out
+
+
+LADDER = (("breakdown 1: parse + session lookup (96 B value) + accounting",
+           "no-op XDP, repeat-250 method",
+           "parse + session lookup in a natsync-sized table + packets/bytes/last_seen"),
+          ("breakdown 2: 1 + fib lookup + TTL + MACs + redirect",
+           "breakdown 1: parse + session lookup (96 B value) + accounting",
+           "bpf_fib_lookup + TTL + MACs + bpf_redirect"),
+          ("breakdown 3: 2 + source NAT + incremental checksums (minimal NAPT44)",
+           "breakdown 2: 1 + fib lookup + TTL + MACs + redirect",
+           "source address/port rewrite + IPv4/UDP checksums"),
+          ("breakdown 4: 3 + natsync's config lookups, 2 counters, devmap redirect",
+           "breakdown 3: 2 + source NAT + incremental checksums (minimal NAPT44)",
+           "iface/config/service-set lookups, rx + verdict counters, devmap"),
+          ("natsync NAPT44 established in->out",
+           "breakdown 4: 3 + natsync's config lookups, 2 counters, devmap redirect",
+           "the rest of natsync's program (natsync - step 4)"),
+          ("breakdown 3: 2 + source NAT + incremental checksums (minimal NAPT44)",
+           "breakdown 3 with a cached next hop instead of bpf_fib_lookup",
+           "bpf_fib_lookup vs. a cached next hop (step 3 - cached)"))
+
+
+def breakdown(figs):
+    """Step-to-step differences of the cost ladder (ladder.c), at the size
+    the ladder ran with; each row is the difference of two medians."""
+    sizes = [f["sessions"] for f in figs if f["name"] == LADDER[0][0] and f.get("sessions")]
+    if not sizes:
+        return []
+    n = sizes[0]
+    out = []
+    for num, den, label in LADDER:
+        a = find(figs, num, n) or find(figs, num, None)
+        b = find(figs, den, n) or find(figs, den, None)
+        r = {"section": "breakdown", "name": label, "sessions": n, "unit": "ns/pkt",
+             "median": None, "min": None, "max": None, "n": 0,
+             "how": f"median of [{num}] - median of [{den}], same run", "note": None,
+             "target": None}
+        if a and b:
+            r["median"], r["n"] = a["median"] - b["median"], 1
+        else:
+            r["note"] = "n/a (a step was not measured)"
+        out.append(r)
     return out
 
 
@@ -154,15 +224,20 @@ def main():
             line = line.strip()
             if line.startswith("{"):
                 figs.append(json.loads(line))
-    rats = ratios(figs)
+    rats = ratios(figs) + breakdown(figs)
     titles = {"testrun": "1. BPF_PROG_TEST_RUN per-packet cost",
               "forward": "2. forwarding through a veth box (generator -> box -> sink)",
               "ratio": "ratios (same run)",
+              "profile": "perf profile of natsync: established NAPT44 in->out and session setup "
+                         "(test_run calls of repeat 1, colder caches; ns per packet by where the "
+                         "samples fell)",
+              "breakdown": "where the established NAPT44 in->out time goes (differences of the "
+                           "breakdown steps of section 1, same run)",
               "scale": "3. scale",
               "sync": "4. sync",
               "failover": "5. failover: hard failure of the primary with long-lived flows"}
     print(f"\nnatsync benchmarks: {machine}")
-    for sec in ("testrun", "forward", "ratio", "scale", "sync", "failover"):
+    for sec in ("testrun", "breakdown", "profile", "forward", "ratio", "scale", "sync", "failover"):
         rows = [r for r in figs + rats if r["section"] == sec]
         if not rows:
             continue
@@ -177,7 +252,8 @@ def main():
             seen.add(key)
             note = f"  [{r['note']}]" if r.get("note") and r.get("median") is not None else ""
             print(f"  - {r['name']}: {r['how']}{note}")
-    missed = [r["name"] + (f" ({r['sessions']:,} sessions)" if r.get("sessions") else "")
+    missed = [r["name"] + (f" ({r['sessions']:,} sessions)" if r.get("sessions") is not None
+                           else "")
               for r in figs + rats if verdict(r.get("median"), r.get("target")) == "MISSED"]
     print(f"\ntargets missed: {', '.join(missed) if missed else 'none'}")
     with open(dst, "w") as f:

@@ -6,7 +6,8 @@
 #
 #   1. per-packet cost with BPF_PROG_TEST_RUN     (bench_pkt testrun)
 #   2. forwarding through a veth box              (this script, trafgen)
-#   3. scale: map memory, load time, aging        (bench_pkt scale)
+#   3. scale: map memory, load time, aging        (bench_pkt scale), and a
+#      natsyncd holding 1M and 10M sessions        (daemon_scale.sh)
 #   4. sync: two natsyncd, conntrackd side by side (sync.sh)
 #   5. failover: gap and takeover time, 1k vs 1M     (failover.sh)
 #
@@ -16,7 +17,7 @@
 #
 # Isolation: 1 and 3 run in a private network namespace (unshare -n) that
 # vanishes with the process; 2 uses the namespaces nsb-gen, nsb-box and
-# nsb-sink. Pins live under /sys/fs/bpf/nsb-*. All of it is removed on every
+# nsb-sink, 3 also nsb-scale. Pins live under /sys/fs/bpf/nsb-*. All of it is removed on every
 # exit path (trap). No route leads out of the namespaces.
 set -u -o pipefail
 
@@ -32,6 +33,8 @@ OUT=$BUILD/bench.jsonl
 JSON=$BUILD/bench.json
 PIN_SCALE=/sys/fs/bpf/nsb-bench
 PIN_FWD=/sys/fs/bpf/nsb-fwd
+# <pin-path>/<this>/<map>: the ABI subdirectory, from the contract itself
+PIN_SUB=$(sed -n 's/^#define NS_PIN_SUBDIR "\(.*\)"$/\1/p' "$ROOT/common/natsync.h")
 NSS="nsb-gen nsb-box nsb-sink"
 TMP=$(mktemp -d /tmp/nsb-bench.XXXXXX)
 DAEMON_PID=
@@ -51,12 +54,15 @@ cleanup() {
 	done
 	sync_cleanup
 	failover_cleanup
+	ds_cleanup
 	rm -rf "$PIN_SCALE" "$PIN_FWD" "$TMP"
 }
 # shellcheck source=tests/bench/sync.sh
 . "$ROOT/tests/bench/sync.sh"
 # shellcheck source=tests/bench/failover.sh
 . "$ROOT/tests/bench/failover.sh"
+# shellcheck source=tests/bench/daemon_scale.sh
+. "$ROOT/tests/bench/daemon_scale.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -122,12 +128,43 @@ run_private() {
 		log "1. BPF_PROG_TEST_RUN per-packet cost${QUICK:+ (quick)}"
 		unshare -n bash -c "$(declare -f private_ns_setup); private_ns_setup && \
 			'$BP' $q testrun" >>"$OUT" || log "testrun failed (exit $?)"
+		run_profile
 	esac
 	case ",$ONLY," in *,scale,*)
 		log "3. scale: map memory, load+pin+attach, aging${QUICK:+ (quick)}"
 		unshare -n bash -c "$(declare -f private_ns_setup); private_ns_setup && \
 			'$BP' $q scale '$PIN_SCALE'" >>"$OUT" || log "scale failed (exit $?)"
+		run_daemon_scale
 	esac
+}
+
+# Where natsync's time goes, by perf (established in->out, then session
+# setup): bench_pkt profile runs the case in a loop (test_run calls of
+# repeat 1) under perf record with the software cpu-clock event (no PMU in
+# this VM), a fixed period of 50 us, call chains; profile.py keeps the
+# samples inside the program and sorts them by kernel helper (perf records
+# the BPF programs' symbols, so the profile is read after they are gone).
+run_profile() {
+	local q=${QUICK:+-q} secs=${QUICK:+2} mode
+	secs=${secs:-6}
+	if ! command -v perf >/dev/null; then
+		emit_na profile "profile: natsync" null "n/a (perf not installed)" ""
+		return
+	fi
+	for mode in est setup; do
+		log "1b. perf profile of natsync, $mode (${secs} s)"
+		if ! unshare -n bash -c "$(declare -f private_ns_setup); private_ns_setup && \
+			perf record -q -e cpu-clock -c 50000 -g -o '$TMP/perf.data' -- \
+			'$BP' $q profile $secs $mode" >"$TMP/profile.json" 2>"$TMP/perf.log"; then
+			emit_na profile "profile: natsync $mode" null \
+				"error: perf record failed: $(tail -1 "$TMP/perf.log")" ""
+			continue
+		fi
+		perf script -i "$TMP/perf.data" 2>/dev/null |
+			python3 "$ROOT/tests/bench/profile.py" "$(tail -1 "$TMP/profile.json")" 50000 \
+			>>"$OUT" || emit_na profile "profile: natsync $mode" null "error: profile.py failed" ""
+		rm -f "$TMP/perf.data"
+	done
 }
 
 # ---- 2: forwarding through a veth box -------------------------------------
@@ -391,7 +428,7 @@ case_begin() { # CASE
 	natsync)
 		rm -rf "$PIN_FWD"
 		if start_daemon; then
-			NS_PINS=$PIN_FWD/v1
+			NS_PINS=$PIN_FWD/$PIN_SUB
 			NS_HOW="natsyncd -c <bench config> (NAPT44, paired, random ports, accept-all firewall)"
 		else
 			log "natsyncd did not come up ($(tail -1 "$TMP/natsyncd.log")): using bench_pkt's loader"
@@ -445,7 +482,7 @@ start_daemon() {
 	$NS_BOX "$BUILD/natsyncd" -c "$TMP/natsyncd.cfg" -f >"$TMP/natsyncd.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 50); do
-		if ip -n nsb-box link show nsbb1 | grep -q xdp && [ -e "$PIN_FWD/v1/ns_counters" ]; then
+		if ip -n nsb-box link show nsbb1 | grep -q xdp && [ -e "$PIN_FWD/$PIN_SUB/ns_counters" ]; then
 			return 0
 		fi
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
@@ -462,27 +499,6 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
-# natsyncd's resident memory once its maps hold 1M sessions (prefilled
-# into its pinned maps, then a few aging passes over them).
-daemon_rss() {
-	local n=1000000 rss hwm
-	RSS_DONE=1
-	if [ -z "$DAEMON_PID" ]; then
-		emit_na scale "natsyncd resident memory" $n "n/a (natsyncd not running: ${NS_HOW:-not started})" ""
-		return
-	fi
-	if ! $NS_BOX "$BP" attach prefill "$NS_PINS" $n 2>>"$TMP/natsyncd.log"; then
-		emit_na scale "natsyncd resident memory" $n "error: prefill of natsyncd's maps failed" ""
-		return
-	fi
-	sleep 4 # >= 2 aging passes at the default 1 s interval
-	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
-	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
-	emit scale "natsyncd resident memory" $n MiB "$(python3 -c "print($rss / 1024)")" null null 1 \
-		"VmRSS of natsyncd 4 s after 1M sessions were batch-inserted into its pinned maps (aging passes ran over them); peak VmHWM $((hwm / 1024)) MiB" \
-		"plus the sessions of the forwarding runs" ""
-}
-
 case_end() { # CASE
 	case $1 in
 	nftables)
@@ -493,7 +509,6 @@ case_end() { # CASE
 	natsync)
 		$NS_BOX "$BP" attach counters "$NS_PINS" >"$TMP/ns_counters.json" 2>/dev/null &&
 			log "natsync counters: $(cat "$TMP/ns_counters.json")"
-		case ",$ONLY," in *,scale,*) daemon_rss ;; esac
 		if [ -n "$DAEMON_PID" ]; then
 			stop_daemon
 			$NS_BOX "$BUILD/natsyncd" -c "$TMP/natsyncd.cfg" --purge >/dev/null 2>&1
@@ -546,9 +561,6 @@ run_forward() {
 # ---- daemon and sync rows ---------------------------------------------------
 
 run_rest() {
-	case ",$ONLY," in *,scale,*) ;; *) RSS_DONE=1 ;; esac
-	[ -n "${RSS_DONE:-}" ] || emit_na scale "natsyncd resident memory" 1000000 \
-		"n/a (measured with the natsyncd of the forwarding section, which did not run)" ""
 	case ",$ONLY," in *,sync,*) run_sync ;; esac
 	case ",$ONLY," in *,failover,*) run_failover ;; esac
 }

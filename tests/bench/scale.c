@@ -10,11 +10,13 @@
  *  - time to open + load (map allocation included) + pin + attach XDP to one
  *    interface, with the session maps sized to 1M and 10M;
  *  - one aging cycle of natsyncd's own ns_aging_pass() (daemon/aging.c: the
- *    in-kernel sweep, or the batch walk where it cannot load) over a table
- *    prefilled with live sessions: the steady-state scan (nothing expires),
- *    as a time, per session, and as a share of one core if a cycle ran every
- *    aging interval (natsyncd spreads a cycle over slices and caps it at a
- *    few % of a core instead: doc/daemon.md).
+ *    in-kernel sweep, or the batch walk where it cannot load) run to
+ *    completion over a table prefilled with live sessions: the
+ *    steady-state scan (nothing expires), as a time, per session, and as
+ *    the share of one core a full cycle every aging interval would need.
+ *    natsyncd itself spreads a cycle over slices and caps it at 4 % of a
+ *    core (doc/daemon.md); run.sh (daemon_scale.sh) measures that in a
+ *    running natsyncd.
  * Run in the private netns of the test_run cases (BENCH_IF_IN exists there);
  * pins go to PIN_DIR (default /sys/fs/bpf/nsb-bench) and are removed again.
  */
@@ -132,7 +134,7 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 
 	err = nsb_prefill(b, n);
 	if (err) {
-		bench_emit_na("scale", "aging pass (natsyncd ns_aging_pass)", n,
+		bench_emit_na("scale", "aging cycle run to completion (ns_aging_pass)", n,
 			      "error: prefill failed", NULL);
 		return;
 	}
@@ -166,7 +168,7 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 		t1 = ns_now();
 		if (err) {
 			snprintf(note, sizeof(note), "error: ns_aging_pass failed: %s", strerror(-err));
-			bench_emit_na("scale", "aging pass (natsyncd ns_aging_pass)", n, note, NULL);
+			bench_emit_na("scale", "aging cycle run to completion (ns_aging_pass)", n, note, NULL);
 			return;
 		}
 		v[r] = secs(t0, t1) * 1e3;
@@ -178,27 +180,28 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 		 (unsigned long long)d.st.sessions_seen, (unsigned long long)d.st.sessions_expired);
 	ns_aging_fini(&d); /* unload the sweep: its links hold the maps */
 	{
-		struct bench_fig f = { "scale", "aging pass (natsyncd ns_aging_pass)", n, "ms",
+		struct bench_fig f = { "scale", "aging cycle run to completion (ns_aging_pass)", n, "ms",
 				       &st, how, note, NULL };
 
 		bench_emit(&f);
 	}
 	snprintf(how, sizeof(how), "median pass time / %ld sessions", n);
-	bench_emit_value("scale", "aging cost per session", n, "ns/session", st.median * 1e6 / n,
-			 how, NULL, NULL);
+	bench_emit_value("scale", "aging time per session, cycle run to completion", n,
+			 "ns/session", st.median * 1e6 / n, how, NULL, NULL);
 	snprintf(how, sizeof(how), "median pass time / aging-interval-ms %u (default)",
 		 d.conf.aging_interval_ms);
-	bench_emit_value("scale", "aging CPU share of one core", n, "%",
+	bench_emit_value("scale", "aging CPU share if a full cycle ran every aging interval", n, "%",
 			 st.median / d.conf.aging_interval_ms * 100.0, how, NULL,
 			 n >= 10000000 ? "<= 5" : NULL);
 	snprintf(how, sizeof(how), "median pass time / %d%%: how long natsyncd's sliced cycle takes "
 		 "at its CPU cap (or the aging interval, if longer)", NS_AGING_CPU_SHARE_PCT);
-	bench_emit_value("scale", "aging cycle length at the daemon's CPU cap", n, "s",
+	bench_emit_value("scale", "aging cycle length at the 4 % cap, computed", n, "s",
 			 st.median / 1e3 * 100.0 / NS_AGING_CPU_SHARE_PCT, how, NULL, NULL);
 	if (o->quick) { /* the full run measures 10M itself */
 		snprintf(how, sizeof(how), "linear extrapolation of the %ld-session pass to 10M "
 			 "sessions, / aging-interval-ms %u", n, d.conf.aging_interval_ms);
-		bench_emit_value("scale", "aging CPU share of one core, extrapolated", 10000000, "%",
+		bench_emit_value("scale", "aging CPU share if a full cycle ran every aging "
+				 "interval, extrapolated", 10000000, "%",
 				 st.median * (1e7 / n) / d.conf.aging_interval_ms * 100.0, how,
 				 "estimate, not a measurement", "<= 5");
 	}

@@ -6,7 +6,7 @@
  *   bench_pkt syncfill PIN_DIR FIRST N AGE_MS
  *
  * batch-inserts N established NAPT44 TCP sessions, numbered FIRST ..
- * FIRST+N-1, into the maps a running natsyncd pinned under PIN_DIR/v1
+ * FIRST+N-1, into the maps a running natsyncd pinned under PIN_DIR/<NS_PIN_SUBDIR>
  * (ns_sessions, ns_session_rev, ns_ports), the way its fast path would
  * have created them, but AGE_MS old: created_ns = now - AGE_MS ms, so the
  * primary's sync walk finds them exactly at (or past) its replication
@@ -109,11 +109,11 @@ static int sf_open(const char *dir, struct sf_maps *m)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/v1/%s", dir, NS_MAP_SESSIONS);
+	snprintf(path, sizeof(path), "%s/" NS_PIN_SUBDIR "/%s", dir, NS_MAP_SESSIONS);
 	m->sessions = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/v1/%s", dir, NS_MAP_SESSION_REV);
+	snprintf(path, sizeof(path), "%s/" NS_PIN_SUBDIR "/%s", dir, NS_MAP_SESSION_REV);
 	m->rev = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/v1/%s", dir, NS_MAP_PORTS);
+	snprintf(path, sizeof(path), "%s/" NS_PIN_SUBDIR "/%s", dir, NS_MAP_PORTS);
 	m->ports = bpf_obj_get(path);
 	return m->sessions < 0 || m->rev < 0 || m->ports < 0 ? -ENOENT : 0;
 }
@@ -199,7 +199,7 @@ int cmd_syncfill(int argc, char **argv)
 	}
 	err = sf_open(argv[0], &m);
 	if (err) {
-		fprintf(stderr, "bench: syncfill: no pinned session maps under %s/v1\n", argv[0]);
+		fprintf(stderr, "bench: syncfill: no pinned session maps under %s/" NS_PIN_SUBDIR "\n", argv[0]);
 		sf_close(&m);
 		return err;
 	}

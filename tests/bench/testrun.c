@@ -17,6 +17,8 @@
  *  - session setup needs a new tuple per run: a loop of calls with repeat 1
  *    over pre-built packets, against the same loop with the no-op program,
  *    both timed by the kernel; setup cost = difference of the medians.
+ * Table sizes: empty (maps sized like the largest case), 1k, 1M, 10M (quick:
+ * 100k, no 10M); at 1M (quick 100k) the cost ladder of ladder.c follows.
  * Before a natsync case is timed, one run's output is checked (translated
  * tuple, checksums recomputed, counters), so a drop path is never timed by
  * mistake; the counters after the timed runs are checked again.
@@ -143,7 +145,7 @@ out:
 }
 
 /* The reference programs: no-op, parse + one lookup, minimal forwarder. */
-static int run_reference(const struct bench_opts *o, struct bench_ref *ref)
+static int run_reference(const struct bench_opts *o, const bool *ok, struct bench_ref *ref)
 {
 	struct xdp_min_bpf *skel;
 	struct ns_tuple t = pkt_tuple(0x6440000a, 40000, 0xc6336402, 53, 17);
@@ -151,11 +153,24 @@ static int run_reference(const struct bench_opts *o, struct bench_ref *ref)
 	char how[256];
 	struct pkt p;
 	int ifin = if_nametoindex(BENCH_IF_IN);
+	long largest = 1 << 20;
 	int s, err;
 
-	skel = xdp_min_bpf__open_and_load();
+	skel = xdp_min_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "bench: cannot load xdp_min: %s\n", strerror(errno));
+		fprintf(stderr, "bench: cannot open xdp_min: %s\n", strerror(errno));
+		return -1;
+	}
+	for (s = 0; s < o->n_sizes; s++)
+		if (o->sizes[s] > largest && ok[s])
+			largest = o->sizes[s];
+	/* The ladder's session table is loaded by ladder.c, sized there. */
+	bpf_map__set_max_entries(skel->maps.bench_flows, (__u32)largest);
+	bpf_map__set_max_entries(skel->maps.bench_sess, 1);
+	err = xdp_min_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "bench: cannot load xdp_min: %s\n", strerror(-err));
+		xdp_min_bpf__destroy(skel);
 		return -1;
 	}
 	pkt_udp(&p, &t, 255, 0);
@@ -186,6 +201,8 @@ static int run_reference(const struct bench_opts *o, struct bench_ref *ref)
 	emit("no-op XDP, repeat-1 method (setup baseline)", -1, &st, how, NULL, NULL);
 
 	for (s = 0; s < o->n_sizes; s++) {
+		if (!o->sizes[s] || !ok[s])
+			continue;
 		err = fill_flows(skel, &p, o->sizes[s]);
 		if (err)
 			goto out;
@@ -196,8 +213,7 @@ static int run_reference(const struct bench_opts *o, struct bench_ref *ref)
 		snprintf(how, sizeof(how), "repeat %u per call, median of %d calls, hit in a "
 			 "%ld-entry hash", o->repeat, o->rounds, o->sizes[s]);
 		emit("parse + 1 hash lookup (xdp_min, ref 45 ns)", o->sizes[s], &st, how, NULL, NULL);
-		if (s == o->n_sizes - 1)
-			ref->parse_lookup = st;
+		ref->parse_lookup = st;
 	}
 
 	err = measure(bpf_program__fd(skel->progs.bench_fwd), &p, ifin, TTL_REPEAT,
@@ -216,9 +232,33 @@ out:
 	return err;
 }
 
+/* Map entries of natsync's session-sized maps for a table of n sessions. */
+static long maps_for(const struct bench_opts *o, long n)
+{
+	return n + o->new_sessions + 4096;
+}
+
+/*
+ * Which sizes fit in memory (the 10M table needs several GiB; nothing else
+ * is measured while it is loaded, but other jobs may use the memory):
+ * ok[s], or the reason in why[s] (printed as the n/a rows of that size).
+ */
+static void sizes_that_fit(const struct bench_opts *o, bool *ok, char (*why)[256])
+{
+	int s;
+
+	for (s = 0; s < o->n_sizes; s++)
+		ok[s] = o->sizes[s] < BENCH_BIG_TABLE ||
+			bench_mem_check(maps_for(o, o->sizes[s]), NSB_BYTES_PER_ENTRY, why[s],
+					sizeof(why[s]));
+}
+
 int cmd_testrun(const struct bench_opts *o)
 {
 	struct bench_ref ref;
+	char why[4][256];
+	bool ok[4];
+	long biggest = 0;
 	int s, err;
 
 	memset(&ref, 0, sizeof(ref));
@@ -227,12 +267,29 @@ int cmd_testrun(const struct bench_opts *o)
 			BENCH_IF_IN, BENCH_IF_OUT);
 		return -1;
 	}
-	err = run_reference(o, &ref);
+	sizes_that_fit(o, ok, why);
+	for (s = 0; s < o->n_sizes; s++)
+		if (ok[s])
+			biggest = o->sizes[s];
+	err = run_reference(o, ok, &ref);
 	if (err)
 		return err;
 	/* the NAT64 rows are measured per size in nat64.c */
-	for (s = 0; s < o->n_sizes; s++)
-		ns_testrun_size(o, o->sizes[s], &ref);
+	for (s = 0; s < o->n_sizes; s++) {
+		if (!ok[s]) {
+			ns_testrun_na(o->sizes[s], why[s]);
+			continue;
+		}
+		/* The empty table gets the biggest case's maps: a deployed box's
+		 * maps are sized to max-sessions from the start, so "flat from
+		 * empty to 10M" compares occupancy, not map size. */
+		ns_testrun_size(o, o->sizes[s], o->sizes[s] ? 0 : maps_for(o, biggest), &ref);
+		if (o->sizes[s] == o->mid)
+			bench_ladder(o, o->mid);
+	}
+	if (o->quick)
+		bench_emit_na("testrun", "natsync session setup (new flow), net of no-op",
+			      BENCH_BIG_TABLE, "n/a (quick mode: no 10M table)", "<= 1000");
 	return 0;
 }
 

@@ -13,6 +13,26 @@
  *                       of the veth topology
  *   bench_sink          count and drop: the sink of the forwarding topology,
  *                       so every case pays the same, small, receive cost
+ *
+ * The cost ladder of the established NAPT44 path (testrun.c, "breakdown"
+ * rows): each step adds one piece of work natsync does for an established
+ * packet, on the same packet and table, so the differences say where
+ * natsync's time goes (and what a lean implementation would cost):
+ *
+ *   bench_l1_lookup     parse + lookup of the 5-tuple in a table whose
+ *                       value is natsync's 96-byte struct ns_session +
+ *                       natsync's accounting (atomic packets/bytes,
+ *                       last_seen_ns = bpf_ktime_get_ns())
+ *   bench_l2_fwd        l1 + bpf_fib_lookup + TTL + MACs + bpf_redirect
+ *   bench_l3_nat        l2 + source NAT from the session (address, port)
+ *                       with incremental IPv4 and UDP/TCP checksums: a
+ *                       minimal established NAPT44 forwarder
+ *   bench_l4_counted    l3 + what natsync does around it: the interface,
+ *                       config and service-set lookups before parsing, two
+ *                       per-CPU counters (rx, verdict), devmap redirect
+ *   bench_l3_nh_cached  l3 with the fib lookup replaced by a next hop cached
+ *                       in an array map: what caching the forwarding
+ *                       decision would save
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -46,6 +66,52 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } bench_cnt SEC(".maps");
+
+/* The ladder's session table: natsync's key and value layout. The
+ * translation of a session is its out_key's saddr/sport (source NAT). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct ns_tuple);
+	__type(value, struct ns_session);
+} bench_sess SEC(".maps");
+
+/* Stand-ins for natsync's per-packet configuration lookups (ns_ifaces,
+ * ns_config, ns_svc) and its per-CPU verdict counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct ns_iface);
+} bench_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ns_cfg);
+} bench_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, struct ns_svc);
+} bench_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} bench_verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_tx SEC(".maps");
 
 struct parsed {
 	struct ethhdr *eth;
@@ -165,6 +231,226 @@ int bench_fwd(struct xdp_md *ctx)
 	__builtin_memcpy(p.eth->h_source, fib.smac, ETH_ALEN);
 	count(1);
 	return bpf_redirect(fib.ifindex, 0);
+}
+
+/* RFC 1624: checksum *sum after a 32-bit field changed from `from` to `to`. */
+static __always_inline void csum_replace4(__u16 *sum, __u32 from, __u32 to)
+{
+	__u32 c = (__u16)~*sum;
+
+	from = ~from;
+	c += (from & 0xffff) + (from >> 16) + (to & 0xffff) + (to >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	*sum = (__u16)~c;
+}
+
+static __always_inline void csum_replace2(__u16 *sum, __u16 from, __u16 to)
+{
+	__u32 c = (__u16)~*sum;
+
+	c += (__u16)~from + to;
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	*sum = (__u16)~c;
+}
+
+/* Ladder step 1: the session lookup and natsync's accounting of a hit. */
+static __always_inline struct ns_session *l1_lookup(struct parsed *p)
+{
+	struct ns_session *s = bpf_map_lookup_elem(&bench_sess, &p->key);
+
+	if (!s)
+		return NULL;
+	__sync_fetch_and_add(&s->packets[0], 1);
+	__sync_fetch_and_add(&s->bytes[0], bpf_ntohs(p->ip->tot_len));
+	s->last_seen_ns = bpf_ktime_get_ns();
+	return s;
+}
+
+/* Ladder step 2: fib lookup, TTL, MACs; the egress ifindex or 0. */
+static __always_inline __u32 l2_fib(struct xdp_md *ctx, struct parsed *p)
+{
+	struct bpf_fib_lookup fib = {};
+
+	if (p->ip->ttl <= 1)
+		return 0;
+	fib.family = AF_INET;
+	fib.tos = p->ip->tos;
+	fib.l4_protocol = p->ip->protocol;
+	fib.sport = p->key.sport;
+	fib.dport = p->key.dport;
+	fib.tot_len = bpf_ntohs(p->ip->tot_len);
+	fib.ipv4_src = p->ip->saddr;
+	fib.ipv4_dst = p->ip->daddr;
+	fib.ifindex = ctx->ingress_ifindex;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	ip_decrease_ttl(p->ip);
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	return fib.ifindex;
+}
+
+/* Ladder step 3: source NAT to the session's out_key saddr/sport, with
+ * incremental IPv4 and L4 checksums (a UDP checksum of 0 stays 0). */
+static __always_inline int l3_snat(struct xdp_md *ctx, struct parsed *p,
+				   const struct ns_session *s)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = p->ip;
+	struct udphdr *udp = (void *)ip + ip->ihl * 4;
+	__u16 *l4sum;
+
+	if ((void *)(udp + 1) > end)
+		return -1;
+	if (ip->protocol == IPPROTO_TCP) {
+		if ((void *)udp + 18 > end)
+			return -1;
+		l4sum = (__u16 *)((void *)udp + 16);
+	} else if (ip->protocol == IPPROTO_UDP) {
+		l4sum = udp->check ? &udp->check : NULL;
+	} else {
+		return -1;
+	}
+	if (l4sum) {
+		csum_replace4(l4sum, ip->saddr, s->out_key.saddr);
+		csum_replace2(l4sum, udp->source, s->out_key.sport);
+		if (ip->protocol == IPPROTO_UDP && !*l4sum)
+			*l4sum = 0xffff;
+	}
+	csum_replace4(&ip->check, ip->saddr, s->out_key.saddr);
+	ip->saddr = s->out_key.saddr;
+	udp->source = s->out_key.sport;
+	return 0;
+}
+
+SEC("xdp")
+int bench_l1_lookup(struct xdp_md *ctx)
+{
+	struct parsed p;
+
+	if (parse(ctx, &p) || !l1_lookup(&p))
+		return XDP_PASS;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_l2_fwd(struct xdp_md *ctx)
+{
+	struct parsed p;
+	__u32 oif;
+
+	if (parse(ctx, &p) || !l1_lookup(&p))
+		return XDP_PASS;
+	oif = l2_fib(ctx, &p);
+	if (!oif)
+		return XDP_PASS;
+	return bpf_redirect(oif, 0);
+}
+
+SEC("xdp")
+int bench_l3_nat(struct xdp_md *ctx)
+{
+	struct ns_session *s;
+	struct parsed p;
+	__u32 oif;
+
+	if (parse(ctx, &p))
+		return XDP_PASS;
+	s = l1_lookup(&p);
+	if (!s || l3_snat(ctx, &p, s))
+		return XDP_PASS;
+	oif = l2_fib(ctx, &p);
+	if (!oif)
+		return XDP_PASS;
+	return bpf_redirect(oif, 0);
+}
+
+/* A next-hop cache entry: what bpf_fib_lookup returns, kept per route. */
+struct bench_nh_val {
+	__u32 ifindex;
+	__u8 dmac[ETH_ALEN];
+	__u8 smac[ETH_ALEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_nh_val);
+} bench_nh SEC(".maps");
+
+/* Step 3 with the fib lookup replaced by one array lookup of a cached
+ * next hop (what caching the forwarding decision would save). */
+SEC("xdp")
+int bench_l3_nh_cached(struct xdp_md *ctx)
+{
+	struct bench_nh_val *nh;
+	struct ns_session *s;
+	struct parsed p;
+	__u32 zero = 0;
+
+	if (parse(ctx, &p) || p.ip->ttl <= 1)
+		return XDP_PASS;
+	s = l1_lookup(&p);
+	if (!s || l3_snat(ctx, &p, s))
+		return XDP_PASS;
+	nh = bpf_map_lookup_elem(&bench_nh, &zero);
+	if (!nh || !nh->ifindex)
+		return XDP_PASS;
+	ip_decrease_ttl(p.ip);
+	__builtin_memcpy(p.eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_source, nh->smac, ETH_ALEN);
+	return bpf_redirect(nh->ifindex, 0);
+}
+
+static __always_inline void count_verdict(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&bench_verdicts, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* Step 3 with natsync's surroundings: returns the verdict counter index. */
+static __always_inline __u32 l4_body(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex, zero = 0, svc_id, oif;
+	struct ns_session *s;
+	struct ns_iface *ifc;
+	struct ns_cfg *cfg;
+	struct ns_svc *svc;
+	struct parsed p;
+
+	ifc = bpf_map_lookup_elem(&bench_ifaces, &ifindex);
+	cfg = bpf_map_lookup_elem(&bench_cfg, &zero);
+	if (!ifc || !cfg)
+		return 1;
+	svc_id = ifc->svc_set;
+	svc = bpf_map_lookup_elem(&bench_svc, &svc_id);
+	if (!svc || !(cfg->flags & NS_CFG_F_ACTIVE))
+		return 1;
+	if (parse(ctx, &p))
+		return 1;
+	s = l1_lookup(&p);
+	if (!s || l3_snat(ctx, &p, s))
+		return 1;
+	oif = l2_fib(ctx, &p);
+	if (!oif || !bpf_map_lookup_elem(&bench_tx, &oif))
+		return 1;
+	bpf_redirect_map(&bench_tx, oif, 0);
+	return 2;
+}
+
+SEC("xdp")
+int bench_l4_counted(struct xdp_md *ctx)
+{
+	__u32 v = l4_body(ctx);
+
+	count_verdict(0); /* rx, as natsync's entry point counts every packet */
+	count_verdict(v);
+	return v == 2 ? XDP_REDIRECT : XDP_PASS;
 }
 
 SEC("xdp")
