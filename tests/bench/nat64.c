@@ -138,7 +138,7 @@ static int fill_config(struct nsb *b)
 	struct ns_nat64_term t;
 	struct ns_pool pool;
 	struct ns_cfg cfg;
-	__u32 k = 0, pid = N64_POOL_ID;
+	__u32 k = 0, slot = NS_CFG_SLOT_BANK(0), pid = N64_POOL_ID; /* bank 0 in force */
 	int fd = nsb_map_fd(b, NS_MAP_CONFIG);
 
 	memset(&t, 0, sizeof(t));
@@ -154,12 +154,12 @@ static int fill_config(struct nsb *b)
 	pool.port_lo = 40000;
 	pool.port_hi = 65535;
 	pool.flags = NS_POOL_F_RANDOM_PORT;
-	if (fd < 0 || nsb_map_fd(b, NS_MAP_NAT64_TERMS) < 0 || bpf_map_lookup_elem(fd, &k, &cfg))
+	if (fd < 0 || nsb_map_fd(b, NS_MAP_NAT64_TERMS) < 0 || bpf_map_lookup_elem(fd, &slot, &cfg))
 		return -ENOENT;
 	cfg.n_nat64 = 1;
 	if (bpf_map_update_elem(nsb_map_fd(b, NS_MAP_NAT64_TERMS), &k, &t, BPF_ANY) ||
 	    bpf_map_update_elem(nsb_map_fd(b, NS_MAP_POOLS), &pid, &pool, BPF_ANY) ||
-	    bpf_map_update_elem(fd, &k, &cfg, BPF_ANY))
+	    bpf_map_update_elem(fd, &slot, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
