@@ -86,14 +86,21 @@ static __always_inline __u32 ns_forward_rc(struct ns_pkt *p, const bool is_tc, i
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS || p->vlans)
 		return NS_CNT_FWD_STACK;
 	oif = f.ifindex;
-	if (!bpf_map_lookup_elem(&ns_tx_ports, &oif))
+	/* Only to ports natsync owns (ns_tx_ports). In XDP the redirect
+	 * helper itself says whether oif is one (a miss returns the flags'
+	 * low bits, 0 here): no separate devmap lookup. It only records the
+	 * target; the frame is rewritten below and leaves when the program
+	 * returns XDP_REDIRECT. */
+	if (is_tc) {
+		if (!bpf_map_lookup_elem(&ns_tx_ports, &oif))
+			return NS_CNT_FWD_STACK;
+	} else if (bpf_redirect_map(&ns_tx_ports, oif, 0) != XDP_REDIRECT) {
 		return NS_CNT_FWD_STACK;
+	}
 	if (ns_dec_ttl(p, is_tc) || ns_set_macs(p, is_tc, &f))
 		return NS_CNT_FWD_STACK;
 	if (is_tc)
 		bpf_redirect(oif, 0);
-	else
-		bpf_redirect_map(&ns_tx_ports, oif, 0);
 	return NS_CNT_FWD_REDIRECT;
 }
 

@@ -1028,7 +1028,7 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 		if (!s)
 			return NS_CNT_DROP_SESSION_FULL;
 	}
-	ns_session_account(s, p, NS_SIDE_INSIDE, bpf_ktime_get_ns());
+	ns_session_account(s, p, NS_SIDE_INSIDE, ns_now_coarse());
 	if (ns64_6to4(p, is_tc, sc, s))
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_OUT);
@@ -1108,7 +1108,7 @@ static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_t
 			return NS_CNT_DROP_UNSUPPORTED;
 	}
 	ns_count(NS_CNT_SESSION_HIT);
-	ns_session_account(s, p, NS_SIDE_OUTSIDE, bpf_ktime_get_ns());
+	ns_session_account(s, p, NS_SIDE_OUTSIDE, ns_now_coarse());
 	if (ns64_4to6(p, is_tc, sc, &sc->k))
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_IN);

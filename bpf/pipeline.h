@@ -509,7 +509,7 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 				return NS_CNT_DROP_SESSION_FULL;
 		}
 
-		ns_session_account(s, &p, p.side, bpf_ktime_get_ns());
+		ns_session_account(s, &p, p.side, ns_now_coarse());
 		if (p.side == NS_SIDE_INSIDE)
 			ns_tuple_reverse(&nt, &s->out_key);
 		else
