@@ -52,7 +52,7 @@
 #include "sync_wire.h"
 #include "util.h"
 
-#define SYNC_TICK_MS 100
+#define SYNC_TICK_MS 20                             /* also sends what is due (due_step) */
 #define SYNC_PASS_INTERVAL_NS (250ull * 1000000)   /* start a pass at most this often */
 #define SYNC_WALK_CHUNK 256                        /* entries per batch lookup */
 /* Work one sync callback may do before yielding to the loop (heartbeats of
@@ -86,6 +86,7 @@ struct sync_ent {
 	uint32_t serial;         /* primary: lo frame serial of the last record */
 	uint32_t flags;          /* primary: session flags in the last record */
 	uint8_t tcp_state;
+	bool queued;             /* primary: in the due wheel, not sent yet */
 };
 
 struct sync_table {
@@ -95,8 +96,41 @@ struct sync_table {
 	size_t nb_min;           /* first size: sized for max-sessions */
 };
 
-/* Average chain length before the table doubles. */
-#define SYNC_TAB_LOAD 4
+/* Average chain length before the table doubles: one, so that a lookup
+ * costs about one cache miss (the walk does one per session per pass). */
+#define SYNC_TAB_LOAD 1
+#define SYNC_TAB_MAX_FIRST (1u << 22)              /* first bucket array: 32 MiB at most */
+
+/*
+ * Sessions about to become old enough to replicate (primary), in a timing
+ * wheel of SYNC_DUE_SLOTS slots of SYNC_DUE_SLOT_NS by the time they do.
+ * The walk queues the ones that will before it sees them again, with the
+ * session as it read it, and due_step() sends each once its slot is over
+ * (never early: the threshold holds) instead of when the next pass over
+ * the whole map reaches it. A map lookup per session would cost more than
+ * the whole record (a bpf syscall is ~1.3 us on the team VM): the copy is
+ * at most a horizon old, and the next pass corrects it like any change
+ * (an update, or a delete if the session ended meanwhile).
+ */
+#define SYNC_DUE_SLOT_NS (10ull * 1000000)
+#define SYNC_DUE_SLOTS 1024u                       /* 10.24 s ahead at most */
+#define SYNC_DUE_HORIZON_MAX_NS (4000ull * 1000000)
+
+struct sync_due {
+	struct ns_session v;     /* as the walk read it; v.in_key is the key */
+	uint8_t bind;            /* its binding_bits() then */
+};
+
+struct sync_slot {
+	struct sync_due *v;
+	uint32_t n, cap, off;    /* entries [off, n) not sent yet */
+};
+
+struct sync_wheel {
+	struct sync_slot slot[SYNC_DUE_SLOTS];
+	uint64_t pos;            /* next slot (time / SYNC_DUE_SLOT_NS) to send */
+	size_t n, max;           /* queued; max: max-sessions */
+};
 
 /* ---- output queue: whole frames, bounded -------------------------------- */
 
@@ -150,6 +184,7 @@ struct sync_stats {
 	uint64_t records_rx, installed, install_fail, dels_rx, dels_applied;
 	uint64_t bulks_rx, stale_removed;
 	uint64_t backpressure, dels_deferred, walk_passes, walk_errors, walk_last_ns;
+	uint64_t due_sent;       /* sessions sent by due_step, not by a pass */
 	uint64_t heartbeats_tx, heartbeats_rx, acks_rx;
 	uint64_t bulk_requests_rx;
 	uint64_t auth_fail;
@@ -168,6 +203,7 @@ struct sync_stage {
 	struct ns_session vals[NSW_BATCH_MAX_SESSIONS];
 	struct ns_tuple rkeys[NSW_BATCH_MAX_SESSIONS];
 	bool fail[NSW_BATCH_MAX_SESSIONS];
+	uint32_t hashes[NSW_BATCH_MAX_SESSIONS]; /* tab_prefetch() scratch */
 	struct ns_port_key pk[NSW_BATCH_MAX_SESSIONS];
 	struct ns_port_val pv[NSW_BATCH_MAX_SESSIONS];
 	struct ns_eim_key ek[NSW_BATCH_MAX_SESSIONS];
@@ -199,6 +235,14 @@ struct ns_sync {
 	/* primary walk */
 	uint32_t epoch;          /* +1 per connection / role change */
 	uint32_t pass;
+	size_t pass_seen;        /* table entries marked seen in this pass */
+	size_t tab_queued;       /* table entries queued, not sent (not tracked) */
+	uint64_t pass_due;       /* this pass: earliest time a session seen too
+				  * young becomes old enough to replicate */
+	uint64_t next_due_ns;    /* the last complete pass's pass_due */
+	bool any_paired;         /* a NAT term uses address-pooling paired */
+	uint64_t due_horizon;    /* this pass queues sessions due before now + this */
+	struct sync_wheel due;   /* sessions coming due (due_step) */
 	bool walking, walk_first, bulk_pending, bulk_running;
 	bool finishing;          /* walk done, finish_pass() at tab bucket fin_idx */
 	size_t fin_idx;
@@ -216,6 +260,7 @@ struct ns_sync {
 	struct ns_tuple keys[SYNC_WALK_CHUNK];
 	struct ns_session vals[SYNC_WALK_CHUNK];
 	struct ns_tuple6 keys6[SYNC_WALK_CHUNK];
+	uint32_t hashes[SYNC_WALK_CHUNK];
 	/* backup */
 	uint32_t gen;            /* bulk generation */
 	bool bulk_rx_running, ready;
@@ -291,14 +336,43 @@ static size_t tab_hash(const struct sync_table *t, const struct ns_tuple *k)
 	return h & (t->nb - 1);
 }
 
+static bool key_eq(const struct ns_tuple *a, const struct ns_tuple *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return x[0] == y[0] && x[1] == y[1];
+}
+
 static struct sync_ent *tab_find(struct sync_table *t, const struct ns_tuple *k)
 {
 	if (!t->nb)
 		return NULL;
 	for (struct sync_ent *e = t->b[tab_hash(t, k)]; e; e = e->next)
-		if (!memcmp(&e->key, k, sizeof(*k)))
+		if (key_eq(&e->key, k))
 			return e;
 	return NULL;
+}
+
+/*
+ * Start loading the entries of n keys about to be looked up: the table is
+ * far larger than the caches, and the walk looks up every session of the
+ * map once per pass. Two rounds (bucket slots, then the first entries)
+ * overlap the cache misses instead of taking them one after the other.
+ */
+static void tab_prefetch(const struct sync_table *t, const struct ns_tuple *k, size_t n,
+			 uint32_t *h)
+{
+	if (!t->nb)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		h[i] = (uint32_t)tab_hash(t, &k[i]);
+		__builtin_prefetch(&t->b[h[i]]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (t->b[h[i]])
+			__builtin_prefetch(t->b[h[i]]);
 }
 
 /*
@@ -357,7 +431,7 @@ static void tab_del(struct sync_table *t, const struct ns_tuple *k)
 	if (!t->nb)
 		return;
 	for (pp = &t->b[tab_hash(t, k)]; *pp; pp = &(*pp)->next) {
-		if (!memcmp(&(*pp)->key, k, sizeof(*k))) {
+		if (key_eq(&(*pp)->key, k)) {
 			struct sync_ent *e = *pp;
 
 			*pp = e->next;
@@ -383,14 +457,58 @@ static void tab_clear(struct sync_table *t)
 	t->nb = t->n = 0; /* nb_min stays */
 }
 
-/* Size the first bucket array for max sessions (bounded: 8 MiB). */
+/* Size the first bucket array for max sessions (bounded: 32 MiB). */
 static void tab_size(struct sync_table *t, uint32_t max_sessions)
 {
 	size_t want = max_sessions / SYNC_TAB_LOAD;
 
 	t->nb_min = 4096;
-	while (t->nb_min < want && t->nb_min < (1u << 20))
+	while (t->nb_min < want && t->nb_min < SYNC_TAB_MAX_FIRST)
 		t->nb_min *= 2;
+}
+
+/* ---- due wheel ---------------------------------------------------------- */
+
+/* Queue session v, due at due_ns (> now); false when the wheel is full,
+ * out of memory or due_ns too far ahead (it is then sent when a pass
+ * reaches it, as without the wheel). */
+static bool wheel_push(struct sync_wheel *w, const struct ns_session *v, uint8_t bind,
+		       uint64_t due_ns, uint64_t now)
+{
+	uint64_t t = due_ns / SYNC_DUE_SLOT_NS;
+	struct sync_slot *sl;
+
+	if (!w->n)
+		w->pos = now / SYNC_DUE_SLOT_NS;
+	if (t < w->pos || t - w->pos >= SYNC_DUE_SLOTS || w->n >= w->max)
+		return false;
+	sl = &w->slot[t % SYNC_DUE_SLOTS];
+	if (sl->n >= sl->cap) {
+		uint32_t cap = sl->cap ? sl->cap * 2 : 256;
+		struct sync_due *nv = realloc(sl->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return false;
+		sl->v = nv;
+		sl->cap = cap;
+	}
+	sl->v[sl->n].v = *v;
+	sl->v[sl->n++].bind = bind;
+	w->n++;
+	return true;
+}
+
+static void slot_free(struct sync_slot *sl)
+{
+	free(sl->v);
+	memset(sl, 0, sizeof(*sl));
+}
+
+static void wheel_clear(struct sync_wheel *w)
+{
+	for (uint32_t i = 0; i < SYNC_DUE_SLOTS; i++)
+		slot_free(&w->slot[i]);
+	w->n = 0;
 }
 
 /* ---- output queues ------------------------------------------------------ */
@@ -881,11 +999,14 @@ static void install_frame(struct ns_sync *s, const struct nsw_session *r, size_t
 	g->np = g->ne = g->nq = 0;
 	memset(g->fail, 0, n * sizeof(g->fail[0]));
 	for (size_t i = 0; i < n; i++) {
+		nsw_session_to_ns(&r[i], now, &g->vals[i]);
+		g->keys[i] = g->vals[i].in_key;
+		g->rkeys[i] = g->vals[i].out_key;
+	}
+	tab_prefetch(&s->tab, g->keys, n, g->hashes);
+	for (size_t i = 0; i < n; i++) {
 		struct ns_session *v = &g->vals[i], old;
 
-		nsw_session_to_ns(&r[i], now, v);
-		g->keys[i] = v->in_key;
-		g->rkeys[i] = v->out_key;
 		/* Known session: keep local counters, and drop a stale reverse
 		 * entry if the translation changed (5-tuple reused). */
 		if (tab_find(&s->tab, &v->in_key) &&
@@ -1661,8 +1782,9 @@ static void conn_event(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 	}
 	/* Also after a read: an ACK may have reopened the window for lo. */
 	flush_out(s, c);
-	/* Backpressure released: continue the walk that stopped on a full queue. */
-	if (c->st == C_ESTABLISHED && c == s->active && s->walking &&
+	/* Backpressure released: continue the walk (or the due sessions)
+	 * that stopped on a full queue. */
+	if (c->st == C_ESTABLISHED && c == s->active && (s->walking || s->due.n) &&
 	    q_len(&c->lo) < SYNC_LO_CAP / 4)
 		walk_step(s);
 }
@@ -1806,7 +1928,10 @@ static bool svc_replicates(struct ns_sync *s, uint16_t svc, uint64_t *thr_ns)
 }
 
 /* Which NAT bindings of this session exist on the primary (looked up, not
- * guessed, so the backup reserves exactly what the fast path allocated). */
+ * guessed, so the backup reserves exactly what the fast path allocated).
+ * ns_paired is only looked up while a NAT term uses address-pooling
+ * paired: no other term reads it (an entry left from an older
+ * configuration is never used), and a lookup is a syscall per record. */
 static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 {
 	struct ns_map_fds *fd = &s->d->fd;
@@ -1839,7 +1964,7 @@ static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 		    ev.out_port == v->out_key.dport)
 			bits |= NSW_BIND_EIM;
 	}
-	if (v->pool_id != 0xff && fd->paired >= 0) {
+	if (v->pool_id != 0xff && fd->paired >= 0 && s->any_paired) {
 		struct ns_paired_key qk;
 		struct ns_paired_val qv;
 
@@ -1954,9 +2079,58 @@ static bool needs_update(struct ns_sync *s, const struct sync_ent *e, const stru
 	return v->last_seen_ns > e->last_seen_sent && v->last_seen_ns - e->last_seen_sent >= quarter;
 }
 
+/* e leaves the due wheel's accounting (sent, or removed). */
+static void unqueue(struct ns_sync *s, struct sync_ent *e)
+{
+	if (!e->queued)
+		return;
+	e->queued = false;
+	s->tab_queued--;
+}
+
+/*
+ * Queue a session that becomes old enough at due_ns into the wheel, with
+ * its bindings looked up now (the syscall is then not on the way of the
+ * record when it is due), and track it (e, or a new entry) as queued so
+ * later passes do not queue it again. False when it could not be queued.
+ */
+static void mark_seen(struct ns_sync *s, struct sync_ent *e);
+
+static bool due_queue(struct ns_sync *s, const struct ns_tuple *k, const struct ns_session *v,
+		      struct sync_ent *e, uint64_t due_ns, uint64_t now)
+{
+	bool fresh = !e;
+
+	if (fresh) {
+		e = tab_add(&s->tab, k);
+		if (!e)
+			return false;
+		e->created_ns = v->created_ns;
+	}
+	if (!wheel_push(&s->due, v, binding_bits(s, v), due_ns, now)) {
+		if (fresh)
+			tab_del(&s->tab, k);
+		return false;
+	}
+	if (fresh)
+		mark_seen(s, e);
+	e->queued = true;
+	s->tab_queued++;
+	return true;
+}
+
+/* The walk saw e's session in this pass (counted: see finish_pass). */
+static void mark_seen(struct ns_sync *s, struct sync_ent *e)
+{
+	if (e->seen_pass == s->pass)
+		return;
+	e->seen_pass = s->pass;
+	s->pass_seen++;
+}
+
 /* One session seen by the walk. */
 static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_tuple *k,
-		       const struct ns_session *v, uint64_t now)
+		       const struct ns_session *v, int bind, uint64_t now)
 {
 	struct sync_ent *e = tab_find(&s->tab, k);
 	struct nsw_session r;
@@ -1967,21 +2141,37 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 		/* Same 5-tuple, new session: the one the peer has is gone. */
 		if (e->epoch == s->epoch && !queue_del(s, c, e, NSW_SESSION_DEL))
 			return;
+		if (e->seen_pass == s->pass)
+			s->pass_seen--;
+		unqueue(s, e);
 		tab_del(&s->tab, k);
 		e = NULL;
 	}
 	if (e)
-		e->seen_pass = s->pass;
+		mark_seen(s, e);
 	if (!svc_replicates(s, v->svc_set, &thr))
 		return;
-	if (v->created_ns > now || now - v->created_ns < thr)
+	if (v->created_ns > now)
 		return;
+	if (now - v->created_ns < thr) {
+		/* Too young yet. Due before the walk comes back here: queue
+		 * it for its time (due_step), once. Otherwise remember the
+		 * earliest due time (pass_due) for an early pass. */
+		if (e && e->queued)
+			return;
+		if (v->created_ns + thr - now <= s->due_horizon &&
+		    due_queue(s, k, v, e, v->created_ns + thr, now))
+			return;
+		if (v->created_ns + thr < s->pass_due)
+			s->pass_due = v->created_ns + thr;
+		return;
+	}
 	if (!e) {
 		e = tab_add(&s->tab, k);
 		if (!e)
 			return;
 		e->created_ns = v->created_ns;
-		e->seen_pass = s->pass;
+		mark_seen(s, e);
 	}
 	if (e->epoch != s->epoch)
 		type = NSW_SESSION_ADD;
@@ -1989,11 +2179,12 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 		type = NSW_SESSION_UPDATE;
 	else
 		return;
-	nsw_session_from_ns(v, now, binding_bits(s, v), &r);
+	nsw_session_from_ns(v, now, bind >= 0 ? (uint8_t)bind : binding_bits(s, v), &r);
 	if (!queue_record(s, c, type, NULL, &r)) {
 		s->st.backpressure++;
 		return;
 	}
+	unqueue(s, e);
 	e->epoch = s->epoch;
 	e->tcp_state = v->tcp_state;
 	e->flags = v->flags & NSW_SF_WIRE_MASK;
@@ -2073,6 +2264,14 @@ static bool nat64_replicates(const struct ns_sync *s, const struct sync_conn *c)
 static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 {
 	s->pass++;
+	s->pass_seen = 0;
+	s->pass_due = UINT64_MAX;
+	/* The walk sees a session again within about one interval plus one
+	 * pass time (passes run back to back when longer than the interval):
+	 * twice that leaves room for a slower pass. */
+	s->due_horizon = 2 * (SYNC_PASS_INTERVAL_NS + s->st.walk_last_ns);
+	if (s->due_horizon > SYNC_DUE_HORIZON_MAX_NS)
+		s->due_horizon = SYNC_DUE_HORIZON_MAX_NS; /* bounds the copies held */
 	s->walking = true;
 	s->walk_first = true;
 	s->walk64 = false;
@@ -2122,6 +2321,11 @@ static bool conn_live(const struct ns_sync *s, const struct sync_conn *c)
 static bool finish_table(struct ns_sync *s, struct sync_conn *c, struct sync_table *t,
 			 uint8_t del_type, uint64_t start)
 {
+	/* Every entry of the IPv4 table was seen in the pass (pass_seen
+	 * counts them): nothing was deleted, and the scan below (a cache
+	 * miss per entry) has nothing to find. */
+	if (t == &s->tab && !s->fin_idx && s->pass_seen == s->tab.n)
+		s->fin_idx = s->tab.nb;
 	for (; s->fin_idx < t->nb; s->fin_idx++) {
 		struct sync_ent **pp = &t->b[s->fin_idx];
 
@@ -2144,6 +2348,7 @@ static bool finish_table(struct ns_sync *s, struct sync_conn *c, struct sync_tab
 				continue;
 			}
 			*pp = e->next;
+			unqueue(s, e);
 			free(e);
 			t->n--;
 		}
@@ -2183,6 +2388,7 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 	s->fin64 = false;
 	s->st.walk_passes++;
 	s->st.walk_last_ns = ns_now() - s->last_pass_ns;
+	s->next_due_ns = s->pass_due;
 }
 
 /* Ask the loop to call walk_step() again after the events already pending. */
@@ -2229,6 +2435,68 @@ static void on_kick(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 }
 
 /*
+ * Send the queued sessions that are due by now. Shares the step's budget
+ * with the walk; false when the step must end here (budget spent:
+ * kicked; lo half full: resumed when it drains; c closed).
+ */
+static bool due_step(struct ns_sync *s, struct sync_conn *c, uint64_t now)
+{
+	struct sync_wheel *w = &s->due;
+	uint32_t i = 0;
+
+	/* Slot pos holds sessions due before (pos + 1) slot times. */
+	while (w->n && (w->pos + 1) * SYNC_DUE_SLOT_NS <= now) {
+		struct sync_slot *sl = &w->slot[w->pos % SYNC_DUE_SLOTS];
+
+		while (sl->off < sl->n) {
+			const struct ns_session *v = &sl->v[sl->off].v;
+			struct sync_ent *e;
+
+			if (q_len(&c->lo) > SYNC_LO_CAP / 2) {
+				s->st.backpressure++;
+				return false;
+			}
+			if (!(++i & 63) && ns_now() - now >= SYNC_STEP_BUDGET_NS) {
+				kick(s);
+				return false;
+			}
+			sl->off++;
+			w->n--;
+			/* No entry: a pass found the session gone (its entry
+			 * was freed). Another creation time: the 5-tuple was
+			 * reused, the walk handles the new session. */
+			e = tab_find(&s->tab, &v->in_key);
+			if (!e || e->created_ns != v->created_ns || e->epoch == s->epoch)
+				continue;
+			s->st.due_sent++;
+			walk_entry(s, c, &v->in_key, v, sl->v[sl->off - 1].bind, now);
+			if (!conn_live(s, c))
+				return false;
+		}
+		slot_free(sl);
+		w->pos++;
+	}
+	return true;
+}
+
+/*
+ * Time for a new pass? Every SYNC_PASS_INTERVAL_NS (changes, deletes), and
+ * earlier when the last pass saw a session that is old enough to replicate
+ * by now: it is then sent a pass time after it became eligible, not up to
+ * a whole interval later. The earlier start keeps the walk idle at least
+ * as long as the last pass took, so a table that always has a session
+ * coming due costs at most half a CPU.
+ */
+static bool pass_due(const struct ns_sync *s, uint64_t now)
+{
+	uint64_t since = now - s->last_pass_ns;
+
+	if (since >= SYNC_PASS_INTERVAL_NS)
+		return true;
+	return s->next_due_ns <= now && since >= 2 * s->st.walk_last_ns;
+}
+
+/*
  * One bounded step of the replication walk: batch lookups until the
  * budget is spent (then kick) or lo is half full (then on_conn_event
  * resumes it when lo drains), then the resumable finish_pass().
@@ -2241,12 +2509,18 @@ static void walk_step(struct ns_sync *s)
 	if (!c || c->st != C_ESTABLISHED || !s->primary || s->d->fd.sessions < 0)
 		return;
 	s->step_what = "replication walk";
+	/* Not before BULK_START on a new connection. */
+	if (!s->bulk_pending && !due_step(s, c, now)) {
+		if (conn_live(s, c))
+			flush_batch(s, c);
+		return;
+	}
 	if (s->finishing) {
 		finish_pass(s, c, now);
 		return;
 	}
 	if (!s->walking) {
-		if (!s->bulk_pending && now - s->last_pass_ns < SYNC_PASS_INTERVAL_NS)
+		if (!s->bulk_pending && !pass_due(s, now))
 			return;
 		start_pass(s, c, now);
 		if (s->bulk_pending || !conn_live(s, c))
@@ -2287,11 +2561,13 @@ static void walk_step(struct ns_sync *s)
 			s->walk64_first = false;
 		else
 			s->walk_first = false;
+		if (!s->walk64)
+			tab_prefetch(&s->tab, s->keys, n, s->hashes);
 		for (__u32 i = 0; i < n; i++) {
 			if (s->walk64)
 				walk_entry64(s, c, &s->keys6[i], &s->vals[i], now);
 			else
-				walk_entry(s, c, &s->keys[i], &s->vals[i], now);
+				walk_entry(s, c, &s->keys[i], &s->vals[i], -1, now);
 			if (!conn_live(s, c))
 				return; /* the connection died under a send */
 		}
@@ -2316,13 +2592,20 @@ static void walk_step(struct ns_sync *s)
 
 /* ---- timer -------------------------------------------------------------- */
 
+/* Sessions the peer has (primary) or we installed (backup): the table
+ * without the entries only queued for later (the due wheel). */
+static size_t tracked(const struct ns_sync *s)
+{
+	return s->tab.n - s->tab_queued;
+}
+
 static void send_heartbeat(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 {
 	struct nsw_heartbeat hb = {
 		.role = s->primary ? NSW_ROLE_PRIMARY : NSW_ROLE_BACKUP,
 		.ready = s->primary ? 1 : s->ready,
 		.priority = red_advertised_priority(s->d),
-		.sessions = (uint32_t)(s->tab.n + s->tab64.n),
+		.sessions = (uint32_t)(tracked(s) + s->tab64.n),
 		.uptime_ms = (now - s->d->started_ns) / SYNC_NS_PER_MS,
 	};
 	uint8_t f[NSW_HDR_LEN + 16];
@@ -2455,6 +2738,15 @@ static int load_key(struct ns_sync *s, const char *path)
  * Make the fast path follow the role: a primary forwards and creates
  * sessions (NS_CFG_F_ACTIVE), a backup only holds the replicated ones.
  */
+/* Does a NAT term of c use address-pooling paired (binding_bits)? */
+static bool any_paired(const struct ns_config *c)
+{
+	for (uint32_t i = 0; i < c->n_nat && i < NS_MAX_NAT_TERMS; i++)
+		if (c->nat[i].flags & NS_NAT_F_PAIRED)
+			return true;
+	return false;
+}
+
 static void set_active(struct ns_sync *s)
 {
 	struct ns_cfg cfg;
@@ -2490,6 +2782,7 @@ int sync_init(struct ns_daemon *d)
 	s->d = d;
 	s->lfd = -1;
 	s->tfd = -1;
+	s->next_due_ns = UINT64_MAX;
 	s->kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->kfd >= 0 && loop_add(d->loop, s->kfd, EPOLLIN, on_kick, s)) {
 		close(s->kfd);
@@ -2508,6 +2801,9 @@ int sync_init(struct ns_daemon *d)
 	s->fingerprint = ns_config_fingerprint(&d->conf);
 	tab_size(&s->tab, d->conf.max_sessions);
 	tab_size(&s->tab64, d->conf.n_nat64 ? d->conf.max_sessions : 0);
+	s->any_paired = any_paired(&d->conf);
+	s->due.max = d->conf.max_sessions ? d->conf.max_sessions : 4096;
+	s->due.pos = ns_now() / SYNC_DUE_SLOT_NS;
 	if (d->conf.red.key_file[0]) {
 		err = load_key(s, d->conf.red.key_file);
 		if (err) {
@@ -2642,6 +2938,8 @@ void sync_fini(struct ns_daemon *d)
 	}
 	tab_clear(&s->tab);
 	tab_clear(&s->tab64);
+	s->tab_queued = 0;
+	wheel_clear(&s->due);
 	memset(s->psk, 0, sizeof(s->psk));
 	free(s);
 	d->sync = NULL;
@@ -2656,6 +2954,7 @@ void sync_reconfigure(struct ns_daemon *d)
 		return;
 	if (!d->red)
 		set_active(s);
+	s->any_paired = any_paired(&d->conf);
 	if (d->conf.red.encrypt != s->encrypt) {
 		if (d->conf.red.encrypt && !s->psk_len) {
 			pr_warn("sync: encrypt needs the key-file loaded at start: restart "
@@ -2698,6 +2997,8 @@ void sync_set_role(struct ns_daemon *d, bool primary)
 	 * installed" on a backup: it does not survive a role change. */
 	tab_clear(&s->tab);
 	tab_clear(&s->tab64);
+	s->tab_queued = 0;
+	wheel_clear(&s->due);
 	s->walking = false;
 	s->finishing = false;
 	s->sweeping = false;
@@ -2773,7 +3074,7 @@ static void show_text(struct ns_sync *s, FILE *f)
 			s->bulk_rx_running ? "receiving" : s->sweeping ? "sweeping" :
 			s->ready ? "complete" : "waiting",
 			s->bulk_rx_epoch, s->bulk_rx_count, s->bulk_rx_expected);
-	fprintf(f, "Tracked:      %zu sessions %s\n", s->tab.n,
+	fprintf(f, "Tracked:      %zu sessions %s\n", tracked(s),
 		s->primary ? "replicated to the peer" : "installed from the peer");
 	fprintf(f, "Sent:         %llu add, %llu update, %llu delete, %llu bulks, %llu frames, %llu bytes\n",
 		(unsigned long long)t->adds_tx, (unsigned long long)t->updates_tx,
@@ -2845,7 +3146,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 			   s->psk_len ? "hmac-sha256 (integrity only)" : "none");
 	ctl_json_kv_string(j, "state", c ? state_name(c->st) : "disconnected");
 	ctl_json_kv_bool(j, "ready", sync_backup_ready(s->d));
-	ctl_json_kv_uint(j, "tracked_sessions", s->tab.n);
+	ctl_json_kv_uint(j, "tracked_sessions", tracked(s));
 	ctl_json_kv_uint(j, "tracked_nat64_sessions", s->tab64.n);
 	if (c) {
 		ctl_json_key(j, "connection");
@@ -2890,7 +3191,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(adds_tx); KV(updates_tx); KV(dels_tx); KV(bulks_tx);
 	KV(records_rx); KV(installed); KV(install_fail); KV(dels_rx); KV(dels_applied);
 	KV(bulks_rx); KV(stale_removed); KV(backpressure); KV(dels_deferred);
-	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(heartbeats_tx);
+	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(due_sent); KV(heartbeats_tx);
 	KV(heartbeats_rx); KV(acks_rx); KV(bulk_requests_rx); KV(auth_fail);
 	KV(steps); KV(steps_slow); KV(step_max_ns); KV(step_max_cpu_ns); KV(rx_yields);
 	KV(window_waits); KV(red_max_ns); KV(seq_replays); KV(seq_gaps); KV(truncated);
