@@ -77,12 +77,12 @@ static __always_inline __be32 ns_paired_get(__be32 saddr, __u8 pool_id, __u64 no
 	return v->out_addr;
 }
 
-/* Record the paired address; if another CPU raced us, its choice wins. */
-static __always_inline __be32 ns_paired_set(__be32 saddr, __u8 pool_id, __be32 addr, __u64 now)
+/* Write the subscriber's paired address with update @flags. 0 or -errno. */
+static __always_inline int ns_paired_put(__be32 saddr, __u8 pool_id, __be32 addr, __u64 now,
+					 __u64 flags)
 {
 	struct ns_paired_key k;
 	struct ns_paired_val v;
-	__be32 cur;
 
 	__builtin_memset(&k, 0, sizeof(k));
 	__builtin_memset(&v, 0, sizeof(v));
@@ -90,7 +90,15 @@ static __always_inline __be32 ns_paired_set(__be32 saddr, __u8 pool_id, __be32 a
 	k.pool_id = pool_id;
 	v.out_addr = addr;
 	v.last_used_ns = now;
-	if (!bpf_map_update_elem(&ns_paired, &k, &v, BPF_NOEXIST))
+	return bpf_map_update_elem(&ns_paired, &k, &v, flags);
+}
+
+/* Record the paired address; if another CPU raced us, its choice wins. */
+static __always_inline __be32 ns_paired_set(__be32 saddr, __u8 pool_id, __be32 addr, __u64 now)
+{
+	__be32 cur;
+
+	if (!ns_paired_put(saddr, pool_id, addr, now, BPF_NOEXIST))
 		return addr;
 	cur = ns_paired_get(saddr, pool_id, now);
 	return cur ? cur : addr;
@@ -99,16 +107,7 @@ static __always_inline __be32 ns_paired_set(__be32 saddr, __u8 pool_id, __be32 a
 /* Overwrite the subscriber's paired address (it left the pool). */
 static __always_inline void ns_paired_replace(__be32 saddr, __u8 pool_id, __be32 addr, __u64 now)
 {
-	struct ns_paired_key k;
-	struct ns_paired_val v;
-
-	__builtin_memset(&k, 0, sizeof(k));
-	__builtin_memset(&v, 0, sizeof(v));
-	k.in_addr = saddr;
-	k.pool_id = pool_id;
-	v.out_addr = addr;
-	v.last_used_ns = now;
-	bpf_map_update_elem(&ns_paired, &k, &v, BPF_EXIST);
+	ns_paired_put(saddr, pool_id, addr, now, BPF_EXIST);
 }
 
 /* EIM: an existing binding for this inside endpoint? */
