@@ -185,8 +185,10 @@ import ipaddress, re, sys
 pool = ipaddress.ip_network(sys.argv[1])
 srcs, what = {}, {}
 for line in sys.stdin:
-    # "TS IP SRC[.PORT] > DST[.PORT]: PROTO ..."
-    m = re.match(r"(\S+) IP (\d+\.\d+\.\d+\.\d+)(?:\.\d+)? > (\S+): (\S+)", line)
+    # "TS IP SRC[.PORT] > DST[.PORT]: PROTO ..."; PROTO may follow two
+    # spaces: tcpdump decodes UDP ports 7000-7009 as AFS ("  [|rx]"), and a
+    # random pool port can be one of them
+    m = re.match(r"(\S+) IP (\d+\.\d+\.\d+\.\d+)(?:\.\d+)? > (\S+):\s+(\S+)", line)
     if not m:
         sys.exit("cannot parse: " + line.strip())
     ts, a, dst, proto = m.groups()
