@@ -1155,22 +1155,6 @@ static int on_sessions64(struct ns_sync *s, const uint8_t *b, uint32_t len)
 	return 0;
 }
 
-static int on_dels64(struct ns_sync *s, const uint8_t *b, uint32_t len)
-{
-	size_t n;
-	int r = nsw_decode_dels(b, len, s->rx_keys, NSW_BATCH_MAX_DELS, &n);
-
-	if (r)
-		return r;
-	s->st.dels_rx += n;
-	if (s->primary)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (remove_session64(s, &s->rx_keys[i]))
-			s->st.dels_applied++;
-	return 0;
-}
-
 static int on_sessions(struct ns_sync *s, const uint8_t *b, uint32_t len)
 {
 	size_t n;
@@ -1188,7 +1172,8 @@ static int on_sessions(struct ns_sync *s, const uint8_t *b, uint32_t len)
 	return 0;
 }
 
-static int on_dels(struct ns_sync *s, const uint8_t *b, uint32_t len)
+/* SESSION_DEL (keys: in_keys) or SESSION64_DEL (@nat64; keys: out_keys). */
+static int on_dels(struct ns_sync *s, const uint8_t *b, uint32_t len, bool nat64)
 {
 	size_t n;
 	int r = nsw_decode_dels(b, len, s->rx_keys, NSW_BATCH_MAX_DELS, &n);
@@ -1199,7 +1184,7 @@ static int on_dels(struct ns_sync *s, const uint8_t *b, uint32_t len)
 	if (s->primary)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (remove_session(s, &s->rx_keys[i]))
+		if (nat64 ? remove_session64(s, &s->rx_keys[i]) : remove_session(s, &s->rx_keys[i]))
 			s->st.dels_applied++;
 	return 0;
 }
@@ -1407,7 +1392,7 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		c->ack_needed = true;
 		break;
 	case NSW_SESSION_DEL:
-		r = on_dels(s, body, len);
+		r = on_dels(s, body, len, false);
 		c->ack_needed = true;
 		break;
 	case NSW_SESSION64_ADD:
@@ -1416,7 +1401,7 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		c->ack_needed = true;
 		break;
 	case NSW_SESSION64_DEL:
-		r = on_dels64(s, body, len);
+		r = on_dels(s, body, len, true);
 		c->ack_needed = true;
 		break;
 	case NSW_BULK_START:
