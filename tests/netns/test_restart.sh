@@ -445,6 +445,9 @@ fp0=$(fingerprint)
 nterms0=$(ctl_json show config | json_get "j['firewall_terms']")
 discard0=$(counter drop_fw_discard)
 reloads0=$(dcounter reloads)
+status_of() { ctl_json show status | json_get "j['$1']"; }
+bank0=$(status_of config_bank)
+flips0=$(status_of config_flips)
 stream_mark
 write_config "$CFG" term="$DISCARD_TERM"
 kill -HUP "$NSD_PID"
@@ -459,6 +462,11 @@ check "2 show config: udp timeout 90 s" \
 	equals "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" 90
 check "2 the sessions' remaining time follows the new timeout (> 60 s)" udp_remaining_above 60
 check "2 both reloads counted" equals "$(dcounter reloads)" $((reloads0 + 2))
+# each reload was put in force by a flip of the config bank (atomic reload):
+# two flips, and the bank in force is the one it started from
+check "2 show status: two config bank flips" equals "$(status_of config_flips)" $((flips0 + 2))
+check "2 show status: back on config bank $bank0 after two flips" \
+	equals "$(status_of config_bank)" "$bank0"
 sleep 1
 check "2 flows undisturbed by both reloads" stream_ok
 stream_report "the two reloads"
@@ -470,6 +478,7 @@ GOOD=$NST_TMP/good.cfg
 cp "$CFG" "$GOOD"
 fp1=$(fingerprint)
 fail0=$(dcounter reload_failures)
+flips1=$(status_of config_flips)
 stream_mark
 # a typo in a key: the loader names file, line, key and reason
 sed 's/aging-interval-ms = 200;/aging-intervall-ms = 200;/' "$GOOD" >"$CFG"
@@ -486,6 +495,7 @@ check "3 ... with the reason in the log" \
 	wait_for 5 log_has "$LOG2" "max-sessions.*restart natsyncd to apply"
 check "3 reload_failures counted all three" equals "$(dcounter reload_failures)" $((fail0 + 3))
 check "3 the running config is unchanged (fingerprint)" equals "$(fingerprint)" "$fp1"
+check "3 no config bank flip for a refused reload" equals "$(status_of config_flips)" "$flips1"
 check "3 the old config is still in force (UDP to $DISCARD_PORT discarded)" udp_unanswered 42002
 check "3 the daemon still runs" kill -0 "$NSD_PID"
 cp "$GOOD" "$CFG"
