@@ -17,18 +17,13 @@
 
 #define NS_AGE_NSEC_PER_SEC 1000000000ull
 
-/* Record types emitted by the sweep iterators (struct ns_age_rec.type). */
+/* Record types the sweep's walks emit (struct ns_age_rec.type). */
 enum ns_age_rec_type {
 	NS_AGE_REC_SESSION = 1, /* an expired session: key + value */
 	NS_AGE_REC_PORT = 2,    /* an ns_ports entry whose verdict is not KEEP */
 	NS_AGE_REC_PAIRED = 3,  /* an ns_paired entry that expired */
-	NS_AGE_REC_TICK = 4,    /* progress mark: NS_AGE_TICK_EVERY entries seen */
 	NS_AGE_REC_SESSION64 = 5, /* an expired NAT64 session: IPv6 key + value */
 };
-
-/* A progress mark every so many entries bounds the work of one read(): the
- * kernel stops filling the buffer once the reader's size is reached. */
-#define NS_AGE_TICK_EVERY 64u
 
 struct ns_age_rec {
 	__u32 type;  /* enum ns_age_rec_type */
@@ -83,6 +78,7 @@ struct ns_age_stats {
 	__u64 paired;     /* ns_paired entries visited */
 	__u64 sessions64; /* ns_nat64_sess entries visited this cycle */
 	__u64 expired64;  /* of which emitted as expired */
+	__u64 deferred;   /* records that did not fit in ns_age_out: next cycle */
 };
 
 static inline __u32 ns_age_timeout_class(__u8 proto, __u8 tcp_state)

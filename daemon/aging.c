@@ -4,22 +4,29 @@
  *
  * Two engines, one set of decisions (bpf/aging_sweep.h):
  *
- *  - the in-kernel sweep (bpf/aging.bpf.c): map-element iterators over
- *    ns_sessions, ns_ports and ns_paired, read in slices. A live session
- *    costs no copy to userspace: the kernel marks its bindings in a bitmap
- *    and emits only what changes. A cycle is spread over several timer
- *    ticks, each bounded in time, with pauses that keep aging under
+ *  - the in-kernel sweep (bpf/aging.bpf.c): SEC("syscall") programs that
+ *    walk ns_sessions, ns_nat64_sess, ns_ports and ns_paired with
+ *    bpf_for_each_map_elem, run with BPF_PROG_RUN on a worker thread. A live
+ *    session costs no copy to userspace: the kernel marks its bindings in a
+ *    bitmap and emits only what changes. What changes is applied on the
+ *    event loop in bounded steps, with pauses that keep aging under
  *    NS_AGING_CPU_SHARE_PCT of one core: the event loop never stalls.
- *  - the batch walk, when the sweep cannot load (no BTF, no iterators):
+ *  - the batch walk, the last resort when the sweep cannot load:
  *    BPF_MAP_LOOKUP_BATCH in chunks, live bindings in in-memory hash sets,
- *    one synchronous pass per tick (the original engine).
+ *    one synchronous pass per tick on the loop (natsyncd warns when it runs;
+ *    NATSYNC_AGING_ENGINE=in-kernel refuses to start instead).
  *
  * Either way only entries that change (an expired session, a port moving
  * into or out of hold) cost per-entry syscalls.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -251,7 +258,7 @@ struct pass {
 	struct expired *exp;
 	size_t n_exp, cap_exp;
 	struct expired64 *exp64;  /* NAT64 sessions, reaped like exp */
-	size_t n_exp64, cap_exp64, exp64_total;
+	size_t n_exp64, cap_exp64;
 	uint64_t live64;          /* live NAT64 sessions (not in live: those
 				   * are measured against ns_sessions' size) */
 	uint64_t live, bindings, held, released, freed;
@@ -264,7 +271,6 @@ struct pass {
 	uint64_t *bitmap;
 	uint64_t seed;
 	uint32_t nbits;
-	size_t exp_total, gone_total; /* n_exp/n_gone are per slice there */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -547,17 +553,18 @@ static void drop_eim(struct ns_daemon *d, const struct ns_port_key *k, const str
 		bpf_map_delete_elem(d->fd.eim, &ek);
 }
 
-static int apply_ports(struct pass *p)
+/* Apply the port changes p->pc[from, from + cnt). */
+static int apply_ports(struct pass *p, size_t from, size_t cnt)
 {
 	struct ns_daemon *d = p->d;
 	struct ns_port_key *del;
 	uint32_t n_del = 0;
 	int err, failed = 0;
 
-	del = calloc(p->n_pc ? p->n_pc : 1, sizeof(*del));
+	del = calloc(cnt ? cnt : 1, sizeof(*del));
 	if (!del)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_pc; i++) {
+	for (size_t i = from; i < from + cnt; i++) {
 		const struct ns_port_key *k = &p->pc[i].k;
 		struct ns_port_val v = p->pc[i].v;
 		struct ns_event ev;
@@ -695,7 +702,7 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
 		err = map_walk(d->fd.ports, sizeof(struct ns_port_key),
 			       sizeof(struct ns_port_val), on_ports, &p);
 	if (!err && d->fd.ports >= 0)
-		err = apply_ports(&p);
+		err = apply_ports(&p, 0, p.n_pc);
 	if (!err && d->fd.paired >= 0)
 		err = map_walk(d->fd.paired, sizeof(struct ns_paired_key),
 			       sizeof(struct ns_paired_val), on_paired, &p);
@@ -729,107 +736,77 @@ static int batch_pass(struct ns_daemon *d, uint64_t now)
 /* ---- the in-kernel sweep ------------------------------------------------- */
 
 /*
- * A slice of a cycle runs at most this long; afterwards aging pauses long
- * enough to stay under NS_AGING_CPU_SHARE_PCT (aging.h) of one core, so a
- * big table takes several aging intervals per cycle instead of stalling
- * the loop.
+ * A cycle's walks run in the kernel (bpf/aging.bpf.c: one BPF_PROG_RUN of a
+ * syscall program per map) on a worker thread; everything else (reading
+ * what the walks emitted, re-checking and deleting, logging) runs on the
+ * event loop in steps of at most SLICE_NS. After each step or walk, aging
+ * rests long enough to stay under NS_AGING_CPU_SHARE_PCT of one core.
  */
 #define SLICE_NS (4 * 1000 * 1000ull)
 #define MIN_GAP_NS (1000 * 1000ull)
-/* One read(): 32 records, i.e. at most 32 * NS_AGE_TICK_EVERY = 2048
- * entries (a millisecond or two), or 32 changed entries. */
-#define READ_RECS 32
-/* The bitmap is cleared in steps of this many bytes (10M sessions: 40 MB). */
-#define CLEAR_STEP (1u << 20)
+#define OUT_RECS NS_AGING_OUT_RECS
 /* Bitmap bits per session-map entry (two ids per session, two bits each). */
 #define BITS_PER_SESSION 32
-/* Expired sessions re-checked and deleted per step of the reap phase. */
+/* Expired sessions re-checked and deleted, or port/paired changes applied,
+ * per step on the loop. */
 #define REAP_CHUNK 1024
 
 /*
- * The phases of a cycle. Expired sessions are only collected while the
- * session iterator runs and deleted after it (PH_REAP): the iterator resumes
- * a bucket by counting the entries it had passed, so deleting behind it
- * would make it skip a live session, whose binding would then look unused.
+ * The phases of a cycle. The walks (PH_SESSIONS, PH_PORTS, PH_PAIRED) run
+ * in the kernel; each is followed by a phase that applies what it found on
+ * the loop, in chunks. Expired sessions are deleted only after the session
+ * walks (PH_REAP, PH_REAP64), before the port walk reads the live bitmap.
  */
 enum sweep_phase {
-	PH_CLEAR = 0, PH_SESSIONS, PH_REAP, PH_SESSIONS64, PH_REAP64, PH_PORTS, PH_PAIRED,
-	PH_MAX, PH_IDLE = PH_MAX
+	PH_SESSIONS = 0, PH_REAP, PH_REAP64, PH_PORTS, PH_APPLY_PORTS, PH_PAIRED,
+	PH_APPLY_PAIRED, PH_MAX, PH_IDLE = PH_MAX
 };
 
-/* Phases that read an iterator (the others work on userspace state). */
-static bool phase_iterates(enum sweep_phase ph)
+static bool phase_walks(enum sweep_phase ph)
 {
-	return ph == PH_SESSIONS || ph == PH_SESSIONS64 || ph == PH_PORTS || ph == PH_PAIRED;
+	return ph == PH_SESSIONS || ph == PH_PORTS || ph == PH_PAIRED;
 }
 
 struct ns_aging_sweep {
 	struct ns_daemon *d;
 	struct aging_bpf *skel;
-	struct bpf_link *link[PH_MAX];  /* NULL: that map is not open */
 	uint64_t *bitmap;               /* ns_age_live, mmap()ed */
 	size_t bitmap_len;
 	uint32_t nbits;
+	const struct ns_age_rec *out;   /* ns_age_out, mmap()ed */
+	size_t out_len;
 	enum sweep_phase phase;
-	int iter_fd;
 	struct pass p;                  /* the running cycle */
 	uint64_t cycle_start, work_ns, cycles;
 	uint64_t next_ns;               /* when the next cycle may start */
 	int err;                        /* first error of the running cycle */
-	size_t reaped;                  /* PH_REAP: p.exp[0, reaped) done;
-					 * PH_REAP64: p.exp64[0, reaped) */
-	size_t cleared;                 /* PH_CLEAR: bitmap bytes zeroed */
-	struct ns_age_rec buf[READ_RECS];
-	size_t carry;                   /* bytes of a partial record in buf */
+	size_t done;                    /* reap/apply phases: entries handled */
+	uint64_t deferred;              /* age_stats.deferred, summed per cycle */
+	bool walked;                    /* the current phase's walk is over */
+	bool waiting;                   /* the worker walks for this cycle */
+
+	/* The worker thread (started by ns_aging_init(); ns_aging_pass()
+	 * runs walks inline instead). Under mu: job, quit, job_err/cpu. */
+	pthread_t thread;
+	bool thread_up;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int job;                        /* the walk to run, -1: none */
+	bool quit;
+	int job_err;
+	uint64_t job_cpu_ns;
+	int done_fd;                    /* eventfd: a walk is over */
+	int timer_fd;                   /* the aging timer, re-armed per step */
 };
-
-/*
- * The sweep belongs to its daemon; struct ns_daemon has no slot for it yet,
- * so aging keeps its own (one natsyncd per process, a few in the tests).
- */
-#define MAX_SWEEPS 4
-static struct ns_aging_sweep *sweeps[MAX_SWEEPS];
-static const struct ns_daemon *sweep_failed[MAX_SWEEPS];
-
-static struct ns_aging_sweep **sweep_slot(const struct ns_daemon *d)
-{
-	for (int i = 0; i < MAX_SWEEPS; i++)
-		if (sweeps[i] && sweeps[i]->d == d)
-			return &sweeps[i];
-	return NULL;
-}
-
-/* Whether d's sweep failed to load (then d uses the batch walk); with set,
- * record that it did. */
-static bool sweep_unavailable(const struct ns_daemon *d, bool set)
-{
-	for (int i = 0; i < MAX_SWEEPS; i++) {
-		if (sweep_failed[i] == d)
-			return true;
-		if (set && !sweep_failed[i]) {
-			sweep_failed[i] = d;
-			return true;
-		}
-	}
-	return false;
-}
-
-static void sweep_close_iter(struct ns_aging_sweep *sw)
-{
-	if (sw->iter_fd >= 0)
-		close(sw->iter_fd);
-	sw->iter_fd = -1;
-}
 
 static void sweep_destroy(struct ns_aging_sweep *sw)
 {
 	if (!sw)
 		return;
-	sweep_close_iter(sw);
-	for (int i = 0; i < PH_MAX; i++)
-		bpf_link__destroy(sw->link[i]);
 	if (sw->bitmap)
 		munmap(sw->bitmap, sw->bitmap_len);
+	if (sw->out)
+		munmap((void *)sw->out, sw->out_len);
 	aging_bpf__destroy(sw->skel);
 	pass_free(&sw->p);
 	free(sw);
@@ -845,39 +822,39 @@ static int map_max_entries(int fd)
 	return (int)info.max_entries;
 }
 
-static int sweep_attach(struct ns_aging_sweep *sw, enum sweep_phase ph, struct bpf_program *prog,
-			int map_fd)
+/* Walk the daemon's own map (fd), or an empty one when it has none. */
+static int sweep_use_map(struct bpf_map *m, int fd)
 {
-	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
-	union bpf_iter_link_info linfo;
+	return fd >= 0 ? bpf_map__reuse_fd(m, fd) : 0;
+}
 
-	if (map_fd < 0)
-		return 0; /* e.g. no ns_paired: that phase is skipped */
-	memset(&linfo, 0, sizeof(linfo));
-	linfo.map.map_fd = (__u32)map_fd;
-	opts.link_info = &linfo;
-	opts.link_info_len = sizeof(linfo);
-	sw->link[ph] = bpf_program__attach_iter(prog, &opts);
-	return sw->link[ph] ? 0 : -errno;
+static void *map_shared(int fd, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /*
- * Load the sweep and bind its iterators to the daemon's maps (the maps are
- * passed at attach time, so the loaded or pinned ns_* maps are used as
- * they are). The bitmap gets BITS_PER_SESSION bits per ns_sessions entry.
+ * Load the sweep over the daemon's maps: their fds are handed to libbpf
+ * before load, so the programs walk the loaded or pinned ns_* maps as they
+ * are. The bitmap gets BITS_PER_SESSION bits per ns_sessions entry.
  */
 static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
 {
 	struct ns_aging_sweep *sw = calloc(1, sizeof(*sw));
 	int max = map_max_entries(d->fd.sessions), err;
-	uint32_t words;
 	long page = sysconf(_SC_PAGESIZE);
+	struct aging_bpf *k;
+	uint32_t words;
 
 	if (!sw)
 		return -ENOMEM;
 	sw->d = d;
-	sw->iter_fd = -1;
 	sw->phase = PH_IDLE;
+	sw->job = -1;
+	sw->done_fd = -1;
+	sw->timer_fd = -1;
 	if (max <= 0) {
 		err = max < 0 ? max : -EINVAL;
 		goto fail;
@@ -885,34 +862,29 @@ static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
 	words = (uint32_t)(((uint64_t)max * BITS_PER_SESSION + 63) / 64);
 	if (words < 1024)
 		words = 1024;
-	sw->skel = aging_bpf__open();
-	if (!sw->skel) {
+	k = sw->skel = aging_bpf__open();
+	if (!k) {
 		err = -errno;
 		goto fail;
 	}
-	bpf_map__set_max_entries(sw->skel->maps.ns_age_live, words);
-	err = aging_bpf__load(sw->skel);
+	err = bpf_map__set_max_entries(k->maps.ns_age_live, words);
+	err = err ?: bpf_map__set_max_entries(k->maps.ns_age_out, OUT_RECS);
+	err = err ?: sweep_use_map(k->maps.ns_sessions, d->fd.sessions);
+	err = err ?: sweep_use_map(k->maps.ns_nat64_sess, d->fd.nat64_sess);
+	err = err ?: sweep_use_map(k->maps.ns_ports, d->fd.ports);
+	err = err ?: sweep_use_map(k->maps.ns_paired, d->fd.paired);
+	err = err ?: aging_bpf__load(k);
 	if (err)
 		goto fail;
 	sw->nbits = words * 64;
 	sw->bitmap_len = ((size_t)words * 8 + page - 1) / page * page;
-	sw->bitmap = mmap(NULL, sw->bitmap_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  bpf_map__fd(sw->skel->maps.ns_age_live), 0);
-	if (sw->bitmap == MAP_FAILED) {
-		sw->bitmap = NULL;
+	sw->bitmap = map_shared(bpf_map__fd(k->maps.ns_age_live), sw->bitmap_len);
+	sw->out_len = ((size_t)OUT_RECS * sizeof(struct ns_age_rec) + page - 1) / page * page;
+	sw->out = map_shared(bpf_map__fd(k->maps.ns_age_out), sw->out_len);
+	if (!sw->bitmap || !sw->out) {
 		err = -errno;
 		goto fail;
 	}
-	err = sweep_attach(sw, PH_SESSIONS, sw->skel->progs.ns_age_sessions, d->fd.sessions);
-	if (!err)
-		err = sweep_attach(sw, PH_SESSIONS64, sw->skel->progs.ns_age_sessions64,
-				   d->fd.nat64_sess);
-	if (!err)
-		err = sweep_attach(sw, PH_PORTS, sw->skel->progs.ns_age_ports, d->fd.ports);
-	if (!err)
-		err = sweep_attach(sw, PH_PAIRED, sw->skel->progs.ns_age_paired, d->fd.paired);
-	if (err)
-		goto fail;
 	*out = sw;
 	return 0;
 fail:
@@ -920,59 +892,67 @@ fail:
 	return err;
 }
 
-/* The daemon's sweep, loaded on first use; NULL means use the batch walk. */
+/* Which engine the operator asked for: NATSYNC_AGING_ENGINE = auto (the
+ * default: the sweep, else the batch walk, loudly), in-kernel (the sweep or
+ * nothing: natsyncd does not start), batch. */
+enum engine_want { WANT_AUTO, WANT_KERNEL, WANT_BATCH, WANT_BAD };
+
+static enum engine_want engine_wanted(void)
+{
+	const char *e = getenv("NATSYNC_AGING_ENGINE");
+
+	if (!e || !*e || !strcmp(e, "auto"))
+		return WANT_AUTO;
+	if (!strcmp(e, "in-kernel"))
+		return WANT_KERNEL;
+	if (!strcmp(e, "batch"))
+		return WANT_BATCH;
+	return WANT_BAD;
+}
+
+/* The daemon's sweep, loaded on first use; NULL means the batch walk, with
+ * the reason in d->aging_why. */
 static struct ns_aging_sweep *sweep_of(struct ns_daemon *d)
 {
-	struct ns_aging_sweep **slot = sweep_slot(d), *sw = NULL;
+	struct ns_aging_sweep *sw = NULL;
 	int err;
 
-	if (slot)
-		return *slot;
-	if (sweep_unavailable(d, false))
+	if (d->aging_sweep || d->aging_why[0])
+		return d->aging_sweep;
+	switch (engine_wanted()) {
+	case WANT_BATCH:
+		snprintf(d->aging_why, sizeof(d->aging_why), "NATSYNC_AGING_ENGINE=batch");
+		pr_info("aging: NATSYNC_AGING_ENGINE=batch: using the batch walk");
 		return NULL;
-	/* An operator's (and the tests') way to compare with the old engine. */
-	if (getenv("NATSYNC_AGING_BATCH")) {
-		pr_info("aging: NATSYNC_AGING_BATCH set: using the batch walk");
-		sweep_unavailable(d, true);
+	case WANT_BAD:
+		snprintf(d->aging_why, sizeof(d->aging_why), "NATSYNC_AGING_ENGINE=%s is not "
+			 "auto, in-kernel or batch", getenv("NATSYNC_AGING_ENGINE"));
+		pr_err("aging: %s", d->aging_why);
 		return NULL;
+	default:
+		break;
 	}
 	err = sweep_open(d, &sw);
 	if (!err) {
-		for (int i = 0; i < MAX_SWEEPS; i++) {
-			if (!sweeps[i]) {
-				sweeps[i] = sw;
-				pr_info("aging: in-kernel sweep loaded (%u bitmap bits)", sw->nbits);
-				return sw;
-			}
-		}
-		sweep_destroy(sw);
-		err = -EMFILE;
+		d->aging_sweep = sw;
+		pr_info("aging: in-kernel sweep loaded (syscall programs, %u bitmap bits)",
+			sw->nbits);
+		return sw;
 	}
-	pr_info("aging: in-kernel sweep unavailable (%s): using the batch walk", strerror(-err));
-	sweep_unavailable(d, true);
+	snprintf(d->aging_why, sizeof(d->aging_why), "in-kernel sweep refused: %s",
+		 strerror(-err));
+	pr_warn("aging: %s: FALLING BACK to the batch walk, which runs one synchronous pass "
+		"per tick on the event loop", d->aging_why);
 	return NULL;
 }
 
-/* Open the iterator of the current phase, skipping phases with no map. */
-static int sweep_open_iter(struct ns_aging_sweep *sw)
-{
-	while (sw->phase < PH_MAX && phase_iterates(sw->phase) && !sw->link[sw->phase])
-		sw->phase++;
-	if (sw->phase >= PH_MAX || !phase_iterates(sw->phase))
-		return 0;
-	sw->iter_fd = bpf_iter_create(bpf_link__fd(sw->link[sw->phase]));
-	sw->carry = 0;
-	return sw->iter_fd < 0 ? -errno : 0;
-}
-
-/* Start a cycle at clock now: clear the bitmap, write the parameters. */
-static int sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
+/* Start a cycle at clock now: write the parameters of the walks. */
+static void sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
 {
 	struct ns_daemon *d = sw->d;
 	const struct ns_config *c = &d->conf;
 	struct ns_age_cfg *cfg = &sw->skel->bss->age_cfg;
 	struct pass *p = &sw->p;
-	uint64_t t0 = ns_now();
 
 	pass_free(p);
 	memset(p, 0, sizeof(*p));
@@ -1000,16 +980,53 @@ static int sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
 	cfg->timeout_s[NS_AGE_TO_OTHER] = ns_config_session_timeout(c, 47, 0);
 	memset(&sw->skel->bss->age_stats, 0, sizeof(sw->skel->bss->age_stats));
 
-	sw->work_ns = ns_now() - t0;
-	sw->cycle_start = t0;
+	sw->work_ns = 0;
+	sw->cycle_start = ns_now();
 	sw->err = 0;
-	sw->reaped = 0;
-	sw->cleared = 0;
-	sw->phase = PH_CLEAR;
-	return sweep_open_iter(sw);
+	sw->done = 0;
+	sw->deferred = 0;
+	sw->walked = false;
+	sw->phase = PH_SESSIONS;
 }
 
-/* Collect one record; the map work is done per read (sweep_flush). */
+static int prog_run(struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+
+	if (err)
+		return -errno;
+	return (int)opts.retval;
+}
+
+/*
+ * The walk of phase ph, in the kernel: clear what it writes, run its
+ * program(s). Runs on the worker thread (or inline in ns_aging_pass()); it
+ * touches only the sweep's own maps and .bss, which the loop leaves alone
+ * while a walk is under way.
+ */
+static int sweep_walk(struct ns_aging_sweep *sw, enum sweep_phase ph)
+{
+	struct aging_bpf *k = sw->skel;
+	int err;
+
+	k->bss->age_out_n = 0;
+	switch (ph) {
+	case PH_SESSIONS:
+		memset(sw->bitmap, 0, (size_t)sw->nbits / 8);
+		err = prog_run(k->progs.ns_age_sessions);
+		return err ?: prog_run(k->progs.ns_age_sessions64);
+	case PH_PORTS:
+		return prog_run(k->progs.ns_age_ports);
+	case PH_PAIRED:
+		return prog_run(k->progs.ns_age_paired);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Turn one emitted record into the cycle's work (the exact decision for a
+ * port, now with the clean-close set). */
 static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 {
 	struct pass *p = &sw->p;
@@ -1028,7 +1045,6 @@ static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 		uint64_t id = port_id(r->port.k.addr, r->port.k.port, r->port.k.proto);
 		enum ns_port_verdict vd;
 
-		/* The exact decision, now with the clean-close set. */
 		vd = ns_aging_port_decide(&r->port.v, bitmap_test(p, id), set_has(&p->clean, id),
 					  p->now, p->walk_start, to->port_hold, to->binding);
 		if (vd == NS_PORT_KEEP)
@@ -1047,49 +1063,21 @@ static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 		p->gone[p->n_gone++].seen_last_used = r->paired.v.last_used_ns;
 		return 0;
 	default:
-		return 0; /* NS_AGE_REC_TICK: progress only */
+		return -EPROTO;
 	}
 }
 
-/* Apply the port and paired changes one read() collected (expired sessions
- * wait for PH_REAP): the same code as the batch walk's. */
-static int sweep_flush(struct ns_aging_sweep *sw)
+/* After a walk: take in what it emitted. 0 or -errno. */
+static int sweep_collect(struct ns_aging_sweep *sw)
 {
-	struct pass *p = &sw->p;
-	int err = 0, e;
-
-	if (p->n_pc) {
-		err = apply_ports(p);
-		p->n_pc = 0;
-	}
-	if (p->n_gone) {
-		e = delete_paired_unchanged(sw->d->fd.paired, p->gone, p->n_gone);
-		err = err ?: e;
-		p->gone_total += p->n_gone;
-		p->n_gone = 0;
-	}
-	return err;
-}
-
-/* One read() of the current iterator: 1 more to come, 0 at its end, -errno. */
-static int sweep_read(struct ns_aging_sweep *sw)
-{
-	char *b = (char *)sw->buf;
-	ssize_t n = read(sw->iter_fd, b + sw->carry, sizeof(sw->buf) - sw->carry);
-	size_t have, off;
+	uint32_t n = sw->skel->bss->age_out_n;
 	int err = 0;
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 1 : -errno;
-	if (n == 0)
-		return 0;
-	have = sw->carry + (size_t)n;
-	for (off = 0; off + sizeof(struct ns_age_rec) <= have && !err;
-	     off += sizeof(struct ns_age_rec))
-		err = sweep_record(sw, (const struct ns_age_rec *)(b + off));
-	sw->carry = have - off;
-	memmove(b, b + off, sw->carry);
-	return err ?: 1;
+	if (n > OUT_RECS)
+		return -EOVERFLOW;
+	for (uint32_t i = 0; i < n && !err; i++)
+		err = sweep_record(sw, &sw->out[i]);
+	return err;
 }
 
 static void sweep_finish(struct ns_aging_sweep *sw)
@@ -1101,6 +1089,7 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 
 	d->st.aging_passes++;
 	d->st.aging_last_ns = sw->work_ns;
+	d->st.aging_deferred += ks->deferred;
 	d->st.sessions_seen = live;
 	d->st.nat64_sessions_seen = ks->sessions64 - ks->expired64 + p->live64;
 	d->st.bindings_live = ks->ports - p->freed;
@@ -1108,120 +1097,122 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 	d->st.nat_released += p->freed;
 	if (sw->err)
 		d->st.aging_errors++;
-	if (p->exp_total || p->exp64_total || p->held || p->freed || p->gone_total ||
+	if (p->n_exp || p->n_exp64 || p->held || p->freed || p->n_gone || ks->deferred ||
 	    d->st.aging_passes % 60 == 1)
 		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu NAT64 live, %zu NAT64 "
-			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu us "
-			 "of work over %llu ms%s",
-			 (unsigned long long)d->st.aging_passes, (unsigned long long)live,
-			 p->exp_total,
-			 (unsigned long long)(ks->sessions64 - ks->expired64 + p->live64),
-			 p->exp64_total, (unsigned long long)ks->ports, (unsigned long long)p->held,
-			 (unsigned long long)p->freed, p->gone_total,
-			 (unsigned long long)(sw->work_ns / 1000),
+			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu "
+			 "deferred, %llu us of work over %llu ms%s",
+			 (unsigned long long)d->st.aging_passes, (unsigned long long)live, p->n_exp,
+			 (unsigned long long)d->st.nat64_sessions_seen, p->n_exp64,
+			 (unsigned long long)ks->ports, (unsigned long long)p->held,
+			 (unsigned long long)p->freed, p->n_gone,
+			 (unsigned long long)ks->deferred, (unsigned long long)(sw->work_ns / 1000),
 			 (unsigned long long)((ns_now() - sw->cycle_start) / 1000000),
 			 sw->err ? " (failed)" : "");
 	warn_if_full(d, p->now, live);
 	sw->phase = PH_IDLE;
 }
 
+/* One chunk of a reap/apply phase; true while there is more. */
+static bool sweep_apply_chunk(struct ns_aging_sweep *sw)
+{
+	struct pass *p = &sw->p;
+	size_t total, n;
+	int err;
+
+	switch (sw->phase) {
+	case PH_REAP:
+		total = p->n_exp;
+		break;
+	case PH_REAP64:
+		total = p->n_exp64;
+		break;
+	case PH_APPLY_PORTS:
+		total = p->n_pc;
+		break;
+	default: /* PH_APPLY_PAIRED */
+		total = p->n_gone;
+		break;
+	}
+	n = total - sw->done > REAP_CHUNK ? REAP_CHUNK : total - sw->done;
+	if (!n)
+		return false;
+	if (sw->phase == PH_REAP)
+		err = reap_sessions(p, sw->done, n);
+	else if (sw->phase == PH_REAP64)
+		err = reap_sessions64(p, sw->done, n);
+	else if (sw->phase == PH_APPLY_PORTS)
+		err = apply_ports(p, sw->done, n);
+	else
+		err = delete_paired_unchanged(sw->d->fd.paired, p->gone + sw->done, n);
+	if (err)
+		sw->err = sw->err ?: err;
+	sw->done += n;
+	return sw->done < total;
+}
+
+enum step { STEP_DONE, STEP_MORE, STEP_WAIT };
+
+/* Hand the current phase's walk to the worker. The timer stays disarmed
+ * until the walk is over: the loop must not write the .bss meanwhile. */
+static void sweep_submit(struct ns_aging_sweep *sw)
+{
+	struct itimerspec off = {0};
+
+	if (sw->timer_fd >= 0)
+		timerfd_settime(sw->timer_fd, 0, &off, NULL);
+	sw->waiting = true;
+	pthread_mutex_lock(&sw->mu);
+	sw->job = (int)sw->phase;
+	pthread_cond_signal(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+}
+
 /*
- * Run the cycle until it ends or the clock passes deadline. A failed map
- * walk ends the cycle early (counted, logged by the caller); what was
- * already applied is consistent, a session's rev entry going with it.
- * Returns 1 when the cycle is over, 0 when there is more, with sw->err set.
+ * Run the cycle until it ends (STEP_DONE), the clock passes deadline
+ * (STEP_MORE), or a walk has been handed to the worker (STEP_WAIT: its end
+ * wakes the loop). With inline_walks (ns_aging_pass()), walks run here.
+ * A failed walk ends the cycle: a session walk that did not finish leaves
+ * the live bitmap incomplete, so no binding may be judged on it.
  */
-static int sweep_step(struct ns_aging_sweep *sw, uint64_t deadline)
+static enum step sweep_step(struct ns_aging_sweep *sw, uint64_t deadline, bool inline_walks)
 {
 	uint64_t t0 = ns_now();
-	int ret, err;
+	int err;
 
 	while (sw->phase < PH_MAX) {
-		if (sw->phase == PH_CLEAR) {
-			size_t len = (size_t)sw->nbits / 8 - sw->cleared;
-
-			len = len > CLEAR_STEP ? CLEAR_STEP : len;
-			memset((char *)sw->bitmap + sw->cleared, 0, len);
-			sw->cleared += len;
-			ret = sw->cleared < (size_t)sw->nbits / 8;
-		} else if (sw->phase == PH_REAP) {
-			struct pass *p = &sw->p;
-			size_t n = p->n_exp - sw->reaped;
-
-			n = n > REAP_CHUNK ? REAP_CHUNK : n;
-			err = reap_sessions(p, sw->reaped, n);
-			sw->reaped += n;
-			if (err)
-				sw->err = sw->err ?: err;
-			ret = sw->reaped < p->n_exp;
-			p->exp_total = sw->reaped;
-		} else if (sw->phase == PH_REAP64) {
-			struct pass *p = &sw->p;
-			size_t n = p->n_exp64 - sw->reaped;
-
-			n = n > REAP_CHUNK ? REAP_CHUNK : n;
-			err = reap_sessions64(p, sw->reaped, n);
-			sw->reaped += n;
-			if (err)
-				sw->err = sw->err ?: err;
-			ret = sw->reaped < p->n_exp64;
-			p->exp64_total = sw->reaped;
-		} else {
-			ret = sweep_read(sw);
-			err = sweep_flush(sw);
-			if (ret < 0 || err)
-				sw->err = sw->err ?: (ret < 0 ? ret : err);
-			if (ret < 0) { /* the iterator is broken: end the cycle */
-				sweep_close_iter(sw);
-				sw->phase = PH_MAX;
-				break;
+		if (phase_walks(sw->phase)) {
+			if (!sw->walked && !inline_walks) {
+				sw->work_ns += ns_now() - t0;
+				sweep_submit(sw);
+				return STEP_WAIT;
 			}
-		}
-		if (ret == 0) {
-			sweep_close_iter(sw);
-			sw->phase++;
-			sw->reaped = 0; /* PH_REAP64 counts from 0 again */
-			err = sweep_open_iter(sw);
+			err = sw->walked ? 0 : sweep_walk(sw, sw->phase);
+			sw->walked = false;
+			err = err ?: sw->err;
+			err = err ?: sweep_collect(sw);
 			if (err) {
 				sw->err = sw->err ?: err;
 				sw->phase = PH_MAX;
 				break;
 			}
+			sw->phase++;
+			sw->done = 0;
+		} else if (!sweep_apply_chunk(sw)) {
+			sw->phase++;
+			sw->done = 0;
 		}
 		if (sw->phase < PH_MAX && ns_now() >= deadline) {
 			sw->work_ns += ns_now() - t0;
-			return 0;
+			return STEP_MORE;
 		}
 	}
 	sw->work_ns += ns_now() - t0;
 	sweep_finish(sw);
-	return 1;
+	return STEP_DONE;
 }
 
-/* ---- entry points -------------------------------------------------------- */
-
-int ns_aging_pass(struct ns_daemon *d, uint64_t now)
-{
-	struct ns_aging_sweep *sw = sweep_of(d);
-	int err;
-
-	if (!sw)
-		return batch_pass(d, now);
-	sweep_close_iter(sw); /* a cycle the timer had under way starts over */
-	err = sweep_begin(sw, now);
-	if (err) {
-		sw->phase = PH_IDLE;
-		d->st.aging_errors++;
-		return err;
-	}
-	sweep_step(sw, UINT64_MAX);
-	return sw->err;
-}
-
-const char *ns_aging_engine(struct ns_daemon *d)
-{
-	return sweep_of(d) ? "in-kernel sweep" : "batch walk";
-}
+/* ---- the worker thread ---------------------------------------------------- */
 
 /* CPU time of this thread: the share is about CPU, and a slice preempted
  * by another process should not make aging rest longer. */
@@ -1232,6 +1223,106 @@ static uint64_t thread_cpu_ns(void)
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
 		return ns_now();
 	return (uint64_t)ts.tv_sec * NS_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void *sweep_worker(void *arg)
+{
+	struct ns_aging_sweep *sw = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&sw->mu);
+	for (;;) {
+		uint64_t c0;
+		int ph, err;
+
+		while (sw->job < 0 && !sw->quit)
+			pthread_cond_wait(&sw->cv, &sw->mu);
+		if (sw->quit)
+			break;
+		ph = sw->job;
+		pthread_mutex_unlock(&sw->mu);
+		c0 = thread_cpu_ns();
+		err = sweep_walk(sw, (enum sweep_phase)ph);
+		pthread_mutex_lock(&sw->mu);
+		sw->job = -1;
+		sw->job_err = err;
+		sw->job_cpu_ns = thread_cpu_ns() - c0;
+		if (write(sw->done_fd, &one, sizeof(one)) < 0)
+			pr_err("aging: cannot wake the loop: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&sw->mu);
+	return NULL;
+}
+
+/* Start the worker; signals stay with the main thread's signalfd. */
+static int worker_start(struct ns_aging_sweep *sw)
+{
+	sigset_t all, old;
+	int err;
+
+	sw->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sw->done_fd < 0)
+		return -errno;
+	pthread_mutex_init(&sw->mu, NULL);
+	pthread_cond_init(&sw->cv, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&sw->thread, NULL, sweep_worker, sw);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&sw->cv);
+		pthread_mutex_destroy(&sw->mu);
+		close(sw->done_fd);
+		sw->done_fd = -1;
+		return -err;
+	}
+	sw->thread_up = true;
+	return 0;
+}
+
+/* Stop the worker; a walk under way is waited for (it is bounded). */
+static void worker_stop(struct ns_aging_sweep *sw)
+{
+	if (!sw->thread_up)
+		return;
+	pthread_mutex_lock(&sw->mu);
+	sw->quit = true;
+	pthread_cond_signal(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+	pthread_join(sw->thread, NULL);
+	pthread_cond_destroy(&sw->cv);
+	pthread_mutex_destroy(&sw->mu);
+	close(sw->done_fd);
+	sw->done_fd = -1;
+	sw->thread_up = false;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+int ns_aging_pass(struct ns_daemon *d, uint64_t now)
+{
+	struct ns_aging_sweep *sw = sweep_of(d);
+
+	if (!sw) {
+		if (engine_wanted() == WANT_KERNEL || engine_wanted() == WANT_BAD)
+			return -ENOTSUP;
+		return batch_pass(d, now);
+	}
+	if (sw->waiting)
+		return -EBUSY; /* the worker is walking for the timer's cycle */
+	sweep_begin(sw, now);
+	sweep_step(sw, UINT64_MAX, true);
+	return sw->err;
+}
+
+const char *ns_aging_engine(struct ns_daemon *d)
+{
+	return sweep_of(d) ? "in-kernel sweep" : "batch walk";
+}
+
+const char *ns_aging_fallback(struct ns_daemon *d)
+{
+	return sweep_of(d) ? NULL : d->aging_why;
 }
 
 static void rearm(int fd, uint64_t delay_ns)
@@ -1247,62 +1338,89 @@ static void rearm(int fd, uint64_t delay_ns)
 }
 
 /*
- * One timer tick of the sweep: start a cycle if one is due, run one slice
- * of at most SLICE_NS, and re-arm: after a slice of t, aging rests
- * t * (100 / share - 1), so it never takes more than its share of a core;
- * after the last slice, it waits for the next interval.
+ * Run one step of the cycle on the loop and re-arm: after work of t (a step
+ * here, or a walk on the worker), aging rests t * (100 / share - 1), so it
+ * never takes more than its share of a core; after the last step, it waits
+ * for the next interval. While the worker walks, nothing is armed: the end
+ * of the walk (on_walk_done) steps on.
  */
-static void sweep_tick(struct ns_aging_sweep *sw, int timer_fd)
+static void sweep_run(struct ns_aging_sweep *sw, uint64_t prior_cpu_ns)
 {
 	struct ns_daemon *d = sw->d;
 	uint64_t interval = (uint64_t)d->conf.aging_interval_ms * 1000000ull;
-	uint64_t now = ns_now(), c0, dt, rest;
-	int done, err;
+	uint64_t c0 = thread_cpu_ns(), dt, rest;
+	enum step st = sweep_step(sw, ns_now() + SLICE_NS, false);
 
-	if (sw->phase == PH_IDLE) {
-		if (now < sw->next_ns) {
-			rearm(timer_fd, sw->next_ns - now);
-			return;
-		}
-		err = sweep_begin(sw, now);
-		if (err) {
-			pr_warn("aging: cannot start a sweep: %s", strerror(-err));
-			d->st.aging_errors++;
-			sw->phase = PH_IDLE;
-			sw->next_ns = now + interval;
-			rearm(timer_fd, interval);
-			return;
-		}
-	} else {
-		/* The clock moves on between slices; the bss is re-read per entry. */
-		sw->p.now = now;
-		sw->skel->bss->age_cfg.now = now;
-	}
-	c0 = thread_cpu_ns();
-	done = sweep_step(sw, ns_now() + SLICE_NS);
-	dt = thread_cpu_ns() - c0;
-	if (done && sw->err)
+	dt = thread_cpu_ns() - c0 + prior_cpu_ns;
+	if (st == STEP_WAIT)
+		return;
+	if (st == STEP_DONE && sw->err)
 		pr_warn("aging: sweep failed: %s", strerror(-sw->err));
 	rest = dt * (100 / NS_AGING_CPU_SHARE_PCT - 1);
-	if (done) {
+	if (st == STEP_DONE) {
 		sw->next_ns = sw->cycle_start + interval;
 		if (sw->next_ns < ns_now() + rest)
 			sw->next_ns = ns_now() + rest;
 		rest = sw->next_ns - ns_now();
 	}
-	rearm(timer_fd, rest);
+	rearm(sw->timer_fd, rest);
+}
+
+static void sweep_tick(struct ns_aging_sweep *sw)
+{
+	uint64_t now = ns_now();
+
+	if (sw->waiting)
+		return; /* a walk is under way; its end steps on */
+	if (sw->phase == PH_IDLE) {
+		if (now < sw->next_ns) {
+			rearm(sw->timer_fd, sw->next_ns - now);
+			return;
+		}
+		sweep_begin(sw, now);
+	} else {
+		/* The clock moves on between steps (no walk is under way here:
+		 * the timer is not armed then). */
+		sw->p.now = now;
+		sw->skel->bss->age_cfg.now = now;
+	}
+	sweep_run(sw, 0);
+}
+
+/* The worker finished a walk: take its result and step on. */
+static void on_walk_done(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_aging_sweep *sw = arg;
+	uint64_t n, cpu;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return; /* EAGAIN: nothing yet */
+	pthread_mutex_lock(&sw->mu);
+	if (sw->job >= 0) { /* not over after all */
+		pthread_mutex_unlock(&sw->mu);
+		return;
+	}
+	sw->err = sw->err ?: sw->job_err;
+	cpu = sw->job_cpu_ns;
+	pthread_mutex_unlock(&sw->mu);
+	sw->work_ns += cpu;
+	sw->waiting = false;
+	sw->walked = true;
+	sweep_run(sw, cpu);
 }
 
 static void on_aging_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct ns_daemon *d = arg;
-	struct ns_aging_sweep *sw = sweep_of(d);
 	int err;
 
 	(void)loop;
 	(void)events;
-	if (sw) {
-		sweep_tick(sw, fd);
+	(void)fd;
+	if (d->aging_sweep) {
+		sweep_tick(d->aging_sweep);
 		return;
 	}
 	err = batch_pass(d, ns_now());
@@ -1312,32 +1430,51 @@ static void on_aging_timer(struct ns_loop *loop, int fd, uint32_t events, void *
 
 int ns_aging_init(struct ns_daemon *d)
 {
-	int fd = loop_add_timer(d->loop, d->conf.aging_interval_ms, on_aging_timer, d);
+	struct ns_aging_sweep *sw;
+	int fd, err;
 
+	/* Load the sweep now (not at the first tick), so its log line and any
+	 * fallback to the batch walk show up at start. */
+	sw = sweep_of(d);
+	if (!sw && (engine_wanted() == WANT_KERNEL || engine_wanted() == WANT_BAD)) {
+		pr_err("aging: NATSYNC_AGING_ENGINE asks for the in-kernel sweep, which is not "
+		       "available (%s): not starting", d->aging_why);
+		return -ENOTSUP;
+	}
+	fd = loop_add_timer(d->loop, d->conf.aging_interval_ms, on_aging_timer, d);
 	if (fd < 0) {
 		pr_err("aging: cannot start the timer: %s", strerror(-fd));
 		return fd;
 	}
 	d->aging_timer_fd = fd;
-	/* Load the sweep now (not at the first tick), so its log line and any
-	 * fallback to the batch walk show up at start. The batch walk keeps the
-	 * periodic timer; the sweep re-arms it one-shot per slice. */
-	sweep_of(d);
+	if (!sw)
+		return 0; /* the batch walk keeps the periodic timer */
+	/* The sweep re-arms the timer one-shot per step. */
+	sw->timer_fd = fd;
+	err = worker_start(sw);
+	if (!err)
+		err = loop_add(d->loop, sw->done_fd, EPOLLIN, on_walk_done, sw);
+	if (err) {
+		pr_err("aging: cannot start the sweep's worker: %s", strerror(-err));
+		ns_aging_fini(d);
+		return err;
+	}
 	return 0;
 }
 
 void ns_aging_fini(struct ns_daemon *d)
 {
-	struct ns_aging_sweep **slot = sweep_slot(d);
+	struct ns_aging_sweep *sw = d->aging_sweep;
 
 	if (d->aging_timer_fd >= 0 && d->loop)
 		loop_del(d->loop, d->aging_timer_fd);
 	d->aging_timer_fd = -1;
-	if (slot) {
-		sweep_destroy(*slot);
-		*slot = NULL;
+	if (sw) {
+		if (sw->done_fd >= 0 && d->loop)
+			loop_del(d->loop, sw->done_fd);
+		worker_stop(sw);
+		sweep_destroy(sw);
 	}
-	for (int i = 0; i < MAX_SWEEPS; i++)
-		if (sweep_failed[i] == d)
-			sweep_failed[i] = NULL;
+	d->aging_sweep = NULL;
+	d->aging_why[0] = '\0';
 }

@@ -8,9 +8,12 @@
  * through ns_ports and ns_paired: a binding no live session uses is held
  * (RFC 6888 port-hold) and freed after the hold; see doc/daemon.md.
  *
- * The engine is the in-kernel sweep (bpf/aging.bpf.c: map iterators read in
- * time-bounded slices, a cycle spread over several ticks under a CPU share),
- * or, where it cannot load, the batch walk (one synchronous pass per tick).
+ * The engine is the in-kernel sweep (bpf/aging.bpf.c: syscall programs that
+ * walk the maps with bpf_for_each_map_elem on a worker thread, their
+ * findings applied on the loop in bounded steps under a CPU share), or,
+ * where it cannot load, the batch walk (one synchronous pass per tick).
+ * NATSYNC_AGING_ENGINE=auto|in-kernel|batch in the environment chooses;
+ * in-kernel means "the sweep or do not start".
  *
  * The decision functions are pure so the unit tests can drive them with
  * fake clocks.
@@ -30,6 +33,12 @@ struct ns_daemon;
 /* The in-kernel sweep's cap: after a slice of work it rests long enough to
  * use at most this share (%) of one core. */
 #define NS_AGING_CPU_SHARE_PCT 4
+
+/* What one walk of the in-kernel sweep can emit (expired sessions, changed
+ * bindings; 144 B each: 4.5 MiB). What does not fit waits for the next
+ * cycle, counted in aging_deferred; an expired session that waits keeps
+ * its bindings until it is deleted. */
+#define NS_AGING_OUT_RECS 32768u
 
 /*
  * ns_aging_session_expired - true when a session last seen at last_seen_ns
@@ -87,8 +96,14 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now);
  * sweep on first use). */
 const char *ns_aging_engine(struct ns_daemon *d);
 
-/* Start the aging timer (conf.aging_interval_ms) on d->loop and load the
- * sweep (falling back to the batch walk). 0 or -errno. */
+/* Why d's aging runs the batch walk (for logs and show status), or NULL
+ * when the in-kernel sweep runs. */
+const char *ns_aging_fallback(struct ns_daemon *d);
+
+/* Start the aging timer (conf.aging_interval_ms) on d->loop, load the
+ * sweep and start its worker thread (falling back to the batch walk, with a
+ * warning, unless NATSYNC_AGING_ENGINE=in-kernel: then -ENOTSUP). 0 or
+ * -errno. */
 int ns_aging_init(struct ns_daemon *d);
 
 /* Stop the aging timer and unload the sweep (also after ns_aging_pass()

@@ -18,6 +18,7 @@ struct ns_sync;      /* sync.c */
 struct ns_redundancy;/* redundancy.c */
 struct ns_loader;    /* loader.c: what natsyncd attached, to detach it */
 struct ring_buffer;  /* libbpf ring buffer of ns_events (events.c) */
+struct ns_aging_sweep; /* aging.c */
 
 /* File descriptors of the pinned maps (-1 when not open). */
 struct ns_map_fds {
@@ -41,6 +42,8 @@ struct ns_daemon_stats {
 	uint64_t aging_errors;        /* map operations that failed in aging */
 	uint64_t nat_released;        /* ns_ports entries deleted after hold */
 	uint64_t nat64_sessions_seen; /* live NAT64 sessions at the last pass */
+	uint64_t aging_deferred;      /* sweep records left for a later cycle
+				       * (its output buffer was full) */
 };
 
 struct ns_daemon {
@@ -56,6 +59,8 @@ struct ns_daemon {
 	struct ns_loader *ld;         /* attachments (loader.c) */
 	struct ring_buffer *rb;       /* ns_events consumer (events.c) */
 	int aging_timer_fd;           /* -1 until aging_init() */
+	struct ns_aging_sweep *aging_sweep; /* the in-kernel sweep (aging.c) */
+	char aging_why[128];          /* why not: the batch walk runs instead */
 	uint64_t full_warned_ns;      /* last ">90% of max-sessions" warning */
 	uint64_t cfg_flip_ns;         /* last flip of the config bank (loader.c) */
 	uint64_t cfg_flips;           /* config banks put in force (loader.c) */

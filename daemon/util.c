@@ -8,12 +8,19 @@
 #include "daemon.h"
 #include "util.h"
 
+static uint64_t clock_offset_ns; /* 0 but in tests: ns_clock_offset_set() */
+
 uint64_t ns_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + clock_offset_ns;
+}
+
+void ns_clock_offset_set(uint64_t offset_ns)
+{
+	clock_offset_ns = offset_ns;
 }
 
 const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len)

@@ -11,6 +11,14 @@
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t ns_now(void);
 
+/*
+ * Tests only: run ns_now() offset_ns ahead of CLOCK_MONOTONIC, so a test
+ * that writes map entries itself can date them minutes in the past on a
+ * freshly booted machine. Never set in natsyncd: the fast path's
+ * bpf_ktime_get_ns() stamps would no longer compare with ns_now().
+ */
+void ns_clock_offset_set(uint64_t offset_ns);
+
 /* Dotted quad of a network-order IPv4 address into buf (>= 16 bytes). */
 const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len);
 

@@ -24,6 +24,7 @@
 #include "daemon/control.h"
 #include "daemon/ctlproto.h"
 #include "daemon/daemon.h"
+#include "daemon/util.h"
 
 static struct ctl_request req;
 static char err[CTL_ERR_MAX];
@@ -963,10 +964,14 @@ static void put_counter(int fd, uint32_t idx, uint64_t per_cpu, int ncpu)
 static void maps_setup(void)
 {
 	struct ns_config *c;
-	uint64_t now = ns_now();
+	uint64_t now;
 	int ncpu = libbpf_num_possible_cpus();
 	char src[32];
 
+	/* Sessions are dated 100 s back: run the daemon's clock ahead, so the
+	 * ages come out the same on a machine booted a minute ago. */
+	ns_clock_offset_set(1000 * NS_SEC);
+	now = ns_now();
 	srv_daemon_init(false);
 	c = &srv_d->conf;
 	c->n_svcs = 1;
