@@ -24,8 +24,9 @@
  * Nothing is deleted here: the daemon re-checks and deletes after the walk
  * (deleting from inside bpf_for_each_map_elem is what DESIGN.md forbids).
  */
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
+/* after linux/bpf.h, which it needs */
+#include <bpf/bpf_helpers.h>
 
 #include "bpf/aging_sweep.h"
 

@@ -943,6 +943,10 @@ static struct ns_aging_sweep *sweep_of(struct ns_daemon *d)
 		 strerror(-err));
 	pr_warn("aging: %s: FALLING BACK to the batch walk, which runs one synchronous pass "
 		"per tick on the event loop", d->aging_why);
+	if (d->conf.red.enabled)
+		pr_warn("aging: this box is half of an HA pair: at scale the batch walk delays "
+			"heartbeats (set NATSYNC_AGING_ENGINE=in-kernel to refuse to start "
+			"instead)");
 	return NULL;
 }
 

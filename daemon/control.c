@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "daemon.h"
 #include "events.h"
+#include "aging.h"
 #include "loader.h"
 #include "log.h"
 #include "util.h"
@@ -851,6 +852,49 @@ static int config_bank(const struct ns_daemon *d)
 	return (int)(live.bank & 1);
 }
 
+/* The event loop's stall statistics (loop.h), for show status. */
+static void loop_json(struct ctl_json *j, const struct ns_loop *loop)
+{
+	struct ns_loop_stats st = { 0 };
+
+	if (loop)
+		loop_get_stats(loop, &st);
+	ctl_json_key(j, "event_loop");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "callbacks", st.callbacks);
+	ctl_json_kv_uint(j, "longest_stall_us", st.max_ns / 1000);
+	ctl_json_key(j, "by_duration");
+	ctl_json_start_object(j);
+	for (int b = 0; b < NS_LOOP_BUCKETS; b++) {
+		char name[32];
+
+		if (b < NS_LOOP_BUCKETS - 1)
+			snprintf(name, sizeof(name), "le_%u_us", NS_LOOP_BUCKET_US[b]);
+		else
+			snprintf(name, sizeof(name), "gt_%u_us", NS_LOOP_BUCKET_US[b - 1]);
+		ctl_json_kv_uint(j, name, st.hist[b]);
+	}
+	ctl_json_end_object(j);
+	ctl_json_end_object(j);
+}
+
+static void loop_text(FILE *f, const struct ns_loop *loop)
+{
+	struct ns_loop_stats st = { 0 };
+
+	if (loop)
+		loop_get_stats(loop, &st);
+	fprintf(f, "event loop     longest stall %llu us over %llu callbacks; by duration:",
+		(unsigned long long)(st.max_ns / 1000), (unsigned long long)st.callbacks);
+	for (int b = 0; b < NS_LOOP_BUCKETS; b++) {
+		if (b < NS_LOOP_BUCKETS - 1)
+			fprintf(f, " <=%uus %llu", NS_LOOP_BUCKET_US[b], (unsigned long long)st.hist[b]);
+		else
+			fprintf(f, " >%uus %llu\n", NS_LOOP_BUCKET_US[b - 1],
+				(unsigned long long)st.hist[b]);
+	}
+}
+
 static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 {
 	const struct ns_config *c = &d->conf;
@@ -874,7 +918,11 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_uint(j, "sessions_expired", d->st.sessions_expired);
 	ctl_json_kv_uint(j, "bindings_live", d->st.bindings_live);
 	ctl_json_kv_uint(j, "bindings_released", d->st.bindings_released);
+	ctl_json_kv_string(j, "engine", ns_aging_engine(d));
+	ctl_json_kv_string(j, "fallback", ns_aging_fallback(d) ? ns_aging_fallback(d) : "");
+	ctl_json_kv_uint(j, "deferred", d->st.aging_deferred);
 	ctl_json_end_object(j);
+	loop_json(j, d->loop);
 	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
 	ctl_json_kv_uint(j, "reloads", d->st.reloads);
 	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
@@ -916,6 +964,12 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 		c->aging_interval_ms, (unsigned long long)d->st.aging_passes,
 		(unsigned long long)(d->st.aging_last_ns / 1000),
 		(unsigned long long)d->st.sessions_expired);
+	if (ns_aging_fallback(d))
+		fprintf(f, "aging engine   batch walk: FALLBACK (%s)\n", ns_aging_fallback(d));
+	else
+		fprintf(f, "aging engine   in-kernel sweep (%llu records deferred)\n",
+			(unsigned long long)d->st.aging_deferred);
+	loop_text(f, d->loop);
 	fprintf(f, "bindings       %llu live, %llu released\n",
 		(unsigned long long)d->st.bindings_live, (unsigned long long)d->st.bindings_released);
 	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -21,8 +22,36 @@ struct ns_source {
 struct ns_loop {
 	int epfd;
 	int running;
+	struct ns_loop_stats st;
 	struct ns_source src[LOOP_MAX_SOURCES];
 };
+
+const uint32_t NS_LOOP_BUCKET_US[NS_LOOP_BUCKETS - 1] = { 100, 1000, 5000, 20000, 100000, 500000 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void account(struct ns_loop_stats *st, uint64_t ns)
+{
+	int b = 0;
+
+	while (b < NS_LOOP_BUCKETS - 1 && ns > (uint64_t)NS_LOOP_BUCKET_US[b] * 1000)
+		b++;
+	st->hist[b]++;
+	st->callbacks++;
+	if (ns > st->max_ns)
+		st->max_ns = ns;
+}
+
+void loop_get_stats(const struct ns_loop *l, struct ns_loop_stats *st)
+{
+	*st = l->st;
+}
 
 struct ns_loop *loop_new(void)
 {
@@ -145,13 +174,15 @@ int loop_run(struct ns_loop *l)
 		}
 		for (int i = 0; i < n && l->running; i++) {
 			struct ns_source *s = evs[i].data.ptr;
-			uint64_t ticks;
+			uint64_t ticks, t0;
 
 			if (s->fd < 0 || !s->cb)
 				continue; /* removed by an earlier callback */
 			if (s->timer && read(s->fd, &ticks, sizeof(ticks)) < 0)
 				continue; /* spurious wake-up */
+			t0 = mono_ns();
 			s->cb(l, s->fd, evs[i].events, s->arg);
+			account(&l->st, mono_ns() - t0);
 		}
 	}
 	return 0;

@@ -12,6 +12,20 @@
 struct ns_loop;
 typedef void (*ns_loop_cb)(struct ns_loop *loop, int fd, uint32_t events, void *arg);
 
+/*
+ * How long the loop's callbacks ran (wall clock): a callback that runs
+ * long delays every other source, heartbeats included. Bucket upper
+ * bounds are NS_LOOP_BUCKET_US; the last bucket has none.
+ */
+#define NS_LOOP_BUCKETS 7
+extern const uint32_t NS_LOOP_BUCKET_US[NS_LOOP_BUCKETS - 1];
+
+struct ns_loop_stats {
+	uint64_t callbacks;
+	uint64_t max_ns;                   /* the longest callback */
+	uint64_t hist[NS_LOOP_BUCKETS];    /* callbacks by duration */
+};
+
 struct ns_loop *loop_new(void);
 void loop_free(struct ns_loop *loop);
 /* events: EPOLLIN/EPOLLOUT/...; returns 0 or -errno. */
@@ -23,5 +37,7 @@ int loop_add_timer(struct ns_loop *loop, uint64_t interval_ms, ns_loop_cb cb, vo
 /* Run until loop_stop(); returns 0, or -errno on an epoll failure. */
 int loop_run(struct ns_loop *loop);
 void loop_stop(struct ns_loop *loop);
+/* The stall statistics since loop_new(). */
+void loop_get_stats(const struct ns_loop *loop, struct ns_loop_stats *st);
 
 #endif
