@@ -123,12 +123,19 @@ static unsigned int set_role(struct red_fsm *f, uint64_t now, enum red_role to, 
 	note_event(f, now, reason, "%s -> %s: %s%s%s", red_role_name(from), red_role_name(to),
 		   red_reason_name(reason), detail && *detail ? ", " : "", detail ? detail : "");
 	if (to == RED_ROLE_PRIMARY) {
+		/* Do we hold the flows? A backup that had its bulk does; a box
+		 * elected at a joint start holds what its peer holds (nothing
+		 * forwarded yet); a box alone since start does not, until its
+		 * peer syncs from it. */
+		f->current = reason == RED_R_ELECTION ? from == RED_ROLE_INIT || f->ready :
+			     reason == RED_R_NO_PEER ? false : f->ready;
 		/* Whatever made us primary ends any hand-over in progress. */
 		f->releasing = false;
 		f->requesting = false;
 		f->preempt_suppressed = false;
 		return RED_ACT_PRIMARY;
 	}
+	f->current = false;
 	return from == RED_ROLE_PRIMARY || from == RED_ROLE_INIT ? RED_ACT_BACKUP : 0;
 }
 
@@ -185,10 +192,20 @@ static unsigned int eval_init(struct red_fsm *f, uint64_t now, bool alive)
 	if (alive)
 		return set_role(f, now, wins_election(f) ? RED_ROLE_PRIMARY : RED_ROLE_BACKUP,
 				RED_R_ELECTION, f->peer.name);
-	if (now - f->start_ms >= f->c.dead_ms)
-		return set_role(f, now, RED_ROLE_PRIMARY, RED_R_NO_PEER,
-				f->peer.seen ? "peer silent" : "no heartbeat since start");
-	return 0;
+	if (now - f->start_ms < f->c.dead_ms)
+		return 0;
+	/* The peer answered (the channel is up): it is alive, its heartbeat
+	 * is late because it is busy. Wait for it, within reason. */
+	if (f->link_up && now - f->link_up_ms < (uint64_t)RED_INIT_LINK_WAIT * f->c.dead_ms) {
+		if (!f->init_waited)
+			note_event(f, now, RED_R_NONE, "sync channel up but no heartbeat yet: "
+				   "waiting for the peer");
+		f->init_waited = true;
+		return 0;
+	}
+	return set_role(f, now, RED_ROLE_PRIMARY, RED_R_NO_PEER,
+			f->link_up ? "channel up but the peer never sent a heartbeat" :
+			f->peer.seen ? "peer silent" : "no heartbeat since start");
 }
 
 static bool may_preempt(const struct red_fsm *f)
@@ -241,12 +258,19 @@ static unsigned int eval_primary(struct red_fsm *f, uint64_t now, bool alive)
 	if (!alive)
 		return 0;
 	if (f->peer.role == RED_PEER_PRIMARY) {
-		/* We keep the role; the peer yields at this heartbeat. Its
-		 * gratuitous ARPs may have pulled the LANs to it meanwhile:
-		 * announce again. */
-		if (wins_election(f))
+		/* Both primary (a healed split, a restarted box that came up
+		 * alone). The box that holds the flows keeps them, whatever the
+		 * priorities; between two that do (or two that do not), the
+		 * election decides, and so preempt too. The winner's peer
+		 * yields at this heartbeat; its gratuitous ARPs may have pulled
+		 * the LANs to it meanwhile: announce again. */
+		bool keep = f->current != f->peer.ready ? f->current : wins_election(f);
+
+		if (keep)
 			return RED_ACT_REANNOUNCE;
-		return set_role(f, now, RED_ROLE_BACKUP, RED_R_DUAL_PRIMARY, f->peer.name);
+		return set_role(f, now, RED_ROLE_BACKUP, RED_R_DUAL_PRIMARY,
+				f->peer.ready && !f->current ? "the peer holds the flows" :
+				f->peer.name);
 	}
 	if (f->peer.adv == RED_ADV_REQUEST)
 		return step_down(f, now, RED_R_PEER_REQUEST, f->peer.name);
@@ -326,6 +350,10 @@ unsigned int red_fsm_set_ready(struct red_fsm *f, uint64_t now, bool ready)
 		note_event(f, now, RED_R_NONE, "%s", ready ? "bulk sync complete: ready" :
 			   "not ready (bulk sync incomplete)");
 	f->ready = ready;
+	/* A primary's ready is its backup's: a backup synced from us, so we
+	 * hold the flows. */
+	if (f->role == RED_ROLE_PRIMARY && ready)
+		f->current = true;
 	return evaluate(f, now, before, f->role);
 }
 
@@ -339,6 +367,18 @@ unsigned int red_fsm_set_fault(struct red_fsm *f, uint64_t now, bool faulted, co
 	f->faulted = faulted;
 	ns_strlcpy(f->fault_detail, detail ? detail : "", sizeof(f->fault_detail));
 	return evaluate(f, now, before, f->role);
+}
+
+void red_fsm_set_link(struct red_fsm *f, uint64_t now, bool up)
+{
+	if (up && !f->link_up)
+		f->link_up_ms = now;
+	f->link_up = up;
+}
+
+bool red_fsm_advert_ready(const struct red_fsm *f)
+{
+	return f->role == RED_ROLE_PRIMARY ? f->current : f->ready;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -797,6 +837,21 @@ uint16_t red_advertised_priority(const struct ns_daemon *d)
 	if (!d->red)
 		return (uint16_t)(RED_ADV_HEALTHY_BASE + (uint32_t)d->conf.red.priority);
 	return red_fsm_advert(&d->red->fsm);
+}
+
+bool red_advertised_ready(const struct ns_daemon *d, bool sync_ready)
+{
+	return d->red ? red_fsm_advert_ready(&d->red->fsm) : sync_ready;
+}
+
+void red_on_peer_link(struct ns_daemon *d, bool up)
+{
+	struct ns_redundancy *r = d->red;
+
+	/* Only noted: sync calls this from deep inside its own steps, and
+	 * the next tick evaluates (INIT is the only state it changes). */
+	if (r)
+		red_fsm_set_link(&r->fsm, now_ms(), up);
 }
 
 int red_request_switchover(struct ns_daemon *d, bool force, char *err, size_t errlen)

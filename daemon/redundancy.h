@@ -99,7 +99,8 @@ struct red_peer {
 	bool seen;                /* at least one heartbeat since start */
 	uint64_t last_hb_ms;
 	uint8_t role;             /* RED_PEER_* */
-	bool ready;               /* backup: bulk installed; primary: its peer is */
+	bool ready;               /* backup: bulk installed; primary: it holds
+				   * the flows (red_fsm.current) */
 	uint16_t adv;             /* advertised priority */
 	char name[RED_NAME_MAX];
 };
@@ -117,6 +118,14 @@ struct red_fsm {
 	enum red_role role;
 	uint64_t start_ms, since_ms;  /* start; last role change */
 	bool ready;                   /* local readiness (sync_backup_ready) */
+	bool current;                 /* primary: holds the flows (took over
+				       * ready, was elected at a joint start,
+				       * or its backup synced from it); false
+				       * for a box that came up alone (NO_PEER)
+				       * until its peer syncs from it */
+	bool link_up;                 /* the sync channel to the peer is up */
+	uint64_t link_up_ms;
+	bool init_waited;             /* INIT logged that it waits for the peer */
 	bool faulted;                 /* a monitored link is down */
 	char fault_detail[RED_DETAIL_MAX];
 	bool releasing;               /* stepped down, waiting for the peer */
@@ -146,6 +155,20 @@ unsigned int red_fsm_peer_heartbeat(struct red_fsm *f, uint64_t now_ms, uint8_t 
 
 /* Local readiness changed (sync: bulk installed / connection lost). */
 unsigned int red_fsm_set_ready(struct red_fsm *f, uint64_t now_ms, bool ready);
+
+/*
+ * The sync channel to the peer came up (handshake done) or went down (only
+ * noted: the next tick or heartbeat evaluates). A box
+ * in INIT whose channel is up does not take the role for lack of a
+ * heartbeat: the peer answered, its heartbeat is on the way (it waits up to
+ * RED_INIT_LINK_WAIT dead-intervals more, for a peer whose daemon hangs).
+ */
+#define RED_INIT_LINK_WAIT 4
+void red_fsm_set_link(struct red_fsm *f, uint64_t now_ms, bool up);
+
+/* What this box's heartbeat says in its "ready" field: a backup, its bulk
+ * is installed; a primary, it holds the flows (red_fsm.current). */
+bool red_fsm_advert_ready(const struct red_fsm *f);
 
 /* Monitored links: faulted = at least one is down; detail names it. */
 unsigned int red_fsm_set_fault(struct red_fsm *f, uint64_t now_ms, bool faulted,
@@ -225,6 +248,13 @@ bool red_is_active(const struct ns_daemon *d);
 
 /* Advertised priority for sync's outgoing heartbeats (conf priority if no module). */
 uint16_t red_advertised_priority(const struct ns_daemon *d);
+
+/* The heartbeat's ready field as redundancy sees it (red_fsm_advert_ready);
+ * without redundancy, what sync knows (primary: 1, backup: bulk done). */
+bool red_advertised_ready(const struct ns_daemon *d, bool sync_ready);
+
+/* sync calls this when its channel to the peer is established or closed. */
+void red_on_peer_link(struct ns_daemon *d, bool up);
 
 /*
  * red_on_peer_heartbeat - sync calls this for every HEARTBEAT it decodes:

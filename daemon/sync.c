@@ -790,6 +790,7 @@ static void conn_established(struct ns_sync *s, struct sync_conn *c)
 	s->bulk_rx_running = false;
 	if (s->primary)
 		start_bulk(s);
+	red_on_peer_link(s->d, true);
 }
 
 /* A frame failed authentication, or the key is missing on one side. */
@@ -1660,6 +1661,7 @@ static void conn_close(struct ns_sync *s, struct sync_conn *c, const char *why)
 		 * is no longer known to be in sync. */
 		s->ready = false;
 		s->bulk_rx_running = false;
+		red_on_peer_link(s->d, false);
 	}
 }
 
@@ -2588,7 +2590,7 @@ static void send_heartbeat(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 {
 	struct nsw_heartbeat hb = {
 		.role = s->primary ? NSW_ROLE_PRIMARY : NSW_ROLE_BACKUP,
-		.ready = s->primary ? 1 : s->ready,
+		.ready = red_advertised_ready(s->d, s->primary ? 1 : s->ready),
 		.priority = red_advertised_priority(s->d),
 		.sessions = (uint32_t)(tracked(s) + s->tab64.n),
 		.uptime_ms = (now - s->d->started_ns) / SYNC_NS_PER_MS,

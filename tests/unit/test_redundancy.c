@@ -65,7 +65,7 @@ static unsigned int deliver(struct box *from, struct box *to, uint64_t now)
 {
 	if (!from->up || !to->up || !from->link || !to->link)
 		return 0;
-	return red_fsm_peer_heartbeat(&to->f, now, wire_role(from), from->f.ready,
+	return red_fsm_peer_heartbeat(&to->f, now, wire_role(from), red_fsm_advert_ready(&from->f),
 				      red_fsm_advert(&from->f), from->name);
 }
 
@@ -576,6 +576,78 @@ Test(red_split, equal_priority_heal_lower_address_keeps_role)
 	run(&a, &b, &now, 2 * HB);
 	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY);
 	cr_assert_eq(b.f.role, RED_ROLE_BACKUP);
+}
+
+/*
+ * The restart race: the old primary (higher priority, lower address)
+ * restarts while its peer, now primary, carries the flows; its first
+ * heartbeats are lost (the peer was busy), so it comes up alone as
+ * primary. When they meet, the box that holds the flows keeps them.
+ */
+Test(red_split, restarted_box_yields_to_the_primary_that_holds_the_flows)
+{
+	struct box a, b;
+	uint64_t now;
+
+	healthy_pair(&a, &b, &now, 200, 100, true, false);
+	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY);
+	a.up = false;
+	run(&a, &b, &now, 2 * DEAD);
+	cr_assert_eq(b.f.role, RED_ROLE_PRIMARY);
+	cr_assert(b.f.current, "took over with its bulk installed: holds the flows");
+	box_init(&a, "A", 0xc0000201, 0xc0000202, 200, true, now);
+	a.link = false;
+	run(&a, &b, &now, DEAD + 100);
+	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY);
+	cr_assert_eq(red_fsm_history(&a.f, 0)->reason, RED_R_NO_PEER);
+	cr_assert_not(a.f.current, "alone since start: holds nothing the pair agreed on");
+	a.link = true;
+	run(&a, &b, &now, HB);
+	cr_assert_eq(b.f.role, RED_ROLE_PRIMARY, "priority and preempt do not move the flows");
+	cr_assert_eq(a.f.role, RED_ROLE_BACKUP);
+	cr_assert_eq(red_fsm_history(&a.f, 0)->reason, RED_R_DUAL_PRIMARY);
+	cr_assert_str_eq(red_fsm_history(&a.f, 0)->detail, "the peer holds the flows");
+	cr_assert_eq(b.f.n_hist, 2, "B: init -> backup -> primary, nothing since");
+	/* A preempts only once it is ready (its bulk installed). */
+	run(&a, &b, &now, 5000);
+	cr_assert_eq(b.f.role, RED_ROLE_PRIMARY);
+	red_fsm_set_ready(&a.f, now, true);
+	red_fsm_set_ready(&b.f, now, true);
+	run(&a, &b, &now, 2000);
+	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY, "ready, higher priority, preempt: takes over");
+	cr_assert_eq(n_primary(&a, &b), 1);
+}
+
+/* A box in INIT whose channel is up waits for the heartbeat, not only the
+ * dead interval; a peer that never sends one is given up on. */
+Test(red_start, init_waits_while_the_channel_is_up)
+{
+	struct red_fsm f;
+	struct red_fsm_conf c = { .dead_ms = DEAD, .priority = 100 };
+
+	red_fsm_init(&f, &c, 0);
+	red_fsm_set_link(&f, 200, true);
+	red_fsm_tick(&f, DEAD);
+	cr_assert_eq(f.role, RED_ROLE_INIT, "the peer answered: wait for its heartbeat");
+	red_fsm_tick(&f, 200 + RED_INIT_LINK_WAIT * DEAD - 1);
+	cr_assert_eq(f.role, RED_ROLE_INIT);
+	/* Its heartbeat arrives: a primary peer makes us backup. */
+	red_fsm_peer_heartbeat(&f, 200 + RED_INIT_LINK_WAIT * DEAD - 1, RED_PEER_PRIMARY, true,
+			       RED_ADV_HEALTHY_BASE + 100, "B");
+	cr_assert_eq(f.role, RED_ROLE_BACKUP);
+
+	red_fsm_init(&f, &c, 0);
+	red_fsm_set_link(&f, 200, true);
+	red_fsm_tick(&f, 200 + RED_INIT_LINK_WAIT * DEAD);
+	cr_assert_eq(f.role, RED_ROLE_PRIMARY, "a peer that never speaks is given up on");
+	cr_assert_eq(red_fsm_history(&f, 0)->reason, RED_R_NO_PEER);
+
+	/* The channel went down again: back to the plain dead interval. */
+	red_fsm_init(&f, &c, 0);
+	red_fsm_set_link(&f, 200, true);
+	red_fsm_set_link(&f, 300, false);
+	red_fsm_tick(&f, DEAD);
+	cr_assert_eq(f.role, RED_ROLE_PRIMARY);
 }
 
 /* ---- external control (keepalived) ----------------------------------------------------- */
