@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -453,6 +454,64 @@ static void tab_clear(struct sync_table *t)
 		}
 	}
 	free(t->b);
+	t->b = NULL;
+	t->nb = t->n = 0; /* nb_min stays */
+}
+
+/* Tables being freed by tab_discard()'s threads (sync_fini waits for 0). */
+static int tab_discards;
+
+static void *tab_free_thread(void *arg)
+{
+	struct sync_table *t = arg;
+
+	tab_clear(t);
+	free(t);
+	__atomic_sub_fetch(&tab_discards, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* At exit: let the freeing threads finish (a table of 10M: a few seconds). */
+static void tab_discards_wait(void)
+{
+	for (int i = 0; i < 30000 && __atomic_load_n(&tab_discards, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+}
+
+/*
+ * Empty t at once and free what it held on a thread of its own: freeing a
+ * table costs a walk of its whole bucket array (sized by max-sessions) and
+ * one free() per entry, up to a second at 1M sessions, which a role change
+ * must not spend on the event loop. Freed inline only when no thread can
+ * be started (logged).
+ */
+static void tab_discard(struct sync_table *t)
+{
+	struct sync_table *old;
+	pthread_attr_t attr;
+	pthread_t th;
+	int err = ENOMEM;
+
+	if (!t->b)
+		return;
+	old = malloc(sizeof(*old));
+	if (old) {
+		*old = *t;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		__atomic_add_fetch(&tab_discards, 1, __ATOMIC_ACQ_REL);
+		err = pthread_create(&th, &attr, tab_free_thread, old);
+		if (err)
+			__atomic_sub_fetch(&tab_discards, 1, __ATOMIC_RELEASE);
+		pthread_attr_destroy(&attr);
+	}
+	if (err) {
+		pr_warn("sync: cannot free the session table off the loop (%s): freeing %zu "
+			"entries inline", strerror(err), t->n);
+		free(old);
+		tab_clear(t);
+		return;
+	}
 	t->b = NULL;
 	t->nb = t->n = 0; /* nb_min stays */
 }
@@ -2925,6 +2984,7 @@ void sync_fini(struct ns_daemon *d)
 	}
 	tab_clear(&s->tab);
 	tab_clear(&s->tab64);
+	tab_discards_wait();
 	s->tab_queued = 0;
 	wheel_clear(&s->due);
 	memset(s->psk, 0, sizeof(s->psk));
@@ -2982,8 +3042,8 @@ void sync_set_role(struct ns_daemon *d, bool primary)
 		set_active(s); /* else redundancy.c switched the fast path already */
 	/* The table means "what the peer has" on a primary and "what we
 	 * installed" on a backup: it does not survive a role change. */
-	tab_clear(&s->tab);
-	tab_clear(&s->tab64);
+	tab_discard(&s->tab);
+	tab_discard(&s->tab64);
 	s->tab_queued = 0;
 	wheel_clear(&s->due);
 	s->walking = false;
