@@ -783,6 +783,7 @@ struct ns_aging_sweep {
 	size_t done;                    /* reap/apply phases: entries handled */
 	uint64_t deferred;              /* age_stats.deferred, summed per cycle */
 	bool walked;                    /* the current phase's walk is over */
+	uint64_t walk_ns[3];            /* this cycle: sessions, ports, paired */
 	bool waiting;                   /* the worker walks for this cycle */
 
 	/* The worker thread (started by ns_aging_init(); ns_aging_pass()
@@ -1012,21 +1013,27 @@ static int prog_run(struct bpf_program *prog)
 static int sweep_walk(struct ns_aging_sweep *sw, enum sweep_phase ph)
 {
 	struct aging_bpf *k = sw->skel;
-	int err;
+	uint64_t t0 = ns_now();
+	int err, i = ph == PH_SESSIONS ? 0 : ph == PH_PORTS ? 1 : 2;
 
 	k->bss->age_out_n = 0;
 	switch (ph) {
 	case PH_SESSIONS:
 		memset(sw->bitmap, 0, (size_t)sw->nbits / 8);
 		err = prog_run(k->progs.ns_age_sessions);
-		return err ?: prog_run(k->progs.ns_age_sessions64);
+		err = err ?: prog_run(k->progs.ns_age_sessions64);
+		break;
 	case PH_PORTS:
-		return prog_run(k->progs.ns_age_ports);
+		err = prog_run(k->progs.ns_age_ports);
+		break;
 	case PH_PAIRED:
-		return prog_run(k->progs.ns_age_paired);
+		err = prog_run(k->progs.ns_age_paired);
+		break;
 	default:
 		return -EINVAL;
 	}
+	sw->walk_ns[i] = ns_now() - t0;
+	return err;
 }
 
 /* Turn one emitted record into the cycle's work (the exact decision for a
@@ -1105,12 +1112,15 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 	    d->st.aging_passes % 60 == 1)
 		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu NAT64 live, %zu NAT64 "
 			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu "
-			 "deferred, %llu us of work over %llu ms%s",
+			 "deferred, %llu us of work (walks %llu/%llu/%llu us) over %llu ms%s",
 			 (unsigned long long)d->st.aging_passes, (unsigned long long)live, p->n_exp,
 			 (unsigned long long)d->st.nat64_sessions_seen, p->n_exp64,
 			 (unsigned long long)ks->ports, (unsigned long long)p->held,
 			 (unsigned long long)p->freed, p->n_gone,
 			 (unsigned long long)ks->deferred, (unsigned long long)(sw->work_ns / 1000),
+			 (unsigned long long)(sw->walk_ns[0] / 1000),
+			 (unsigned long long)(sw->walk_ns[1] / 1000),
+			 (unsigned long long)(sw->walk_ns[2] / 1000),
 			 (unsigned long long)((ns_now() - sw->cycle_start) / 1000000),
 			 sw->err ? " (failed)" : "");
 	warn_if_full(d, p->now, live);

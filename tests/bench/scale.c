@@ -139,7 +139,7 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 		return;
 	}
 	/* The table is full on purpose: natsyncd's "over 90%" warning is noise. */
-	log_set_level(NS_LOG_ERR);
+	log_set_level(getenv("BENCH_AGING_DEBUG") ? NS_LOG_DEBUG : NS_LOG_ERR);
 	memset(&d, 0, sizeof(d));
 	d.aging_timer_fd = -1;
 	ns_config_defaults(&d.conf);
