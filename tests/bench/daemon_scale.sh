@@ -110,7 +110,8 @@ ds_na_all() { # SESSIONS WHY
 	local r
 	for r in "natsyncd resident memory (VmRSS)" "natsyncd peak resident memory (VmHWM)" \
 		"aging full cycle in natsyncd (at its CPU cap)" "aging CPU per session in natsyncd" \
-		"aging work of one full cycle in natsyncd (wall time of its slices)"; do
+		"aging work of one full cycle in natsyncd (wall time of its slices)" \
+		"event loop longest stall in natsyncd, start and first aging cycle"; do
 		emit_na scale "$r" "$1" "$2" ""
 	done
 	emit_na scale "natsyncd CPU share during an aging cycle" "$1" "$2" "<= 5"
@@ -150,7 +151,7 @@ ds_start() {
 # One table size: stop natsyncd, fill its pinned maps, start it again and
 # watch its first aging cycle.
 ds_measure() { # N TIMEOUT_S
-	local n=$1 t0 t1 t2 c1 c2 work seen rss hwm how fill_s eng cycle_s share
+	local n=$1 t0 t1 t2 c1 c2 work seen rss hwm how fill_s eng cycle_s share stall
 	ds_stop
 	t0=$(date +%s%N)
 	if ! nsenter --net=/var/run/netns/$DS_NS "$BP" attach prefill "$DS_PIN/$PIN_SUB" "$n" \
@@ -194,12 +195,22 @@ ds_measure() { # N TIMEOUT_S
 	emit scale "aging work of one full cycle in natsyncd (wall time of its slices)" "$n" s \
 		"$(python3 -c "print($work / 1e6)")" null null 1 \
 		"the cycle's own work time (aging.last_pass_us: the wall time of its slices summed, so preemption by other jobs counts; the 4 % cap is on CPU time); $how" \
-		"$([ "$n" = 0 ] && echo "an empty table still costs: the iterators visit every bucket of the max-sessions-sized maps")" ""
+		"$([ "$n" = 0 ] && echo "an empty table still costs: the walks visit every bucket of the max-sessions-sized maps")" ""
 	emit scale "natsyncd CPU share during an aging cycle" "$n" % "$share" null null 1 \
 		"natsyncd's CPU time (utime+stime, /proc/PID/stat, 10 ms ticks) over that window / its wall time, in % of one core (the whole daemon: aging and everything else it did); $how" \
 		"natsyncd caps aging at 4 % of a core and lets the cycle last longer instead" \
 		"$([ "$n" -ge 10000000 ] && echo "<= 5")"
-	log "  natsyncd $n sessions: cycle $cycle_s s, work $work us, CPU $share %, RSS $rss kB, HWM $hwm kB"
+	stall=$(ds_status event_loop.longest_stall_us)
+	if [ -n "$stall" ]; then
+		emit scale "event loop longest stall in natsyncd, start and first aging cycle" "$n" ms \
+			"$(python3 -c "print($stall / 1e3)")" null null 1 \
+			"the longest event-loop callback since start (natsyncctl -j show status: event_loop.longest_stall_us), while aging $n sessions; $how" \
+			"${eng:-engine not logged}" "<= 20"
+	else
+		emit_na scale "event loop longest stall in natsyncd, start and first aging cycle" "$n" \
+			"error: show status has no event_loop" "<= 20"
+	fi
+	log "  natsyncd $n sessions: cycle $cycle_s s, work $work us, CPU $share %, RSS $rss kB, HWM $hwm kB, loop stall ${stall:-?} us"
 }
 
 run_daemon_scale() {

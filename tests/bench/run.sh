@@ -22,6 +22,10 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# Every natsyncd of the benchmarks ages with the in-kernel sweep or does not
+# start (its rows then say why): a figure of the batch walk fallback would
+# be a figure of the wrong engine.
+export NATSYNC_AGING_ENGINE=${NATSYNC_AGING_ENGINE:-in-kernel}
 BUILD=${BUILD:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BP=$BUILD/bench_pkt
