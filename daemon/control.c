@@ -714,7 +714,7 @@ static const struct {
 	ST(sessions_expired), ST(bindings_live),   ST(bindings_released),
 	ST(events_logged),  ST(reloads),           ST(reload_failures),
 	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
-	ST(nat_released),   ST(nat64_sessions_seen),
+	ST(nat_released),   ST(nat64_sessions_seen), ST(aging_deferred),
 #undef ST
 };
 

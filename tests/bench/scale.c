@@ -247,6 +247,13 @@ int cmd_scale(const struct bench_opts *o, const char *pin_dir)
 		fprintf(stderr, "bench: %s missing: run through tests/bench/run.sh\n", BENCH_IF_IN);
 		return -1;
 	}
+	/* BENCH_SCALE_ONLY=N: one full table of N sessions, aged (a developer's
+	 * look at one size; make bench runs both). */
+	if (getenv("BENCH_SCALE_ONLY")) {
+		long n = atol(getenv("BENCH_SCALE_ONLY"));
+
+		return n > 0 ? scale_size(o, pin_dir, n, n) : -1;
+	}
 	/* Quick: the 1M table is aged with 100k sessions in it, 10M not aged. */
 	scale_size(o, pin_dir, 1000000, o->quick ? 100000 : 1000000);
 	scale_size(o, pin_dir, 10000000, o->quick ? 0 : 10000000);
