@@ -20,6 +20,11 @@ dir=$(cd "$(dirname "$0")" && pwd)
 pattern=${1:-}
 # The scripts find natsyncd/natsyncctl there (relative to the repo root).
 export NATSYNC_BUILD=${NATSYNC_BUILD:-build}
+# Every natsyncd of the scenarios must age with the in-kernel sweep: with
+# "in-kernel" natsyncd refuses to start rather than fall back to the batch
+# walk, so a machine where the sweep does not load fails the scenarios
+# loudly instead of passing them on the loop-blocking engine.
+export NATSYNC_AGING_ENGINE=${NATSYNC_AGING_ENGINE:-in-kernel}
 passed=0
 failed=0
 skipped=0
