@@ -14,11 +14,31 @@ CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 BUILD     := build
-ARCH_INC  := /usr/include/$(shell $(CC) -dumpmachine)
+# The multiarch include directory (asm/types.h) of the BPF objects, asked of
+# the compiler that builds them. It used to be derived from $(CC), and
+# `clang -dumpmachine` says x86_64-pc-linux-gnu, a directory Debian does not
+# have: `make CC=clang` failed on asm/types.h.
+ARCH_INC  := /usr/include/$(shell $(CLANG) -print-multiarch)
 
+# CFLAGS is the user's (make CFLAGS=..., or the environment): optimisation,
+# debug information, hardening. What the build needs is NS_CFLAGS, always
+# added: a CFLAGS on the command line replaces the makefile's, so the old
+# `CFLAGS += -I. ...` was dropped and `make CFLAGS=-O1` failed on includes.
+# CPPFLAGS and LDFLAGS are passed through too (dpkg-buildflags sets them).
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+NS_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+ALL_CFLAGS = $(NS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium
+
+# What `natsyncd --version` and `natsyncctl --version` print: VERSION=...
+# when given (a packager's), else `git describe` of this checkout (nearest
+# tag, or the commit) with "-dirty" when tracked files have uncommitted
+# changes; "unknown" outside git. (--no-optional-locks and no
+# `describe --dirty`: neither takes the index lock of a shared checkout.)
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --always 2>/dev/null || echo unknown)$(shell \
+	[ -n "$$(git --no-optional-locks status --porcelain -uno 2>/dev/null)" ] && echo -dirty)
+endif
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_x86 -I$(ARCH_INC) -I. \
 	      -Wall -Wno-unused-value -Wno-compare-distinct-pointer-types -Werror
 
@@ -39,7 +59,7 @@ BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 # natsyncd and natsyncctl under ASan+UBSan (tests/netns/test_asan_daemon.sh)
 ASAN_BINS := $(BUILD)/asan/natsyncd $(BUILD)/asan/natsyncctl
 
-.PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit
+.PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit FORCE
 # keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
 .SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
@@ -53,29 +73,40 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/daemon/%.o: daemon/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(BUILD)/bpf -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -I$(BUILD)/bpf -c $< -o $@
+
+# NS_VERSION for --version. Rewritten only when it changes (no relink for
+# nothing); an "unknown" (git cannot read the checkout, e.g. `sudo make
+# install` in another user's tree) keeps the version the build was made with.
+$(BUILD)/natsync_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@v='$(VERSION)'; if [ "$$v" = unknown ] && [ -f $@ ]; then exit 0; fi; \
+	printf '#define NS_VERSION "%s"\n' "$$v" >$@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/daemon/natsyncd.o $(BUILD)/daemon/natsyncctl.o: $(BUILD)/natsync_version.h
+$(BUILD)/asan/daemon/natsyncd.o $(BUILD)/asan/daemon/natsyncctl.o: $(BUILD)/natsync_version.h
 
 $(BUILD)/libnatsync.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/natsyncd: $(BUILD)/daemon/natsyncd.o $(BUILD)/libnatsync.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/natsyncctl: $(BUILD)/daemon/natsyncctl.o $(BUILD)/libnatsync.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test_unit: $(UNIT_SRCS) $(BUILD)/libnatsync.a $(HDRS)
-	$(CC) $(CFLAGS) -I$(BUILD)/bpf -o $@ $(UNIT_SRCS) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $(UNIT_SRCS) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
 
 $(BUILD)/test_bpf: $(BPFT_SRCS) $(wildcard tests/bpf/*.h) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
-	$(CC) $(CFLAGS) -I$(BUILD)/bpf -o $@ $(filter %.c,$(BPFT_SRCS)) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $(filter %.c,$(BPFT_SRCS)) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
 
 $(BUILD)/bench_pkt: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
-	$(CC) $(CFLAGS) -I$(BUILD)/bpf -I$(BUILD)/tests/bench -o $@ $(BENCH_SRCS) $(BUILD)/libnatsync.a $(LDLIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -I$(BUILD)/tests/bench -o $@ $(BENCH_SRCS) $(BUILD)/libnatsync.a $(LDLIBS) -lm
 
 # A hostile sync peer on the real encoder (tests/netns/test_sync_attack.sh).
 $(BUILD)/sync_inject: tests/netns/sync_inject.c $(BUILD)/libnatsync.a $(HDRS)
-	$(CC) $(CFLAGS) -I$(BUILD)/bpf -o $@ $< $(BUILD)/libnatsync.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $< $(BUILD)/libnatsync.a $(LDLIBS)
 
 # Targets that need root re-run themselves as root (through sudo) first.
 AS_ROOT = if [ "$$(id -u)" -ne 0 ]; then exec sudo $(MAKE) BUILD=$(BUILD) $@; fi
