@@ -109,16 +109,20 @@ $(BUILD)/sync_inject: tests/netns/sync_inject.c $(BUILD)/libnatsync.a $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $< $(BUILD)/libnatsync.a $(LDLIBS)
 
 # Targets that need root re-run themselves as root (through sudo) first.
-AS_ROOT = if [ "$$(id -u)" -ne 0 ]; then exec sudo $(MAKE) BUILD=$(BUILD) $@; fi
+AS_ROOT = if [ "$$(id -u)" -ne 0 ]; then \
+	exec sudo $(MAKE) BUILD=$(BUILD) CRITERION_ARGS='$(CRITERION_ARGS)' $@; fi
 
 deps:
 	@$(AS_ROOT); scripts/deps.sh
 
+# Extra arguments for the Criterion runners (test-all.sh: --tap=FILE).
+CRITERION_ARGS ?=
+
 unit: $(BUILD)/test_unit
-	$(BUILD)/test_unit
+	$(BUILD)/test_unit $(CRITERION_ARGS)
 
 bpftest: all $(BUILD)/test_bpf
-	@$(AS_ROOT); $(BUILD)/test_bpf
+	@$(AS_ROOT); $(BUILD)/test_bpf $(CRITERION_ARGS)
 
 netns: all $(ASAN_BINS) $(BUILD)/sync_inject
 	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) tests/netns/run-all.sh
@@ -167,7 +171,7 @@ $(BUILD)/asan/test_unit: $(UNIT_SRCS) $(BUILD)/asan/libnatsync.a $(HDRS)
 		-lcriterion $(LDLIBS)
 
 asan-unit: $(BUILD)/asan/test_unit
-	$(SAN_ENV) $(BUILD)/asan/test_unit
+	$(SAN_ENV) $(BUILD)/asan/test_unit $(CRITERION_ARGS)
 
 # libFuzzer targets: clang, coverage-instrumented library code, ASan+UBSan.
 # tests/fuzz/run.sh replays the kept corpora (regress) or fuzzes (fuzz).
