@@ -40,6 +40,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "active.h"
 #include "daemon.h"
 #include "log.h"
 #include "redundancy.h"
@@ -512,26 +513,6 @@ static uint64_t now_ms(void)
 }
 
 /* ns_config[0].flags ACTIVE: the one switch the fast path reads. */
-static int write_active(struct ns_daemon *d, bool on)
-{
-	struct ns_cfg cfg;
-	uint32_t zero = 0;
-
-	if (on)
-		d->conf.cfg.flags |= NS_CFG_F_ACTIVE;
-	else
-		d->conf.cfg.flags &= ~NS_CFG_F_ACTIVE;
-	if (d->fd.config < 0)
-		return 0;
-	if (bpf_map_lookup_elem(d->fd.config, &zero, &cfg))
-		return -errno;
-	if (on)
-		cfg.flags |= NS_CFG_F_ACTIVE;
-	else
-		cfg.flags &= ~NS_CFG_F_ACTIVE;
-	return bpf_map_update_elem(d->fd.config, &zero, &cfg, BPF_ANY) ? -errno : 0;
-}
-
 /* Carry out what the state machine decided. */
 static void apply(struct ns_redundancy *r, unsigned int acts)
 {
@@ -548,7 +529,7 @@ static void apply(struct ns_redundancy *r, unsigned int acts)
 	if ((acts & (RED_ACT_PRIMARY | RED_ACT_BACKUP)) && r->fsm.role == RED_ROLE_PRIMARY) {
 		/* ACTIVE first: the replicated sessions forward from the first
 		 * packet the announcements attract. */
-		err = write_active(d, true);
+		err = ns_active_set(d, true);
 		if (err)
 			pr_err("redundancy: cannot set ACTIVE in %s: %s", NS_MAP_CONFIG,
 			       strerror(-err));
@@ -563,7 +544,7 @@ static void apply(struct ns_redundancy *r, unsigned int acts)
 	} else if (acts & (RED_ACT_PRIMARY | RED_ACT_BACKUP)) {
 		/* Stop attracting traffic first, then stop forwarding. */
 		vip_release(r->vip);
-		err = write_active(d, false);
+		err = ns_active_set(d, false);
 		if (err)
 			pr_err("redundancy: cannot clear ACTIVE in %s: %s", NS_MAP_CONFIG,
 			       strerror(-err));
@@ -920,7 +901,7 @@ int red_init(struct ns_daemon *d)
 	d->red = r;
 	/* Until the peer has been heard this box must not attract or forward
 	 * traffic: a restarted daemon may find a primary already there. */
-	write_active(d, false);
+	ns_active_set(d, false);
 	vip_release(r->vip);
 	err = mon_init(r);
 	if (err)
@@ -961,7 +942,7 @@ void red_fini(struct ns_daemon *d, bool graceful)
 		if (acts & RED_ACT_ADVERTISE)
 			sync_send_heartbeat_now(d);
 		vip_release(r->vip);
-		write_active(d, false);
+		ns_active_set(d, false);
 	}
 	if (r->tfd >= 0)
 		loop_del(d->loop, r->tfd);

@@ -46,6 +46,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "active.h"
 #include "daemon.h"
 #include "log.h"
 #include "redundancy.h"
@@ -2795,18 +2796,11 @@ static bool any_paired(const struct ns_config *c)
 
 static void set_active(struct ns_sync *s)
 {
-	struct ns_cfg cfg;
-	uint32_t zero = 0;
+	int err = ns_active_set(s->d, s->primary);
 
-	if (s->d->fd.config < 0 || bpf_map_lookup_elem(s->d->fd.config, &zero, &cfg))
-		return;
-	if (s->primary)
-		cfg.flags |= NS_CFG_F_ACTIVE;
-	else
-		cfg.flags &= ~NS_CFG_F_ACTIVE;
-	if (bpf_map_update_elem(s->d->fd.config, &zero, &cfg, BPF_ANY))
+	if (err)
 		pr_warn("sync: cannot switch the fast path to %s: %s", role_name(s->primary),
-			strerror(errno));
+			strerror(-err));
 }
 
 int sync_init(struct ns_daemon *d)
