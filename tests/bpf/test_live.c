@@ -14,12 +14,14 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "natsync.skel.h"
@@ -30,6 +32,22 @@
 #define TCP_PORT 5301
 
 static char ns_cli[32], ns_srv[32];
+
+/* The write end of the pipe pair() waits on, in a server child: the server
+ * writes one byte once its socket is bound (and listening). */
+static int ready_fd = -1;
+
+static void server_ready(void)
+{
+	char c = 1;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(95);
+	close(ready_fd);
+	ready_fd = -1;
+}
 
 static void shf(const char *fmt, ...)
 {
@@ -166,6 +184,7 @@ static int udp_server(void)
 	timeouts(fd);
 	if (bind(fd, (struct sockaddr *)&me, sizeof(me)))
 		return 1;
+	server_ready();
 	n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
 	if (n <= 0)
 		return 2;
@@ -215,6 +234,7 @@ static int tcp_server(void)
 	timeouts(ls);
 	if (bind(ls, (struct sockaddr *)&me, sizeof(me)) || listen(ls, 1))
 		return 1;
+	server_ready();
 	fd = accept(ls, (struct sockaddr *)&peer, &pl);
 	if (fd < 0)
 		return 2;
@@ -265,12 +285,30 @@ static int unsolicited(void)
 	return sendto(fd, "x", 1, 0, (struct sockaddr *)&dst, sizeof(dst)) == 1 ? 0 : 1;
 }
 
+/* Run a server and a client; the client starts once the server is bound
+ * (it said so on a pipe), however long the server took to get there. */
 static void pair(int (*srv)(void), int (*cli)(void), const char *what)
 {
-	pid_t s = in_ns(ns_srv, srv), c;
-	int rs, rc;
+	struct pollfd p;
+	int rs, rc, fds[2];
+	pid_t s, c;
+	char b;
 
-	usleep(200 * 1000);
+	cr_assert_eq(pipe(fds), 0);
+	ready_fd = fds[1];
+	s = in_ns(ns_srv, srv);
+	ready_fd = -1;
+	close(fds[1]);
+	/* One byte: ready. EOF: the server exited first (its status says why). */
+	p = (struct pollfd){.fd = fds[0], .events = POLLIN};
+	if (poll(&p, 1, 15000) != 1) {
+		kill(s, SIGKILL);
+		wait_ok(s);
+		cr_assert_fail("%s server not bound within 15 s", what);
+	}
+	if (read(fds[0], &b, 1) < 0)
+		cr_log_warn("%s: reading the server's ready byte failed", what);
+	close(fds[0]);
 	c = in_ns(ns_cli, cli);
 	rc = wait_ok(c);
 	if (rc)
@@ -278,6 +316,23 @@ static void pair(int (*srv)(void), int (*cli)(void), const char *what)
 	rs = wait_ok(s);
 	cr_assert_eq(rc, 0, "%s client failed (%d)", what, rc);
 	cr_assert_eq(rs, 0, "%s server failed (%d)", what, rs);
+}
+
+/* Counter @idx once it has reached @want, or after 5 s whatever it is: the
+ * fast path sees a packet in softirq context, after sendto() returned. */
+static uint64_t cnt_reaching(int idx, uint64_t want)
+{
+	struct timespec t0, t;
+	uint64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		v = t_cnt(idx);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (v >= want || t.tv_sec - t0.tv_sec >= 5)
+			return v;
+		usleep(10 * 1000);
+	}
 }
 
 static void traffic(int xdp)
@@ -289,8 +344,8 @@ static void traffic(int xdp)
 	pair(tcp_server, tcp_client, "TCP");
 	drops = t_cnt(NS_CNT_DROP_NO_SESSION);
 	cr_assert_eq(wait_ok(in_ns(ns_srv, unsolicited)), 0);
-	usleep(200 * 1000);
-	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), drops + 1, "unsolicited inbound dropped");
+	cr_assert_eq(cnt_reaching(NS_CNT_DROP_NO_SESSION, drops + 1), drops + 1,
+		     "unsolicited inbound dropped");
 	cr_assert_geq(t_cnt(NS_CNT_SESSION_NEW), 3, "ping, UDP and TCP sessions");
 	/* the fast path redirects by itself; TC sees GSO super-packets (one
 	 * skb for many segments), hence the lower count there */
