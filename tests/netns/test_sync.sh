@@ -15,7 +15,8 @@
 #   service set ss1 (in1/out1): NAPT44 pool 203.0.113.0/28, replicated
 #   service set ss2 (in2/out2): NAPT44 pool 203.0.113.16/28,
 #                               replicate-services = false (opt-out)
-#   replication-threshold 2 s on both boxes.
+#   replication-threshold 4 s on both boxes: long enough that check b fits
+#   into a young session's life on a loaded machine, short enough to wait for.
 #
 # The backup box has the same interface names in its own namespace (the
 # service sets name interfaces, and both configs must be identical apart
@@ -23,7 +24,11 @@
 #
 # Checks (each prints PASS/FAIL; any FAIL makes the script exit 1):
 #  a  the channel comes up: primary/backup roles, same fingerprint, backup ready
-#  b  a session younger than the threshold is not on the backup
+#  b  a session younger than the threshold is not on the backup, looked at
+#     after the primary's replication walk has passed over it twice and the
+#     backup has acknowledged every frame sent (so an implementation that
+#     ignored the threshold would have replicated it by then), and while
+#     the session is still younger than the threshold
 #  c  sessions older than the threshold are on the backup: natsyncctl -j
 #     show sessions (flag "replicated", same pool address and port as on
 #     the primary) and bpftool map dump of the pinned ns_sessions, with the
@@ -51,7 +56,7 @@ set -o pipefail
 . "$(dirname "$0")/lib.sh"
 
 P=nss
-THRESHOLD=2
+THRESHOLD=4
 PIN_A=/sys/fs/bpf/$P-a
 PIN_B=/sys/fs/bpf/$P-b
 SOCK_A=/run/$P-a.sock
@@ -281,15 +286,99 @@ assert b["ready"] and b["bulk"]["state"] == "complete", "backup not ready"
 ' "$a" "$b"
 }
 
+# jnum JSON KEY: the number after "KEY": in natsyncctl's compact JSON. Bash
+# only: check b runs against the clock, and starting python3 costs up to
+# half a second here on a loaded machine.
+jnum()
+{
+	[[ $1 =~ \"$2\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# walk_passes: replication passes the primary has finished.
+walk_passes()
+{
+	jnum "$(nsd_ctl "$SOCK_A" -j show sync)" walk_passes
+}
+
+walk_passes_ge()
+{
+	[ "$(walk_passes)" -ge "$1" ]
+}
+
+# primary_drained: the primary has nothing queued for the backup and the
+# backup has acknowledged (installed) every data frame the primary sent.
+primary_drained()
+{
+	local j
+
+	j=$(nsd_ctl "$SOCK_A" -j show sync) || return 1
+	[ "$(jnum "$j" queued_hi_bytes)" = 0 ] && [ "$(jnum "$j" queued_lo_bytes)" = 0 ] &&
+		[ "$(jnum "$j" seq_acked)" -ge "$(jnum "$j" seq_data_sent)" ]
+}
+
+# udp_matched SOCK PORT: how many UDP sessions from CLI1:PORT the box has
+# (filtered by the daemon).
+udp_matched()
+{
+	jnum "$(nsd_ctl "$1" -j show sessions src="$CLI1" sport="$2" proto=udp)" matched
+}
+
+# young_try PORT: one attempt of check b with a new UDP session from
+# CLI1:PORT. 0: the backup did not have it although a replication that
+# ignored the threshold would have reached it; 1: failed (the backup has
+# a session younger than the threshold, or the pair is broken); 2:
+# inconclusive (the attempt took longer than the threshold: the session
+# may rightly be replicated by now).
+young_try()
+{
+	local port=$1 t0 p0 p1 nb ms
+
+	t0=$(date +%s%N) # the session is created after this instant
+	udp_session "$P-cli1" "$SRV1" "$port" >/dev/null ||
+		{ echo "no answer through the primary from port $port"; return 1; }
+	[ "$(udp_matched "$SOCK_A" "$port")" = 1 ] ||
+		{ echo "primary has no session for $CLI1:$port"; return 1; }
+	# Two passes finished after the session existed: the second one
+	# started after it was created and saw it, so a walk that ignored the
+	# threshold would have queued it by then ...
+	p0=$(walk_passes) || return 1
+	wait_for 10 walk_passes_ge $((p0 + 2)) ||
+		{ echo "the replication walk does not advance ($p0 -> $(walk_passes) passes)"; return 1; }
+	p1=$(walk_passes)
+	# ... and the backup would have installed it: nothing left in the
+	# queues, every data frame acknowledged.
+	wait_for 10 primary_drained ||
+		{ echo "the backup does not acknowledge: $(sync_json "$SOCK_A")"; return 1; }
+	nb=$(udp_matched "$SOCK_B" "$port") || { echo "show sessions failed on the backup"; return 1; }
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	YOUNG_NOTE="port $port: passes $p0 -> $p1, queues drained, all acknowledged; backup looked
+up less than $ms ms after the session was created (threshold ${THRESHOLD}s): $nb session(s)"
+	echo "$YOUNG_NOTE"
+	if [ "$ms" -ge $((THRESHOLD * 1000)) ]; then
+		echo "inconclusive: the session may be ${THRESHOLD}s old already"
+		return 2
+	fi
+	[ "$nb" = 0 ] || { echo "backup has a session younger than ${THRESHOLD}s:" \
+		"$(session_of "$SOCK_B" udp "$CLI1" "$port")"; return 1; }
+}
+
+# Check b, with a fresh session per attempt (41001, 41003, 41004) until one
+# attempt is conclusive; YOUNG_PORT is the port of the last attempt (checks
+# c and f use it).
+YOUNG_PORT=41001
+YOUNG_NOTE=""
 chk_young_absent()
 {
-	local s
+	local port rc
 
-	s=$(session_of "$SOCK_A" udp "$CLI1" 41001)
-	[ -n "$s" ] || { echo "primary has no session for $CLI1:41001"; return 1; }
-	echo "primary: $s"
-	s=$(session_of "$SOCK_B" udp "$CLI1" 41001)
-	[ -z "$s" ] || { echo "backup already has a session younger than ${THRESHOLD}s: $s"; return 1; }
+	for port in 41001 41003 41004; do
+		YOUNG_PORT=$port
+		young_try "$port"
+		rc=$?
+		[ $rc -eq 2 ] || return $rc
+	done
+	echo "no attempt finished within the ${THRESHOLD}s threshold: nothing shown"
+	return 1
 }
 
 # replicated PROTO INSIDE_PORT: the backup has the session with the
@@ -322,6 +411,8 @@ chk_optout_absent()
 {
 	local pa pb
 
+	# Whatever the primary would send has been installed by now.
+	wait_for 10 primary_drained || { echo "the backup does not acknowledge"; return 1; }
 	pa=$(session_of "$SOCK_A" udp "$CLI2" 42001)
 	pb=$(session_of "$SOCK_B" udp "$CLI2" 42001)
 	echo "primary: $pa"
@@ -368,9 +459,24 @@ chk_bulk_after_restart()
 	PID_B=$NSD_PID
 	wait_for 10 backup_ready || { echo "backup not ready after restart"; sync_json "$SOCK_B"; return 1; }
 	sync_json "$SOCK_B" | json_get 'j["bulk"]'
-	before=$(session_of "$SOCK_B" udp "$CLI1" 41001)
+	before=$(session_of "$SOCK_B" udp "$CLI1" "$YOUNG_PORT")
 	[ -n "$before" ] || { echo "udp session not back"; return 1; }
-	chk_replicated udp 41001 && chk_replicated udp 41002
+	chk_replicated udp "$YOUNG_PORT" && chk_replicated udp 41002
+}
+
+# auth_failure_counted: one of the boxes counted an authentication failure.
+auth_failure_counted()
+{
+	[ $(($(sync_json "$SOCK_A" | json_get 'j["counters"]["auth_fail"]') +
+	     $(sync_json "$SOCK_B" | json_get 'j["counters"]["auth_fail"]'))) -gt 0 ]
+}
+
+# mismatch_seen: both boxes show the fingerprint refusal, and it is logged.
+mismatch_seen()
+{
+	grep -q "fingerprint" <<<"$(sync_json "$SOCK_A" | json_get 'j["last_error"]')" &&
+		grep -q "fingerprint" <<<"$(sync_json "$SOCK_B" | json_get 'j["last_error"]')" &&
+		grep -q "fingerprint mismatch" "$NST_TMP/b3.log"
 }
 
 chk_wrong_key_refused()
@@ -384,7 +490,8 @@ chk_wrong_key_refused()
 		"$NST_TMP/other.key"
 	nsd_start "$P-b" "$CFG_BAD" "$SOCK_B" "$PIN_B" "$NST_TMP/b4.log" || return 1
 	PID_B=$NSD_PID
-	sleep 3
+	# The first attempt has been made and refused (the next comes 5 s later).
+	wait_for 15 auth_failure_counted || { echo "no authentication failure counted"; }
 	a=$(sync_json "$SOCK_A")
 	b=$(sync_json "$SOCK_B")
 	echo "primary: $a"
@@ -408,7 +515,9 @@ chk_mismatch_refused()
 	write_config "$CFG_BAD" "$P-b" 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" backup 301
 	nsd_start "$P-b" "$CFG_BAD" "$SOCK_B" "$PIN_B" "$NST_TMP/b3.log" || return 1
 	PID_B=$NSD_PID
-	sleep 3
+	# The first attempt has been made and refused, both ends know why
+	# (the next attempt comes 5 s later).
+	wait_for 15 mismatch_seen || { echo "no fingerprint refusal seen on both boxes"; }
 	a=$(sync_json "$SOCK_A")
 	b=$(sync_json "$SOCK_B")
 	echo "primary: $a"
@@ -573,7 +682,7 @@ assert t["backpressure"] > 0, "the walk never stopped on a full queue"
 			{ echo "primary stopped forwarding (flow $i)"; return 1; }
 		ms=$(ctl_ms "$SOCK_A") || { echo "primary does not answer natsyncctl"; return 1; }
 		[ "$ms" -gt "$max" ] && max=$ms
-		sleep 0.5
+		sleep 0.5 # not a wait: spreads the 6 samples over the frozen time
 	done
 	echo "6 new UDP flows forwarded by the primary; slowest natsyncctl answer ${max} ms"
 	[ "$max" -lt 5000 ] || { echo "natsyncctl took ${max} ms (event loop stalled?)"; return 1; }
@@ -657,18 +766,22 @@ PID_A=$NSD_PID
 nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b.log" || nst_die "backup did not start"
 PID_B=$NSD_PID
 
-wait_for 10 backup_ready
+wait_for 20 backup_ready
 check "a: sync channel up, roles, fingerprints, backup ready" chk_channel_up
 
 udp_echo_start "$P-srv" 6000 || nst_die "udp echo server"
 check "setup: TCP session through the primary" tcp_hold_start "$P-cli1" "$SRV1" 5001 43001
 check "setup: UDP sessions (ss1, ss2) through the primary" \
 	eval 'udp_session $P-cli1 $SRV1 41002 && udp_session $P-cli2 $SRV2 42001'
-sleep $((THRESHOLD + 1))
-check "setup: young UDP session" udp_session "$P-cli1" "$SRV1" 41001
+# Check b means something only while replication works: the first sessions
+# reach the backup once they are older than the threshold.
+wait_for $((THRESHOLD + 20)) chk_replicated udp 41002
+check "setup: replication runs (an older UDP session is on the backup)" chk_replicated udp 41002
 check "b: a session younger than the threshold is not replicated" chk_young_absent
-sleep $((THRESHOLD + 1))
-check "c: UDP session older than the threshold is on the backup" chk_replicated udp 41001
+nst_log "b: $YOUNG_NOTE"
+wait_for $((THRESHOLD + 20)) chk_replicated udp "$YOUNG_PORT"
+check "c: UDP session older than the threshold is on the backup" chk_replicated udp "$YOUNG_PORT"
+wait_for 20 chk_replicated tcp 43001
 check "c: TCP session older than the threshold is on the backup" chk_replicated tcp 43001
 check "d: opt-out service set never replicated" chk_optout_absent
 check "e: session closed on the primary disappears on the backup" chk_closed_removed
