@@ -28,12 +28,23 @@
 #  i  a TCP segment without SYN from the client creates no session
 #  j  SIGTERM: clean exit, programs detached, pins kept; --purge removes them
 #  k  firewall terms: reject (TCP RST to the client) and discard, counted
+#
+# Timeouts: the box runs with long ones (TIMEOUTS_LIVE) while a-f, i and k
+# look at live sessions, so that nothing expires between two steps on a
+# slow or loaded machine (an expired UDP session, or a paired-pooling
+# binding released and taken again on another address, would fail them for
+# the wrong reason). Only g, where expiry is what is tested, reloads the
+# config with short ones (TIMEOUTS_SHORT).
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
 
 MODES=${NST_MODES:-native tc generic}
-UDP_TIMEOUT=3
+UDP_TIMEOUT=3   # in TIMEOUTS_SHORT (check g)
+TIMEOUTS_LIVE="tcp-syn = 30; tcp-established = 600; tcp-closing = 60; tcp-time-wait = 60;
+    tcp-rst = 60; udp = 300; icmp = 300; other = 300; port-hold = 0; binding = 0;"
+TIMEOUTS_SHORT="tcp-syn = 6; tcp-established = 12; tcp-closing = 3; tcp-time-wait = 2;
+    tcp-rst = 2; udp = $UDP_TIMEOUT; icmp = 3; other = 3; port-hold = 0; binding = 0;"
 AGING_MS=200
 XFER_BYTES=$((4 * 1024 * 1024))
 
@@ -43,8 +54,9 @@ nst_need_tools socat ss tcpdump bpftool sha256sum ping tc
 
 # ---- config ------------------------------------------------------------
 
-# write_config FILE MODE PIN SOCK: the box's config, from a template with
-# this test's interfaces, pin path, socket and short timeouts.
+# write_config FILE MODE PIN SOCK TIMEOUTS: the box's config, from a template
+# with this test's interfaces, pin path, socket and TIMEOUTS (the body of
+# the timeouts group: TIMEOUTS_LIVE or TIMEOUTS_SHORT).
 write_config()
 {
 	cat >"$1" <<EOF
@@ -58,8 +70,7 @@ natsync: {
   aging-interval-ms = $AGING_MS;
   attach-mode = "$2";
   timeouts: {
-    tcp-syn = 6; tcp-established = 12; tcp-closing = 3; tcp-time-wait = 2;
-    tcp-rst = 2; udp = $UDP_TIMEOUT; icmp = 3; other = 3; port-hold = 0; binding = 0;
+    $5
   };
   services: {
     nat: {
@@ -104,6 +115,12 @@ ctl_json()
 counter()
 {
 	ctl_json show counters | json_get "j['counters']['$1']"
+}
+
+# counter_ge NAME N: counter NAME has reached N.
+counter_ge()
+{
+	[ "$(counter "$1")" -ge "$2" ]
 }
 
 # sessions_py PYTHON-EXPR: evaluate EXPR over the list "S" of sessions.
@@ -347,7 +364,8 @@ chk_tcp_no_syn()
 		"$LAB_CLI_ADDR" "$LAB_SRV_ADDR" 40999 5999 A 3 || return 1
 	ns_exec nst-cli python3 "$NST_REPO/tests/netns/nst_pkt.py" tcp \
 		"$LAB_CLI_ADDR" "$LAB_SRV_ADDR" 40999 5999 PA 2 || return 1
-	sleep 0.5
+	# the box may still be processing the last of them
+	wait_for 5 counter_ge drop_tcp_no_syn $((before + 5))
 	after=$(counter drop_tcp_no_syn) || return 1
 	n=$(sessions_py "len([s for s in S if s['inside']['port'] == 40999])") || return 1
 	echo "drop_tcp_no_syn $before -> $after, sessions from port 40999: $n"
@@ -385,18 +403,9 @@ no_sessions_left()
 	[ "$(sessions_py 'len(S)')" = 0 ]
 }
 
-# All sessions expire (short timeouts) and the pool's bindings go with them.
-chk_pool_released()
+# pool_idle: pool p1 has no binding in use or held (printed).
+pool_idle()
 {
-	local n
-
-	if ! wait_for 30 no_sessions_left; then
-		echo "sessions left:"
-		nsd_ctl "$SOCK" show sessions
-		return 1
-	fi
-	# Aging releases bindings in the same pass; give it two more passes.
-	sleep 0.5
 	ctl_json show pools | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
@@ -405,6 +414,29 @@ print("p1 in_use", p["in_use"], "held", p["held"], "subscribers", p["subscribers
 busy = sum(p["in_use"].values()) + sum(p["held"].values())
 sys.exit(1 if busy else 0)
 '
+}
+
+# All sessions expire (short timeouts) and the pool's bindings go with them.
+chk_pool_released()
+{
+	if ! wait_for 30 no_sessions_left; then
+		echo "sessions left:"
+		nsd_ctl "$SOCK" show sessions
+		return 1
+	fi
+	# Aging releases the bindings in the pass that removes the sessions;
+	# the pool's view may trail by a pass.
+	wait_for 5 pool_idle
+	pool_idle
+}
+
+# timeouts_short: reload the config with TIMEOUTS_SHORT, and it is in force.
+timeouts_short()
+{
+	write_config "$1" "$2" "$3" "$SOCK" "$TIMEOUTS_SHORT"
+	nsd_ctl "$SOCK" reload || { echo "reload refused"; return 1; }
+	[ "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" = "$UDP_TIMEOUT" ] ||
+		{ echo "udp timeout not $UDP_TIMEOUT s after the reload"; return 1; }
 }
 
 # After the transfers: natsync's programs saw and forwarded the packets
@@ -509,7 +541,7 @@ run_mode()
 	topo_single_box nst
 	check "$t no leak: veth peers and default routes stay inside the test" \
 		nst_check_no_leak nst-box nst-srv
-	write_config "$cfg" "$mode" "$pin" "$SOCK"
+	write_config "$cfg" "$mode" "$pin" "$SOCK" "$TIMEOUTS_LIVE"
 	nsd_start nst-box "$cfg" "$SOCK" "$pin" "$NST_TMP/natsyncd-$mode.log"
 	if ! check "$t natsyncd starts and answers on its control socket" test $? -eq 0; then
 		nst_remove_namespaces
@@ -555,6 +587,8 @@ run_mode()
 	bg_stop "$tcpdump_pid"
 	check "$t (d) server saw only one pool address as source, nothing to ports 7/9" \
 		chk_capture_sources "$pcap"
+	check "$t (g) reload with short timeouts (expiry is tested from here on)" \
+		timeouts_short "$cfg" "$mode" "$pin"
 	check "$t (g) UDP session expires after its timeout" chk_udp_expiry
 	check "$t (g) every session expires, pool bindings released" chk_pool_released
 	check "$t (h) rx == sum of verdict counters" chk_counter_invariant
