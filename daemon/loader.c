@@ -231,6 +231,11 @@ static int prepare_pin_dir(const char *pin_path, char *dir, size_t len)
 	return 0;
 }
 
+int ns_loader_pin_dir(const char *pin_path, char *dir, size_t len, bool create)
+{
+	return create ? prepare_pin_dir(pin_path, dir, len) : pin_dir(pin_path, dir, len);
+}
+
 /* ---- open, adopt, load --------------------------------------------------- */
 
 static int check_ifaces(const struct ns_config *c)
@@ -1023,6 +1028,102 @@ static int remove_pins(const char *dir)
 		pr_err("cannot remove %s: %s", dir, strerror(-err));
 	}
 	return err;
+}
+
+/* Entries in a hash-like map (get_next_key walk), -errno on error. */
+static long count_keys(int fd, uint32_t key_size)
+{
+	char *key = calloc(2, key_size ? key_size : 1), *next;
+	long n = 0;
+
+	if (!key)
+		return -ENOMEM;
+	next = key + key_size;
+	while (!bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, key_size);
+		n++;
+	}
+	free(key);
+	return n;
+}
+
+static bool per_entry_map(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_LRU_HASH ||
+	       type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_DEVMAP_HASH;
+}
+
+void ns_loader_purge_plan(const struct ns_config *c, FILE *out)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256], xdp_name[BPF_OBJ_NAME_LEN] = "natsync_xdp";
+	struct natsync_bpf *skel = natsync_bpf__open();
+	struct ns_loader ld = {0};
+	struct dirent *e;
+	DIR *dh;
+
+	/* The name our XDP program has in the kernel, from the object itself. */
+	if (skel && !find_programs(&ld, skel->obj))
+		ns_strlcpy(xdp_name, bpf_program__name(ld.xdp), sizeof(xdp_name));
+	natsync_bpf__destroy(skel);
+	if (pin_dir(c->pin_path, dir, sizeof(dir)))
+		return;
+	dh = opendir(dir);
+	if (!dh) {
+		fprintf(out, "purge: %s: %s: no pinned state to drop\n", dir, strerror(errno));
+	} else {
+		fprintf(out, "purge: will unpin (and so drop) every map in %s:\n", dir);
+		while ((e = readdir(dh))) {
+			struct bpf_map_info info = {0};
+			uint32_t len = sizeof(info);
+			int fd;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			fd = bpf_obj_get(path);
+			if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+				fprintf(out, "  %s (not a readable map: %s)\n", e->d_name,
+					strerror(errno));
+			} else if (per_entry_map(info.type)) {
+				long n = count_keys(fd, info.key_size);
+
+				fprintf(out, "  %-16s %ld of %u entries\n", e->d_name, n < 0 ? 0 : n,
+					info.max_entries);
+			} else {
+				fprintf(out, "  %-16s %u slots\n", e->d_name, info.max_entries);
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+		closedir(dh);
+	}
+	for (uint32_t i = 0; i < c->n_ifaces; i++) {
+		int ifindex = (int)if_nametoindex(c->ifaces[i].name);
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct bpf_prog_info pi = {0};
+		uint32_t len = sizeof(pi);
+		int pfd;
+
+		if (!ifindex) {
+			fprintf(out, "purge: %s: not in this network namespace: nothing detached "
+				"there\n", c->ifaces[i].name);
+			continue;
+		}
+		if (bpf_xdp_query(ifindex, 0, &q) || !q.prog_id) {
+			fprintf(out, "purge: %s: no XDP program (a natsync TC filter, if any, is "
+				"removed)\n", c->ifaces[i].name);
+			continue;
+		}
+		pfd = bpf_prog_get_fd_by_id(q.prog_id);
+		if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len))
+			fprintf(out, "purge: %s: XDP program %s id %u: %s\n", c->ifaces[i].name,
+				pi.name, q.prog_id,
+				same_prog_name(pi.name, xdp_name) ? "detached" :
+				"left alone if natsync did not attach it");
+		if (pfd >= 0)
+			close(pfd);
+	}
 }
 
 int ns_loader_purge(const struct ns_config *c)

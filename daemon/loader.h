@@ -9,6 +9,9 @@
 #ifndef NATSYNC_LOADER_H
 #define NATSYNC_LOADER_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "config.h"
 #include "daemon.h"
 
@@ -73,6 +76,21 @@ void ns_loader_close(struct ns_daemon *d);
  * <pin-path>/v2 with every pin in it. Returns 0 or -errno.
  */
 int ns_loader_purge(const struct ns_config *c);
+
+/*
+ * ns_loader_purge_plan - print to out what ns_loader_purge(c) would drop:
+ * every pin in <pin-path>/v2 (entries of the hash maps: sessions, bindings)
+ * and the XDP program on each configured interface. Changes nothing.
+ */
+void ns_loader_purge_plan(const struct ns_config *c, FILE *out);
+
+/*
+ * ns_loader_pin_dir - "<pin-path>/v2" into dir. With create, also make it
+ * as a start does (the directories, a bpffs mounted where none is): the
+ * instance lock (pinlock.h) is taken on that directory before anything
+ * else. Returns 0 or -errno (logged).
+ */
+int ns_loader_pin_dir(const char *pin_path, char *dir, size_t len, bool create);
 
 /*
  * ns_loader_open_pinned - open the pinned maps of an instance (for tools and

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* log.c - levels, stderr/file/syslog sinks (see log.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -15,21 +16,27 @@ static const char *g_ident = "natsync";
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
-void log_init(const char *ident, int level, const char *file, int use_syslog)
+int log_init(const char *ident, int level, const char *file, int use_syslog)
 {
+	int err = 0;
+
 	if (ident)
 		g_ident = ident;
 	g_level = level;
 	if (file && *file) {
 		g_file = fopen(file, "ae");
-		if (g_file)
+		if (g_file) {
 			setvbuf(g_file, NULL, _IOLBF, 0);
-		else
-			fprintf(stderr, "%s: cannot open log file %s\n", g_ident, file);
+		} else {
+			err = -errno;
+			fprintf(stderr, "%s: cannot open log file %s: %s\n", g_ident, file,
+				strerror(-err));
+		}
 	}
-	g_syslog = use_syslog;
-	if (g_syslog)
+	if (use_syslog && !g_syslog)
 		openlog(g_ident, LOG_PID, LOG_DAEMON);
+	g_syslog = use_syslog || g_syslog;
+	return err;
 }
 
 void log_set_level(int level)

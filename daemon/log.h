@@ -6,7 +6,10 @@
 #include <stdarg.h>
 
 /* Levels as in config.h enum ns_log_level. */
-void log_init(const char *ident, int level, const char *file, int use_syslog);
+/* Open the sinks: stderr always, file (appended) if set, syslog if
+ * use_syslog. Calling it again adds syslog, never removes a sink. Returns
+ * 0, or -errno when the file cannot be opened (the other sinks work). */
+int log_init(const char *ident, int level, const char *file, int use_syslog);
 void log_set_level(int level);
 int log_get_level(void);
 void log_close(void);
