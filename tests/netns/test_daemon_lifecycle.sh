@@ -8,6 +8,13 @@
 # not stacked) and a stale one is aged out; SIGHUP with a broken file keeps
 # the running config; SIGTERM detaches and keeps the pins; --purge removes
 # them; attach mode tc creates (and removes) only the clsact it needs.
+# Operator foot-guns, with traffic (nsdt-f-*): a second natsyncd on the
+# same config, pin path or control socket exits 3 and changes nothing
+# while the first forwards; --purge is refused while it runs, --force
+# lists what it drops; a start with a bad key file or --check-start's
+# failures (key file, interface) touch nothing; a daemonized natsyncd
+# started with a relative path from its directory reloads after chdir
+# and logs to a file or, without one, to syslog.
 #
 #   NATSYNC_BUILD=build tests/netns/test_daemon_lifecycle.sh
 #
@@ -257,5 +264,242 @@ check "the clsact it found is kept, without our filter" \
 		 ! ip netns exec $BOX tc filter show dev nsdt-out ingress | grep -q 0x4e53"
 check "--purge after tc mode" nsenter --net="/var/run/netns/$BOX" "$NATSYNCD" -c "$TCCONF" --purge
 check "no pins left" no_pins
+
+# ---- operator foot-guns (issue 10) ----------------------------------------
+# A lab with traffic: client -- box -- server (nsdt-f-*), its own pins and
+# socket. The running natsyncd must stay untouched by a second one, by a
+# --purge without --force and by a start that would fail.
+F=nsdt-f
+topo_single_box "$F"
+FBOX=$F-box
+FPIN=/sys/fs/bpf/nsdt-foot
+FPINV=$FPIN/$NS_PIN_SUBDIR
+FSOCK=$NST_TMP/foot.sock
+NST_PINS+=("$FPIN" "/sys/fs/bpf/nsdt-foot2")
+NST_SOCKS+=("$FSOCK" "$NST_TMP/foot2.sock")
+FDIR=$NST_TMP/cfgdir # configs here, named relatively from it
+mkdir -p "$FDIR"
+
+# write_foot FILE PIN SOCK [EXTRA]: the lab's config; EXTRA goes into the
+# natsync group (a log group, redundancy-options, other interfaces).
+write_foot()
+{
+	cat >"$1" <<EOC
+natsync: {
+  node-name = "nsdt-foot";
+  pin-path = "$2";
+  control-socket = "$3";
+  max-sessions = 1024;
+  aging-interval-ms = 500;
+  timeouts: { udp = 60; };
+  $4
+  services: {
+    nat: {
+      pools = ( { name = "p1"; address = [ "$LAB_POOL" ]; port = "automatic"; } );
+      rules = ( { name = "r1"; match-direction = "input";
+                  terms = ( { name = "t1";
+                              from = { source-address = [ "100.64.0.0/10" ]; };
+                              then = { translation-type = "napt-44"; source-pool = "p1"; }; } ); } );
+    };
+    service-sets = ( { name = "ss1"; nat-rules = [ "r1" ];
+                       next-hop-service = { inside-service-interface = "${5:-$F-in}";
+                                            outside-service-interface = "$F-out"; }; } );
+  };
+};
+EOC
+}
+
+# flow_ok SPORT: a UDP exchange through the box, seen translated (from a
+# pool address) by the server.
+flow_ok()
+{
+	local out
+
+	out=$(udp_request "$F-cli" "$LAB_SRV_ADDR" 5003 "$1" "hi$1")
+	echo "answer: $out"
+	case "$out" in
+	"from=203.0.113."*" data=hi$1") return 0 ;;
+	esac
+	return 1
+}
+
+# fast_path_state: what a second instance must not change: the XDP
+# programs, the pinned maps (ids, names) and ns_config's contents (a
+# config write flips its bank), the control socket's inode.
+fast_path_state()
+{
+	local m
+
+	echo "xdp in $(ip -n "$FBOX" -d link show "$F-in" | grep -o 'prog/xdp id [0-9]*')"
+	echo "xdp out $(ip -n "$FBOX" -d link show "$F-out" | grep -o 'prog/xdp id [0-9]*')"
+	ls "$FPINV"
+	for m in ns_sessions ns_config ns_ports ns_svc; do
+		bpftool map show pinned "$FPINV/$m" | head -1 | cut -d: -f1
+	done
+	bpftool map dump pinned "$FPINV/ns_config" | sha256sum
+	stat -c 'socket inode %i' "$FSOCK"
+}
+
+in_box() { nsenter --net="/var/run/netns/$FBOX" "$@"; }
+
+FCFG=$FDIR/foot.conf
+write_foot "$FCFG" "$FPIN" "$FSOCK"
+udp_echo_start "$F-srv" 5003
+check "foot-guns: natsyncd starts in the traffic lab" \
+	nsd_start "$FBOX" "$FCFG" "$FSOCK" "$FPIN" "$NST_TMP/foot1.log" || nst_finish
+FPID=$NSD_PID
+check "a flow passes through it" flow_ok 41001
+BEFORE=$(fast_path_state)
+echo "$BEFORE" | sed 's/^/    state: /'
+
+# 1. the same config, in the foreground
+in_box "$NATSYNCD" -f -c "$FCFG" >"$NST_TMP/second.log" 2>&1
+rc=$?
+check "a second natsyncd on the same config exits 3 (rc $rc)" test $rc -eq 3
+check "it names the running one and its pid" \
+	grep -q "natsyncd (pid $FPID) already runs on .*nothing was changed" "$NST_TMP/second.log"
+check "it loaded, attached and logged nothing else" \
+	bash -c "[ \$(wc -l <'$NST_TMP/second.log') -eq 1 ]"
+# 2. daemonized, the same pin path under another control socket: refused
+#    before daemonizing (the exit status reaches the caller)
+write_foot "$NST_TMP/foot-samepin.conf" "$FPIN" "$NST_TMP/foot2.sock"
+in_box "$NATSYNCD" -c "$NST_TMP/foot-samepin.conf" >"$NST_TMP/second2.log" 2>&1
+rc=$?
+check "daemonized, the same pin path, another socket: exit 3 (rc $rc)" test $rc -eq 3
+check "it names the pin path" grep -q "pid $FPID) already runs on $FPIN" "$NST_TMP/second2.log"
+check "no second control socket appeared" test ! -e "$NST_TMP/foot2.sock"
+# 3. the same control socket, other pins
+write_foot "$NST_TMP/foot-samesock.conf" /sys/fs/bpf/nsdt-foot2 "$FSOCK"
+in_box "$NATSYNCD" -f -c "$NST_TMP/foot-samesock.conf" >"$NST_TMP/second3.log" 2>&1
+rc=$?
+check "the same control socket, other pins: exit 3 (rc $rc)" test $rc -eq 3
+check "it names the socket" grep -q "pid $FPID) already runs on $FSOCK" "$NST_TMP/second3.log"
+check "and pinned nothing under its own pin path" test ! -e /sys/fs/bpf/nsdt-foot2/$NS_PIN_SUBDIR
+check "programs, map ids, ns_config and the socket unchanged" \
+	bash -c "diff <(echo '$BEFORE') <($(declare -f fast_path_state); F=$F FBOX=$FBOX FPINV=$FPINV FSOCK=$FSOCK fast_path_state)"
+check "the first one still forwards" flow_ok 41002
+check "and still answers natsyncctl" nsd_ctl "$FSOCK" show status
+
+# --check-start sees the owner; --check says what it skipped
+in_box "$NATSYNCD" -c "$FCFG" --check-start >"$NST_TMP/cs-running.out" 2>&1
+rc=$?
+check "--check-start while it runs: exit 1 (rc $rc), the owner named" \
+	bash -c "[ $rc -eq 1 ] && grep -Eq '^FAIL +instance +pid $FPID \(natsyncd\) owns $FPINV' '$NST_TMP/cs-running.out'"
+check "--check says which start checks it did not do" \
+	bash -c "'$NATSYNCD' -c '$FCFG' --check | grep -q 'not checked'"
+
+# --purge: refused while it runs, changes nothing
+in_box "$NATSYNCD" -c "$FCFG" --purge >"$NST_TMP/purge1.log" 2>&1
+rc=$?
+check "--purge while natsyncd runs: exit 3 (rc $rc)" test $rc -eq 3
+check "--purge names the owner and says nothing changed" \
+	grep -q "refused: natsyncd (pid $FPID) owns .*Nothing was changed" "$NST_TMP/purge1.log"
+check "after the refused --purge: programs, maps, socket unchanged" \
+	bash -c "diff <(echo '$BEFORE') <($(declare -f fast_path_state); F=$F FBOX=$FBOX FPINV=$FPINV FSOCK=$FSOCK fast_path_state)"
+check "it still forwards" flow_ok 41003
+
+# A start that would fail refuses before touching: after kill -9 the
+# programs stay and forward; a start with an unreadable key file must
+# neither replace nor detach them.
+{ kill -KILL "$FPID"; wait "$FPID"; } 2>/dev/null
+LEFT=$(fast_path_state | grep '^xdp')
+KEYDIR=$NST_TMP/keydir # a directory where the key file should be
+mkdir -p "$KEYDIR"
+RED="redundancy-options: { redundancy-local = { data-address = \"192.0.2.1\"; };
+  redundancy-peer = { ipaddress = \"192.0.2.2\"; }; key-file = \"$KEYDIR\"; };"
+write_foot "$NST_TMP/foot-badkey.conf" "$FPIN" "$FSOCK" "$RED"
+in_box "$NATSYNCD" -f -c "$NST_TMP/foot-badkey.conf" >"$NST_TMP/badkey.log" 2>&1
+rc=$?
+check "a start with an unreadable key file: exit 1 (rc $rc)" test $rc -eq 1
+check "it names the key file" grep -q "key-file: $KEYDIR" "$NST_TMP/badkey.log"
+check "and left the killed instance's programs in place" \
+	bash -c "[ \"\$($(declare -f fast_path_state); F=$F FBOX=$FBOX FPINV=$FPINV FSOCK=$FSOCK fast_path_state | grep '^xdp')\" = '$LEFT' ]"
+check "which still forward" flow_ok 41004
+
+# --check-start: the failures a start refuses, each named
+in_box "$NATSYNCD" -c "$NST_TMP/foot-badkey.conf" --check-start >"$NST_TMP/cs-key.out" 2>&1
+rc=$?
+check "--check-start, key file a directory: exit 1 (rc $rc)" \
+	bash -c "[ $rc -eq 1 ] && grep -Eq '^FAIL +key-file +$KEYDIR' '$NST_TMP/cs-key.out'"
+write_foot "$NST_TMP/foot-nokey.conf" "$FPIN" "$FSOCK" "${RED/$KEYDIR/$NST_TMP/no-such.key}"
+in_box "$NATSYNCD" -c "$NST_TMP/foot-nokey.conf" --check-start >"$NST_TMP/cs-nokey.out" 2>&1
+rc=$?
+check "--check-start, key file missing: exit 1 (rc $rc), reason given" \
+	bash -c "[ $rc -eq 1 ] && grep -Eq '^FAIL +key-file +.*no-such.key: No such file' '$NST_TMP/cs-nokey.out'"
+write_foot "$NST_TMP/foot-noif.conf" "$FPIN" "$FSOCK" "" nsdt-f-nosuch
+in_box "$NATSYNCD" -c "$NST_TMP/foot-noif.conf" --check-start >"$NST_TMP/cs-noif.out" 2>&1
+rc=$?
+check "--check-start, missing interface: exit 1 (rc $rc), the interface named" \
+	bash -c "[ $rc -eq 1 ] && grep -Eq '^FAIL +interfaces +nsdt-f-nosuch \(inside side of ss1\) does not exist in this network namespace' '$NST_TMP/cs-noif.out'"
+check "--check (the file only) still passes it, and says so" \
+	bash -c "'$NATSYNCD' -c '$NST_TMP/foot-noif.conf' --check | grep -qx OK"
+in_box "$NATSYNCD" -c "$FCFG" --check-start >"$NST_TMP/cs-good.out" 2>&1
+rc=$?
+check "--check-start on the good config, nothing running: exit 0 (rc $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q '^start checks passed' '$NST_TMP/cs-good.out' &&
+		 grep -Eq '^skip +bpf' '$NST_TMP/cs-good.out'"
+
+# Daemonized, started with a relative config path from its directory,
+# logging to a file: SIGHUP and natsyncctl reload work after it chdir()ed.
+FLOG=$NST_TMP/foot-daemon.log
+write_foot "$FCFG" "$FPIN" "$FSOCK" "log: { file = \"$FLOG\"; };"
+PIDF=$NST_TMP/foot.pid
+check "daemonized start with a relative config path (cd + -c foot.conf)" \
+	bash -c "cd '$FDIR' && nsenter --net=/var/run/netns/$FBOX '$NATSYNCD' -c foot.conf -p '$PIDF'"
+DPID=$(cat "$PIDF" 2>/dev/null)
+[ -n "$DPID" ] && NST_DAEMONS+=("$DPID:$FBOX:$FCFG")
+check "it adopted the killed instance's state and forwards" flow_ok 41005
+check "its log file says it runs" grep -q "natsyncd running" "$FLOG"
+sed -i 's/udp = 60;/udp = 61;/' "$FCFG"
+kill -HUP "$DPID"
+check "SIGHUP reloads $FCFG (absolute) after the chdir" \
+	wait_for 5 grep -q "reload: $FCFG applied" "$FLOG"
+check "natsyncctl reload too" nsd_ctl "$FSOCK" reload
+check "/proc/locks names the daemon, not the parent that exited" \
+	bash -c "in=\$(stat -c %i '$FPINV'); grep -q \"FLOCK .* WRITE $DPID [0-9a-f]*:[0-9a-f]*:\$in \" /proc/locks"
+in_box "$NATSYNCD" -f -c "$FCFG" >"$NST_TMP/second4.log" 2>&1
+rc=$?
+check "a second start names the daemonized one's pid (rc $rc)" \
+	bash -c "[ $rc -eq 3 ] && grep -q 'natsyncd (pid $DPID) already runs' '$NST_TMP/second4.log'"
+
+# --purge --force: says what it drops, then drops it under the daemon
+in_box "$NATSYNCD" -c "$FCFG" --purge --force >"$NST_TMP/force.log" 2>&1
+rc=$?
+check "--purge --force while it runs: exit 0 (rc $rc)" test $rc -eq 0
+check "--force said whose state it drops" \
+	grep -q "natsyncd (pid $DPID) owns .* keeps running without" "$NST_TMP/force.log"
+check "--force listed the pins and session count before dropping them" \
+	grep -Eq "^  ns_sessions +[1-9][0-9]* of 1024 entries" "$NST_TMP/force.log"
+check "--force listed the XDP program it detaches" \
+	grep -q "purge: $F-in: XDP program .* detached" "$NST_TMP/force.log"
+check "the pins are gone" test ! -e "$FPINV"
+check "the programs are detached" \
+	bash -c "! ip -n $FBOX link show $F-in | grep -qw xdp && ! ip -n $FBOX link show $F-out | grep -qw xdp"
+kill -TERM "$DPID" 2>/dev/null
+check "the daemon stops on SIGTERM" wait_for 10 bash -c "! kill -0 $DPID 2>/dev/null || grep -q '^State:.*Z' /proc/$DPID/status"
+
+# Daemonized without log.file: its log goes to syslog, not /dev/null. A
+# private mount namespace gives it a /dev whose log socket we read.
+FSYS=$NST_TMP/dev
+mkdir -p "$FSYS"
+for n in null zero random urandom; do touch "$FSYS/$n"; done
+write_foot "$FCFG" "$FPIN" "$FSOCK"
+bg_start "$NST_TMP/syslog.err" "$F-srv" \
+	socat -u "UNIX-RECV:$FSYS/log,unlink-early" "OPEN:$NST_TMP/syslog.out,creat,append"
+check "a syslog socket for the daemon" wait_for 5 test -S "$FSYS/log"
+rm -f "$PIDF"
+check "daemonized start without log.file" \
+	unshare -m sh -c "for n in null zero random urandom; do mount --bind /dev/\$n '$FSYS'/\$n || exit 1; done
+		mount --bind '$FSYS' /dev &&
+		cd '$FDIR' && exec nsenter --net=/var/run/netns/$FBOX '$NATSYNCD' -c foot.conf -p '$PIDF'"
+DPID=$(cat "$PIDF" 2>/dev/null)
+[ -n "$DPID" ] && NST_DAEMONS+=("$DPID:$FBOX:$FCFG")
+check "its log went to syslog" wait_for 5 grep -q "natsyncd running" "$NST_TMP/syslog.out"
+check "saying why" grep -q "logging to syslog" "$NST_TMP/syslog.out"
+check "it forwards" flow_ok 41006
+kill -TERM "$DPID" 2>/dev/null
+check "it stops on SIGTERM" wait_for 10 bash -c "! kill -0 $DPID 2>/dev/null || grep -q '^State:.*Z' /proc/$DPID/status"
+check "its exit is in syslog too" wait_for 5 grep -q "natsyncd exiting" "$NST_TMP/syslog.out"
+check "--purge once it stopped: exit 0" in_box "$NATSYNCD" -c "$FCFG" --purge
 
 nst_finish
