@@ -7,12 +7,16 @@
 #   make deps       (root) install the Debian packages natsync needs
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (default 60) each
 #   make asan-unit  unit tests under AddressSanitizer + UBSan
+#   make install    binaries, systemd unit, man pages, example configs
+#                   (PREFIX=/usr/local, DESTDIR); make uninstall
+#   make man        the man pages, from doc/*.md (pandoc)
 #
 # Warnings are errors for userspace (-Wall -Wextra -Werror).
 
 CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
+PANDOC    ?= pandoc
 BUILD     := build
 # The multiarch include directory (asm/types.h) of the BPF objects, asked of
 # the compiler that builds them. It used to be derived from $(CC), and
@@ -59,7 +63,8 @@ BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 # natsyncd and natsyncctl under ASan+UBSan (tests/netns/test_asan_daemon.sh)
 ASAN_BINS := $(BUILD)/asan/natsyncd $(BUILD)/asan/natsyncctl
 
-.PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit FORCE
+.PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit FORCE \
+	man install uninstall
 # keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
 .SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
@@ -140,6 +145,68 @@ demo:
 
 bench:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && BUILD=$(BUILD) tests/bench/run.sh
+
+# ---- man pages and install ------------------------------------------------
+# Each man page is its doc: doc/man/PAGE.md holds the man header (NAME, and
+# the sections the doc has not) and a "<!-- body -->" line, replaced by the
+# doc without its title line; every heading is raised one level and pandoc
+# writes the page (doc/man/links.lua drops in-tree link targets).
+MAN_PAGES := $(BUILD)/man/natsyncd.8 $(BUILD)/man/natsyncctl.8 $(BUILD)/man/natsync.conf.5
+$(BUILD)/man/natsyncd.8: doc/man/natsyncd.8.md doc/daemon.md
+$(BUILD)/man/natsyncctl.8: doc/man/natsyncctl.8.md doc/natsyncctl.md
+$(BUILD)/man/natsync.conf.5: doc/man/natsync.conf.5.md doc/config.md
+$(MAN_PAGES): doc/man/links.lua $(BUILD)/natsync_version.h
+	@command -v $(PANDOC) >/dev/null || { echo "$(PANDOC) not found: the man pages" \
+		"are made with it (apt-get install pandoc, or make deps)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	sed '1{/^# /d}' $(filter-out doc/man/%,$(filter doc/%.md,$^)) >$@.body.md
+	sed -e '/^<!-- body -->$$/{r $@.body.md' -e 'd;}' $(filter doc/man/%.md,$^) | \
+	$(PANDOC) -f markdown -t man -s --shift-heading-level-by=-1 \
+		--lua-filter=doc/man/links.lua -M footer='natsync $(VERSION)' \
+		-M date="$$(git log -1 --format=%cs -- $(filter doc/%.md,$^) 2>/dev/null)" \
+		-o $@.tmp
+	rm -f $@.body.md
+	mv $@.tmp $@
+
+man: $(MAN_PAGES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the two binaries, the man
+# pages, the systemd unit natsyncd@.service (one instance per config:
+# $(CONFDIR)/NAME.cfg) and the configs/ examples as $(CONFDIR)/NAME.cfg.example
+# (an operator's NAME.cfg is never written). No BPF object: natsyncd
+# carries its programs (bpftool skeletons, compiled in), and libxdp's
+# dispatcher is not used (loader.c). make uninstall removes exactly these
+# files, and $(CONFDIR) if that leaves it empty.
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+CONFDIR   ?= /etc/natsync
+INSTALL   ?= install
+EXAMPLES  := $(notdir $(wildcard configs/*.cfg))
+
+install: $(BUILD)/natsyncd $(BUILD)/natsyncctl $(MAN_PAGES)
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0755 $(BUILD)/natsyncd $(BUILD)/natsyncctl $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(BUILD)/man/natsyncd.8 $(BUILD)/man/natsyncctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(BUILD)/man/natsync.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' dist/natsyncd@.service.in \
+		>$(BUILD)/natsyncd@.service
+	$(INSTALL) -m 0644 $(BUILD)/natsyncd@.service $(DESTDIR)$(UNITDIR)/
+	for f in $(EXAMPLES); do \
+		$(INSTALL) -m 0644 configs/$$f $(DESTDIR)$(CONFDIR)/$$f.example || exit 1; \
+	done
+	@[ -n "$(DESTDIR)" ] || echo "installed; systemctl daemon-reload, then:" \
+		"cp $(CONFDIR)/single-box.cfg.example $(CONFDIR)/NAME.cfg;" \
+		"systemctl enable --now natsyncd@NAME"
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/natsyncd $(DESTDIR)$(SBINDIR)/natsyncctl \
+		$(DESTDIR)$(MANDIR)/man8/natsyncd.8 $(DESTDIR)$(MANDIR)/man8/natsyncctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/natsync.conf.5 $(DESTDIR)$(UNITDIR)/natsyncd@.service \
+		$(addprefix $(DESTDIR)$(CONFDIR)/,$(addsuffix .example,$(EXAMPLES)))
+	[ ! -d $(DESTDIR)$(CONFDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CONFDIR)
 
 # ---- sanitizers and fuzzing (tests/fuzz, doc/hardening.md) ----------------
 # A second build of the library, natsyncd, natsyncctl and the unit tests

@@ -1,11 +1,15 @@
 #!/bin/sh
 # Install the Debian 12 packages natsync builds, tests, demos and benchmarks
 # with, but only those that are missing (so a warm machine does no apt work).
+# pandoc makes the man pages (make man, make install); man-db (man, lexgrog)
+# and systemd (systemd-analyze verify) are what make install-test checks
+# them and the unit with.
 set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
 libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
-netsniff-ng python3 procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd"
+netsniff-ng python3 procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd
+pandoc man-db systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
