@@ -400,10 +400,14 @@ static int instance_lock(const struct ns_config *c, struct ns_instance_lock *il,
 	err = ns_sock_lock_path(c->control_socket, sock_lock, sizeof(sock_lock));
 	if (!err)
 		err = ns_lock_take(&il->sock, sock_lock, false, true, who);
+	/* --purge: no socket directory, no daemon there; the pins decide. */
+	if (err == -ENOENT && !create)
+		err = 0;
 	if (err) {
 		*what = c->control_socket;
 		if (err != -EBUSY)
-			fprintf(stderr, "natsyncd: lock %s: %s\n", sock_lock, strerror(-err));
+			fprintf(stderr, "natsyncd: instance lock %s (beside control-socket %s): %s\n",
+				sock_lock, c->control_socket, strerror(-err));
 		return err;
 	}
 	err = ns_loader_pin_dir(c->pin_path, dir, sizeof(dir), false);
@@ -422,7 +426,8 @@ static int instance_lock(const struct ns_config *c, struct ns_instance_lock *il,
 	if (err) {
 		*what = c->pin_path;
 		if (err != -EBUSY && err != -ENOENT)
-			fprintf(stderr, "natsyncd: lock %s: %s\n", dir, strerror(-err));
+			fprintf(stderr, "natsyncd: instance lock on pin directory %s: %s\n", dir,
+				strerror(-err));
 		if (err != -ENOENT)
 			ns_lock_release(&il->sock, true);
 	}
