@@ -10,6 +10,7 @@
 #   make install    binaries, systemd unit, man pages, example configs
 #                   (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make man        the man pages, from doc/*.md (pandoc)
+#   make install-test  make install into a scratch DESTDIR, checked file by file
 #
 # Warnings are errors for userspace (-Wall -Wextra -Werror).
 
@@ -64,7 +65,7 @@ BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 ASAN_BINS := $(BUILD)/asan/natsyncd $(BUILD)/asan/natsyncctl
 
 .PHONY: all clean test demo bench deps unit bpftest netns fuzz fuzz-regress asan-unit FORCE \
-	man install uninstall
+	man install uninstall install-test
 # keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
 .SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
@@ -132,7 +133,7 @@ bpftest: all $(BUILD)/test_bpf
 netns: all $(ASAN_BINS) $(BUILD)/sync_inject
 	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) tests/netns/run-all.sh
 
-# Five suites (unit asan-unit fuzz-regress bpftest netns), each run even
+# Six suites (unit asan-unit fuzz-regress install-test bpftest netns), each run even
 # when an earlier one failed; scripts/test-all.sh counts what each ran and
 # ends with "suites: N passed, M failed, K skipped". It fails on any failure
 # and on any skip whose reason README.md does not accept ("Accepted skips").
@@ -207,6 +208,12 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/natsync.conf.5 $(DESTDIR)$(UNITDIR)/natsyncd@.service \
 		$(addprefix $(DESTDIR)$(CONFDIR)/,$(addsuffix .example,$(EXAMPLES)))
 	[ ! -d $(DESTDIR)$(CONFDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CONFDIR)
+
+# The install checked file by file in a scratch DESTDIR, the unit by
+# systemd-analyze, the man pages rendered, --version, uninstall; and
+# make CC=clang, make CFLAGS=... (tests/install/test_install.sh; no root).
+install-test:
+	BUILD=$(BUILD) MAKE="$(MAKE)" tests/install/test_install.sh
 
 # ---- sanitizers and fuzzing (tests/fuzz, doc/hardening.md) ----------------
 # A second build of the library, natsyncd, natsyncctl and the unit tests

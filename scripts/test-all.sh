@@ -6,7 +6,8 @@
 #
 #   BUILD=build scripts/test-all.sh [SUITE...]
 #
-# SUITE: unit asan-unit fuzz-regress bpftest netns (default: all of them).
+# SUITE: unit asan-unit fuzz-regress install-test bpftest netns (default:
+# all of them).
 # Each suite is "make BUILD=$BUILD SUITE"; its output goes to the terminal
 # and to $BUILD/test-logs/SUITE.log. What is counted:
 #   unit, asan-unit, bpftest  Criterion tests: passed and failed from the
@@ -16,12 +17,16 @@
 #		Criterion leaves skipped tests out of "Tested".
 #   fuzz-regress  per target, the replay of the kept corpus and the short
 #		fuzzing run (tests/fuzz/run.sh; failed from its last line).
+#   install-test  checks of tests/install/test_install.sh, from its last
+#		line "install-test: N passed, M failed, K skipped", its
+#		"FAIL: ..." and "SKIP: reason" lines.
 #   netns	scripts, from the last line of tests/netns/run-all.sh,
 #		"N passed, M failed, K skipped", and its "skipped: ..." lines.
 # A suite passes when its counts were found, something passed, nothing
-# failed, its make exited 0 (or 77 for netns skips only), and every skip
-# has a reason listed in README.md under "### Accepted skips" (a reason
-# is accepted when it begins with a listed text). A suite with no failure
+# failed, its make exited 0 (or 77 when netns or install-test only
+# skipped), and every skip has a reason listed in README.md under
+# "### Accepted skips" (a reason is accepted when it begins with a listed
+# text). A suite with no failure
 # but a skip that is not accepted, or in which nothing passed, is
 # "skipped". The last line is "suites: N passed, M failed, K skipped";
 # the exit status is 0 only when every suite passed.
@@ -32,7 +37,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
-all_suites=(unit asan-unit fuzz-regress bpftest netns)
+all_suites=(unit asan-unit fuzz-regress install-test bpftest netns)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${all_suites[@]}")
 for s in "${suites[@]}"; do
@@ -153,6 +158,21 @@ run_suite()
 			why="no \"fuzz: N targets, ... F failed\" line"
 		fi
 		;;
+	install-test)
+		line=$(sed -n 's/^install-test: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n 1)
+		if [ -n "$line" ]; then
+			read -r p f k <<<"$line"
+			while IFS= read -r line; do
+				skips+=("test_install.sh: ${line#SKIP: }")
+			done < <(grep -E '^SKIP: ' "$log")
+			[ "${#skips[@]}" -eq "$k" ] || why="$k skipped but ${#skips[@]} reasons"
+			while IFS= read -r line; do
+				fails+=("${line#FAIL: }")
+			done < <(grep -E '^FAIL: ' "$log")
+		else
+			why="no \"install-test: N passed, M failed, K skipped\" line"
+		fi
+		;;
 	netns)
 		line=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n 1)
 		if [ -n "$line" ]; then
@@ -192,9 +212,10 @@ run_suite()
 		p=${p:-0} f=${f:-0}
 	elif [ "$f" -gt 0 ]; then
 		R_VERDICT[$s]=FAIL
-	elif [ "$rc" -ne 0 ] && ! { [ "$s" = netns ] && [ "$k" -gt 0 ] &&
+	elif [ "$rc" -ne 0 ] && ! { { [ "$s" = netns ] || [ "$s" = install-test ]; } && [ "$k" -gt 0 ] &&
 		grep -qE '\*\*\* \[.*\] Error 77$' "$log"; }; then
-		# Criterion exits 0 with skips; run-all.sh exits 77 for them.
+		# Criterion exits 0 with skips; run-all.sh and
+		# test_install.sh exit 77 for them.
 		R_VERDICT[$s]=FAIL
 		notes+=("$s: FAILED: make exit $rc with no failed check counted (log: $log)")
 	elif [ "$bad_skips" -gt 0 ] || [ "$p" -eq 0 ]; then
@@ -226,6 +247,7 @@ for s in "${suites[@]}"; do
 	case "$s" in
 	netns) what="scripts" ;;
 	fuzz-regress) what="replays + fuzz runs" ;;
+	install-test) what="install checks" ;;
 	*) what="Criterion tests" ;;
 	esac
 	printf '%-13s %-7s %7d %7d %8d %6ds  %s\n' "$s" "${R_VERDICT[$s]}" "${R_PASS[$s]}" \
