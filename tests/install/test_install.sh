@@ -190,7 +190,7 @@ left=$(cd "$D" && find . \( -type f -o -type l \) -printf '%P\n' | grep -vxF "$o
 if [ -z "$left" ]; then
 	ok "make uninstall left no installed file"
 else
-	fail "make uninstall left: $(echo $left)"
+	fail "make uninstall left: ${left//$'\n'/ }"
 fi
 check "make uninstall kept the operator's config" \
 	test "$(sha256sum <"$D/$operator_cfg" 2>/dev/null)" = "$operator_sum"
