@@ -200,6 +200,38 @@ stream_start()
 	wait_for 10 stream_all_moving 0
 }
 
+# stream_t: the stream client's clock (CLOCK_MONOTONIC, seconds) at its
+# last stats write ("t" in the stats file).
+stream_t()
+{
+	local doc
+
+	doc=$(cat "$STATS" 2>/dev/null) || return 1
+	[[ $doc =~ \"t\":\ ([0-9.]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# stream_written_after T: the client wrote its stats after T (its clock).
+stream_written_after()
+{
+	local t
+
+	t=$(stream_t) || return 1
+	awk -v t="$t" -v T="$1" 'BEGIN { exit !(t > T) }'
+}
+
+# stream_observe SECONDS: wait until the stream client has written stats
+# that cover SECONDS of its own time from now (CLOCK_MONOTONIC, as its "t"):
+# whatever happened before now has shown in its gaps by then, even when a
+# loaded machine let it run late.
+stream_observe()
+{
+	local now
+
+	now=$(python3 -c 'import time; print(time.monotonic())') || return 1
+	wait_for $((${1%.*} + 20)) stream_written_after "$(awk -v a="$now" -v b="$1" 'BEGIN { printf "%.3f", a + b }')" ||
+		nst_err "the stream client wrote no stats for ${1}s"
+}
+
 # stream_py EXPR: evaluate EXPR with F = the list of flows in the stats.
 stream_py()
 {
@@ -219,11 +251,17 @@ stream_all_moving()
 	stream_py "len(F) > 0 and all(f['alive'] and f['recv'] > $1 and f['since_last_rx'] is not None and f['since_last_rx'] < $MAX_GAP for f in F)"
 }
 
-# stream_mark: start a new window (the client resets its window maxima).
+# stream_mark: start a new window (the client resets its window maxima),
+# and wait for the first stats write that follows the reset: one whose
+# clock reading came 50 ms after the signal was sent.
 stream_mark()
 {
-	kill -USR1 "$CLIENT_PID"
-	sleep 0.3 # one stats write after the reset
+	local t
+
+	t=$(python3 -c 'import os, signal, sys, time
+os.kill(int(sys.argv[1]), signal.SIGUSR1)
+print(time.monotonic() + 0.05)' "$CLIENT_PID") || return 1
+	wait_for 20 stream_written_after "$t" || nst_err "the stream client wrote no stats after the mark"
 }
 
 # stream_total_recv: the sum of what every flow received so far.
@@ -392,6 +430,14 @@ print(len(S), "sessions; outside the range:", bad)
 sys.exit(1 if bad or len(S) != n else 0)' "$@"
 }
 
+# srv_udp_noports: UDP datagrams the server got for a port nobody has open
+# (Udp NoPorts of its namespace).
+srv_udp_noports()
+{
+	ip netns exec "$SRV" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "NoPorts") f = i; h = 1 } else print $f }' /proc/net/snmp
+}
+srv_udp_noports_ge() { [ "$(srv_udp_noports)" -ge "$1" ]; }
+
 # log_count_ge LOG REGEX N: at least N lines of LOG match REGEX.
 log_count_ge() { [ "$(grep -Ec -- "$2" "$1")" -ge "$3" ]; }
 
@@ -407,7 +453,7 @@ LOG1=$NST_TMP/natsyncd-1.log
 nsd_start "$BOX" "$CFG" "$SOCK" "$PIN" "$LOG1" || nst_die "natsyncd did not start"
 
 check "the long-lived flows start (4 TCP, 2 UDP)" stream_start 4 2 41000
-sleep 1
+wait_for 10 six_on_one_addr
 check "six sessions, all on one pool address (paired)" six_on_one_addr
 
 # ---- 1: kill -9 and restart ---------------------------------------------------
@@ -417,14 +463,16 @@ before_attach=$(attach_snapshot)
 stream_mark
 { kill -KILL "$NSD_PID"; wait "$NSD_PID"; } 2>/dev/null # no "Killed" job notice
 rx0=$(stream_total_recv)
-sleep 2
+# The thing tested: the flows run on without a daemon for 2 s (as the
+# stream client counts them).
+stream_observe 2
 rx1=$(stream_total_recv)
 check "1 without natsyncd the flows keep moving (pinned program and maps)" greater "$rx1" "$rx0"
 check "1 the programs stay attached while natsyncd is dead" \
 	same_text "$before_attach" "$(attach_snapshot)"
 LOG2=$NST_TMP/natsyncd-2.log
 check "1 natsyncd restarts over the leftovers" nsd_start "$BOX" "$CFG" "$SOCK" "$PIN" "$LOG2"
-sleep 2
+stream_observe 2 # a gap the restart caused shows within this
 check "1 flows undisturbed across kill -9 + restart (no reset, no gap > ${MAX_GAP}s)" stream_ok
 GAP1=$(stream_window_gap)
 nst_log "longest traffic gap during kill -9 + restart: ${GAP1}s (a chunk every 10 ms)"
@@ -467,7 +515,7 @@ check "2 both reloads counted" equals "$(dcounter reloads)" $((reloads0 + 2))
 check "2 show status: two config bank flips" equals "$(status_of config_flips)" $((flips0 + 2))
 check "2 show status: back on config bank $bank0 after two flips" \
 	equals "$(status_of config_bank)" "$bank0"
-sleep 1
+stream_observe 1
 check "2 flows undisturbed by both reloads" stream_ok
 stream_report "the two reloads"
 check "2 the sessions survived the reloads" same_text "$before" "$(sessions_key)"
@@ -499,7 +547,7 @@ check "3 no config bank flip for a refused reload" equals "$(status_of config_fl
 check "3 the old config is still in force (UDP to $DISCARD_PORT discarded)" udp_unanswered 42002
 check "3 the daemon still runs" kill -0 "$NSD_PID"
 cp "$GOOD" "$CFG"
-sleep 1
+stream_observe 1
 check "3 flows undisturbed by the refused reloads" stream_ok
 stream_report "the refused reloads"
 check "3 the sessions survived" same_text "$before" "$(sessions_key)"
@@ -527,7 +575,7 @@ check "4 ... and logged (SESSION_FULL warning)" \
 check "4 the aging pass warns that the table is nearly full" \
 	wait_for 3 log_has "$LOG4" "over 90% of max-sessions 16"
 check "4 the table holds 16 sessions" equals "$(session_count)" 16
-sleep 1
+stream_observe 1
 check "4 the existing flows are undisturbed" stream_ok
 stream_report "the session map full phase"
 stream_stop
@@ -551,7 +599,7 @@ check "5 ... and logged (POOL_EXHAUSTED warning)" \
 	wait_for 3 log_has "$LOG5" "POOL_EXHAUSTED svc=ss1 pool=p1 (tcp|udp) $LAB_CLI_ADDR:46"
 check "5 show pools: 4 tcp and 4 udp bindings, 100 % used" pool_full
 check "5 every session uses 203.0.113.5:40000-40003" sessions_in_range 203.0.113.5 40000 40003 8
-sleep 1
+stream_observe 1
 check "5 the existing flows are undisturbed" stream_ok
 stream_report "the pool exhausted phase"
 stream_stop
@@ -575,11 +623,15 @@ pex0=$(counter drop_pool_exhausted)
 sfull0=$(counter drop_session_full)
 supp0=$(dcounter events_suppressed)
 stream_mark
+noports0=$(srv_udp_noports)
 kill -STOP "$NSD_PID"
 out=$(ip netns exec "$CLI" python3 "$STREAM" flood --host "$LAB_SRV_ADDR" --sport $FLOOD_SPORT \
 	--dport-first 10000 --count $FLOOD_N)
 nst_log "flood while natsyncd is stopped: $out"
-sleep 1
+# The fast path has carried the burst (the server saw it, no port open
+# there) while nobody read the events: 90 % is what check 6 requires.
+wait_for 30 srv_udp_noports_ge $((noports0 + FLOOD_N * 9 / 10)) ||
+	nst_err "the server saw $(($(srv_udp_noports) - noports0)) of the $FLOOD_N flood datagrams"
 kill -CONT "$NSD_PID"
 check "6 natsyncd answers again after SIGCONT" wait_for 10 nsd_ready "$NSD_PID" "$SOCK"
 new1=$(counter session_new)
@@ -654,7 +706,7 @@ probe udp $UDP_PORT 20 49100
 check "7 the other subscriber still opens new flows (20 of 20)" probe_result 20 0
 check "7 its refusals were not counted against it" \
 	equals "$(counter drop_subscriber_limit)" "$lim1"
-sleep 1
+stream_observe 1
 check "7 the other subscriber's long-lived flows are undisturbed" stream_ok
 stream_report "the flood from one subscriber"
 stream_stop
