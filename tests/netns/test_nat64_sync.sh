@@ -167,7 +167,7 @@ chk_replicated()
 {
 	local a b
 
-	wait_for 10 on_backup "$1" "$2" || { echo "not on the backup"; return 1; }
+	wait_for 20 on_backup "$1" "$2" || { echo "not on the backup"; return 1; }
 	a=$(nat64_of "$SOCK_A" "$1" "$2")
 	b=$(nat64_of "$SOCK_B" "$1" "$2")
 	echo "primary: $a"
@@ -246,13 +246,13 @@ nsd_start "$P-a" "$CFG_A" "$SOCK_A" "$PIN_A" "$NST_TMP/a.log" || nst_die "primar
 PID_A=$NSD_PID
 nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b.log" || nst_die "backup did not start"
 PID_B=$NSD_PID
-wait_for 10 backup_ready
+wait_for 20 backup_ready
 check "a: sync channel up, backup ready" chk_channel_up
 
 udp_echo_start "$P-srv" 6000 || nst_die "udp echo server"
 check "setup: NAT64 UDP session through the primary" udp_session 41001
 check "setup: NAT64 TCP session through the primary" tcp_hold_start
-sleep 2
+# (chk_replicated waits for each session to reach the backup)
 check "b: NAT64 UDP session on the backup, same binding" chk_replicated udp 41001
 check "b: NAT64 TCP session on the backup, same binding" chk_replicated tcp 43001
 check "b: the backup's pool has the ports reserved" chk_backup_port_reserved
