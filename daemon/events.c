@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
+#include "sync.h"
 #include "util.h"
 
 /* At most this many POOL_EXHAUSTED/SESSION_FULL lines per second each. */
@@ -247,6 +248,8 @@ static int on_ringbuf_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	memcpy(&ev, data, sizeof(ev)); /* ring buffer data is only 8-byte aligned */
+	if (ev.type == NS_EV_SESSION_OPEN)
+		sync_session_opened(d, &ev.in_key);
 	ns_event_log(d, &ev, NULL);
 	return 0;
 }

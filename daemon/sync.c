@@ -187,6 +187,7 @@ struct sync_stats {
 	uint64_t bulks_rx, stale_removed;
 	uint64_t backpressure, dels_deferred, walk_passes, walk_errors, walk_last_ns;
 	uint64_t due_sent;       /* sessions sent by due_step, not by a pass */
+	uint64_t open_sent;      /* sessions sent on their SESSION_OPEN event */
 	uint64_t heartbeats_tx, heartbeats_rx, acks_rx;
 	uint64_t bulk_requests_rx;
 	uint64_t auth_fail;
@@ -2637,6 +2638,38 @@ static void walk_step(struct ns_sync *s)
 	}
 }
 
+/*
+ * A new session, told by the fast path's SESSION_OPEN event (events.c):
+ * with replication-threshold 0 it goes to the backup now, not when the
+ * next pass finds it (up to SYNC_PASS_INTERVAL_NS plus a walk later), so a
+ * flow opened just before a failure survives it. Anything else (an older
+ * threshold, a NAT64 session, no live channel, a full queue) is left to the
+ * pass and the due wheel, as before.
+ */
+void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k)
+{
+	struct ns_sync *s = d->sync;
+	struct sync_conn *c = s ? s->active : NULL;
+	struct ns_session v;
+	uint64_t thr;
+
+	if (!c || !s->primary || !conn_live(s, c) || s->bulk_pending || d->fd.sessions < 0)
+		return;
+	if (bpf_map_lookup_elem(d->fd.sessions, k, &v))
+		return; /* gone already, or not an IPv4 session */
+	if (!svc_replicates(s, v.svc_set, &thr) || thr || tab_find(&s->tab, k))
+		return;
+	if (q_len(&c->lo) > SYNC_LO_CAP / 2) {
+		s->st.backpressure++;
+		return;
+	}
+	walk_entry(s, c, k, &v, -1, ns_now());
+	if (!conn_live(s, c) || !tab_find(&s->tab, k))
+		return;
+	s->st.open_sent++;
+	flush_batch(s, c);
+}
+
 /* ---- timer -------------------------------------------------------------- */
 
 /* Sessions the peer has (primary) or we installed (backup): the table
@@ -3232,7 +3265,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(adds_tx); KV(updates_tx); KV(dels_tx); KV(bulks_tx);
 	KV(records_rx); KV(installed); KV(install_fail); KV(dels_rx); KV(dels_applied);
 	KV(bulks_rx); KV(stale_removed); KV(backpressure); KV(dels_deferred);
-	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(due_sent); KV(heartbeats_tx);
+	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(due_sent); KV(open_sent); KV(heartbeats_tx);
 	KV(heartbeats_rx); KV(acks_rx); KV(bulk_requests_rx); KV(auth_fail);
 	KV(steps); KV(steps_slow); KV(step_max_ns); KV(step_max_cpu_ns); KV(rx_yields);
 	KV(window_waits); KV(red_max_ns); KV(seq_replays); KV(seq_gaps); KV(truncated);

@@ -67,6 +67,11 @@ void sync_set_role(struct ns_daemon *d, bool primary);
  */
 void sync_send_heartbeat_now(struct ns_daemon *d);
 
+/* The fast path opened the session with inside key k (its SESSION_OPEN
+ * event): a primary replicating with threshold 0 sends it at once. */
+struct ns_tuple;
+void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k);
+
 /*
  * sync_backup_ready - true on a backup that has installed a complete bulk
  * transfer from the current connection (the takeover gate of issue 4);

@@ -16,7 +16,7 @@
 #
 #   VIPs: 100.64.0.1/24 on in0 (the subscribers' gateway) and
 #         198.51.100.1/24 on out0 (the pool's next hop), owned by the primary.
-#   NAPT44 with random port allocation; replication threshold 1 s;
+#   NAPT44 with random port allocation; replication threshold 0;
 #   heartbeat 100 ms, dead interval 500 ms. A: priority 200, B: 100.
 #
 # Phases (the flows run through all of them):
@@ -25,6 +25,9 @@
 #             bulk, then asks for the role back (switchover on the backup)
 #   manual    natsyncctl switchover on the primary A -> B
 #   graceful  SIGTERM to the primary B -> A takes over at once
+#   split     B restarts as backup; the sync link is cut with both boxes up:
+#             both primary (the defined behaviour), then healed: A keeps the
+#             role (it holds the flows, priority 200), B yields
 # Environment: NSR_TCP (default 100) TCP connections, NSR_UDP (default 10)
 # UDP flows, NSR_SETTLE seconds of traffic after each switchover (default 4),
 # NSR_EXTRA other replicated sessions injected on the primary (default 200000),
@@ -56,7 +59,11 @@ case "$PHASES" in
 all | hard) ;;
 *) echo "NSR_PHASES must be all or hard" >&2; exit 2 ;;
 esac
-THRESHOLD=1
+# Replication threshold 0: every session goes to B as soon as it exists, so
+# flows opened just before the hard failure must survive it too (the
+# "young" flows below; sessions are sent on their SESSION_OPEN event).
+THRESHOLD=0
+YOUNG=40
 PIN_A=/sys/fs/bpf/$P-a
 PIN_B=/sys/fs/bpf/$P-b
 SOCK_A=/run/$P-a.sock
@@ -420,6 +427,77 @@ print("injected", n)
 EOF
 }
 
+# young.py SRV PORT DIR N: N UDP flows opened just before the hard failure.
+# Sends one datagram per flow, writes the pool endpoints the server saw to
+# DIR/young1.txt, waits for DIR/young-go, sends again from the same sockets
+# and writes the endpoints to DIR/young2.txt ("timeout" for no answer).
+write_young_py()
+{
+	cat >"$NST_TMP/young.py" <<'EOF'
+import os, socket, sys, time
+srv, port, d, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+socks = []
+for i in range(n):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", 42000 + i)); u.connect((srv, port)); u.settimeout(3)
+    socks.append(u)
+
+def ask(name, tries):
+    out = []
+    for i, u in enumerate(socks):
+        got = "timeout"
+        for _ in range(tries):
+            try:
+                u.send(b"young %d" % i)
+                got = u.recv(2048).split()[-1].decode()
+                break
+            except socket.timeout:
+                pass
+        out.append(got)
+    with open(os.path.join(d, name + ".tmp"), "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.rename(os.path.join(d, name + ".tmp"), os.path.join(d, name))
+
+ask("young1.txt", 1)
+while not os.path.exists(os.path.join(d, "young-go")):
+    time.sleep(0.05)
+ask("young2.txt", 3)
+EOF
+}
+
+# young_on SOCK: the box holds a session for each young flow (inside ports
+# 42000 + i of the client).
+young_on()
+{
+	nsd_ctl "$1" -j show sessions src="$CLI" limit=100000 | sed '1{/^OK$/d}' |
+		json_get "sum(1 for x in j['sessions'] if 42000 <= x['inside']['port'] < 42000 + $YOUNG) == $YOUNG" |
+		grep -qx true
+}
+
+# young_kept: every young flow got an answer before and after the failure,
+# from the same pool endpoint.
+young_kept()
+{
+	python3 - "$NST_TMP/young1.txt" "$NST_TMP/young2.txt" <<'EOF'
+import sys
+a = [l.strip() for l in open(sys.argv[1])]
+b = [l.strip() for l in open(sys.argv[2])]
+bad = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x == "timeout" or x != y]
+print(len(a), "young flows,", len(bad), "lost or rebound:", bad[:5])
+sys.exit(1 if bad or len(a) != len(b) else 0)
+EOF
+}
+
+# sent_on_open SOCK N: the primary sent at least N sessions on their
+# SESSION_OPEN event (show sync: counters.open_sent).
+sent_on_open()
+{
+	local n
+
+	n=$(nsd_ctl "$1" -j show sync | sed '1{/^OK$/d}' | json_get 'j["counters"]["open_sent"]') || return 1
+	[ "$n" -ge "$2" ]
+}
+
 # ---- helpers ----------------------------------------------------------------------
 
 red_json()
@@ -545,6 +623,7 @@ write_config "$NST_TMP/a.cfg" box-a 192.0.2.1 192.0.2.2 "$PIN_A" "$SOCK_A" 200
 write_config "$NST_TMP/b.cfg" box-b 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" 100
 write_flows_py
 write_inject_py
+write_young_py
 
 start_box a
 start_box b
@@ -581,6 +660,14 @@ demo_show A "$SOCK_A" sessions
 demo_show B "$SOCK_B" sessions
 say "Hard failure of the primary: kill -9 natsyncd on A and take A's links down"
 
+# -- flows opened just before the failure: each session is sent to B on
+# its SESSION_OPEN event, so the kill comes as soon as B holds them all
+# (no pass of the replication walk needed).
+bg_start "$NST_TMP/young.log" "$P-cli" python3 "$NST_TMP/young.py" "$SRV" $UDP_PORT "$NST_TMP" $YOUNG
+check "young: $YOUNG new UDP flows answered through A" wait_for 15 test -e "$NST_TMP/young1.txt"
+check "young: A sent them on their open events" wait_for 5 sent_on_open "$SOCK_A" $YOUNG
+check "young: B holds every young flow" wait_for 5 young_on "$SOCK_B"
+
 # -- hard failure of the primary
 set_phase hard
 T0=$(date +%s%N)
@@ -593,8 +680,11 @@ check "hard failure: B takes over" wait_for 5 role_is "$SOCK_B" primary
 nst_log "B primary $(( ($(date +%s%N) - T0) / 1000000 )) ms after the kill"
 check "hard failure: B holds the virtual addresses" vip_on "$P-b"
 check "hard failure: reason peer-dead in B's history" last_reason_is "$SOCK_B" peer-dead
+touch "$NST_TMP/young-go"
 sleep "$SETTLE"
 check "hard failure: every flow continues" flowing
+check "hard failure: the young flows answered through B" wait_for 15 test -e "$NST_TMP/young2.txt"
+check "hard failure: every young flow kept its NAT binding" young_kept
 TAKEOVER_MS=$(takeover_ms "$SOCK_B" "$T0_MS") || TAKEOVER_MS=null
 ACTIONS_US=$(red_json "$SOCK_B" | json_get 'j["takeover_actions_us"]') || ACTIONS_US=null
 nst_log "B's history: primary $TAKEOVER_MS ms after the kill"
@@ -641,6 +731,29 @@ if [ "$PHASES" = all ]; then
 	check "graceful: B released its addresses" vip_off "$P-b"
 	sleep "$SETTLE"
 	check "graceful: every flow continues" flowing
+
+	# -- split brain: the sync link is cut while both boxes and their data
+	# links are up. Defined behaviour: B takes the role too (both
+	# primary); when the link heals, the pair agrees on one primary, the
+	# box that holds the flows with the higher priority (A), without
+	# moving a flow's binding.
+	start_box b
+	check "split: B back as backup and ready" wait_for 120 backup_ready "$SOCK_B"
+	set_phase split
+	ip -n "$P-b" link set ha down
+	check "split: sync link cut, B takes the role as well" wait_for 5 role_is "$SOCK_B" primary
+	check "split: A stays primary (both primary)" role_is "$SOCK_A" primary
+	sleep "$SETTLE"
+	check "split: every flow continues" flowing
+	ip -n "$P-b" link set ha up
+	check "split healed: one primary again, A (priority 200, holds the flows)" \
+		wait_for 15 eval 'role_is $SOCK_A primary && role_is $SOCK_B backup'
+	check "split healed: reason dual-primary in B's history" last_reason_is "$SOCK_B" dual-primary
+	check "split healed: A holds the addresses, B none" \
+		wait_for 5 eval 'vip_on $P-a && vip_off $P-b'
+	sleep "$SETTLE"
+	check "split healed: every flow continues" flowing
+	check "split healed: B ready again (bulk after the heal)" wait_for 120 backup_ready "$SOCK_B"
 fi
 
 # -- new sessions after the takeovers never collide with replicated bindings
@@ -700,7 +813,7 @@ check "every TCP byte sent came back (nothing lost)" \
 	eval '[ "$(report | json_get "j[\"tcp_unacked\"] == 0 and j[\"tcp_min_bytes\"] > 0")" = true ]'
 check "no UDP flow changed its NAT binding" \
 	eval '[ "$(report | json_get "len(j[\"udp_binding_changes\"])")" = 0 ]'
-ph_list="hard failback manual graceful"
+ph_list="hard failback manual graceful split"
 [ "$PHASES" = all ] || ph_list=hard
 for ph in $ph_list; do
 	nst_log "longest gap in phase $ph: TCP $(report | json_get "j['tcp_gap_ms'].get('$ph')") ms, UDP $(report | json_get "j['udp_gap_ms'].get('$ph')") ms"
