@@ -1334,6 +1334,20 @@ const char *ns_aging_engine(struct ns_daemon *d)
 	return sweep_of(d) ? "in-kernel sweep" : "batch walk";
 }
 
+int ns_aging_map_fds(struct ns_daemon *d, int *fds, int max)
+{
+	struct ns_aging_sweep *sw = d->aging_sweep;
+	int n = 0;
+
+	if (!sw)
+		return 0;
+	if (n < max)
+		fds[n++] = bpf_map__fd(sw->skel->maps.ns_age_live);
+	if (n < max)
+		fds[n++] = bpf_map__fd(sw->skel->maps.ns_age_out);
+	return n;
+}
+
 const char *ns_aging_fallback(struct ns_daemon *d)
 {
 	return sweep_of(d) ? NULL : d->aging_why;

@@ -100,6 +100,11 @@ const char *ns_aging_engine(struct ns_daemon *d);
  * when the in-kernel sweep runs. */
 const char *ns_aging_fallback(struct ns_daemon *d);
 
+/* The fds of the maps the in-kernel sweep owns (its live bitmap and output
+ * buffer: the fast path's maps it walks are the daemon's) into fds[0, max);
+ * returns how many (0 without the sweep). For show status' memory. */
+int ns_aging_map_fds(struct ns_daemon *d, int *fds, int max);
+
 /* Start the aging timer (conf.aging_interval_ms) on d->loop, load the
  * sweep and start its worker thread (falling back to the batch walk, with a
  * warning, unless NATSYNC_AGING_ENGINE=in-kernel: then -ENOTSUP). 0 or

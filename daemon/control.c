@@ -25,6 +25,7 @@
 #include "events.h"
 #include "aging.h"
 #include "loader.h"
+#include "mapmem.h"
 #include "log.h"
 #include "util.h"
 
@@ -852,6 +853,49 @@ static int config_bank(const struct ns_daemon *d)
 	return (int)(live.bank & 1);
 }
 
+#define STATUS_MAPS 32
+
+/* Kernel memory of every map (mapmem.h), for show status. */
+static void maps_json(struct ctl_json *j, struct ns_daemon *d)
+{
+	struct ns_map_mem m[STATUS_MAPS];
+	long long total;
+	int n = ns_map_memory(d, m, STATUS_MAPS, &total);
+
+	ctl_json_key(j, "maps");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "count", (uint64_t)n);
+	ctl_json_kv_uint(j, "kernel_bytes", (uint64_t)total);
+	ctl_json_kv_uint(j, "bytes_per_session",
+			 d->conf.max_sessions ? (uint64_t)total / d->conf.max_sessions : 0);
+	ctl_json_key(j, "each");
+	ctl_json_start_array(j);
+	for (int i = 0; i < n && i < STATUS_MAPS; i++) {
+		ctl_json_start_object(j);
+		ctl_json_kv_string(j, "name", m[i].name);
+		ctl_json_kv_uint(j, "max_entries", m[i].max_entries);
+		ctl_json_kv_uint(j, "kernel_bytes", (uint64_t)m[i].bytes);
+		ctl_json_end_object(j);
+	}
+	ctl_json_end_array(j);
+	ctl_json_end_object(j);
+}
+
+static void maps_text(FILE *f, struct ns_daemon *d)
+{
+	struct ns_map_mem m[STATUS_MAPS];
+	long long total;
+	int n = ns_map_memory(d, m, STATUS_MAPS, &total);
+
+	fprintf(f, "maps           %d, %.1f MiB kernel memory, %llu B per session at max-sessions %u:",
+		n, total / 1048576.0,
+		d->conf.max_sessions ? (unsigned long long)total / d->conf.max_sessions : 0ull,
+		d->conf.max_sessions);
+	for (int i = 0; i < n && i < STATUS_MAPS; i++)
+		fprintf(f, " %s %.1f", m[i].name, m[i].bytes / 1048576.0);
+	fprintf(f, " (MiB)\n");
+}
+
 /* The event loop's stall statistics (loop.h), for show status. */
 static void loop_json(struct ctl_json *j, const struct ns_loop *loop)
 {
@@ -923,6 +967,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_uint(j, "deferred", d->st.aging_deferred);
 	ctl_json_end_object(j);
 	loop_json(j, d->loop);
+	maps_json(j, d);
 	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
 	ctl_json_kv_uint(j, "reloads", d->st.reloads);
 	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
@@ -970,6 +1015,7 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 		fprintf(f, "aging engine   in-kernel sweep (%llu records deferred)\n",
 			(unsigned long long)d->st.aging_deferred);
 	loop_text(f, d->loop);
+	maps_text(f, d);
 	fprintf(f, "bindings       %llu live, %llu released\n",
 		(unsigned long long)d->st.bindings_live, (unsigned long long)d->st.bindings_released);
 	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);
