@@ -333,6 +333,17 @@ unsigned int red_fsm_peer_heartbeat(struct red_fsm *f, uint64_t now, uint8_t rol
 {
 	uint16_t before = red_fsm_advert(f);
 
+	/* How punctual the peer (and the path to it) is: a gap over half the
+	 * dead interval is a near miss of a false takeover. A longer silence
+	 * was a loss, not lateness. */
+	if (f->peer.seen && now > f->peer.last_hb_ms && now - f->peer.last_hb_ms < f->c.dead_ms) {
+		uint32_t gap = (uint32_t)(now - f->peer.last_hb_ms);
+
+		if (gap > f->peer.max_gap_ms)
+			f->peer.max_gap_ms = gap;
+		if (gap > f->c.dead_ms / 2)
+			f->peer.late++;
+	}
 	f->peer.seen = true;
 	f->peer.last_hb_ms = now;
 	f->peer.role = role == RED_PEER_PRIMARY ? RED_PEER_PRIMARY : RED_PEER_BACKUP;
@@ -1000,6 +1011,8 @@ static void status_text(struct ns_redundancy *r, FILE *f, uint64_t now)
 			red_fsm_peer_alive(m, now) ? "" : " (DEAD)");
 	else
 		fprintf(f, "Peer:         never heard\n");
+	fprintf(f, "Heartbeats:   longest gap %u ms, %llu later than half the dead interval (%u ms)\n",
+		m->peer.max_gap_ms, (unsigned long long)m->peer.late, m->c.dead_ms / 2);
 	fprintf(f, "Last event:   %s (%llu s ago)\n", m->last_event,
 		(unsigned long long)((now - m->last_event_ms) / 1000));
 	fprintf(f, "Switchovers:  %u transitions, last takeover actions %llu us, "
@@ -1051,6 +1064,8 @@ static void status_json(struct ns_redundancy *r, struct ctl_json *j, uint64_t no
 	ctl_json_kv_uint(j, "transitions", m->n_hist);
 	ctl_json_kv_uint(j, "takeover_actions_us", r->takeover_ns / 1000);
 	ctl_json_kv_uint(j, "late_ticks", r->late_ticks);
+	ctl_json_kv_uint(j, "heartbeat_max_gap_ms", m->peer.max_gap_ms);
+	ctl_json_kv_uint(j, "heartbeats_late", m->peer.late);
 	ctl_json_key(j, "history");
 	ctl_json_start_array(j);
 	for (uint32_t i = 0; i < RED_HISTORY; i++) {

@@ -103,6 +103,10 @@ struct red_peer {
 				   * the flows (red_fsm.current) */
 	uint16_t adv;             /* advertised priority */
 	char name[RED_NAME_MAX];
+	uint32_t max_gap_ms;      /* longest gap between two heartbeats while
+				   * the peer was alive (< dead interval) */
+	uint64_t late;            /* heartbeats that came more than half a
+				   * dead interval after the one before */
 };
 
 struct red_transition {

@@ -819,6 +819,13 @@ for ph in $ph_list; do
 	nst_log "longest gap in phase $ph: TCP $(report | json_get "j['tcp_gap_ms'].get('$ph')") ms, UDP $(report | json_get "j['udp_gap_ms'].get('$ph')") ms"
 done
 check "hooks ran on each role change" grep -q "box-b backup -> primary (peer-dead)" "$NST_TMP/hooks.log"
+# Punctuality of the heartbeats each box received (reported, not judged:
+# a loaded machine may delay some; a false takeover is what the checks judge).
+for b in A B; do
+	eval "sock=\$SOCK_$b"
+	kill -0 "$(eval echo "\${PID_$b:-0}")" 2>/dev/null || continue
+	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us"
+done
 if [ -n "$RESULT" ]; then
 	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" <<'EOF'
 import json, sys

@@ -650,6 +650,31 @@ Test(red_start, init_waits_while_the_channel_is_up)
 	cr_assert_eq(f.role, RED_ROLE_PRIMARY);
 }
 
+/* Heartbeat punctuality: the longest gap while the peer lived, and how
+ * many came later than half the dead interval; a silence past the dead
+ * interval is a loss, not counted as lateness. */
+Test(red_peer, late_heartbeats_are_counted)
+{
+	struct red_fsm f;
+	struct red_fsm_conf c = { .dead_ms = DEAD, .priority = 100 };
+	uint64_t t = 10;
+
+	red_fsm_init(&f, &c, 0);
+	for (int i = 0; i < 10; i++, t += HB)
+		red_fsm_peer_heartbeat(&f, t, RED_PEER_PRIMARY, true, RED_ADV_HEALTHY_BASE, "B");
+	cr_assert_eq(f.peer.max_gap_ms, HB);
+	cr_assert_eq(f.peer.late, 0);
+	t += DEAD / 2; /* one heartbeat DEAD/2 + HB after the last */
+	red_fsm_peer_heartbeat(&f, t, RED_PEER_PRIMARY, true, RED_ADV_HEALTHY_BASE, "B");
+	cr_assert_eq(f.peer.max_gap_ms, DEAD / 2 + HB);
+	cr_assert_eq(f.peer.late, 1);
+	cr_assert_eq(f.role, RED_ROLE_BACKUP);
+	t += 3 * DEAD; /* lost, then back */
+	red_fsm_peer_heartbeat(&f, t, RED_PEER_PRIMARY, true, RED_ADV_HEALTHY_BASE, "B");
+	cr_assert_eq(f.peer.late, 1, "a silence past the dead interval is a loss");
+	cr_assert_eq(f.peer.max_gap_ms, DEAD / 2 + HB);
+}
+
 /* ---- external control (keepalived) ----------------------------------------------------- */
 
 Test(red_external, role_follows_natsyncctl_role_only)
