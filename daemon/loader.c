@@ -1155,6 +1155,10 @@ int ns_loader_purge(const struct ns_config *c)
 		err = pin_dir(c->pin_path, dir, sizeof(dir));
 	if (!err)
 		err = remove_pins(dir);
+	/* The pin path itself goes too once nothing else is in it (another
+	 * ABI version's pins, say, keep it). */
+	if (!err && !rmdir(c->pin_path))
+		pr_info("purge: %s was empty: removed", c->pin_path);
 	if (!err)
 		pr_info("purged: programs detached, %s removed", dir);
 	return err;

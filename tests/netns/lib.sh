@@ -714,6 +714,7 @@ nst_cleanup()
 	done
 	nst_remove_namespaces
 	for pin in "${NST_PINS[@]}"; do
+		[ -e "$pin" ] || continue # purged with its daemon (above)
 		# Only our own pin dirs: /sys/fs/bpf/<prefix>-...
 		case "$pin" in
 		/sys/fs/bpf/"$NST_PREFIX"-*) [ -e "$pin" ] && rm -rf "$pin" ;;

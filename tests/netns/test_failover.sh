@@ -369,63 +369,6 @@ EOF
 # replicates like any other. Pool addresses .128-.255: the real flows
 # allocate from the whole pool, so a new allocation that ignored a
 # replicated binding would collide.
-write_inject_py()
-{
-	cat >"$NST_TMP/inject.py" <<'EOF'
-import ctypes, os, socket, struct, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_BPF, OBJ_GET, UPDATE_BATCH = 321, 7, 26
-
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    r = libc.syscall(SYS_BPF, cmd, buf, 128)
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
-
-def obj_get(path):
-    p = ctypes.create_string_buffer(path.encode())
-    return bpf(OBJ_GET, struct.pack("<QII", ctypes.addressof(p), 0, 0))
-
-def update_batch(fd, keys, vals, n):
-    kb, vb = ctypes.create_string_buffer(keys), ctypes.create_string_buffer(vals)
-    bpf(UPDATE_BATCH, struct.pack("<QQQQIIQQ", 0, 0, ctypes.addressof(kb),
-                                  ctypes.addressof(vb), n, fd, 0, 0))
-
-def tup(sa, da, sp, dp):
-    return struct.pack("<4s4s2s2sB3x", sa, da, struct.pack(">H", sp), struct.pack(">H", dp), 17)
-
-pin, n = sys.argv[1], int(sys.argv[2])
-fds = {m: obj_get("%s/%s" % (pin, m)) for m in ("ns_sessions", "ns_session_rev", "ns_ports")}
-now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-remote = socket.inet_aton("198.51.100.200")
-step = 10000
-for base in range(0, n, step):
-    sk, sv, rk, rv, pk, pv = [], [], [], [], [], []
-    m = min(step, n - base)
-    for i in range(base, base + m):
-        inside = struct.pack(">I", 0x64500000 + i)          # 100.80.0.0 + i
-        sport = 10000 + i % 50000
-        pool = struct.pack(">I", 0xcb007180 + i % 128)      # 203.0.113.128-255
-        pport = 1024 + i // 128
-        ik, ok = tup(inside, remote, sport, 53), tup(remote, pool, 53, pport)
-        sk.append(ik)
-        sv.append(ik + ok + struct.pack("<QQQQQQIHHHBBBB2x", now - 10 * 10**9, now,
-                                        1, 1, 100, 100, 1, 0, 0, 0xffff, 3, 0, 0, 0))
-        rk.append(ok)
-        rv.append(ik)
-        pk.append(struct.pack("<4s2sBx", pool, struct.pack(">H", pport), 17))
-        pv.append(struct.pack("<4s2sBBHHIQQ", inside, struct.pack(">H", sport), 0, 0, 0, 0,
-                              0, now, 0))
-    # Binding first, then the reverse entry, then the session: the order
-    # the fast path itself creates them in.
-    update_batch(fds["ns_ports"], b"".join(pk), b"".join(pv), m)
-    update_batch(fds["ns_session_rev"], b"".join(rk), b"".join(rv), m)
-    update_batch(fds["ns_sessions"], b"".join(sk), b"".join(sv), m)
-print("injected", n)
-EOF
-}
 
 # young.py SRV PORT DIR N: N UDP flows opened just before the hard failure.
 # Sends one datagram per flow, writes the pool endpoints the server saw to
@@ -622,7 +565,6 @@ topo
 write_config "$NST_TMP/a.cfg" box-a 192.0.2.1 192.0.2.2 "$PIN_A" "$SOCK_A" 200
 write_config "$NST_TMP/b.cfg" box-b 192.0.2.2 192.0.2.1 "$PIN_B" "$SOCK_B" 100
 write_flows_py
-write_inject_py
 write_young_py
 
 start_box a
@@ -647,7 +589,7 @@ sleep $((THRESHOLD + 2))
 check "B has every long-lived flow replicated" \
 	wait_for 10 replicated_at_least "$SOCK_B" $((NTCP + NUDP))
 if [ "$EXTRA" -gt 0 ]; then
-	check "$EXTRA other sessions injected into A's maps" python3 "$NST_TMP/inject.py" "$PIN_A/$NS_PIN_SUBDIR" "$EXTRA"
+	check "$EXTRA other sessions injected into A's maps" python3 "$NST_REPO/tests/netns/inject_sessions.py" "$PIN_A/$NS_PIN_SUBDIR" "$EXTRA"
 	T0=$(date +%s)
 	check "B holds all $EXTRA + flows replicated sessions" \
 		wait_for 120 sessions_at_least "$SOCK_B" $((EXTRA + NTCP + NUDP))
