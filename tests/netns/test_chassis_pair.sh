@@ -3,7 +3,7 @@
 #
 # test_chassis_pair.sh - the seed's two-chassis example, configs/chassis1.cfg
 # and configs/chassis2.cfg, run unchanged as an HA pair with traffic: the
-# sync channel bound to the VRF "HA" (routing-instance), NAPT44 with
+# sync channel bound to the routing-instance device "HA", NAPT44 with
 # random ports, round-robin addresses and paired pooling, replication of
 # sessions older than the seed's 180 s threshold.
 #
@@ -132,7 +132,7 @@ paired()
 }
 
 # replicated_injected: the backup holds the injected sessions, each with
-# the replicated flag, over the VRF-bound channel.
+# the replicated flag, over the channel bound to HA.
 replicated_injected()
 {
 	sessions_at_least "$SOCK2" $INJECT
