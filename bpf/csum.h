@@ -24,24 +24,39 @@ static __always_inline __u16 ns_csum_fold(__u64 sum)
 	return (__u16)sum;
 }
 
-/* RFC 1624: update checksum @check for a 32-bit field @from -> @to. */
-static __always_inline __u16 ns_csum_replace4(__u16 check, __be32 from, __be32 to)
+/* RFC 1624 eqn. 3: fold @delta, the one's complement sum of the new words
+ * minus the old ones (as ns_csum_delta4/2 or bpf_csum_diff() give it), into
+ * checksum @check. */
+static __always_inline __u16 ns_csum_add(__u16 check, __u32 delta)
 {
 	__u64 sum = (__u16)~check;
 
-	sum += (~from & 0xffff) + ((~from >> 16) & 0xffff);
-	sum += (to & 0xffff) + (to >> 16);
+	sum += delta;
 	return (__u16)~ns_csum_fold(sum);
+}
+
+/* The delta of a 32-bit field @from -> @to (~m + m'). */
+static __always_inline __u32 ns_csum_delta4(__be32 from, __be32 to)
+{
+	return (~from & 0xffff) + ((~from >> 16) & 0xffff) + (to & 0xffff) + (to >> 16);
+}
+
+/* The delta of a 16-bit field @from -> @to. */
+static __always_inline __u32 ns_csum_delta2(__u16 from, __u16 to)
+{
+	return (__u32)(__u16)~from + to;
+}
+
+/* RFC 1624: update checksum @check for a 32-bit field @from -> @to. */
+static __always_inline __u16 ns_csum_replace4(__u16 check, __be32 from, __be32 to)
+{
+	return ns_csum_add(check, ns_csum_delta4(from, to));
 }
 
 /* RFC 1624: update checksum @check for a 16-bit field @from -> @to. */
 static __always_inline __u16 ns_csum_replace2(__u16 check, __u16 from, __u16 to)
 {
-	__u64 sum = (__u16)~check;
-
-	sum += (__u16)~from;
-	sum += to;
-	return (__u16)~ns_csum_fold(sum);
+	return ns_csum_add(check, ns_csum_delta2(from, to));
 }
 
 /* Offset of the L4 checksum field, 0 when the protocol has none we patch. */

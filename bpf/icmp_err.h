@@ -20,8 +20,12 @@
  * and destination NAT (dnat-44, twice-nat) are both undone.
  * Checked: the ICMP checksum (messages up to 640 bytes), quoted header sane
  * and its checksum right (else NS_CNT_DROP_ICMP_ERR). Not checked: the
- * quoted transport checksum (RFC 5508 says not to). A quoted TCP checksum
- * lies beyond the 8 quoted bytes and is left as is.
+ * quoted transport checksum (RFC 5508 REQ-3 says not to). It is updated,
+ * though, wherever the quote holds it (RFC 5508 REQ-4/REQ-5 a): the
+ * transport header goes back to its original form): the UDP and ICMP
+ * ones always lie in the 8 bytes every error carries, a TCP one (offset
+ * 16) in the longer quotes Linux and most routers send (RFC 1812: as much
+ * as fits in 576 bytes); a minimal 8-byte quote of TCP has none to fix.
  */
 #ifndef NATSYNC_BPF_ICMP_ERR_H
 #define NATSYNC_BPF_ICMP_ERR_H
@@ -30,6 +34,9 @@
 #include "bpf/fwd.h"
 #include "bpf/session.h"
 
+/* A quoted TCP checksum is in the quote when this many transport bytes are. */
+#define NS_QTCP_CSUM_END (offsetof(struct tcphdr, check) + 2)
+
 /* The quoted packet inside an ICMP error. */
 struct ns_quoted {
 	struct iphdr ip;			/* first 20 bytes of the quoted IPv4 header */
@@ -37,6 +44,8 @@ struct ns_quoted {
 	struct ns_tuple t;			/* its tuple */
 	__u32 ip_off;				/* offset of the quoted IPv4 header */
 	__u32 l4_off;				/* offset of the quoted transport header */
+	__u16 csum;				/* the quoted transport checksum, as in memory */
+	__u16 csum_off;				/* its offset in the L4 header, 0: none */
 };
 
 /* Sum of the quoted IPv4 header (options included) must fold to 0xffff. */
@@ -113,11 +122,27 @@ static __always_inline int ns_quoted_parse(struct ns_pkt *p, const bool is_tc, s
 	q->t.saddr = q->ip.saddr;
 	q->t.daddr = q->ip.daddr;
 	q->t.proto = q->ip.protocol;
+	q->csum_off = 0;
 	switch (q->t.proto) {
 	case IPPROTO_TCP:
+		__builtin_memcpy(&q->t.sport, q->l4, 2);
+		__builtin_memcpy(&q->t.dport, q->l4 + 2, 2);
+		/* the checksum when both the error and the quoted segment
+		 * reach that far (bytes behind the segment are padding or
+		 * RFC 4884 extensions, not TCP) */
+		if (q->l4_off + NS_QTCP_CSUM_END <= p->l3_off + p->ip_len &&
+		    hlen + NS_QTCP_CSUM_END <= bpf_ntohs(q->ip.tot_len)) {
+			if (ns_load(p->ctx, is_tc, q->l4_off + offsetof(struct tcphdr, check),
+				    &q->csum, 2))
+				return -1;
+			q->csum_off = offsetof(struct tcphdr, check);
+		}
+		return 0;
 	case IPPROTO_UDP:
 		__builtin_memcpy(&q->t.sport, q->l4, 2);
 		__builtin_memcpy(&q->t.dport, q->l4 + 2, 2);
+		__builtin_memcpy(&q->csum, q->l4 + 6, 2);
+		q->csum_off = offsetof(struct udphdr, check);
 		return 0;
 	case IPPROTO_ICMP:
 		/* errors are only ever about queries, never about errors */
@@ -127,30 +152,44 @@ static __always_inline int ns_quoted_parse(struct ns_pkt *p, const bool is_tc, s
 			__builtin_memcpy(&q->t.dport, q->l4 + 4, 2);
 		else
 			return -1;
+		__builtin_memcpy(&q->csum, q->l4 + 2, 2);
+		q->csum_off = offsetof(struct icmphdr, checksum);
 		return 0;
 	}
 	return -1;
 }
 
-/* 16-bit field at @off (0, 2, 4 or 6) of the quoted transport header, as
- * in memory. Constant offsets only: clang turns "base + (off & 7)" into an
- * OR on the stack pointer, which the verifier refuses. */
-static __always_inline __u16 ns_q16(const struct ns_quoted *q, __u32 off)
+/*
+ * The quoted transport checksum of protocol @proto, *@ck, follows a change
+ * of the words it covers whose one's complement sum changed by @delta
+ * (RFC 1624; pseudo-header words are the caller's to include or not), and
+ * the outer ICMP checksum *@outer, which covers *@ck, follows that. UDP: 0
+ * ("no checksum") stays 0, a computed 0 becomes 0xffff. Every quoted
+ * transport checksum (UDP, TCP, ICMP echo; IPv4 and NAT64) goes through here.
+ */
+static __always_inline void ns_quoted_csum_fix(__u16 *ck, __u8 proto, __u32 delta, __u16 *outer)
 {
-	const __u16 *w = (const __u16 *)q->l4;
+	__u16 v;
 
-	switch (off) {
-	case 0:
-		return w[0];
-	case 2:
-		return w[1];
-	case 4:
-		return w[2];
-	default:
-		return w[3];
-	}
+	if (proto == IPPROTO_UDP && !*ck)
+		return;
+	v = ns_csum_add(*ck, delta);
+	if (proto == IPPROTO_UDP && !v)
+		v = 0xffff;
+	*outer = ns_csum_replace2(*outer, *ck, v);
+	*ck = v;
 }
 
+/* The same for the quoted packet @q, when its quote holds the checksum. */
+static __always_inline void ns_quoted_csum(struct ns_quoted *q, __u32 delta, __u16 *outer)
+{
+	if (q->csum_off)
+		ns_quoted_csum_fix(&q->csum, q->t.proto, delta, outer);
+}
+
+/* Set the 16-bit field at @off (0, 2, 4 or 6) of the quoted transport
+ * header. Constant offsets only: clang turns "base + (off & 7)" into an OR
+ * on the stack pointer, which the verifier refuses. */
 static __always_inline void ns_q16_set(struct ns_quoted *q, __u32 off, __u16 v)
 {
 	__u16 *w = (__u16 *)q->l4;
@@ -171,28 +210,15 @@ static __always_inline void ns_q16_set(struct ns_quoted *q, __u32 off, __u16 v)
 }
 
 /* Change one quoted port/id at @off (0, 2 or 4) from @from to @to,
- * keeping the quoted UDP/ICMP checksum and the outer ICMP checksum right. */
+ * keeping the quoted transport checksum and the outer ICMP checksum right. */
 static __always_inline void ns_quoted_port(struct ns_quoted *q, __u32 off, __be16 from, __be16 to,
 					   __u16 *outer)
 {
-	__u16 c_old, c_new;
-
 	if (from == to)
 		return;
 	ns_q16_set(q, off, to);
 	*outer = ns_csum_replace2(*outer, from, to);
-	if (q->t.proto == IPPROTO_UDP || q->t.proto == IPPROTO_ICMP) {
-		__u32 coff = q->t.proto == IPPROTO_UDP ? 6 : 2;
-
-		c_old = ns_q16(q, coff);
-		if (q->t.proto == IPPROTO_UDP && c_old == 0)
-			return;
-		c_new = ns_csum_replace2(c_old, from, to);
-		if (q->t.proto == IPPROTO_UDP && c_new == 0)
-			c_new = 0xffff;
-		ns_q16_set(q, coff, c_new);
-		*outer = ns_csum_replace2(*outer, c_old, c_new);
-	}
+	ns_quoted_csum(q, ns_csum_delta2(from, to), outer);
 }
 
 /* Change one quoted address (@dst: destination) from @from to @to. */
@@ -212,17 +238,9 @@ static __always_inline void ns_quoted_addr(struct ns_quoted *q, int dst, __be32 
 	c_new = ns_csum_replace4(c_old, from, to);
 	q->ip.check = c_new;
 	*outer = ns_csum_replace2(*outer, c_old, c_new);
-	/* the UDP checksum covers the pseudo-header addresses */
-	if (q->t.proto == IPPROTO_UDP) {
-		c_old = ns_q16(q, 6);
-		if (!c_old)
-			return;
-		c_new = ns_csum_replace4(c_old, from, to);
-		if (!c_new)
-			c_new = 0xffff;
-		ns_q16_set(q, 6, c_new);
-		*outer = ns_csum_replace2(*outer, c_old, c_new);
-	}
+	/* the UDP and TCP checksums cover the pseudo-header addresses */
+	if (q->t.proto != IPPROTO_ICMP)
+		ns_quoted_csum(q, ns_csum_delta4(from, to), outer);
 }
 
 /* Offset of the quoted port/id that tuple field sport (@dst=0) or dport
@@ -279,8 +297,10 @@ static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
 	ns_quoted_addr(&q, 1, q.t.daddr, want.daddr, &outer);
 	ns_quoted_port(&q, ns_quoted_port_off(&q, 0), q.t.sport, want.sport, &outer);
 	ns_quoted_port(&q, ns_quoted_port_off(&q, 1), q.t.dport, want.dport, &outer);
+	/* the quoted checksum last: the 8 bytes hold the old UDP/ICMP one */
 	if (ns_store(p->ctx, is_tc, q.ip_off, &q.ip, sizeof(q.ip)) ||
 	    ns_store(p->ctx, is_tc, q.l4_off, q.l4, sizeof(q.l4)) ||
+	    (q.csum_off && ns_store(p->ctx, is_tc, q.l4_off + q.csum_off, &q.csum, 2)) ||
 	    ns_store(p->ctx, is_tc, p->l4_off + 2, &outer, 2))
 		return NS_CNT_DROP_ICMP_ERR;
 	/*

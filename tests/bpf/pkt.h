@@ -101,7 +101,8 @@ static inline uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-/* Build a frame into buf (PKT_MAX bytes). Return its length. */
+/* Build a frame into buf (at least PKT_MAX bytes, and the frame's length
+ * when the payload makes it longer). Return its length. */
 static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
 {
 	int off = 12, l3, l4, hl, l4len, i;
@@ -291,6 +292,85 @@ static inline int pkt_build_icmp_err(uint8_t *buf, const uint8_t *smac, const ui
 	put16(buf + l4 + 2, pkt_csum(buf + l4, 8 + len, 0));
 	(void)l3;
 	return l4 + 8 + len;
+}
+
+/*
+ * Sum (folded, not complemented) of an L4 datagram of @len bytes whose
+ * first @have bytes are at @head and the rest at @rest + @have: the
+ * datagram quoted in an ICMP error, cut short, completed from the same
+ * datagram as its sender sent it (@rest: its L4 header). Everything a NAT
+ * rewrites in it (ports, checksum) lies in the quoted part. Add the
+ * pseudo-header sum as @sum. Return 0 when the pieces do not fit.
+ */
+static inline uint32_t pkt_sum_quoted(const uint8_t *head, int have, const uint8_t *rest, int len,
+				      uint32_t sum)
+{
+	static uint8_t l4[4096];
+
+	if (len < 0 || len > (int)sizeof(l4) || have < 0)
+		return 0;
+	if (have > len)
+		have = len;
+	memcpy(l4, head, have);
+	memcpy(l4 + have, rest + have, len - have);
+	return pkt_sum(l4, len, sum);
+}
+
+/*
+ * Is the TCP/UDP checksum of the IPv4 packet quoted in an ICMP error right,
+ * by full recomputation? @q: the quote (@qlen bytes, IPv4 header first,
+ * total length as the packet had it); @rest: the L4 header of the same
+ * packet as its sender sent it, for the bytes beyond a short quote.
+ */
+static inline int pkt_quoted_l4_ok(const uint8_t *q, int qlen, const uint8_t *rest)
+{
+	int hl = (q[0] & 0xf) * 4, len = get16(q + 2) - hl;
+
+	return pkt_sum_quoted(q + hl, qlen - hl, rest, len, pkt_pseudo(q, q[9], len)) == 0xffff;
+}
+
+/*
+ * The TCP header quoted in an ICMP error (@ql4, @have bytes of it) against
+ * the sender's (@ol4): every byte up to the checksum, then, when the quote
+ * holds the checksum whole, @csum_ok (the caller's recomputation) and the
+ * checksum and urgent pointer as sent. NULL when they match, else what
+ * does not.
+ */
+static inline const char *pkt_quoted_tcp_hdr_diff(const uint8_t *ql4, int have, const uint8_t *ol4,
+						  int csum_ok)
+{
+	if (have < 8)
+		return "less than 8 bytes of TCP quoted";
+	if (memcmp(ql4, ol4, have < 16 ? have : 16))
+		return "quoted TCP header (ports, sequence, flags, window) is not the sender's";
+	if (have < 18)
+		return NULL;
+	if (!csum_ok)
+		return "quoted TCP checksum wrong, by recomputation";
+	if (memcmp(ql4 + 16, ol4 + 16, 2))
+		return "quoted TCP checksum is not the sender's";
+	if (have >= 20 && memcmp(ql4 + 18, ol4 + 18, 2))
+		return "quoted urgent pointer is not the sender's";
+	return NULL;
+}
+
+/*
+ * The IPv4 TCP segment quoted in an ICMP error (@q, @qlen bytes, IPv4 header
+ * first) against the one its sender sent (@orig, IPv4 header first): the
+ * quoted header checksum, protocol and addresses, then the TCP header as
+ * above, its checksum recomputed over the quote and the rest of @orig's
+ * segment. NULL when all match, else what does not.
+ */
+static inline const char *pkt_quoted_tcp_diff(const uint8_t *q, int qlen, const uint8_t *orig)
+{
+	int hl = (q[0] & 0xf) * 4, ohl = (orig[0] & 0xf) * 4;
+
+	if (qlen < hl || pkt_sum(q, hl, 0) != 0xffff)
+		return "quoted IPv4 header checksum wrong";
+	if (q[9] != IPPROTO_TCP || memcmp(q + 12, orig + 12, 8))
+		return "quoted protocol or addresses are not the sender's";
+	return pkt_quoted_tcp_hdr_diff(q + hl, qlen - hl, orig + ohl,
+				       qlen - hl >= 18 && pkt_quoted_l4_ok(q, qlen, orig + ohl));
 }
 
 static inline uint32_t pkt_ip(const char *s)
