@@ -83,7 +83,10 @@ struct ns64_csum4 {
  * the two runs of words whose sums differ: the old ICMP header, quoted
  * IPv4 header and first 8 quoted L4 bytes; the new ICMPv6 header, quoted
  * IPv6 header, first 8 quoted L4 bytes and the outer IPv6 pseudo-header
- * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the same.
+ * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the
+ * same, but for a quoted UDP/TCP checksum: both l4 copies keep its old
+ * value, its change is folded into the outer checksum on its own
+ * (ns_quoted_csum_fix()) and it is written after them.
  */
 struct ns64_err_old {
 	__u8 icmp[8]; /* checksum bytes zero */
@@ -780,12 +783,17 @@ static __always_inline int ns64_err_type6(__u8 type, __u8 code, __u8 *t4, __u8 *
 
 /*
  * The first 8 quoted L4 bytes as the IPv4 host sent them (sc->eo.l4, from
- * sc->en.l4): destination port / echo id back to the pool's, and for UDP
- * and an ICMP echo reply the checksum of the IPv4 packet (a UDP checksum
- * loses the IPv6 pseudo-header, an ICMP one the whole pseudo-header).
+ * sc->en.l4): destination port / echo id back to the pool's, and for an
+ * ICMP echo reply the checksum of the IPv4 packet (it loses the whole
+ * pseudo-header). A quoted UDP or TCP checksum *@qck (UDP's from the 8
+ * bytes, TCP's when the quote is longer; @qck_off 0: not quoted) loses the
+ * IPv6 pseudo-header for the IPv4 one and follows the port, folded into
+ * *@outer (the ICMPv6 checksum, before the ICMPv6 -> ICMPv4 diff); the
+ * caller stores it.
  */
 static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct ns_session *s,
-					 __u8 nh, __u32 inner_len)
+					 __u8 nh, __u32 inner_len, __u16 *qck, __u32 qck_off,
+					 __u16 *outer)
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
@@ -815,18 +823,13 @@ static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct n
 		return;
 	}
 	__builtin_memcpy(l4 + 2, &s->out_key.dport, 2);
-	if (nh != IPPROTO_UDP)
-		return;
-	ck = (__u16 *)(l4 + 6);
-	if (!*ck)
+	if (!qck_off)
 		return;
 	c6->w[0] = ((__be32 *)sc->en.l4)[0];
 	c4->w[0] = ((__be32 *)l4)[0];
 	d = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
 	d = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, (__u32)d);
-	*ck = ns64_csum_apply(*ck, d);
-	if (!*ck)
-		*ck = 0xffff;
+	ns_quoted_csum_fix(qck, nh, (__u32)d, outer);
 }
 
 /*
@@ -843,12 +846,12 @@ static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct n
 static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc,
 					      const struct ns_cfg *cfg)
 {
-	__u32 m6 = p->ip_len - NS_IP6_HLEN, inner_len, sum;
+	__u32 m6 = p->ip_len - NS_IP6_HLEN, inner_len, sum, qck_off = 0;
 	struct ns64_scratch *sc = ns64_scratch();
 	struct ns_tuple6 k;
 	struct ns_session *s;
 	__u8 t4, c4, nh;
-	__u16 ck, mtu;
+	__u16 ck, mtu, qck = 0;
 	__be32 mtu6;
 	__s64 d;
 
@@ -901,6 +904,17 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 	sc->en.icmp[3] = 0;
 
 	inner_len = bpf_ntohs(sc->en.ip6.payload_len);
+	/* the quoted UDP checksum, or the TCP one when the error and the
+	 * quoted segment both reach it (as in ns_quoted_parse()) */
+	if (nh == IPPROTO_UDP) {
+		__builtin_memcpy(&qck, sc->en.l4 + 6, 2);
+		qck_off = offsetof(struct udphdr, check);
+	} else if (nh == IPPROTO_TCP && m6 >= 8 + NS_IP6_HLEN + NS_QTCP_CSUM_END &&
+		   inner_len >= NS_QTCP_CSUM_END) {
+		qck_off = offsetof(struct tcphdr, check);
+		if (ns_load(p->ctx, is_tc, p->l4_off + 8 + NS_IP6_HLEN + qck_off, &qck, 2))
+			return NS_CNT_DROP_ICMP_ERR;
+	}
 	__builtin_memset(&sc->eo, 0, sizeof(sc->eo));
 	sc->eo.icmp[0] = t4;
 	sc->eo.icmp[1] = c4;
@@ -922,7 +936,7 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 	sc->eo.ip.saddr = s->out_key.saddr;
 	sc->eo.ip.daddr = s->out_key.daddr;
 	ns64_ip4_csum(&sc->eo.ip);
-	ns64_err6_l4(sc, s, nh, inner_len);
+	ns64_err6_l4(sc, s, nh, inner_len, &qck, qck_off, &ck);
 	d = bpf_csum_diff((__be32 *)&sc->en, sizeof(sc->en), (__be32 *)&sc->eo, sizeof(sc->eo), 0);
 	ck = ns64_csum_apply(ck, d);
 	__builtin_memcpy(sc->eo.icmp + 2, &ck, 2);
@@ -951,10 +965,12 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 	} else if (ns64_xdp_move_l2(p, sc, 2 * NS_HDR_DELTA, ETH_P_IP)) {
 		return NS_CNT_DROP_ICMP_ERR;
 	}
+	/* the quoted UDP/TCP checksum last: the 8 bytes hold UDP's old one */
 	if (ns64_store(p, is_tc, p->l3_off, &sc->h4, sizeof(sc->h4)) ||
 	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN, sc->eo.icmp, 8) ||
 	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN + 8, &sc->eo.ip, sizeof(sc->eo.ip)) ||
-	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8))
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8) ||
+	    (qck_off && ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8 + qck_off, &qck, 2)))
 		return NS_CNT_DROP_ICMP_ERR;
 	__builtin_memset(&p->t, 0, sizeof(p->t));
 	p->t.saddr = sc->h4.saddr;
@@ -1159,12 +1175,15 @@ static __always_inline int ns64_err_type(__u8 type, __u8 code, __u8 *t6, __u8 *c
 
 /*
  * The first 8 quoted L4 bytes as the subscriber sent them (in sc->en.l4):
- * its source port / echo id and, for UDP (checksum within the 8 bytes) and
- * an ICMPv6 echo, the checksum over the IPv6 pseudo-header. A quoted TCP
- * checksum lies beyond them and is left alone, as in icmp_err.h.
+ * its source port / echo id and, for an ICMPv6 echo, the checksum over the
+ * IPv6 pseudo-header. A quoted UDP or TCP checksum (q->csum: UDP's is in
+ * the 8 bytes, TCP's when the quote is longer, as Linux sends it) trades
+ * the IPv4 pseudo-header for the IPv6 one and follows the port; that
+ * change is folded into *@outer (the ICMPv4 checksum, before the
+ * ICMPv4 -> ICMPv6 diff) and q->csum is stored by the caller.
  */
 static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns_tuple6 *k,
-					__u32 inner_len)
+					__u32 inner_len, struct ns_quoted *q, __u16 *outer)
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
@@ -1194,18 +1213,12 @@ static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns
 		return;
 	}
 	__builtin_memcpy(l4, &k->sport, 2);
-	if (k->proto != IPPROTO_UDP)
-		return;
-	ck = (__u16 *)(l4 + 6);
-	if (!*ck)
-		return;
 	c4->w[0] = ((__be32 *)sc->eo.l4)[0];
 	c6->w[0] = ((__be32 *)l4)[0];
-	/* addresses (pseudo-header) and the source port in one diff */
+	/* addresses (pseudo-header; length and protocol sum the same) and the
+	 * source port in one diff */
 	d = bpf_csum_diff((__be32 *)c4, sizeof(*c4), (__be32 *)c6, sizeof(*c6), 0);
-	*ck = ns64_csum_apply(*ck, d);
-	if (!*ck)
-		*ck = 0xffff;
+	ns_quoted_csum(q, (__u32)d, outer);
 }
 
 /*
@@ -1276,7 +1289,7 @@ static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 	sc->en.ip6.hop_limit = q.ip.ttl;
 	__builtin_memcpy(sc->en.ip6.saddr, sc->k.saddr, 16);
 	__builtin_memcpy(sc->en.ip6.daddr, sc->k.daddr, 16);
-	ns64_err_l4(sc, &sc->k, inner_len);
+	ns64_err_l4(sc, &sc->k, inner_len, &q, &c4);
 
 	/* outer header: from pref64 + the error's source, to the subscriber */
 	__builtin_memset(&sc->o6, 0, sizeof(sc->o6));
@@ -1307,10 +1320,13 @@ static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 	} else if (ns64_xdp_move_l2(p, sc, -2 * NS_HDR_DELTA, NS_ETH_P_IPV6)) {
 		return NS_CNT_DROP_ICMP_ERR;
 	}
+	/* the quoted UDP/TCP checksum last: the 8 bytes hold UDP's old one */
 	if (ns64_store(p, is_tc, p->l3_off, &sc->o6, sizeof(sc->o6)) ||
 	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->en.icmp, 8) ||
 	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
-	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8))
+	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8) ||
+	    (q.t.proto != IPPROTO_ICMP && q.csum_off &&
+	     ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8 + q.csum_off, &q.csum, 2)))
 		return NS_CNT_DROP_ICMP_ERR;
 	p->ip_len = NS_IP6_HLEN + m4 + NS_HDR_DELTA;
 	p->l4_off = p->l3_off + NS_IP6_HLEN;

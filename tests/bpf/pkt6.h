@@ -54,7 +54,8 @@ static inline void pkt6_addr(const char *s, uint8_t *out)
 	inet_pton(AF_INET6, s, out);
 }
 
-/* Build a frame into buf (PKT_MAX bytes). Return its length. */
+/* Build a frame into buf (at least PKT_MAX bytes, and the frame's length
+ * when the payload makes it longer). Return its length. */
 static inline int pkt6_build(uint8_t *buf, const struct pkt6_spec *s)
 {
 	int l3 = 14, l4 = 54, l4len, i;
@@ -172,6 +173,29 @@ static inline struct pkt6_info pkt6_parse(const uint8_t *buf, int len)
 		in.payload_sum += l4[i];
 	in.ok = 1;
 	return in;
+}
+
+/* pkt_quoted_l4_ok() for an IPv6 packet quoted in an ICMPv6 error (fixed
+ * header only): its TCP/UDP/ICMPv6 checksum by full recomputation over the
+ * quoted bytes and, beyond a short quote, @rest (the sender's L4 header). */
+static inline int pkt6_quoted_l4_ok(const uint8_t *q6, int qlen, const uint8_t *rest)
+{
+	int len = get16(q6 + 4);
+
+	return pkt_sum_quoted(q6 + 40, qlen - 40, rest, len, pkt6_pseudo(q6, q6[6], len)) == 0xffff;
+}
+
+/* pkt_quoted_tcp_diff() for an IPv6 TCP segment quoted in an ICMPv6 error
+ * (@q6, @qlen bytes) and the one its sender sent (@orig6): next header and
+ * addresses, the TCP header, its checksum recomputed. */
+static inline const char *pkt6_quoted_tcp_diff(const uint8_t *q6, int qlen, const uint8_t *orig6)
+{
+	if (qlen < 40 || (q6[0] >> 4) != 6)
+		return "quoted packet is not IPv6";
+	if (q6[6] != IPPROTO_TCP || memcmp(q6 + 8, orig6 + 8, 32))
+		return "quoted next header or addresses are not the sender's";
+	return pkt_quoted_tcp_hdr_diff(q6 + 40, qlen - 40, orig6 + 40,
+				       qlen - 40 >= 18 && pkt6_quoted_l4_ok(q6, qlen, orig6 + 40));
 }
 
 #endif /* NATSYNC_TEST_PKT6_H */

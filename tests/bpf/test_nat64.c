@@ -583,9 +583,8 @@ static const uint8_t *expect_icmp6_err(const uint8_t *out, int olen, const char 
 	cr_assert_arr_eq(in6 + 24, a, 16, "quoted destination = the pref64 address");
 	ilen = get16(in6 + 4);
 	cr_assert_eq(r.plen, 8 + 40 + ilen, "the whole datagram was quoted");
-	if (nh != IPPROTO_TCP)
-		cr_assert_eq(pkt_sum(in6 + 40, ilen, pkt6_pseudo(in6, nh, ilen)), 0xffff,
-			     "quoted L4 checksum as the subscriber computed it");
+	cr_assert_eq(pkt_sum(in6 + 40, ilen, pkt6_pseudo(in6, nh, ilen)), 0xffff,
+		     "quoted L4 checksum as the subscriber computed it");
 	return in6 + 40;
 }
 
@@ -645,6 +644,7 @@ static void err_frag_needed(int tc)
 	put16(err + 34 + 2, 0);
 	put16(err + 34 + 2, pkt_csum(err + 34, 8 + 28, 0));
 	cr_assert_eq(run(tc, t_ifout, err, elen, out, &olen), fwd_rc(tc));
+	cr_assert_eq(olen, elen + 40, "8 quoted TCP bytes stay 8: no checksum written");
 	{
 		struct pkt6_info r = pkt6_parse(out, olen);
 		const uint8_t *in6 = out + 62;
@@ -734,6 +734,117 @@ Test(nat64, icmp_errors_not_translated_are_dropped)
 	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 0);
 }
 
+/*
+ * ---- errors about NAT64 TCP: the quoted TCP checksum ---------------------
+ *
+ * RFC 5508 REQ-4/REQ-5 a) (the embedded transport header reverted to its
+ * original form) and RFC 7915 4.3/5.3: the quoted TCP checksum, whenever
+ * the quote holds it (Linux quotes up to 576 bytes in all), trades one
+ * pseudo-header for the other and the port back, as the sender computed
+ * it. Checked by recomputation over the quote and the rest of the segment
+ * as sent (pkt6_quoted_tcp_diff(), pkt_quoted_tcp_diff()).
+ */
+
+#define Q_LINUX 548 /* 576 - 20 (IPv4) - 8 (ICMP) */
+#define Q_BIG 1024  /* frames beyond PKT_MAX (t_run_*'s output limit) */
+
+/* The subscriber opens T6_SUB:40030 -> T6_REM:443 with a SYN, then sends
+ * a data segment of @payload bytes: @orig gets it as sent (IPv6 frame),
+ * @sent as translated (returned parsed). */
+static struct pkt_info tcp6_segment_out(int tc, int payload, uint8_t *orig, uint8_t *sent,
+					int *slen)
+{
+	struct pkt6_spec s = spec6(IPPROTO_TCP, 40030, 443);
+	struct pkt_info o;
+	int len;
+
+	s.tcp_flags = 0x02;
+	cr_assert(out6(tc, &s, fwd_rc(tc), NULL).ok);
+	s.tcp_flags = 0x18;
+	s.seq = 1001;
+	s.ack = 7001;
+	s.payload = payload;
+	len = pkt6_build(orig, &s);
+	cr_assert_eq(run(tc, t_ifin, orig, len, sent, slen), fwd_rc(tc));
+	o = pkt_parse(sent, *slen);
+	cr_assert(o.ok, "the translated segment checks");
+	return o;
+}
+
+/* An ICMPv4 error of @type/@code from @from4 quoting @qlen bytes (0: all)
+ * of the subscriber's segment of @payload bytes, as the IPv4 side sent
+ * it; the subscriber gets ICMPv6 @type6/@code6 from @from6 quoting the
+ * segment it sent. */
+static void err_tcp(int tc, int payload, int qlen, const char *from4, uint8_t type, uint8_t code,
+		    const char *from6, uint8_t type6, uint8_t code6)
+{
+	static uint8_t orig[Q_BIG], sent[Q_BIG], err[Q_BIG], out[Q_BIG];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt6_info r;
+	struct pkt_info o;
+	int slen, elen, olen;
+	const char *why;
+	uint8_t a[16];
+
+	o = tcp6_segment_out(tc, payload, orig, sent, &slen);
+	if (!qlen || qlen > o.ip_len)
+		qlen = o.ip_len;
+	inet_ntop(AF_INET, &o.saddr, pool, sizeof(pool));
+	elen = pkt_build_icmp_err(err, t_mac_rem, t_mac_out, from4, pool, type, code,
+				  sent + o.l3_off, qlen);
+	if (type == 3 && code == 4)
+		put16(err + 34 + 6, 1400); /* next-hop MTU, ICMP checksum after it */
+	put16(err + 34 + 2, 0);
+	put16(err + 34 + 2, pkt_csum(err + 34, 8 + qlen, 0));
+	cr_assert_eq(run(tc, t_ifout, err, elen, out, &olen), fwd_rc(tc));
+	cr_assert_eq(olen, elen + 40, "two IPv4 headers became IPv6: 40 bytes more");
+	r = pkt6_parse(out, olen);
+	cr_assert(r.ok, "outer ICMPv6 checksum by recomputation over the whole message");
+	cr_assert_eq(r.nh, PKT6_ICMP);
+	cr_assert_eq(out[54], type6, "ICMPv6 type %u", out[54]);
+	cr_assert_eq(out[55], code6, "ICMPv6 code %u", out[55]);
+	pkt6_addr(from6, a);
+	cr_assert_arr_eq(r.saddr, a, 16, "outer source = pref64 + the error's IPv4 source");
+	pkt6_addr(T6_SUB, a);
+	cr_assert_arr_eq(r.daddr, a, 16, "outer destination = the subscriber");
+	why = pkt6_quoted_tcp_diff(out + 62, olen - 62, orig + 14);
+	cr_assert_null(why, "%d-byte IPv4 quote: %s", qlen, why);
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 1);
+}
+
+/* Time exceeded from the server's side, quoting all of a 120-byte segment. */
+Test(nat64, icmp_about_tcp_whole_segment_quoted_xdp)
+{
+	err_tcp(0, 120, 0, T_REM, 11, 0, T6_REM, 3, 0);
+}
+
+Test(nat64, icmp_about_tcp_whole_segment_quoted_tc)
+{
+	err_tcp(1, 120, 0, T_REM, 11, 0, T6_REM, 3, 0);
+}
+
+/* A router quoting the IPv4 and TCP headers only. */
+Test(nat64, icmp_about_tcp_header_quoted_xdp)
+{
+	err_tcp(0, 300, 40, T_REM2, 3, 1, "64:ff9b::198.51.100.3", 1, 0);
+}
+
+Test(nat64, icmp_about_tcp_header_quoted_tc)
+{
+	err_tcp(1, 300, 40, T_REM2, 3, 1, "64:ff9b::198.51.100.3", 1, 0);
+}
+
+/* Fragmentation needed as Linux sends it: 548 bytes of a 940-byte segment. */
+Test(nat64, icmp_about_tcp_linux_sized_quote_xdp)
+{
+	err_tcp(0, 900, Q_LINUX, T_REM2, 3, 4, "64:ff9b::198.51.100.3", 2, 0);
+}
+
+Test(nat64, icmp_about_tcp_linux_sized_quote_tc)
+{
+	err_tcp(1, 900, Q_LINUX, T_REM2, 3, 4, "64:ff9b::198.51.100.3", 2, 0);
+}
+
 /* ---- ICMPv6 errors from the inside become ICMPv4 errors ------------------ */
 
 /* An ICMPv6 error from @src to @dst quoting @inner (an IPv6 packet). */
@@ -762,9 +873,10 @@ static int build6_err(uint8_t *buf, const char *src, const char *dst, uint8_t ty
 }
 
 /* A flow out and its reply back in; the reply as the subscriber got it
- * lands in @got (IPv6 frame), the pool address in @pool. */
+ * lands in @got (IPv6 frame), the pool address in @pool; the reply as the
+ * IPv4 host sent it (frame) in @sent4 unless NULL. */
 static int reply_received(int tc, uint8_t proto, uint16_t sport, uint16_t dport, uint8_t *got,
-			  char *pool, uint16_t *pool_port)
+			  char *pool, uint16_t *pool_port, uint8_t *sent4)
 {
 	struct pkt6_spec s = spec6(proto, sport, dport);
 	uint8_t in[PKT_MAX];
@@ -785,6 +897,8 @@ static int reply_received(int tc, uint8_t proto, uint16_t sport, uint16_t dport,
 		b.payload = 40;
 	}
 	len = pkt_build(in, &b);
+	if (sent4)
+		memcpy(sent4, in, len);
 	cr_assert_eq(run(tc, t_ifout, in, len, got, &olen), fwd_rc(tc));
 	*pool_port = proto == PKT6_ICMP ? o.icmp_id : o.sport;
 	return olen;
@@ -798,7 +912,7 @@ static void err6_port_unreach(int tc)
 	uint16_t pport;
 	int glen, elen, olen;
 
-	glen = reply_received(tc, IPPROTO_UDP, 5360, 53, got, pool, &pport);
+	glen = reply_received(tc, IPPROTO_UDP, 5360, 53, got, pool, &pport, NULL);
 	/* the subscriber has no listener: it quotes the whole datagram */
 	elen = build6_err(err, T6_SUB, T6_REM, 1, 4, 0, got + 14, glen - 14);
 	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
@@ -840,7 +954,7 @@ static void err6_ptb(int tc)
 	uint16_t pport;
 	int elen, olen;
 
-	reply_received(tc, IPPROTO_TCP, 40020, 443, got, pool, &pport);
+	reply_received(tc, IPPROTO_TCP, 40020, 443, got, pool, &pport, NULL);
 	/* a router in front of the subscriber: IPv6 header + 8 bytes */
 	elen = build6_err(err, "2001:db8:64::1", T6_REM, 2, 0, 1400, got + 14, 48);
 	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
@@ -871,6 +985,58 @@ Test(nat64, icmpv6_packet_too_big_to_frag_needed_tc)
 	err6_ptb(1);
 }
 
+/* The subscriber (@whole: the whole 100-byte datagram, port unreachable)
+ * or a router in front of it (IPv6 and TCP headers only, time exceeded)
+ * answers the server's TCP segment: the ICMPv4 error quotes the segment
+ * as the server sent it, its TCP checksum the server's. */
+static void err6_tcp(int tc, int whole)
+{
+	uint8_t got[PKT_MAX * 2], sent4[PKT_MAX], err[PKT_MAX * 2], out[PKT_MAX * 2];
+	char pool[INET_ADDRSTRLEN];
+	struct pkt_info r;
+	uint16_t pport;
+	int glen, ilen, elen, olen, qlen;
+	const char *why;
+
+	glen = reply_received(tc, IPPROTO_TCP, 40040, 443, got, pool, &pport, sent4);
+	ilen = whole ? glen - 14 : 40 + 20;
+	elen = build6_err(err, whole ? T6_SUB : "2001:db8:64::1", T6_REM, whole ? 1 : 3,
+			  whole ? 4 : 0, 0, got + 14, ilen);
+	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
+	cr_assert_eq(olen, elen - 40);
+	r = pkt_parse(out, olen);
+	cr_assert(r.ok, "outer IPv4 and ICMP checksums by recomputation over the whole message");
+	cr_assert_eq(r.icmp_type, whole ? 3 : 11);
+	cr_assert_eq(r.icmp_code, whole ? 3 : 0);
+	cr_assert_eq(r.saddr, pkt_ip(pool));
+	cr_assert_eq(r.daddr, pkt_ip(T_REM));
+	qlen = olen - (r.l4_off + 8);
+	cr_assert_eq(qlen, ilen - 20);
+	why = pkt_quoted_tcp_diff(out + r.l4_off + 8, qlen, sent4 + 14);
+	cr_assert_null(why, "%d-byte IPv4 quote: %s", qlen, why);
+	cr_assert_eq(get16(out + r.l4_off + 8 + 20 + 2), pport, "quoted destination = pool port");
+}
+
+Test(nat64, icmpv6_about_tcp_whole_segment_quoted_xdp)
+{
+	err6_tcp(0, 1);
+}
+
+Test(nat64, icmpv6_about_tcp_whole_segment_quoted_tc)
+{
+	err6_tcp(1, 1);
+}
+
+Test(nat64, icmpv6_about_tcp_header_quoted_xdp)
+{
+	err6_tcp(0, 0);
+}
+
+Test(nat64, icmpv6_about_tcp_header_quoted_tc)
+{
+	err6_tcp(1, 0);
+}
+
 static void err6_echo(int tc)
 {
 	uint8_t got[PKT_MAX * 2], err[PKT_MAX * 2], out[PKT_MAX * 2];
@@ -879,7 +1045,7 @@ static void err6_echo(int tc)
 	uint16_t pid;
 	int glen, elen, olen;
 
-	glen = reply_received(tc, PKT6_ICMP, 0x4444, 0, got, pool, &pid);
+	glen = reply_received(tc, PKT6_ICMP, 0x4444, 0, got, pool, &pid, NULL);
 	elen = build6_err(err, T6_SUB, T6_REM, 3, 0, 0, got + 14, glen - 14);
 	cr_assert_eq(run(tc, t_ifin, err, elen, out, &olen), fwd_rc(tc));
 	r = pkt_parse(out, olen);
@@ -908,7 +1074,7 @@ Test(nat64, icmpv6_errors_bad_or_untranslatable_are_dropped)
 	uint16_t pport;
 	int glen, elen, olen;
 
-	glen = reply_received(0, IPPROTO_UDP, 5361, 53, got, pool, &pport);
+	glen = reply_received(0, IPPROTO_UDP, 5361, 53, got, pool, &pport, NULL);
 	elen = build6_err(err, T6_SUB, T6_REM, 4, 0, 0, got + 14, glen - 14); /* param problem */
 	cr_assert_eq(run(0, t_ifin, err, elen, out, &olen), XDP_RET_DROP);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_UNSUPPORTED), 1);
