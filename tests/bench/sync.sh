@@ -28,6 +28,10 @@
 #    become eligible THR seconds after the write started (the write takes
 #    less); figure = M / (time from that moment until the backup reports
 #    M more installed).
+#  * the same bulk at conntrackd's entry count first (nf_conntrack_max bounds
+#    conntrackd's), so that the two are compared at one count and from one
+#    event, the backup process starting, to the entries being in the
+#    kernel (natsync installs as it receives; conntrackd's commit is added);
 #  * bytes per session: the primary's sync counters, bytes_tx / adds_tx over
 #    the same windows (frame headers, HMAC tags, heartbeats included).
 #
@@ -311,7 +315,7 @@ sb_na_all() {
 }
 
 run_sync_natsync() {
-	local how_pair note
+	local how_pair note filled
 	SB_WHY=
 	SB_DROPS=
 	SB_BULK_BPS=
@@ -330,12 +334,31 @@ run_sync_natsync() {
 		sb_na_all "error: natsyncd (primary) did not start: $(tail -1 "$TMP/sb-a.log")"
 		return
 	fi
+	how_pair="two natsyncd (primary nsbs-a, backup nsbs-b), sync channel over one veth pair between the namespaces, HMAC key-file, TCP established NAPT44 sessions written into the primary's pinned maps by bench_pkt syncfill; state read with natsyncctl -j show sync every ${SB_POLL} s"
+	# First the bulk at conntrackd's count (nf_conntrack_max bounds that
+	# one), timed from the same event as conntrackd's: the backup process
+	# starting. Then the rest of the table, and the bulk at full size.
+	SB_SAME_S=
+	filled=0
+	if [ "$SB_CT_N" -lt "$SB_BULK_N" ]; then
+		log "  writing $SB_CT_N sessions into the primary's maps (conntrackd's count)"
+		sb_fill 0 "$SB_CT_N" $((SB_THR * 1000 + 600000)) && filled=$SB_CT_N
+		if [ "$filled" -gt 0 ] && sb_bulk "$SB_CT_N"; then
+			SB_SAME_S=$SB_BULK_S
+			sb_emit_stat "natsync bulk sync to a fresh backup" "$SB_CT_N" s "$SB_BULK_S" \
+				"$how_pair; backup started with empty maps; from starting its natsyncd (map load, pin, attach included) until it reports ready with all installed in its maps; median of $SB_REPS" \
+				"$(sb_load); the same count and the same start event as the conntrackd resync row" ""
+		else
+			emit_na sync "natsync bulk sync to a fresh backup" "$SB_CT_N" \
+				"${SB_WHY:-error: syncfill failed: $(tail -1 "$TMP/sb-fill.log")}" ""
+		fi
+		SB_WHY=
+	fi
 	log "  writing $SB_BULK_N sessions into the primary's maps"
-	if ! sb_fill 0 "$SB_BULK_N" $((SB_THR * 1000 + 600000)); then
+	if ! sb_fill "$filled" $((SB_BULK_N - filled)) $((SB_THR * 1000 + 600000)); then
 		sb_na_all "error: syncfill failed: $(tail -1 "$TMP/sb-fill.log")"
 		return
 	fi
-	how_pair="two natsyncd (primary nsbs-a, backup nsbs-b), sync channel over one veth pair between the namespaces, HMAC key-file, TCP established NAPT44 sessions written into the primary's pinned maps by bench_pkt syncfill; state read with natsyncctl -j show sync every ${SB_POLL} s"
 	if sb_bulk "$SB_BULK_N"; then
 		sb_emit_stat "natsync bulk sync to a fresh backup" "$SB_BULK_N" s "$SB_BULK_S" \
 			"$how_pair; backup started with empty maps; from starting its natsyncd (map load, pin, attach included) until it reports ready (bulk complete) with all installed; median of $SB_REPS" \
@@ -553,6 +576,21 @@ run_sync_conntrackd() {
 		"$how; conntrackd -c on B (external cache into B's kernel conntrack table, what a conntrackd backup does at takeover), wall clock" \
 		"natsync's backup installs into its maps as it receives: its bulk row already includes this step" ""
 	sb_ct_stop_b
+	if [ -n "${SB_SAME_S:-}" ]; then
+		# Both end with the entries in the kernel: natsync's backup
+		# installs as it receives; conntrackd's commits at takeover.
+		emit sync "natsync / conntrackd bulk to a fresh backup, same count, same start event" \
+			"$n" x "$(python3 - "$SB_SAME_S" "$secs" "$commit" <<'EOF'
+import statistics, sys
+ns = statistics.median(float(x) for x in sys.argv[1].split())
+ct = statistics.median(float(x) for x in sys.argv[2].split())
+cm = statistics.median(float(x) for x in sys.argv[3].split())
+print(round(ns / (ct + cm), 3))
+EOF
+)" null null 1 \
+			"median natsync bulk (backup process start -> all installed in its maps) / median conntrackd (backup process start -> external cache full, + commit into the kernel table), both at $n entries in this run" \
+			"below 1: natsync faster" ""
+	fi
 	log "  conntrackd done"
 }
 
