@@ -690,8 +690,11 @@ static bool next_frame(struct ns_sync *s, struct sync_conn *c)
 		nsw_seal_frame(c->tx_key, c->outgoing ? 'I' : 'A', f);
 	else if (f[7] & NSW_F_MAC)
 		nsw_mac_frame(c->key, c->outgoing ? 'I' : 'A', f);
-	if (f[5] >= NSW_SESSION_ADD && f[5] <= NSW_BULK_END)
-		c->data_seq = c->tx_seq; /* only data is acknowledged */
+	/* Only data is acknowledged (the receiver acks these types, NAT64
+	 * sessions included): the window and "all acknowledged" count them. */
+	if ((f[5] >= NSW_SESSION_ADD && f[5] <= NSW_BULK_END) ||
+	    (f[5] >= NSW_SESSION64_ADD && f[5] <= NSW_SESSION64_DEL))
+		c->data_seq = c->tx_seq;
 	if (q == &c->lo) {
 		c->lo_started++;
 		if (f[5] == NSW_BULK_END)
