@@ -332,6 +332,8 @@ unsigned int red_fsm_peer_heartbeat(struct red_fsm *f, uint64_t now, uint8_t rol
 				    uint16_t adv, const char *name)
 {
 	uint16_t before = red_fsm_advert(f);
+	bool was_alive = red_fsm_peer_alive(f, now), was_seen = f->peer.seen;
+	unsigned int acts;
 
 	/* How punctual the peer (and the path to it) is: a gap over half the
 	 * dead interval is a near miss of a false takeover. A longer silence
@@ -351,7 +353,15 @@ unsigned int red_fsm_peer_heartbeat(struct red_fsm *f, uint64_t now, uint8_t rol
 	f->peer.adv = adv;
 	if (name && *name)
 		ns_strlcpy(f->peer.name, name, sizeof(f->peer.name));
-	return evaluate(f, now, before, f->role);
+	acts = evaluate(f, now, before, f->role);
+	/* The peer is back after a silence (a split brain healing): it may
+	 * have taken the role and announced the addresses meanwhile, and it
+	 * may already have yielded when its first heartbeat reaches us (then
+	 * it says backup). Either way the LANs may point at it: announce
+	 * again. */
+	if (f->role == RED_ROLE_PRIMARY && was_seen && !was_alive)
+		acts |= RED_ACT_REANNOUNCE;
+	return acts;
 }
 
 unsigned int red_fsm_set_ready(struct red_fsm *f, uint64_t now, bool ready)

@@ -563,6 +563,30 @@ Test(red_split, sync_link_down_both_primary_then_heal_one_yields)
 	cr_assert_eq(n_primary(&a, &b), 1);
 }
 
+/* At the heal the loser may yield before the winner hears it as primary
+ * (its first heartbeat then says backup): the winner must announce its
+ * addresses again all the same, or the LANs keep pointing at the loser. */
+Test(red_split, heal_reannounces_even_when_the_peer_yielded_first)
+{
+	struct box a, b;
+	uint64_t now;
+	unsigned int acts;
+
+	healthy_pair(&a, &b, &now, 200, 100, false, false);
+	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY);
+	a.link = b.link = false;
+	run(&a, &b, &now, 2 * DEAD);
+	cr_assert_eq(n_primary(&a, &b), 2);
+	a.link = b.link = true;
+	deliver(&a, &b, now); /* B hears A first and yields */
+	cr_assert_eq(b.f.role, RED_ROLE_BACKUP);
+	acts = deliver(&b, &a, now); /* A hears B, a backup already */
+	cr_assert_eq(a.f.role, RED_ROLE_PRIMARY);
+	cr_assert(acts & RED_ACT_REANNOUNCE, "A must announce again after the split");
+	/* Once: the next heartbeats change nothing. */
+	cr_assert_not(deliver(&b, &a, now + HB) & RED_ACT_REANNOUNCE);
+}
+
 Test(red_split, equal_priority_heal_lower_address_keeps_role)
 {
 	struct box a, b;
