@@ -176,22 +176,6 @@ static int mount_bpffs(const char *where)
 	return 0;
 }
 
-/* The deepest existing ancestor of path (path itself if it exists). */
-static void existing_ancestor(const char *path, char *buf, size_t len)
-{
-	struct stat st;
-	char *slash;
-
-	ns_strlcpy(buf, path, len);
-	while (stat(buf, &st) && (slash = strrchr(buf, '/'))) {
-		if (slash == buf) {
-			buf[1] = '\0';
-			break;
-		}
-		*slash = '\0';
-	}
-}
-
 /*
  * Make <pin-path> a directory on a bpffs. The usual case: /sys/fs/bpf is a
  * bpffs and we mkdir below it. When the well-known /sys/fs/bpf is only the
@@ -207,7 +191,7 @@ static int prepare_pin_dir(const char *pin_path, char *dir, size_t len)
 
 	if (err)
 		return err;
-	existing_ancestor(pin_path, anc, sizeof(anc));
+	ns_existing_ancestor(pin_path, anc, sizeof(anc));
 	if (!on_bpffs(anc) && !strcmp(anc, "/sys/fs/bpf")) {
 		err = mount_bpffs(anc);
 		if (err)

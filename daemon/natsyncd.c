@@ -353,29 +353,13 @@ static int write_pid_file(const char *path)
 
 /* ---- instance lock, preflight, purge --------------------------------------- */
 
-static const char *pid_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(buf, (int)len, f))
-			buf[strcspn(buf, "\n")] = '\0';
-		fclose(f);
-	}
-	return buf[0] ? buf : "?";
-}
-
 /* "natsyncd pid 1234" or "a process (pid not visible here)". */
 static const char *holder_name(pid_t pid, char *buf, size_t len)
 {
 	char comm[32];
 
 	if (pid > 0)
-		snprintf(buf, len, "%s (pid %d)", pid_comm(pid, comm, sizeof(comm)), (int)pid);
+		snprintf(buf, len, "%s (pid %d)", ns_pid_comm(pid, comm, sizeof(comm)), (int)pid);
 	else
 		snprintf(buf, len, "another process (its pid is not visible in /proc/locks here)");
 	return buf;

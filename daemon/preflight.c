@@ -157,22 +157,6 @@ static bool on_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
-/* Deepest existing ancestor of path (path itself if it exists). */
-static void existing_ancestor(const char *path, char *buf, size_t len)
-{
-	struct stat st;
-	char *slash;
-
-	ns_strlcpy(buf, path, len);
-	while (stat(buf, &st) && (slash = strrchr(buf, '/'))) {
-		if (slash == buf) {
-			buf[1] = '\0';
-			break;
-		}
-		*slash = '\0';
-	}
-}
-
 static int count_entries(const char *dir)
 {
 	struct dirent *e;
@@ -225,7 +209,7 @@ static void check_pins(struct pf *p, const struct ns_config *c)
 		say(p, NS_PF_FAIL, "pin-path", "%s: %s", dir, strerror(errno));
 		return;
 	}
-	existing_ancestor(c->pin_path, anc, sizeof(anc));
+	ns_existing_ancestor(c->pin_path, anc, sizeof(anc));
 	if (access(anc, W_OK | X_OK)) {
 		say(p, NS_PF_FAIL, "pin-path", "%s does not exist and %s is not writable: %s", dir,
 		    anc, strerror(errno));
@@ -244,22 +228,6 @@ static void check_pins(struct pf *p, const struct ns_config *c)
 		    anc, c->pin_path);
 }
 
-static const char *comm_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	buf[0] = '\0';
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(buf, (int)len, f))
-			buf[strcspn(buf, "\n")] = '\0';
-		fclose(f);
-	}
-	return buf[0] ? buf : "?";
-}
-
 static void check_owner(struct pf *p, const struct ns_config *c)
 {
 	char dir[PATH_MAX], lock[PATH_MAX], comm[32];
@@ -276,10 +244,10 @@ static void check_owner(struct pf *p, const struct ns_config *c)
 		say(p, NS_PF_FAIL, "instance",
 		    "pid %d (%s) owns %s: a start would be refused (reload the running one: "
 		    "natsyncctl reload or SIGHUP)",
-		    (int)a, comm_of(a, comm, sizeof(comm)), dir);
+		    (int)a, ns_pid_comm(a, comm, sizeof(comm)), dir);
 	if (b > 0 && b != a)
 		say(p, NS_PF_FAIL, "instance", "pid %d (%s) owns %s: a start would be refused",
-		    (int)b, comm_of(b, comm, sizeof(comm)), lock);
+		    (int)b, ns_pid_comm(b, comm, sizeof(comm)), lock);
 	if (a <= 0 && b <= 0)
 		say(p, NS_PF_OK, "instance",
 		    "no process holds %s or %s (as far as /proc/locks shows in this pid namespace)",

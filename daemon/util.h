@@ -4,6 +4,7 @@
 #define NATSYNC_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #define NS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,5 +28,11 @@ const char *ns_proto_name(uint8_t proto);
 
 /* Bounded string copy that always terminates; returns -1 if truncated. */
 int ns_strlcpy(char *dst, const char *src, size_t size);
+
+/* The deepest existing ancestor of path (path itself if it exists) into buf. */
+void ns_existing_ancestor(const char *path, char *buf, size_t len);
+
+/* The command name of pid (/proc/PID/comm) into buf, or "?". */
+const char *ns_pid_comm(pid_t pid, char *buf, size_t len);
 
 #endif
