@@ -538,37 +538,22 @@ assert b["counters"]["installed"] == 0 and not b["ready"], "backup installed som
 
 # ---- slow peer --------------------------------------------------------------
 
-# maps.py inject|count PIN N: write N firewall-only TCP sessions
+# maps.py inject|count PIN N (bpf(2) helpers from inject_sessions.py): write N firewall-only TCP sessions
 # (100.80.0.0 + i:(10000 + i % 50000) -> 198.51.100.200:80, established,
 # 10 s old) into the pinned ns_sessions/ns_session_rev with batch updates,
 # or count how many of them the pinned ns_sessions holds (lookups).
 write_maps_py()
 {
 	cat >"$NST_TMP/maps.py" <<'EOF'
-import ctypes, os, socket, struct, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_BPF, LOOKUP, OBJ_GET, UPDATE_BATCH = 321, 1, 7, 26
-
-def bpf(cmd, attr):
-    buf = ctypes.create_string_buffer(attr, 128)
-    r = libc.syscall(SYS_BPF, cmd, buf, 128)
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
-
-def obj_get(path):
-    p = ctypes.create_string_buffer(path.encode())
-    return bpf(OBJ_GET, struct.pack("<QII", ctypes.addressof(p), 0, 0))
-
-def tup(sa, da, sp, dp):
-    return struct.pack("<4s4s2s2sB3x", sa, da, struct.pack(">H", sp), struct.pack(">H", dp), 6)
+import ctypes, socket, struct, sys, time
+from inject_sessions import bpf, libc, obj_get, tup, update_batch, SYS_BPF
+LOOKUP = 1
 
 def keys(i):
     inside = struct.pack(">I", 0x64500000 + i)
     remote = socket.inet_aton("198.51.100.200")
     sport = 10000 + i % 50000
-    return tup(inside, remote, sport, 80), tup(remote, inside, 80, sport)
+    return tup(inside, remote, sport, 80, 6), tup(remote, inside, 80, sport, 6)
 
 mode, pin, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sess = obj_get(pin + "/ns_sessions")
@@ -586,9 +571,7 @@ if mode == "inject":
             sv.append(ik + ok + struct.pack("<QQQQQQIHHHBBBB2x", now - 10 * 10**9, now,
                                             1, 1, 100, 100, 0, 0, 0xffff, 0xffff, 0, 3, 0, 0xff))
         for fd, k, v in ((rev, rk, sk), (sess, sk, sv)):
-            kb, vb = ctypes.create_string_buffer(b"".join(k)), ctypes.create_string_buffer(b"".join(v))
-            bpf(UPDATE_BATCH, struct.pack("<QQQQIIQQ", 0, 0, ctypes.addressof(kb),
-                                          ctypes.addressof(vb), m, fd, 0, 0))
+            update_batch(fd, b"".join(k), b"".join(v), m)
     print("injected", n)
 else:
     val = ctypes.create_string_buffer(256)
@@ -621,7 +604,7 @@ rss_kb()
 
 backup_has_all()
 {
-	[ "$(python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N")" = "$SLOW_N" ]
+	[ "$(PYTHONPATH="$NST_REPO/tests/netns" python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N")" = "$SLOW_N" ]
 }
 
 primary_saw_dead()
@@ -657,7 +640,7 @@ chk_slow_peer_bounded()
 	rss0=$(rss_kb "$PID_A")
 	kill -STOP "$PID_B"
 	echo "backup frozen (SIGSTOP)"
-	python3 "$NST_TMP/maps.py" inject "$PIN_A/$NS_PIN_SUBDIR" "$SLOW_N" || return 1
+	PYTHONPATH="$NST_REPO/tests/netns" python3 "$NST_TMP/maps.py" inject "$PIN_A/$NS_PIN_SUBDIR" "$SLOW_N" || return 1
 	# Look at the queues while the connection still exists (the peer is
 	# declared dead about 10 s after the freeze).
 	wait_for 8 held_back || { echo "replication never held back"; sync_json "$SOCK_A"; return 1; }
@@ -727,7 +710,7 @@ chk_slow_peer_recovers()
 	echo "backup thawed (SIGCONT)"
 	wait_for 90 backup_ready || { echo "backup never ready again"; sync_json "$SOCK_B"; return 1; }
 	wait_for 60 backup_has_all ||
-		{ echo "backup holds $(python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N") of $SLOW_N"; return 1; }
+		{ echo "backup holds $(PYTHONPATH="$NST_REPO/tests/netns" python3 "$NST_TMP/maps.py" count "$PIN_B/$NS_PIN_SUBDIR" "$SLOW_N") of $SLOW_N"; return 1; }
 	echo "backup holds all $SLOW_N injected sessions (pinned ns_sessions, key by key)"
 	a=$(sync_json "$SOCK_A")
 	b=$(sync_json "$SOCK_B")
