@@ -716,6 +716,7 @@ static const struct {
 	ST(events_logged),  ST(reloads),           ST(reload_failures),
 	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
 	ST(nat_released),   ST(nat64_sessions_seen), ST(aging_deferred),
+	ST(reloads_deferred),
 #undef ST
 };
 
@@ -971,6 +972,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
 	ctl_json_kv_uint(j, "reloads", d->st.reloads);
 	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
+	ctl_json_kv_uint(j, "reloads_deferred", d->st.reloads_deferred);
 	ctl_json_kv_int(j, "config_bank", config_bank(d));
 	ctl_json_kv_uint(j, "config_flips", d->cfg_flips);
 	redundancy_json(j, &c->red);
@@ -1019,8 +1021,9 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 	fprintf(f, "bindings       %llu live, %llu released\n",
 		(unsigned long long)d->st.bindings_live, (unsigned long long)d->st.bindings_released);
 	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);
-	fprintf(f, "reloads        %llu (%llu failed)\n", (unsigned long long)d->st.reloads,
-		(unsigned long long)d->st.reload_failures);
+	fprintf(f, "reloads        %llu (%llu failed, %llu deferred)\n",
+		(unsigned long long)d->st.reloads, (unsigned long long)d->st.reload_failures,
+		(unsigned long long)d->st.reloads_deferred);
 	fprintf(f, "config bank    %d in force (%llu flips)\n", config_bank(d),
 		(unsigned long long)d->cfg_flips);
 	redundancy_text(f, &c->red);

@@ -37,6 +37,7 @@ struct ns_daemon_stats {
 	uint64_t bindings_released;   /* total ports moved to hold or freed */
 	uint64_t events_logged;
 	uint64_t reloads, reload_failures;
+	uint64_t reloads_deferred;    /* applied by reload.c's timer, not at once */
 	uint64_t map_full_warnings;
 	uint64_t events_suppressed;   /* rate-limited warnings not logged */
 	uint64_t aging_errors;        /* map operations that failed in aging */

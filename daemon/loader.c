@@ -563,21 +563,18 @@ static struct ns_cfg bank_cfg(const struct ns_config *c, uint32_t bank)
 /*
  * A packet that read the bank number just before the last flip may still
  * be reading that bank's entries: they must not be rewritten under it. A
- * BPF program runs for microseconds; the next reload waits until
+ * BPF program runs for microseconds; the bank is rewritten only once
  * NS_CFG_QUIESCE_NS have passed since the last flip, far beyond that.
  */
 #define NS_CFG_QUIESCE_NS (50ull * 1000 * 1000)
 
-static void cfg_quiesce(struct ns_daemon *d)
+uint64_t ns_loader_quiesce_left_ns(const struct ns_daemon *d)
 {
 	uint64_t now = ns_now();
 
-	if (d->cfg_flip_ns && now - d->cfg_flip_ns < NS_CFG_QUIESCE_NS) {
-		uint64_t left = NS_CFG_QUIESCE_NS - (now - d->cfg_flip_ns);
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left };
-
-		nanosleep(&ts, NULL);
-	}
+	if (d->cfg_flip_ns && now - d->cfg_flip_ns < NS_CFG_QUIESCE_NS)
+		return NS_CFG_QUIESCE_NS - (now - d->cfg_flip_ns);
+	return 0;
 }
 
 /* The live slot of ns_config, zero when it cannot be read (fresh maps). */
@@ -604,7 +601,9 @@ int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint3
 		svcs[i] = c->svcs[i];
 		svcs[i].bank = (uint16_t)nb;
 	}
-	cfg_quiesce(d);
+	/* Never waits: the caller retries later (reload.c's timer). */
+	if (ns_loader_quiesce_left_ns(d))
+		return -EAGAIN;
 	/* Terms and pools first, then the sets that index them, the bank's
 	 * global knobs last; nothing here is in force before the flip. */
 	err = write_bank(d->fd.pools, NS_MAP_POOLS, c->pools, c->n_pools, sizeof(c->pools[0]), nb,

@@ -41,11 +41,18 @@ int ns_loader_write_config(struct ns_daemon *d, const struct ns_config *c);
  * ns_loader_stage_config - write the compiled images of c (pools, service
  * sets, firewall and NAT terms, the bank's global knobs) into the config
  * bank NOT in force (NS_CFG_BANKS in common/natsync.h); entries beyond c's
- * counts are cleared. Traffic does not see any of it yet. Waits first, if
- * needed, until no packet can still be reading that bank from before the
- * last flip. *bank: the bank written. Returns 0 or -errno.
+ * counts are cleared. Traffic does not see any of it yet. Never waits:
+ * while a packet may still be reading that bank from before the last flip
+ * (ns_loader_quiesce_left_ns() > 0) it writes nothing and returns -EAGAIN.
+ * *bank: the bank written. Returns 0 or -errno.
  */
 int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint32_t *bank);
+
+/*
+ * ns_loader_quiesce_left_ns - how long the bank not in force may still be
+ * read by packets from before the last flip (0: it may be rewritten now).
+ */
+uint64_t ns_loader_quiesce_left_ns(const struct ns_daemon *d);
 
 /*
  * ns_loader_commit_config - write the interfaces and the devmap, then flip

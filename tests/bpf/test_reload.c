@@ -15,7 +15,10 @@
 #include "daemon/daemon.h"
 #include "daemon/loader.h"
 #include "daemon/log.h"
+#include "daemon/util.h"
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +99,20 @@ static void teardown(void)
 
 TestSuite(reload, .init = setup, .fini = teardown);
 
+/* Until the bank not in force may be rewritten (the loader never waits:
+ * the daemon's reload timer does). Deadline: 10 s, far beyond the window. */
+static void wait_quiesced(void)
+{
+	uint64_t until = ns_now() + 10000000000ull;
+
+	while (ns_loader_quiesce_left_ns(&d)) {
+		struct timespec ts = { 0, 1000000 };
+
+		cr_assert(ns_now() < until, "the quiesce window never ended");
+		nanosleep(&ts, NULL);
+	}
+}
+
 static uint32_t live_bank(void)
 {
 	struct ns_cfg live;
@@ -164,6 +181,7 @@ static void staged_then_flipped(int tc)
 	a_addr = s.out_key.daddr;
 
 	/* B written into the other bank: not in force, not even in part */
+	wait_quiesced();
 	cr_assert_eq(ns_loader_stage_config(&d, &conf_b, &bank_b), 0);
 	cr_assert_neq(bank_b, bank_a);
 	cr_assert_eq(live_bank(), bank_a);
@@ -181,6 +199,7 @@ static void staged_then_flipped(int tc)
 	cr_assert_eq(dns_flow(tc, 2000), 'A', "established flow from A unchanged");
 
 	/* and back to A */
+	wait_quiesced();
 	cr_assert_eq(ns_loader_write_config(&d, &conf_a), 0);
 	cr_assert_eq(live_bank(), bank_a);
 	cr_assert_eq(dns_flow(tc, 2005), 'A');
@@ -208,12 +227,38 @@ Test(reload, failed_write_leaves_running_config_whole)
 
 	broken = conf_b;
 	broken.n_nat = NS_MAX_NAT_TERMS + 1; /* more than a bank holds */
+	wait_quiesced();
 	cr_assert_neq(ns_loader_write_config(&d, &broken), 0, "the write must fail");
 	cr_assert_eq(live_bank(), bank, "no flip");
 	cr_assert_eq(d.cfg_flips, 1, "only A's flip counted");
 	cr_assert_eq(dns_flow(0, 3000), 'A', "B's firewall term (written) is not in force");
 	cr_assert_eq(tcp_flow(0, 3001), 'A', "B's pool (written) is not in force");
 	/* the next good write still works */
+	wait_quiesced();
 	cr_assert_eq(ns_loader_write_config(&d, &conf_b), 0);
 	cr_assert_eq(dns_flow(0, 3002), 'D');
+}
+
+/* Right after a flip the bank not in force may still be read by a packet
+ * from before it: a write then is refused with -EAGAIN at once (no sleep
+ * on the daemon's loop), writes nothing, flips nothing; once the window
+ * has passed the same write goes through. */
+Test(reload, write_inside_quiesce_window_refused_not_waited)
+{
+	uint32_t bank = live_bank(), bank_b;
+	uint64_t t0, took;
+
+	cr_assert_gt(ns_loader_quiesce_left_ns(&d), 0, "A's flip just happened");
+	t0 = ns_now();
+	cr_assert_eq(ns_loader_stage_config(&d, &conf_b, &bank_b), -EAGAIN);
+	cr_assert_eq(ns_loader_write_config(&d, &conf_b), -EAGAIN);
+	took = ns_now() - t0;
+	cr_assert_eq(live_bank(), bank, "no flip");
+	cr_assert_eq(d.cfg_flips, 1, "only A's flip counted");
+	cr_assert_eq(dns_flow(0, 4000), 'A', "nothing of B in force");
+	cr_assert_eq(tcp_flow(0, 4001), 'A', "nothing of B in force");
+	cr_log_info("refused in %llu us", (unsigned long long)(took / 1000));
+	wait_quiesced();
+	cr_assert_eq(ns_loader_write_config(&d, &conf_b), 0);
+	cr_assert_eq(dns_flow(0, 4002), 'D', "B in force after the window");
 }

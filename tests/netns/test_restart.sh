@@ -520,6 +520,45 @@ check "2 flows undisturbed by both reloads" stream_ok
 stream_report "the two reloads"
 check "2 the sessions survived the reloads" same_text "$before" "$(sessions_key)"
 
+# Two reloads back to back (within a millisecond, one client process): the
+# second comes while the bank the first flipped away from may still be read
+# by a packet, so it is checked at once, answered "in force in N ms" and put
+# in force by the reload timer: the daemon never sleeps in its loop for it.
+# ctl_pair: send both requests, print both answers (one line each).
+ctl_pair()
+{
+	ip netns exec "$BOX" python3 - "$SOCK" <<'PY'
+import socket, sys
+def req(line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(line)
+    return s
+a = req(b"reload\n"); b = req(b"reload\n")
+for s in (a, b):
+    out = b""
+    while True:
+        c = s.recv(4096)
+        if not c:
+            break
+        out += c
+    print(out.decode().replace("\n", " | ").strip())
+PY
+}
+deferred0=$(dcounter reloads_deferred)
+reloads1=$(dcounter reloads)
+write_config "$CFG" term="$DISCARD_TERM" udp=91
+pair=$(ctl_pair)
+nst_log "two reloads back to back: $pair"
+check "2b two reloads back to back: both answered OK, the second deferred" \
+	eval 'grep -c "^OK" <<<"$pair" | grep -qx 2 && grep -q "in force in [0-9]* ms" <<<"$pair"'
+check "2b ... the deferred one is counted (reloads_deferred)" \
+	equals "$(dcounter reloads_deferred)" $((deferred0 + 1))
+check "2b ... and both are applied (reloads +2, wait)" \
+	wait_for 5 eval '[ "$(dcounter reloads)" = $((reloads1 + 2)) ]'
+check "2b show config: udp timeout 91 s" \
+	equals "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" 91
+
 # ---- 3: reload with an invalid config --------------------------------------------
 
 GOOD=$NST_TMP/good.cfg
