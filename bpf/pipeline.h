@@ -2,7 +2,8 @@
 /*
  * pipeline.h - the packet pipeline shared by natsync_xdp and natsync_tc:
  *
- *   parse -> interface role -> sanity (malformed, fragment, inactive, TTL)
+ *   parse -> interface role -> sanity (malformed, inactive, TTL)
+ *   -> a later IPv4 fragment: translated as its first one (bpf/frag.h)
  *   -> session lookup (inside: ns_sessions, outside: via ns_session_rev)
  *   -> miss: local? firewall, SYN check, NAT allocation, insert
  *   -> account + TCP state -> rewrite with checksums -> forward.
@@ -31,6 +32,7 @@
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
 #include "bpf/nat64.h"
+#include "bpf/frag.h"
 /* clang-format on */
 
 #define NS_CONTINUE 0
@@ -402,12 +404,12 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc)
 		return NS_CNT_PASS_NON_IP;
 	if (rc == NS_PARSE_MALFORMED)
 		return NS_CNT_DROP_MALFORMED;
-	if (rc == NS_PARSE_FRAGMENT)
-		return NS_CNT_DROP_FRAGMENT;
 	if (!p->active)
 		return ns_local_or(p, NS_CNT_DROP_INACTIVE);
 	if (p->ttl <= 1)
 		return ns_local_or(p, NS_CNT_PASS_TTL);
+	if (rc == NS_PARSE_FRAGMENT) /* a later fragment: bpf/frag.h */
+		return NS_CONTINUE;
 	if (rc == NS_PARSE_OTHER_L4)
 		return ns_local_or(p, NS_CNT_DROP_UNSUPPORTED);
 	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO &&
@@ -424,6 +426,7 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc)
 static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 {
 	struct ns_session *s = NULL;
+	struct ns_frag_key fk;
 	struct ns_tuple nt;
 	struct ns_cfg *live, *cfg;
 	struct ns_iface *ifc;
@@ -431,6 +434,7 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	struct ns_pkt p;
 	__u32 key = NS_CFG_SLOT_LIVE, cnt, svc_id, pass, bank;
 	int rc, fib_rc;
+	bool first_frag;
 
 	__builtin_memset(&p, 0, sizeof(p));
 	p.ctx = ctx;
@@ -469,6 +473,8 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	cnt = ns_classify(&p, rc);
 	if (cnt != NS_CONTINUE)
 		return cnt;
+	if (rc == NS_PARSE_FRAGMENT)
+		return ns_frag_later(&p, is_tc, svc);
 	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {
 		if (p.side == NS_SIDE_OUTSIDE) {
 			p.to_pool = ns_svc_pool_addr_g(svc, p.t.daddr);
@@ -488,6 +494,7 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	 * (session via ns_session_rev, or an EIF binding) and translates the
 	 * destination back to the inside endpoint.
 	 */
+	first_frag = ns_frag_first(&p, is_tc, &fk);
 	for (pass = 0; pass < 2; pass++) {
 		s = ns_session_find(&p.t, p.side);
 		if (!s && !pass && p.side == NS_SIDE_OUTSIDE) {
@@ -522,6 +529,8 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 			break;
 		p.side = NS_SIDE_OUTSIDE;
 	}
+	if (first_frag)
+		ns_frag_first_done(&p, &fk, cnt);
 	return cnt;
 }
 

@@ -19,6 +19,7 @@
 #ifdef __BPF__
 #include <linux/types.h>
 #else
+#include <linux/bpf.h> /* struct bpf_timer */
 #include <linux/types.h>
 #include <stddef.h>
 #endif
@@ -185,6 +186,18 @@ enum ns_counter {
 	NS_CNT_DROP_IPV6_EXTHDR,   /* NAT64: IPv6 extension header not handled */
 	NS_CNT_NAT64_OUT,          /* NAT64: IPv6 packet translated to IPv4 */
 	NS_CNT_NAT64_IN,           /* NAT64: IPv4 packet translated to IPv6 */
+	/* IPv4 fragments (appended, bpf/frag.h): one verdict, then events */
+	NS_CNT_FRAG_HELD,          /* non-first fragment before its first one:
+				    * handed to the daemon, which sends it on
+				    * once the first is translated (not a loss) */
+	NS_CNT_FRAG_FIRST,         /* first fragment translated and tracked */
+	NS_CNT_FRAG_XLATED,        /* later fragment translated as its first */
+	NS_CNT_FRAG_UNKNOWN,       /* later fragment without a known first one */
+	NS_CNT_FRAG_TRACK_FULL,    /* ns_frag full: datagram not tracked */
+	NS_CNT_FRAG_HOLD_FULL,     /* fragment not held: NS_FRAG_HOLD_MAX of its
+				    * datagram already are, or the ring is full */
+	NS_CNT_FRAG_TIMEOUT,       /* tracked datagram incomplete after
+				    * NS_FRAG_TIMEOUT_NS: forgotten */
 	NS_CNT_MAX,
 };
 
@@ -193,7 +206,8 @@ enum ns_counter {
 static inline int ns_counter_is_verdict(int i)
 {
 	return (i >= NS_CNT_PASS_NON_IP && i <= NS_CNT_DROP_UNSUPPORTED) ||
-	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT || i == NS_CNT_DROP_IPV6_EXTHDR;
+	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT || i == NS_CNT_DROP_IPV6_EXTHDR ||
+	       i == NS_CNT_FRAG_HELD;
 }
 
 /* True for the verdicts that drop the packet. */
@@ -473,6 +487,64 @@ static inline __be32 ns_nat64_fold(const __u8 a[16])
 	return h ^ (h >> 16);
 }
 
+/* ---- IPv4 fragments (bpf/frag.h, doc/fastpath.md "Fragments") ----------
+ *
+ * ns_frag: key = the fragment as it arrives (addresses, IP ID, protocol,
+ * ingress side) -> how its datagram is translated. The first fragment
+ * (MF set, offset 0) carries the L4 header: the pipeline translates it
+ * through its session and records the translated addresses; later
+ * fragments get the same addresses (and the IPv4 header checksum; the L4
+ * checksum lies in the first fragment only). A later fragment arriving
+ * before its first one makes a pending entry and is copied to the daemon
+ * through ns_frag_ring (NS_FRAG_REC_HELD); when the first one arrives the
+ * fast path says so (NS_FRAG_REC_FIRST) and the daemon sends the held
+ * ones on, translated (RFC 4787 REQ-14). An entry goes when the fragments
+ * seen cover the datagram, or after NS_FRAG_TIMEOUT_NS (its bpf_timer).
+ */
+#define NS_FRAG_MAX 8192	  /* datagrams tracked at once */
+#define NS_FRAG_TIMEOUT_NS (2ull * 1000 * 1000 * 1000) /* RFC 6146: >= 2 s */
+#define NS_FRAG_HOLD_MAX 8	  /* fragments held per datagram before its first */
+#define NS_FRAG_DATA_MAX 1536	  /* bytes of one held fragment (its IPv4 packet) */
+#define NS_FRAG_RING_BYTES (1u << 21)
+
+struct ns_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;	     /* IPv4 identification */
+	__u8 proto;
+	__u8 side;	     /* enum ns_side it arrived on */
+};
+
+struct ns_frag {
+	__be32 new_saddr;    /* the translated addresses (valid with first) */
+	__be32 new_daddr;
+	__u64 created_ns;
+	__u32 seen;	     /* payload bytes of the fragments seen */
+	__u32 total;	     /* payload bytes of the datagram (valid with last) */
+	__u32 held;	     /* fragments handed to the daemon */
+	__u8 first;	     /* first fragment seen and translated */
+	__u8 last;	     /* last fragment (MF clear) seen */
+	__u8 _pad[2];
+	struct bpf_timer timer; /* expiry after NS_FRAG_TIMEOUT_NS */
+};
+
+/* ns_frag_ring records. */
+enum ns_frag_rec_type {
+	NS_FRAG_REC_HELD = 1,  /* data: a later fragment as it arrived */
+	NS_FRAG_REC_FIRST = 2, /* its first fragment went out as new_* */
+};
+
+struct ns_frag_rec {
+	struct ns_frag_key key;
+	__u8 type;	     /* enum ns_frag_rec_type */
+	__u8 _pad;
+	__u16 len;	     /* NS_FRAG_REC_HELD: bytes of data */
+	__be32 new_saddr;    /* NS_FRAG_REC_FIRST */
+	__be32 new_daddr;
+	__u32 ifindex;	     /* NS_FRAG_REC_HELD: where it arrived */
+	__u8 data[];	     /* NS_FRAG_REC_HELD: the IPv4 packet */
+};
+
 /* ---- ring buffer events ------------------------------------------------ */
 enum ns_event_type {
 	NS_EV_SESSION_OPEN = 1,
@@ -522,6 +594,9 @@ NS_ASSERT_SIZE(ns_sub_key, 8);
 NS_ASSERT_SIZE(ns_event, 48);
 NS_ASSERT_SIZE(ns_tuple6, 40);
 NS_ASSERT_SIZE(ns_nat64_term, 48);
+NS_ASSERT_SIZE(ns_frag_key, 12);
+NS_ASSERT_SIZE(ns_frag, 48);
+NS_ASSERT_SIZE(ns_frag_rec, 28);
 #endif
 
 /* ---- map names (pinned as <pin-path>/v2/<name>) ------------------------- */
@@ -545,5 +620,7 @@ NS_ASSERT_SIZE(ns_nat64_term, 48);
 #define NS_MAP_NAT64_SESS "ns_nat64_sess"
 #define NS_MAP_NAT64_REV "ns_nat64_rev"
 #define NS_MAP_NAT64_TERMS "ns_nat64_terms"
+#define NS_MAP_FRAG "ns_frag"
+#define NS_MAP_FRAG_RING "ns_frag_ring"
 
 #endif /* NATSYNC_COMMON_H */

@@ -44,8 +44,15 @@ static const char *const counter_names[NS_CNT_MAX] = {
 	[NS_CNT_DROP_IPV6_EXTHDR] = "drop_ipv6_exthdr",
 	[NS_CNT_NAT64_OUT] = "nat64_out",
 	[NS_CNT_NAT64_IN] = "nat64_in",
+	[NS_CNT_FRAG_HELD] = "frag_held",
+	[NS_CNT_FRAG_FIRST] = "frag_first",
+	[NS_CNT_FRAG_XLATED] = "frag_xlated",
+	[NS_CNT_FRAG_UNKNOWN] = "frag_unknown",
+	[NS_CNT_FRAG_TRACK_FULL] = "frag_track_full",
+	[NS_CNT_FRAG_HOLD_FULL] = "frag_hold_full",
+	[NS_CNT_FRAG_TIMEOUT] = "frag_timeout",
 };
-_Static_assert(NS_CNT_NAT64_IN == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_FRAG_TIMEOUT == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
 
 const char *ns_counter_name(int idx)
