@@ -19,6 +19,7 @@ struct ns_redundancy;/* redundancy.c */
 struct ns_loader;    /* loader.c: what natsyncd attached, to detach it */
 struct ring_buffer;  /* libbpf ring buffer of ns_events (events.c) */
 struct ns_aging_sweep; /* aging.c */
+struct ns_fragd;     /* frag.c */
 
 /* File descriptors of the pinned maps (-1 when not open). */
 struct ns_map_fds {
@@ -26,6 +27,7 @@ struct ns_map_fds {
 	int pools, pool_state, svc, fw_terms, nat_terms;
 	int ifaces, config, counters, tx_ports, events;
 	int nat64_sess, nat64_rev, nat64_terms; /* stateful NAT64 (doc/nat64.md) */
+	int frag, frag_ring; /* IPv4 fragments (bpf/frag.h, frag.h) */
 };
 
 struct ns_daemon_stats {
@@ -59,6 +61,7 @@ struct ns_daemon {
 	struct ns_redundancy *red;
 	struct ns_loader *ld;         /* attachments (loader.c) */
 	struct ring_buffer *rb;       /* ns_events consumer (events.c) */
+	struct ns_fragd *frag;        /* held fragments (frag.c); NULL when off */
 	int aging_timer_fd;           /* -1 until aging_init() */
 	struct ns_aging_sweep *aging_sweep; /* the in-kernel sweep (aging.c) */
 	char aging_why[128];          /* why not: the batch walk runs instead */

@@ -91,6 +91,8 @@ static const struct {
 	{ NS_MAP_NAT64_SESS, offsetof(struct ns_map_fds, nat64_sess), false, 1, true },
 	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 1, true },
 	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false },
+	{ NS_MAP_FRAG, offsetof(struct ns_map_fds, frag), false, 0, false },
+	{ NS_MAP_FRAG_RING, offsetof(struct ns_map_fds, frag_ring), false, 0, false },
 };
 
 static int *fd_slot(struct ns_map_fds *fds, size_t i)

@@ -26,6 +26,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
+#include "frag.h"
 #include "loader.h"
 #include "log.h"
 #include "pinlock.h"
@@ -586,6 +587,8 @@ int main(int argc, char **argv)
 	if (!err && d->fd.events >= 0)
 		err = ns_events_init(d);
 	if (!err)
+		err = ns_frag_init(d);
+	if (!err)
 		err = ns_aging_init(d);
 	if (err)
 		goto cleanup;
@@ -644,6 +647,7 @@ cleanup:
 	ns_reload_fini(d);
 	ns_control_close(ctl);
 	ns_aging_fini(d);
+	ns_frag_fini(d);
 	ns_events_fini(d);
 	ns_loader_detach(d);
 	ns_loader_close(d);

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+/* frag.c - out-of-order IPv4 fragments: hold, translate, send (frag.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ctlproto.h"
+#include "daemon.h"
+#include "frag.h"
+#include "log.h"
+#include "util.h"
+
+#define FRAG_CHECK_MS 500 /* how often held fragments are checked for expiry */
+
+struct held {
+	struct ns_frag_key key;
+	uint64_t at_ns;
+	uint16_t len; /* 0: free slot */
+	uint8_t data[NS_FRAG_DATA_MAX];
+};
+
+struct known {
+	struct ns_frag_key key;
+	uint32_t new_saddr, new_daddr;
+	uint64_t at_ns; /* 0: free slot */
+};
+
+struct ns_fragd {
+	struct ring_buffer *rb;
+	int raw_fd;   /* -1: no CAP_NET_RAW, held fragments only expire */
+	int timer_fd;
+	struct ns_frag_stats st;
+	struct held held[NS_FRAGD_HELD_MAX];
+	struct known known[NS_FRAGD_KNOWN_MAX];
+};
+
+/* One's complement checksum of an IPv4 header. */
+static uint16_t ip_csum(const uint8_t *h, unsigned int hl)
+{
+	uint32_t sum = 0;
+
+	for (unsigned int i = 0; i + 1 < hl; i += 2)
+		sum += (uint32_t)h[i] << 8 | h[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+int ns_frag_translate(uint8_t *pkt, uint32_t len, uint32_t new_saddr, uint32_t new_daddr)
+{
+	unsigned int hl;
+	uint16_t c;
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return -EINVAL;
+	hl = (pkt[0] & 0xf) * 4u;
+	if (hl < 20 || hl > len || ((uint32_t)pkt[2] << 8 | pkt[3]) != len || pkt[8] <= 1)
+		return -EINVAL;
+	memcpy(pkt + 12, &new_saddr, 4);
+	memcpy(pkt + 16, &new_daddr, 4);
+	pkt[8]--; /* forwarded: as the first fragment was */
+	pkt[10] = pkt[11] = 0;
+	c = ip_csum(pkt, hl);
+	pkt[10] = c >> 8;
+	pkt[11] = c & 0xff;
+	return 0;
+}
+
+static bool key_eq(const struct ns_frag_key *a, const struct ns_frag_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, uint32_t s, uint32_t dst)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = dst };
+
+	if (fd->raw_fd < 0 || ns_frag_translate(pkt, len, s, dst)) {
+		fd->st.send_errors++;
+		return;
+	}
+	if (sendto(fd->raw_fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) != len) {
+		fd->st.send_errors++;
+		pr_debug("frag: sending a held fragment: %s", strerror(errno));
+		return;
+	}
+	fd->st.sent++;
+}
+
+/* The first fragment of @k went out as @s -> @dst: send what is held. */
+static void flush(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t s, uint32_t dst)
+{
+	for (unsigned int i = 0; i < NS_FRAGD_HELD_MAX; i++) {
+		struct held *h = &fd->held[i];
+
+		if (!h->len || !key_eq(&h->key, k))
+			continue;
+		send_one(fd, h->data, h->len, s, dst);
+		h->len = 0;
+		fd->st.waiting--;
+	}
+}
+
+/* Remember a translation for held copies that arrive after its record
+ * (another CPU's copy can be read after the first fragment's record). */
+static void remember(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t s, uint32_t dst,
+		     uint64_t now)
+{
+	struct known *oldest = &fd->known[0];
+
+	for (unsigned int i = 0; i < NS_FRAGD_KNOWN_MAX; i++) {
+		if (fd->known[i].at_ns < oldest->at_ns)
+			oldest = &fd->known[i];
+	}
+	oldest->key = *k;
+	oldest->new_saddr = s;
+	oldest->new_daddr = dst;
+	oldest->at_ns = now;
+}
+
+/* How the first fragment of @k was translated, if known: from a recent
+ * record, else from ns_frag itself. */
+static bool lookup_first(const struct ns_daemon *d, const struct ns_fragd *fd,
+			 const struct ns_frag_key *k, uint64_t now, uint32_t *s, uint32_t *dst)
+{
+	struct ns_frag e;
+
+	for (unsigned int i = 0; i < NS_FRAGD_KNOWN_MAX; i++) {
+		const struct known *kn = &fd->known[i];
+
+		if (kn->at_ns && now - kn->at_ns < NS_FRAG_TIMEOUT_NS && key_eq(&kn->key, k)) {
+			*s = kn->new_saddr;
+			*dst = kn->new_daddr;
+			return true;
+		}
+	}
+	if (d->fd.frag < 0 || bpf_map_lookup_elem(d->fd.frag, k, &e) || !e.first)
+		return false;
+	*s = e.new_saddr;
+	*dst = e.new_daddr;
+	return true;
+}
+
+static void hold(struct ns_daemon *d, struct ns_fragd *fd, const struct ns_frag_rec *r,
+		 size_t size, uint64_t now)
+{
+	struct held *slot = NULL;
+	uint8_t buf[NS_FRAG_DATA_MAX];
+	uint32_t s, dst;
+
+	if (r->len > NS_FRAG_DATA_MAX || size < sizeof(*r) + r->len || !r->len) {
+		fd->st.bad++;
+		return;
+	}
+	fd->st.held++;
+	if (lookup_first(d, fd, &r->key, now, &s, &dst)) {
+		memcpy(buf, r->data, r->len);
+		send_one(fd, buf, r->len, s, dst);
+		return;
+	}
+	for (unsigned int i = 0; i < NS_FRAGD_HELD_MAX && !slot; i++)
+		if (!fd->held[i].len)
+			slot = &fd->held[i];
+	if (!slot) {
+		fd->st.table_full++;
+		return;
+	}
+	slot->key = r->key;
+	slot->at_ns = now;
+	slot->len = r->len;
+	memcpy(slot->data, r->data, r->len);
+	fd->st.waiting++;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct ns_daemon *d = ctx;
+	struct ns_fragd *fd = d->frag;
+	struct ns_frag_rec r;
+	uint64_t now = ns_now();
+
+	if (size < sizeof(r)) {
+		fd->st.bad++;
+		return 0;
+	}
+	memcpy(&r, data, sizeof(r)); /* ring data is only 8-byte aligned */
+	if (r.type == NS_FRAG_REC_HELD) {
+		hold(d, fd, data, size, now);
+	} else if (r.type == NS_FRAG_REC_FIRST) {
+		remember(fd, &r.key, r.new_saddr, r.new_daddr, now);
+		flush(fd, &r.key, r.new_saddr, r.new_daddr);
+	} else {
+		fd->st.bad++;
+	}
+	return 0;
+}
+
+static void on_ring_ready(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_daemon *d = arg;
+	int n;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	n = ring_buffer__consume(d->frag->rb);
+	if (n < 0)
+		pr_warn("frag: ring buffer consume failed: %s", strerror(-n));
+}
+
+/* Held fragments whose first fragment did not come in time go. */
+static void on_timer(struct ns_loop *loop, int tfd, uint32_t events, void *arg)
+{
+	struct ns_fragd *fd = ((struct ns_daemon *)arg)->frag;
+	uint64_t now = ns_now();
+
+	(void)loop;
+	(void)tfd;
+	(void)events;
+	for (unsigned int i = 0; i < NS_FRAGD_HELD_MAX; i++) {
+		struct held *h = &fd->held[i];
+
+		if (h->len && now - h->at_ns >= NS_FRAG_TIMEOUT_NS) {
+			h->len = 0;
+			fd->st.waiting--;
+			fd->st.expired++;
+		}
+	}
+}
+
+int ns_frag_init(struct ns_daemon *d)
+{
+	struct ns_fragd *fd;
+	int err;
+
+	if (d->fd.frag_ring < 0)
+		return 0;
+	fd = calloc(1, sizeof(*fd));
+	if (!fd)
+		return -ENOMEM;
+	fd->timer_fd = -1;
+	fd->raw_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd->raw_fd < 0)
+		pr_warn("frag: no raw socket (%s): fragments that arrive before their first one "
+			"are dropped", strerror(errno));
+	d->frag = fd;
+	fd->rb = ring_buffer__new(d->fd.frag_ring, on_record, d, NULL);
+	if (!fd->rb) {
+		err = -errno;
+		pr_err("frag: cannot open ring buffer %s: %s", NS_MAP_FRAG_RING, strerror(-err));
+		goto fail;
+	}
+	err = loop_add(d->loop, ring_buffer__epoll_fd(fd->rb), EPOLLIN, on_ring_ready, d);
+	if (err) {
+		pr_err("frag: cannot watch ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	fd->timer_fd = loop_add_timer(d->loop, FRAG_CHECK_MS, on_timer, d);
+	if (fd->timer_fd < 0) {
+		err = fd->timer_fd;
+		pr_err("frag: timer: %s", strerror(-err));
+		loop_del(d->loop, ring_buffer__epoll_fd(fd->rb));
+		goto fail;
+	}
+	return 0;
+fail:
+	ring_buffer__free(fd->rb);
+	if (fd->raw_fd >= 0)
+		close(fd->raw_fd);
+	free(fd);
+	d->frag = NULL;
+	return err;
+}
+
+void ns_frag_fini(struct ns_daemon *d)
+{
+	struct ns_fragd *fd = d->frag;
+
+	if (!fd)
+		return;
+	if (fd->timer_fd >= 0)
+		loop_del(d->loop, fd->timer_fd); /* closes the timerfd */
+	loop_del(d->loop, ring_buffer__epoll_fd(fd->rb));
+	ring_buffer__free(fd->rb);
+	if (fd->raw_fd >= 0)
+		close(fd->raw_fd);
+	free(fd);
+	d->frag = NULL;
+}
+
+void ns_frag_get_stats(const struct ns_daemon *d, struct ns_frag_stats *st)
+{
+	if (d->frag)
+		*st = d->frag->st;
+	else
+		memset(st, 0, sizeof(*st));
+}
+
+void ns_frag_status_text(const struct ns_daemon *d, FILE *f)
+{
+	struct ns_frag_stats st;
+
+	ns_frag_get_stats(d, &st);
+	fprintf(f, "fragments      %u held now; %llu held, %llu sent on, %llu send errors, "
+		"%llu expired, %llu dropped (table full)%s\n", st.waiting,
+		(unsigned long long)st.held, (unsigned long long)st.sent,
+		(unsigned long long)st.send_errors, (unsigned long long)st.expired,
+		(unsigned long long)st.table_full,
+		d->frag && d->frag->raw_fd < 0 ? " [no raw socket: not sent]" : "");
+}
+
+void ns_frag_status_json(const struct ns_daemon *d, struct ctl_json *j)
+{
+	struct ns_frag_stats st;
+
+	ns_frag_get_stats(d, &st);
+	ctl_json_key(j, "fragments");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "waiting", st.waiting);
+	ctl_json_kv_uint(j, "held", st.held);
+	ctl_json_kv_uint(j, "sent", st.sent);
+	ctl_json_kv_uint(j, "send_errors", st.send_errors);
+	ctl_json_kv_uint(j, "expired", st.expired);
+	ctl_json_kv_uint(j, "table_full", st.table_full);
+	ctl_json_kv_uint(j, "bad_records", st.bad);
+	ctl_json_end_object(j);
+}
