@@ -3,12 +3,13 @@
 # with, but only those that are missing (so a warm machine does no apt work).
 # pandoc makes the man pages (make man, make install); man-db (man, lexgrog)
 # and systemd (systemd-analyze verify) are what make install-test checks
-# them and the unit with.
+# them and the unit with. python3-scapy sends the reordered fragments of
+# tests/netns/test_frag.sh.
 set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
 libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
-netsniff-ng python3 procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd
+netsniff-ng python3 python3-scapy procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd
 pandoc man-db systemd"
 missing=""
 for p in $PKGS; do
