@@ -667,6 +667,26 @@ v = eval(sys.argv[1])
 print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$1"
 }
 
+# nsd_json SOCK ARGS...: natsyncctl -j ARGS against SOCK, the JSON document
+# only (a leading "OK" status line, if the client passes it through, goes).
+nsd_json()
+{
+	nsd_ctl "$1" -j "${@:2}" | sed '1{/^OK$/d}'
+}
+
+# nsd_counter SOCK NAME: one fast-path counter (summed over CPUs).
+nsd_counter()
+{
+	nsd_json "$1" show counters | json_get "j['counters']['$2']"
+}
+
+# lab_in_pool ADDR: ADDR is inside the lab's pool ($LAB_POOL).
+lab_in_pool()
+{
+	python3 -c 'import ipaddress,sys
+sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$LAB_POOL"
+}
+
 # ---- cleanup ----------------------------------------------------------
 
 # nst_remove_namespaces: delete every namespace with our prefix, after

@@ -68,26 +68,14 @@ EOF
 
 SOCK=""
 
-ctl_json()
-{
-	nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'
-}
-
 counter()
 {
-	ctl_json show counters | json_get "j['counters']['$1']"
+	nsd_counter "$SOCK" "$1"
 }
 
 frag_stat()
 {
-	ctl_json show status | json_get "j['fragments']['$1']"
-}
-
-# in_pool ADDR
-in_pool()
-{
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$LAB_POOL"
+	nsd_json "$SOCK" show status | json_get "j['fragments']['$1']"
 }
 
 # (a) in order, both ways: the senders' kernels fragment.
@@ -109,7 +97,7 @@ chk_in_order()
 	*) echo "server did not get the datagram whole"; return 1 ;;
 	esac
 	from=${got#from=}
-	in_pool "${from%%:*}" || { echo "server saw a non-pool source"; return 1; }
+	lab_in_pool "${from%%:*}" || { echo "server saw a non-pool source"; return 1; }
 	[ "$out" = "reply len=$BIG intact=1" ] || { echo "client did not get the answer whole"; return 1; }
 	after_f=$(counter frag_first) && after_x=$(counter frag_xlated) || return 1
 	echo "frag_first $before_f -> $after_f, frag_xlated $before_x -> $after_x"
@@ -160,7 +148,7 @@ chk_reorder_in()
 	pool=${from%%:*}
 	port=${from#*:}
 	port=${port%% *}
-	in_pool "$pool" || { echo "no pool source learnt"; bg_stop "$cli"; return 1; }
+	lab_in_pool "$pool" || { echo "no pool source learnt"; bg_stop "$cli"; return 1; }
 	out=$(ip netns exec nfr-srv timeout 15 "$SCAPY_PY" "$UDPPY" reorder \
 		"$LAB_SRV_ADDR" "$pool" 6002 "$port" $BIG) || { echo "scapy: $out"; bg_stop "$cli"; return 1; }
 	echo "scapy: $out"
@@ -177,7 +165,7 @@ chk_nothing_lost()
 {
 	local j
 
-	j=$(ctl_json show counters) || return 1
+	j=$(nsd_json "$SOCK" show counters) || return 1
 	printf '%s\n' "$j" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
@@ -192,7 +180,7 @@ if bad:
 
 chk_counter_invariant()
 {
-	ctl_json show counters | python3 -c '
+	nsd_json "$SOCK" show counters | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 verdicts = {k: v for k, v in c.items()
