@@ -89,6 +89,10 @@ struct pkt {
 /* 64-byte (without FCS: 60) Ethernet/IPv4/UDP frame of tuple t. */
 void pkt_udp(struct pkt *p, const struct ns_tuple *t, uint8_t ttl, int vlan);
 
+/* Make p (an untagged IPv4 frame) a later fragment: MF set, offset 8 bytes,
+ * IPv4 checksum recomputed; what followed the header is now payload. */
+void pkt_later_fragment(struct pkt *p);
+
 /* Ethernet/IPv4/TCP frame with the given flags (TCP header only). */
 void pkt_tcp(struct pkt *p, const struct ns_tuple *t, uint8_t ttl, uint8_t flags);
 

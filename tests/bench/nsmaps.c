@@ -257,6 +257,28 @@ int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tu
 	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_PORTS), &pk, &pv, BPF_ANY) ? -errno : 0;
 }
 
+/* A datagram's first fragment went from @from to @to: ns_frag as the fast
+ * path records it (a first fragment seen, never complete). */
+static int nsb_add_frag(struct nsb *b, const struct ns_tuple *from, const struct ns_tuple *to,
+			uint16_t id)
+{
+	struct ns_frag_key k;
+	struct ns_frag v;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.saddr = from->saddr;
+	k.daddr = from->daddr;
+	k.id = htons(id);
+	k.proto = from->proto;
+	k.side = NS_SIDE_INSIDE;
+	v.new_saddr = to->saddr;
+	v.new_daddr = to->daddr;
+	v.created_ns = ns_now();
+	v.first = 1;
+	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_FRAG), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
 /* Batch buffers for one chunk of nsb_prefill. */
 struct prefill_buf {
 	struct ns_tuple *in, *out;
@@ -553,7 +575,7 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 {
 	int if_in = (int)if_nametoindex(BENCH_IF_IN), if_out = (int)if_nametoindex(BENCH_IF_OUT);
 	struct ns_tuple a_in, a_out, b_in, b_out, f_in, f_out;
-	struct pkt x0, y0, icmp, fw;
+	struct pkt x0, y0, icmp, fw, frag;
 	char why[256];
 	struct nsb *b;
 	int err;
@@ -576,6 +598,10 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 	err = err ?: nsb_add_session(b, &a_in, &a_out, NS_NAT_NAPT44);
 	err = err ?: nsb_add_session(b, &b_in, &b_out, NS_NAT_NAPT44);
 	err = err ?: nsb_add_session(b, &f_in, &f_out, NS_NAT_NONE);
+	/* a later fragment of A, and of A translated (B's way back): pkt_udp's
+	 * IP ID is 0x1234 */
+	err = err ?: nsb_add_frag(b, &a_in, &b_in, 0x1234);
+	err = err ?: nsb_add_frag(b, &b_in, &a_in, 0x1234);
 	if (err) {
 		snprintf(why, sizeof(why), "error: filling natsync maps: %s", strerror(-err));
 		ns_testrun_na(n, why);
@@ -587,6 +613,8 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 	pkt_udp(&x0, &a_in, 255, 0);
 	pkt_udp(&y0, &a_out, 255, 0);
 	pkt_udp(&fw, &f_in, 255, 0);
+	pkt_udp(&frag, &a_in, 255, 0);
+	pkt_later_fragment(&frag);
 	pkt_icmp_unreach(&icmp, htonl(B_RTR), a_out.daddr, &b_in, 255);
 	{
 		struct ns_case cases[] = {
@@ -598,6 +626,8 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 			  NS_CNT_SESSION_HIT, NULL },
 			{ "natsync ICMP error translation", &icmp, if_out,
 			  pkt_tuple(B_RTR, 0, B_SUB, 0, 1), NS_CNT_ICMP_ERR_XLATED, NULL },
+			{ "natsync later IPv4 fragment in->out (as its first one)", &frag, if_in,
+			  pkt_tuple(B_POOL, 0, B_SRV, 0, 17), NS_CNT_FRAG_XLATED, NULL },
 		};
 		size_t i;
 

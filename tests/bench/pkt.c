@@ -198,6 +198,15 @@ static const struct iphdr *frame_ip(const uint8_t *frame, uint32_t len)
 	return ip;
 }
 
+void pkt_later_fragment(struct pkt *p)
+{
+	struct iphdr *ip = (struct iphdr *)(p->data + sizeof(struct ethhdr));
+
+	ip->frag_off = htons(0x2000 | 1);
+	ip->check = 0;
+	ip->check = htons(csum_fold(csum_add(0, ip, ip->ihl * 4u)));
+}
+
 struct ns_tuple pkt_parse_tuple(const uint8_t *frame, uint32_t len)
 {
 	const struct iphdr *ip = frame_ip(frame, len);
@@ -209,6 +218,8 @@ struct ns_tuple pkt_parse_tuple(const uint8_t *frame, uint32_t len)
 	t.saddr = ip->saddr;
 	t.daddr = ip->daddr;
 	t.proto = ip->protocol;
+	if (ntohs(ip->frag_off) & 0x1fff) /* a later fragment has no L4 header */
+		return t;
 	if (ip->protocol == IPPROTO_UDP || ip->protocol == IPPROTO_TCP) {
 		const struct udphdr *l4 = (const void *)((const uint8_t *)ip + ip->ihl * 4);
 
@@ -227,6 +238,8 @@ int pkt_csum_ok(const uint8_t *frame, uint32_t len)
 
 	if (!ip || csum_fold(csum_add(0, ip, ip->ihl * 4u)) != 0)
 		return 0;
+	if (ntohs(ip->frag_off) & 0x1fff) /* a later fragment: no L4 checksum */
+		return 1;
 	l4 = (const uint8_t *)ip + ip->ihl * 4;
 	l4len = ntohs(ip->tot_len) - ip->ihl * 4;
 	if (ip->protocol == IPPROTO_ICMP)
