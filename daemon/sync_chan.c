@@ -190,6 +190,7 @@ static bool next_frame(struct ns_sync *s, struct sync_conn *c)
 		c->data_seq = c->tx_seq;
 	if (q == &c->lo) {
 		c->lo_started++;
+		sy_lat_started(s, c->lo_started, c->tx_seq);
 		if (f[5] == NSW_BULK_END)
 			c->bulk_end_seq = c->tx_seq;
 	}
@@ -311,6 +312,7 @@ void sy_start_bulk(struct ns_sync *s)
 	s->walking = false;
 	s->finishing = false;
 	s->batch.count = 0;
+	sy_lat_reset_pending(s); /* their frames are gone with the connection */
 	sy_kick(s);
 }
 

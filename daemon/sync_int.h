@@ -96,6 +96,26 @@ struct sync_wheel {
 	size_t n, max;           /* queued; max: max-sessions */
 };
 
+/* Replication latency (sync_lat.c): samples waiting for their frame's ACK,
+ * and a histogram of 0.5 ms buckets up to 250 ms (beyond: counted in over). */
+#define SYNC_LAT_RING 16384u
+#define SYNC_LAT_FRAMES 1024u     /* lo frames whose sequence is remembered */
+#define SYNC_LAT_BUCKET_NS 500000ull
+#define SYNC_LAT_BUCKETS 500u
+
+struct sync_lat_sample {
+	uint64_t due_ns;          /* created + threshold, ns_now() clock */
+	uint32_t serial;          /* lo serial of its frame; 0: not framed yet */
+};
+
+struct sync_lat {
+	struct sync_lat_sample ring[SYNC_LAT_RING];
+	uint32_t head, framed, tail; /* [head, framed) framed, [framed, tail) not */
+	uint32_t seq_of[SYNC_LAT_FRAMES], serial_of[SYNC_LAT_FRAMES];
+	uint64_t hist[SYNC_LAT_BUCKETS];
+	uint64_t measured, over, unmeasured, max_ns;
+};
+
 /* ---- output queue: whole frames, bounded -------------------------------- */
 
 struct sync_q {
@@ -245,6 +265,10 @@ struct ns_sync {
 	struct sync_stats st;
 	const char *step_what;   /* what the current step did last (show sync) */
 	uint64_t step_red_ns;    /* time of the current step in redundancy code */
+	struct sync_lat lat;     /* primary: replication latency (sync_lat.c) */
+	bool lat_on;             /* the add being queued is measured: sent on its
+				  * open event or when it came due, not found
+				  * late by a walk (missed event, injected) */
 };
 
 /* sync_chan.c */
@@ -295,6 +319,15 @@ void sy_sweep_step(struct ns_sync *s);
 void sy_kick(struct ns_sync *s);
 void sy_on_kick(struct ns_loop *loop, int fd, uint32_t ev, void *arg);
 void sy_walk_step(struct ns_sync *s);
+/* sync_lat.c: a session due at due_ns was queued (incremental add); the
+ * batch went on lo as frame lo_serial; that frame started with seq; the
+ * peer acked up to seq; a connection closed; the q-quantile (upper bound). */
+void sy_lat_queued(struct ns_sync *s, uint64_t due_ns);
+void sy_lat_framed(struct ns_sync *s, uint32_t lo_serial);
+void sy_lat_started(struct ns_sync *s, uint32_t lo_serial, uint32_t seq);
+void sy_lat_acked(struct ns_sync *s, const struct sync_conn *c, uint32_t seq, uint64_t now);
+void sy_lat_reset_pending(struct ns_sync *s);
+uint64_t sy_lat_quantile_ns(const struct sync_lat *l, double q);
 /* sync_show.c */
 uint32_t sy_lag_frames(const struct sync_conn *c);
 

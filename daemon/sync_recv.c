@@ -549,6 +549,7 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		if (!r) {
 			s->st.acks_rx++;
 			c->acked = a.seq;
+			sy_lat_acked(s, c, a.seq, ns_now());
 			if (c->window_since && sy_lo_open(c)) {
 				if (c->window_logged)
 					pr_info("sync: peer %s acknowledges again after %llu ms",

@@ -112,6 +112,7 @@ static bool flush_batch(struct ns_sync *s, struct sync_conn *c)
 		return true;
 	if (!sy_send_lo(s, c, s->batch_buf, n))
 		return false;
+	sy_lat_framed(s, c->lo_enq);
 	s->batch.count = 0;
 	return true;
 }
@@ -320,6 +321,8 @@ static void walk_entry(struct ns_sync *s, struct sync_conn *c, const struct ns_t
 		s->st.adds_tx++;
 		if (s->bulk_running)
 			s->bulk_count++;
+		else if (s->lat_on)
+			sy_lat_queued(s, v->created_ns + thr);
 	} else {
 		s->st.updates_tx++;
 	}
@@ -415,6 +418,7 @@ static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 		/* A fresh connection: nothing half-built may leak into it. */
 		s->batch.count = 0;
 		s->dbatch.count = 0;
+		sy_lat_reset_pending(s);
 		if (!sy_send_lo(s, c, f, nsw_encode_bulk(f, sizeof(f), NSW_BULK_START, 0, &b))) {
 			s->walking = false; /* lo full: the next step retries the start */
 			return;
@@ -595,7 +599,9 @@ static bool due_step(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 			if (!e || e->created_ns != v->created_ns || e->epoch == s->epoch)
 				continue;
 			s->st.due_sent++;
+			s->lat_on = true;
 			walk_entry(s, c, &v->in_key, v, sl->v[sl->off - 1].bind, now);
+			s->lat_on = false;
 			if (!conn_live(s, c))
 				return false;
 		}
@@ -741,7 +747,9 @@ void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k)
 		s->st.backpressure++;
 		return;
 	}
+	s->lat_on = true;
 	walk_entry(s, c, k, &v, -1, ns_now());
+	s->lat_on = false;
 	if (!conn_live(s, c) || !sy_tab_find(&s->tab, k))
 		return;
 	s->st.open_sent++;

@@ -94,6 +94,15 @@ static void show_text(struct ns_sync *s, FILE *f)
 		fprintf(f, "Lag:          %u frames (data seq %u, acked %u), queued %zu + %zu bytes, "
 			"peer install failures %u\n", sy_lag_frames(c), c->data_seq, c->acked,
 			sy_q_len(&c->hi), sy_q_len(&c->lo), s->peer_install_fail);
+	if (s->lat.measured || s->lat.unmeasured)
+		fprintf(f, "Latency:      %llu new sessions acked by the peer after they were due: "
+			"p50 <= %.1f ms, p99 <= %.1f ms, max %.1f ms, %llu over %llu ms, "
+			"%llu not measured\n", (unsigned long long)s->lat.measured,
+			sy_lat_quantile_ns(&s->lat, 0.50) / 1e6,
+			sy_lat_quantile_ns(&s->lat, 0.99) / 1e6, s->lat.max_ns / 1e6,
+			(unsigned long long)s->lat.over,
+			(unsigned long long)(SYNC_LAT_BUCKETS * SYNC_LAT_BUCKET_NS / SYNC_NS_PER_MS),
+			(unsigned long long)s->lat.unmeasured);
 	fprintf(f, "Errors:       connect %llu, refused sent %llu, refused received %llu, "
 		"protocol %llu, auth %llu, replayed %llu, sequence gaps %llu, truncated %llu, "
 		"dead peer %llu, rejected %llu, backpressure %llu, deletes deferred %llu, "
@@ -185,6 +194,15 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 		ctl_json_kv_uint(j, "received", s->bulk_rx_count);
 		ctl_json_kv_uint(j, "expected", s->bulk_rx_expected);
 	}
+	ctl_json_end_object(j);
+	ctl_json_key(j, "replication_latency");
+	ctl_json_start_object(j);
+	ctl_json_kv_uint(j, "measured", s->lat.measured);
+	ctl_json_kv_uint(j, "p50_us", sy_lat_quantile_ns(&s->lat, 0.50) / 1000);
+	ctl_json_kv_uint(j, "p99_us", sy_lat_quantile_ns(&s->lat, 0.99) / 1000);
+	ctl_json_kv_uint(j, "max_us", s->lat.max_ns / 1000);
+	ctl_json_kv_uint(j, "over_max_bucket", s->lat.over);
+	ctl_json_kv_uint(j, "unmeasured", s->lat.unmeasured);
 	ctl_json_end_object(j);
 	ctl_json_key(j, "counters");
 	ctl_json_start_object(j);

@@ -521,6 +521,9 @@ bg_stop_all()
 	NST_BG_PIDS=()
 }
 
+# equals GOT WANT: for check; prints both (shown when the check fails).
+equals() { echo "got '$1', want '$2'"; [ "$1" = "$2" ]; }
+
 # wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds; 1 on
 # timeout.
 wait_for()

@@ -34,6 +34,11 @@
 # NSR_HB_MS / NSR_DEAD_MS heartbeat and dead interval (default 100 / 500).
 # Modes for the demo and the bench (the defaults are the regression test):
 # NSR_PHASES=hard runs only the hard-failure phase (then the verdict);
+# NSR_SOAK_S=N (default 0: none) first runs the pair for N seconds with a
+# CPU hog on every core (stress-ng, started and stopped by the script, kept
+# running through the hard failure) and checks that neither box changed
+# role and no heartbeat came later than half the dead interval meanwhile
+# (test_ha_load.sh: 1M sessions, 120 s);
 # NSR_MAX_SESSIONS (default 524288) sizes both boxes' maps (1M injected
 # sessions need more); NSR_RESULT=FILE writes the hard phase's figures
 # there as JSON (takeover time, longest TCP/UDP gaps); NSR_DEMO=1 narrates
@@ -55,6 +60,7 @@ PHASES=${NSR_PHASES:-all}
 MAX_SESSIONS=${NSR_MAX_SESSIONS:-524288}
 RESULT=${NSR_RESULT:-}
 DEMO=${NSR_DEMO:-0}
+SOAK_S=${NSR_SOAK_S:-0}
 case "$PHASES" in
 all | hard) ;;
 *) echo "NSR_PHASES must be all or hard" >&2; exit 2 ;;
@@ -79,6 +85,7 @@ UDP_PORT=5002
 nst_init $P
 nst_need_natsync
 nst_need_tools python3 bridge socat
+[ "$SOAK_S" = 0 ] || nst_need_tools stress-ng
 # natsyncctl of this tree has the redundancy commands: a build without them
 # is stale or broken, which is a failure, never a skip (nst_skip is for
 # limits of the environment only).
@@ -597,6 +604,46 @@ if [ "$EXTRA" -gt 0 ]; then
 fi
 # The figures must not include a backup still installing its bulk.
 [ -n "$RESULT" ] && wait_for 120 backup_ready "$SOCK_B"
+
+# red_get SOCK KEY: one field of show redundancy (JSON).
+red_get() { red_json "$1" | json_get "j['$2']"; }
+
+# -- soak: the pair under a CPU hog with the sync link up (issue 10: a busy
+# box must not flap). The hog stays on through the hard failure below.
+HOG=
+if [ "$SOAK_S" -gt 0 ]; then
+	check "soak: B is ready before the hog starts" wait_for 120 backup_ready "$SOCK_B"
+	for b in A B; do
+		eval "sock=\$SOCK_$b"
+		eval "TR0_$b=\$(red_get \"\$sock\" transitions)"
+		eval "LATE0_$b=\$(red_get \"\$sock\" heartbeats_late)"
+	done
+	ncpu=$(nproc)
+	bg_start "$NST_TMP/hog.log" "$P-sw" stress-ng --cpu "$ncpu" --cpu-method all \
+		--timeout $((SOAK_S + 300))s
+	HOG=$NST_LAST_PID
+	nst_log "soak: stress-ng --cpu $ncpu for $SOAK_S s beside the pair (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+	soak_end=$(( $(date +%s) + SOAK_S ))
+	while [ "$(date +%s)" -lt "$soak_end" ]; do
+		kill -0 "$HOG" 2>/dev/null || break
+		sleep 5
+	done
+	nst_log "soak: done (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+	check "soak: the CPU hog ran the whole time" kill -0 "$HOG"
+	for b in A B; do
+		eval "sock=\$SOCK_$b"
+		tr=$(red_get "$sock" transitions)
+		late=$(red_get "$sock" heartbeats_late)
+		eval "tr0=\$TR0_$b late0=\$LATE0_$b"
+		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us"
+		check "soak: $b changed role 0 times under the hog" equals "$((tr - tr0))" 0
+		check "soak: $b got no heartbeat later than half the dead interval" \
+			equals "$((late - late0))" 0
+	done
+	check "soak: A is still primary, B backup and ready" \
+		eval 'role_is "$SOCK_A" primary && backup_ready "$SOCK_B"'
+	check "soak: every flow still runs through A" flowing
+fi
 say "The flows run through A; B holds them as replicated sessions"
 demo_show A "$SOCK_A" sessions
 demo_show B "$SOCK_B" sessions
@@ -609,6 +656,16 @@ bg_start "$NST_TMP/young.log" "$P-cli" python3 "$NST_TMP/young.py" "$SRV" $UDP_P
 check "young: $YOUNG new UDP flows answered through A" wait_for 15 test -e "$NST_TMP/young1.txt"
 check "young: A sent them on their open events" wait_for 5 sent_on_open "$SOCK_A" $YOUNG
 check "young: B holds every young flow" wait_for 5 young_on "$SOCK_B"
+# A measures each new session's replication latency (due -> the backup's
+# ACK of its frame, show sync): counted here, its figures only reported
+# (timings are the bench's business, tests/bench/sync.sh).
+lat_json() { nsd_ctl "$SOCK_A" -j show sync | sed '1{/^OK$/d}' | json_get "j['replication_latency']['$1']"; }
+lat_measured_at_least() { [ "$(lat_json measured)" -ge "$1" ]; }
+check "young: A measured the replication latency of every young flow" \
+	wait_for 5 lat_measured_at_least "$YOUNG"
+REPL_P99_US=$(lat_json p99_us) || REPL_P99_US=null
+REPL_MAX_US=$(lat_json max_us) || REPL_MAX_US=null
+nst_log "replication latency (threshold 0, created -> acked by B) over $(lat_json measured) sessions: p50 <= $(lat_json p50_us) us, p99 <= $(lat_json p99_us) us, max $(lat_json max_us) us, $(lat_json unmeasured) not measured"
 
 # -- hard failure of the primary
 set_phase hard
@@ -747,6 +804,10 @@ EOF
 check "new sessions after takeover never collide with replicated bindings" new_flows_distinct
 
 # -- the verdict
+if [ -n "$HOG" ]; then
+	bg_stop "$HOG"
+	nst_log "soak: CPU hog stopped after the hard failure"
+fi
 set_phase end
 touch "$NST_TMP/stop"
 wait "$CLIENT"
@@ -772,12 +833,15 @@ for b in A B; do
 	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us"
 done
 if [ -n "$RESULT" ]; then
-	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" <<'EOF'
+	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" \
+		"$REPL_P99_US" "$REPL_MAX_US" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 tk, ac = sys.argv[4], sys.argv[5]
+us = lambda v: None if v == "null" else int(v) / 1000
 json.dump({"extra": int(sys.argv[3]), "takeover_ms": None if tk == "null" else int(tk),
            "takeover_actions_ms": None if ac == "null" else int(ac) / 1000,
+           "repl_p99_ms": us(sys.argv[6]), "repl_max_ms": us(sys.argv[7]),
            "tcp_gap_ms": r["tcp_gap_ms"].get("hard"), "udp_gap_ms": r["udp_gap_ms"].get("hard"),
            "tcp_dead": len(r["tcp_dead"]), "tcp": r["tcp"], "udp": r["udp"]},
           open(sys.argv[2], "w"))

@@ -373,7 +373,6 @@ config_is()
 }
 
 # equals A B: A = B (printed).
-equals() { echo "got '$1', want '$2'"; [ "$1" = "$2" ]; }
 
 # udp_remaining_above SECONDS: every UDP session of the subscriber has more
 # than SECONDS left (the timeout computed from the running config).
