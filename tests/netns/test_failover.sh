@@ -667,6 +667,10 @@ REPL_P99_US=$(lat_json p99_us) || REPL_P99_US=null
 REPL_MAX_US=$(lat_json max_us) || REPL_MAX_US=null
 nst_log "replication latency (threshold 0, created -> acked by B) over $(lat_json measured) sessions: p50 <= $(lat_json p50_us) us, p99 <= $(lat_json p99_us) us, max $(lat_json max_us) us, $(lat_json unmeasured) not measured"
 
+# The primary's longest event-loop stall so far: its bulk to B, the
+# replication of the injected sessions, aging (reported; the bench's row).
+loop_stall_us() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]'; }
+STALL_A_US=$(loop_stall_us "$SOCK_A") || STALL_A_US=null
 # -- hard failure of the primary
 set_phase hard
 T0=$(date +%s%N)
@@ -685,6 +689,9 @@ check "hard failure: every flow continues" flowing
 check "hard failure: the young flows answered through B" wait_for 15 test -e "$NST_TMP/young2.txt"
 check "hard failure: every young flow kept its NAT binding" young_kept
 TAKEOVER_MS=$(takeover_ms "$SOCK_B" "$T0_MS") || TAKEOVER_MS=null
+# B's since its start: the bulk install, aging, and the takeover itself.
+STALL_B_US=$(loop_stall_us "$SOCK_B") || STALL_B_US=null
+nst_log "event loop's longest stall: A (primary, bulk and replication) $STALL_A_US us, B (bulk install, takeover) $STALL_B_US us"
 ACTIONS_US=$(red_json "$SOCK_B" | json_get 'j["takeover_actions_us"]') || ACTIONS_US=null
 nst_log "B's history: primary $TAKEOVER_MS ms after the kill"
 say "B took over: it holds the virtual addresses and forwards the same flows"
@@ -834,7 +841,7 @@ for b in A B; do
 done
 if [ -n "$RESULT" ]; then
 	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" \
-		"$REPL_P99_US" "$REPL_MAX_US" <<'EOF'
+		"$REPL_P99_US" "$REPL_MAX_US" "$STALL_A_US" "$STALL_B_US" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 tk, ac = sys.argv[4], sys.argv[5]
@@ -842,6 +849,7 @@ us = lambda v: None if v == "null" else int(v) / 1000
 json.dump({"extra": int(sys.argv[3]), "takeover_ms": None if tk == "null" else int(tk),
            "takeover_actions_ms": None if ac == "null" else int(ac) / 1000,
            "repl_p99_ms": us(sys.argv[6]), "repl_max_ms": us(sys.argv[7]),
+           "stall_primary_ms": us(sys.argv[8]), "stall_backup_ms": us(sys.argv[9]),
            "tcp_gap_ms": r["tcp_gap_ms"].get("hard"), "udp_gap_ms": r["udp_gap_ms"].get("hard"),
            "tcp_dead": len(r["tcp_dead"]), "tcp": r["tcp"], "udp": r["udp"]},
           open(sys.argv[2], "w"))
