@@ -9,7 +9,7 @@ set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
 libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
-netsniff-ng python3 python3-scapy procps kmod libclang-rt-14-dev libasan8 libubsan1 conntrackd
+netsniff-ng python3 python3-scapy procps kmod stress-ng libclang-rt-14-dev libasan8 libubsan1 conntrackd
 pandoc man-db systemd"
 missing=""
 for p in $PKGS; do

@@ -29,6 +29,13 @@
 # /run/nsbh-bench.lock (flock) is held while the section runs.
 
 FO_PID=
+# Heartbeat and dead interval of the measured pair: the traffic gap of a
+# hard failure is at least the dead interval, so the target (gap
+# <= 300 ms) needs a dead interval well below it; 50/250 ms is what a pair
+# whose loops never stall can run (test_ha_load.sh holds 100/500 under a
+# CPU hog).
+FO_HB_MS=50
+FO_DEAD_MS=250
 FO_LOCK=/run/nsbh-bench.lock # held while this run owns the nsbh-* names
 
 # failover_cleanup: stop a running scenario (its EXIT trap tears down).
@@ -45,6 +52,7 @@ fo_run() {
 	local n=$1 f=$TMP/fo-$1-$2
 	rm -f "$f.json"
 	NSR_PREFIX=nsbh NSR_PHASES=hard NSR_EXTRA=$n NSR_SETTLE=2 \
+		NSR_HB_MS=$FO_HB_MS NSR_DEAD_MS=$FO_DEAD_MS \
 		NSR_MAX_SESSIONS=$((n * 2 + 65536)) NSR_RESULT="$f.json" \
 		NATSYNC_BUILD=$BUILD bash "$ROOT/tests/netns/test_failover.sh" \
 		>"$f.log" 2>&1 &
@@ -97,7 +105,7 @@ run_failover() {
 		exec {FO_LOCK_FD}>&-
 		return
 	fi
-	how="tests/netns/test_failover.sh NSR_PHASES=hard: 100 TCP + 10 UDP long-lived flows (50 ms send period) through the primary, N other sessions replicated, backup ready; kill -9 of the primary's natsyncd + links down; heartbeat 100 ms, dead interval 500 ms"
+	how="tests/netns/test_failover.sh NSR_PHASES=hard: 100 TCP + 10 UDP long-lived flows (50 ms send period) through the primary, N other sessions replicated, backup ready; kill -9 of the primary's natsyncd + links down; heartbeat $FO_HB_MS ms, dead interval $FO_DEAD_MS ms"
 	for n in $sizes; do
 		fails=0
 		for i in $(seq "$FO_REPS"); do
