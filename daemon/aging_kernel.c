@@ -774,6 +774,7 @@ int ns_aging_init(struct ns_daemon *d)
 		return fd;
 	}
 	d->aging_timer_fd = fd;
+	loop_set_name(d->loop, fd, "aging timer");
 	if (!sw)
 		return 0; /* the batch walk keeps the periodic timer */
 	/* The sweep re-arms the timer one-shot per step. */
@@ -786,6 +787,7 @@ int ns_aging_init(struct ns_daemon *d)
 		ns_aging_fini(d);
 		return err;
 	}
+	loop_set_name(d->loop, sw->done_fd, "aging walk done");
 	return 0;
 }
 

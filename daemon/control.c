@@ -909,6 +909,8 @@ static void loop_json(struct ctl_json *j, const struct ns_loop *loop)
 	ctl_json_start_object(j);
 	ctl_json_kv_uint(j, "callbacks", st.callbacks);
 	ctl_json_kv_uint(j, "longest_stall_us", st.max_ns / 1000);
+	ctl_json_kv_uint(j, "longest_stall_cpu_us", st.max_cpu_ns / 1000);
+	ctl_json_kv_string(j, "longest_stall_in", st.max_name);
 	ctl_json_key(j, "by_duration");
 	ctl_json_start_object(j);
 	for (int b = 0; b < NS_LOOP_BUCKETS; b++) {
@@ -930,8 +932,10 @@ static void loop_text(FILE *f, const struct ns_loop *loop)
 
 	if (loop)
 		loop_get_stats(loop, &st);
-	fprintf(f, "event loop     longest stall %llu us over %llu callbacks; by duration:",
-		(unsigned long long)(st.max_ns / 1000), (unsigned long long)st.callbacks);
+	fprintf(f, "event loop     longest stall %llu us (%s, %llu us of CPU) over %llu callbacks; "
+		"by duration:", (unsigned long long)(st.max_ns / 1000),
+		st.max_name[0] ? st.max_name : "none", (unsigned long long)(st.max_cpu_ns / 1000),
+		(unsigned long long)st.callbacks);
 	for (int b = 0; b < NS_LOOP_BUCKETS; b++) {
 		if (b < NS_LOOP_BUCKETS - 1)
 			fprintf(f, " <=%uus %llu", NS_LOOP_BUCKET_US[b], (unsigned long long)st.hist[b]);
@@ -1298,8 +1302,10 @@ static void sweep_update(struct ns_control *c)
 		fd = loop_add_timer(c->d->loop, CTL_SWEEP_MS, sweep_cb, c);
 		if (fd < 0)
 			pr_warn("control: no deadline timer: %s", strerror(-fd));
-		else
+		else {
 			c->timer_fd = fd;
+			loop_set_name(c->d->loop, fd, "control deadlines");
+		}
 	} else if (!c->n_clients && c->timer_fd >= 0) {
 		loop_del(c->d->loop, c->timer_fd); /* closes the timerfd */
 		c->timer_fd = -1;
@@ -1490,6 +1496,7 @@ static void accept_cb(struct ns_loop *loop, int lfd, uint32_t events, void *arg)
 			close(fd);
 			continue;
 		}
+		loop_set_name(loop, fd, "control client");
 		memset(cl, 0, sizeof(*cl));
 		cl->fd = fd;
 		cl->state = CL_READ;

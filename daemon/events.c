@@ -318,6 +318,7 @@ int ns_events_init(struct ns_daemon *d)
 		d->rb = NULL;
 		return err;
 	}
+	loop_set_name(d->loop, ring_buffer__epoll_fd(d->rb), "event ring");
 	/* Only losses from now on are warned about; earlier ones (the pinned
 	 * counter survives restarts) are mentioned once, since after a kill -9
 	 * no instance was there to report them. Without the counters map

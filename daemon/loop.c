@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* loop.c - the single epoll event loop (see loop.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -8,15 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "loop.h"
 
 #define LOOP_MAX_SOURCES 256
+#define LOOP_WARN_NS (100ull * 1000000) /* a callback this long is logged */
+
+static uint64_t st_last_warn; /* the last such line (one loop per process) */
 
 struct ns_source {
 	int fd;
 	int timer; /* owned timerfd: closed by loop_free, drained before cb */
 	ns_loop_cb cb;
 	void *arg;
+	const char *name; /* for the stall statistics; NULL: "fd N" */
 };
 
 struct ns_loop {
@@ -36,16 +42,42 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void account(struct ns_loop_stats *st, uint64_t ns)
+static uint64_t thread_cpu_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void account(struct ns_loop_stats *st, const struct ns_source *s, uint64_t ns,
+		    uint64_t cpu_ns)
+{
+	char name[sizeof(st->max_name)];
 	int b = 0;
 
 	while (b < NS_LOOP_BUCKETS - 1 && ns > (uint64_t)NS_LOOP_BUCKET_US[b] * 1000)
 		b++;
 	st->hist[b]++;
 	st->callbacks++;
-	if (ns > st->max_ns)
+	if (ns < LOOP_WARN_NS && ns <= st->max_ns)
+		return;
+	if (s->name)
+		snprintf(name, sizeof(name), "%s", s->name);
+	else
+		snprintf(name, sizeof(name), "fd %d", s->fd);
+	/* A long one is worth a line: it delayed every other source
+	 * (heartbeats included). At most one a second. */
+	if (ns >= LOOP_WARN_NS && mono_ns() - st_last_warn >= 1000000000ull) {
+		st_last_warn = mono_ns();
+		pr_warn("event loop: %s ran %llu ms (%llu ms of CPU)", name,
+			(unsigned long long)(ns / 1000000), (unsigned long long)(cpu_ns / 1000000));
+	}
+	if (ns > st->max_ns) {
 		st->max_ns = ns;
+		st->max_cpu_ns = cpu_ns;
+		memcpy(st->max_name, name, sizeof(name));
+	}
 }
 
 void loop_get_stats(const struct ns_loop *l, struct ns_loop_stats *st)
@@ -104,7 +136,16 @@ int loop_add(struct ns_loop *l, int fd, uint32_t events, ns_loop_cb cb, void *ar
 	s->timer = 0;
 	s->cb = cb;
 	s->arg = arg;
+	s->name = NULL;
 	return 0;
+}
+
+void loop_set_name(struct ns_loop *l, int fd, const char *name)
+{
+	struct ns_source *s = find(l, fd);
+
+	if (s)
+		s->name = name;
 }
 
 int loop_mod(struct ns_loop *l, int fd, uint32_t events)
@@ -174,15 +215,19 @@ int loop_run(struct ns_loop *l)
 		}
 		for (int i = 0; i < n && l->running; i++) {
 			struct ns_source *s = evs[i].data.ptr;
-			uint64_t ticks, t0;
+			struct ns_source was;
+			uint64_t ticks, t0, c0;
 
 			if (s->fd < 0 || !s->cb)
 				continue; /* removed by an earlier callback */
 			if (s->timer && read(s->fd, &ticks, sizeof(ticks)) < 0)
 				continue; /* spurious wake-up */
+			was = *s; /* as it was: the callback may remove it */
+
 			t0 = mono_ns();
+			c0 = thread_cpu_ns();
 			s->cb(l, s->fd, evs[i].events, s->arg);
-			account(&l->st, mono_ns() - t0);
+			account(&l->st, &was, mono_ns() - t0, thread_cpu_ns() - c0);
 		}
 	}
 	return 0;

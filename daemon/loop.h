@@ -23,6 +23,10 @@ extern const uint32_t NS_LOOP_BUCKET_US[NS_LOOP_BUCKETS - 1];
 struct ns_loop_stats {
 	uint64_t callbacks;
 	uint64_t max_ns;                   /* the longest callback */
+	uint64_t max_cpu_ns;               /* ... the CPU time this thread got in it
+					    * (far less than max_ns: it waited for a
+					    * CPU or in the kernel, not on its work) */
+	char max_name[24];                 /* ... its source (loop_set_name) */
 	uint64_t hist[NS_LOOP_BUCKETS];    /* callbacks by duration */
 };
 
@@ -32,6 +36,9 @@ void loop_free(struct ns_loop *loop);
 int loop_add(struct ns_loop *loop, int fd, uint32_t events, ns_loop_cb cb, void *arg);
 int loop_mod(struct ns_loop *loop, int fd, uint32_t events);
 int loop_del(struct ns_loop *loop, int fd);
+/* Name a registered source for the stall statistics ("sync conn", ...);
+ * name must outlive the registration (a string literal). */
+void loop_set_name(struct ns_loop *loop, int fd, const char *name);
 /* A periodic timer (timerfd, CLOCK_MONOTONIC); returns the fd or -errno. */
 int loop_add_timer(struct ns_loop *loop, uint64_t interval_ms, ns_loop_cb cb, void *arg);
 /* Run until loop_stop(); returns 0, or -errno on an epoll failure. */

@@ -205,6 +205,7 @@ static int signals_init(struct ns_daemon *d, sigset_t *mask)
 		close(fd);
 		return err;
 	}
+	loop_set_name(d->loop, fd, "signals");
 	return fd;
 }
 

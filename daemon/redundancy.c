@@ -718,6 +718,7 @@ static int mon_init(struct ns_redundancy *r)
 		return err;
 	}
 	r->nlfd = fd;
+	loop_set_name(r->d->loop, fd, "redundancy netlink");
 	return 0;
 }
 
@@ -936,6 +937,7 @@ int red_init(struct ns_daemon *d)
 		red_fini(d, false);
 		return err;
 	}
+	loop_set_name(d->loop, r->tfd, "redundancy tick");
 	mon_report(r);
 	pr_info("redundancy: %s starts in %s: priority %d, preempt %s, dead-interval %u ms, "
 		"%u virtual addresses, %u signal routes, %u monitored links%s",

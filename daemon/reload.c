@@ -174,6 +174,7 @@ int ns_reload_init(struct ns_daemon *d, struct ns_control *ctl, bool debug)
 		rl.tfd = -1;
 		return err ? err : -EINVAL;
 	}
+	loop_set_name(d->loop, rl.tfd, "reload timer");
 	if (ctl)
 		ns_control_set_handler(ctl, CTL_RELOAD, ctl_reload, NULL);
 	return 0;

@@ -137,6 +137,8 @@ int sync_init(struct ns_daemon *d)
 		close(s->kfd);
 		s->kfd = -1; /* the walk then advances on timer ticks only */
 	}
+	if (s->kfd >= 0)
+		loop_set_name(d->loop, s->kfd, "sync walk");
 	for (int i = 0; i < SYNC_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
 	if (d->red) {
@@ -177,6 +179,8 @@ int sync_init(struct ns_daemon *d)
 		s->next_listen_ns = ns_now() + 5000 * SYNC_NS_PER_MS;
 	}
 	s->tfd = loop_add_timer(d->loop, SYNC_TICK_MS, sy_on_tick, s);
+	if (s->tfd >= 0)
+		loop_set_name(d->loop, s->tfd, "sync tick");
 	if (s->tfd < 0) {
 		err = s->tfd;
 		if (s->lfd >= 0) {

@@ -714,6 +714,7 @@ static void start_connect(struct ns_sync *s)
 		close(fd);
 		return;
 	}
+	loop_set_name(s->d->loop, fd, "sync connection");
 	c->events = EPOLLOUT | EPOLLIN;
 }
 
@@ -752,6 +753,7 @@ static void on_accept(struct ns_loop *loop, int fd, uint32_t ev, void *arg)
 			close(cfd);
 			continue;
 		}
+		loop_set_name(loop, cfd, "sync connection");
 		c->events = EPOLLIN;
 		s->st.accepts++;
 	}
@@ -779,6 +781,7 @@ int sy_open_listener(struct ns_sync *s)
 		close(fd);
 		return err;
 	}
+	loop_set_name(s->d->loop, fd, "sync listener");
 	s->lfd = fd;
 	return 0;
 }

@@ -7,6 +7,7 @@
  * under load.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "daemon/loop.h"
@@ -30,13 +31,15 @@ Test(loop, stall_statistics_count_every_callback_and_keep_the_longest)
 	struct ns_loop *l = loop_new();
 	struct ns_loop_stats st;
 	uint64_t sum = 0;
-	int slow_bucket = 0;
+	int slow_bucket = 0, fd;
 
 	cr_assert_not_null(l);
 	loop_get_stats(l, &st);
 	cr_assert_eq(st.callbacks, 0);
 	cr_assert_eq(st.max_ns, 0);
-	cr_assert_geq(loop_add_timer(l, 1, slow_cb, NULL), 0);
+	fd = loop_add_timer(l, 1, slow_cb, NULL);
+	cr_assert_geq(fd, 0);
+	loop_set_name(l, fd, "slow timer");
 	cr_assert_eq(loop_run(l), 0);
 	loop_get_stats(l, &st);
 	cr_assert_eq(st.callbacks, 3);
@@ -51,5 +54,43 @@ Test(loop, stall_statistics_count_every_callback_and_keep_the_longest)
 				     (unsigned long long)st.hist[b]);
 	}
 	cr_assert_eq(sum, 3);
+	/* the longest is named, and it slept: almost none of it was CPU */
+	cr_assert_str_eq(st.max_name, "slow timer");
+	cr_assert_lt(st.max_cpu_ns, st.max_ns / 2, "cpu %llu of %llu ns",
+		     (unsigned long long)st.max_cpu_ns, (unsigned long long)st.max_ns);
+	loop_free(l);
+}
+
+static void busy_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct timespec a, b;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	/* 20 ms of this thread's own CPU time, however long that takes */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec) < 20000000ll);
+	loop_stop(loop);
+}
+
+Test(loop, longest_stall_reports_its_cpu_time_and_an_unnamed_source_by_fd)
+{
+	struct ns_loop *l = loop_new();
+	struct ns_loop_stats st;
+	char want[24];
+	int fd;
+
+	cr_assert_not_null(l);
+	fd = loop_add_timer(l, 1, busy_cb, NULL);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(loop_run(l), 0);
+	loop_get_stats(l, &st);
+	snprintf(want, sizeof(want), "fd %d", fd);
+	cr_assert_str_eq(st.max_name, want);
+	cr_assert_geq(st.max_cpu_ns, 20000000ull, "cpu %llu ns", (unsigned long long)st.max_cpu_ns);
+	cr_assert_geq(st.max_ns, st.max_cpu_ns);
 	loop_free(l);
 }
