@@ -543,6 +543,10 @@ static void *sweep_worker(void *arg)
 	struct ns_aging_sweep *sw = arg;
 	uint64_t one = 1;
 
+	/* Background work: below the event loop (which may run at a raised
+	 * priority, config.h), never in its way. */
+	ns_thread_nice(NS_BG_NICE);
+
 	pthread_mutex_lock(&sw->mu);
 	for (;;) {
 		uint64_t c0;

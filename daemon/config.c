@@ -655,6 +655,14 @@ static int parse_global(struct pctx *x, const config_setting_t *top)
 	    get_u32(x, top, "aging-interval-ms", 10, 60000, &c->aging_interval_ms) < 0 ||
 	    get_enum(x, top, "attach-mode", attach_modes, &c->attach_mode) < 0)
 		return -1;
+	s = config_setting_get_member(top, "loop-nice");
+	if (s) {
+		long long v;
+
+		if (int_value(x, s, -20, 19, &v))
+			return -1;
+		c->loop_nice = (int32_t)v;
+	}
 	return 0;
 }
 
@@ -2048,7 +2056,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 	static const char *const root_keys[] = { "natsync", NULL };
 	static const char *const keys[] = {
 		"node-name", "pin-path", "control-socket", "log", "max-sessions",
-		"max-sessions-per-subscriber", "aging-interval-ms", "attach-mode", "timeouts", "interfaces",
+		"max-sessions-per-subscriber", "aging-interval-ms", "loop-nice", "attach-mode", "timeouts", "interfaces",
 		"redundancy-options", "services", NULL,
 	};
 	const config_setting_t *top;
@@ -2072,6 +2080,7 @@ void ns_config_defaults(struct ns_config *out)
 	out->log_level = NS_LOG_INFO;
 	out->max_sessions = NS_MAX_SESSIONS_DEFAULT;
 	out->aging_interval_ms = 1000;
+	out->loop_nice = NS_LOOP_NICE_DEFAULT;
 	out->attach_mode = NS_ATTACH_AUTO;
 	out->timeouts = (struct ns_timeouts){
 		.tcp_syn = 240, .tcp_established = 7440, .tcp_closing = 240,

@@ -125,6 +125,15 @@ struct ns_svc_conf {
 	bool replicate;                 /* false: disable-replication-capability */
 };
 
+/*
+ * Scheduling (doc/daemon.md): the event loop thread (heartbeats, the sync
+ * channel, the control socket) runs at loop-nice, default -10, so that a
+ * busy box still runs it first; background threads (the aging walk, freeing
+ * the sync tables) at NS_BG_NICE.
+ */
+#define NS_LOOP_NICE_DEFAULT (-10)
+#define NS_BG_NICE 10
+
 struct ns_config {
 	char path[PATH_MAX];
 	char node_name[NS_NAME_MAX];
@@ -135,6 +144,7 @@ struct ns_config {
 	int log_level;                  /* enum ns_log_level */
 	uint32_t max_sessions;          /* default NS_MAX_SESSIONS_DEFAULT */
 	uint32_t aging_interval_ms;     /* default 1000 */
+	int32_t loop_nice;              /* the event loop thread's nice, default -10 */
 	int attach_mode;                /* default for interfaces */
 	struct ns_timeouts timeouts;
 	struct ns_redundancy_conf red;

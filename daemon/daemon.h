@@ -67,6 +67,7 @@ struct ns_daemon {
 	char aging_why[128];          /* why not: the batch walk runs instead */
 	uint64_t full_warned_ns;      /* last ">90% of max-sessions" warning */
 	uint64_t cfg_flip_ns;         /* last flip of the config bank (loader.c) */
+	int loop_nice;                /* the event loop thread's nice in force */
 	uint64_t cfg_flips;           /* config banks put in force (loader.c) */
 };
 

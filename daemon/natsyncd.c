@@ -574,6 +574,7 @@ int main(int argc, char **argv)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	ns_loop_nice_apply(d);
 	sig_fd = signals_init(d, &mask);
 	if (sig_fd < 0) {
 		err = sig_fd;

@@ -74,6 +74,7 @@ static int apply(struct ns_daemon *d, const struct ns_config *nc)
 	sync_reconfigure(d); /* role to the fast path again, re-handshake if the fingerprint changed */
 	red_reconfigure(d);  /* priority, preempt, dead-interval, new VIPs/routes */
 	log_set_level(rl.debug ? NS_LOG_DEBUG : nc->log_level);
+	ns_loop_nice_apply(d);
 	d->st.reloads++;
 	pr_info("reload: %s applied", nc->path);
 	return 0;

@@ -180,6 +180,7 @@ static void *tab_free_thread(void *arg)
 {
 	struct sync_table *t = arg;
 
+	ns_thread_nice(NS_BG_NICE); /* background: below the event loop */
 	sy_tab_clear(t);
 	free(t);
 	__atomic_sub_fetch(&tab_discards, 1, __ATOMIC_RELEASE);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* util.c - see util.h. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
 
 static uint64_t clock_offset_ns; /* 0 but in tests: ns_clock_offset_set() */
@@ -93,4 +97,24 @@ const char *ns_pid_comm(pid_t pid, char *buf, size_t len)
 		fclose(f);
 	}
 	return buf[0] ? buf : "?";
+}
+
+int ns_thread_nice(int nice)
+{
+	/* PRIO_PROCESS with a thread id: that thread only (Linux). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) < 0)
+		return -errno;
+	return 0;
+}
+
+void ns_loop_nice_apply(struct ns_daemon *d)
+{
+	int err = ns_thread_nice(d->conf.loop_nice);
+
+	errno = 0;
+	d->loop_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (err && d->loop_nice != d->conf.loop_nice)
+		pr_warn("scheduling: cannot give the event loop nice %d (%s): it runs at nice %d, "
+			"and heartbeats may be late on a busy box", d->conf.loop_nice,
+			strerror(-err), d->loop_nice);
 }

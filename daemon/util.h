@@ -12,6 +12,15 @@
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t ns_now(void);
 
+/* Set the calling thread's nice value (Linux: per thread). Returns 0 or
+ * -errno (raising the priority needs CAP_SYS_NICE). */
+int ns_thread_nice(int nice);
+
+/* Give the event loop thread d->conf.loop_nice (at start and on a reload):
+ * sets d->loop_nice to what is in force; warns once when it cannot. */
+struct ns_daemon;
+void ns_loop_nice_apply(struct ns_daemon *d);
+
 /*
  * Tests only: run ns_now() offset_ns ahead of CLOCK_MONOTONIC, so a test
  * that writes map entries itself can date them minutes in the past on a

@@ -320,6 +320,7 @@ Test(config, defaults)
 	cr_expect_eq(conf.log_level, NS_LOG_INFO);
 	cr_expect_eq(conf.max_sessions, NS_MAX_SESSIONS_DEFAULT);
 	cr_expect_eq(conf.aging_interval_ms, 1000);
+	cr_expect_eq(conf.loop_nice, -10);
 	cr_expect_eq(conf.attach_mode, NS_ATTACH_AUTO);
 	cr_expect_eq(conf.timeouts.tcp_syn, 240);
 	cr_expect_eq(conf.timeouts.tcp_established, 7440);
@@ -561,6 +562,10 @@ static const struct bad_case bad_cases[] = {
 	{ "per-subscriber limit as a string", "\"/run/nsu-test.sock\";",
 	  "\"/run/nsu-test.sock\"; max-sessions-per-subscriber = \"1000\";",
 	  "t.cfg:3: natsync.max-sessions-per-subscriber: expected an integer, got a string" },
+	{ "loop-nice below -20", "\"/run/nsu-test.sock\";", "\"/run/nsu-test.sock\"; loop-nice = -21;",
+	  "t.cfg:3: natsync.loop-nice: -21 is out of range -20..19" },
+	{ "loop-nice as a string", "\"/run/nsu-test.sock\";", "\"/run/nsu-test.sock\"; loop-nice = \"high\";",
+	  "t.cfg:3: natsync.loop-nice: expected an integer, got a string" },
 	{ "timeout zero", "udp = 30;", "udp = 0;",
 	  "t.cfg:4: natsync.timeouts.udp: 0 is out of range 1..604800" },
 	{ "relative pin path", "\"/sys/fs/bpf/nsu-test\"", "\"bpf/nsu-test\"",
@@ -690,6 +695,20 @@ Test(config, max_sessions_per_subscriber)
 	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(conf.cfg.max_sess_per_sub, 2000);
 	cr_expect_eq(conf.cfg.flags, NS_CFG_F_ACTIVE | NS_CFG_F_EVENTS, "flags untouched");
+	free(text);
+}
+
+Test(config, loop_nice)
+{
+	char *text = subst(base_cfg, "\"/run/nsu-test.sock\";",
+			   "\"/run/nsu-test.sock\"; loop-nice = -20;");
+
+	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.loop_nice, -20);
+	free(text);
+	text = subst(base_cfg, "\"/run/nsu-test.sock\";", "\"/run/nsu-test.sock\"; loop-nice = 0;");
+	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.loop_nice, 0);
 	free(text);
 }
 
