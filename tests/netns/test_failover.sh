@@ -38,7 +38,7 @@
 # CPU hog on every core (stress-ng, started and stopped by the script, kept
 # running through the hard failure) and checks that neither box changed
 # role and no heartbeat came later than half the dead interval meanwhile
-# (test_ha_load.sh: 1M sessions, 120 s);
+# (ha_load.sh, `make ha-load`: 1M sessions, 120 s);
 # NSR_MAX_SESSIONS (default 524288) sizes both boxes' maps (1M injected
 # sessions need more); NSR_RESULT=FILE writes the hard phase's figures
 # there as JSON (takeover time, longest TCP/UDP gaps); NSR_DEMO=1 narrates

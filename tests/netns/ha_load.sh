@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# test_ha_load.sh - the HA pair holds under load (issue 10): the pair of
+# ha_load.sh - the HA pair holds under load (issue 10): the pair of
 # test_failover.sh with 1,000,000 replicated sessions, run for 120 s with a
 # CPU hog (stress-ng) on every core and the sync link up: no role change on
 # either box, no heartbeat later than half the dead interval (500 ms dead
