@@ -7,6 +7,7 @@
  * walk it falls back to, are in aging.c (aging_cycle.h).
  */
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -571,9 +572,48 @@ static void *sweep_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * On a box with two CPUs or more, the walks get one CPU and the event loop
+ * the others. A bpf_for_each_map_elem() over a large map runs for hundreds
+ * of ms without a preemption point on a kernel built PREEMPT_NONE, and a
+ * loop thread that the scheduler queued behind it on the same CPU would wait
+ * that long, whatever its priority (doc/daemon.md, "Scheduling"). Fills
+ * *worker with the walks' CPU and restricts the calling (loop) thread to
+ * the rest; d->aging_cpu is that CPU, -1 when there is one CPU only.
+ */
+static void split_cpus(struct ns_daemon *d, cpu_set_t *worker)
+{
+	cpu_set_t all, rest;
+	int last = -1, n = 0;
+
+	d->aging_cpu = -1;
+	CPU_ZERO(worker);
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			last = c;
+			n++;
+		}
+	if (n < 2)
+		return;
+	rest = all;
+	CPU_CLR(last, &rest);
+	if (sched_setaffinity(0, sizeof(rest), &rest)) {
+		pr_warn("aging: cannot keep the event loop off CPU %d: %s", last, strerror(errno));
+		return;
+	}
+	CPU_SET(last, worker);
+	d->aging_cpu = last;
+	pr_info("aging: the sweep's walks run on CPU %d, the event loop on the other %d", last,
+		n - 1);
+}
+
 /* Start the worker; signals stay with the main thread's signalfd. */
 static int worker_start(struct ns_aging_sweep *sw)
 {
+	pthread_attr_t attr;
+	cpu_set_t cpu;
 	sigset_t all, old;
 	int err;
 
@@ -582,10 +622,15 @@ static int worker_start(struct ns_aging_sweep *sw)
 		return -errno;
 	pthread_mutex_init(&sw->mu, NULL);
 	pthread_cond_init(&sw->cv, NULL);
+	split_cpus(sw->d, &cpu);
+	pthread_attr_init(&attr);
+	if (sw->d->aging_cpu >= 0)
+		pthread_attr_setaffinity_np(&attr, sizeof(cpu), &cpu);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&sw->thread, NULL, sweep_worker, sw);
+	err = pthread_create(&sw->thread, &attr, sweep_worker, sw);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (err) {
 		pthread_cond_destroy(&sw->cv);
 		pthread_mutex_destroy(&sw->mu);

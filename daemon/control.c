@@ -981,6 +981,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_uint(j, "reloads_deferred", d->st.reloads_deferred);
 	ctl_json_kv_int(j, "loop_nice", d->loop_nice);
 	ctl_json_kv_int(j, "loop_nice_configured", d->conf.loop_nice);
+	ctl_json_kv_int(j, "aging_cpu", d->aging_cpu);
 	ctl_json_kv_int(j, "config_bank", config_bank(d));
 	ctl_json_kv_uint(j, "config_flips", d->cfg_flips);
 	redundancy_json(j, &c->red);
@@ -1033,8 +1034,12 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 	fprintf(f, "reloads        %llu (%llu failed, %llu deferred)\n",
 		(unsigned long long)d->st.reloads, (unsigned long long)d->st.reload_failures,
 		(unsigned long long)d->st.reloads_deferred);
-	fprintf(f, "scheduling     event loop nice %d (configured %d), background threads nice %d\n",
+	fprintf(f, "scheduling     event loop nice %d (configured %d), background threads nice %d",
 		d->loop_nice, d->conf.loop_nice, NS_BG_NICE);
+	if (d->aging_cpu >= 0)
+		fprintf(f, "; aging walks on CPU %d, the event loop off it\n", d->aging_cpu);
+	else
+		fprintf(f, "; aging walks share the event loop's CPUs\n");
 	fprintf(f, "config bank    %d in force (%llu flips)\n", config_bank(d),
 		(unsigned long long)d->cfg_flips);
 	redundancy_text(f, &c->red);

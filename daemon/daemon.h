@@ -68,6 +68,7 @@ struct ns_daemon {
 	uint64_t full_warned_ns;      /* last ">90% of max-sessions" warning */
 	uint64_t cfg_flip_ns;         /* last flip of the config bank (loader.c) */
 	int loop_nice;                /* the event loop thread's nice in force */
+	int aging_cpu;                /* the in-kernel walks' CPU, -1: not set apart */
 	uint64_t cfg_flips;           /* config banks put in force (loader.c) */
 };
 

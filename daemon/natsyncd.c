@@ -484,6 +484,7 @@ int main(int argc, char **argv)
 	pid_t holder = 0;
 
 	d->aging_timer_fd = -1;
+	d->aging_cpu = -1;
 	ns_loader_init_fds(&d->fd);
 	ns_lock_init(&il.sock);
 	ns_lock_init(&il.pins);

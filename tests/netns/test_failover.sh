@@ -607,6 +607,10 @@ fi
 
 # red_get SOCK KEY: one field of show redundancy (JSON).
 red_get() { red_json "$1" | json_get "j['$2']"; }
+# loop_stall_us SOCK: the box's longest event-loop stall since its start;
+loop_stall_us() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]'; }
+# loop_stall_what SOCK: "in SOURCE, N us of CPU" of that longest stall.
+loop_stall_what() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get '"in %s, %d us of CPU" % (j["event_loop"]["longest_stall_in"], j["event_loop"]["longest_stall_cpu_us"])'; }
 
 # -- soak: the pair under a CPU hog with the sync link up (issue 10: a busy
 # box must not flap). The hog stays on through the hard failure below.
@@ -635,7 +639,7 @@ if [ "$SOAK_S" -gt 0 ]; then
 		tr=$(red_get "$sock" transitions)
 		late=$(red_get "$sock" heartbeats_late)
 		eval "tr0=\$TR0_$b late0=\$LATE0_$b"
-		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us"
+		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
 		check "soak: $b changed role 0 times under the hog" equals "$((tr - tr0))" 0
 		check "soak: $b got no heartbeat later than half the dead interval" \
 			equals "$((late - late0))" 0
@@ -669,7 +673,6 @@ nst_log "replication latency (threshold 0, created -> acked by B) over $(lat_jso
 
 # The primary's longest event-loop stall so far: its bulk to B, the
 # replication of the injected sessions, aging (reported; the bench's row).
-loop_stall_us() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]'; }
 STALL_A_US=$(loop_stall_us "$SOCK_A") || STALL_A_US=null
 # -- hard failure of the primary
 set_phase hard
@@ -691,7 +694,7 @@ check "hard failure: every young flow kept its NAT binding" young_kept
 TAKEOVER_MS=$(takeover_ms "$SOCK_B" "$T0_MS") || TAKEOVER_MS=null
 # B's since its start: the bulk install, aging, and the takeover itself.
 STALL_B_US=$(loop_stall_us "$SOCK_B") || STALL_B_US=null
-nst_log "event loop's longest stall: A (primary, bulk and replication) $STALL_A_US us, B (bulk install, takeover) $STALL_B_US us"
+nst_log "event loop's longest stall: A (primary, bulk and replication) $STALL_A_US us, B (bulk install, takeover) $STALL_B_US us ($(loop_stall_what "$SOCK_B"))"
 ACTIONS_US=$(red_json "$SOCK_B" | json_get 'j["takeover_actions_us"]') || ACTIONS_US=null
 nst_log "B's history: primary $TAKEOVER_MS ms after the kill"
 say "B took over: it holds the virtual addresses and forwards the same flows"
@@ -837,7 +840,7 @@ check "hooks ran on each role change" grep -q "box-b backup -> primary (peer-dea
 for b in A B; do
 	eval "sock=\$SOCK_$b"
 	kill -0 "$(eval echo "\${PID_$b:-0}")" 2>/dev/null || continue
-	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us"
+	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
 done
 if [ -n "$RESULT" ]; then
 	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" \
