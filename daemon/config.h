@@ -78,6 +78,73 @@ struct ns_red_route {
 	uint32_t metric;                /* default 0 */
 };
 
+/*
+ * Service Redundancy Daemon model (issue 10, daemon/monitor.c, policy.c,
+ * hbpath.c; doc/redundancy.md maps each key to its Junos statement).
+ */
+#define NS_SRD_MAX_EVENTS 16
+#define NS_SRD_MAX_POLICIES 16
+#define NS_SRD_MAX_ROUTES 8            /* static routes per policy action */
+#define NS_SRD_MAX_LINKS 8             /* interfaces per link-down event */
+#define NS_SRD_HOOK_MAX 512
+#define NS_SRD_MAX_HB_PATHS 4
+
+/* What a redundancy event watches (exactly one per event). */
+enum ns_srd_kind {
+	NS_SRD_LINK = 1,    /* monitor-link-down: any of the interfaces lost its link */
+	NS_SRD_ROUTE,       /* monitor-route: the prefix is gone from the table */
+	NS_SRD_PING,        /* monitor-ping: count echoes in a row unanswered */
+	NS_SRD_PEER,        /* monitor-peer = "loss": no heartbeat for dead-interval */
+};
+
+struct ns_srd_event_conf {
+	char name[NS_NAME_MAX];
+	int kind;                       /* enum ns_srd_kind */
+	char links[NS_SRD_MAX_LINKS][IF_NAMESIZE];
+	uint32_t n_links;
+	struct in_addr prefix;          /* route: network address */
+	uint8_t prefix_len;
+	uint32_t table;                 /* route: default 254 */
+	struct in_addr ping_addr;       /* ping: the target */
+	struct in_addr ping_source;     /* ping: source address, 0 = the route's */
+	char ping_iface[IF_NAMESIZE];   /* ping: SO_BINDTODEVICE, "" none */
+	uint32_t ping_interval_ms;      /* default 1000 */
+	uint32_t ping_count;            /* lost in a row -> down, default 3 */
+	uint32_t hold_down_ms;          /* down for this long before it counts, default 0 */
+	uint32_t hold_up_ms;            /* up for this long before it counts, default 0 */
+};
+
+/* Actions of a redundancy policy (bits of ns_srd_policy_conf.actions). */
+#define NS_SRD_A_ACQUIRE (1u << 0)      /* acquire-mastership */
+#define NS_SRD_A_RELEASE (1u << 1)      /* release-mastership */
+#define NS_SRD_A_ADD_SIGNAL (1u << 2)   /* add-signal-route: the signal-routes */
+#define NS_SRD_A_DEL_SIGNAL (1u << 3)   /* delete-signal-route */
+#define NS_SRD_A_ADD_ROUTES (1u << 4)   /* add-static-route */
+#define NS_SRD_A_DEL_ROUTES (1u << 5)   /* delete-static-route */
+#define NS_SRD_A_HOOK (1u << 6)         /* hook */
+
+struct ns_srd_policy_conf {
+	char name[NS_NAME_MAX];
+	uint32_t events;                /* bit i: redundancy-events names event i */
+	bool on_up;                     /* when = "up" (default "down") */
+	uint32_t actions;               /* NS_SRD_A_* */
+	struct ns_red_route add_routes[NS_SRD_MAX_ROUTES];
+	uint32_t n_add_routes;
+	struct ns_red_route del_routes[NS_SRD_MAX_ROUTES];
+	uint32_t n_del_routes;
+	char hook[NS_SRD_HOOK_MAX];
+	uint32_t hook_timeout_ms;       /* default 10000 */
+};
+
+/* A second heartbeat path (UDP), besides the sync channel. */
+struct ns_hb_path_conf {
+	char name[NS_NAME_MAX];
+	struct in_addr local_addr;
+	struct in_addr peer_addr;
+	uint16_t port;                  /* default 7789 (both ends) */
+	char ifname[IF_NAMESIZE];       /* SO_BINDTODEVICE, "" none */
+};
+
 struct ns_redundancy_conf {
 	bool enabled;
 	struct in_addr local_addr;   /* redundancy-local data-address */
@@ -112,6 +179,14 @@ struct ns_redundancy_conf {
 	uint32_t garp_count;            /* gratuitous ARPs per address, default 5
 					 * (0 is read as 5) */
 	uint32_t garp_interval_ms;      /* their spacing, default 200 (0 read as 200) */
+	/* Appended by issue 10: redundancy-events, redundancy-policies,
+	 * heartbeat-paths. */
+	struct ns_srd_event_conf events[NS_SRD_MAX_EVENTS];
+	uint32_t n_events;
+	struct ns_srd_policy_conf policies[NS_SRD_MAX_POLICIES];
+	uint32_t n_policies;
+	struct ns_hb_path_conf hb_paths[NS_SRD_MAX_HB_PATHS];
+	uint32_t n_hb_paths;
 };
 
 #define NS_ROLE_PRIMARY 0

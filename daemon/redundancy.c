@@ -42,7 +42,10 @@
 #include "ctlproto.h"
 #include "active.h"
 #include "daemon.h"
+#include "hbpath.h"
 #include "log.h"
+#include "monitor.h"
+#include "policy.h"
 #include "redundancy.h"
 #include "sync.h"
 #include "util.h"
@@ -78,6 +81,7 @@ const char *red_reason_name(int reason)
 		[RED_R_EXTERNAL] = "external",
 		[RED_R_SHUTDOWN] = "shutdown",
 		[RED_R_RELEASE_TIMEOUT] = "release-timeout",
+		[RED_R_POLICY] = "policy",
 	};
 
 	if (reason < 0 || reason >= RED_R_MAX || !names[reason])
@@ -278,7 +282,8 @@ static unsigned int eval_primary(struct red_fsm *f, uint64_t now, bool alive)
 	/* A faulted primary gives way to a healthy peer, ready or not: the
 	 * flows behind the dead link are lost either way. */
 	if (f->faulted && f->peer.adv >= RED_ADV_HEALTHY_BASE && f->peer.adv != RED_ADV_REQUEST)
-		return step_down(f, now, RED_R_LINK_DOWN, f->fault_detail);
+		return step_down(f, now, f->fault_reason ? f->fault_reason : RED_R_LINK_DOWN,
+				 f->fault_detail);
 	return 0;
 }
 
@@ -384,7 +389,8 @@ unsigned int red_fsm_set_fault(struct red_fsm *f, uint64_t now, bool faulted, co
 	uint16_t before = red_fsm_advert(f);
 
 	if (f->faulted != faulted)
-		note_event(f, now, faulted ? RED_R_LINK_DOWN : RED_R_NONE, "%s",
+		note_event(f, now, faulted ? (f->fault_reason ? f->fault_reason : RED_R_LINK_DOWN) :
+			   RED_R_NONE, "%s",
 			   detail && *detail ? detail : faulted ? "link down" : "links up");
 	f->faulted = faulted;
 	ns_strlcpy(f->fault_detail, detail ? detail : "", sizeof(f->fault_detail));
@@ -523,6 +529,13 @@ struct ns_redundancy {
 	uint64_t tick_ms, last_tick_ms;
 	uint64_t late_ticks;      /* ticks that came late: loop was busy */
 	uint64_t reannounce_ns;   /* last re-announcement after a dual-primary */
+	struct ns_monitor *events; /* redundancy events (issue 10) */
+	struct ns_policies *pol;  /* redundancy policies */
+	struct ns_hbpaths *hbp;   /* heartbeat paths besides the sync channel */
+	struct ns_redundancy_conf *srd; /* their configuration, as started:
+					 * a reload does not change them */
+	bool link_fault, policy_fault;
+	char link_detail[RED_DETAIL_MAX], policy_detail[RED_DETAIL_MAX];
 	bool draining;            /* graceful shutdown: waiting for the peer */
 	uint64_t drain_deadline_ms;
 	uint64_t switchovers;
@@ -585,8 +598,10 @@ static void apply(struct ns_redundancy *r, unsigned int acts)
 	}
 	/* Tell the peer now rather than at the next interval: a hand-over
 	 * then costs one round trip, not a heartbeat interval. */
-	if (acts & RED_ACT_ADVERTISE)
+	if (acts & RED_ACT_ADVERTISE) {
 		sync_send_heartbeat_now(d);
+		hbpath_send_now(r->hbp);
+	}
 }
 
 /* ---- monitored links ---------------------------------------------------------- */
@@ -623,6 +638,16 @@ static void mon_probe(struct red_mon *m)
 	close(fd);
 }
 
+/* Faulted: a monitored link is down, or a release-mastership policy holds. */
+static void fault_report(struct ns_redundancy *r)
+{
+	const char *detail = r->link_fault ? r->link_detail :
+			     r->policy_fault ? r->policy_detail : "links up";
+
+	r->fsm.fault_reason = r->link_fault ? RED_R_LINK_DOWN : RED_R_POLICY;
+	apply(r, red_fsm_set_fault(&r->fsm, now_ms(), r->link_fault || r->policy_fault, detail));
+}
+
 /* Tell the state machine whether any monitored link is down. */
 static void mon_report(struct ns_redundancy *r)
 {
@@ -634,23 +659,18 @@ static void mon_report(struct ns_redundancy *r)
 		if (r->mon[i].up)
 			continue;
 		down = true;
-		len += (size_t)snprintf(detail + len, len < sizeof(detail) ? sizeof(detail) - len : 0,
-					"%s%s", len ? "," : "link down: ", r->mon[i].name);
-		if (len >= sizeof(detail))
-			len = sizeof(detail) - 1;
+		ns_join(detail, sizeof(detail), &len, "link down: ", r->mon[i].name);
 	}
-	apply(r, red_fsm_set_fault(&r->fsm, now_ms(), down, down ? detail : "links up"));
+	r->link_fault = down;
+	ns_strlcpy(r->link_detail, detail, sizeof(r->link_detail));
+	fault_report(r);
 }
 
 static void on_link_msg(struct ns_redundancy *r, const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifi));
-	const char *name = NULL;
+	const char *name = ns_nl_link_name(h);
 
-	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFLA_IFNAME)
-			name = RTA_DATA(a);
 	for (uint32_t i = 0; i < r->n_mon; i++) {
 		struct red_mon *m = &r->mon[i];
 		bool up;
@@ -853,8 +873,12 @@ void red_on_peer_link(struct ns_daemon *d, bool up)
 
 	/* Only noted: sync calls this from deep inside its own steps, and
 	 * the next tick evaluates (INIT is the only state it changes). */
-	if (r)
-		red_fsm_set_link(&r->fsm, now_ms(), up);
+	if (!r)
+		return;
+	red_fsm_set_link(&r->fsm, now_ms(), up);
+	if (!up && hbpath_alive(r->hbp))
+		pr_warn("redundancy: sync link down, peer %s alive via %s: no takeover",
+			r->fsm.peer.name, hbpath_alive(r->hbp));
 }
 
 int red_request_switchover(struct ns_daemon *d, bool force, char *err, size_t errlen)
@@ -886,6 +910,112 @@ int red_set_role(struct ns_daemon *d, bool primary, char *err, size_t errlen)
 	}
 	apply(d->red, pre | acts);
 	return 0;
+}
+
+/* ---- redundancy events and policies (monitor.c, policy.c) ------------------ */
+
+static void srd_fired(void *arg, uint32_t idx, int fire)
+{
+	struct ns_redundancy *r = arg;
+
+	policy_on_event(r->pol, r->events, idx, fire);
+}
+
+static bool srd_peer_alive(void *arg)
+{
+	struct ns_redundancy *r = arg;
+
+	return red_fsm_peer_alive(&r->fsm, now_ms());
+}
+
+/* acquire-mastership: a backup asks the primary for the role (not forced:
+ * a backup without the bulk would lose the flows). */
+static int srd_acquire(void *arg, const char *why, char *err, size_t errlen)
+{
+	struct ns_redundancy *r = arg;
+	unsigned int acts;
+
+	if (r->fsm.role == RED_ROLE_PRIMARY)
+		return 0;
+	if (red_fsm_switchover(&r->fsm, now_ms(), false, &acts, err, errlen))
+		return -1;
+	pr_warn("redundancy: %s: %s", why, r->fsm.last_event);
+	apply(r, acts);
+	return 0;
+}
+
+static void srd_release(void *arg, bool on, const char *why)
+{
+	struct ns_redundancy *r = arg;
+
+	r->policy_fault = on;
+	ns_strlcpy(r->policy_detail, why, sizeof(r->policy_detail));
+	fault_report(r);
+}
+
+static const char *srd_role(void *arg)
+{
+	return red_role_name(((struct ns_redundancy *)arg)->fsm.role);
+}
+
+static int srd_init(struct ns_redundancy *r)
+{
+	static const struct policy_ops ops = {
+		.acquire = srd_acquire, .release = srd_release, .role = srd_role,
+	};
+	const struct ns_redundancy_conf *rc = &r->d->conf.red;
+
+	if (!rc->n_events && !rc->n_hb_paths)
+		return 0;
+	r->srd = malloc(sizeof(*r->srd));
+	if (!r->srd)
+		return -ENOMEM;
+	*r->srd = *rc;
+	if (!rc->n_events)
+		return 0;
+	r->pol = policy_new(r->d->loop, r->srd, r->d->conf.node_name, &ops, r);
+	if (!r->pol)
+		return -ENOMEM;
+	r->events = monitor_new(r->d->loop, r->srd, srd_fired, srd_peer_alive, r);
+	return r->events ? 0 : -errno;
+}
+
+/* ---- heartbeat paths (hbpath.c) ---- */
+
+static void hbp_content(void *arg, uint8_t *role, bool *ready, uint16_t *adv)
+{
+	struct ns_redundancy *r = arg;
+
+	*role = r->fsm.role == RED_ROLE_PRIMARY ? RED_PEER_PRIMARY : RED_PEER_BACKUP;
+	*ready = red_fsm_advert_ready(&r->fsm);
+	*adv = red_fsm_advert(&r->fsm);
+}
+
+static void hbp_deliver(void *arg, uint32_t idx, uint8_t role, bool ready, uint16_t adv,
+			const char *name)
+{
+	struct ns_redundancy *r = arg;
+
+	(void)idx;
+	red_on_peer_heartbeat(r->d, role, ready, adv, name);
+}
+
+static int hbp_init(struct ns_redundancy *r)
+{
+	static const struct hbpath_ops ops = { .content = hbp_content, .deliver = hbp_deliver };
+
+	if (!r->d->conf.red.n_hb_paths)
+		return 0;
+	r->hbp = hbpath_new(r->d->loop, r->srd, r->d->conf.node_name, &ops, r);
+	return r->hbp ? 0 : -errno;
+}
+
+static void srd_fini(struct ns_redundancy *r)
+{
+	hbpath_free(r->hbp);
+	monitor_free(r->events);
+	policy_free(r->pol);
+	free(r->srd);
 }
 
 int red_init(struct ns_daemon *d)
@@ -928,6 +1058,14 @@ int red_init(struct ns_daemon *d)
 	err = mon_init(r);
 	if (err)
 		pr_warn("redundancy: link monitor: %s (monitored links not watched)", strerror(-err));
+	err = srd_init(r);
+	if (!err)
+		err = hbp_init(r);
+	if (err) {
+		pr_err("redundancy: redundancy events: %s", strerror(-err));
+		red_fini(d, false);
+		return err;
+	}
 	/* Tick a few times per heartbeat: dead-interval and hand-over
 	 * decisions are then late by at most a quarter heartbeat. */
 	r->tick_ms = hb / 4 < 20 ? 20 : hb / 4 > 250 ? 250 : hb / 4;
@@ -962,8 +1100,10 @@ void red_fini(struct ns_daemon *d, bool graceful)
 		/* The release heartbeat (role backup, RED_ADV_RELEASE) must
 		 * leave before sync_fini() closes: sync_fini flushes it. */
 		sync_set_role(d, false);
-		if (acts & RED_ACT_ADVERTISE)
+		if (acts & RED_ACT_ADVERTISE) {
 			sync_send_heartbeat_now(d);
+			hbpath_send_now(r->hbp);
+		}
 		vip_release(r->vip);
 		ns_active_set(d, false);
 	}
@@ -973,6 +1113,7 @@ void red_fini(struct ns_daemon *d, bool graceful)
 		loop_del(d->loop, r->nlfd);
 		close(r->nlfd);
 	}
+	srd_fini(r);
 	vip_free(r->vip);
 	free(r);
 	d->red = NULL;
@@ -989,7 +1130,7 @@ static const char *adv_text(uint16_t adv, char *buf, size_t len)
 	else if (adv >= RED_ADV_HEALTHY_BASE)
 		snprintf(buf, len, "priority %u", adv - RED_ADV_HEALTHY_BASE);
 	else
-		snprintf(buf, len, "priority %u, link down", adv - RED_ADV_FAULT_BASE);
+		snprintf(buf, len, "priority %u, faulted", adv - RED_ADV_FAULT_BASE);
 	return buf;
 }
 
@@ -1023,8 +1164,20 @@ static void status_text(struct ns_redundancy *r, FILE *f, uint64_t now)
 			red_fsm_peer_alive(m, now) ? "" : " (DEAD)");
 	else
 		fprintf(f, "Peer:         never heard\n");
+	if (r->hbp) {
+		const char *via = hbpath_alive(r->hbp);
+
+		fprintf(f, "Sync link:    %s%s%s\n", m->link_up ? "up" : "down",
+			!m->link_up && via ? ", peer alive via " : "",
+			!m->link_up && via ? via : "");
+		hbpath_status(r->hbp, f, NULL);
+	}
 	fprintf(f, "Heartbeats:   longest gap %u ms, %llu later than half the dead interval (%u ms)\n",
 		m->peer.max_gap_ms, (unsigned long long)m->peer.late, m->c.dead_ms / 2);
+	if (r->events)
+		monitor_status(r->events, f, NULL);
+	if (r->pol)
+		policy_status(r->pol, f, NULL);
 	fprintf(f, "Last event:   %s (%llu s ago)\n", m->last_event,
 		(unsigned long long)((now - m->last_event_ms) / 1000));
 	fprintf(f, "Switchovers:  %u transitions, last takeover actions %llu us, "
@@ -1078,6 +1231,15 @@ static void status_json(struct ns_redundancy *r, struct ctl_json *j, uint64_t no
 	ctl_json_kv_uint(j, "late_ticks", r->late_ticks);
 	ctl_json_kv_uint(j, "heartbeat_max_gap_ms", m->peer.max_gap_ms);
 	ctl_json_kv_uint(j, "heartbeats_late", m->peer.late);
+	if (r->hbp) {
+		ctl_json_kv_bool(j, "sync_link_up", m->link_up);
+		ctl_json_kv_string(j, "alive_via", hbpath_alive(r->hbp) ? hbpath_alive(r->hbp) : "");
+		hbpath_status(r->hbp, NULL, j);
+	}
+	if (r->events)
+		monitor_status(r->events, NULL, j);
+	if (r->pol)
+		policy_status(r->pol, NULL, j);
 	ctl_json_key(j, "history");
 	ctl_json_start_array(j);
 	for (uint32_t i = 0; i < RED_HISTORY; i++) {

@@ -16,6 +16,11 @@
  *    ns_config, virtual addresses + gratuitous ARP, signal routes, hook
  *    command: vip.h), all on the event loop, never blocking.
  *
+ * Issue 10 plugs in through the glue: redundancy events and the policies
+ * that act on them (monitor.h, policy.h) set the fault flag or ask for the
+ * role; heartbeat paths besides the sync channel (hbpath.h) deliver their
+ * heartbeats like sync's.
+ *
  * The pair agrees through the heartbeat the sync channel already carries
  * (role, ready, priority). The priority field holds an "advertisement"
  * (red_fsm_advert()), so a box can say "elect my peer" (RED_ADV_RELEASE) or
@@ -59,6 +64,7 @@ enum red_reason {
 	RED_R_EXTERNAL,       /* natsyncctl role (keepalived notify script) */
 	RED_R_SHUTDOWN,       /* graceful shutdown: hand over at once */
 	RED_R_RELEASE_TIMEOUT,/* released, but the peer never took over */
+	RED_R_POLICY,         /* a release-mastership policy (policy.h) */
 	RED_R_MAX,
 };
 
@@ -130,7 +136,9 @@ struct red_fsm {
 	bool link_up;                 /* the sync channel to the peer is up */
 	uint64_t link_up_ms;
 	bool init_waited;             /* INIT logged that it waits for the peer */
-	bool faulted;                 /* a monitored link is down */
+	bool faulted;                 /* a monitored link is down, or a
+				       * release-mastership policy holds */
+	uint8_t fault_reason;         /* RED_R_LINK_DOWN (default) or RED_R_POLICY */
 	char fault_detail[RED_DETAIL_MAX];
 	bool releasing;               /* stepped down, waiting for the peer */
 	uint64_t release_ms;

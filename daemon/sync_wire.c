@@ -6,6 +6,7 @@
  * order in the maps, are copied as bytes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -717,6 +718,27 @@ void nsw_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *prefix, siz
 		crypto_auth_hmacsha256_update(&st, data, dlen);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
+}
+
+int nsw_load_psk(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+	int c;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, cap, f);
+	c = fgetc(f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (c != EOF || n < 16) {
+		sodium_memzero(buf, cap);
+		return -EINVAL;
+	}
+	*len = n;
+	return 0;
 }
 
 void nsw_derive_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],

@@ -275,6 +275,14 @@ int nsw_decode_sessions64(const uint8_t *body, size_t len, struct ns_tuple6 *key
 void nsw_hmac_sha256(const uint8_t *key, size_t klen, const uint8_t *prefix, size_t plen,
 		     const uint8_t *data, size_t dlen, uint8_t out[32]);
 
+/*
+ * nsw_load_psk - the pre-shared key of redundancy-options.key-file: the whole
+ * file, trailing newlines stripped, 16..cap bytes (a short or longer key is a
+ * configuration error, not a weak channel). 0 with *len, -errno, or -EINVAL
+ * (buf cleared).
+ */
+int nsw_load_psk(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
 /* Per-connection key = HMAC(psk, "natsync-sync-v1" || nonce_i || nonce_a). */
 void nsw_derive_key(const uint8_t *psk, size_t psk_len, const uint8_t nonce_i[NSW_NONCE_LEN],
 		    const uint8_t nonce_a[NSW_NONCE_LEN], uint8_t key[NSW_KEY_LEN]);

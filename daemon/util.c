@@ -2,6 +2,8 @@
 /* util.c - see util.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -21,6 +23,26 @@ uint64_t ns_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + clock_offset_ns;
+}
+
+void ns_join(char *buf, size_t size, size_t *len, const char *prefix, const char *item)
+{
+	if (*len >= size)
+		return;
+	*len += (size_t)snprintf(buf + *len, size - *len, "%s%s", *len ? "," : prefix, item);
+	if (*len >= size)
+		*len = size - 1;
+}
+
+const char *ns_nl_link_name(const struct nlmsghdr *h)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifi));
+
+	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_IFNAME)
+			return RTA_DATA(a);
+	return NULL;
 }
 
 void ns_clock_offset_set(uint64_t offset_ns)

@@ -35,6 +35,17 @@ const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len);
 /* Protocol number to "tcp"/"udp"/"icmp"/number string (static storage). */
 const char *ns_proto_name(uint8_t proto);
 
+/*
+ * ns_join - append item to a comma-separated list in buf (size bytes, *len
+ * used): the first item after prefix, the others after ",". Truncates,
+ * always terminated; *len stays < size.
+ */
+void ns_join(char *buf, size_t size, size_t *len, const char *prefix, const char *item);
+
+/* The IFLA_IFNAME of an RTM_NEWLINK/RTM_DELLINK message, or NULL. */
+struct nlmsghdr;
+const char *ns_nl_link_name(const struct nlmsghdr *h);
+
 /* Bounded string copy that always terminates; returns -1 if truncated. */
 int ns_strlcpy(char *dst, const char *src, size_t size);
 

@@ -454,35 +454,56 @@ unsigned int vip_hooks_running(const struct ns_vip *v)
 	return n;
 }
 
-/* The child's environment: ours plus the NATSYNC_* variables. */
-static char **hook_env(char vars[4][160])
+/* The child's environment: ours without NATSYNC_*, plus vars[0..n). */
+static char **hook_env(char *const *vars, size_t nvars)
 {
 	size_t n = 0, k = 0;
 	char **env;
 
 	while (environ && environ[n])
 		n++;
-	env = calloc(n + 5, sizeof(*env));
+	env = calloc(n + nvars + 1, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "NATSYNC_", 8))
 			env[k++] = environ[i];
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < nvars; i++)
 		env[k++] = vars[i];
 	env[k] = NULL;
 	return env;
 }
 
+pid_t vip_spawn_shell(const char *cmd, char *const *vars, size_t nvars, char *const *args,
+		      size_t nargs)
+{
+	char *argv[8] = { "sh", "-c", (char *)cmd, "natsync-hook" };
+	char **env;
+	pid_t pid;
+	int err;
+
+	if (nargs > NS_ARRAY_SIZE(argv) - 5)
+		return -E2BIG;
+	for (size_t i = 0; i < nargs; i++)
+		argv[4 + i] = args[i];
+	env = hook_env(vars, nvars);
+	if (!env)
+		return -ENOMEM;
+	/* posix_spawn: no fork of a large daemon image, and the parent
+	 * returns at once; the loop reaps the child through its pidfd. */
+	err = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, env);
+	free(env);
+	return err ? -err : pid;
+}
+
 pid_t vip_run_hook(struct ns_vip *v, const char *role, const char *prev, const char *reason)
 {
 	char vars[4][160];
-	char *argv[] = { "sh", "-c", (char *)v->rc->hook, "natsync-hook", (char *)role,
-			 (char *)prev, (char *)reason, NULL };
+	char *vp[] = { vars[0], vars[1], vars[2], vars[3] };
+	char *args[] = { (char *)role, (char *)prev, (char *)reason };
 	struct vip_hook *h;
-	char **env;
 	pid_t pid;
-	int err, pidfd;
+	int pidfd;
 
 	if (!v->rc->hook[0])
 		return 0;
@@ -496,16 +517,10 @@ pid_t vip_run_hook(struct ns_vip *v, const char *role, const char *prev, const c
 	snprintf(vars[1], sizeof(vars[1]), "NATSYNC_PREV_ROLE=%s", prev);
 	snprintf(vars[2], sizeof(vars[2]), "NATSYNC_REASON=%s", reason);
 	snprintf(vars[3], sizeof(vars[3]), "NATSYNC_NODE=%s", v->node);
-	env = hook_env(vars);
-	if (!env)
-		return -ENOMEM;
-	/* posix_spawn: no fork of a large daemon image, and the parent
-	 * returns at once; the loop reaps the child through its pidfd. */
-	err = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, env);
-	free(env);
-	if (err) {
-		pr_err("redundancy: hook %s: %s", v->rc->hook, strerror(err));
-		return -err;
+	pid = vip_spawn_shell(v->rc->hook, vp, 4, args, 3);
+	if (pid < 0) {
+		pr_err("redundancy: hook %s: %s", v->rc->hook, strerror((int)-pid));
+		return pid;
 	}
 	pr_info("redundancy: hook started for %s (pid %d): %s", role, (int)pid, v->rc->hook);
 	h->pid = pid;

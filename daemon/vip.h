@@ -14,6 +14,7 @@
 #define NATSYNC_VIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -58,6 +59,15 @@ int vip_release(struct ns_vip *v);
  * child's pid, 0 when no hook is configured, or -errno.
  */
 pid_t vip_run_hook(struct ns_vip *v, const char *role, const char *prev, const char *reason);
+
+/*
+ * vip_spawn_shell - start /bin/sh -c cmd (argv[0] of the script
+ * "natsync-hook", then args[0..nargs) as $1...; nargs <= 3) with our
+ * environment minus NATSYNC_* plus vars[0..nvars) ("NAME=value"). Does not
+ * wait: the caller reaps the child. Returns its pid or -errno.
+ */
+pid_t vip_spawn_shell(const char *cmd, char *const *vars, size_t nvars, char *const *args,
+		      size_t nargs);
 
 /* Hooks started and not yet reaped. */
 unsigned int vip_hooks_running(const struct ns_vip *v);
