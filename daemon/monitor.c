@@ -547,10 +547,11 @@ void monitor_tick(struct ns_monitor *m)
 		if (c->kind == NS_SRD_PING && m->ping[i].fd >= 0 && now >= m->ping[i].next_ms)
 			ping_send(m, i, now);
 		if (c->kind == NS_SRD_PEER && m->peer) {
-			bool alive = m->peer(m->arg);
+			int alive = m->peer(m->arg);
 
-			input_at(m, i, alive, alive ? "peer heartbeats arrive" :
-				 "no heartbeat from the peer for dead-interval", now);
+			if (alive >= 0)
+				input_at(m, i, alive, alive ? "peer heartbeats arrive" :
+					 "no heartbeat from the peer for dead-interval", now);
 		}
 		fire = mon_event_tick(&m->ev[i], c->hold_down_ms, c->hold_up_ms, now);
 		if (fire) {

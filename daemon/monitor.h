@@ -81,8 +81,10 @@ struct ns_monitor;
 
 /* A settled change of event idx (MON_FIRE_*). */
 typedef void (*monitor_fired_cb)(void *arg, uint32_t idx, int fire);
-/* The peer's heartbeats arrive (for monitor-peer = "loss"). */
-typedef bool (*monitor_peer_cb)(void *arg);
+/* For monitor-peer = "loss": 1 the peer's heartbeats arrive, 0 they
+ * stopped, -1 never heard (the event stays unknown: a box that starts alone
+ * has lost nobody). */
+typedef int (*monitor_peer_cb)(void *arg);
 
 /*
  * monitor_new - the events of rc (kept by pointer). With a loop: opens the

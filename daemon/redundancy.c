@@ -921,10 +921,12 @@ static void srd_fired(void *arg, uint32_t idx, int fire)
 	policy_on_event(r->pol, r->events, idx, fire);
 }
 
-static bool srd_peer_alive(void *arg)
+static int srd_peer_alive(void *arg)
 {
 	struct ns_redundancy *r = arg;
 
+	if (!r->fsm.peer.seen)
+		return -1;
 	return red_fsm_peer_alive(&r->fsm, now_ms());
 }
 

@@ -125,9 +125,9 @@ static void fired(void *arg, uint32_t idx, int fire)
 	policy_on_event(pols, mon, idx, fire);
 }
 
-static bool peer_up;
+static int peer_up;
 
-static bool peer_alive(void *arg)
+static int peer_alive(void *arg)
 {
 	(void)arg;
 	return peer_up;
@@ -161,7 +161,7 @@ static void setup(void)
 	memset(&rc, 0, sizeof(rc));
 	acquires = releases_on = releases_off = acquire_refuse = 0;
 	last_why[0] = '\0';
-	peer_up = true;
+	peer_up = 1;
 	ns_clock_offset_set(0);
 }
 
@@ -245,9 +245,14 @@ Test(srd_policy, acquire_on_peer_loss_and_refusal_is_recorded)
 	add_event("peer", NS_SRD_PEER, 200, 0);
 	add_policy("acq", 1u << 0, false, NS_SRD_A_ACQUIRE);
 	start();
+	peer_up = -1;
+	advance_ms(1000);
+	cr_expect_eq(monitor_event(mon, 0)->state, MON_UNKNOWN, "never heard: nobody was lost");
+	cr_expect_eq(acquires, 0);
+	peer_up = 1;
 	advance_ms(10);
 	cr_expect_eq(monitor_event(mon, 0)->state, MON_UP);
-	peer_up = false;
+	peer_up = 0;
 	advance_ms(100);
 	cr_expect_str_eq(mon_event_state_name(monitor_event(mon, 0)), "holding-down");
 	acquire_refuse = 1;
