@@ -401,6 +401,22 @@ Test(srd_config, events_policies_and_paths_load)
 	cr_expect_str_eq(conf.red.hb_paths[0].ifname, "in0");
 }
 
+Test(srd_config, the_example_srd_pair_loads_as_documented)
+{
+	cr_assert_eq(ns_config_load("configs/srd-pair.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.red.n_events, 4);
+	cr_expect_eq(conf.red.events[0].kind, NS_SRD_LINK);
+	cr_expect_eq(conf.red.events[1].kind, NS_SRD_ROUTE);
+	cr_expect_eq(conf.red.events[1].prefix_len, 0, "the default route");
+	cr_expect_eq(conf.red.events[2].kind, NS_SRD_PING);
+	cr_expect_eq(conf.red.events[3].kind, NS_SRD_PEER);
+	cr_expect_eq(conf.red.n_policies, 2);
+	cr_expect_eq(conf.red.policies[0].events, 7u);
+	cr_expect_eq(conf.red.policies[0].actions, NS_SRD_A_RELEASE | NS_SRD_A_DEL_SIGNAL | NS_SRD_A_HOOK);
+	cr_expect_eq(conf.red.policies[0].hook_timeout_ms, 5000);
+	cr_expect_eq(conf.red.n_hb_paths, 2);
+}
+
 struct srd_bad {
 	const char *extra;
 	const char *want;
