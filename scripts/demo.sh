@@ -16,8 +16,8 @@
 # The steps are functions (lab_*, traffic_*, show_*) so the HA pair demo can
 # reuse them with a second box.
 #
-# The HA part is tests/netns/test_failover.sh (the one definition of the
-# pair's topology, configs and flow generator) in its narrated
+# The HA part is tests/netns/test_failover.sh (on tests/netns/pair.sh, the
+# one definition of the pair's topology, configs and flow generator) in its narrated
 # hard-failure-only mode, with namespaces nsdha-* and pins
 # /sys/fs/bpf/nsdha-*; it tears its lab down itself on every exit path, and
 # this script stops it (SIGTERM, its trap cleans up) if interrupted.
