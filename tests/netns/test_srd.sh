@@ -261,5 +261,11 @@ pair_flows_verdict
 for ph in link route ping split; do
 	nst_log "longest gap in phase $ph: TCP $(report | json_get "j['tcp_gap_ms'].get('$ph')") ms, UDP $(report | json_get "j['udp_gap_ms'].get('$ph')") ms"
 done
+# Reported, not judged: the event loops' longest stall over the whole run
+# (route dumps, pings, hooks and policy actions run on them too).
+for b in A B; do
+	eval "sock=\$SOCK_$b"
+	nst_log "$b: event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us, heartbeats: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') late"
+done
 nsd_ctl "$SOCK_A" show redundancy
 nst_finish
