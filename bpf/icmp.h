@@ -37,16 +37,43 @@ static __always_inline void ns_reply_ip(struct iphdr *ip, const struct ns_pkt *p
 	ip->check = ns_csum_final(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
 }
 
-/* Swap source and destination MAC: the reply goes back where it came from. */
-static __always_inline int ns_swap_macs(struct ns_pkt *p, const bool is_tc)
-{
-	__u8 m[12], s[12];
+/* The longest L2 header the parser accepts: Ethernet + 2 VLAN tags. */
+#define NS_L2_MAX 22
 
-	if (ns_load(p->ctx, is_tc, 0, m, sizeof(m)))
+/*
+ * ns_reply_frame() - make the frame exactly @len bytes long for a reply
+ * that the caller then writes whole from p->l3_off on, and write its L2
+ * header: the packet's own (VLAN tags kept) with the MACs swapped, so the
+ * reply goes back where it came from.
+ *
+ * A reply longer than the packet (an ICMP error quoting 28 bytes, about a
+ * UDP datagram with less than 28 bytes of payload) must grow the frame.
+ * TC's bpf_skb_change_tail always can; XDP's tail can only grow into the
+ * buffer's tailroom, and a driver may leave almost none (veth in native
+ * mode copies a small frame into a buffer sized for it), while every XDP
+ * buffer has headroom (XDP_PACKET_HEADROOM): when the tail cannot grow,
+ * the head does. The L2 header is read first because the head move shifts
+ * everything; the caller must have read what it quotes before.
+ * Return: 0, or -1 when the frame cannot be resized.
+ */
+static __always_inline int ns_reply_frame(struct ns_pkt *p, const bool is_tc, __u32 len)
+{
+	__u32 l2 = p->l3_off, have = ns_frame_len(p->ctx, is_tc);
+	__u8 h[NS_L2_MAX], m[6];
+
+	if (l2 < ETH_HLEN || l2 > NS_L2_MAX || len < l2)
 		return -1;
-	__builtin_memcpy(s, m + 6, 6);
-	__builtin_memcpy(s + 6, m, 6);
-	return ns_store(p->ctx, is_tc, 0, s, sizeof(s)) ? -1 : 0;
+	if (ns_load(p->ctx, is_tc, 0, h, l2))
+		return -1;
+	if (ns_set_len(p->ctx, is_tc, len)) {
+		if (is_tc || len <= have ||
+		    bpf_xdp_adjust_head(p->ctx, -(int)(len - have)))
+			return -1;
+	}
+	__builtin_memcpy(m, h, 6);
+	__builtin_memcpy(h, h + 6, 6);
+	__builtin_memcpy(h + 6, m, 6);
+	return ns_store(p->ctx, is_tc, 0, h, l2) ? -1 : 0;
 }
 
 struct ns_pseudo {
@@ -93,9 +120,9 @@ static __always_inline int ns_build_rst(struct ns_pkt *p, const bool is_tc)
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.th, sizeof(r.th), (__u32)sum);
 	r.th.check = ns_csum_final(sum);
-	if (ns_swap_macs(p, is_tc) || ns_store(p->ctx, is_tc, p->l3_off, &r, sizeof(r)))
+	if (ns_reply_frame(p, is_tc, p->l3_off + sizeof(r)))
 		return -1;
-	return ns_set_len(p->ctx, is_tc, p->l3_off + sizeof(r)) ? -1 : 0;
+	return ns_store(p->ctx, is_tc, p->l3_off, &r, sizeof(r)) ? -1 : 0;
 }
 
 /* ICMP destination unreachable quoting the offending header + 8 bytes. */
@@ -121,9 +148,8 @@ static __always_inline int ns_build_unreach(struct ns_pkt *p, const bool is_tc)
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.ic, sizeof(r.ic), 0);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)inner, len, (__u32)sum);
 	r.ic.checksum = ns_csum_final(sum);
-	if (ns_set_len(p->ctx, is_tc, p->l3_off + sizeof(r) + len))
-		return -1;
-	if (ns_swap_macs(p, is_tc) || ns_store(p->ctx, is_tc, p->l3_off, &r, sizeof(r)))
+	if (ns_reply_frame(p, is_tc, p->l3_off + sizeof(r) + len) ||
+	    ns_store(p->ctx, is_tc, p->l3_off, &r, sizeof(r)))
 		return -1;
 	return ns_store(p->ctx, is_tc, p->l3_off + sizeof(r), inner, len) ? -1 : 0;
 }

@@ -151,6 +151,52 @@ Test(fw, reject_udp_port_unreachable_tc)
 	check_unreach(1, IPPROTO_UDP, T_REM, 9, 3);
 }
 
+/*
+ * A rejected UDP datagram of every payload size 0..30 gets its port
+ * unreachable: below 28 bytes of payload the reply (IPv4 + ICMP + the
+ * quoted 28 bytes) is longer than the datagram, so the frame must grow
+ * (issue 11, item 3: it was dropped as malformed in native XDP).
+ */
+static void check_unreach_short(int tc)
+{
+	uint8_t out[PKT_MAX * 2];
+	struct pkt_info r;
+	int n, len;
+
+	for (n = 0; n <= 30; n++) {
+		struct pkt_spec s = t_spec_out(IPPROTO_UDP, T_SUB, 7100 + n, T_REM, 9);
+		uint8_t in[PKT_MAX];
+		int l4;
+
+		s.payload = n;
+		pkt_build(in, &s);
+		r = t_send(tc, t_ifin, &s, tc ? TC_RET_REDIRECT : XDP_RET_TX, out, &len);
+		cr_assert(r.ok, "payload %d: ICMP checksums", n);
+		cr_assert_eq(r.icmp_type, 3, "payload %d", n);
+		cr_assert_eq(r.icmp_code, 3, "payload %d", n);
+		cr_assert_eq(r.saddr, pkt_ip(T_REM), "payload %d", n);
+		cr_assert_eq(r.daddr, pkt_ip(T_SUB), "payload %d", n);
+		cr_assert_arr_eq(r.dmac, t_mac_sub, 6, "payload %d: back to the sender", n);
+		cr_assert_eq(r.ip_len, 20 + 8 + 20 + 8, "payload %d: ip_len %d", n, r.ip_len);
+		cr_assert_eq(len, r.l3_off + r.ip_len, "payload %d: frame %d", n, len);
+		l4 = r.l4_off + 8;
+		cr_assert_eq(memcmp(out + l4, in + 14, 28), 0,
+			     "payload %d: the quote is the datagram's IPv4 + UDP header", n);
+	}
+	cr_assert_eq(t_cnt(NS_CNT_TX_REJECT), 31);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_MALFORMED), 0);
+}
+
+Test(fw, reject_udp_short_payloads_xdp)
+{
+	check_unreach_short(0);
+}
+
+Test(fw, reject_udp_short_payloads_tc)
+{
+	check_unreach_short(1);
+}
+
 Test(fw, reject_icmp_admin_prohibited)
 {
 	check_unreach(0, IPPROTO_ICMP, T_REM2, 0, 13);
