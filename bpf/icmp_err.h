@@ -6,7 +6,8 @@
  * the quoted header, rewrite the quoted addresses/ports back (fixing the
  * quoted IPv4 checksum and, when quoted, the UDP or ICMP checksum), fold
  * every change into the outer ICMP checksum, rewrite the outer address, and
- * forward. An error never refreshes or removes a session (RFC 4787 REQ-12).
+ * forward. An error never refreshes or removes a session (RFC 5508 REQ-6,
+ * RFC 4787 REQ-12).
  *
  * Outside: quoted = pool:port -> remote, session via ns_session_rev;
  *          the quoted packet becomes in_key, the outer destination (pool)
