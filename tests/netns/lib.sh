@@ -612,6 +612,37 @@ nsd_stop()
 	return 0
 }
 
+# nsd_json SOCK ARGS...: natsyncctl -j ARGS against one daemon, the JSON
+# document only (a leading "OK" status line, if passed through, dropped).
+nsd_json()
+{
+	local sock=$1
+
+	shift
+	"$NATSYNCCTL" -s "$sock" -j "$@" | sed '1{/^OK$/d}'
+}
+
+# nsd_counter SOCK NAME: one fast-path counter, summed over CPUs.
+nsd_counter()
+{
+	nsd_json "$1" show counters | json_get "j['counters']['$2']"
+}
+
+# nsd_verdicts_balance SOCK: rx equals the sum of the verdict counters
+# (every packet ends in exactly one), and something was received.
+nsd_verdicts_balance()
+{
+	nsd_json "$1" show counters | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["counters"]
+verdicts = {k: v for k, v in c.items()
+            if k.startswith(("pass_", "fwd_", "drop_")) or k == "tx_reject"}
+s = sum(verdicts.values())
+print("rx", c["rx"], "sum of verdicts", s, {k: v for k, v in verdicts.items() if v})
+sys.exit(0 if c["rx"] == s and c["rx"] > 0 else 1)
+'
+}
+
 # nsd_purge NS CFG: `natsyncd --purge` (detach leftovers, remove the pins),
 # run in the daemon's namespace so it finds the interfaces.
 nsd_purge()
