@@ -90,6 +90,7 @@ struct ns_pkt {
 		       * slow paths that need it) */
 	__u8 active; /* this box forwards (ns_config live slot's ACTIVE) */
 	__u8 bank;   /* the config bank this packet is judged by */
+	__u8 hairpin; /* second pass of a hairpinned packet (pipeline.h) */
 };
 
 static __always_inline void *ns_data(void *ctx, const bool is_tc)

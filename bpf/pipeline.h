@@ -208,6 +208,40 @@ static __always_inline void ns_sub_limit_event(const struct ns_cfg *cfg, const s
 		NS_SIDE_INSIDE);
 }
 
+/* The first NAT term for NS_DIR_OUTPUT, if it is a dnat-44 (an exemption
+ * or another type matching first means no destination translation). */
+static __always_inline struct ns_nat_term *ns_dnat_term(const struct ns_svc *svc,
+						       const struct ns_tuple *t, int *nat)
+{
+	struct ns_nat_term *nt;
+
+	if (!svc->nat_count)
+		return NULL;
+	*nat = ns_nat_eval_g(svc, t, NS_DIR_OUTPUT);
+	if (*nat < 0)
+		return NULL;
+	nt = ns_nat_term_at(svc, *nat);
+	if (!nt || nt->nat_type != NS_NAT_DNAT44 || (nt->flags & NS_NAT_F_NO_TRANSLATION))
+		return NULL;
+	return nt;
+}
+
+/*
+ * Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): is the destination of an
+ * inside packet an outside endpoint of this box, one of the service set's
+ * pool addresses (another subscriber's binding) or a dnat-44 service
+ * (the first NS_DIR_OUTPUT NAT term)? Such a flow turns round inside the
+ * box: source-translated as usual, then judged as if it arrived from the
+ * outside, so the target's filtering applies and the far end sees only
+ * public endpoints. Asked once, when a session opens.
+ */
+static __always_inline int ns_hairpin_dest(const struct ns_svc *svc, const struct ns_tuple *t)
+{
+	int nat;
+
+	return ns_svc_pool_addr_g(svc, t->daddr) || ns_dnat_term(svc, t, &nat);
+}
+
 /**
  * ns_open_inside() - first packet of a flow from the inside: firewall
  * (NS_DIR_INPUT), TCP SYN check, NAT term, allocation, insert.
@@ -223,10 +257,13 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 	struct ns_alloc *a;
 	__u64 *subc = NULL;
 	__u32 cnt;
-	int fw, nat;
+	int fw, nat, hairpin;
 	__u64 now;
 
-	if (ns_is_local(p))
+	/* a public endpoint of the box is the NAT's even when it is also an
+	 * address of the box itself (port forwarding) */
+	hairpin = ns_hairpin_dest(svc, &p->t);
+	if (!hairpin && ns_is_local(p))
 		return NS_CNT_PASS_LOCAL;
 	/* mid-stream TCP without a session is dropped, never answered:
 	 * after a takeover the peer's flows must survive */
@@ -269,25 +306,12 @@ static __always_inline __u32 ns_open_inside(struct ns_pkt *p, const bool is_tc,
 		if (cnt != NS_CONTINUE)
 			return cnt;
 	}
+	/* only with a public source (the far end must never see a
+	 * subscriber's private address) and the destination as sent (a
+	 * twice-nat or dnat-44 input term already chose another one) */
+	if (hairpin && (s->flags & (NS_SF_NAT_SRC | NS_SF_NAT_DST)) == NS_SF_NAT_SRC)
+		s->flags |= NS_SF_HAIRPIN;
 	return ns_session_publish(s, a, cfg, subc, sp);
-}
-
-/* The first NAT term for NS_DIR_OUTPUT, if it is a dnat-44 (an exemption
- * or another type matching first means no destination translation). */
-static __always_inline struct ns_nat_term *ns_dnat_term(const struct ns_svc *svc,
-						       const struct ns_tuple *t, int *nat)
-{
-	struct ns_nat_term *nt;
-
-	if (!svc->nat_count)
-		return NULL;
-	*nat = ns_nat_eval_g(svc, t, NS_DIR_OUTPUT);
-	if (*nat < 0)
-		return NULL;
-	nt = ns_nat_term_at(svc, *nat);
-	if (!nt || nt->nat_type != NS_NAT_DNAT44 || (nt->flags & NS_NAT_F_NO_TRANSLATION))
-		return NULL;
-	return nt;
 }
 
 /* EIF: an endpoint-independent binding that accepts this inbound packet? */
@@ -346,7 +370,11 @@ static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
 		return NS_CNT_DROP_TCP_NO_SYN;
 	if (fw >= 0 && action == NS_FW_REJECT)
-		return is_tc ? ns_reject_tc(p) : ns_reject_xdp(p);
+		/* a hairpinned packet's sender is behind its source
+		 * translation: no reply can be built for it here */
+		return p->hairpin ? NS_CNT_DROP_FW_DISCARD :
+		       is_tc	  ? ns_reject_tc(p) :
+				    ns_reject_xdp(p);
 
 	sc = ns_scratch();
 	if (!sc)
@@ -354,6 +382,8 @@ static __always_inline __u32 ns_open_outside(struct ns_pkt *p, const bool is_tc,
 	s = &sc->s;
 	now = bpf_ktime_get_ns();
 	ns_session_init(s, p, svc_id, NS_SIDE_OUTSIDE, now);
+	if (p->hairpin)
+		s->flags |= NS_SF_HAIRPIN;
 	__builtin_memset(&sc->a, 0, sizeof(sc->a));
 	s->out_key = p->t;
 	if (fw >= 0)
@@ -487,12 +517,16 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	}
 
 	/*
-	 * Pass 0 is the packet as it arrived. Hairpinning (RFC 4787 REQ-9): a
-	 * subscriber talking to another subscriber's outside binding leaves
-	 * pass 0 source-translated towards a pool address, which routes
-	 * nowhere; pass 1 then treats it as arriving from the outside
-	 * (session via ns_session_rev, or an EIF binding) and translates the
-	 * destination back to the inside endpoint.
+	 * Pass 0 is the packet as it arrived. Hairpinning (RFC 4787 REQ-9,
+	 * RFC 5382 REQ-8): a subscriber talking to another subscriber's
+	 * binding or to a dnat-44 service of the box leaves pass 0
+	 * source-translated towards that public endpoint; pass 1 then treats
+	 * it as arriving from the outside (session via ns_session_rev, an EIF
+	 * binding, a dnat-44 term, else dropped as unsolicited) and
+	 * translates the destination to the inside endpoint. Sessions opened
+	 * towards such an endpoint carry NS_SF_HAIRPIN; older ones (or
+	 * replicated ones without it) still turn when the destination routes
+	 * nowhere, as a pool address does.
 	 */
 	first_frag = ns_frag_first(&p, is_tc, &fk);
 	for (pass = 0; pass < 2; pass++) {
@@ -523,11 +557,17 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 			ns_tuple_reverse(&nt, &s->in_key);
 		if (ns_rewrite(&p, is_tc, &nt))
 			return NS_CNT_DROP_MALFORMED;
+		if (!pass && p.side == NS_SIDE_INSIDE && (s->flags & NS_SF_HAIRPIN)) {
+			p.side = NS_SIDE_OUTSIDE;
+			p.hairpin = 1;
+			continue;
+		}
 		cnt = ns_forward_rc(&p, is_tc, &fib_rc);
 		if (pass || p.side != NS_SIDE_INSIDE || !ns_fib_nowhere(fib_rc) ||
 		    !(s->flags & NS_SF_NAT_SRC))
 			break;
 		p.side = NS_SIDE_OUTSIDE;
+		p.hairpin = 1;
 	}
 	if (first_frag)
 		ns_frag_first_done(&p, &fk, cnt);

@@ -103,6 +103,9 @@ enum ns_tcp_state {
 #define NS_SF_SUB_COUNTED (1u << 9) /* counted in ns_sub_created by this box's
 				     * fast path: its deletion counts in
 				     * ns_sub_closed (max-sessions-per-subscriber) */
+#define NS_SF_HAIRPIN (1u << 10) /* between two endpoints behind this box: its
+				  * packets from the inside take the pipeline's
+				  * second pass (hairpinning) */
 
 /* Firewall term actions. */
 enum ns_fw_action {

@@ -236,7 +236,7 @@ static const struct {
 	{ NS_SF_EIM, "eim" },           { NS_SF_EIF, "eif" },
 	{ NS_SF_FIN_IN, "fin-in" },     { NS_SF_FIN_OUT, "fin-out" },
 	{ NS_SF_REPLICATED, "replicated" }, { NS_SF_SYSLOG, "syslog" },
-	{ NS_SF_SYNCED, "synced" },
+	{ NS_SF_SYNCED, "synced" },     { NS_SF_HAIRPIN, "hairpin" },
 };
 
 static void fmt_flags(uint32_t flags, char *buf, size_t len)

@@ -161,6 +161,19 @@ void t_set_nat(uint32_t idx, struct ns_match m, uint8_t type, uint8_t flags, uin
 	map_put(t_skel->maps.ns_nat_terms, &idx, &t);
 }
 
+void t_set_nat2(uint32_t idx, struct ns_match m, uint8_t type, uint8_t src_pool, uint8_t dst_pool)
+{
+	struct ns_nat_term t;
+
+	memset(&t, 0, sizeof(t));
+	t.m = m;
+	t.nat_type = type;
+	t.src_pool = src_pool;
+	t.dst_pool = dst_pool;
+	t.term_idx = idx;
+	map_put(t_skel->maps.ns_nat_terms, &idx, &t);
+}
+
 static void default_config(void)
 {
 	struct ns_iface in = {.svc_set = 0, .side = NS_SIDE_INSIDE};

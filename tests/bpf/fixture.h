@@ -51,6 +51,8 @@ struct ns_match t_match(const char *src, int src_len, const char *dst, int dst_l
 			uint16_t dport_lo, uint16_t dport_hi, uint8_t dir);
 void t_set_fw(uint32_t idx, struct ns_match m, uint8_t action);
 void t_set_nat(uint32_t idx, struct ns_match m, uint8_t type, uint8_t flags, uint8_t pool);
+/* A NAT term with a destination pool too (dnat-44, twice-nat). */
+void t_set_nat2(uint32_t idx, struct ns_match m, uint8_t type, uint8_t src_pool, uint8_t dst_pool);
 
 /* Run a frame through XDP or TC on @ifindex; out/out_len get the result. */
 int t_run_xdp(int ifindex, const uint8_t *in, int len, uint8_t *out, int *out_len);

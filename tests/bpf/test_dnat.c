@@ -32,21 +32,6 @@ static void teardown(void)
 
 TestSuite(dnat, .init = setup, .fini = teardown);
 
-/* A NAT term with both pools (t_set_nat only knows the source pool). */
-static void set_nat2(uint32_t idx, struct ns_match m, uint8_t type, uint8_t src_pool,
-		     uint8_t dst_pool)
-{
-	struct ns_nat_term t;
-
-	memset(&t, 0, sizeof(t));
-	t.m = m;
-	t.nat_type = type;
-	t.src_pool = src_pool;
-	t.dst_pool = dst_pool;
-	t.term_idx = idx;
-	cr_assert_eq(bpf_map_update_elem(t_fd("ns_nat_terms"), &idx, &t, BPF_ANY), 0);
-}
-
 /*
  * dnat-44 in front of the default napt-44 term: @pub:@dport (proto, 0 =
  * any with all ports) goes to T_SRV, port @srv_port (0: kept).
@@ -57,7 +42,7 @@ static void dnat_config(const char *pub, uint8_t proto, uint16_t dport, uint16_t
 				    proto ? dport : 0xffff, NS_DIR_OUTPUT);
 
 	t_set_pool(1, T_SRV, 1, srv_port, srv_port, 0);
-	set_nat2(0, m, NS_NAT_DNAT44, 0xff, 1);
+	t_set_nat2(0, m, NS_NAT_DNAT44, 0xff, 1);
 	t_set_nat(1, t_match("100.64.0.0", 10, "0.0.0.0", 0, 0, 0, 0xffff, NS_DIR_INPUT),
 		  NS_NAT_NAPT44, 0, 0);
 	t_set_svc(0, 0, 0, 2, 0);
@@ -300,7 +285,7 @@ Test(dnat, in_key_collision_refused)
 	struct ns_session sess;
 
 	dnat_config(T_PUB, IPPROTO_TCP, 80, 8080);
-	set_nat2(2, t_match("0.0.0.0", 0, "203.0.113.81", 32, IPPROTO_TCP, 80, 80, NS_DIR_OUTPUT),
+	t_set_nat2(2, t_match("0.0.0.0", 0, "203.0.113.81", 32, IPPROTO_TCP, 80, 80, NS_DIR_OUTPUT),
 		 NS_NAT_DNAT44, 0xff, 1);
 	t_set_svc(0, 0, 0, 3, 0);
 	c.tcp_flags = 0x02;
@@ -388,7 +373,7 @@ static void twice_config(uint8_t proto, uint16_t real_port)
 				    proto ? 53 : 0xffff, NS_DIR_INPUT);
 
 	t_set_pool(1, T_REAL, 1, real_port, real_port, 0);
-	set_nat2(0, m, NS_NAT_TWICE, 0, 1);
+	t_set_nat2(0, m, NS_NAT_TWICE, 0, 1);
 	t_set_nat(1, t_match("100.64.0.0", 10, "0.0.0.0", 0, 0, 0, 0xffff, NS_DIR_INPUT),
 		  NS_NAT_NAPT44, 0, 0);
 	t_set_svc(0, 0, 0, 2, 0);

@@ -364,28 +364,29 @@ sha_of()
 	sha256sum "$1" | awk '{print $1}'
 }
 
-# tcp_transfer up|down CLI_NS SRV_NS SRV_ADDR PORT BYTES: move BYTES random
-# bytes over one TCP connection from the client to the server (up) or from
-# the server to the client (down), with socat; 0 when the receiver got
-# exactly them (sha256 compared both ends).
+# tcp_transfer up|down CLI_NS SRV_NS SRV_ADDR PORT BYTES [SRV_PORT]: move
+# BYTES random bytes over one TCP connection from the client to the server
+# (up) or from the server to the client (down), with socat; 0 when the
+# receiver got exactly them (sha256 compared both ends). The server listens
+# on SRV_PORT (default PORT: another one when a NAT forwards PORT to it).
 tcp_transfer()
 {
-	local dir=$1 cns=$2 sns=$3 addr=$4 port=$5 bytes=$6 tx rx pid srv cli
+	local dir=$1 cns=$2 sns=$3 addr=$4 port=$5 bytes=$6 lport=${7:-$5} tx rx pid srv cli
 
 	tx=$NST_TMP/$dir-$port.tx
 	rx=$NST_TMP/$dir-$port.rx
 	head -c "$bytes" /dev/urandom >"$tx"
 	rm -f "$rx"
 	if [ "$dir" = up ]; then
-		srv=("TCP-LISTEN:$port,reuseaddr" "CREATE:$rx")
+		srv=("TCP-LISTEN:$lport,reuseaddr" "CREATE:$rx")
 		cli=("FILE:$tx" "TCP:$addr:$port,connect-timeout=5")
 	else
-		srv=("FILE:$tx" "TCP-LISTEN:$port,reuseaddr")
+		srv=("FILE:$tx" "TCP-LISTEN:$lport,reuseaddr")
 		cli=("TCP:$addr:$port,connect-timeout=5" "CREATE:$rx")
 	fi
 	bg_start "$NST_TMP/$dir-$port.srv.log" "$sns" timeout 60 socat -u "${srv[@]}"
 	pid=$NST_LAST_PID
-	wait_for 5 tcp_listening "$sns" "$port" || { echo "server did not listen"; return 1; }
+	wait_for 5 tcp_listening "$sns" "$lport" || { echo "server did not listen"; return 1; }
 	ip netns exec "$cns" timeout 60 socat -u "${cli[@]}" ||
 		{ echo "client socat failed"; bg_stop "$pid"; return 1; }
 	wait "$pid" || { echo "server socat failed: $(cat "$NST_TMP/$dir-$port.srv.log")"; return 1; }
@@ -395,7 +396,7 @@ tcp_transfer()
 	[ "$(sha_of "$tx")" = "$(sha_of "$rx")" ]
 }
 
-# tcp_upload / tcp_download CLI_NS SRV_NS SRV_ADDR PORT BYTES
+# tcp_upload / tcp_download CLI_NS SRV_NS SRV_ADDR PORT BYTES [SRV_PORT]
 tcp_upload() { tcp_transfer up "$@"; }
 tcp_download() { tcp_transfer down "$@"; }
 
