@@ -253,11 +253,14 @@ static __always_inline __u32 ns_quoted_port_off(const struct ns_quoted *q, int d
 	return dst ? 2 : 0;
 }
 
-/**
- * ns_icmp_error() - translate an ICMP error about a known session.
- * Return: the verdict counter (forwarded, passed or NS_CNT_DROP_ICMP_ERR).
+/*
+ * ns_icmp_error_xlate() - one translation of an ICMP error about a known
+ * session: the quoted packet back into what its sender sent, the outer
+ * addresses to match. @flags: out, the session's flags.
+ * Return: 0 (NS_CNT_RX, never a verdict) when translated, else the verdict.
  */
-static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
+static __always_inline __u32 ns_icmp_error_xlate(struct ns_pkt *p, const bool is_tc,
+						 __u32 *flags)
 {
 	struct ns_session *s;
 	struct ns_tuple key, want, *in_key;
@@ -265,11 +268,7 @@ static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
 	__be32 qdst;
 	__u16 outer;
 
-	/* an error about a pool address is ours even if the kernel has no
-	 * route for the pool */
-	if (!p->to_pool && ns_is_local(p))
-		return NS_CNT_PASS_LOCAL;
-	if (!ns_icmp_csum_ok(p, is_tc) || ns_quoted_parse(p, is_tc, &q))
+	if (ns_quoted_parse(p, is_tc, &q))
 		return NS_CNT_DROP_ICMP_ERR;
 	ns_tuple_reverse(&key, &q.t);
 	if (p->side == NS_SIDE_OUTSIDE) {
@@ -318,6 +317,36 @@ static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
 		if (ns_set_addr(p, is_tc, 0, p->t.saddr, want.daddr))
 			return NS_CNT_DROP_ICMP_ERR;
 		p->t.saddr = want.daddr;
+	}
+	*flags = s->flags;
+	return 0;
+}
+
+/**
+ * ns_icmp_error() - translate an ICMP error about a known session.
+ * Return: the verdict counter (forwarded, passed or NS_CNT_DROP_ICMP_ERR).
+ */
+static __always_inline __u32 ns_icmp_error(struct ns_pkt *p, const bool is_tc)
+{
+	__u32 cnt, flags = 0;
+
+	/* an error about a pool address is ours even if the kernel has no
+	 * route for the pool */
+	if (!p->to_pool && ns_is_local(p))
+		return NS_CNT_PASS_LOCAL;
+	if (!ns_icmp_csum_ok(p, is_tc))
+		return NS_CNT_DROP_ICMP_ERR;
+	cnt = ns_icmp_error_xlate(p, is_tc, &flags);
+	if (cnt)
+		return cnt;
+	/* An error from the inside about a hairpinned flow (RFC 5508 REQ-7)
+	 * is, once translated, an error from the outside about the other
+	 * end's session: translate it once more (pipeline.h). */
+	if (p->side == NS_SIDE_INSIDE && (flags & NS_SF_HAIRPIN)) {
+		p->side = NS_SIDE_OUTSIDE;
+		cnt = ns_icmp_error_xlate(p, is_tc, &flags);
+		if (cnt)
+			return cnt;
 	}
 	ns_count(NS_CNT_ICMP_ERR_XLATED);
 	return ns_forward(p, is_tc);

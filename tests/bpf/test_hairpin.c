@@ -15,7 +15,9 @@
  *    napt-44 with EIM but not EIF, dynamic-nat44 and basic-nat44 accept
  *    only what answers the target's own flow (an unsolicited packet is
  *    dropped, after the target sent to the sender's public endpoint it
- *    passes both ways). EIM+EIF is test_alloc.c's hairpin test.
+ *    passes both ways). EIM+EIF is test_alloc.c's hairpin test;
+ *  - an ICMP error from the server about a hairpinned datagram, translated
+ *    twice back to the subscriber (RFC 5508 REQ-7), XDP and TC.
  * Every output checksum is verified by full recomputation (tests/bpf/pkt.h).
  */
 #include "tests/bpf/fixture.h"
@@ -285,4 +287,61 @@ Test(hairpin, dynamic_nat44_filters)
 Test(hairpin, basic_nat44_filters)
 {
 	binding_filtering(NS_NAT_BASIC44, 0);
+}
+
+/*
+ * RFC 5508 REQ-7: the dnat-44 server's port unreachable about a
+ * hairpinned datagram reaches the subscriber as if the service's public
+ * address had sent it, quoting the datagram as the subscriber sent it
+ * (every checksum recomputed).
+ */
+static void icmp_error_back(int tc)
+{
+	int fwd = tc ? TC_RET_REDIRECT : XDP_RET_REDIRECT;
+	struct pkt_spec c = t_spec_out(IPPROTO_UDP, T_SUB, 5000, T_PUB, T_PUB_PORT);
+	uint8_t out[PKT_MAX * 2], err[PKT_MAX * 2], res[PKT_MAX * 2], sent[PKT_MAX];
+	struct pkt_info o, e, qi;
+	char pub_a[INET_ADDRSTRLEN];
+	int olen, elen, rlen, hl;
+	const uint8_t *q;
+
+	config(T_PUB, IPPROTO_UDP, NS_NAT_NAPT44, NS_NAT_F_EIM, 0, 0);
+	c.payload = 12;
+	pkt_build(sent, &c);
+	o = t_send(tc, t_ifin, &c, fwd, out, &olen);
+	cr_assert(o.ok && o.daddr == pkt_ip(T_SRV));
+	inet_ntop(AF_INET, &o.saddr, pub_a, sizeof(pub_a));
+	/* the server quotes what it received */
+	elen = pkt_build_icmp_err(err, t_mac_sub, t_mac_in, T_SRV, pub_a, 3, 3, out + o.l3_off,
+				  o.ip_len);
+	rlen = 0;
+	cr_assert_eq(tc ? t_run_tc(t_ifin, err, elen, res, &rlen) :
+			  t_run_xdp(t_ifin, err, elen, res, &rlen),
+		     fwd);
+	e = pkt_parse(res, rlen);
+	cr_assert(e.ok, "outer checksums");
+	cr_assert_eq(e.icmp_type, 3);
+	cr_assert_eq(e.icmp_code, 3);
+	cr_assert_eq(e.daddr, pkt_ip(T_SUB), "to the subscriber");
+	cr_assert_eq(e.saddr, pkt_ip(T_PUB), "from the service's public address");
+	q = res + e.l4_off + 8;
+	hl = (q[0] & 0xf) * 4;
+	qi = pkt_parse_l3(q, rlen - e.l4_off - 8);
+	cr_assert(qi.ok, "quoted IPv4 and UDP checksums");
+	cr_assert_eq(qi.saddr, pkt_ip(T_SUB), "quote: the subscriber's own datagram");
+	cr_assert_eq(qi.daddr, pkt_ip(T_PUB));
+	cr_assert_eq(qi.sport, 5000);
+	cr_assert_eq(qi.dport, T_PUB_PORT);
+	cr_assert_eq(memcmp(q + hl, sent + 14 + 20, 8 + 12), 0, "UDP header and data as sent");
+	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 1);
+}
+
+Test(hairpin, icmp_error_about_hairpinned_xdp)
+{
+	icmp_error_back(0);
+}
+
+Test(hairpin, icmp_error_about_hairpinned_tc)
+{
+	icmp_error_back(1);
 }

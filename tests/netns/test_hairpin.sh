@@ -31,6 +31,9 @@
 #     sub1's binding passes (address-and-port-dependent filtering)
 #  f  natsyncctl shows the hairpinned sessions with the flag "hairpin";
 #     rx == sum of the verdict counters
+#  g  RFC 5508 REQ-7: sub1 -> sub2's binding while nothing listens there:
+#     sub2's kernel answers port unreachable, which reaches sub1's connected
+#     socket (ECONNREFUSED) through the loop
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -293,6 +296,27 @@ sys.exit(0 if len(hp) >= 4 else "fewer than 4 hairpinned sessions: %d of %d" % (
 '
 }
 
+# (g) an ICMP error about a hairpinned datagram
+chk_icmp_error_back()
+{
+	ip netns exec "$P-sub1" python3 - "${PUB2%:*}" "${PUB2#*:}" <<-'PYEOF'
+	import socket, sys
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("0.0.0.0", 5000))
+	s.connect((sys.argv[1], int(sys.argv[2])))
+	s.settimeout(3)
+	s.send(b"anyone?")
+	try:
+	    s.recv(100)
+	    sys.exit("an answer: something listens on sub2's port")
+	except ConnectionRefusedError:
+	    print("ECONNREFUSED: sub2's port unreachable came back through the loop")
+	except socket.timeout:
+	    sys.exit("no port unreachable")
+	PYEOF
+}
+
 run_mode()
 {
 	local mode=$1 cfg pin t nsd
@@ -323,6 +347,8 @@ run_mode()
 		chk_tcp_to_service
 	check "$t (e) filtered: sub2 -> sub1's EIM-only binding unsolicited is dropped" chk_filtered
 	check "$t (e) after sub1 sent to sub2's endpoint, the flow passes both ways" chk_filter_opened
+	check "$t (g) sub2's port unreachable about a hairpinned datagram reaches sub1" \
+		chk_icmp_error_back
 	check "$t (f) natsyncctl shows the hairpinned sessions" chk_sessions_flagged
 	check "$t (f) rx == sum of verdict counters" nsd_verdicts_balance "$SOCK"
 
