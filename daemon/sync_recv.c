@@ -72,6 +72,7 @@ static void stage_bindings(struct sync_stage *g, const struct nsw_session *r, ui
 {
 	uint8_t pf = (r->bind & NSW_BIND_EIM ? NS_PORT_F_EIM : 0) |
 		     (r->bind & NSW_BIND_EIF ? NS_PORT_F_EIF : 0);
+	bool dyn = r->nat_type == NS_NAT_DYNAMIC44; /* owns (addr, 0, 0) */
 
 	if (r->bind & NSW_BIND_PORT) {
 		struct ns_port_key *k = &g->pk[g->np];
@@ -80,10 +81,10 @@ static void stage_bindings(struct sync_stage *g, const struct nsw_session *r, ui
 		memset(k, 0, sizeof(*k));
 		memset(v, 0, sizeof(*v));
 		k->addr = r->out_key.daddr;
-		k->port = r->out_key.dport;
-		k->proto = r->in_key.proto;
+		k->port = dyn ? 0 : r->out_key.dport;
+		k->proto = dyn ? 0 : r->in_key.proto;
 		v->in_addr = r->in_key.saddr;
-		v->in_port = r->in_key.sport;
+		v->in_port = dyn ? 0 : r->in_key.sport;
 		v->flags = pf;
 		v->pool_id = r->pool_id;
 		v->svc_set = r->svc_set;
@@ -102,7 +103,7 @@ static void stage_bindings(struct sync_stage *g, const struct nsw_session *r, ui
 		k->svc_set = r->svc_set;
 		v->out_addr = r->out_key.daddr;
 		v->out_port = r->out_key.dport;
-		v->flags = pf;
+		v->flags = NS_PORT_F_EIM; /* as the fast path writes it (ns_eim_set) */
 		v->pool_id = r->pool_id;
 		v->last_used_ns = now;
 	}

@@ -64,15 +64,18 @@ static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 	struct ns_port_key pk;
 	struct ns_port_val pv;
 	uint8_t bits = 0;
+	/* dynamic-nat44 owns the whole address, ns_ports[(addr, 0, 0)], and
+	 * keeps it per subscriber in ns_paired whatever the pooling */
+	bool dyn = v->nat_type == NS_NAT_DYNAMIC44;
 
 	if (!(v->flags & NS_SF_NAT_SRC))
 		return 0;
 	memset(&pk, 0, sizeof(pk));
 	pk.addr = v->out_key.daddr;
-	pk.port = v->out_key.dport;
-	pk.proto = v->in_key.proto;
+	pk.port = dyn ? 0 : v->out_key.dport;
+	pk.proto = dyn ? 0 : v->in_key.proto;
 	if (fd->ports >= 0 && !bpf_map_lookup_elem(fd->ports, &pk, &pv) &&
-	    pv.in_addr == v->in_key.saddr && pv.in_port == v->in_key.sport) {
+	    pv.in_addr == v->in_key.saddr && pv.in_port == (dyn ? 0 : v->in_key.sport)) {
 		bits |= NSW_BIND_PORT;
 		if (pv.flags & NS_PORT_F_EIF)
 			bits |= NSW_BIND_EIF;
@@ -90,7 +93,7 @@ static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 		    ev.out_port == v->out_key.dport)
 			bits |= NSW_BIND_EIM;
 	}
-	if (v->pool_id != 0xff && fd->paired >= 0 && s->any_paired) {
+	if (v->pool_id != 0xff && fd->paired >= 0 && (s->any_paired || dyn)) {
 		struct ns_paired_key qk;
 		struct ns_paired_val qv;
 
