@@ -39,6 +39,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
+#include "sync.h"
 #include "util.h"
 
 
@@ -523,7 +524,11 @@ int ag_apply_ports(struct pass *p, size_t from, size_t cnt)
 			v.flags |= NS_PORT_F_HOLD;
 			v.released_ns = p->now;
 			p->held++;
-			break;
+			if (bpf_map_update_elem(d->fd.ports, k, &v, BPF_EXIST) < 0)
+				failed++;
+			else
+				sync_port_held(d, k, &v); /* the backup holds it too */
+			continue;
 		case NS_PORT_DROP_EIM:
 			drop_eim(d, k, &v);
 			v.flags &= ~(NS_PORT_F_EIM | NS_PORT_F_EIF);

@@ -294,6 +294,7 @@ void sync_fini(struct ns_daemon *d)
 	sy_tab_discards_wait();
 	s->tab_queued = 0;
 	sy_wheel_clear(&s->due);
+	sync_hold_fini(&s->hold);
 	memset(s->psk, 0, sizeof(s->psk));
 	free(s);
 	d->sync = NULL;

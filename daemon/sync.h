@@ -72,6 +72,13 @@ void sync_send_heartbeat_now(struct ns_daemon *d);
 struct ns_tuple;
 void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k);
 
+/* Aging held the NAT binding k/v (RFC 6888 port-hold): a primary with a
+ * live peer sends it, so the backup holds it as long (sync_hold.h). */
+struct ns_port_key;
+struct ns_port_val;
+void sync_port_held(struct ns_daemon *d, const struct ns_port_key *k,
+		    const struct ns_port_val *v);
+
 /*
  * sync_backup_ready - true on a backup that has installed a complete bulk
  * transfer from the current connection (the takeover gate of issue 4);

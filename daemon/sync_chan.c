@@ -184,9 +184,9 @@ static bool next_frame(struct ns_sync *s, struct sync_conn *c)
 	else if (f[7] & NSW_F_MAC)
 		nsw_mac_frame(c->key, c->outgoing ? 'I' : 'A', f);
 	/* Only data is acknowledged (the receiver acks these types, NAT64
-	 * sessions included): the window and "all acknowledged" count them. */
-	if ((f[5] >= NSW_SESSION_ADD && f[5] <= NSW_BULK_END) ||
-	    (f[5] >= NSW_SESSION64_ADD && f[5] <= NSW_SESSION64_DEL))
+	 * sessions and held bindings included): the window and "all
+	 * acknowledged" count them. */
+	if (nsw_type_acked(f[5]))
 		c->data_seq = c->tx_seq;
 	if (q == &c->lo) {
 		c->lo_started++;
@@ -243,7 +243,8 @@ static void fill_hello(struct ns_sync *s, struct sync_conn *c, struct nsw_hello 
 	h->flags = s->primary ? 0 : NSW_HELLO_F_WANT_BULK;
 	h->caps = NSW_CAP_BINDINGS | NSW_CAP_EIF | NSW_CAP_HEARTBEAT |
 		  (s->psk_len ? NSW_CAP_AUTH : 0) | (s->encrypt ? NSW_CAP_ENCRYPT : 0) |
-		  (s->d->fd.nat64_sess >= 0 && s->d->fd.nat64_rev >= 0 ? NSW_CAP_NAT64 : 0);
+		  (s->d->fd.nat64_sess >= 0 && s->d->fd.nat64_rev >= 0 ? NSW_CAP_NAT64 : 0) |
+		  NSW_CAP_HOLD;
 	memcpy(h->nonce, c->nonce, sizeof(h->nonce));
 	h->fingerprint = s->fingerprint;
 	ns_strlcpy(h->name, s->d->conf.node_name, sizeof(h->name));

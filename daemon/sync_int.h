@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "sync.h"
+#include "sync_hold.h"
 #include "sync_wire.h"
 
 #define SYNC_TICK_MS 20                             /* also sends what is due (due_step) */
@@ -256,6 +257,7 @@ struct ns_sync {
 	uint32_t bulk_rx_epoch, bulk_rx_expected, bulk_rx_count;
 	uint32_t peer_install_fail;
 	struct nsw_heartbeat peer_hb;
+	struct sync_hold hold;   /* held bindings: to send (primary), counters */
 	/* status */
 	char last_error[256];
 	struct nsw_session rx_recs[NSW_BATCH_MAX_SESSIONS];

@@ -543,6 +543,12 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 		r = on_bulk(s, body, len, h->type == NSW_BULK_START);
 		c->ack_needed = true;
 		break;
+	case NSW_PORT_HOLD:
+		/* a primary never takes state from its peer */
+		r = s->primary ? 0 : sync_hold_install(&s->hold, s->d->fd.ports, s->d->fd.eim,
+							body, len, ns_now());
+		c->ack_needed = true;
+		break;
 	case NSW_ACK: {
 		struct nsw_ack a;
 

@@ -428,6 +428,10 @@ static void start_pass(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 		}
 		s->bulk_pending = false;
 		s->bulk_running = true;
+		/* the bulk sends every held binding: what waited is in it */
+		sync_hold_reset(&s->hold);
+		if (c->peer.caps & NSW_CAP_HOLD)
+			sync_hold_bulk_start(&s->hold);
 		s->bulk_epoch = s->epoch;
 		s->bulk_count = 0;
 		s->bulk_expected = b.count;
@@ -491,6 +495,41 @@ static bool finish_table(struct ns_sync *s, struct sync_conn *c, struct sync_tab
 	return true;
 }
 
+/*
+ * Send what sync_hold has for the peer (held bindings, see sync_hold.h);
+ * false when the step must end here (budget spent: kicked; lo half full:
+ * resumed when it drains; c closed).
+ */
+static bool hold_step(struct ns_sync *s, struct sync_conn *c, uint64_t start)
+{
+	uint8_t f[NSW_MAX_FRAME];
+
+	while (sync_hold_busy(&s->hold)) {
+		int n;
+
+		if (sy_q_len(&c->lo) > SYNC_LO_CAP / 2) {
+			s->st.backpressure++;
+			return false;
+		}
+		if (ns_now() - start >= SYNC_STEP_BUDGET_NS) {
+			sy_kick(s);
+			return false;
+		}
+		n = sync_hold_frame(&s->hold, s->d->fd.ports, f, sizeof(f), ns_now(),
+				    start + SYNC_STEP_BUDGET_NS);
+		if (n < 0) {
+			s->st.walk_errors++;
+			pr_warn("sync: walk of held bindings failed: %s", strerror(-n));
+			continue;
+		}
+		if (n && !sy_send_lo(s, c, f, n))
+			return false;
+		if (!conn_live(s, c))
+			return false;
+	}
+	return true;
+}
+
 static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 {
 	if (!flush_batch(s, c))
@@ -506,6 +545,8 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 	flush_dels(s, c);
 	if (!conn_live(s, c))
 		return;
+	if (s->bulk_running && !hold_step(s, c, start))
+		return; /* the bulk's held bindings go before its end */
 	if (s->bulk_running) {
 		struct nsw_bulk b = { .epoch = s->bulk_epoch, .count = s->bulk_count };
 		uint8_t f[NSW_HDR_LEN + 8];
@@ -650,6 +691,9 @@ void sy_walk_step(struct ns_sync *s)
 			flush_batch(s, c);
 		return;
 	}
+	/* held bindings as they come (a bulk sends them from finish_pass) */
+	if (!s->bulk_pending && !s->bulk_running && !hold_step(s, c, now))
+		return;
 	if (s->finishing) {
 		finish_pass(s, c, now);
 		return;
@@ -757,4 +801,18 @@ void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k)
 		return;
 	s->st.open_sent++;
 	flush_batch(s, c);
+}
+
+void sync_port_held(struct ns_daemon *d, const struct ns_port_key *k,
+		    const struct ns_port_val *v)
+{
+	struct ns_sync *s = d->sync;
+	struct sync_conn *c = s ? s->active : NULL;
+
+	/* Unconnected, the next connection's bulk carries it. */
+	if (!c || !s->primary || !conn_live(s, c) || s->bulk_pending ||
+	    !(c->peer.caps & NSW_CAP_HOLD))
+		return;
+	sync_hold_note(&s->hold, k, v, ns_now());
+	sy_kick(s);
 }

@@ -90,6 +90,10 @@ static void show_text(struct ns_sync *s, FILE *f)
 		(unsigned long long)t->install_fail, (unsigned long long)t->dels_rx,
 		(unsigned long long)t->dels_applied, (unsigned long long)t->stale_removed,
 		(unsigned long long)t->frames_rx, (unsigned long long)t->bytes_rx);
+	fprintf(f, "Held ports:   %llu sent, %llu not sent, %llu received, %llu installed, "
+		"%llu install failures\n", (unsigned long long)s->hold.sent,
+		(unsigned long long)s->hold.dropped, (unsigned long long)s->hold.received,
+		(unsigned long long)s->hold.installed, (unsigned long long)s->hold.install_fail);
 	if (c && s->primary)
 		fprintf(f, "Lag:          %u frames (data seq %u, acked %u), queued %zu + %zu bytes, "
 			"peer install failures %u\n", sy_lag_frames(c), c->data_seq, c->acked,
@@ -219,6 +223,11 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(window_waits); KV(red_max_ns); KV(seq_replays); KV(seq_gaps); KV(truncated);
 	KV(hi_full); KV(queued_max);
 #undef KV
+	ctl_json_kv_uint(j, "holds_tx", s->hold.sent);
+	ctl_json_kv_uint(j, "holds_not_sent", s->hold.dropped);
+	ctl_json_kv_uint(j, "holds_rx", s->hold.received);
+	ctl_json_kv_uint(j, "holds_installed", s->hold.installed);
+	ctl_json_kv_uint(j, "holds_install_fail", s->hold.install_fail);
 	ctl_json_end_object(j);
 	ctl_json_kv_string(j, "last_error", s->last_error);
 	ctl_json_end_object(j);

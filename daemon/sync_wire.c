@@ -134,6 +134,7 @@ const char *nsw_type_str(unsigned int type)
 		[NSW_ACK] = "ACK", [NSW_HEARTBEAT] = "HEARTBEAT",
 		[NSW_BULK_REQUEST] = "BULK_REQUEST", [NSW_SESSION64_ADD] = "SESSION64_ADD",
 		[NSW_SESSION64_UPDATE] = "SESSION64_UPDATE", [NSW_SESSION64_DEL] = "SESSION64_DEL",
+		[NSW_PORT_HOLD] = "PORT_HOLD",
 	};
 
 	if (type >= NSW_TYPE_MAX || !s[type])
@@ -197,6 +198,10 @@ static int body_limits(uint8_t type, size_t *min, size_t *max)
 	case NSW_SESSION64_ADD:
 	case NSW_SESSION64_UPDATE:
 		*min = 2 + NSW_SESSION64_MIN;
+		*max = NSW_MAX_BODY;
+		return 0;
+	case NSW_PORT_HOLD:
+		*min = 2 + NSW_HOLD_MIN;
 		*max = NSW_MAX_BODY;
 		return 0;
 	case NSW_BULK_START:
@@ -701,6 +706,99 @@ int nsw_decode_dels(const uint8_t *b, size_t len, struct ns_tuple *out, size_t m
 	return 0;
 }
 
+/* ---- held bindings (PORT_HOLD) ------------------------------------------ */
+
+/*
+ * Record layout:
+ *  0 addr[4]  4 port[2]  6 proto  7 in_addr[4]  11 in_port[2]  13 flags
+ * 14 pool_id  15 svc_set  16 nat_term be16  18 held_ms varint
+ */
+static bool hold_valid(const struct nsw_hold *h)
+{
+	if (h->flags & ~(NS_PORT_F_EIM | NS_PORT_F_EIF))
+		return false;
+	if ((h->flags & NS_PORT_F_EIF) && !(h->flags & NS_PORT_F_EIM))
+		return false; /* EIF needs EIM (RFC 4787 REQ-8) */
+	if (h->pool_id >= NS_MAX_POOLS || h->svc_set >= NS_MAX_SVC_SETS ||
+	    h->nat_term >= NS_MAX_NAT_TERMS)
+		return false;
+	switch (h->key.proto) {
+	case 0: /* dynamic-nat44: the whole address, port 0, no inside port */
+		return !h->key.port && !h->in_port && !h->flags;
+	case 1:
+	case 6:
+	case 17:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int nsw_batch_add_hold(struct nsw_batch *b, const struct nsw_hold *h)
+{
+	uint64_t held = clamp_age(h->held_ms);
+	uint8_t *p;
+
+	if (b->type != NSW_PORT_HOLD || !hold_valid(h))
+		return -NSW_E_VALUE;
+	if (b->count == UINT16_MAX || b->len + NSW_HOLD_FIXED + varint_size(held) > b->cap)
+		return -NSW_E_NOSPC;
+	p = b->buf + b->len;
+	memcpy(p, &h->key.addr, 4);
+	memcpy(p + 4, &h->key.port, 2);
+	p[6] = h->key.proto;
+	memcpy(p + 7, &h->in_addr, 4);
+	memcpy(p + 11, &h->in_port, 2);
+	p[13] = h->flags;
+	p[14] = h->pool_id;
+	p[15] = (uint8_t)h->svc_set;
+	put16(p + 16, h->nat_term);
+	b->len += NSW_HOLD_FIXED + put_varint(p + NSW_HOLD_FIXED, held);
+	b->count++;
+	return 0;
+}
+
+int nsw_decode_holds(const uint8_t *b, size_t len, struct nsw_hold *out, size_t max, size_t *n)
+{
+	size_t count, off = 2;
+
+	*n = 0;
+	if (len < 2)
+		return -NSW_E_TRUNCATED;
+	count = get16(b);
+	if (!count || count > max || count * NSW_HOLD_MIN > len - 2)
+		return -NSW_E_COUNT;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *p = b + off;
+		struct nsw_hold *h = &out[i];
+		size_t k;
+
+		if (len - off < NSW_HOLD_MIN)
+			return -NSW_E_COUNT;
+		memset(h, 0, sizeof(*h));
+		memcpy(&h->key.addr, p, 4);
+		memcpy(&h->key.port, p + 4, 2);
+		h->key.proto = p[6];
+		memcpy(&h->in_addr, p + 7, 4);
+		memcpy(&h->in_port, p + 11, 2);
+		h->flags = p[13];
+		h->pool_id = p[14];
+		h->svc_set = p[15];
+		h->nat_term = get16(p + 16);
+		k = get_varint(p + NSW_HOLD_FIXED, len - off - NSW_HOLD_FIXED, &h->held_ms);
+		if (!k)
+			return len - off - NSW_HOLD_FIXED < NSW_VARINT_MAX_BYTES ? -NSW_E_COUNT
+										  : -NSW_E_VALUE;
+		if (!hold_valid(h))
+			return -NSW_E_VALUE;
+		off += NSW_HOLD_FIXED + k;
+	}
+	if (off != len)
+		return -NSW_E_COUNT;
+	*n = count;
+	return 0;
+}
+
 /* ---- HMAC-SHA256 ----------------------------------------------------------
  * From libsodium (a well-kept library, as the hardening issue asks), never
  * hand-written: crypto_auth_hmacsha256_* hashes an over-long key itself, as
@@ -912,4 +1010,39 @@ void nsw_session_to_ns(const struct nsw_session *s, uint64_t now_ns, struct ns_s
 	out->tcp_state = s->tcp_state;
 	out->origin = s->origin;
 	out->pool_id = s->pool_id;
+}
+
+void nsw_hold_from_ns(const struct ns_port_key *k, const struct ns_port_val *v, uint64_t now_ns,
+		      struct nsw_hold *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->key.addr = k->addr;
+	out->key.port = k->port;
+	out->key.proto = k->proto;
+	out->in_addr = v->in_addr;
+	out->in_port = v->in_port;
+	out->flags = v->flags & (NS_PORT_F_EIM | NS_PORT_F_EIF);
+	out->pool_id = v->pool_id;
+	out->svc_set = v->svc_set;
+	out->nat_term = v->nat_term;
+	out->held_ms = clamp_age(ns_to_ms_age(now_ns, v->released_ns));
+}
+
+void nsw_hold_to_ns(const struct nsw_hold *h, uint64_t now_ns, struct ns_port_key *k,
+		    struct ns_port_val *v)
+{
+	memset(k, 0, sizeof(*k));
+	memset(v, 0, sizeof(*v));
+	k->addr = h->key.addr;
+	k->port = h->key.port;
+	k->proto = h->key.proto;
+	v->in_addr = h->in_addr;
+	v->in_port = h->in_port;
+	v->flags = h->flags | NS_PORT_F_HOLD;
+	v->pool_id = h->pool_id;
+	v->svc_set = h->svc_set;
+	v->nat_term = h->nat_term;
+	v->released_ns = rebase(now_ns, h->held_ms);
+	/* before any aging walk that could see it: judged by released_ns */
+	v->last_used_ns = v->released_ns;
 }

@@ -51,6 +51,11 @@
 #define NSW_BATCH_MAX_SESSIONS ((NSW_MAX_BODY - 2) / NSW_SESSION_MIN)
 #define NSW_BATCH_MAX_DELS ((NSW_MAX_BODY - 2) / NSW_DEL_LEN)
 #define NSW_BATCH_MAX_SESSIONS64 ((NSW_MAX_BODY - 2) / NSW_SESSION64_MIN)
+/* PORT_HOLD record: 18 fixed bytes + the time held so far (varint, ms). */
+#define NSW_HOLD_FIXED 18
+#define NSW_HOLD_MIN (NSW_HOLD_FIXED + 1)
+#define NSW_HOLD_MAX (NSW_HOLD_FIXED + NSW_VARINT_MAX_BYTES)
+#define NSW_BATCH_MAX_HOLDS ((NSW_MAX_BODY - 2) / NSW_HOLD_MIN)
 
 enum nsw_type {
 	NSW_HELLO = 1,          /* initiator: who I am */
@@ -69,6 +74,9 @@ enum nsw_type {
 	NSW_SESSION64_ADD = 12,
 	NSW_SESSION64_UPDATE = 13,
 	NSW_SESSION64_DEL = 14,
+	/* NAT bindings held after their last session (RFC 6888 port-hold;
+	 * NSW_CAP_HOLD peers only): the receiver holds them as long */
+	NSW_PORT_HOLD = 15,
 	NSW_TYPE_MAX,
 };
 
@@ -110,6 +118,7 @@ enum nsw_refuse_reason {
 #define NSW_CAP_AUTH (1u << 3)       /* has a pre-shared key: frames are MACed */
 #define NSW_CAP_ENCRYPT (1u << 4)    /* wants encrypted frames (needs AUTH) */
 #define NSW_CAP_NAT64 (1u << 5)      /* takes NSW_SESSION64_* (NAT64 sessions) */
+#define NSW_CAP_HOLD (1u << 6)       /* takes NSW_PORT_HOLD (held bindings) */
 
 /* Session record "bind" byte: which NAT bindings the receiver installs. */
 #define NSW_BIND_PORT (1u << 0)   /* ns_ports[out daddr,dport,proto] owned by in saddr,sport */
@@ -184,6 +193,22 @@ struct nsw_session {
 	uint8_t bind;          /* NSW_BIND_* */
 	uint64_t age_ms;       /* now - created */
 	uint64_t idle_ms;      /* now - last_seen, <= age_ms */
+};
+
+/*
+ * One held NAT binding (an ns_ports entry with NS_PORT_F_HOLD) as it
+ * travels: the port key, its owner and the time it has been held so far.
+ * A dynamic-nat44 address binding has port 0 and proto 0.
+ */
+struct nsw_hold {
+	struct ns_port_key key;
+	uint32_t in_addr;      /* network byte order, as in ns_port_val */
+	uint16_t in_port;      /* network byte order */
+	uint8_t flags;         /* NS_PORT_F_EIM | NS_PORT_F_EIF (HOLD implied) */
+	uint8_t pool_id;
+	uint16_t svc_set;
+	uint16_t nat_term;
+	uint64_t held_ms;      /* now - released */
 };
 
 /* Human-readable names (static strings, never NULL). */
@@ -330,6 +355,25 @@ void nsw_seal_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame)
  * header, ciphertext or tag differs: then no plaintext is released (the
  * body is cleared or left as it was) and the frame must be dropped. */
 bool nsw_open_frame(const uint8_t key[NSW_KEY_LEN], uint8_t dir, uint8_t *frame);
+
+/* Does the receiver acknowledge frames of this type (data frames)? */
+static inline bool nsw_type_acked(unsigned int type)
+{
+	return (type >= NSW_SESSION_ADD && type <= NSW_BULK_END) ||
+	       (type >= NSW_SESSION64_ADD && type <= NSW_PORT_HOLD);
+}
+
+/* PORT_HOLD: add one held binding (-NSW_E_NOSPC: frame full). */
+int nsw_batch_add_hold(struct nsw_batch *b, const struct nsw_hold *h);
+/* Up to max held bindings into out (max >= NSW_BATCH_MAX_HOLDS always fits). */
+int nsw_decode_holds(const uint8_t *body, size_t len, struct nsw_hold *out, size_t max,
+		     size_t *n);
+/* ns_ports entry <-> wire record; _to_ns rebases the hold onto now_ns and
+ * sets NS_PORT_F_HOLD. */
+void nsw_hold_from_ns(const struct ns_port_key *k, const struct ns_port_val *v, uint64_t now_ns,
+		      struct nsw_hold *out);
+void nsw_hold_to_ns(const struct nsw_hold *h, uint64_t now_ns, struct ns_port_key *k,
+		    struct ns_port_val *v);
 
 /* Encoded size of one session record (for budgeting). */
 size_t nsw_session_size(const struct nsw_session *s);

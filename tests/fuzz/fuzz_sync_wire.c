@@ -37,6 +37,7 @@ static const uint8_t test_key[NSW_KEY_LEN] = "natsync-fuzz-key-0123456789abcd";
 /* Records of one frame; static: they are large. */
 static struct nsw_session recs[NSW_BATCH_MAX_SESSIONS];
 static struct ns_tuple dels[NSW_BATCH_MAX_DELS];
+static struct nsw_hold holds[NSW_BATCH_MAX_HOLDS];
 static struct ns_tuple6 keys6[NSW_BATCH_MAX_SESSIONS64];
 static uint8_t out[NSW_MAX_FRAME];
 
@@ -159,6 +160,29 @@ static void check_dels(const struct nsw_hdr *h, const uint8_t *body, size_t len)
 	same_body(body, len, (int)nsw_batch_finish(&b, h->seq));
 }
 
+/* Held bindings: decoded ones re-encode to the same bytes and convert to
+ * a held ns_ports entry. */
+static void check_holds(const struct nsw_hdr *h, const uint8_t *body, size_t len)
+{
+	struct nsw_batch b;
+	size_t n, i;
+
+	if (nsw_decode_holds(body, len, holds, NSW_BATCH_MAX_HOLDS, &n))
+		return;
+	CHECK(n > 0 && n <= NSW_BATCH_MAX_HOLDS);
+	nsw_batch_start(&b, out, sizeof(out), h->type);
+	for (i = 0; i < n; i++) {
+		struct ns_port_key k;
+		struct ns_port_val v;
+
+		CHECK(nsw_batch_add_hold(&b, &holds[i]) == 0);
+		nsw_hold_to_ns(&holds[i], 1000000000ull, &k, &v);
+		CHECK(v.flags & NS_PORT_F_HOLD);
+		CHECK(v.released_ns >= 1 && v.released_ns <= 1000000000ull);
+	}
+	same_body(body, len, (int)nsw_batch_finish(&b, h->seq));
+}
+
 /* Tag a copy of the frame (as the sender would): it verifies in its own
  * direction only, and no longer once one bit of the tag flips. */
 static void check_mac(const uint8_t *frame, size_t flen)
@@ -216,6 +240,9 @@ static void check_frame(const struct nsw_hdr *h, const uint8_t *frame)
 	case NSW_SESSION_DEL:
 	case NSW_SESSION64_DEL:
 		check_dels(h, body, len);
+		break;
+	case NSW_PORT_HOLD:
+		check_holds(h, body, len);
 		break;
 	case NSW_SESSION64_ADD:
 	case NSW_SESSION64_UPDATE:

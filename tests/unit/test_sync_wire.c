@@ -1063,3 +1063,146 @@ Test(sync_wire, session64_del_carries_the_out_key)
 	cr_assert_eq(memcmp(&out[0], &s.out_key, sizeof(out[0])), 0);
 	cr_assert_str_eq(nsw_type_str(NSW_SESSION64_DEL), "SESSION64_DEL");
 }
+
+/* A held binding: i picks the kind (napt port, EIM+EIF port, dynamic-nat44
+ * address) and the values. */
+static struct nsw_hold sample_hold(unsigned int i)
+{
+	struct nsw_hold h;
+
+	memset(&h, 0, sizeof(h));
+	h.key.addr = htonl(0xcb007100u + (i & 0xff)); /* 203.0.113.x */
+	h.key.port = htons((uint16_t)(1024 + i));
+	h.key.proto = i % 2 ? IPPROTO_UDP : IPPROTO_TCP;
+	h.in_addr = htonl(0x64400000u + i);           /* 100.64.x.y */
+	h.in_port = htons((uint16_t)(40000 + i));
+	h.flags = i % 3 == 1 ? NS_PORT_F_EIM | NS_PORT_F_EIF : 0;
+	if (i % 3 == 2) { /* dynamic-nat44 owns (addr, 0, 0) */
+		h.key.port = 0;
+		h.key.proto = 0;
+		h.in_port = 0;
+	}
+	h.pool_id = (uint8_t)(i % NS_MAX_POOLS);
+	h.svc_set = (uint16_t)(i % NS_MAX_SVC_SETS);
+	h.nat_term = (uint16_t)(i % NS_MAX_NAT_TERMS);
+	h.held_ms = (uint64_t)i * 997;
+	return h;
+}
+
+Test(sync_wire, port_hold_roundtrip_fills_a_frame)
+{
+	static struct nsw_hold in[NSW_BATCH_MAX_HOLDS], out[NSW_BATCH_MAX_HOLDS];
+	struct nsw_batch b;
+	struct nsw_hdr h;
+	size_t n, got, count = 0;
+
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_PORT_HOLD);
+	for (;;) {
+		in[count] = sample_hold((unsigned int)count);
+		if (nsw_batch_add_hold(&b, &in[count]))
+			break;
+		count++;
+	}
+	cr_assert_gt(count, 600, "only %zu held bindings in one frame", count);
+	n = nsw_batch_finish(&b, 11);
+	cr_assert_leq(n, NSW_MAX_FRAME);
+	cb = checked_body(frame, n, NSW_PORT_HOLD, 11, &h);
+	cr_assert_eq(nsw_decode_holds(cb, h.length, out, NSW_BATCH_MAX_HOLDS, &got), 0);
+	cr_assert_eq(got, count);
+	for (size_t i = 0; i < count; i++)
+		cr_assert_eq(memcmp(&in[i], &out[i], sizeof(in[i])), 0, "record %zu", i);
+	cr_assert_str_eq(nsw_type_str(NSW_PORT_HOLD), "PORT_HOLD");
+	cr_assert(nsw_type_acked(NSW_PORT_HOLD), "held bindings are data: acknowledged");
+	cr_assert(!nsw_type_acked(NSW_HEARTBEAT));
+	/* every truncation is refused */
+	for (size_t l = 0; l < h.length; l++)
+		cr_assert_neq(nsw_decode_holds(cb, l, out, NSW_BATCH_MAX_HOLDS, &got), 0,
+			      "truncated to %zu bytes", l);
+}
+
+Test(sync_wire, port_hold_invalid_records_rejected)
+{
+	struct nsw_hold hd = sample_hold(3), bad, out[1];
+	struct nsw_batch b;
+	struct nsw_hdr h;
+	size_t n, got;
+
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_PORT_HOLD);
+	bad = hd;
+	bad.flags = NS_PORT_F_HOLD;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "HOLD is implied, never sent");
+	bad = hd;
+	bad.flags = NS_PORT_F_EIF;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "EIF without EIM");
+	bad = hd;
+	bad.key.proto = 47;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "GRE has no ports");
+	bad = hd;
+	bad.key.proto = 0;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "address binding with a port");
+	bad = hd;
+	bad.pool_id = NS_MAX_POOLS;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "pool out of range");
+	bad = hd;
+	bad.svc_set = NS_MAX_SVC_SETS;
+	cr_assert_eq(nsw_batch_add_hold(&b, &bad), -NSW_E_VALUE, "service set out of range");
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_SESSION_ADD);
+	cr_assert_eq(nsw_batch_add_hold(&b, &hd), -NSW_E_VALUE, "hold in a session batch");
+	nsw_batch_start(&b, frame, sizeof(frame), NSW_PORT_HOLD);
+	cr_assert_eq(nsw_batch_add_hold(&b, &hd), 0);
+	n = nsw_batch_finish(&b, 2);
+	cb = checked_body(frame, n, NSW_PORT_HOLD, 2, &h);
+	cr_assert_eq(nsw_decode_holds(cb, h.length, out, 1, &got), 0);
+	/* a flag byte nobody knows, on the wire */
+	frame[NSW_HDR_LEN + 2 + 13] = 0x80;
+	cr_assert_eq(nsw_decode_holds(cb, h.length, out, 1, &got), -NSW_E_VALUE);
+	frame[NSW_HDR_LEN + 2 + 13] = 0;
+	/* trailing bytes and a count that disagrees */
+	cr_assert_eq(nsw_decode_holds(cb, h.length + 1, out, 1, &got), -NSW_E_COUNT);
+	frame[NSW_HDR_LEN + 1] = 2;
+	cr_assert_eq(nsw_decode_holds(cb, h.length, out, 2, &got), -NSW_E_COUNT);
+}
+
+Test(sync_wire, port_hold_conversion_rebases_the_hold)
+{
+	struct ns_port_key k, k2;
+	struct ns_port_val v, v2;
+	struct nsw_hold w;
+	uint64_t now_a = 500ull * 1000000000, now_b = 90ull * 1000000000;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.addr = htonl(0xcb007170u);
+	k.port = htons(2000);
+	k.proto = IPPROTO_TCP;
+	v.in_addr = htonl(0x64460a0au);
+	v.in_port = htons(41000);
+	v.flags = NS_PORT_F_HOLD | NS_PORT_F_EIM;
+	v.pool_id = 5;
+	v.svc_set = 1;
+	v.nat_term = 7;
+	v.last_used_ns = now_a - 30ull * 1000000000;
+	v.released_ns = now_a - 12345ull * 1000000; /* held for 12.345 s */
+	nsw_hold_from_ns(&k, &v, now_a, &w);
+	cr_assert_eq(w.held_ms, 12345);
+	cr_assert_eq(w.flags, NS_PORT_F_EIM, "HOLD is implied by the message");
+	/* the receiver's clock reads another time: same time held */
+	nsw_hold_to_ns(&w, now_b, &k2, &v2);
+	cr_assert_eq(memcmp(&k, &k2, sizeof(k)), 0);
+	cr_assert_eq(v2.released_ns, now_b - 12345ull * 1000000);
+	cr_assert_eq(v2.flags, NS_PORT_F_HOLD | NS_PORT_F_EIM);
+	cr_assert_eq(v2.in_addr, v.in_addr);
+	cr_assert_eq(v2.in_port, v.in_port);
+	cr_assert_eq(v2.pool_id, 5);
+	cr_assert_eq(v2.svc_set, 1);
+	cr_assert_eq(v2.nat_term, 7);
+	cr_assert_leq(v2.last_used_ns, v2.released_ns, "no aging walk may take it for new");
+	/* a hold older than the receiver's clock never becomes "never" (0) */
+	w.held_ms = 200ull * 1000;
+	nsw_hold_to_ns(&w, now_b, &k2, &v2);
+	cr_assert_eq(v2.released_ns, 1);
+	/* released in the sender's future (a race): held 0 ms */
+	v.released_ns = now_a + 5;
+	nsw_hold_from_ns(&k, &v, now_a, &w);
+	cr_assert_eq(w.held_ms, 0);
+}
