@@ -91,7 +91,7 @@ natsync: {
   attach-mode = "tc";
   timeouts: {
     tcp-syn = 20; tcp-established = 300; tcp-closing = 10; tcp-time-wait = 5;
-    tcp-rst = 5; udp = 300; icmp = 10; other = 10; port-hold = 0; binding = 0;
+    tcp-rst = 5; udp = 300; icmp = 10; other = 10; port-hold = 120; binding = 0;
   };
   redundancy-options: {
     redundancy-local = { data-address = "$3"; };

@@ -74,8 +74,10 @@ natsync: {
   max-sessions = 1024;
   aging-interval-ms = 200;
   attach-mode = "$2";
+  # port-hold on and short: the aging pass holds the expired sessions'
+  # ports and releases them again under the sanitizers
   timeouts: { tcp-syn = 4; tcp-established = 4; tcp-closing = 2; tcp-time-wait = 2;
-              tcp-rst = 2; udp = 2; icmp = 2; other = 2; port-hold = 0; binding = 0; };
+              tcp-rst = 2; udp = 2; icmp = 2; other = 2; port-hold = 2; binding = 0; };
   services: {
     nat: {
       pools = ( { name = "p1"; address = [ "$LAB_POOL" ]; port = "automatic"; } );

@@ -47,7 +47,9 @@ natsync: {
   max-sessions = 1024;
   aging-interval-ms = 200;
   attach-mode = "$2";
-  timeouts: { udp = 2; icmp = 2; port-hold = 0; binding = 0; };
+  # port-hold and binding at their defaults (120 s, 0): nothing here waits
+  # for a port to be released
+  timeouts: { udp = 2; icmp = 2; };
   services: {
     nat: {
       pools = ( { name = "p1"; address = [ "203.0.113.0/28" ]; port = "automatic"; } );

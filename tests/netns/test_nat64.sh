@@ -53,6 +53,9 @@ natsync: {
   timeouts: {
     tcp-syn = 6; tcp-established = 12; tcp-closing = 3; tcp-time-wait = 2;
     tcp-rst = 2; udp = 3; icmp = 3; other = 3; port-hold = 0; binding = 0;
+    # port-hold off: check g waits for the ports to be free right after the
+    # sessions expire; holding (shared with napt-44 in ns_ports) is
+    # tested in test_repl.sh and tests/unit/test_aging.c
   };
   services: {
     nat: {
