@@ -260,22 +260,14 @@ EOF
 
 # ---- helpers ----------------------------------------------------------------------
 
-ctl_json()
-{
-	local sock=$1
-
-	shift
-	nsd_ctl "$sock" -j "$@" | sed '1{/^OK$/d}'
-}
-
 role_is()
 {
-	[ "$(ctl_json "$1" show redundancy | json_get 'j["role"]')" = "$2" ]
+	[ "$(nsd_json "$1" show redundancy | json_get 'j["role"]')" = "$2" ]
 }
 
 backup_ready()
 {
-	role_is "$1" backup && [ "$(ctl_json "$1" show redundancy | json_get 'j["ready"]')" = "true" ]
+	role_is "$1" backup && [ "$(nsd_json "$1" show redundancy | json_get 'j["ready"]')" = "true" ]
 }
 
 start_box()
@@ -456,7 +448,7 @@ same_release | sed 's/^/    /'
 REL_A=$(port_entry "$PIN_A" "$HOLD_PORT")
 REL_A=${REL_A#* }
 check "d: A counted the held record it sent" \
-	eval '[ "$(ctl_json $SOCK_A show sync | json_get "j[\"counters\"][\"holds_tx\"]")" -ge 1 ]'
+	eval '[ "$(nsd_json $SOCK_A show sync | json_get "j[\"counters\"][\"holds_tx\"]")" -ge 1 ]'
 
 # -- e: B restarted with empty maps: the bulk carries the hold
 nsd_stop "$PID_B"
@@ -488,7 +480,7 @@ nst_log "B's entry of the held port after the takeover: $(port_entry "$PIN_B" "$
 LEFT_MS=$(( (REL_A + HOLD_S * 1000000000 - $(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')) / 1000000 ))
 check "g: the hold still has ${LEFT_MS} ms to run (>= 15 s needed; a slower run cannot test it)" \
 	test "$LEFT_MS" -ge 15000
-exhausted() { nsd_ctl "$SOCK_B" -j show counters | sed '1{/^OK$/d}' | json_get 'j["counters"]["drop_pool_exhausted"]'; }
+exhausted() { nsd_counter "$SOCK_B" drop_pool_exhausted; }
 bg_start "$NST_TMP/keep.log" "$P-cli" python3 "$FLOWS" keep 100.64.70.10 41001 "$SRV" 5001 \
 	"$NST_TMP/hold2.txt"
 check "g: a new connection through B gets the pool's other port" \
