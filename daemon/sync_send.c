@@ -67,6 +67,8 @@ static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 	/* dynamic-nat44 owns the whole address, ns_ports[(addr, 0, 0)], and
 	 * keeps it per subscriber in ns_paired whatever the pooling */
 	bool dyn = v->nat_type == NS_NAT_DYNAMIC44;
+	/* NAT64 always pools paired (its terms are not in conf.nat) */
+	bool own_paired = dyn || v->nat_type == NS_NAT_NAT64;
 
 	if (!(v->flags & NS_SF_NAT_SRC))
 		return 0;
@@ -93,7 +95,7 @@ static uint8_t binding_bits(struct ns_sync *s, const struct ns_session *v)
 		    ev.out_port == v->out_key.dport)
 			bits |= NSW_BIND_EIM;
 	}
-	if (v->pool_id != 0xff && fd->paired >= 0 && (s->any_paired || dyn)) {
+	if (v->pool_id != 0xff && fd->paired >= 0 && (s->any_paired || own_paired)) {
 		struct ns_paired_key qk;
 		struct ns_paired_val qv;
 

@@ -17,6 +17,8 @@
 #  b  a NAT64 UDP session and a long-lived TCP one reach the backup: same
 #     IPv6 inside endpoint, same pool address and port, flag "replicated";
 #     the backup's pool shows the port reserved
+#     and its pinned maps equal the primary's key by key (repl_compare.py:
+#     sessions, reverse entries, ports, the subscriber's paired address)
 #  c  the TCP session closed on the primary disappears from the backup
 #  d  a restarted backup (maps purged) gets the NAT64 sessions back by bulk
 set -u
@@ -256,6 +258,9 @@ check "setup: NAT64 TCP session through the primary" tcp_hold_start
 check "b: NAT64 UDP session on the backup, same binding" chk_replicated udp 41001
 check "b: NAT64 TCP session on the backup, same binding" chk_replicated tcp 43001
 check "b: the backup's pool has the ports reserved" chk_backup_port_reserved
+check "b: the backup's maps equal the primary's, key by key (paired address included)" \
+	wait_for 10 python3 "$NST_REPO/tests/netns/repl_compare.py" "$PIN_A/$NS_PIN_SUBDIR" \
+	"$PIN_B/$NS_PIN_SUBDIR" --need-types 6
 check "c: NAT64 session closed on the primary disappears on the backup" chk_closed_removed
 check "d: restarted backup gets the NAT64 sessions back by bulk sync" chk_bulk_after_restart
 nsd_stop "$PID_A"
