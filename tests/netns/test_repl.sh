@@ -12,9 +12,9 @@
 #                        +--- in0 [nrp-b] out0 ---+
 #                             .3    ha 192.0.2.2     .3
 #
-#   The inside LAN is 100.64.0.0/16 (and 2001:db8:64::/64): the client
-#   namespace holds one address per translation type (below) and the
-#   inside server 100.64.1.10 (dnat-44 target). The primary owns the
+#   pair.sh's pair; on the inside LAN (100.64.0.0/16, 2001:db8:64::/64)
+#   the client namespace also holds one address per translation type
+#   (below) and the inside server 100.64.1.10 (dnat-44 target). The primary owns the
 #   virtual addresses 100.64.0.1 (the subscribers' gateway) and
 #   198.51.100.1 (the pools' next hop); its role hook adds the IPv6
 #   gateway 2001:db8:64::1 to in0 (virtual addresses are IPv4 only).
@@ -53,6 +53,7 @@
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pair.sh"
 
 P=nrp
 HOLD_S=90
@@ -60,10 +61,7 @@ PIN_A=/sys/fs/bpf/$P-a
 PIN_B=/sys/fs/bpf/$P-b
 SOCK_A=/run/$P-a.sock
 SOCK_B=/run/$P-b.sock
-SRV=198.51.100.10
 DNS_REAL=198.51.100.153
-VIP_IN=100.64.0.1
-VIP_OUT=198.51.100.1
 GW6=2001:db8:64::1
 CLI6=2001:db8:64::10
 SRV6=64:ff9b::198.51.100.10
@@ -83,44 +81,19 @@ v6_on()
 	ns_sysctl "$1" "net.ipv6.conf.$2.disable_ipv6=0"
 }
 
+# pair.sh's pair (bridged LANs, virtual addresses, the ha link), and on
+# the inside LAN one client address per translation type, the dnat-44
+# target and IPv6.
 topo()
 {
 	local b a
 
-	for b in cli sw a b srv; do
-		ns_add "$P-$b"
-	done
-	bridge_add "$P-sw" br-in
-	bridge_add "$P-sw" br-out
-	link_pair "$P-cli" eth0 "$P-sw" cli
-	link_pair "$P-srv" eth0 "$P-sw" srv
-	for b in a b; do
-		link_pair "$P-$b" in0 "$P-sw" "$b-in"
-		link_pair "$P-$b" out0 "$P-sw" "$b-out"
-		bridge_attach "$P-sw" br-in "$b-in"
-		bridge_attach "$P-sw" br-out "$b-out"
-		gro_on "$P-sw" "$b-in"
-		gro_on "$P-sw" "$b-out"
-	done
-	bridge_attach "$P-sw" br-in cli
-	bridge_attach "$P-sw" br-out srv
-	gro_on "$P-sw" cli
-	gro_on "$P-sw" srv
-	link_pair "$P-a" ha "$P-b" ha
-	for a in 100.64.0.10 100.64.1.10 100.64.10.5 100.64.20.10 100.64.30.10 100.64.40.10 \
+	pair_topo
+	for a in 100.64.1.10 100.64.10.5 100.64.20.10 100.64.30.10 100.64.40.10 \
 		100.64.50.10 100.64.70.10; do
 		addr_add "$P-cli" eth0 "$a/16"
 	done
-	addr_add "$P-srv" eth0 "$SRV/24"
 	addr_add "$P-srv" eth0 "$DNS_REAL/24"
-	addr_add "$P-a" in0 100.64.0.2/16
-	addr_add "$P-b" in0 100.64.0.3/16
-	addr_add "$P-a" out0 198.51.100.2/24
-	addr_add "$P-b" out0 198.51.100.3/24
-	addr_add "$P-a" ha 192.0.2.1/24
-	addr_add "$P-b" ha 192.0.2.2/24
-	route_add "$P-cli" default "$VIP_IN"
-	route_add "$P-srv" 203.0.113.0/24 "$VIP_OUT"
 	route_add "$P-srv" 100.64.0.0/16 "$VIP_OUT" # firewall-only flows
 	# IPv6 on the inside LAN: the client, and each box's own address (the
 	# gateway address moves with the role, see the hook)
@@ -133,19 +106,12 @@ topo()
 	ns_sysctl "$P-cli" net.ipv6.neigh.eth0.retrans_time_ms=200
 	ns_sysctl "$P-cli" net.ipv6.neigh.eth0.delay_first_probe_time=1
 	for b in a b; do
-		route_add "$P-$b" default "$SRV"
-		box_sysctls "$P-$b"
-		iface_rp_filter_off "$P-$b" in0
-		iface_rp_filter_off "$P-$b" out0
-		gro_on "$P-$b" in0
-		gro_on "$P-$b" out0
+		ip -n "$P-$b" route add 100.64.0.0/16 dev in0 || nst_die "inside LAN route on $b"
 		v6_on "$P-$b" in0
 		ns_sysctl "$P-$b" net.ipv6.conf.all.forwarding=1
 	done
 	ip -n "$P-a" -6 addr add 2001:db8:64::2/64 dev in0 nodad || nst_die "A IPv6 address"
 	ip -n "$P-b" -6 addr add 2001:db8:64::3/64 dev in0 nodad || nst_die "B IPv6 address"
-	host_prepare "$P-cli" eth0
-	host_prepare "$P-srv" eth0
 }
 
 # The role hook: the primary owns the IPv6 gateway address too.
@@ -193,7 +159,7 @@ natsync: {
     dead-interval-ms = 500;
     priority = $7;
     preempt = false;
-    virtual-addresses = ( { address = "$VIP_IN/16"; interface = "in0"; },
+    virtual-addresses = ( { address = "$VIP_IN/24"; interface = "in0"; },
                           { address = "$VIP_OUT/24"; interface = "out0"; } );
     monitor-interfaces = [ "in0", "out0" ];
     garp-count = 5;
@@ -259,25 +225,6 @@ EOF
 }
 
 # ---- helpers ----------------------------------------------------------------------
-
-role_is()
-{
-	[ "$(nsd_json "$1" show redundancy | json_get 'j["role"]')" = "$2" ]
-}
-
-backup_ready()
-{
-	role_is "$1" backup && [ "$(nsd_json "$1" show redundancy | json_get 'j["ready"]')" = "true" ]
-}
-
-start_box()
-{
-	local b=$1
-
-	nsd_start "$P-$b" "$NST_TMP/$b.cfg" "/run/$P-$b.sock" "/sys/fs/bpf/$P-$b" \
-		"$NST_TMP/$b-$(date +%s%N).log" || nst_die "natsyncd $b did not start"
-	eval "PID_${b^^}=$NSD_PID"
-}
 
 # The long-lived flows: name,proto,src,sport,dst,dport (client namespace).
 CLI_FLOWS=(
