@@ -7,7 +7,7 @@
  * Datagram (big-endian), HBP_BODY_LEN bytes, then the tag when keyed:
  *   0  "NSHB"   4  version 1   5  flags (bit 0: tagged)   6  role   7  ready
  *   8  advertisement (16)   10  zero (16)   12  nonce (64)   20  echo (64)
- *   28 node name, NUL-padded (32)
+ *   28 sender uptime in ms (64)   36 node name, NUL-padded (32)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,7 +79,8 @@ size_t hbp_encode(uint8_t *buf, const struct hbp_frame *f, const uint8_t *key)
 	buf[9] = (uint8_t)f->adv;
 	put64(buf + 12, f->nonce);
 	put64(buf + 20, f->echo);
-	memcpy(buf + 28, f->name, strnlen(f->name, HBP_NAME_MAX - 1));
+	put64(buf + 28, f->uptime_ms);
+	memcpy(buf + 36, f->name, strnlen(f->name, HBP_NAME_MAX - 1));
 	if (!key)
 		return HBP_BODY_LEN;
 	tag_of(key, buf, tag);
@@ -110,7 +111,8 @@ int hbp_decode(const uint8_t *buf, size_t len, struct hbp_frame *f, const uint8_
 	f->adv = (uint16_t)(buf[8] << 8 | buf[9]);
 	f->nonce = get64(buf + 12);
 	f->echo = get64(buf + 20);
-	memcpy(f->name, buf + 28, HBP_NAME_MAX - 1);
+	f->uptime_ms = get64(buf + 28);
+	memcpy(f->name, buf + 36, HBP_NAME_MAX - 1);
 	return 0;
 }
 
@@ -217,7 +219,7 @@ static void send_one(struct ns_hbpaths *h, uint32_t i, uint64_t now)
 		}
 		pr_info("redundancy: heartbeat path %s open", c->name);
 	}
-	h->ops.content(h->arg, &f.role, &f.ready, &f.adv);
+	h->ops.content(h->arg, &f.role, &f.ready, &f.adv, &f.uptime_ms);
 	randombytes_buf(&f.nonce, sizeof(f.nonce));
 	ns_strlcpy(f.name, h->node, sizeof(f.name));
 	len = hbp_encode(buf, &f, h->keyed ? h->key : NULL);
@@ -286,7 +288,7 @@ static void rx_one(struct ns_hbpaths *h, uint32_t i, const uint8_t *buf, size_t 
 		pr_info("redundancy: heartbeat path %s: peer %s heard", c->name, f.name);
 	p->last_rx_ms = now;
 	p->rx++;
-	h->ops.deliver(h->arg, i, f.role, f.ready, f.adv, f.name);
+	h->ops.deliver(h->arg, i, f.role, f.ready, f.adv, f.name, f.uptime_ms);
 }
 
 static void on_rx(struct ns_loop *loop, int fd, uint32_t events, void *arg)

@@ -32,7 +32,7 @@ struct ns_redundancy_conf;
 struct ctl_json;
 
 #define HBP_NAME_MAX 32
-#define HBP_BODY_LEN 60             /* header + fields + name */
+#define HBP_BODY_LEN 68             /* header + fields + name */
 #define HBP_TAG_LEN 16
 #define HBP_MAX_LEN (HBP_BODY_LEN + HBP_TAG_LEN)
 #define HBP_KEY_LEN 32
@@ -45,6 +45,7 @@ struct hbp_frame {
 	uint16_t adv;               /* the advertisement (redundancy.h) */
 	uint64_t nonce;             /* fresh per datagram */
 	uint64_t echo;              /* the last nonce heard from the peer, 0 none */
+	uint64_t uptime_ms;         /* the sender's, as in its sync heartbeats */
 	char name[HBP_NAME_MAX];    /* the sender's node name (truncated) */
 };
 
@@ -83,10 +84,10 @@ struct ns_hbpaths;
 /* What the redundancy module tells and is told. */
 struct hbpath_ops {
 	/* Our heartbeat's content now. */
-	void (*content)(void *arg, uint8_t *role, bool *ready, uint16_t *adv);
+	void (*content)(void *arg, uint8_t *role, bool *ready, uint16_t *adv, uint64_t *uptime_ms);
 	/* A fresh, authentic heartbeat from the peer on path idx. */
 	void (*deliver)(void *arg, uint32_t idx, uint8_t role, bool ready, uint16_t adv,
-			const char *name);
+			const char *name, uint64_t uptime_ms);
 };
 
 /*

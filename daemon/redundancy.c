@@ -528,6 +528,8 @@ struct ns_redundancy {
 	uint64_t takeover_ns;     /* duration of the last takeover's actions */
 	uint64_t tick_ms, last_tick_ms;
 	uint64_t late_ticks;      /* ticks that came late: loop was busy */
+	uint64_t peer_uptime_ms;  /* the newest heartbeat's sender uptime */
+	uint64_t hb_reordered;    /* heartbeats older than one already seen */
 	uint64_t reannounce_ns;   /* last re-announcement after a dual-primary */
 	struct ns_monitor *events; /* redundancy events (issue 10) */
 	struct ns_policies *pol;  /* redundancy policies */
@@ -787,8 +789,16 @@ static void on_tick(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	drain_check(r, now);
 }
 
+bool red_hb_in_order(uint64_t *last, uint64_t uptime_ms, uint32_t dead_ms)
+{
+	if (uptime_ms < *last && *last - uptime_ms < dead_ms)
+		return false;
+	*last = uptime_ms;
+	return true;
+}
+
 void red_on_peer_heartbeat(struct ns_daemon *d, uint8_t role, bool ready, uint16_t priority,
-			   const char *peer_name)
+			   const char *peer_name, uint64_t uptime_ms)
 {
 	struct ns_redundancy *r = d->red;
 	uint64_t now = now_ms();
@@ -796,6 +806,10 @@ void red_on_peer_heartbeat(struct ns_daemon *d, uint8_t role, bool ready, uint16
 
 	if (!r)
 		return;
+	if (!red_hb_in_order(&r->peer_uptime_ms, uptime_ms, r->fsm.c.dead_ms)) {
+		r->hb_reordered++;
+		return;
+	}
 	/* The heartbeat first: evaluating anything with the previous one
 	 * could find it older than dead-interval after a busy stretch. */
 	acts = red_fsm_peer_heartbeat(&r->fsm, now, role, ready, priority, peer_name);
@@ -984,22 +998,23 @@ static int srd_init(struct ns_redundancy *r)
 
 /* ---- heartbeat paths (hbpath.c) ---- */
 
-static void hbp_content(void *arg, uint8_t *role, bool *ready, uint16_t *adv)
+static void hbp_content(void *arg, uint8_t *role, bool *ready, uint16_t *adv, uint64_t *uptime)
 {
 	struct ns_redundancy *r = arg;
 
+	*uptime = (ns_now() - r->d->started_ns) / 1000000ull;
 	*role = r->fsm.role == RED_ROLE_PRIMARY ? RED_PEER_PRIMARY : RED_PEER_BACKUP;
 	*ready = red_fsm_advert_ready(&r->fsm);
 	*adv = red_fsm_advert(&r->fsm);
 }
 
 static void hbp_deliver(void *arg, uint32_t idx, uint8_t role, bool ready, uint16_t adv,
-			const char *name)
+			const char *name, uint64_t uptime)
 {
 	struct ns_redundancy *r = arg;
 
 	(void)idx;
-	red_on_peer_heartbeat(r->d, role, ready, adv, name);
+	red_on_peer_heartbeat(r->d, role, ready, adv, name, uptime);
 }
 
 static int hbp_init(struct ns_redundancy *r)
@@ -1174,8 +1189,9 @@ static void status_text(struct ns_redundancy *r, FILE *f, uint64_t now)
 			!m->link_up && via ? via : "");
 		hbpath_status(r->hbp, f, NULL);
 	}
-	fprintf(f, "Heartbeats:   longest gap %u ms, %llu later than half the dead interval (%u ms)\n",
-		m->peer.max_gap_ms, (unsigned long long)m->peer.late, m->c.dead_ms / 2);
+	fprintf(f, "Heartbeats:   longest gap %u ms, %llu later than half the dead interval (%u ms), "
+		"%llu overtaken (ignored)\n", m->peer.max_gap_ms, (unsigned long long)m->peer.late,
+		m->c.dead_ms / 2, (unsigned long long)r->hb_reordered);
 	if (r->events)
 		monitor_status(r->events, f, NULL);
 	if (r->pol)
@@ -1233,6 +1249,7 @@ static void status_json(struct ns_redundancy *r, struct ctl_json *j, uint64_t no
 	ctl_json_kv_uint(j, "late_ticks", r->late_ticks);
 	ctl_json_kv_uint(j, "heartbeat_max_gap_ms", m->peer.max_gap_ms);
 	ctl_json_kv_uint(j, "heartbeats_late", m->peer.late);
+	ctl_json_kv_uint(j, "heartbeats_reordered", r->hb_reordered);
 	if (r->hbp) {
 		ctl_json_kv_bool(j, "sync_link_up", m->link_up);
 		ctl_json_kv_string(j, "alive_via", hbpath_alive(r->hbp) ? hbpath_alive(r->hbp) : "");

@@ -269,13 +269,25 @@ bool red_advertised_ready(const struct ns_daemon *d, bool sync_ready);
 void red_on_peer_link(struct ns_daemon *d, bool up);
 
 /*
- * red_on_peer_heartbeat - sync calls this for every HEARTBEAT it decodes:
- * role (enum nsw_role), ready, priority (the advertisement) and the peer's
- * node name from its HELLO. May change the role at once (it calls
+ * red_on_peer_heartbeat - sync calls this for every HEARTBEAT it decodes
+ * (and hbpath.c for every fresh datagram): role (enum nsw_role), ready,
+ * priority (the advertisement), the peer's node name and its uptime (ms
+ * since its start, the order of its heartbeats across transports: see
+ * red_hb_in_order()). May change the role at once (it calls
  * sync_set_role()).
  */
 void red_on_peer_heartbeat(struct ns_daemon *d, uint8_t role, bool ready, uint16_t priority,
-			   const char *peer_name);
+			   const char *peer_name, uint64_t uptime_ms);
+
+/*
+ * red_hb_in_order - heartbeats travel over the sync channel and the
+ * heartbeat paths, so one sent earlier can arrive later (TCP behind bulk
+ * data, UDP not). A heartbeat whose sender uptime is below the newest seen
+ * (*last) by less than dead_ms is such a late one: false, ignore it (its
+ * old role would undo a hand-over). One lower by more is a restarted peer:
+ * true, like every newer one, and *last follows.
+ */
+bool red_hb_in_order(uint64_t *last, uint64_t uptime_ms, uint32_t dead_ms);
 
 /* Switchover / external role from the control socket; 0 or -1 with err. */
 int red_request_switchover(struct ns_daemon *d, bool force, char *err, size_t errlen);

@@ -583,7 +583,8 @@ static bool handle_frame(struct ns_sync *s, struct sync_conn *c, const struct ns
 			/* Roles are agreed through heartbeats (redundancy.c);
 			 * this may call sync_set_role() right away. */
 			red_on_peer_heartbeat(s->d, s->peer_hb.role, s->peer_hb.ready,
-					      s->peer_hb.priority, c->peer.name);
+					      s->peer_hb.priority, c->peer.name,
+					      s->peer_hb.uptime_ms);
 			/* A takeover (addresses, hooks) is timed by
 			 * redundancy.c, not charged to sync's step. */
 			t0 = ns_now() - t0;

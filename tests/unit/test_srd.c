@@ -20,6 +20,7 @@
 #include "daemon/hbpath.h"
 #include "daemon/monitor.h"
 #include "daemon/policy.h"
+#include "daemon/redundancy.h"
 #include "daemon/util.h"
 
 /* ---- the debouncer ---------------------------------------------------------- */
@@ -491,7 +492,7 @@ static struct hbp_frame sample(void)
 {
 	struct hbp_frame f = {
 		.role = 1, .ready = true, .adv = 457, .nonce = 0x1122334455667788ull,
-		.echo = 0x99aabbccddeeff00ull,
+		.echo = 0x99aabbccddeeff00ull, .uptime_ms = 123456789,
 	};
 
 	ns_strlcpy(f.name, "box-a", sizeof(f.name));
@@ -513,6 +514,7 @@ Test(srd_hbpath, round_trip_tagged_and_untagged)
 	cr_expect_eq(g.adv, 457);
 	cr_expect_eq(g.nonce, f.nonce);
 	cr_expect_eq(g.echo, f.echo);
+	cr_expect_eq(g.uptime_ms, 123456789);
 	cr_expect_str_eq(g.name, "box-a");
 	n = hbp_encode(buf, &f, NULL);
 	cr_assert_eq(n, HBP_BODY_LEN);
@@ -558,4 +560,18 @@ Test(srd_hbpath, only_an_echo_of_a_recent_nonce_proves_the_peer_alive)
 		hbp_fresh_sent(&s, n, 2000);
 	cr_expect_not(hbp_fresh_ok(&s, 42, 2001, 500));
 	cr_expect(hbp_fresh_ok(&s, 100, 2001, 500));
+}
+
+Test(srd_hbpath, a_heartbeat_overtaken_by_a_newer_one_is_ignored_a_restart_is_not)
+{
+	uint64_t last = 0;
+
+	cr_expect(red_hb_in_order(&last, 5000, 500));
+	cr_expect(red_hb_in_order(&last, 5100, 500), "newer, over the other transport");
+	cr_expect_not(red_hb_in_order(&last, 5050, 500), "sent before the one just seen");
+	cr_expect_eq(last, 5100);
+	cr_expect(red_hb_in_order(&last, 5100, 500), "the same heartbeat over both transports");
+	cr_expect(red_hb_in_order(&last, 300, 500), "4.8 s back: the peer restarted");
+	cr_expect_eq(last, 300);
+	cr_expect(red_hb_in_order(&last, 400, 500));
 }
