@@ -31,9 +31,12 @@ ARCH_INC  := /usr/include/$(shell $(CLANG) -print-multiarch)
 # `CFLAGS += -I. ...` was dropped and `make CFLAGS=-O1` failed on includes.
 # CPPFLAGS and LDFLAGS are passed through too (dpkg-buildflags sets them).
 CFLAGS    ?= -O2 -g
-NS_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+# libfixbuf (IPFIX export, daemon/ipfix_rec.c) brings GLib: its include
+# directories come from pkg-config.
+FIXBUF_CFLAGS := $(shell pkg-config --cflags libfixbuf 2>/dev/null)
+NS_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE $(FIXBUF_CFLAGS)
 ALL_CFLAGS = $(NS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium
+LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium -lfixbuf -lglib-2.0
 
 # What `natsyncd --version` and `natsyncctl --version` print: VERSION=...
 # when given (a packager's), else `git describe` of this checkout (nearest

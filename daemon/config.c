@@ -587,7 +587,7 @@ static int get_path(struct pctx *x, const config_setting_t *g, const char *key, 
 
 static int parse_log(struct pctx *x, const config_setting_t *top)
 {
-	static const char *const keys[] = { "level", "file", "syslog", NULL };
+	static const char *const keys[] = { "level", "file", "syslog", "syslog-socket", NULL };
 	struct ns_config *c = x->c;
 	const config_setting_t *g;
 	int r = get_group(x, top, "log", false, &g);
@@ -596,8 +596,81 @@ static int parse_log(struct pctx *x, const config_setting_t *top)
 		return r;
 	if (check_keys(x, g, keys) || get_enum(x, g, "level", log_levels, &c->log_level) < 0 ||
 	    get_path(x, g, "file", c->log_file, sizeof(c->log_file), true) < 0 ||
-	    get_bool(x, g, "syslog", &c->log_syslog) < 0)
+	    get_bool(x, g, "syslog", &c->log_syslog) < 0 ||
+	    get_path(x, g, "syslog-socket", c->syslog_socket, sizeof(c->syslog_socket), false) < 0)
 		return -1;
+	return 0;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", port 1..65535. */
+static int parse_endpoint(struct pctx *x, const config_setting_t *e, struct sockaddr_storage *ss)
+{
+	const char *v = elem_str(x, e), *colon;
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	unsigned long port;
+	size_t n;
+
+	if (!v)
+		return -1;
+	colon = strrchr(v, ':');
+	n = colon ? (size_t)(colon - v) : 0;
+	if (!colon || !n || n >= sizeof(host))
+		return fail(x, e, NULL, "'%s' is not address:port", v);
+	memcpy(host, v, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || !port || port > 65535)
+		return fail(x, e, NULL, "'%s': bad port (1..65535)", v);
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[n - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			return fail(x, e, NULL, "'%s': bad IPv6 address", v);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return fail(x, e, NULL, "'%s': bad IPv4 address (IPv6: [address]:port)", v);
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	}
+	return 0;
+}
+
+/* ipfix { collectors = [ "addr:port", ... ]; template-refresh; observation-domain; message-size } */
+static int parse_ipfix(struct pctx *x, const config_setting_t *top)
+{
+	static const char *const keys[] = {
+		"collectors", "template-refresh", "observation-domain", "message-size", NULL,
+	};
+	struct ns_ipfix_conf *ip = &x->c->ipfix;
+	const config_setting_t *g, *s;
+	int r = get_group(x, top, "ipfix", false, &g), n;
+
+	if (r != 1)
+		return r;
+	if (check_keys(x, g, keys) ||
+	    get_u32(x, g, "template-refresh", 1, 86400, &ip->template_refresh) < 0 ||
+	    get_u32(x, g, "observation-domain", 0, UINT32_MAX, &ip->domain) < 0 ||
+	    get_u32(x, g, "message-size", 512, 65000, &ip->message_size) < 0)
+		return -1;
+	s = config_setting_get_member(g, "collectors");
+	if (!s)
+		return fail(x, g, "collectors", "missing: the collectors to export to");
+	n = scalar_list_len(x, s);
+	if (n < 0)
+		return -1;
+	if (n < 1 || n > NS_IPFIX_MAX_COLLECTORS)
+		return fail(x, s, NULL, "1 to %d collectors", NS_IPFIX_MAX_COLLECTORS);
+	for (int i = 0; i < n; i++)
+		if (parse_endpoint(x, scalar_elem(s, i), &ip->collectors[i]))
+			return -1;
+	ip->n_collectors = (uint32_t)n;
 	return 0;
 }
 
@@ -2405,7 +2478,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 	static const char *const keys[] = {
 		"node-name", "pin-path", "control-socket", "log", "max-sessions",
 		"max-sessions-per-subscriber", "aging-interval-ms", "loop-nice", "attach-mode", "timeouts", "interfaces",
-		"redundancy-options", "services", NULL,
+		"redundancy-options", "services", "ipfix", NULL,
 	};
 	const config_setting_t *top;
 
@@ -2413,7 +2486,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 		return -1;
 	if (check_keys(x, top, keys) || parse_global(x, top) || parse_log(x, top) < 0 ||
 	    parse_timeouts(x, top) < 0 || parse_services(x, top) || parse_ifaces(x, top) < 0 ||
-	    parse_redundancy(x, top) < 0)
+	    parse_redundancy(x, top) < 0 || parse_ipfix(x, top) < 0)
 		return -1;
 	return 0;
 }
@@ -2425,6 +2498,10 @@ void ns_config_defaults(struct ns_config *out)
 		strcpy(out->node_name, "natsync");
 	strcpy(out->pin_path, "/sys/fs/bpf/natsync");
 	strcpy(out->control_socket, "/run/natsync.sock");
+	strcpy(out->syslog_socket, "/dev/log");
+	out->ipfix.template_refresh = 60;
+	out->ipfix.domain = 1;
+	out->ipfix.message_size = 1400;
 	out->log_level = NS_LOG_INFO;
 	out->max_sessions = NS_MAX_SESSIONS_DEFAULT;
 	out->aging_interval_ms = 1000;

@@ -16,6 +16,7 @@
 
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -189,6 +190,16 @@ struct ns_redundancy_conf {
 	uint32_t n_hb_paths;
 };
 
+/* IPFIX export of NAT events (daemon/ipfix.c, doc/logging.md). */
+#define NS_IPFIX_MAX_COLLECTORS 4
+struct ns_ipfix_conf {
+	struct sockaddr_storage collectors[NS_IPFIX_MAX_COLLECTORS]; /* "address:port" */
+	uint32_t n_collectors;          /* 0 = no export (default) */
+	uint32_t template_refresh;      /* seconds between template sets, default 60 */
+	uint32_t domain;                /* observation domain id, default 1 */
+	uint32_t message_size;          /* bytes per message (UDP payload), default 1400 */
+};
+
 #define NS_ROLE_PRIMARY 0
 #define NS_ROLE_BACKUP 1
 
@@ -216,6 +227,7 @@ struct ns_config {
 	char control_socket[108];       /* default /run/natsync.sock */
 	char log_file[PATH_MAX];        /* "" = stderr only */
 	bool log_syslog;
+	char syslog_socket[108];        /* log.syslog-socket, default /dev/log */
 	int log_level;                  /* enum ns_log_level */
 	uint32_t max_sessions;          /* default NS_MAX_SESSIONS_DEFAULT */
 	uint32_t aging_interval_ms;     /* default 1000 */
@@ -249,6 +261,7 @@ struct ns_config {
 	 * cfg.n_nat64 holds their count */
 	struct ns_nat64_term nat64[NS_MAX_NAT64_TERMS];
 	uint32_t n_nat64;
+	struct ns_ipfix_conf ipfix;
 };
 
 /* Fill *out with every default (no interfaces, rules or pools). */

@@ -718,6 +718,8 @@ static const struct {
 	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
 	ST(nat_released),   ST(nat64_sessions_seen), ST(aging_deferred),
 	ST(reloads_deferred),
+	ST(ipfix_records),  ST(ipfix_templates),   ST(ipfix_messages),
+	ST(ipfix_drops),    ST(ipfix_send_errors), ST(ipfix_unresolved),
 #undef ST
 };
 

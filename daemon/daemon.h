@@ -47,6 +47,13 @@ struct ns_daemon_stats {
 	uint64_t nat64_sessions_seen; /* live NAT64 sessions at the last pass */
 	uint64_t aging_deferred;      /* sweep records left for a later cycle
 				       * (its output buffer was full) */
+	/* IPFIX export (ipfix.c) and the syslog sink (log.c) */
+	uint64_t ipfix_records;       /* records encoded */
+	uint64_t ipfix_templates;     /* template sets sent (start, refresh) */
+	uint64_t ipfix_messages;      /* messages sent, per collector */
+	uint64_t ipfix_drops;         /* messages dropped: socket buffer full */
+	uint64_t ipfix_send_errors;   /* sends or encodings that failed otherwise */
+	uint64_t ipfix_unresolved;    /* NAT64 events whose IPv6 side was gone */
 };
 
 struct ns_daemon {

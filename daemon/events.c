@@ -11,6 +11,7 @@
 #include "counters.h"
 #include "daemon.h"
 #include "events.h"
+#include "ipfix.h"
 #include "log.h"
 #include "sync.h"
 #include "util.h"
@@ -220,6 +221,7 @@ void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct n
 	uint64_t now = ns_now();
 	char line[320];
 
+	ipfix_event(d, ev); /* whatever the syslog classes say */
 	if (!ns_event_wanted(ev, &d->conf))
 		return;
 	if (ns_event_format(ev, s, now, &d->conf, line, sizeof(line)) < 0)

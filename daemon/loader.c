@@ -559,6 +559,8 @@ static struct ns_cfg bank_cfg(const struct ns_config *c, uint32_t bank)
 	for (uint32_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].flags & (NS_SVC_F_SYSLOG_SESSION | NS_SVC_F_SYSLOG_NAT))
 			cfg.flags |= NS_CFG_F_EVENTS;
+	if (c->ipfix.n_collectors) /* IPFIX exports every event */
+		cfg.flags |= NS_CFG_F_EVENTS;
 	return cfg;
 }
 

@@ -11,6 +11,11 @@
  * 0, or -errno when the file cannot be opened (the other sinks work). */
 int log_init(const char *ident, int level, const char *file, int use_syslog);
 void log_set_level(int level);
+/* The syslog socket (a unix datagram socket; default /dev/log), before
+ * log_init(). 0 or -EINVAL for an empty or too long path. */
+int log_set_syslog_socket(const char *path);
+/* Lines the syslog sink could not deliver (socket missing or full). */
+unsigned long long log_syslog_lost(void);
 int log_get_level(void);
 void log_close(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

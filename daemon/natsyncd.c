@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "frag.h"
+#include "ipfix.h"
 #include "loader.h"
 #include "log.h"
 #include "pinlock.h"
@@ -505,6 +506,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print(libxdp_print);
 	if (o.purge) {
+		log_set_syslog_socket(d->conf.syslog_socket);
 		log_init("natsyncd", o.debug ? NS_LOG_DEBUG : d->conf.log_level, d->conf.log_file,
 			 d->conf.log_syslog);
 		rc = purge(&o, &d->conf);
@@ -525,6 +527,7 @@ int main(int argc, char **argv)
 	/* A daemon's stderr ends on /dev/null: without a log file it logs to
 	 * syslog, whatever log.syslog says, so its log goes somewhere. */
 	use_syslog = d->conf.log_syslog || (!o.foreground && !d->conf.log_file[0]);
+	log_set_syslog_socket(d->conf.syslog_socket);
 	if (log_init("natsyncd", o.debug ? NS_LOG_DEBUG : d->conf.log_level, d->conf.log_file,
 		     use_syslog) && !o.foreground && !use_syslog) {
 		log_init(NULL, o.debug ? NS_LOG_DEBUG : d->conf.log_level, NULL, 1);
@@ -592,6 +595,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = ns_frag_init(d);
 	if (!err)
+		err = ipfix_init(d);
+	if (!err)
 		err = ns_aging_init(d);
 	if (err)
 		goto cleanup;
@@ -652,6 +657,7 @@ cleanup:
 	ns_aging_fini(d);
 	ns_frag_fini(d);
 	ns_events_fini(d);
+	ipfix_fini(d);
 	ns_loader_detach(d);
 	ns_loader_close(d);
 	if (sig_fd >= 0) {

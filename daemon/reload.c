@@ -13,6 +13,7 @@
 #include "control.h"
 #include "ctlproto.h"
 #include "daemon.h"
+#include "ipfix.h"
 #include "loader.h"
 #include "log.h"
 #include "loop.h"
@@ -71,6 +72,8 @@ static int apply(struct ns_daemon *d, const struct ns_config *nc)
 		return -1;
 	}
 	d->conf = *nc;
+	ipfix_reconfigure(d);
+	log_set_syslog_socket(nc->syslog_socket);
 	sync_reconfigure(d); /* role to the fast path again, re-handshake if the fingerprint changed */
 	red_reconfigure(d);  /* priority, preempt, dead-interval, new VIPs/routes */
 	log_set_level(rl.debug ? NS_LOG_DEBUG : nc->log_level);

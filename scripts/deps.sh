@@ -4,13 +4,14 @@
 # pandoc makes the man pages (make man, make install); man-db (man, lexgrog)
 # and systemd (systemd-analyze verify) are what make install-test checks
 # them and the unit with. python3-scapy sends the reordered fragments of
-# tests/netns/test_frag.sh.
+# tests/netns/test_frag.sh. libfixbuf-dev encodes the IPFIX export; nfdump's
+# nfcapd is the real collector the IPFIX scenario decodes it with.
 set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
 libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
 netsniff-ng python3 python3-scapy procps kmod stress-ng libclang-rt-14-dev libasan8 libubsan1 conntrackd
-pandoc man-db systemd"
+pandoc man-db systemd libfixbuf-dev nfdump"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
