@@ -235,6 +235,19 @@ static bool nat64_tuple(struct ns_daemon *d, const struct ns_event *ev, struct n
 	return ns_nat64_fold(t6->saddr) == ev->in_key.saddr;
 }
 
+/* Only stateful-nat64 terms take bindings from this pool. */
+static bool nat64_only_pool(const struct ns_config *c, uint8_t pool)
+{
+	bool nat64 = false;
+
+	for (uint32_t i = 0; i < c->n_nat64 && i < NS_MAX_NAT64_TERMS; i++)
+		nat64 |= c->nat64[i].src_pool == pool;
+	for (uint32_t i = 0; i < c->n_nat && i < NS_MAX_NAT_TERMS; i++)
+		if (c->nat[i].src_pool == pool)
+			return false;
+	return nat64;
+}
+
 void ipfix_event(struct ns_daemon *d, const struct ns_event *ev)
 {
 	const struct ns_tuple *out = &ev->out_key;
@@ -261,6 +274,12 @@ void ipfix_event(struct ns_daemon *d, const struct ns_event *ev)
 			if (ipfix_rec_from_event(&r, &e64, &d->conf, known, NULL, wall_ms_of(ts)))
 				add(d, &r);
 			g_hash_table_remove(ix.bib64, &key);
+			return;
+		}
+		/* a NAT64 binding made before this natsyncd started: its IPv6
+		 * side is not known, and a NAT44 record would be wrong */
+		if (nat64_only_pool(&d->conf, ev->pool_id)) {
+			d->st.ipfix_unresolved++;
 			return;
 		}
 	} else if (ev->nat_type == NS_NAT_NAT64 &&
