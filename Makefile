@@ -228,7 +228,7 @@ install-test:
 # under AddressSanitizer + UndefinedBehaviorSanitizer in $(BUILD)/asan; any
 # report aborts (no recovery), so a test that trips one fails.
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-ASAN_CFLAGS := -O1 -g $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+ASAN_CFLAGS := -O1 -g $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE $(FIXBUF_CFLAGS)
 ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
 # Leak checking at exit is on; ASan stops at the first report.
 SAN_ENV     := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
@@ -260,7 +260,7 @@ asan-unit: $(BUILD)/asan/test_unit
 FUZZ_SECONDS ?= 60
 TEST_FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link $(SAN_FLAGS) -Wall -Wextra -Werror \
-	       -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE
+	       -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE $(FIXBUF_CFLAGS)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRCS))
