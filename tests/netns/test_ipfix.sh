@@ -124,7 +124,7 @@ topo()
 
 ctl_json()
 {
-	nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'
+	nsd_json "$SOCK" "$@"
 }
 
 daemon_stat()
@@ -227,7 +227,7 @@ has_records()
 
 sublimit_dropped()
 {
-	[ "$(ctl_json show counters | json_get "j['counters']['drop_subscriber_limit']")" -gt 0 ]
+	[ "$(nsd_counter "$SOCK" drop_subscriber_limit)" -gt 0 ]
 }
 
 chk_tcp_records()
