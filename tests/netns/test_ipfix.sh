@@ -132,35 +132,31 @@ daemon_stat()
 	ctl_json show counters | json_get "j['daemon']['$1']"
 }
 
-# What the server saw of a UDP request: "ADDR PORT" (the translated source).
+# seen_of ANSWER TEXT: the UDP echo's answer "from=ADDR:PORT data=TEXT"
+# into SEEN="ADDR PORT", what the server saw (the translated source).
 SEEN=""
-udp_flow()
+seen_of()
 {
-	local out
+	local a
 
-	out=$(udp_request nix-cli "$1" 5003 "$2" "hello-$2")
-	echo "answer: $out"
-	case "$out" in
-	from=*:*" data=hello-$2") ;;
+	echo "answer: $1"
+	case "$1" in
+	from=*:*" data=$2") ;;
 	*) return 1 ;;
 	esac
-	out=${out#from=}
-	SEEN="${out%%:*} $(echo "${out#*:}" | cut -d' ' -f1)"
+	a=${1#from=}
+	SEEN="${a%%:*} $(echo "${a#*:}" | cut -d' ' -f1)"
+}
+
+udp_flow()
+{
+	seen_of "$(udp_request nix-cli "$1" 5003 "$2" "hello-$2")" "hello-$2"
 }
 
 udp6_flow()
 {
-	local out
-
-	out=$(echo "hello6" | ip netns exec nix-cli timeout 5 \
-		socat -T3 - "UDP6:[$SRV6]:5003,sourceport=$1,reuseaddr")
-	echo "answer: $out"
-	case "$out" in
-	from=*:*" data=hello6") ;;
-	*) return 1 ;;
-	esac
-	out=${out#from=}
-	SEEN="${out%%:*} $(echo "${out#*:}" | cut -d' ' -f1)"
+	seen_of "$(echo hello6 | ip netns exec nix-cli timeout 5 \
+		socat -T3 - "UDP6:[$SRV6]:5003,sourceport=$1,reuseaddr")" hello6
 }
 
 tcp_flow()
