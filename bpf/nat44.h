@@ -141,6 +141,8 @@ static __always_inline int ns_port_claim(struct ns_alloc *a, const struct ns_tup
 		v.flags |= NS_PORT_F_EIM;
 	if ((nt->flags & NS_NAT_F_EIM) && (nt->flags & NS_NAT_F_EIF))
 		v.flags |= NS_PORT_F_EIF;
+	if (nt->nat_type == NS_NAT_NAT64)
+		v.flags |= NS_PORT_F_NAT64;
 	v.pool_id = a->pool_id;
 	v.svc_set = svc_id;
 	v.nat_term = nat_idx;
@@ -353,6 +355,7 @@ __attribute__((noinline)) int ns_nat_alloc_g(const struct ns_tuple *t, const str
 	switch (nt->nat_type) {
 	case NS_NAT_NAPT44:
 	case NS_NAT_TWICE: /* its source half is napt-44 */
+	case NS_NAT_NAT64: /* napt-44's allocator, the binding marked NAT64 */
 		return ns_napt_alloc(t, nt, a->nat_idx, a->svc_id, a, now);
 	case NS_NAT_DYNAMIC44:
 		return ns_dyn_alloc(t, nt, a->nat_idx, a->svc_id, a, now);

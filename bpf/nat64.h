@@ -27,10 +27,13 @@
 #define NATSYNC_BPF_NAT64_H
 
 #include "bpf/csum.h"
+#include "bpf/events.h"
+#include "bpf/firewall.h"
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
 #include "bpf/nat44.h"
 #include "bpf/session.h"
+#include "bpf/sublimit.h"
 
 #define NS_ETH_P_IPV6 0x86DD
 #define NS_IPPROTO_ICMPV6 58
@@ -104,8 +107,21 @@ struct ns64_err_new {
 	__be32 ps_nh;
 };
 
+/* Ethernet + one 802.1Q/802.1ad tag: the L2 header NAT64 translates under */
+#define NS64_L2_MAX 18
+/* RFC 6146 has no MSS rule; an IPv6 packet of 1500 bytes holds a TCP
+ * segment of 1440 bytes, its IPv4 form 1460: translated SYNs announce at
+ * most 1440 so that no segment of the flow outgrows a 1500-byte IPv6 link
+ * (doc/nat64.md, "MSS clamping"). */
+#define NS64_MSS_MAX 1440
+
 /* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
 #define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
+
+/* The TCP options of a SYN, as read for MSS clamping. */
+struct ns64_opts {
+	__u8 b[64];
+};
 
 /* Per-CPU scratch of the NAT64 path: a session under construction, the
  * IPv6 key and header copies would not fit the 512-byte stack. */
@@ -117,8 +133,19 @@ struct ns64_scratch {
 	struct ns64_csum6 c6;
 	struct ns64_csum4 c4;
 	struct iphdr h4;
-	struct ethhdr eth;
-	__u8 _pad[2];
+	__u8 l2[NS64_L2_MAX]; /* Ethernet header and 802.1Q tag of a frame
+			       * whose L3 header is being replaced */
+	struct ns64_opts opt; /* TCP options of a SYN (MSS clamping) */
+	struct ns_tuple bk;   /* a NAT64 BIB key (natsync.h) */
+	__u8 bib_new;         /* this open inserted ns_nat64_rev[bk] */
+	__u8 _pad[7];
+	__u64 sublimit_ev_ns; /* last NS_EV_SUBSCRIBER_LIMIT of this CPU */
+	struct ns_tuple6 bv;   /* a NAT64 BIB value being written */
+	__u8 p64[16];          /* a subscriber's /64 */
+	struct ns_sub_key subk;
+	struct ns_port_key pk;
+	struct bpf_fib_lookup fib; /* ns64_forward6(): off the stack, which the
+				    * hairpinning call shares */
 	__u8 buf[NS64_CSUM_CHUNK]; /* a slice of a UDP datagram being summed */
 	struct ns64_err_old eo;
 	struct ns64_err_new en;
@@ -159,6 +186,67 @@ static __always_inline int ns64_prefix_match(const __u8 *pfx, __u8 len, const __
 	return 1;
 }
 
+/*
+ * RFC 6052 section 2.2: where the 4 bytes of an IPv4 address sit in an
+ * IPv6 address under a pref64 of @len bits: right after the prefix, the
+ * u-octet (bits 64..71, byte 8) skipped. Byte @i (0..3) of the IPv4
+ * address is byte ns64_v4_at(@len, @i) of the IPv6 one.
+ */
+static __always_inline __u32 ns64_v4_at(__u8 len, __u32 i)
+{
+	__u32 o = (__u32)(len >> 3) + i;
+
+	if (len == 96)
+		return 12 + i;
+	return o >= 8 ? (o + 1) & 15 : o;
+}
+
+/* The IPv4 address embedded in @a under a /@len pref64. */
+static __always_inline __be32 ns64_extract4(const __u8 *a, __u8 len)
+{
+	__be32 v;
+	__u8 *b = (__u8 *)&v;
+
+	b[0] = a[ns64_v4_at(len, 0)];
+	b[1] = a[ns64_v4_at(len, 1)];
+	b[2] = a[ns64_v4_at(len, 2)];
+	b[3] = a[ns64_v4_at(len, 3)];
+	return v;
+}
+
+/* @out = the IPv6 form of @v4 under pref64 @pref/@len (the u-octet and the
+ * suffix zero, as the prefix's own bits beyond @len are). */
+static __always_inline void ns64_embed(__u8 *out, const __u8 *pref, __u8 len, __be32 v4)
+{
+	const __u8 *b = (const __u8 *)&v4;
+
+	__builtin_memcpy(out, pref, 16);
+	out[ns64_v4_at(len, 0)] = b[0];
+	out[ns64_v4_at(len, 1)] = b[1];
+	out[ns64_v4_at(len, 2)] = b[2];
+	out[ns64_v4_at(len, 3)] = b[3];
+}
+
+/* Are IPv6 addresses @a and @b equal? */
+static __always_inline int ns64_addr_eq(const __u8 *a, const __u8 *b)
+{
+	__u32 x[4], y[4];
+
+	__builtin_memcpy(x, a, 16);
+	__builtin_memcpy(y, b, 16);
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
+}
+
+/* The compiled NAT64 term @ti (bank-relative) of config bank @bank. */
+static __always_inline struct ns_nat64_term *ns64_term_at(__u32 bank, __u32 ti)
+{
+	__u32 idx = (bank & 1) * NS_MAX_NAT64_TERMS + ti;
+
+	if (ti >= NS_MAX_NAT64_TERMS)
+		return NULL;
+	return bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+}
+
 /**
  * ns64_term_g() - the first stateful-nat64 term of service set @svc_id
  * whose pref64 holds the destination and whose prefix holds the source of
@@ -172,26 +260,46 @@ __attribute__((noinline)) int ns64_term_g(__u32 svc_id, __u32 n, __u32 bank,
 					  const struct ns_tuple6 *k)
 {
 	struct ns_nat64_term *t;
-	__u32 i, idx;
+	__u32 i;
 
 	if (!k)
 		return -1;
-	for (i = 0; i < NS_MAX_NAT64_TERMS; i++) {
-		if (i >= n)
-			break;
-		idx = (bank & 1) * NS_MAX_NAT64_TERMS + i;
-		t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+	for (i = 0; i < NS_MAX_NAT64_TERMS && i < n; i++) {
+		t = ns64_term_at(bank, i);
 		if (!t)
 			break;
 		if (t->svc_set != svc_id)
 			continue;
-		if (!ns64_prefix_match(t->pref64, 96, k->daddr))
+		if (!ns64_prefix_match(t->pref64, t->pref_len, k->daddr))
 			continue;
 		if (!ns64_prefix_match(t->src6, t->src6_len, k->saddr))
 			continue;
 		return (int)i;
 	}
 	return -1;
+}
+
+/**
+ * ns64_pool_addr_g() - is @addr an address of the pool of one of the
+ * stateful-nat64 terms of service set @svc_id (@n terms in config bank
+ * @bank)? Return 1 if it is, else 0. A packet to such an address in its
+ * pref64 form goes to another subscriber's binding (hairpinning).
+ */
+__attribute__((noinline)) int ns64_pool_addr_g(__u32 svc_id, __u32 n, __u32 bank, __be32 addr)
+{
+	struct ns_nat64_term *t;
+	struct ns_pool *pool;
+	__u32 i, pos;
+
+	for (i = 0; i < NS_MAX_NAT64_TERMS && i < n; i++) {
+		t = ns64_term_at(bank, i);
+		if (!t || t->svc_set != svc_id || t->src_pool >= NS_MAX_POOLS)
+			continue;
+		pool = ns_pool_at(bank, t->src_pool);
+		if (pool && !ns_pool_addr_index(pool, bpf_ntohl(addr), &pos))
+			return 1;
+	}
+	return 0;
 }
 
 /* Fold a bpf_csum_diff() result into the checksum field @check. */
@@ -304,26 +412,38 @@ bad_l4:
 	return NS_CNT_DROP_MALFORMED;
 }
 
-/* The IPv4 side of the flow before source translation (see natsync.h). */
-static __always_inline void ns64_in_key(struct ns_tuple *t, const struct ns_tuple6 *k, __u8 proto4)
+/* The IPv4 side of the flow before source translation (see natsync.h);
+ * the destination is embedded under a /@len pref64. */
+static __always_inline void ns64_in_key(struct ns_tuple *t, const struct ns_tuple6 *k, __u8 proto4,
+					__u8 len)
 {
 	__builtin_memset(t, 0, sizeof(*t));
 	t->saddr = ns_nat64_fold(k->saddr);
-	__builtin_memcpy(&t->daddr, k->daddr + 12, 4);
+	t->daddr = ns64_extract4(k->daddr, len);
 	t->sport = k->sport;
 	t->dport = k->dport;
 	t->proto = proto4;
 }
 
-/* Publish sc->s under sc->k and its out_key. NS_CONTINUE with *sp set, or
- * the verdict (claims released). */
+/* Undo the claims of an open that did not become a session. */
+static __always_inline void ns64_release(struct ns64_scratch *sc)
+{
+	if (sc->bib_new)
+		bpf_map_delete_elem(&ns_nat64_rev, &sc->bk);
+	sc->bib_new = 0;
+	ns_alloc_release(&sc->a);
+}
+
+/* Publish sc->s under sc->k and its out_key, count it for its subscriber
+ * in @subc (may be NULL). NS_CONTINUE with *sp set, or the verdict (claims
+ * released). */
 static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct ns_cfg *cfg,
-					  struct ns_session **sp)
+					  __u64 *subc, struct ns_session **sp)
 {
 	struct ns_session *s = &sc->s;
 
 	if (bpf_map_update_elem(&ns_nat64_sess, &sc->k, s, BPF_NOEXIST)) {
-		ns_alloc_release(&sc->a);
+		ns64_release(sc);
 		*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 		if (*sp) {
 			ns_count(NS_CNT_SESSION_RACE);
@@ -333,27 +453,141 @@ static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct 
 	}
 	if (bpf_map_update_elem(&ns_nat64_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
 		bpf_map_delete_elem(&ns_nat64_sess, &sc->k);
-		ns_alloc_release(&sc->a);
+		ns64_release(sc);
 		goto full;
 	}
+	if (subc)
+		__sync_fetch_and_add(subc, 1);
 	ns_count(NS_CNT_SESSION_NEW);
-	ns_emit(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
-		s->pool_id, s->origin);
+	ns_emit6(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
+		 s->origin, sc->k.saddr, sc->k.daddr);
 	if (sc->a.new_port)
-		ns_emit(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
-			s->pool_id, s->origin);
+		ns_emit6(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
+			 s->origin, sc->k.saddr, sc->k.daddr);
 	*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
 	return *sp ? NS_CONTINUE : NS_CNT_DROP_SESSION_FULL;
 full:
-	ns_emit(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->nat_type,
-		s->pool_id, s->origin);
+	ns_emit6(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
+		 s->origin, sc->k.saddr, sc->k.daddr);
 	return NS_CNT_DROP_SESSION_FULL;
+}
+
+/*
+ * RFC 6888 REQ-4 for IPv6 subscribers: max-sessions-per-subscriber counts
+ * the flows of one /64 (the least an IPv6 subscriber is given), keyed by
+ * its 32-bit fold with ns_sub_key.nat64 set. Return 0 with *@ctr as
+ * ns_sub_admit_key() sets it, or -1 (limit reached; a sampled event).
+ */
+static __always_inline int ns64_sub_admit(const struct ns_cfg *cfg, struct ns64_scratch *sc,
+					  const struct ns_tuple *t4, __u16 svc_id, __u64 **ctr)
+{
+	struct ns_sub_key *k = &sc->subk;
+	__u64 now;
+
+	*ctr = NULL;
+	if (!cfg->max_sess_per_sub)
+		return 0;
+	__builtin_memset(sc->p64, 0, sizeof(sc->p64));
+	__builtin_memcpy(sc->p64, sc->k.saddr, 8);
+	__builtin_memset(k, 0, sizeof(*k));
+	k->addr = ns_nat64_fold(sc->p64);
+	k->svc_set = svc_id;
+	k->nat64 = 1;
+	if (!ns_sub_admit_key(cfg, k, ctr))
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - sc->sublimit_ev_ns >= NS_SUBLIMIT_EV_GAP_NS) {
+		sc->sublimit_ev_ns = now;
+		ns_emit6(cfg, NS_EV_SUBSCRIBER_LIMIT, t4, NULL, svc_id, 0xff, NS_SIDE_INSIDE,
+			 sc->k.saddr, sc->k.daddr);
+	}
+	return -1;
+}
+
+/*
+ * Endpoint-independent mapping (RFC 6146 section 3.5.1.1, RFC 4787
+ * REQ-1) for the binding in sc->a: the allocator keys ns_eim by the
+ * subscriber's 32-bit fold, so a reused binding is checked against its
+ * IPv6 owner in the NAT64 BIB (natsync.h), and a new one is entered
+ * there. Return 0, or -1 when the reused binding belongs to another
+ * subscriber whose address folds alike (the caller then allocates without
+ * EIM).
+ */
+static __always_inline int ns64_bib(struct ns64_scratch *sc, __u8 proto4, __u16 ti,
+				    const struct ns_nat64_term *t)
+{
+	struct ns_tuple6 *b, *v = &sc->bv;
+	struct ns_port_key *pk = &sc->pk;
+	struct ns_port_val *pv;
+
+	ns_nat64_bib_key(&sc->bk, sc->a.addr, sc->a.port, proto4);
+	b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
+	if (b && !sc->a.new_port) {
+		if (b->sport != sc->k.sport || !ns64_addr_eq(b->saddr, sc->k.saddr))
+			return -1;
+		return 0;
+	}
+	if (!sc->a.new_port) {
+		/* a binding without its BIB entry (installed by sync): ours if
+		 * the port's owner is our fold and port */
+		__builtin_memset(pk, 0, sizeof(*pk));
+		pk->addr = sc->a.addr;
+		pk->port = sc->a.port;
+		pk->proto = proto4;
+		pv = bpf_map_lookup_elem(&ns_ports, pk);
+		if (!pv || !(pv->flags & NS_PORT_F_NAT64) || pv->in_port != sc->k.sport ||
+		    pv->in_addr != ns_nat64_fold(sc->k.saddr))
+			return -1;
+	}
+	__builtin_memset(v, 0, sizeof(*v));
+	__builtin_memcpy(v->saddr, sc->k.saddr, 16);
+	__builtin_memcpy(v->daddr, t->pref64, 16);
+	v->sport = sc->k.sport;
+	v->dport = ti;
+	v->proto = sc->k.proto;
+	v->_pad[0] = t->pref_len;
+	if (!bpf_map_update_elem(&ns_nat64_rev, &sc->bk, v, BPF_ANY))
+		sc->bib_new = sc->a.new_port;
+	return 0;
+}
+
+/* The allocation of ns64_open(): the napt-44 allocator with paired pooling
+ * on the folded source (one subscriber's flows share a pool address, RFC
+ * 4787 REQ-2), EIM/EIF as the term says. 0, or -1 (pool exhausted). */
+static __always_inline int ns64_alloc(struct ns64_scratch *sc, const struct ns_nat64_term *t,
+				      const struct ns_tuple *t4, __u32 svc_id, int ti, __u8 bank)
+{
+	struct ns_nat_term nt;
+
+	__builtin_memset(&nt, 0, sizeof(nt));
+	nt.nat_type = NS_NAT_NAT64;
+	nt.flags = NS_NAT_F_PAIRED | (t->flags & (NS_NAT_F_EIM | NS_NAT_F_EIF));
+	nt.src_pool = t->src_pool;
+	nt.dst_pool = 0xff;
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	sc->bib_new = 0;
+	sc->a.svc_id = svc_id;
+	sc->a.nat_idx = ti;
+	sc->a.bank = bank;
+	if (ns_nat_alloc_g(t4, &nt, &sc->a))
+		return -1;
+	if (!(nt.flags & NS_NAT_F_EIM) || !ns64_bib(sc, t4->proto, ti, t))
+		return 0;
+	/* another subscriber's binding under the same fold: a port of our
+	 * own, address-and-port-dependent */
+	nt.flags &= ~(NS_NAT_F_EIM | NS_NAT_F_EIF);
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	sc->a.svc_id = svc_id;
+	sc->a.nat_idx = ti;
+	sc->a.bank = bank;
+	return ns_nat_alloc_g(t4, &nt, &sc->a) ? -1 : 1;
 }
 
 /**
  * ns64_open() - first packet of a NAT64 flow (term @ti matched): SYN
- * check, allocation from the term's pool, firewall on the IPv4 side,
- * insert. Return NS_CONTINUE with *@sp set, or the verdict.
+ * check, per-subscriber limit, allocation from the term's pool, firewall
+ * on the IPv4 side, insert. Return NS_CONTINUE with *@sp set, or the
+ * verdict.
  */
 static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cfg,
 				       const struct ns_svc *svc, __u32 svc_id, int ti,
@@ -361,36 +595,27 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
 {
 	struct ns_session *s = &sc->s;
 	struct ns_nat64_term *t;
-	struct ns_nat_term nt;
 	struct ns_tuple t4;
 	__u8 action = NS_FW_ACCEPT;
-	__u32 idx = (p->bank & 1) * NS_MAX_NAT64_TERMS + ti;
-	__u64 now;
-	int fw;
+	__u64 now, *subc = NULL;
+	int fw, eim;
 
 	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
 		return NS_CNT_DROP_TCP_NO_SYN;
 	/* only a query opens an ICMP flow; a reply without one is stray */
 	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != NS_ICMPV6_ECHO_REQUEST)
 		return NS_CNT_DROP_NO_SESSION;
-	t = bpf_map_lookup_elem(&ns_nat64_terms, &idx);
+	t = ns64_term_at(p->bank, ti);
 	if (!t)
 		return NS_CNT_DROP_UNSUPPORTED;
-	ns64_in_key(&t4, &sc->k, p->t.proto);
-	/* the napt-44 allocator with paired pooling on the folded source:
-	 * one subscriber's flows share a pool address (RFC 4787 REQ-2) */
-	__builtin_memset(&nt, 0, sizeof(nt));
-	nt.nat_type = NS_NAT_NAPT44;
-	nt.flags = NS_NAT_F_PAIRED;
-	nt.src_pool = t->src_pool;
-	nt.dst_pool = 0xff;
-	__builtin_memset(&sc->a, 0, sizeof(sc->a));
-	sc->a.svc_id = svc_id;
-	sc->a.nat_idx = ti;
-	sc->a.bank = p->bank & 1;
-	if (ns_nat_alloc_g(&t4, &nt, &sc->a)) {
-		ns_emit(cfg, NS_EV_POOL_EXHAUSTED, &t4, NULL, svc_id, NS_NAT_NAT64, t->src_pool,
-			NS_SIDE_INSIDE);
+	ns64_in_key(&t4, &sc->k, p->t.proto, t->pref_len);
+	/* before any allocation: a subscriber over its limit claims nothing */
+	if (ns64_sub_admit(cfg, sc, &t4, svc_id, &subc))
+		return NS_CNT_DROP_SUBSCRIBER_LIMIT;
+	eim = ns64_alloc(sc, t, &t4, svc_id, ti, p->bank & 1);
+	if (eim < 0) {
+		ns_emit6(cfg, NS_EV_POOL_EXHAUSTED, &t4, NULL, svc_id, t->src_pool, NS_SIDE_INSIDE,
+			 sc->k.saddr, sc->k.daddr);
 		return NS_CNT_DROP_POOL_EXHAUSTED;
 	}
 	now = bpf_ktime_get_ns();
@@ -405,6 +630,10 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
 	s->nat_type = NS_NAT_NAT64;
 	s->pool_id = sc->a.pool_id;
 	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
+	if (!eim && (t->flags & NS_NAT_F_EIM))
+		s->flags |= NS_SF_EIM;
+	if (subc)
+		s->flags |= NS_SF_SUB_COUNTED;
 	if ((t->flags & NS_NAT_F_SYSLOG) || (svc->flags & NS_SVC_F_SYSLOG_SESSION))
 		s->flags |= NS_SF_SYSLOG;
 	s->in_key = t4;
@@ -417,35 +646,92 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
 	ns_tuple_reverse(&t4, &s->out_key);
 	fw = ns_fw_eval(svc, &t4, NS_DIR_INPUT, &action);
 	if ((fw < 0 && (svc->flags & NS_SVC_F_HAS_FW)) || action != NS_FW_ACCEPT) {
-		ns_alloc_release(&sc->a);
+		ns64_release(sc);
 		return NS_CNT_DROP_FW_DISCARD;
 	}
 	if (fw >= 0)
 		s->fw_term = fw;
-	return ns64_publish(sc, cfg, sp);
+	return ns64_publish(sc, cfg, subc, sp);
 }
 
-/*
- * XDP: move the Ethernet header by @delta bytes (positive: the frame
- * shrinks at the front) and set its type. The MACs are saved in sc->eth.
+/**
+ * ns64_open_eif() - an IPv4 packet from the outside to a NAT64 binding
+ * that no session claims: with endpoint-independent filtering (RFC 6146
+ * 3.5.2.1/3.5.2.2, RFC 4787 REQ-8) a new inbound session to the binding's
+ * subscriber, from pref64 + the IPv4 source; with address-dependent
+ * filtering the packet is dropped. Return NS_CONTINUE with
+ * *@sp set, NS_CONTINUE with *@sp NULL when the destination is no NAT64
+ * endpoint-independent binding (the IPv4 pipeline goes on), or the
+ * verdict (NS_CNT_DROP_NO_SESSION: filtered).
  */
-static __always_inline int ns64_xdp_move_l2(struct ns_pkt *p, struct ns64_scratch *sc, int delta,
-					    __u16 proto)
+static __always_inline __u32 ns64_open_eif(struct ns_pkt *p, const bool is_tc,
+					   const struct ns_cfg *cfg, const struct ns_svc *svc,
+					   __u32 svc_id, struct ns64_scratch *sc,
+					   struct ns_session **sp)
 {
-	struct ethhdr *eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
+	struct ns_session *s = &sc->s;
+	struct ns_port_val *pv;
+	struct ns_port_key pk;
+	struct ns_tuple6 *b;
+	__u8 action = NS_FW_ACCEPT;
+	__u64 now;
+	int fw;
 
-	if (!eth)
-		return -1;
-	sc->eth = *eth;
-	if (bpf_xdp_adjust_head(p->ctx, delta))
-		return -1;
-	eth = ns_ptr(p->ctx, false, 0, sizeof(*eth));
-	if (!eth)
-		return -1;
-	__builtin_memcpy(eth->h_dest, sc->eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, sc->eth.h_source, ETH_ALEN);
-	eth->h_proto = bpf_htons(proto);
-	return 0;
+	*sp = NULL;
+	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
+		return NS_CONTINUE;
+	__builtin_memset(&pk, 0, sizeof(pk));
+	pk.addr = p->t.daddr;
+	pk.port = p->t.dport;
+	pk.proto = p->t.proto;
+	pv = bpf_map_lookup_elem(&ns_ports, &pk);
+	if (!pv || !(pv->flags & NS_PORT_F_NAT64) || !(pv->flags & NS_PORT_F_EIM))
+		return NS_CONTINUE;
+	ns_nat64_bib_key(&sc->bk, p->t.daddr, p->t.dport, p->t.proto);
+	b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
+	if (!b)
+		return NS_CNT_DROP_NO_SESSION;
+	/* address-dependent filtering: RFC 6146 3.5.2.2 lets an inbound SYN
+	 * be dropped silently (never answered within 6 s, so an outbound SYN
+	 * of a simultaneous open finds nothing in its way) */
+	if (!(pv->flags & NS_PORT_F_EIF))
+		return NS_CNT_DROP_NO_SESSION;
+	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
+		return NS_CNT_DROP_TCP_NO_SYN;
+	fw = ns_fw_eval(svc, &p->t, NS_DIR_OUTPUT, &action);
+	if (fw >= 0 && action != NS_FW_ACCEPT)
+		return NS_CNT_DROP_FW_DISCARD;
+	__builtin_memset(&sc->k, 0, sizeof(sc->k));
+	__builtin_memcpy(sc->k.saddr, b->saddr, 16);
+	ns64_embed(sc->k.daddr, b->daddr, b->_pad[0], p->t.saddr);
+	sc->k.sport = b->sport;
+	sc->k.dport = p->t.sport;
+	sc->k.proto = b->proto;
+	now = bpf_ktime_get_ns();
+	__builtin_memset(s, 0, sizeof(*s));
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->svc_set = svc_id;
+	s->nat_term = b->dport;
+	s->fw_term = fw >= 0 ? fw : NS_NONE16;
+	s->origin = NS_SIDE_OUTSIDE;
+	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
+	s->nat_type = NS_NAT_NAT64;
+	s->pool_id = pv->pool_id;
+	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST | NS_SF_EIM | NS_SF_EIF;
+	if (svc->flags & NS_SVC_F_SYSLOG_SESSION)
+		s->flags |= NS_SF_SYSLOG;
+	s->in_key.saddr = pv->in_addr;
+	s->in_key.daddr = p->t.saddr;
+	s->in_key.sport = b->sport;
+	s->in_key.dport = p->t.sport;
+	s->in_key.proto = p->t.proto;
+	s->out_key = p->t;
+	pv->last_used_ns = now;
+	__builtin_memset(&sc->a, 0, sizeof(sc->a));
+	sc->bib_new = 0;
+	ns_count(NS_CNT_EIF_INBOUND);
+	return ns64_publish(sc, cfg, NULL, sp);
 }
 
 /* Write the L4 checksum @off: XDP by hand, TC through the helper (which
@@ -505,6 +791,30 @@ static __always_inline int ns64_load(struct ns_pkt *p, const bool is_tc, __u32 o
 	return ns_load(p->ctx, is_tc, off, to, len) ? -1 : 0;
 }
 
+/*
+ * XDP: move the L2 header (Ethernet and at most one VLAN tag, p->l3_off
+ * bytes) by @delta bytes (positive: the frame shrinks at the front) and
+ * set the ethertype in front of L3 to @proto. The tag is kept: the frame
+ * leaves on the VLAN it came from.
+ */
+static __always_inline int ns64_xdp_move_l2(struct ns_pkt *p, struct ns64_scratch *sc, int delta,
+					    __u16 proto)
+{
+	__be16 pr = bpf_htons(proto);
+	int tagged = p->vlans != 0;
+
+	if (p->vlans > 1 || ns_load(p->ctx, false, 0, sc->l2, tagged ? NS64_L2_MAX : ETH_HLEN))
+		return -1;
+	if (bpf_xdp_adjust_head(p->ctx, delta))
+		return -1;
+	if (tagged) {
+		__builtin_memcpy(sc->l2 + NS64_L2_MAX - 2, &pr, 2);
+		return ns64_store(p, false, 0, sc->l2, NS64_L2_MAX);
+	}
+	__builtin_memcpy(sc->l2 + ETH_HLEN - 2, &pr, 2);
+	return ns64_store(p, false, 0, sc->l2, ETH_HLEN);
+}
+
 /* One's complement sum (unfolded, 32 bits) of @len bytes at @off, in
  * slices through sc->buf; 0 with *@sum set, or -1 when longer than
  * NS64_CSUM_CHUNKS slices. */
@@ -539,6 +849,88 @@ static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct n
 	return 0;
 }
 
+/**
+ * ns64_mss_at_g() - where the value of the MSS option sits in the first
+ * @olen bytes of TCP options @o (offset from the first option byte), or 0
+ * when there is none.
+ *
+ * Global (noinline): the option walk is verified once, not at every
+ * translation that may clamp.
+ */
+__attribute__((noinline)) int ns64_mss_at_g(const struct ns64_opts *o, __u32 olen)
+{
+	__u32 i = 0, n;
+	__u8 kind, len;
+
+	if (!o || olen > 40)
+		return 0;
+	for (n = 0; n < 40; n++) {
+		/* one range for i at every turn, so the verifier's states
+		 * match from one turn to the next (i < 40 when used) */
+		i &= 63;
+		if (i + 1 >= olen)
+			return 0;
+		kind = o->b[i];
+		if (kind == 0)
+			return 0; /* end of the option list */
+		if (kind == 1) {
+			i++; /* no-operation */
+			continue;
+		}
+		len = o->b[(i + 1) & 63];
+		if (len < 2)
+			return 0;
+		if (kind == 2)
+			return len == 4 && i + 4 <= olen ? (int)(i + 2) : 0;
+		i += len;
+	}
+	return 0;
+}
+
+/*
+ * MSS clamping of a translated SYN (either way): a TCP MSS option above
+ * NS64_MSS_MAX becomes NS64_MSS_MAX, the TCP checksum follows (RFC 1624;
+ * the two bytes may straddle two checksum words). The options are read
+ * into sc->opt; @l4 is the TCP header's offset. 0, or -1 when the frame
+ * cannot be read or written.
+ */
+static __always_inline int ns64_mss_clamp(struct ns_pkt *p, const bool is_tc,
+					  struct ns64_scratch *sc, __u32 l4)
+{
+	__u8 doff, b0, b1, nb[2] = { NS64_MSS_MAX >> 8, NS64_MSS_MAX & 0xff };
+	__u32 olen;
+	__u16 old, nw;
+	int at;
+
+	if (ns64_load(p, is_tc, l4 + 12, &doff, 1))
+		return -1;
+	olen = (__u32)(doff >> 4) * 4;
+	if (olen <= 20 || olen > 60)
+		return 0;
+	olen -= 20;
+	if (ns_load(p->ctx, is_tc, l4 + 20, sc->opt.b, olen))
+		return -1;
+	at = ns64_mss_at_g(&sc->opt, olen);
+	if (at <= 0 || at > 40)
+		return 0;
+	b0 = sc->opt.b[at & 63];
+	b1 = sc->opt.b[(at + 1) & 63];
+	if (((__u32)b0 << 8 | b1) <= NS64_MSS_MAX)
+		return 0;
+	/* the checksum words as the CPU loads them; at an odd offset the two
+	 * bytes sit in swapped halves */
+	if (at & 1) {
+		old = (__u16)b1 | (__u16)b0 << 8;
+		nw = (__u16)nb[1] | (__u16)nb[0] << 8;
+	} else {
+		old = (__u16)b0 | (__u16)b1 << 8;
+		nw = (__u16)nb[0] | (__u16)nb[1] << 8;
+	}
+	if (ns64_l4_csum(p, is_tc, l4 + 16, (__u16)~old + (__u32)nw, 0, 0))
+		return -1;
+	return ns64_store(p, is_tc, l4 + 20 + at, nb, 2);
+}
+
 /*
  * IPv6 -> IPv4 for session @s (RFC 7915 section 5): L4 first (ports, ICMP
  * type, checksums) while the offsets are the IPv6 ones, then the header
@@ -563,6 +955,8 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, sc->h6.daddr, 16);
 	c4->saddr = s->out_key.daddr;
 	c4->daddr = s->out_key.saddr;
+	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) && ns64_mss_clamp(p, is_tc, sc, l4))
+		return -1;
 	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
@@ -653,6 +1047,8 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, k->saddr, 16);
 	c4->saddr = p->t.saddr;
 	c4->daddr = p->t.daddr;
+	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) && ns64_mss_clamp(p, is_tc, sc, l4))
+		return -1;
 	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
@@ -717,27 +1113,33 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 static __always_inline __u32 ns64_forward6(struct ns_pkt *p, const bool is_tc,
 					   const struct ns_ip6hdr *h6)
 {
-	struct bpf_fib_lookup f;
+	struct ns64_scratch *sc = ns64_scratch();
+	struct bpf_fib_lookup *f;
 	struct ns_ip6hdr *h;
 	__u32 oif;
 	int rc;
 
-	__builtin_memset(&f, 0, sizeof(f));
-	f.family = AF_INET6;
-	f.l4_protocol = h6->nexthdr;
-	f.tot_len = p->ip_len;
-	__builtin_memcpy(f.ipv6_src, h6->saddr, 16);
-	__builtin_memcpy(f.ipv6_dst, h6->daddr, 16);
-	f.ifindex = p->ifindex;
-	if (is_tc && ((struct __sk_buff *)p->ctx)->gso_segs > 1)
-		f.tot_len = 0;
-	rc = bpf_fib_lookup(p->ctx, &f, sizeof(f), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (!sc)
 		return NS_CNT_FWD_STACK;
-	oif = f.ifindex;
+	f = &sc->fib;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->family = AF_INET6;
+	f->l4_protocol = h6->nexthdr;
+	f->tot_len = p->ip_len;
+	__builtin_memcpy(f->ipv6_src, h6->saddr, 16);
+	__builtin_memcpy(f->ipv6_dst, h6->daddr, 16);
+	f->ifindex = p->ifindex;
+	if (is_tc && ((struct __sk_buff *)p->ctx)->gso_segs > 1)
+		f->tot_len = 0;
+	rc = bpf_fib_lookup(p->ctx, f, sizeof(*f), 0);
+	/* tagged frames leave through the kernel, as in ns_forward_rc() */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || p->vlans ||
+	    (is_tc && ((struct __sk_buff *)p->ctx)->vlan_present))
+		return NS_CNT_FWD_STACK;
+	oif = f->ifindex;
 	if (!bpf_map_lookup_elem(&ns_tx_ports, &oif))
 		return NS_CNT_FWD_STACK;
-	if (ns_set_macs(p, is_tc, &f))
+	if (ns_set_macs(p, is_tc, f))
 		return NS_CNT_FWD_STACK;
 	/* no header checksum in IPv6 */
 	h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
@@ -994,6 +1396,116 @@ static __attribute__((noinline)) __u32 ns64_icmp6_error_tc(struct ns_pkt *p,
 	return ns64_icmp6_error(p, true, cfg);
 }
 
+/*
+ * An IPv4 UDP datagram without checksum gets the IPv4 checksum it would
+ * have had (RFC 7915 4.5: the translator computes the missing one), so
+ * that the translation patches it like any other: the datagram is summed
+ * in slices of NS64_CSUM_CHUNK bytes (even offsets, so the zero padding of
+ * the last slice to 4 bytes adds nothing). Return 0, or -1 when it is
+ * longer than NS64_CSUM_CHUNKS slices.
+ */
+static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc,
+					      struct ns64_scratch *sc)
+{
+	__u32 len = p->ip_len - NS_IP4_HLEN, s32;
+	__be32 ph[3];
+	__u64 sum;
+	__u16 c;
+
+	if (ns64_sum(p, is_tc, sc, p->l4_off, len, &s32))
+		return -1;
+	sum = s32;
+	ph[0] = p->t.saddr;
+	ph[1] = p->t.daddr;
+	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));
+	sum = (__u32)bpf_csum_diff(0, 0, ph, sizeof(ph), (__u32)sum);
+	c = (__u16)~ns_csum_fold(sum);
+	if (!c)
+		c = 0xffff;
+	return ns64_store(p, is_tc, p->l4_off + 6, &c, 2);
+}
+
+/**
+ * ns64_from_outside() - an IPv4 packet arriving outside that no NAT44
+ * session claimed (or a hairpinned one, RFC 6146 3.8): its NAT64 session,
+ * or a new one through an endpoint-independent binding (ns64_open_eif()),
+ * translates it to IPv6.
+ * Return: NS_CONTINUE when it is not a NAT64 flow, else the verdict.
+ */
+static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_tc,
+					       const struct ns_cfg *cfg, const struct ns_svc *svc,
+					       __u32 svc_id)
+{
+	struct ns_session *s = NULL;
+	struct ns64_scratch *sc;
+	struct ns_tuple6 *k;
+	struct iphdr *ip;
+	__u32 cnt;
+
+	if (!cfg->n_nat64)
+		return NS_CONTINUE;
+	sc = ns64_scratch();
+	if (!sc)
+		return NS_CNT_DROP_SESSION_FULL;
+	k = bpf_map_lookup_elem(&ns_nat64_rev, &p->t);
+	if (k) {
+		sc->k = *k;
+		s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+	}
+	ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));
+	if (!ip)
+		return s ? NS_CNT_DROP_MALFORMED : NS_CONTINUE;
+	if (!s) {
+		/* no session: a binding of endpoint-independent NAT64? */
+		if ((ip->frag_off & bpf_htons(0x2000)) || ip->ihl != 5)
+			return NS_CONTINUE;
+		cnt = ns64_open_eif(p, is_tc, cfg, svc, svc_id, sc, &s);
+		if (cnt != NS_CONTINUE || !s)
+			return cnt;
+		ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));
+		if (!ip)
+			return NS_CNT_DROP_MALFORMED;
+	} else {
+		ns_count(NS_CNT_SESSION_HIT);
+	}
+	if (ip->frag_off & bpf_htons(0x2000))
+		return NS_CNT_DROP_FRAGMENT; /* no reassembly: never half a datagram */
+	if (ip->ihl != 5 || p->vlans > (is_tc ? 0 : 1))
+		return NS_CNT_DROP_UNSUPPORTED; /* IPv4 options, QinQ / in-frame tags in TC */
+	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHOREPLY)
+		return NS_CNT_DROP_UNSUPPORTED;
+	if (p->t.proto == IPPROTO_UDP) {
+		__be16 c;
+
+		/* IPv6 needs a UDP checksum (RFC 7915 4.5) */
+		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2))
+			return NS_CNT_DROP_MALFORMED;
+		if (!c && ns64_udp_fill_csum(p, is_tc, sc))
+			return NS_CNT_DROP_UNSUPPORTED;
+	}
+	ns_session_account(s, p, NS_SIDE_OUTSIDE, ns_now_coarse());
+	if (ns64_4to6(p, is_tc, sc, &sc->k))
+		return NS_CNT_DROP_MALFORMED;
+	ns_count(NS_CNT_NAT64_IN);
+	return ns64_forward6(p, is_tc, &sc->h6);
+}
+
+/* Out of line per program type: called by the pipeline and, for
+ * hairpinned packets, from ns64_from_inside(). */
+static __attribute__((noinline)) __u32 ns64_from_outside_xdp(struct ns_pkt *p,
+							     const struct ns_cfg *cfg,
+							     const struct ns_svc *svc, __u32 svc_id)
+{
+	return ns64_from_outside(p, false, cfg, svc, svc_id);
+}
+
+static __attribute__((noinline)) __u32 ns64_from_outside_tc(struct ns_pkt *p,
+							    const struct ns_cfg *cfg,
+							    const struct ns_svc *svc, __u32 svc_id)
+{
+	return ns64_from_outside(p, true, cfg, svc, svc_id);
+}
+
 /**
  * ns64_from_inside() - an IPv6 frame on an interface of service set
  * @svc_id (p->l3_off set by the parser). Return: the verdict counter.
@@ -1009,8 +1521,10 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 
 	if (!cfg->n_nat64 || p->side != NS_SIDE_INSIDE)
 		return NS_CNT_PASS_NON_IP;
-	if (p->vlans)
-		return NS_CNT_PASS_NON_IP; /* tagged NAT64 is not handled: the kernel's */
+	/* one 802.1Q tag in XDP; in TC the kernel has taken it into the skb
+	 * already, a tag still in the frame (QinQ) is the kernel's */
+	if (p->vlans > (is_tc ? 0 : 1))
+		return NS_CNT_PASS_NON_IP;
 	sc = ns64_scratch();
 	if (!sc)
 		return NS_CNT_DROP_SESSION_FULL;
@@ -1048,87 +1562,14 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 	if (ns64_6to4(p, is_tc, sc, s))
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_OUT);
-	return ns_forward(p, is_tc);
-}
-
-/*
- * An IPv4 UDP datagram without checksum gets the IPv4 checksum it would
- * have had (RFC 7915 4.5: the translator computes the missing one), so
- * that the translation patches it like any other: the datagram is summed
- * in slices of NS64_CSUM_CHUNK bytes (even offsets, so the zero padding of
- * the last slice to 4 bytes adds nothing). Return 0, or -1 when it is
- * longer than NS64_CSUM_CHUNKS slices.
- */
-static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc,
-					      struct ns64_scratch *sc)
-{
-	__u32 len = p->ip_len - NS_IP4_HLEN, s32;
-	__be32 ph[3];
-	__u64 sum;
-	__u16 c;
-
-	if (ns64_sum(p, is_tc, sc, p->l4_off, len, &s32))
-		return -1;
-	sum = s32;
-	ph[0] = p->t.saddr;
-	ph[1] = p->t.daddr;
-	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));
-	sum = (__u32)bpf_csum_diff(0, 0, ph, sizeof(ph), (__u32)sum);
-	c = (__u16)~ns_csum_fold(sum);
-	if (!c)
-		c = 0xffff;
-	return ns64_store(p, is_tc, p->l4_off + 6, &c, 2);
-}
-
-/**
- * ns64_from_outside() - an IPv4 packet arriving outside that no NAT44
- * session claimed: its NAT64 session, if any, translates it to IPv6.
- * Return: NS_CONTINUE when it is not a NAT64 flow, else the verdict.
- */
-static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_tc,
-					       const struct ns_cfg *cfg)
-{
-	struct ns64_scratch *sc;
-	struct ns_session *s;
-	struct ns_tuple6 *k;
-	struct iphdr *ip;
-
-	if (!cfg->n_nat64)
-		return NS_CONTINUE;
-	k = bpf_map_lookup_elem(&ns_nat64_rev, &p->t);
-	if (!k)
-		return NS_CONTINUE;
-	sc = ns64_scratch();
-	if (!sc)
-		return NS_CNT_DROP_SESSION_FULL;
-	sc->k = *k;
-	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
-	if (!s)
-		return NS_CONTINUE;
-	ip = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*ip));
-	if (!ip)
-		return NS_CNT_DROP_MALFORMED;
-	if (ip->frag_off & bpf_htons(0x2000))
-		return NS_CNT_DROP_FRAGMENT; /* no reassembly: never half a datagram */
-	if (ip->ihl != 5 || p->vlans)
-		return NS_CNT_DROP_UNSUPPORTED; /* IPv4 options, tagged frames */
-	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHOREPLY)
-		return NS_CNT_DROP_UNSUPPORTED;
-	if (p->t.proto == IPPROTO_UDP) {
-		__be16 c;
-
-		/* IPv6 needs a UDP checksum (RFC 7915 4.5) */
-		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2))
-			return NS_CNT_DROP_MALFORMED;
-		if (!c && ns64_udp_fill_csum(p, is_tc, sc))
-			return NS_CNT_DROP_UNSUPPORTED;
+	/* RFC 6146 3.8 hairpinning: to a pool address in its pref64 form,
+	 * i.e. another subscriber's binding: back in as if from outside */
+	if (ns64_pool_addr_g(svc_id, cfg->n_nat64, p->bank, p->t.daddr)) {
+		cnt = is_tc ? ns64_from_outside_tc(p, cfg, svc, svc_id)
+			    : ns64_from_outside_xdp(p, cfg, svc, svc_id);
+		return cnt == NS_CONTINUE ? NS_CNT_DROP_NO_SESSION : cnt;
 	}
-	ns_count(NS_CNT_SESSION_HIT);
-	ns_session_account(s, p, NS_SIDE_OUTSIDE, ns_now_coarse());
-	if (ns64_4to6(p, is_tc, sc, &sc->k))
-		return NS_CNT_DROP_MALFORMED;
-	ns_count(NS_CNT_NAT64_IN);
-	return ns64_forward6(p, is_tc, &sc->h6);
+	return ns_forward(p, is_tc);
 }
 
 /*
@@ -1234,13 +1675,15 @@ static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns
 static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 					     const struct ns_cfg *cfg)
 {
+	struct ns_nat64_term *t;
 	struct ns64_scratch *sc;
+	struct ns_session *s;
 	struct ns_tuple6 *k6;
 	struct ns_quoted q;
 	struct ns_tuple key;
 	__u32 m4, inner_len;
 	__u16 c4, mtu;
-	__u8 t6, c6;
+	__u8 t6, c6, pref_len;
 	__s64 d;
 
 	if (!cfg->n_nat64 || ns_quoted_parse(p, is_tc, &q))
@@ -1251,12 +1694,16 @@ static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 	if (!k6 || !sc)
 		return NS_CONTINUE;
 	sc->k = *k6;
-	if (!bpf_map_lookup_elem(&ns_nat64_sess, &sc->k))
+	s = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
+	if (!s)
 		return NS_CONTINUE;
+	/* the error's source in the session's pref64 (RFC 6052 2.2) */
+	t = ns64_term_at(p->bank, s->nat_term);
+	pref_len = t ? t->pref_len : 96;
 	if (!ns_icmp_csum_ok(p, is_tc))
 		return NS_CNT_DROP_ICMP_ERR;
 	/* fixed-size headers only: options would shift the quoted packet */
-	if (p->l4_off != p->l3_off + NS_IP4_HLEN || q.ip.ihl != 5 || p->vlans)
+	if (p->l4_off != p->l3_off + NS_IP4_HLEN || q.ip.ihl != 5 || p->vlans > (is_tc ? 0 : 1))
 		return NS_CNT_DROP_UNSUPPORTED;
 	if (ns64_err_type(p->icmp_type, p->icmp_code, &t6, &c6))
 		return NS_CNT_DROP_UNSUPPORTED;
@@ -1298,8 +1745,7 @@ static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 	sc->o6.payload_len = bpf_htons(m4 + NS_HDR_DELTA);
 	sc->o6.nexthdr = NS_IPPROTO_ICMPV6;
 	sc->o6.hop_limit = p->ttl;
-	__builtin_memcpy(sc->o6.saddr, sc->k.daddr, 12);
-	__builtin_memcpy(sc->o6.saddr + 12, &p->t.saddr, 4);
+	ns64_embed(sc->o6.saddr, sc->k.daddr, pref_len, p->t.saddr);
 	__builtin_memcpy(sc->o6.daddr, sc->k.saddr, 16);
 	__builtin_memcpy(sc->en.ps_saddr, sc->o6.saddr, 16);
 	__builtin_memcpy(sc->en.ps_daddr, sc->o6.daddr, 16);

@@ -189,12 +189,6 @@ static __always_inline __u32 ns_nat_inside(struct ns_pkt *p, const struct ns_nat
 	return NS_CONTINUE;
 }
 
-/* A subscriber's flood of new flows must not fill the ring buffer the
- * other subscribers' session and NAT logs need: a refusal by the
- * per-subscriber limit is reported at most once per CPU per 100 ms (the
- * counter drop_subscriber_limit has every one). */
-#define NS_SUBLIMIT_EV_GAP_NS (100ull * 1000 * 1000)
-
 static __always_inline void ns_sub_limit_event(const struct ns_cfg *cfg, const struct ns_pkt *p,
 					       __u16 svc_id)
 {
@@ -327,7 +321,8 @@ static __always_inline struct ns_port_val *ns_eif_binding(const struct ns_pkt *p
 	k.port = p->t.dport;
 	k.proto = p->t.proto;
 	v = bpf_map_lookup_elem(&ns_ports, &k);
-	if (!v || !(v->flags & NS_PORT_F_EIF))
+	/* a NAT64 binding's owner is IPv6: ns64_open_eif() */
+	if (!v || !(v->flags & NS_PORT_F_EIF) || (v->flags & NS_PORT_F_NAT64))
 		return NULL;
 	return v;
 }
@@ -533,7 +528,8 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 		s = ns_session_find(&p.t, p.side);
 		if (!s && !pass && p.side == NS_SIDE_OUTSIDE) {
 			/* a reply to a NAT64 flow leaves as IPv6 */
-			cnt = ns64_from_outside(&p, is_tc, cfg);
+			cnt = is_tc ? ns64_from_outside_tc(&p, cfg, svc, svc_id)
+				    : ns64_from_outside_xdp(&p, cfg, svc, svc_id);
 			if (cnt != NS_CONTINUE)
 				return cnt;
 		}

@@ -37,29 +37,24 @@ static __always_inline __u64 *ns_sub_created_get(const struct ns_sub_key *k)
 }
 
 /**
- * ns_sub_admit() - may subscriber @saddr of service set @svc_id open one
- * more session?
+ * ns_sub_admit_key() - may subscriber @k open one more session?
  * @ctr: out, the counter to increment once the session exists (NULL when
  *       no limit applies or the subscriber cannot be tracked).
  * Return: 0 to go on, -1 when the limit is reached.
  */
-static __always_inline int ns_sub_admit(const struct ns_cfg *cfg, __be32 saddr, __u16 svc_id,
-					__u64 **ctr)
+static __always_inline int ns_sub_admit_key(const struct ns_cfg *cfg, const struct ns_sub_key *k,
+					    __u64 **ctr)
 {
-	struct ns_sub_key k;
 	__u64 *c, *closed, created, gone;
 
 	*ctr = NULL;
 	if (!cfg->max_sess_per_sub)
 		return 0;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.addr = saddr;
-	k.svc_set = svc_id;
-	c = ns_sub_created_get(&k);
+	c = ns_sub_created_get(k);
 	if (!c)
 		return 0;
 	created = *c;
-	closed = bpf_map_lookup_elem(&ns_sub_closed, &k);
+	closed = bpf_map_lookup_elem(&ns_sub_closed, k);
 	gone = closed ? *closed : 0;
 	/* closed > created only after the daemon reset the subscriber's
 	 * entries under a racing open: count nothing live */
@@ -68,5 +63,23 @@ static __always_inline int ns_sub_admit(const struct ns_cfg *cfg, __be32 saddr, 
 	*ctr = c;
 	return 0;
 }
+
+/* ns_sub_admit_key() for the IPv4 subscriber @saddr of service set @svc_id. */
+static __always_inline int ns_sub_admit(const struct ns_cfg *cfg, __be32 saddr, __u16 svc_id,
+					__u64 **ctr)
+{
+	struct ns_sub_key k;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.addr = saddr;
+	k.svc_set = svc_id;
+	return ns_sub_admit_key(cfg, &k, ctr);
+}
+
+/* A subscriber's flood of new flows must not fill the ring buffer the
+ * other subscribers' session and NAT logs need: a refusal by the
+ * per-subscriber limit is reported at most once per CPU per 100 ms (the
+ * counter drop_subscriber_limit has every one). */
+#define NS_SUBLIMIT_EV_GAP_NS (100ull * 1000 * 1000)
 
 #endif /* NATSYNC_BPF_SUBLIMIT_H */

@@ -141,6 +141,9 @@ enum ns_fw_action {
 #define NS_PORT_F_EIM (1u << 0)     /* endpoint-independent binding */
 #define NS_PORT_F_EIF (1u << 1)     /* inbound from any remote allowed */
 #define NS_PORT_F_HOLD (1u << 2)    /* released, held before reuse (RFC 6888) */
+#define NS_PORT_F_NAT64 (1u << 3)   /* a stateful-nat64 binding: in_addr is the
+				     * subscriber's ns_nat64_fold(), its IPv6
+				     * owner is in ns_nat64_rev (NAT64 BIB) */
 
 /* ---- per-CPU counters -------------------------------------------------- */
 /*
@@ -428,9 +431,10 @@ struct ns_cfg {
  * rewrites the whole value and would lose a concurrent BPF increment.
  */
 struct ns_sub_key {
-	__be32 addr;         /* the subscriber (in_key.saddr) */
+	__be32 addr;         /* the subscriber (in_key.saddr); NAT64: the
+			      * ns_nat64_fold() of its /64 */
 	__u16 svc_set;
-	__u16 _pad;
+	__u16 nat64;         /* 1: an IPv6 subscriber of a stateful-nat64 term */
 };
 
 /* ---- stateful NAT64 (RFC 6146) ------------------------------------------
@@ -462,21 +466,45 @@ struct ns_tuple6 {
 	__u8 _pad[3];
 };
 
-/* A compiled stateful-nat64 term: IPv6 subscriber prefix, the /96 pref64
- * (RFC 6052) the destinations embed IPv4 addresses in, the NAPT pool. */
+/* A compiled stateful-nat64 term: IPv6 subscriber prefix, the pref64
+ * (RFC 6052 section 2.2: /32, /40, /48, /56, /64 or /96) the destinations
+ * embed IPv4 addresses in, the NAPT pool. */
 struct ns_nat64_term {
 	__u8 src6[16];       /* source prefix, host bits zero */
-	__u8 pref64[16];     /* /96: bytes 12..15 are zero */
+	__u8 pref64[16];     /* the prefix, every bit from pref_len on zero */
 	__u8 src6_len;       /* source prefix length 0..128 */
 	__u8 src_pool;       /* pool id (napt: address + port) */
-	__u8 flags;          /* NS_NAT_F_SYSLOG */
-	__u8 _pad;
+	__u8 flags;          /* NS_NAT_F_SYSLOG, NS_NAT_F_EIM, NS_NAT_F_EIF */
+	__u8 pref_len;       /* 32, 40, 48, 56, 64 or 96 */
 	__u16 svc_set;
 	__u16 rule_idx;
 	__u16 term_idx;
 	__u16 _pad2;
 	__u32 _pad3;
 };
+
+/*
+ * The NAT64 BIB (RFC 6146 section 3.1) of an endpoint-independent binding
+ * lives in ns_nat64_rev beside the sessions' reverse entries, under the
+ * binding's outside endpoint with the remote left out: key = { saddr 0,
+ * daddr = pool address, sport 0, dport = pool port, proto, _pad[0] =
+ * NS_NAT64_BIB_MARK } (a packet's tuple always has _pad zero), value = {
+ * saddr = the subscriber, daddr = the term's pref64, sport = the
+ * subscriber's port, dport = the term's index (host order, bank-relative),
+ * proto = IPv6 next header, _pad[0] = the pref64 length }. Endpoint-
+ * independent filtering opens inbound sessions from it; aging deletes it
+ * with the ns_ports entry it belongs to.
+ */
+#define NS_NAT64_BIB_MARK 0xb1
+
+static inline void ns_nat64_bib_key(struct ns_tuple *k, __be32 addr, __be16 port, __u8 proto)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->daddr = addr;
+	k->dport = port;
+	k->proto = proto;
+	k->_pad[0] = NS_NAT64_BIB_MARK;
+}
 
 /* The subscriber's 32-bit stand-in in in_key.saddr (see above). */
 static inline __be32 ns_nat64_fold(const __u8 a[16])
@@ -573,6 +601,17 @@ struct ns_event {
 	__u8 _pad[2];
 };
 
+/*
+ * A NAT64 event (nat_type NS_NAT_NAT64): the event as above, whose
+ * in_key.saddr is the subscriber's 32-bit stand-in, followed by the IPv6
+ * addresses themselves. The ring buffer's record size tells the two apart.
+ */
+struct ns_event6 {
+	struct ns_event ev;
+	__u8 saddr6[16];     /* the IPv6 subscriber */
+	__u8 daddr6[16];     /* its IPv6 destination (pref64 + IPv4) */
+};
+
 /* ---- layout checks ----------------------------------------------------- */
 #ifndef __cplusplus
 #define NS_ASSERT_SIZE(type, size) \
@@ -595,6 +634,7 @@ NS_ASSERT_SIZE(ns_iface, 4);
 NS_ASSERT_SIZE(ns_cfg, 32);
 NS_ASSERT_SIZE(ns_sub_key, 8);
 NS_ASSERT_SIZE(ns_event, 48);
+NS_ASSERT_SIZE(ns_event6, 80);
 NS_ASSERT_SIZE(ns_tuple6, 40);
 NS_ASSERT_SIZE(ns_nat64_term, 48);
 NS_ASSERT_SIZE(ns_frag_key, 12);

@@ -407,6 +407,7 @@ static int on_sessions64(void *ctx, const void *keys, const void *vals, uint32_t
  */
 int ag_reap_sessions64(struct pass *p, size_t from, size_t cnt)
 {
+	struct ns_sublimit_acc subs = { 0 }; /* max-sessions-per-subscriber */
 	struct ns_daemon *d = p->d;
 	struct ns_tuple6 *keys;
 	struct ns_tuple *rev;
@@ -424,7 +425,7 @@ int ag_reap_sessions64(struct pass *p, size_t from, size_t cnt)
 	for (size_t i = from; i < from + cnt && !err; i++) {
 		struct expired64 *x = &p->exp64[i];
 		struct ns_session cur;
-		struct ns_event ev;
+		struct ns_event6 ev;
 
 		if (bpf_map_lookup_elem(d->fd.nat64_sess, &x->key, &cur))
 			continue;
@@ -434,11 +435,12 @@ int ag_reap_sessions64(struct pass *p, size_t from, size_t cnt)
 		}
 		keys[n] = x->key;
 		rev[n++] = x->s.out_key;
-		if (x->s.tcp_state == NS_TCP_TIME_WAIT)
+		err = ns_sublimit_note64(&subs, &x->s, x->key.saddr);
+		if (!err && x->s.tcp_state == NS_TCP_TIME_WAIT)
 			err = set_add(&p->clean, ag_port_id(x->s.out_key.daddr, x->s.out_key.dport,
 							 x->s.out_key.proto));
-		ns_event_from_session(&ev, &x->s, NS_EV_SESSION_CLOSE);
-		ns_event_log(d, &ev, &x->s);
+		ns_event6_from_session(&ev, &x->s, &x->key, NS_EV_SESSION_CLOSE);
+		ns_event6_log(d, &ev, &x->s);
 	}
 	e2 = delete_keys(d->fd.nat64_sess, keys, sizeof(*keys), n);
 	if (!e2)
@@ -448,7 +450,11 @@ int ag_reap_sessions64(struct pass *p, size_t from, size_t cnt)
 	d->st.sessions_expired += n;
 	if (!err)
 		err = e2;
+	e2 = ns_sublimit_after_reap(d, &subs, p->now);
+	if (!err)
+		err = e2;
 out:
+	free(subs.keys);
 	free(keys);
 	free(rev);
 	return err;
@@ -482,11 +488,18 @@ static int on_ports(void *ctx, const void *keys, const void *vals, uint32_t n)
 	return 0;
 }
 
-/* Delete the ns_eim entry of a binding, if it still names this port. */
+/* Delete the ns_eim entry of a binding, if it still names this port, and
+ * a NAT64 binding's BIB entry (natsync.h) with it. */
 static void drop_eim(struct ns_daemon *d, const struct ns_port_key *k, const struct ns_port_val *v)
 {
 	struct ns_eim_key ek;
 	struct ns_eim_val ev;
+	struct ns_tuple bk;
+
+	if ((v->flags & NS_PORT_F_NAT64) && d->fd.nat64_rev >= 0) {
+		ns_nat64_bib_key(&bk, k->addr, k->port, k->proto);
+		bpf_map_delete_elem(d->fd.nat64_rev, &bk);
+	}
 
 	memset(&ek, 0, sizeof(ek));
 	ek.in_addr = v->in_addr;

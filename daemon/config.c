@@ -1367,22 +1367,30 @@ static bool term_is_nat64(const config_setting_t *t)
 	       !strcmp(config_setting_get_string(s), "stateful-nat64");
 }
 
-/* then.destination-prefix: the pref64, default 64:ff9b::/96; only /96. */
-static int nat64_pref64(struct pctx *x, const config_setting_t *then, uint8_t pref[16])
+/*
+ * then.destination-prefix: the pref64, default 64:ff9b::/96. RFC 6052
+ * section 2.2 defines /32, /40, /48, /56, /64 and /96; bits 64..71 (the
+ * u-octet) must be zero, which for a /96 the prefix itself must ensure.
+ */
+static int nat64_pref64(struct pctx *x, const config_setting_t *then, uint8_t pref[16],
+			uint8_t *len)
 {
 	const config_setting_t *s = config_setting_get_member(then, "destination-prefix");
-	uint8_t len;
+	const char *v;
 
 	if (!s)
-		return parse_prefix6(x, then, NAT64_WKP, pref, &len);
+		return parse_prefix6(x, then, NAT64_WKP, pref, len);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return fail(x, s, NULL, "expected a string, got %s", type_name(s));
-	if (parse_prefix6(x, s, config_setting_get_string(s), pref, &len))
+	v = config_setting_get_string(s);
+	if (parse_prefix6(x, s, v, pref, len))
 		return -1;
-	if (len != 96)
+	if (*len != 32 && *len != 40 && *len != 48 && *len != 56 && *len != 64 && *len != 96)
 		return fail(x, s, NULL,
-			    "'%s': only a /96 prefix is supported (the IPv4 address is its last 32 bits)",
-			    config_setting_get_string(s));
+			    "'%s': a pref64 is a /32, /40, /48, /56, /64 or /96 (RFC 6052 2.2)", v);
+	if (pref[8])
+		return fail(x, s, NULL, "'%s': bits 64-71 (the u-octet) must be zero (RFC 6052 2.2)",
+			    v);
 	return 0;
 }
 
@@ -1395,12 +1403,11 @@ static int nat64_then(struct pctx *x, const config_setting_t *term, struct ns_na
 		"no-translation", NULL,
 	};
 	static const char *const refused[] = {
-		"destination-pool", "address-pooling", "mapping-type", "filtering-type",
-		"no-translation",
+		"destination-pool", "address-pooling", "no-translation",
 	};
 	const config_setting_t *then, *s;
 	bool syslog = false;
-	int pool;
+	int pool, eim = 0, eif = 0;
 	size_t i;
 
 	if (get_group(x, term, "then", true, &then) < 0 || check_keys(x, then, keys) ||
@@ -1415,10 +1422,19 @@ static int nat64_then(struct pctx *x, const config_setting_t *term, struct ns_na
 	if (!s)
 		return fail(x, then, "source-pool", "missing (stateful-nat64 needs a source-pool)");
 	pool = pool_ref(x, then, "source-pool");
-	if (pool < 0 || check_src_pool(x, s, NS_NAT_NAT64, pool) || nat64_pref64(x, then, o->pref64))
+	if (pool < 0 || check_src_pool(x, s, NS_NAT_NAT64, pool) ||
+	    nat64_pref64(x, then, o->pref64, &o->pref_len))
 		return -1;
+	/* RFC 6146 3.5.1.1/3.5.2: napt-44's keys and rules (RFC 4787) */
+	if (get_enum(x, then, "mapping-type", eim_types, &eim) < 0 ||
+	    get_enum(x, then, "filtering-type", eim_types, &eif) < 0)
+		return -1;
+	if (eif && !eim)
+		return fail(x, config_setting_get_member(then, "filtering-type"), NULL,
+			    "endpoint-independent filtering needs mapping-type endpoint-independent");
 	o->src_pool = (uint8_t)pool;
-	o->flags = syslog ? NS_NAT_F_SYSLOG : 0;
+	o->flags = (syslog ? NS_NAT_F_SYSLOG : 0) | (eim ? NS_NAT_F_EIM : 0) |
+		   (eif ? NS_NAT_F_EIF : 0);
 	return 0;
 }
 
@@ -1426,7 +1442,7 @@ static int nat64_then(struct pctx *x, const config_setting_t *term, struct ns_na
  * ::/0) into src[n], and destination-address, which may only repeat the
  * pref64. Returns the number of source prefixes or -1. */
 static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_t pref[16],
-		      uint8_t (*src)[17])
+		      uint8_t pref_len, uint8_t (*src)[17])
 {
 	static const char *const keys[] = { "source-address", "destination-address", NULL };
 	const config_setting_t *from = NULL, *s;
@@ -1451,7 +1467,7 @@ static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_
 
 			if (!v || parse_prefix6(x, e, v, a, &len))
 				return -1;
-			if (len != 96 || memcmp(a, pref, 16))
+			if (len != pref_len || memcmp(a, pref, 16))
 				return fail(x, e, NULL,
 					    "'%s': stateful-nat64 matches the destination-prefix of its then only",
 					    v);
@@ -1491,7 +1507,7 @@ static int compile_nat64_term(struct pctx *x, const config_setting_t *t, uint32_
 		return fail(x, config_setting_get_member(config_setting_get_member(t, "then"),
 							 "translation-type"),
 			    NULL, "stateful-nat64 translates subscriber-originated traffic: the rule needs match-direction input");
-	n = nat64_from(x, t, o.pref64, src);
+	n = nat64_from(x, t, o.pref64, o.pref_len, src);
 	if (n < 0)
 		return -1;
 	if (x->c->n_nat64 + (uint32_t)n > NS_MAX_NAT64_TERMS)

@@ -1111,7 +1111,13 @@ static void nat64_term_strs(const struct ns_nat64_term *t, char *src, char *pref
 	inet_ntop(AF_INET6, t->src6, a, sizeof(a));
 	snprintf(src, len, "%s/%u", a, t->src6_len);
 	inet_ntop(AF_INET6, t->pref64, a, sizeof(a));
-	snprintf(pref, len, "%s/96", a);
+	snprintf(pref, len, "%s/%u", a, t->pref_len);
+}
+
+/* RFC 4787 mapping/filtering behaviour, as the config names it */
+static const char *nat64_eim_name(unsigned int eim)
+{
+	return eim ? "endpoint-independent" : "address-and-port-dependent";
 }
 
 static void nat64_term_json(struct ctl_json *j, const struct ns_config *c,
@@ -1126,6 +1132,8 @@ static void nat64_term_json(struct ctl_json *j, const struct ns_config *c,
 	ctl_json_kv_string(j, "source", src);
 	ctl_json_kv_string(j, "pref64", pref);
 	json_name(j, "pool", pool_name(c, t->src_pool));
+	ctl_json_kv_string(j, "mapping", nat64_eim_name(t->flags & NS_NAT_F_EIM));
+	ctl_json_kv_string(j, "filtering", nat64_eim_name(t->flags & NS_NAT_F_EIF));
 	ctl_json_end_object(j);
 }
 
@@ -1205,8 +1213,10 @@ static void config_text(const struct ns_config *c, FILE *f)
 		char src[64], pref[64];
 
 		nat64_term_strs(t, src, pref, sizeof(src));
-		fprintf(f, "nat64          %s -> %s, pool %s, service set %s\n", src, pref,
-			pool ? pool : "?", svc ? svc : "?");
+		fprintf(f, "nat64          %s -> %s, pool %s, service set %s%s%s\n", src, pref,
+			pool ? pool : "?", svc ? svc : "?",
+			t->flags & NS_NAT_F_EIM ? ", mapping endpoint-independent" : "",
+			t->flags & NS_NAT_F_EIF ? ", filtering endpoint-independent" : "");
 	}
 	redundancy_text(f, &c->red);
 }

@@ -156,17 +156,32 @@ static void fmt_close_stats(const struct ns_session *s, uint64_t now, char *buf,
 		 (unsigned long long)s->bytes[NS_SIDE_OUTSIDE]);
 }
 
-int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint64_t now,
-		    const struct ns_config *c, char *buf, size_t len)
+/* "[IPv6]:port" (a query's zero port left out, as in fmt_ep()) */
+static const char *fmt_ep6(const uint8_t a[16], uint16_t be_port, uint8_t proto, char *buf,
+			   size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, ip, sizeof(ip));
+	if (proto == IPPROTO_ICMP && !be_port)
+		snprintf(buf, len, "[%s]", ip);
+	else
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(be_port));
+	return buf;
+}
+
+/* One line for @ev whose inside endpoints are @src -> @dst (IPv4 text or,
+ * for NAT64, the IPv6 addresses). */
+static int format_ev(const struct ns_event *ev, const char *src, const char *dst,
+		     const struct ns_session *s, uint64_t now, const struct ns_config *c, char *buf,
+		     size_t len)
 {
 	const struct ns_tuple *in = &ev->in_key, *out = &ev->out_key;
-	char sb[16], pb[16], src[32], dst[32], xsrc[32], nat[96] = "", extra[128] = "";
+	char sb[16], pb[16], xsrc[32], nat[96] = "", extra[128] = "";
 	const char *proto = ns_proto_name(in->proto);
 	const char *svc = svc_name(c, ev->svc_set, sb, sizeof(sb));
 	const char *pool = pool_name(c, ev->pool_id, pb, sizeof(pb));
 
-	fmt_ep(in->saddr, in->sport, in->proto, src, sizeof(src));
-	fmt_ep(in->daddr, in->dport, in->proto, dst, sizeof(dst));
 	fmt_ep(out->daddr, out->dport, in->proto, xsrc, sizeof(xsrc));
 	switch (ev->type) {
 	case NS_EV_SESSION_OPEN:
@@ -202,6 +217,36 @@ int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint6
 	}
 }
 
+int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint64_t now,
+		    const struct ns_config *c, char *buf, size_t len)
+{
+	char src[32], dst[32];
+
+	fmt_ep(ev->in_key.saddr, ev->in_key.sport, ev->in_key.proto, src, sizeof(src));
+	fmt_ep(ev->in_key.daddr, ev->in_key.dport, ev->in_key.proto, dst, sizeof(dst));
+	return format_ev(ev, src, dst, s, now, c, buf, len);
+}
+
+int ns_event6_format(const struct ns_event6 *e6, const struct ns_session *s, uint64_t now,
+		     const struct ns_config *c, char *buf, size_t len)
+{
+	const struct ns_tuple *in = &e6->ev.in_key;
+	char src[INET6_ADDRSTRLEN + 10], dst[INET6_ADDRSTRLEN + 10];
+
+	fmt_ep6(e6->saddr6, in->sport, in->proto, src, sizeof(src));
+	fmt_ep6(e6->daddr6, in->dport, in->proto, dst, sizeof(dst));
+	return format_ev(&e6->ev, src, dst, s, now, c, buf, len);
+}
+
+void ns_event6_from_session(struct ns_event6 *e6, const struct ns_session *s,
+			    const struct ns_tuple6 *k, uint8_t type)
+{
+	memset(e6, 0, sizeof(*e6));
+	ns_event_from_session(&e6->ev, s, type);
+	memcpy(e6->saddr6, k->saddr, 16);
+	memcpy(e6->daddr6, k->daddr, 16);
+}
+
 /* Token bucket of one second per warning type; true when this one may log. */
 static bool warn_allowed(uint8_t type, uint64_t now)
 {
@@ -216,15 +261,20 @@ static bool warn_allowed(uint8_t type, uint64_t now)
 	return ++used[i] <= EV_WARN_PER_SEC;
 }
 
-void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s)
+/* ns_event_log() of an IPv4 event (@e6 NULL) or a NAT64 one (@ev = &e6->ev) */
+static void event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_event6 *e6,
+		      const struct ns_session *s)
 {
 	uint64_t now = ns_now();
-	char line[320];
+	char line[384];
+	int n;
 
 	ipfix_event(d, ev); /* whatever the syslog classes say */
 	if (!ns_event_wanted(ev, &d->conf))
 		return;
-	if (ns_event_format(ev, s, now, &d->conf, line, sizeof(line)) < 0)
+	n = e6 ? ns_event6_format(e6, s, now, &d->conf, line, sizeof(line))
+	       : ns_event_format(ev, s, now, &d->conf, line, sizeof(line));
+	if (n < 0)
 		return;
 	if (ev->type == NS_EV_POOL_EXHAUSTED || ev->type == NS_EV_SESSION_FULL ||
 	    ev->type == NS_EV_SUBSCRIBER_LIMIT) {
@@ -239,20 +289,37 @@ void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct n
 	d->st.events_logged++;
 }
 
-/* libbpf ring buffer callback: one struct ns_event per record. */
+void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s)
+{
+	event_log(d, ev, NULL, s);
+}
+
+void ns_event6_log(struct ns_daemon *d, const struct ns_event6 *e6, const struct ns_session *s)
+{
+	event_log(d, &e6->ev, e6, s);
+}
+
+/* libbpf ring buffer callback: one struct ns_event per record, or a
+ * struct ns_event6 (NAT64: the record is longer). */
 static int on_ringbuf_record(void *ctx, void *data, size_t size)
 {
 	struct ns_daemon *d = ctx;
-	struct ns_event ev;
+	struct ns_event6 e6;
 
-	if (size < sizeof(ev)) {
+	if (size < sizeof(e6.ev)) {
 		pr_debug("events: short record (%zu bytes) ignored", size);
 		return 0;
 	}
-	memcpy(&ev, data, sizeof(ev)); /* ring buffer data is only 8-byte aligned */
-	if (ev.type == NS_EV_SESSION_OPEN)
-		sync_session_opened(d, &ev.in_key);
-	ns_event_log(d, &ev, NULL);
+	/* ring buffer data is only 8-byte aligned */
+	if (size >= sizeof(e6)) {
+		memcpy(&e6, data, sizeof(e6));
+		ns_event6_log(d, &e6, NULL);
+		return 0;
+	}
+	memcpy(&e6.ev, data, sizeof(e6.ev));
+	if (e6.ev.type == NS_EV_SESSION_OPEN)
+		sync_session_opened(d, &e6.ev.in_key);
+	ns_event_log(d, &e6.ev, NULL);
 	return 0;
 }
 

@@ -58,6 +58,14 @@ int ns_event_format(const struct ns_event *ev, const struct ns_session *s, uint6
  */
 void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s);
 
+/* NAT64 (struct ns_event6): the same lines with the IPv6 subscriber and
+ * destination as "[addr]:port" instead of the 32-bit stand-in. */
+void ns_event6_from_session(struct ns_event6 *e6, const struct ns_session *s,
+			    const struct ns_tuple6 *k, uint8_t type);
+int ns_event6_format(const struct ns_event6 *e6, const struct ns_session *s, uint64_t now,
+		     const struct ns_config *c, char *buf, size_t len);
+void ns_event6_log(struct ns_daemon *d, const struct ns_event6 *e6, const struct ns_session *s);
+
 /*
  * Open the ns_events ring buffer and register it on d->loop; a timer then
  * warns (once a second at most) when the fast path's event_lost counter grew,

@@ -89,7 +89,8 @@ static const struct {
 	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0, false },
 	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0, false },
 	{ NS_MAP_NAT64_SESS, offsetof(struct ns_map_fds, nat64_sess), false, 1, true },
-	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 1, true },
+	/* the NAT64 BIB lives in it too: room for the bindings */
+	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 2, true },
 	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false },
 	{ NS_MAP_FRAG, offsetof(struct ns_map_fds, frag), false, 0, false },
 	{ NS_MAP_FRAG_RING, offsetof(struct ns_map_fds, frag_ring), false, 0, false },

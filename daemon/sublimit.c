@@ -15,13 +15,11 @@
 
 #define GC_EVERY_NS (10ull * 1000000000ull)
 
-int ns_sublimit_note(struct ns_sublimit_acc *acc, const struct ns_session *s)
+/* Append subscriber @key to @acc. */
+static int note_key(struct ns_sublimit_acc *acc, const struct ns_sub_key *key)
 {
 	struct ns_sub_key *k;
 
-	/* a replicated session was counted on the peer, never here */
-	if (!(s->flags & NS_SF_SUB_COUNTED) || (s->flags & NS_SF_REPLICATED))
-		return 0;
 	if (acc->n == acc->cap) {
 		size_t cap = acc->cap ? acc->cap * 2 : 64;
 
@@ -31,11 +29,43 @@ int ns_sublimit_note(struct ns_sublimit_acc *acc, const struct ns_session *s)
 		acc->keys = k;
 		acc->cap = cap;
 	}
-	k = &acc->keys[acc->n++];
-	memset(k, 0, sizeof(*k));
-	k->addr = s->in_key.saddr;
-	k->svc_set = s->svc_set;
+	acc->keys[acc->n++] = *key;
 	return 0;
+}
+
+/* Did this box's fast path count @s for its subscriber? (a replicated
+ * session was counted on the peer, never here) */
+static bool counted_here(const struct ns_session *s)
+{
+	return (s->flags & NS_SF_SUB_COUNTED) && !(s->flags & NS_SF_REPLICATED);
+}
+
+int ns_sublimit_note(struct ns_sublimit_acc *acc, const struct ns_session *s)
+{
+	struct ns_sub_key k;
+
+	if (!counted_here(s))
+		return 0;
+	memset(&k, 0, sizeof(k));
+	k.addr = s->in_key.saddr;
+	k.svc_set = s->svc_set;
+	return note_key(acc, &k);
+}
+
+int ns_sublimit_note64(struct ns_sublimit_acc *acc, const struct ns_session *s,
+		       const uint8_t saddr6[16])
+{
+	uint8_t p64[16] = { 0 };
+	struct ns_sub_key k;
+
+	if (!counted_here(s))
+		return 0;
+	memcpy(p64, saddr6, 8); /* the subscriber is its /64 (bpf/nat64.h) */
+	memset(&k, 0, sizeof(k));
+	k.addr = ns_nat64_fold(p64);
+	k.svc_set = s->svc_set;
+	k.nat64 = 1;
+	return note_key(acc, &k);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -82,23 +112,16 @@ int ns_sublimit_gc(int created_fd, int closed_fd)
 {
 	struct ns_sublimit_acc idle = { 0 };
 	struct ns_sub_key key, next, *prev = NULL;
-	struct ns_session s;
 	int removed = 0, err = 0;
 
 	if (created_fd < 0 || closed_fd < 0)
 		return 0;
 	/* Only subscribers that closed something can be idle: walk that map,
 	 * collect, then delete (deleting during get_next_key restarts it). */
-	memset(&s, 0, sizeof(s));
-	s.flags = NS_SF_SUB_COUNTED;
 	while (!err && !bpf_map_get_next_key(closed_fd, prev, &next)) {
 		key = next;
-		if (sub_idle(created_fd, closed_fd, &key)) {
-			s.in_key.saddr = key.addr;
-			s.svc_set = key.svc_set;
-			err = ns_sublimit_note(&idle, &s);
-		}
-		s.in_key.saddr = 0;
+		if (sub_idle(created_fd, closed_fd, &key))
+			err = note_key(&idle, &key);
 		prev = &key;
 	}
 	for (size_t i = 0; i < idle.n && !err; i++) {

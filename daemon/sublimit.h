@@ -32,6 +32,11 @@ struct ns_sublimit_acc {
  */
 int ns_sublimit_note(struct ns_sublimit_acc *acc, const struct ns_session *s);
 
+/* ns_sublimit_note() for a NAT64 session whose IPv6 subscriber is @saddr6:
+ * the subscriber is its /64 (struct ns_sub_key, nat64 = 1). */
+int ns_sublimit_note64(struct ns_sublimit_acc *acc, const struct ns_session *s,
+		       const uint8_t saddr6[16]);
+
 /*
  * ns_sublimit_flush - add the noted sessions to ns_sub_closed (@closed_fd;
  * < 0: nothing to do) and empty @acc. One lookup and update per distinct

@@ -227,6 +227,27 @@ Test(daemon_events, session_open_line)
 			       "nat 203.0.113.7:1234 napt-44");
 }
 
+/* NAT64: the log line names the IPv6 subscriber and destination, not the
+ * 32-bit stand-in the event's in_key holds. */
+Test(daemon_events, nat64_lines_carry_the_ipv6_addresses)
+{
+	struct ns_event6 e6;
+	char line[320];
+
+	memset(&e6, 0, sizeof(e6));
+	e6.ev = napt_event(NS_EV_SESSION_OPEN);
+	e6.ev.nat_type = NS_NAT_NAT64;
+	inet_pton(AF_INET6, "2001:db8:64::10", e6.saddr6);
+	inet_pton(AF_INET6, "64:ff9b::c633:640a", e6.daddr6);
+	cr_assert_gt(ns_event6_format(&e6, NULL, 0, &conf, line, sizeof(line)), 0);
+	cr_assert_str_eq(line, "SESSION_OPEN svc=ss2 tcp [2001:db8:64::10]:40000 -> "
+			       "[64:ff9b::c633:640a]:80 nat 203.0.113.7:1234 stateful-nat64");
+	e6.ev.type = NS_EV_NAT_ALLOC;
+	ns_event6_format(&e6, NULL, 0, &conf, line, sizeof(line));
+	cr_assert_str_eq(line, "NAT_ALLOC svc=ss2 pool=p2 tcp [2001:db8:64::10]:40000 -> "
+			       "203.0.113.7:1234 stateful-nat64");
+}
+
 Test(daemon_events, session_close_line_has_state_age_and_counts)
 {
 	struct ns_event ev = napt_event(NS_EV_SESSION_CLOSE);

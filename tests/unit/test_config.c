@@ -910,9 +910,66 @@ Test(config, stateful_nat64_defaults_to_the_well_known_prefix_and_any_source)
 	free(d);
 }
 
+/* RFC 6052 2.2: every pref64 length, in config and compiled term; RFC
+ * 6146 3.5.1.1/3.5.2: napt-44's mapping-type/filtering-type keys. */
+Test(config, stateful_nat64_pref64_lengths_and_eim_eif)
+{
+	static const struct {
+		const char *pref;
+		uint8_t len;
+	} ok[] = {
+		{ "2001:db8::/32", 32 },	 { "2001:db8:100::/40", 40 }, { "2001:db8:122::/48", 48 },
+		{ "2001:db8:122:300::/56", 56 }, { "2001:db8:122:344::/64", 64 }, { "64:ff9b::/96", 96 },
+	};
+	char want[64], *a, *b, *c;
+	uint8_t pref[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(want, sizeof(want), "destination-prefix = \"%s\"", ok[i].pref);
+		a = subst(nat64_cfg, "destination-prefix = \"64:ff9b::/96\"", want);
+		snprintf(want, sizeof(want), "destination-address = \"%s\"", ok[i].pref);
+		b = subst(a, "destination-address = \"64:ff9b::/96\"", want);
+		cr_assert_eq(ns_config_load_string(b, "t.cfg", &conf, err, sizeof(err)), 0, "%s: %s",
+			     ok[i].pref, err);
+		*strchr(want + 23, '/') = '\0';
+		addr6(want + 23, pref);
+		cr_expect_eq(conf.nat64[0].pref_len, ok[i].len, "%s", ok[i].pref);
+		cr_expect_eq(memcmp(conf.nat64[0].pref64, pref, 16), 0, "%s", ok[i].pref);
+		cr_expect_eq(conf.nat64[0].flags, 0, "address-and-port-dependent by default");
+		free(a);
+		free(b);
+	}
+	a = subst(nat64_cfg, "source-pool = \"p64\";",
+		  "source-pool = \"p64\"; mapping-type = \"endpoint-independent\";");
+	c = subst(a, "mapping-type = \"endpoint-independent\";",
+		  "mapping-type = \"endpoint-independent\"; filtering-type = \"endpoint-independent\";");
+	cr_assert_eq(ns_config_load_string(a, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.nat64[0].flags, NS_NAT_F_EIM);
+	cr_expect_eq(conf.nat64[1].flags, NS_NAT_F_EIM, "every expanded term");
+	cr_assert_eq(ns_config_load_string(c, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.nat64[0].flags, NS_NAT_F_EIM | NS_NAT_F_EIF);
+	free(a);
+	free(c);
+}
+
 static const struct bad_case nat64_bad[] = {
-	{ "pref64 not a /96", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"64:ff9b::/64\"",
-	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '64:ff9b::/64': only a /96 prefix is supported (the IPv4 address is its last 32 bits)" },
+	{ "pref64 of no RFC 6052 length", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"2001:db8::/33\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '2001:db8::/33': a pref64 is a /32, /40, /48, /56, /64 or /96 (RFC 6052 2.2)" },
+	{ "pref64 /128", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"64:ff9b::/128\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '64:ff9b::/128': a pref64 is a /32, /40, /48, /56, /64 or /96 (RFC 6052 2.2)" },
+	{ "pref64 /96 with the u-octet set", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"2001:db8:0:0:ff00::/96\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '2001:db8:0:0:ff00::/96': bits 64-71 (the u-octet) must be zero (RFC 6052 2.2)" },
+	{ "pref64 /64 with host bits", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"2001:db8:1:2:3::/64\"",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '2001:db8:1:2:3::/64' has host bits set beyond /64" },
+	{ "destination-address of another length", "destination-address = \"64:ff9b::/96\"", "destination-address = \"64:ff9b::/64\"",
+	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.destination-address: '64:ff9b::/64': stateful-nat64 matches the destination-prefix of its then only" },
+	{ "EIF without EIM", "source-pool = \"p64\";", "source-pool = \"p64\"; filtering-type = \"endpoint-independent\";",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.filtering-type: endpoint-independent filtering needs mapping-type endpoint-independent" },
+	{ "unknown mapping type", "source-pool = \"p64\";", "source-pool = \"p64\"; mapping-type = \"full-cone\";",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.mapping-type: 'full-cone' is not one of: endpoint-independent, address-and-port-dependent" },
+	{ "address-pooling", "source-pool = \"p64\";", "source-pool = \"p64\"; address-pooling = \"arbitrary\";",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.address-pooling: not supported with stateful-nat64" },
 	{ "pref64 not IPv6", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"10.0.0.0/8\"",
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.destination-prefix: '10.0.0.0/8' is not an IPv6 prefix" },
 	{ "pref64 host bits", "destination-prefix = \"64:ff9b::/96\"", "destination-prefix = \"64:ff9b::1/96\"",
@@ -931,8 +988,6 @@ static const struct bad_case nat64_bad[] = {
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: pool 'p65' is not defined" },
 	{ "match-direction output", "match-direction = \"input\"", "match-direction = \"output\"",
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.translation-type: stateful-nat64 translates subscriber-originated traffic: the rule needs match-direction input" },
-	{ "napt-44 option", "source-pool = \"p64\";", "source-pool = \"p64\"; mapping-type = \"endpoint-independent\";",
-	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.mapping-type: not supported with stateful-nat64" },
 	{ "protocol match", "destination-address = \"64:ff9b::/96\";", "destination-address = \"64:ff9b::/96\"; protocol = \"tcp\";",
 	  "t.cfg:6: natsync.services.nat.rules.[0].terms.[0].from.protocol: unknown key" },
 };

@@ -141,3 +141,33 @@ Test(sublimit, gc_removes_idle_subscribers_only)
 	cr_assert_eq(ns_sublimit_gc(created_fd, closed_fd), 0, "nothing more to do");
 	cr_assert_eq(ns_sublimit_gc(-1, closed_fd), 0, "no maps: no-op");
 }
+
+/* An IPv6 subscriber (NAT64) is its /64: the fold of the /64, nat64 = 1;
+ * gc forgets it like an IPv4 one. */
+Test(sublimit, nat64_subscriber_is_its_64)
+{
+	struct ns_sublimit_acc acc = { 0 };
+	struct ns_session s = sess("0.0.0.0", 0, NS_SF_SUB_COUNTED);
+	uint8_t a1[16], a2[16], p64[16] = { 0 };
+	struct ns_sub_key k;
+	uint64_t v = 0;
+
+	inet_pton(AF_INET6, "2001:db8:64::10", a1);
+	inet_pton(AF_INET6, "2001:db8:64::11", a2);
+	memcpy(p64, a1, 8);
+	cr_assert_eq(ns_sublimit_note64(&acc, &s, a1), 0);
+	cr_assert_eq(ns_sublimit_note64(&acc, &s, a2), 0);
+	cr_assert_eq(ns_sublimit_flush(closed_fd, &acc), 0);
+	memset(&k, 0, sizeof(k));
+	k.addr = ns_nat64_fold(p64);
+	k.nat64 = 1;
+	cr_assert_eq(bpf_map_lookup_elem(closed_fd, &k, &v), 0, "one key for the /64");
+	cr_assert_eq(v, 2);
+	k.nat64 = 0;
+	cr_assert_neq(bpf_map_lookup_elem(closed_fd, &k, &v), 0, "never an IPv4 subscriber's key");
+	k.nat64 = 1;
+	v = 2;
+	cr_assert_eq(bpf_map_update_elem(created_fd, &k, &v, BPF_ANY), 0);
+	cr_assert_eq(ns_sublimit_gc(created_fd, closed_fd), 1, "idle /64 forgotten");
+	cr_assert_neq(bpf_map_lookup_elem(closed_fd, &k, &v), 0);
+}
