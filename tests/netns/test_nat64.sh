@@ -255,7 +255,9 @@ import json, sys
 t = json.load(sys.stdin)["nat64_terms"]
 print(t)
 sys.exit(0 if t == [{"rule": "r64", "svc": "ss64", "source": "2001:db8:64::/48",
-                     "pref64": "64:ff9b::/96", "pool": "p64"}] else 1)
+                     "pref64": "64:ff9b::/96", "pool": "p64",
+                     "mapping": "address-and-port-dependent",
+                     "filtering": "address-and-port-dependent"}] else 1)
 '
 }
 
