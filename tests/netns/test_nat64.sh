@@ -24,15 +24,15 @@
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nat64_lab.sh"
 
 MODES=${NST_MODES:-native tc}
 AGING_MS=200
 XFER_BYTES=$((4 * 1024 * 1024))
-CLI6=2001:db8:64::10
-BOX6=2001:db8:64::1
-SRV=198.51.100.10
+CLI6=$NAT64_CLI6
+SRV=$NAT64_SRV
 SRV6=64:ff9b::198.51.100.10
-POOL64=203.0.113.16/30
+POOL64=$NAT64_POOL
 
 nst_init ns6
 nst_need_natsync
@@ -57,21 +57,7 @@ natsync: {
     # sessions expire; holding (shared with napt-44 in ns_ports) is
     # tested in test_repl.sh and tests/unit/test_aging.c
   };
-  services: {
-    nat: {
-      pools = ( { name = "p64"; address = [ "$POOL64" ]; port = "automatic";
-                  port-allocation = "random"; } );
-      rules = ( { name = "r64"; match-direction = "input";
-                  terms = ( { name = "t1";
-                              from = { source-address = [ "2001:db8:64::/48" ];
-                                       destination-address = [ "64:ff9b::/96" ]; };
-                              then = { translation-type = "stateful-nat64"; source-pool = "p64";
-                                       destination-prefix = "64:ff9b::/96"; }; } ); } );
-    };
-    service-sets = ( { name = "ss64"; nat-rules = [ "r64" ];
-                       next-hop-service = { inside-service-interface = "ns6-in";
-                                            outside-service-interface = "ns6-out"; }; } );
-  };
+$(nat64_services ns6-in ns6-out)
 };
 EOF
 }
@@ -79,35 +65,7 @@ EOF
 # topo: the lab of test_single_box.sh with an IPv6-only client.
 topo_nat64()
 {
-	local ns
-
-	ns_add ns6-cli
-	ns_add ns6-box
-	ns_add ns6-srv
-	link_pair ns6-cli eth0 ns6-box ns6-in
-	link_pair ns6-box ns6-out ns6-srv eth0
-	for ns in ns6-cli ns6-box; do
-		ns_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=0
-		ns_sysctl "$ns" net.ipv6.conf.default.disable_ipv6=0
-	done
-	ns_sysctl ns6-cli net.ipv6.conf.eth0.disable_ipv6=0
-	ns_sysctl ns6-box net.ipv6.conf.ns6-in.disable_ipv6=0
-	ns_sysctl ns6-box net.ipv6.conf.ns6-out.disable_ipv6=0
-	ns_sysctl ns6-box net.ipv6.conf.all.forwarding=1
-	ip -n ns6-cli -6 addr add "$CLI6/64" dev eth0 nodad || nst_die "client address"
-	ip -n ns6-box -6 addr add "$BOX6/64" dev ns6-in nodad || nst_die "box address"
-	ip -n ns6-cli -6 route add 64:ff9b::/96 via "$BOX6" || nst_die "client route"
-	addr_add ns6-box ns6-out "198.51.100.1/24"
-	addr_add ns6-srv eth0 "$SRV/24"
-	route_add ns6-srv 203.0.113.0/24 198.51.100.1
-	route_add ns6-box default "$SRV"
-	box_sysctls ns6-box
-	iface_rp_filter_off ns6-box ns6-in
-	iface_rp_filter_off ns6-box ns6-out
-	host_prepare ns6-cli eth0
-	host_prepare ns6-srv eth0
-	gro_on ns6-box ns6-in
-	gro_on ns6-box ns6-out
+	nat64_lab ns6-cli ns6-box ns6-srv ns6-in ns6-out
 }
 
 SOCK=""

@@ -24,16 +24,17 @@
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nat64_lab.sh"
 
 P=ns6
 PIN_A=/sys/fs/bpf/$P-sync-a
 PIN_B=/sys/fs/bpf/$P-sync-b
 SOCK_A=/run/$P-sync-a.sock
 SOCK_B=/run/$P-sync-b.sock
-CLI6=2001:db8:64::10
-SRV=198.51.100.10
+CLI6=$NAT64_CLI6
+SRV=$NAT64_SRV
 SRV6=64:ff9b::198.51.100.10
-POOL64=203.0.113.16/30
+POOL64=$NAT64_POOL
 
 nst_init $P
 nst_need_natsync
@@ -43,41 +44,21 @@ topo()
 {
 	local i
 
-	for i in cli a b srv stub; do
+	nat64_lab "$P-cli" "$P-a" "$P-srv" in out
+	for i in b stub; do
 		ns_add "$P-$i"
 	done
-	link_pair "$P-cli" eth0 "$P-a" in
-	link_pair "$P-a" out "$P-srv" eth0
 	link_pair "$P-a" ha "$P-b" ha
 	link_pair "$P-b" in "$P-stub" b-in
 	link_pair "$P-b" out "$P-stub" b-out
-	for i in cli a; do
-		ns_sysctl "$P-$i" net.ipv6.conf.all.disable_ipv6=0
-		ns_sysctl "$P-$i" net.ipv6.conf.default.disable_ipv6=0
-	done
-	ns_sysctl "$P-cli" net.ipv6.conf.eth0.disable_ipv6=0
-	ns_sysctl "$P-a" net.ipv6.conf.in.disable_ipv6=0
-	ns_sysctl "$P-a" net.ipv6.conf.out.disable_ipv6=0
-	ns_sysctl "$P-a" net.ipv6.conf.all.forwarding=1
-	ip -n "$P-cli" -6 addr add "$CLI6/64" dev eth0 nodad || nst_die "client address"
-	ip -n "$P-a" -6 addr add 2001:db8:64::1/64 dev in nodad || nst_die "box address"
-	ip -n "$P-cli" -6 route add 64:ff9b::/96 via 2001:db8:64::1 || nst_die "client route"
-	addr_add "$P-a" out 198.51.100.1/24
-	addr_add "$P-srv" eth0 "$SRV/24"
 	addr_add "$P-a" ha 192.0.2.1/24
 	addr_add "$P-b" ha 192.0.2.2/24
 	addr_add "$P-b" out 198.51.100.2/24
-	route_add "$P-srv" 203.0.113.0/24 198.51.100.1
-	route_add "$P-a" default "$SRV"
-	for i in a b; do
-		box_sysctls "$P-$i"
-		iface_rp_filter_off "$P-$i" in
-		iface_rp_filter_off "$P-$i" out
-		gro_on "$P-$i" in
-		gro_on "$P-$i" out
-	done
-	host_prepare "$P-cli" eth0
-	host_prepare "$P-srv" eth0
+	box_sysctls "$P-b"
+	iface_rp_filter_off "$P-b" in
+	iface_rp_filter_off "$P-b" out
+	gro_on "$P-b" in
+	gro_on "$P-b" out
 }
 
 # write_config FILE NODE LOCAL PEER PIN SOCK ROLE
@@ -107,18 +88,7 @@ natsync: {
     key-file = "$KEY";
     priority = $([ "$7" = primary ] && echo 200 || echo 100);
   };
-  services: {
-    nat: {
-      pools = ( { name = "p64"; address = [ "$POOL64" ]; port = "automatic";
-                  port-allocation = "random"; } );
-      rules = ( { name = "r64"; match-direction = "input";
-                  terms = ( { name = "t1"; from = { source-address = [ "2001:db8:64::/48" ]; };
-                              then = { translation-type = "stateful-nat64"; source-pool = "p64"; }; } ); } );
-    };
-    service-sets = ( { name = "ss64"; nat-rules = [ "r64" ];
-                       next-hop-service = { inside-service-interface = "in";
-                                            outside-service-interface = "out"; }; } );
-  };
+$(nat64_services in out)
 };
 EOF
 }
