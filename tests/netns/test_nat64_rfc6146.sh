@@ -110,7 +110,7 @@ chk_eim()
 	local a b
 
 	a=$(udp6_ask "$NAT64_CLI6" 40000 "64:ff9b::$NAT64_SRV" 5003 one) || return 1
-	b=$(udp6_ask "$NAT64_CLI6" 40000 "64:ff9b::$SRV2" 5003 two) || return 1
+	b=$(udp6_ask "$NAT64_CLI6" 40000 "64:ff9b::$SRV2" 5004 two) || return 1
 	echo "to $NAT64_SRV: $a"
 	echo "to $SRV2: $b"
 	a=${a#from=}
@@ -205,11 +205,14 @@ chk_mss()
 	wait_for 5 test -s "$NST_TMP/tcpd-cli.log"
 	bg_start "$NST_TMP/mss-srv.log" "$P-srv" timeout 20 socat -u TCP-LISTEN:5010,reuseaddr OPEN:/dev/null
 	wait_for 5 tcp_listening "$P-srv" 5010
-	echo mss | ns_exec "$P-cli" timeout 10 socat -u - "TCP6:[64:ff9b::$NAT64_SRV]:5010,bind=[$CLI2]" || true
+	echo mss | ns_exec "$P-cli" timeout 10 socat -u - "TCP6:[64:ff9b::$NAT64_SRV]:5010,bind=[$CLI2]" ||
+		echo "client connect failed"
 	wait_for 5 test -s "$spcap"
 	sleep 0.5 # tcpdump -U flushes per packet; let the last one land
 	bg_stop "$sp"
 	bg_stop "$cp"
+	tcpdump -n -v -r "$spcap" 2>/dev/null | head -6
+	tcpdump -n -v -r "$cpcap" 2>/dev/null | head -6
 	s=$(mss_seen "$P-srv" "$spcap" S)
 	c=$(mss_seen "$P-cli" "$cpcap" S.)
 	echo "server saw the SYN with mss $s, client saw the SYN-ACK with mss $c"
@@ -245,6 +248,11 @@ run1()
 	nsd_start "$P-box" "$cfg" "$SOCK" "$pin" "$NST_TMP/natsyncd1.log"
 	check "natsyncd starts with an EIM/EIF stateful-nat64 term" test $? -eq 0 || return
 	udp_echo_start "$P-srv" 5003
+	# the second server address answers from itself
+	bg_start "$NST_TMP/udp-echo-5004.log" "$P-srv" \
+		socat "UDP-RECVFROM:5004,bind=$SRV2,reuseaddr,fork" \
+		SYSTEM:'read -r l; echo "from=$SOCAT_PEERADDR:$SOCAT_PEERPORT data=$l"'
+	wait_for 5 udp_listening "$P-srv" 5004
 	udp6_listen 40000 "$NST_TMP/cli-40000.log"
 	lp=$NST_LAST_PID
 	check "(a) EIM: one client port, two servers, one pool address:port" chk_eim
