@@ -155,7 +155,7 @@ Test(pinlock_fs, directories_are_locked_never_created_and_removed_only_if_made_a
 	pid_t who;
 	int fd;
 
-	snprintf(sub, sizeof(sub), "%s/v2", dir);
+	snprintf(sub, sizeof(sub), "%s/" NS_PIN_SUBDIR, dir);
 	cr_assert_eq(ns_lock_take(&a, sub, true, true, &who), -ENOENT, "never mkdir'd here");
 	cr_assert_eq(mkdir(sub, 0700), 0);
 	cr_assert_eq(ns_lock_take(&a, sub, true, false, &who), 0);
