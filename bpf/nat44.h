@@ -7,7 +7,9 @@
  *    hash of the subscriber address), port from the pool's range (automatic:
  *    <1024 -> 512..1023, else 1024..65535), random or sequential, claimed by
  *    inserting (addr, port, proto) into ns_ports with BPF_NOEXIST, at most
- *    NS_PORT_ALLOC_TRIES probes. EIM reuses ns_eim.
+ *    NS_PORT_ALLOC_TRIES probes. EIM reuses ns_eim. A pool with
+ *    port-block-allocation takes the port from the subscriber's block
+ *    instead (bpf/pba.h).
  *  - dynamic-nat44: one pool address per subscriber (claimed in ns_ports
  *    with port 0/proto 0, remembered in ns_paired), ports kept.
  *  - basic-nat44: static 1:1, host part of the subscriber address indexes
@@ -155,6 +157,8 @@ static __always_inline int ns_port_claim(struct ns_alloc *a, const struct ns_tup
 	return 0;
 }
 
+#include "bpf/pba.h"
+
 /* Store the new EIM binding; on a lost race adopt the winner's binding. */
 static __always_inline void ns_eim_set(struct ns_alloc *a, __u64 now)
 {
@@ -184,6 +188,7 @@ static __always_inline int ns_napt_alloc(const struct ns_tuple *t, const struct 
 {
 	__u32 pool_id = nt->src_pool, a0, idx, r, i;
 	struct ns_pool_state *st;
+	struct ns_pool_pba *pba;
 	struct ns_pool *pool;
 	__be32 paired = 0, addr;
 	__u16 lo, hi, sport = bpf_ntohs(t->sport), port;
@@ -205,6 +210,12 @@ static __always_inline int ns_napt_alloc(const struct ns_tuple *t, const struct 
 	if ((nt->flags & NS_NAT_F_EIM) && !ns_eim_get(a, now)) {
 		ns_count(NS_CNT_EIM_REUSE);
 		return 0;
+	}
+	pba = ns_pba_at(a->bank, pool_id);
+	if (pba && pba->block_size) {
+		if (ns_pba_alloc(t, nt, nat_idx, svc_id, pool, st, pba, a, now))
+			return -1;
+		goto bound;
 	}
 	a0 = ns_pick_addr_idx(pool, st, t->saddr);
 	if (nt->flags & NS_NAT_F_PAIRED) {
@@ -240,6 +251,7 @@ static __always_inline int ns_napt_alloc(const struct ns_tuple *t, const struct 
 	}
 	if (!a->new_port)
 		return -1;
+bound:
 	ns_count(NS_CNT_NAT_ALLOC);
 	if (nt->flags & NS_NAT_F_EIM)
 		ns_eim_set(a, now);

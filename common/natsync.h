@@ -204,6 +204,13 @@ enum ns_counter {
 				    * datagram already are, or the ring is full */
 	NS_CNT_FRAG_TIMEOUT,       /* tracked datagram incomplete after
 				    * NS_FRAG_TIMEOUT_NS: forgotten */
+	/* port-block-allocation (appended, bpf/pba.h): events; a refused
+	 * session still ends in drop_pool_exhausted */
+	NS_CNT_PBA_BLOCK_NEW,      /* a subscriber was given a port block */
+	NS_CNT_PBA_MAX_BLOCKS,     /* active block full and max-blocks-per-address
+				    * reached: the session was refused */
+	NS_CNT_PBA_NO_BLOCK,       /* no free block left on the subscriber's
+				    * address: the session was refused */
 	NS_CNT_MAX,
 };
 
@@ -576,6 +583,77 @@ struct ns_frag_rec {
 	__u8 data[];	     /* NS_FRAG_REC_HELD: the IPv4 packet */
 };
 
+/* ---- port-block-allocation (bpf/pba.h, doc/fastpath.md "Port blocks") ---
+ *
+ * A pool with port-block-allocation hands each subscriber blocks of
+ * block_size consecutive ports on one address (its paired address); the
+ * subscriber's sessions take ports from its active block (ns_ports still
+ * arbitrates each port). Port span [port_lo, port_hi] is cut into
+ * blocks_per_addr = (port_hi - port_lo + 1) / block_size whole blocks;
+ * block b of an address covers port_lo + b * block_size .. + block_size - 1.
+ *
+ * ns_pool_pba (array, banked like ns_pools): the pool's PBA parameters,
+ *                 block_size 0 = no PBA.
+ * ns_pba:     key (subscriber, pool) -> its address and blocks, the last
+ *             one active (the fast path's allocation state).
+ * ns_pba_blk: key (pool address, block, pool) -> the owner: claimed with
+ *             BPF_NOEXIST, so no block ever has two subscribers. The daemon
+ *             (daemon/pba.c) logs, releases and replicates blocks from it.
+ */
+#define NS_PBA_MAX_BLOCKS 8	   /* max-blocks-per-address upper bound */
+#define NS_PBA_MIN_BLOCK 8	   /* smallest block-size */
+#define NS_PBA_PROBES 64	   /* ports of the active block probed per session */
+#define NS_MAX_PBA_BLOCKS (1u << 18) /* entries of ns_pba_blk (and of ns_pba) */
+
+#define NS_PBA_F_DETERMINISTIC (1u << 0) /* RFC 7422: block = f(subscriber) */
+
+struct ns_pool_pba {
+	__u16 block_size;    /* ports per block; 0 = port-block-allocation off */
+	__u16 max_blocks;    /* per subscriber, 1..NS_PBA_MAX_BLOCKS */
+	__u16 port_lo;       /* span the blocks are cut from, host order */
+	__u16 port_hi;
+	__u32 blocks_per_addr;
+	__u32 active_timeout_s; /* active-block-timeout: 0 = none */
+	__u32 interim_s;     /* interim-logging-interval (daemon only): 0 = none */
+	__u32 flags;         /* NS_PBA_F_* */
+	__u32 det_first;     /* deterministic: subscriber-range first address,
+				host order */
+	__u32 det_count;     /* ... and its number of addresses */
+};
+
+struct ns_pba_key {
+	__be32 in_addr;      /* the subscriber */
+	__u8 pool_id;
+	__u8 _pad[3];
+};
+
+struct ns_pba_val {
+	__be32 out_addr;     /* the pool address all its blocks are on */
+	__u8 n_blocks;       /* blocks[0..n_blocks-1]; the last one is active */
+	__u8 _pad;
+	__u16 cursor;        /* next offset in the active block (sequential) */
+	__u16 blocks[NS_PBA_MAX_BLOCKS];
+	__u64 active_ns;     /* when the active block was allocated */
+};
+
+struct ns_pba_blk_key {
+	__be32 addr;         /* pool address */
+	__u16 block;         /* block index on that address */
+	__u8 pool_id;
+	__u8 _pad;
+};
+
+#define NS_PBA_BLK_F_LOGGED (1u << 0)     /* its allocation was logged */
+#define NS_PBA_BLK_F_REPLICATED (1u << 1) /* installed from a synced session */
+
+struct ns_pba_blk_val {
+	__be32 in_addr;      /* the subscriber that owns it */
+	__u8 flags;          /* NS_PBA_BLK_F_* (the daemon's) */
+	__u8 _pad[3];
+	__u64 alloc_ns;      /* when it was claimed */
+	__u64 logged_ns;     /* last allocation/interim log line (daemon) */
+};
+
 /* ---- ring buffer events ------------------------------------------------ */
 enum ns_event_type {
 	NS_EV_SESSION_OPEN = 1,
@@ -640,6 +718,11 @@ NS_ASSERT_SIZE(ns_nat64_term, 48);
 NS_ASSERT_SIZE(ns_frag_key, 12);
 NS_ASSERT_SIZE(ns_frag, 48);
 NS_ASSERT_SIZE(ns_frag_rec, 28);
+NS_ASSERT_SIZE(ns_pool_pba, 32);
+NS_ASSERT_SIZE(ns_pba_key, 8);
+NS_ASSERT_SIZE(ns_pba_val, 32);
+NS_ASSERT_SIZE(ns_pba_blk_key, 8);
+NS_ASSERT_SIZE(ns_pba_blk_val, 24);
 #endif
 
 /* ---- map names (pinned as <pin-path>/v2/<name>) ------------------------- */
@@ -665,5 +748,8 @@ NS_ASSERT_SIZE(ns_frag_rec, 28);
 #define NS_MAP_NAT64_TERMS "ns_nat64_terms"
 #define NS_MAP_FRAG "ns_frag"
 #define NS_MAP_FRAG_RING "ns_frag_ring"
+#define NS_MAP_POOL_PBA "ns_pool_pba"
+#define NS_MAP_PBA "ns_pba"
+#define NS_MAP_PBA_BLK "ns_pba_blk"
 
 #endif /* NATSYNC_COMMON_H */

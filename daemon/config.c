@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "common/pba.h"
 #include "util.h"
 
 #define LIST_MAX 256          /* entries in one match list */
@@ -879,11 +880,98 @@ static int parse_pool_port(struct pctx *x, const config_setting_t *g, uint32_t i
 	return 0;
 }
 
+/* deterministic = { subscriber-range = "P/LEN"; } inside port-block-allocation. */
+static int parse_pool_det(struct pctx *x, const config_setting_t *pba, uint32_t id)
+{
+	static const char *const keys[] = { "subscriber-range", NULL };
+	struct ns_pool_pba *c = &x->c->pool_pba[id];
+	const struct ns_pool *p = &x->c->pools[id];
+	const config_setting_t *g, *s;
+	uint32_t a, mask;
+	const char *v;
+	int r = get_group(x, pba, "deterministic", false, &g);
+
+	if (r <= 0)
+		return r;
+	if (check_keys(x, g, keys) || get_str(x, g, "subscriber-range", true, &v) < 0)
+		return -1;
+	s = config_setting_get_member(g, "subscriber-range");
+	if (parse_prefix(x, s, v, &a, &mask))
+		return -1;
+	if (config_setting_get_member(pba, "active-block-timeout") ||
+	    config_setting_get_member(pba, "interim-logging-interval"))
+		return fail(x, g, NULL,
+			    "deterministic blocks are never allocated nor released: drop active-block-timeout and interim-logging-interval");
+	c->flags |= NS_PBA_F_DETERMINISTIC;
+	c->det_first = ntohl(a);
+	c->det_count = ~ntohl(mask) + 1;
+	if ((uint64_t)c->det_count > ns_pba_det_capacity(c, p))
+		return fail(x, s, NULL,
+			    "%u subscribers need %llu blocks of %u ports, pool '%s' has %llu (%u addresses x %u blocks)",
+			    c->det_count, (unsigned long long)c->det_count * c->max_blocks,
+			    c->block_size, x->c->pool_names[id],
+			    (unsigned long long)p->n_addrs * c->blocks_per_addr, p->n_addrs,
+			    c->blocks_per_addr);
+	return 0;
+}
+
+/*
+ * port-block-allocation = { block-size = N; max-blocks-per-address = M;
+ * active-block-timeout = S; interim-logging-interval = S; deterministic =
+ * { ... }; } (Junos MS-MPC names). Blocks are cut from the pool's port
+ * range (1024..65535 with port = "automatic").
+ */
+static int parse_pool_pba(struct pctx *x, const config_setting_t *pool, uint32_t id)
+{
+	static const char *const keys[] = {
+		"block-size", "max-blocks-per-address", "active-block-timeout",
+		"interim-logging-interval", "deterministic", NULL,
+	};
+	struct ns_pool_pba *c = &x->c->pool_pba[id];
+	const config_setting_t *g, *s;
+	uint32_t bs = 0, mb = 1;
+	int r = get_group(x, pool, "port-block-allocation", false, &g);
+
+	if (r <= 0)
+		return r;
+	if (x->pools[id].port != PORT_AUTO && x->pools[id].port != PORT_RANGE)
+		return fail(x, g, NULL, "needs port = \"automatic\" or port-range");
+	if (x->c->pools[id].flags & NS_POOL_F_PARITY)
+		return fail(x, g, NULL, "ports inside a block do not keep parity: drop preserve-parity");
+	if (check_keys(x, g, keys))
+		return -1;
+	if (x->pools[id].port == PORT_AUTO) {
+		c->port_lo = NS_PORT_AUTO_HIGH_LO;
+		c->port_hi = NS_PORT_AUTO_HIGH_HI;
+	} else {
+		c->port_lo = x->c->pools[id].port_lo;
+		c->port_hi = x->c->pools[id].port_hi;
+	}
+	if (get_u32(x, g, "block-size", NS_PBA_MIN_BLOCK, 65535, &bs) < 0 ||
+	    get_u32(x, g, "max-blocks-per-address", 1, NS_PBA_MAX_BLOCKS, &mb) < 0 ||
+	    get_u32(x, g, "active-block-timeout", 0, 86400, &c->active_timeout_s) < 0 ||
+	    get_u32(x, g, "interim-logging-interval", 0, 86400, &c->interim_s) < 0)
+		return -1;
+	s = config_setting_get_member(g, "block-size");
+	if (!bs)
+		return fail(x, g, "block-size", "missing (required)");
+	c->blocks_per_addr = ns_pba_blocks_in(c->port_lo, c->port_hi, bs);
+	if (!c->blocks_per_addr || c->blocks_per_addr > 65536)
+		return fail(x, s, NULL, "a block of %u ports does not fit ports %u..%u", bs,
+			    c->port_lo, c->port_hi);
+	if (c->interim_s && c->interim_s < 60)
+		return fail(x, g, "interim-logging-interval",
+			    "%u s: at least 60 (or 0 for none)", c->interim_s);
+	c->block_size = (uint16_t)bs;
+	c->max_blocks = (uint16_t)mb;
+	return parse_pool_det(x, g, id);
+}
+
 static int parse_pool(struct pctx *x, const config_setting_t *g, uint32_t id)
 {
 	static const char *const keys[] = {
 		"name", "address", "port", "port-range", "port-allocation",
-		"address-allocation", "preserve-parity", NULL,
+		"address-allocation", "preserve-parity", "port-block-allocation", NULL,
 	};
 	struct ns_pool *p = &x->c->pools[id];
 	const config_setting_t *s;
@@ -918,7 +1006,7 @@ static int parse_pool(struct pctx *x, const config_setting_t *g, uint32_t id)
 		p->flags |= NS_POOL_F_ROUND_ROBIN;
 	if (parity)
 		p->flags |= NS_POOL_F_PARITY;
-	return 0;
+	return parse_pool_pba(x, g, id);
 }
 
 static int parse_pools(struct pctx *x, const config_setting_t *nat)
@@ -2699,6 +2787,18 @@ uint64_t ns_config_fingerprint(const struct ns_config *c)
 		}
 		fp_u32(&f, (uint32_t)p->port_lo << 16 | p->port_hi);
 		fp_u32(&f, p->flags);
+		if (c->pool_pba[i].block_size) {
+			/* both chassis must cut the same blocks (pba.c derives
+			 * the backup's from the replicated ports) */
+			const struct ns_pool_pba *b = &c->pool_pba[i];
+
+			fp_u32(&f, (uint32_t)b->block_size << 16 | b->max_blocks);
+			fp_u32(&f, (uint32_t)b->port_lo << 16 | b->port_hi);
+			fp_u32(&f, b->active_timeout_s);
+			fp_u32(&f, b->flags);
+			fp_u32(&f, b->det_first);
+			fp_u32(&f, b->det_count);
+		}
 	}
 	fp_u32(&f, c->n_svcs);
 	for (i = 0; i < c->n_svcs; i++) {

@@ -250,6 +250,9 @@ struct ns_config {
 	/* Compiled images, written as they are into the BPF maps. */
 	struct ns_cfg cfg;
 	struct ns_pool pools[NS_MAX_POOLS];
+	/* port-block-allocation of each pool (block_size 0: none), written
+	 * into ns_pool_pba */
+	struct ns_pool_pba pool_pba[NS_MAX_POOLS];
 	uint32_t n_pools;
 	struct ns_svc svcs[NS_MAX_SVC_SETS];
 	uint32_t n_svcs;

@@ -51,8 +51,11 @@ static const char *const counter_names[NS_CNT_MAX] = {
 	[NS_CNT_FRAG_TRACK_FULL] = "frag_track_full",
 	[NS_CNT_FRAG_HOLD_FULL] = "frag_hold_full",
 	[NS_CNT_FRAG_TIMEOUT] = "frag_timeout",
+	[NS_CNT_PBA_BLOCK_NEW] = "pba_block_new",
+	[NS_CNT_PBA_MAX_BLOCKS] = "pba_max_blocks",
+	[NS_CNT_PBA_NO_BLOCK] = "pba_no_block",
 };
-_Static_assert(NS_CNT_FRAG_TIMEOUT == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_PBA_NO_BLOCK == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
 
 const char *ns_counter_name(int idx)

@@ -28,6 +28,7 @@ struct ns_map_fds {
 	int ifaces, config, counters, tx_ports, events;
 	int nat64_sess, nat64_rev, nat64_terms; /* stateful NAT64 (doc/nat64.md) */
 	int frag, frag_ring; /* IPv4 fragments (bpf/frag.h, frag.h) */
+	int pool_pba, pba, pba_blk; /* port-block-allocation (bpf/pba.h, pba.h) */
 };
 
 struct ns_daemon_stats {

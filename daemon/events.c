@@ -75,13 +75,22 @@ void ns_event_from_port(struct ns_event *ev, const struct ns_port_key *k,
 bool ns_event_wanted(const struct ns_event *ev, const struct ns_config *c)
 {
 	uint32_t f = ev->svc_set < c->n_svcs ? c->svcs[ev->svc_set].flags : 0;
+	const struct ns_pool_pba *pba = ev->pool_id < c->n_pools && c->pool_pba[ev->pool_id].block_size
+						? &c->pool_pba[ev->pool_id] : NULL;
 
 	switch (ev->type) {
 	case NS_EV_SESSION_OPEN:
 	case NS_EV_SESSION_CLOSE:
+		/* deterministic NAT (RFC 7422): the config says who had a
+		 * port, no per-session line at all */
+		if (pba && (pba->flags & NS_PBA_F_DETERMINISTIC))
+			return false;
 		return f & NS_SVC_F_SYSLOG_SESSION;
 	case NS_EV_NAT_ALLOC:
 	case NS_EV_NAT_RELEASE:
+		/* port blocks: one line per block (pba.c), not per session */
+		if (pba)
+			return false;
 		return f & NS_SVC_F_SYSLOG_NAT;
 	case NS_EV_POOL_EXHAUSTED:
 	case NS_EV_SESSION_FULL:

@@ -94,6 +94,9 @@ static const struct {
 	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false },
 	{ NS_MAP_FRAG, offsetof(struct ns_map_fds, frag), false, 0, false },
 	{ NS_MAP_FRAG_RING, offsetof(struct ns_map_fds, frag_ring), false, 0, false },
+	{ NS_MAP_POOL_PBA, offsetof(struct ns_map_fds, pool_pba), false, 0, false },
+	{ NS_MAP_PBA, offsetof(struct ns_map_fds, pba), false, 0, false },
+	{ NS_MAP_PBA_BLK, offsetof(struct ns_map_fds, pba_blk), false, 0, false },
 };
 
 static int *fd_slot(struct ns_map_fds *fds, size_t i)
@@ -613,6 +616,9 @@ int ns_loader_stage_config(struct ns_daemon *d, const struct ns_config *c, uint3
 	 * global knobs last; nothing here is in force before the flip. */
 	err = write_bank(d->fd.pools, NS_MAP_POOLS, c->pools, c->n_pools, sizeof(c->pools[0]), nb,
 			 NS_MAX_POOLS);
+	if (!err)
+		err = write_bank(d->fd.pool_pba, NS_MAP_POOL_PBA, c->pool_pba, c->n_pools,
+				 sizeof(c->pool_pba[0]), nb, NS_MAX_POOLS);
 	if (!err)
 		err = write_bank(d->fd.fw_terms, NS_MAP_FW_TERMS, c->fw, c->n_fw, sizeof(c->fw[0]),
 				 nb, NS_MAX_FW_TERMS);

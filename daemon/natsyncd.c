@@ -28,6 +28,7 @@
 #include "events.h"
 #include "frag.h"
 #include "ipfix.h"
+#include "pba.h"
 #include "loader.h"
 #include "log.h"
 #include "pinlock.h"
@@ -598,6 +599,8 @@ int main(int argc, char **argv)
 		err = ipfix_init(d);
 	if (!err)
 		err = ns_aging_init(d);
+	if (!err)
+		err = ns_pba_init(d);
 	if (err)
 		goto cleanup;
 	ctl = ns_control_open(d, &err);
@@ -654,6 +657,7 @@ cleanup:
 	sync_fini(d);
 	ns_reload_fini(d);
 	ns_control_close(ctl);
+	ns_pba_fini(d);
 	ns_aging_fini(d);
 	ns_frag_fini(d);
 	ns_events_fini(d);

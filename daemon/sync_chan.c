@@ -244,7 +244,8 @@ static void fill_hello(struct ns_sync *s, struct sync_conn *c, struct nsw_hello 
 	h->caps = NSW_CAP_BINDINGS | NSW_CAP_EIF | NSW_CAP_HEARTBEAT |
 		  (s->psk_len ? NSW_CAP_AUTH : 0) | (s->encrypt ? NSW_CAP_ENCRYPT : 0) |
 		  (s->d->fd.nat64_sess >= 0 && s->d->fd.nat64_rev >= 0 ? NSW_CAP_NAT64 : 0) |
-		  NSW_CAP_HOLD;
+		  NSW_CAP_HOLD |
+		  (s->d->fd.pba_blk >= 0 && s->d->fd.pba >= 0 ? NSW_CAP_PBA : 0);
 	memcpy(h->nonce, c->nonce, sizeof(h->nonce));
 	h->fingerprint = s->fingerprint;
 	ns_strlcpy(h->name, s->d->conf.node_name, sizeof(h->name));
@@ -291,6 +292,9 @@ static bool hello_acceptable(struct ns_sync *s, struct sync_conn *c, const struc
 		sy_send_refuse(s, c, NSW_REFUSE_ENCRYPT);
 		return false;
 	}
+	if (!(h->caps & NSW_CAP_PBA) && s->d->fd.pba_blk >= 0)
+		pr_warn("sync: peer %s does not keep port blocks: after a failover its "
+			"subscribers get new ones", h->name);
 	if (h->role == NSW_ROLE_PRIMARY && s->primary)
 		pr_warn("sync: peer %s is primary too: neither side replicates until one "
 			"becomes backup", h->name);

@@ -31,6 +31,7 @@
 #include "active.h"
 #include "daemon.h"
 #include "log.h"
+#include "pba.h"
 #include "redundancy.h"
 #include "sync.h"
 #include "sync_wire.h"
@@ -161,6 +162,7 @@ static void install_frame(struct ns_sync *s, const struct nsw_session *r, size_t
 					  sizeof(g->ev[0]), g->ne, NULL);
 	s->st.install_fail += update_many(fd->paired, g->qk, sizeof(g->qk[0]), g->qv,
 					  sizeof(g->qv[0]), g->nq, NULL);
+	ns_pba_adopt(s->d, r, n, now);
 	update_many(fd->session_rev, g->rkeys, sizeof(g->rkeys[0]), g->keys, sizeof(g->keys[0]),
 		    (uint32_t)n, g->fail);
 	update_many(fd->sessions, g->keys, sizeof(g->keys[0]), g->vals, sizeof(g->vals[0]),

@@ -119,6 +119,10 @@ enum nsw_refuse_reason {
 #define NSW_CAP_ENCRYPT (1u << 4)    /* wants encrypted frames (needs AUTH) */
 #define NSW_CAP_NAT64 (1u << 5)      /* takes NSW_SESSION64_* (NAT64 sessions) */
 #define NSW_CAP_HOLD (1u << 6)       /* takes NSW_PORT_HOLD (held bindings) */
+#define NSW_CAP_PBA (1u << 7)        /* installs the port block of each session
+				      * record of a port-block pool (daemon/pba.c):
+				      * the block travels as the record's pool and
+				      * out port, cut as the (fingerprinted) pool cuts */
 
 /* Session record "bind" byte: which NAT bindings the receiver installs. */
 #define NSW_BIND_PORT (1u << 0)   /* ns_ports[out daddr,dport,proto] owned by in saddr,sport */

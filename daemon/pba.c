@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pba.c - port-block-allocation in natsyncd (see pba.h, bpf/pba.h).
+ *
+ * Every NS_PBA_SCAN_MS the blocks in ns_pba_blk are compared with the
+ * ports in ns_ports (one batch walk of each map):
+ *  - a block not logged yet gets its PORT_BLOCK_ALLOC line (active box);
+ *  - with interim-logging-interval, a PORT_BLOCK_ACTIVE line per interval;
+ *  - a block no port of which is in ns_ports any more (its sessions ended
+ *    and the port-hold passed, aging deleted the ports) and older than
+ *    NS_PBA_GRACE_NS is released: re-checked port by port, removed from
+ *    ns_pba_blk and from its subscriber's list in ns_pba (the entry goes
+ *    with its last block), PORT_BLOCK_RELEASE logged.
+ * The backup runs the same scan (it logs nothing): its blocks come from
+ * the replicated sessions (ns_pba_adopt, called by the sync installer), so
+ * a subscriber keeps its blocks across a failover and no port or block is
+ * handed out twice.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "common/pba.h"
+#include "daemon.h"
+#include "log.h"
+#include "loop.h"
+#include "pba.h"
+#include "redundancy.h"
+#include "sync_wire.h"
+#include "util.h"
+
+#define WALK_CHUNK 4096u
+
+static int pba_timer = -1;
+static struct ns_pba_stats pba_st;
+
+void ns_pba_get_stats(struct ns_pba_stats *st)
+{
+	*st = pba_st;
+}
+
+static const struct ns_pool_pba *pool_pba(const struct ns_config *c, unsigned int pool_id)
+{
+	if (pool_id >= c->n_pools || !c->pool_pba[pool_id].block_size)
+		return NULL;
+	return &c->pool_pba[pool_id];
+}
+
+/* A pool with blocks the daemon keeps (not deterministic). */
+static const struct ns_pool_pba *pool_blocks(const struct ns_config *c, unsigned int pool_id)
+{
+	const struct ns_pool_pba *p = pool_pba(c, pool_id);
+
+	return p && !(p->flags & NS_PBA_F_DETERMINISTIC) ? p : NULL;
+}
+
+bool ns_pba_pool_quiet(const struct ns_config *c, unsigned int pool_id)
+{
+	return pool_pba(c, pool_id) != NULL;
+}
+
+int ns_pba_format(char *buf, size_t len, const char *what, const char *pool,
+		  const struct ns_pool_pba *c, const struct ns_pba_blk_key *k,
+		  const struct ns_pba_blk_val *v, uint64_t now)
+{
+	char sub[INET_ADDRSTRLEN], out[INET_ADDRSTRLEN];
+	uint32_t first = ns_pba_block_first(c, k->block);
+
+	inet_ntop(AF_INET, &v->in_addr, sub, sizeof(sub));
+	inet_ntop(AF_INET, &k->addr, out, sizeof(out));
+	return snprintf(buf, len, "PORT_BLOCK_%s pool=%s %s -> %s:%u-%u block=%u age=%llus", what,
+			pool, sub, out, first, first + c->block_size - 1, k->block,
+			(unsigned long long)(now > v->alloc_ns ? (now - v->alloc_ns) / 1000000000ull
+							       : 0));
+}
+
+static void log_block(struct ns_daemon *d, const char *what, const struct ns_pool_pba *c,
+		      const struct ns_pba_blk_key *k, const struct ns_pba_blk_val *v, uint64_t now)
+{
+	char line[256];
+
+	ns_pba_format(line, sizeof(line), what, d->conf.pool_names[k->pool_id], c, k, v, now);
+	pr_info("%s", line);
+	d->st.events_logged++;
+}
+
+/* ---- a set of (address, block, pool) with a port in ns_ports ------------ */
+
+struct blkset {
+	uint64_t *slot;
+	size_t cap;
+};
+
+static uint64_t blk_id(__be32 addr, uint32_t blk, uint8_t pool_id)
+{
+	return (uint64_t)ntohl(addr) << 32 | (uint64_t)blk << 8 | pool_id | 1ull << 31;
+}
+
+static size_t blk_hash(uint64_t x, size_t cap)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (size_t)x & (cap - 1);
+}
+
+static void set_put(struct blkset *s, uint64_t id)
+{
+	size_t i = blk_hash(id, s->cap);
+
+	while (s->slot[i] && s->slot[i] != id)
+		i = (i + 1) & (s->cap - 1);
+	s->slot[i] = id;
+}
+
+static bool set_has(const struct blkset *s, uint64_t id)
+{
+	size_t i = blk_hash(id, s->cap);
+
+	while (s->slot[i]) {
+		if (s->slot[i] == id)
+			return true;
+		i = (i + 1) & (s->cap - 1);
+	}
+	return false;
+}
+
+/* Every block of a PBA pool that has at least one port in ns_ports. */
+static int live_blocks(struct ns_daemon *d, size_t nblocks, struct blkset *s)
+{
+	static struct ns_port_key keys[WALK_CHUNK];
+	static struct ns_port_val vals[WALK_CHUNK];
+	uint64_t token = 0;
+	bool first = true;
+	size_t used = 0;
+	int err;
+
+	s->cap = 64;
+	while (s->cap < 2 * nblocks + 2)
+		s->cap <<= 1;
+	s->slot = calloc(s->cap, sizeof(*s->slot));
+	if (!s->slot)
+		return -ENOMEM;
+	do {
+		__u32 n = WALK_CHUNK;
+
+		err = bpf_map_lookup_batch(d->fd.ports, first ? NULL : &token, &token, keys, vals,
+					   &n, NULL);
+		if (err && err != -ENOENT)
+			return err;
+		first = false;
+		for (__u32 i = 0; i < n; i++) {
+			const struct ns_pool_pba *c = pool_blocks(&d->conf, vals[i].pool_id);
+			uint32_t b;
+
+			if (!c || ns_pba_block_of(c, ntohs(keys[i].port), &b))
+				continue;
+			/* more live blocks than owned ones: grow the set */
+			if (++used * 2 > s->cap) {
+				struct blkset g = { calloc(s->cap * 2, sizeof(uint64_t)), s->cap * 2 };
+
+				if (!g.slot)
+					return -ENOMEM;
+				for (size_t j = 0; j < s->cap; j++)
+					if (s->slot[j])
+						set_put(&g, s->slot[j]);
+				free(s->slot);
+				*s = g;
+			}
+			set_put(s, blk_id(keys[i].addr, b, vals[i].pool_id));
+		}
+	} while (!err);
+	return 0;
+}
+
+/* Port by port: does the block still hold a port (any protocol)? */
+static bool block_in_use(struct ns_daemon *d, const struct ns_pool_pba *c,
+			 const struct ns_pba_blk_key *k)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	uint32_t first = ns_pba_block_first(c, k->block);
+	struct ns_port_key pk;
+	struct ns_port_val pv;
+
+	for (uint32_t p = first; p < first + c->block_size; p++)
+		for (size_t i = 0; i < sizeof(protos); i++) {
+			memset(&pk, 0, sizeof(pk));
+			pk.addr = k->addr;
+			pk.port = htons((uint16_t)p);
+			pk.proto = protos[i];
+			if (!bpf_map_lookup_elem(d->fd.ports, &pk, &pv))
+				return true;
+		}
+	return false;
+}
+
+/* Take block k off its subscriber's list (the entry goes with its last). */
+static void unlist(struct ns_daemon *d, const struct ns_pba_blk_key *k, __be32 sub)
+{
+	struct ns_pba_key sk;
+	struct ns_pba_val v;
+	unsigned int i, j;
+
+	memset(&sk, 0, sizeof(sk));
+	sk.in_addr = sub;
+	sk.pool_id = k->pool_id;
+	if (bpf_map_lookup_elem(d->fd.pba, &sk, &v) || v.out_addr != k->addr)
+		return;
+	for (i = j = 0; i < v.n_blocks && i < NS_PBA_MAX_BLOCKS; i++)
+		if (v.blocks[i] != k->block)
+			v.blocks[j++] = v.blocks[i];
+	if (j == v.n_blocks)
+		return;
+	memset(&v.blocks[j], 0, sizeof(v.blocks[0]) * (NS_PBA_MAX_BLOCKS - j));
+	v.n_blocks = (uint8_t)j;
+	if (!j)
+		bpf_map_delete_elem(d->fd.pba, &sk);
+	else if (bpf_map_update_elem(d->fd.pba, &sk, &v, BPF_EXIST))
+		pba_st.errors++;
+}
+
+int ns_pba_scan(struct ns_daemon *d, uint64_t now)
+{
+	static struct ns_pba_blk_key keys[WALK_CHUNK];
+	static struct ns_pba_blk_val vals[WALK_CHUNK];
+	struct ns_pba_blk_key *all_k = NULL;
+	struct ns_pba_blk_val *all_v = NULL;
+	size_t n_all = 0, cap = 0;
+	bool active = red_is_active(d), first = true;
+	struct blkset live = { NULL, 0 };
+	uint64_t token = 0;
+	int err, released = 0;
+
+	if (d->fd.pba_blk < 0 || d->fd.pba < 0 || d->fd.ports < 0)
+		return 0;
+	pba_st.scans++;
+	do {
+		__u32 n = WALK_CHUNK;
+
+		err = bpf_map_lookup_batch(d->fd.pba_blk, first ? NULL : &token, &token, keys, vals,
+					   &n, NULL);
+		if (err && err != -ENOENT)
+			goto out;
+		first = false;
+		if (n_all + n > cap) {
+			size_t nc = cap ? cap * 2 : WALK_CHUNK;
+			void *a, *b;
+
+			while (nc < n_all + n)
+				nc *= 2;
+			a = realloc(all_k, nc * sizeof(*all_k));
+			if (a)
+				all_k = a;
+			b = realloc(all_v, nc * sizeof(*all_v));
+			if (b)
+				all_v = b;
+			if (!a || !b) {
+				err = -ENOMEM;
+				goto out;
+			}
+			cap = nc;
+		}
+		memcpy(all_k + n_all, keys, n * sizeof(keys[0]));
+		memcpy(all_v + n_all, vals, n * sizeof(vals[0]));
+		n_all += n;
+	} while (!err);
+	pba_st.blocks = n_all;
+	err = 0;
+	if (!n_all)
+		goto out;
+	err = live_blocks(d, n_all, &live);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n_all; i++) {
+		struct ns_pba_blk_key *k = &all_k[i];
+		struct ns_pba_blk_val *v = &all_v[i];
+		const struct ns_pool_pba *c = pool_blocks(&d->conf, k->pool_id);
+		bool dirty = false;
+
+		if (!c) {
+			/* a reload took blocks off this pool: its ports age
+			 * out as usual, the block goes */
+			bpf_map_delete_elem(d->fd.pba_blk, k);
+			unlist(d, k, v->in_addr);
+			continue;
+		}
+		if (!set_has(&live, blk_id(k->addr, k->block, k->pool_id)) &&
+		    now - v->alloc_ns >= NS_PBA_GRACE_NS && !block_in_use(d, c, k)) {
+			if (active && (v->flags & NS_PBA_BLK_F_LOGGED))
+				log_block(d, "RELEASE", c, k, v, now);
+			bpf_map_delete_elem(d->fd.pba_blk, k);
+			unlist(d, k, v->in_addr);
+			pba_st.released++;
+			released++;
+			continue;
+		}
+		if (!active)
+			continue;
+		if (!(v->flags & NS_PBA_BLK_F_LOGGED)) {
+			log_block(d, "ALLOC", c, k, v, now);
+			v->flags |= NS_PBA_BLK_F_LOGGED;
+			v->logged_ns = now;
+			pba_st.logged_alloc++;
+			dirty = true;
+		} else if (c->interim_s && now - v->logged_ns >= (uint64_t)c->interim_s * 1000000000ull) {
+			log_block(d, "ACTIVE", c, k, v, now);
+			v->logged_ns = now;
+			pba_st.logged_interim++;
+			dirty = true;
+		}
+		/* only the daemon writes an existing entry: no lost update */
+		if (dirty && bpf_map_update_elem(d->fd.pba_blk, k, v, BPF_EXIST))
+			pba_st.errors++;
+	}
+out:
+	if (err) {
+		pba_st.errors++;
+		pr_warn("port blocks: scan failed: %s", strerror(-err));
+	}
+	free(live.slot);
+	free(all_k);
+	free(all_v);
+	return err ? err : released;
+}
+
+/* Make block (addr, blk) of subscriber sub its own here, and list it. */
+static void adopt_one(struct ns_daemon *d, const struct ns_pool_pba *c, uint8_t pool_id, __be32 sub,
+		      __be32 addr, uint32_t blk, uint64_t now)
+{
+	struct ns_pba_blk_key k;
+	struct ns_pba_blk_val v, cur;
+	struct ns_pba_key sk;
+	struct ns_pba_val s;
+	unsigned int i;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.addr = addr;
+	k.block = (uint16_t)blk;
+	k.pool_id = pool_id;
+	v.in_addr = sub;
+	v.flags = NS_PBA_BLK_F_LOGGED | NS_PBA_BLK_F_REPLICATED;
+	v.alloc_ns = v.logged_ns = now;
+	if (bpf_map_update_elem(d->fd.pba_blk, &k, &v, BPF_NOEXIST)) {
+		if (bpf_map_lookup_elem(d->fd.pba_blk, &k, &cur)) {
+			pba_st.errors++;
+			return;
+		}
+		if (cur.in_addr != sub) {
+			pba_st.conflicts++;
+			return;
+		}
+	} else {
+		pba_st.adopted++;
+	}
+	memset(&sk, 0, sizeof(sk));
+	sk.in_addr = sub;
+	sk.pool_id = pool_id;
+	if (bpf_map_lookup_elem(d->fd.pba, &sk, &s)) {
+		memset(&s, 0, sizeof(s));
+		s.out_addr = addr;
+		s.n_blocks = 1;
+		s.blocks[0] = (uint16_t)blk;
+		s.active_ns = now;
+		if (bpf_map_update_elem(d->fd.pba, &sk, &s, BPF_NOEXIST))
+			pba_st.errors++;
+		return;
+	}
+	if (s.out_addr != addr)
+		return;
+	for (i = 0; i < s.n_blocks && i < NS_PBA_MAX_BLOCKS; i++)
+		if (s.blocks[i] == blk)
+			return;
+	if (s.n_blocks >= c->max_blocks || s.n_blocks >= NS_PBA_MAX_BLOCKS)
+		return;
+	/* the newest block the primary used is the active one */
+	s.blocks[s.n_blocks++] = (uint16_t)blk;
+	s.active_ns = now;
+	s.cursor = 0;
+	if (bpf_map_update_elem(d->fd.pba, &sk, &s, BPF_EXIST))
+		pba_st.errors++;
+}
+
+void ns_pba_adopt(struct ns_daemon *d, const struct nsw_session *r, size_t n, uint64_t now)
+{
+	if (d->fd.pba_blk < 0 || d->fd.pba < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct ns_pool_pba *c = pool_blocks(&d->conf, r[i].pool_id);
+		uint32_t blk;
+
+		if (!c || !(r[i].bind & NSW_BIND_PORT) ||
+		    ns_pba_block_of(c, ntohs(r[i].out_key.dport), &blk))
+			continue;
+		adopt_one(d, c, r[i].pool_id, r[i].in_key.saddr, r[i].out_key.daddr, blk, now);
+	}
+}
+
+static void on_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_daemon *d = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	for (uint32_t i = 0; i < d->conf.n_pools; i++)
+		if (pool_blocks(&d->conf, i)) {
+			ns_pba_scan(d, ns_now());
+			return;
+		}
+}
+
+int ns_pba_init(struct ns_daemon *d)
+{
+	if (d->fd.pba_blk < 0)
+		return 0;
+	pba_timer = loop_add_timer(d->loop, NS_PBA_SCAN_MS, on_timer, d);
+	if (pba_timer < 0) {
+		pr_err("port blocks: cannot start the scan timer: %s", strerror(-pba_timer));
+		return pba_timer;
+	}
+	return 0;
+}
+
+void ns_pba_fini(struct ns_daemon *d)
+{
+	if (pba_timer >= 0 && d->loop)
+		loop_del(d->loop, pba_timer); /* closes the timerfd */
+	pba_timer = -1;
+}
