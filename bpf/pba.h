@@ -8,7 +8,8 @@
  * address (ns_pba); when the active one has no free port among the
  * NS_PBA_PROBES probed, or active-block-timeout has passed, it is given
  * another block (claimed in ns_pba_blk with BPF_NOEXIST, so no block has
- * two owners), up to max-blocks-per-address; past that the session is
+ * two owners), up to max-blocks-per-address; at the maximum a port its
+ * older blocks freed is taken, and when there is none the session is
  * refused (pba_max_blocks, verdict drop_pool_exhausted). Every port is
  * still claimed in ns_ports, which keeps port-hold, aging and sync as they
  * are. Blocks are released, logged and replicated by daemon/pba.c.
@@ -127,17 +128,17 @@ static __always_inline struct ns_pba_val *ns_pba_first(const struct ns_pba_key *
 	return bpf_map_lookup_elem(&ns_pba, k);
 }
 
-/* One more block on the subscriber's address. 0, or -1 (counted). */
+/* One more block on the subscriber's address. 0, or -1 (no free block
+ * counted; the maximum is counted by the caller, once the older blocks
+ * had no port either). */
 static __always_inline int ns_pba_grow(struct ns_pba_val *v, const struct ns_pba_key *k,
 				       const struct ns_pool *pool, struct ns_pool_state *st,
 				       const struct ns_pool_pba *c, __u64 now)
 {
 	__u32 n = v->n_blocks, r, i, blk;
 
-	if (n >= c->max_blocks || n >= NS_PBA_MAX_BLOCKS) {
-		ns_count(NS_CNT_PBA_MAX_BLOCKS);
+	if (n >= c->max_blocks || n >= NS_PBA_MAX_BLOCKS)
 		return -1;
-	}
 	r = ns_pba_start(pool, st);
 	for (i = 0; i < NS_PORT_ALLOC_TRIES; i++) {
 		blk = (r + i) % c->blocks_per_addr;
@@ -156,17 +157,18 @@ static __always_inline int ns_pba_grow(struct ns_pba_val *v, const struct ns_pba
 	return 0;
 }
 
-/* A free port of the active block, claimed in ns_ports. 0 or -1. */
+/* A free port of block @slot of the subscriber's list, claimed in
+ * ns_ports. 0 or -1. */
 static __always_inline int ns_pba_take(struct ns_alloc *a, const struct ns_tuple *t,
 				       const struct ns_nat_term *nt, __u16 nat_idx, __u16 svc_id,
-				       struct ns_pba_val *v, const struct ns_pool *pool,
+				       struct ns_pba_val *v, __u32 slot, const struct ns_pool *pool,
 				       const struct ns_pool_pba *c, __u64 now)
 {
-	__u32 n = v->n_blocks, bs = c->block_size, base, start, off, i;
+	__u32 bs = c->block_size, base, start, off, i;
 
-	if (!n || !bs)
+	if (slot >= v->n_blocks || !bs)
 		return -1;
-	base = ns_pba_block_first(c, v->blocks[(n - 1) & (NS_PBA_MAX_BLOCKS - 1)]);
+	base = ns_pba_block_first(c, v->blocks[slot & (NS_PBA_MAX_BLOCKS - 1)]);
 	start = pool->flags & NS_POOL_F_RANDOM_PORT ? bpf_get_prandom_u32() : v->cursor;
 	for (i = 0; i < NS_PBA_PROBES; i++) {
 		if (i >= bs)
@@ -219,7 +221,7 @@ static __always_inline int ns_pba_alloc(const struct ns_tuple *t, const struct n
 {
 	struct ns_pba_key k;
 	struct ns_pba_val *v;
-	__u32 round;
+	__u32 round, slot, n;
 	int fresh;
 
 	if (!c->blocks_per_addr || !c->max_blocks)
@@ -235,14 +237,23 @@ static __always_inline int ns_pba_alloc(const struct ns_tuple *t, const struct n
 	if (!v)
 		return -1;
 	for (round = 0; round < 2; round++) {
+		n = v->n_blocks;
 		/* past active-block-timeout the active block takes no new
 		 * session while another block may still be had */
-		fresh = !c->active_timeout_s || v->n_blocks >= c->max_blocks ||
+		fresh = !c->active_timeout_s || n >= c->max_blocks ||
 			now - v->active_ns < (__u64)c->active_timeout_s * 1000000000ull;
-		if (fresh && !ns_pba_take(a, t, nt, nat_idx, svc_id, v, pool, c, now))
+		if (n && fresh && !ns_pba_take(a, t, nt, nat_idx, svc_id, v, n - 1, pool, c, now))
 			return 0;
-		if (ns_pba_grow(v, &k, pool, st, c, now))
-			return -1;
+		if (!ns_pba_grow(v, &k, pool, st, c, now))
+			continue;
+		/* no block more to be had: a port its older blocks freed
+		 * (their order may differ on a box that took over) */
+		for (slot = 0; slot + 1 < n && slot < NS_PBA_MAX_BLOCKS; slot++)
+			if (!ns_pba_take(a, t, nt, nat_idx, svc_id, v, slot, pool, c, now))
+				return 0;
+		if (n >= c->max_blocks)
+			ns_count(NS_CNT_PBA_MAX_BLOCKS);
+		return -1;
 	}
 	return -1;
 }

@@ -400,6 +400,78 @@ void ns_pba_adopt(struct ns_daemon *d, const struct nsw_session *r, size_t n, ui
 	}
 }
 
+/* "sub -> addr:lo-hi (pool P, block B)" for each block of sub in pool i. */
+static int det_forward(const struct ns_config *c, uint32_t i, uint32_t sub, char *out, size_t len,
+		       size_t *off)
+{
+	const struct ns_pool_pba *p = &c->pool_pba[i];
+	char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN];
+	uint32_t idx, blk, first, na, ns = htonl(sub);
+	int n = 0;
+
+	for (uint32_t k = 0; k < p->max_blocks; k++) {
+		if (ns_pba_det_block(p, &c->pools[i], sub, k, &idx, &blk))
+			break;
+		na = htonl(ns_pool_addr_at(&c->pools[i], idx));
+		first = ns_pba_block_first(p, blk);
+		inet_ntop(AF_INET, &ns, s, sizeof(s));
+		inet_ntop(AF_INET, &na, a, sizeof(a));
+		*off += (size_t)snprintf(out + *off, *off < len ? len - *off : 0,
+					 "%s -> %s:%u-%u (pool %s, block %u)\n", s, a, first,
+					 first + p->block_size - 1, c->pool_names[i], blk);
+		n++;
+	}
+	return n;
+}
+
+int ns_pba_det_lookup(const struct ns_config *c, const char *query, char *out, size_t len)
+{
+	char host[INET_ADDRSTRLEN], *end;
+	const char *colon = strchr(query, ':');
+	unsigned long port = 0;
+	struct in_addr ia;
+	size_t off = 0;
+	int found = 0;
+
+	out[0] = '\0';
+	if ((colon ? (size_t)(colon - query) : strlen(query)) >= sizeof(host))
+		goto bad;
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - query) : (int)strlen(query), query);
+	if (inet_pton(AF_INET, host, &ia) != 1)
+		goto bad;
+	if (colon) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (!colon[1] || *end || errno || port > 65535)
+			goto bad;
+	}
+	for (uint32_t i = 0; i < c->n_pools; i++) {
+		const struct ns_pool_pba *p = &c->pool_pba[i];
+		char s[INET_ADDRSTRLEN];
+		uint32_t idx, sub, ns;
+
+		if (!p->block_size || !(p->flags & NS_PBA_F_DETERMINISTIC))
+			continue;
+		if (!colon) {
+			found += det_forward(c, i, ntohl(ia.s_addr), out, len, &off);
+			continue;
+		}
+		if (ns_pool_addr_index(&c->pools[i], ntohl(ia.s_addr), &idx) ||
+		    ns_pba_det_owner(p, &c->pools[i], idx, (uint32_t)port, &sub))
+			continue;
+		ns = htonl(sub);
+		inet_ntop(AF_INET, &ns, s, sizeof(s));
+		off += (size_t)snprintf(out + off, off < len ? len - off : 0,
+					"%s:%lu <- %s (pool %s)\n", host, port, s, c->pool_names[i]);
+		found++;
+	}
+	return found;
+bad:
+	snprintf(out, len, "'%s' is not A.B.C.D (a subscriber) or A.B.C.D:PORT (a pool address and port)",
+		 query);
+	return -1;
+}
+
 static void on_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct ns_daemon *d = arg;

@@ -54,4 +54,14 @@ int ns_pba_format(char *buf, size_t len, const char *what, const char *pool,
 
 void ns_pba_get_stats(struct ns_pba_stats *st);
 
+/*
+ * Deterministic NAT lookups from the config alone (natsyncctl lookup):
+ * "A.B.C.D:PORT" (a pool address and port) -> the subscriber that had it;
+ * "A.B.C.D" (a subscriber) -> its address and port ranges in every
+ * deterministic pool. One line per answer into out. Returns the number of
+ * answers (0: no deterministic pool has it), or -1 with a message in out
+ * when the query is malformed.
+ */
+int ns_pba_det_lookup(const struct ns_config *c, const char *query, char *out, size_t len);
+
 #endif

@@ -230,3 +230,35 @@ Test(pba, deterministic)
 	cr_assert_eq(t_cnt(NS_CNT_PBA_NO_BLOCK), 1);
 	cr_assert_eq(t_cnt(NS_CNT_DROP_POOL_EXHAUSTED), 1);
 }
+
+/* At max-blocks-per-address, a port an older block freed is taken. */
+Test(pba, older_block_port_reused_at_the_maximum)
+{
+	struct ns_pool_pba c = set_pba(BS, 2, 0, 0);
+	struct ns_tuple ik = t_tuple(T_SUB, 7000, T_REM, 53, IPPROTO_UDP);
+	struct ns_port_key pk;
+	struct ns_session s;
+	struct pkt_info o;
+	uint32_t b0;
+	int i;
+
+	b0 = block_of(&c, udp_out(0, T_SUB, 7000, 1).sport);
+	for (i = 1; i < 2 * BS; i++)
+		udp_out(0, T_SUB, 7000 + i, 1);
+	/* the daemon ends the first session and frees its port */
+	cr_assert_eq(t_session(&ik, &s), 0);
+	memset(&pk, 0, sizeof(pk));
+	pk.addr = s.out_key.daddr;
+	pk.port = s.out_key.dport;
+	pk.proto = IPPROTO_UDP;
+	cr_assert_eq(bpf_map_delete_elem(t_fd("ns_session_rev"), &s.out_key), 0);
+	cr_assert_eq(bpf_map_delete_elem(t_fd("ns_sessions"), &ik), 0);
+	cr_assert_eq(bpf_map_delete_elem(t_fd("ns_ports"), &pk), 0);
+	o = udp_out(0, T_SUB, 7100, 1);
+	cr_assert_eq(block_of(&c, o.sport), b0, "the freed port of the first block");
+	cr_assert_eq(o.sport, ntohs(pk.port));
+	cr_assert_eq(t_cnt(NS_CNT_PBA_MAX_BLOCKS), 0, "nothing refused");
+	cr_assert_eq(t_cnt(NS_CNT_PBA_BLOCK_NEW), 2);
+	udp_out(0, T_SUB, 7101, 0);
+	cr_assert_eq(t_cnt(NS_CNT_PBA_MAX_BLOCKS), 1);
+}

@@ -255,3 +255,61 @@ Test(pba_log, per_session_nat_lines_are_silenced)
 	cr_expect_not(ns_event_wanted(&ev, &conf), "deterministic: no per-session line at all");
 	cr_expect(ns_pba_pool_quiet(&conf, 0));
 }
+
+/* ---- natsyncctl lookup: deterministic NAT from the config alone -------------- */
+
+#define DET "port-block-allocation = { block-size = 500; max-blocks-per-address = 2; " \
+	    "deterministic = { subscriber-range = \"100.64.0.0/24\"; }; };"
+
+Test(pba_lookup, both_ways)
+{
+	char out[4096];
+
+	/* 4 addresses x 129 blocks of 500 (1024..65523); 256 subscribers x 2 */
+	cr_assert_eq(load(AUTO, DET), 0, "%s", err);
+	cr_assert_eq(ns_pba_det_lookup(&conf, "100.64.0.33", out, sizeof(out)), 2, "%s", out);
+	/* subscriber 33: global blocks 66, 67 = address 0, blocks 66 and 67 */
+	cr_expect_str_eq(out, "100.64.0.33 -> 203.0.113.0:34024-34523 (pool p1, block 66)\n"
+			      "100.64.0.33 -> 203.0.113.0:34524-35023 (pool p1, block 67)\n");
+	cr_assert_eq(ns_pba_det_lookup(&conf, "203.0.113.0:34024", out, sizeof(out)), 1, "%s", out);
+	cr_expect_str_eq(out, "203.0.113.0:34024 <- 100.64.0.33 (pool p1)\n");
+	cr_assert_eq(ns_pba_det_lookup(&conf, "203.0.113.0:35023", out, sizeof(out)), 1);
+	cr_expect_str_eq(out, "203.0.113.0:35023 <- 100.64.0.33 (pool p1)\n");
+	cr_assert_eq(ns_pba_det_lookup(&conf, "203.0.113.0:35024", out, sizeof(out)), 1);
+	cr_expect_str_eq(out, "203.0.113.0:35024 <- 100.64.0.34 (pool p1)\n");
+	/* subscriber 64: global blocks 128 (address 0) and 129 (address 1, block 0) */
+	cr_assert_eq(ns_pba_det_lookup(&conf, "100.64.0.64", out, sizeof(out)), 2);
+	cr_expect_str_eq(out, "100.64.0.64 -> 203.0.113.0:65024-65523 (pool p1, block 128)\n"
+			      "100.64.0.64 -> 203.0.113.1:1024-1523 (pool p1, block 0)\n");
+	/* below the blocks, in the tail, outside the pool, outside the range */
+	cr_expect_eq(ns_pba_det_lookup(&conf, "203.0.113.1:1000", out, sizeof(out)), 0);
+	cr_expect_eq(ns_pba_det_lookup(&conf, "203.0.113.1:65524", out, sizeof(out)), 0);
+	cr_expect_eq(ns_pba_det_lookup(&conf, "203.0.113.9:3024", out, sizeof(out)), 0);
+	cr_expect_eq(ns_pba_det_lookup(&conf, "100.64.1.1", out, sizeof(out)), 0);
+	/* malformed */
+	cr_expect_eq(ns_pba_det_lookup(&conf, "203.0.113.1:", out, sizeof(out)), -1);
+	cr_expect_eq(ns_pba_det_lookup(&conf, "203.0.113.1:70000", out, sizeof(out)), -1);
+	cr_expect_eq(ns_pba_det_lookup(&conf, "pool", out, sizeof(out)), -1);
+	cr_expect(strstr(out, "is not A.B.C.D"), "%s", out);
+}
+
+/* Every port of every subscriber maps back to it through the lookup. */
+Test(pba_lookup, round_trip_over_the_range)
+{
+	char out[4096], q[64], want[160];
+
+	cr_assert_eq(load(AUTO, DET), 0, "%s", err);
+	for (unsigned int s = 0; s < 256; s += 17) {
+		char sub[32], addr[32];
+		unsigned int lo, hi, blk;
+
+		snprintf(sub, sizeof(sub), "100.64.0.%u", s);
+		cr_assert_eq(ns_pba_det_lookup(&conf, sub, out, sizeof(out)), 2);
+		cr_assert_eq(sscanf(out, "%*s -> %31[0-9.]:%u-%u (pool p1, block %u)", addr, &lo, &hi,
+				    &blk), 4, "%s", out);
+		snprintf(q, sizeof(q), "%s:%u", addr, lo + (hi - lo) / 2);
+		snprintf(want, sizeof(want), "%s <- %s (pool p1)\n", q, sub);
+		cr_assert_eq(ns_pba_det_lookup(&conf, q, out, sizeof(out)), 1);
+		cr_expect_str_eq(out, want);
+	}
+}
