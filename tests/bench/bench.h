@@ -122,6 +122,8 @@ int bench_run(int prog_fd, const struct pkt *in, int ifindex, uint32_t repeat,
 	      double *ns, uint32_t *retval, struct pkt *out);
 
 int cmd_testrun(const struct bench_opts *o);
+/* Log lines and bytes per 1M sessions, per session and with port blocks. */
+void bench_pba_logs(void);
 int cmd_scale(const struct bench_opts *o, const char *pin_dir);
 int cmd_attach(int argc, char **argv);
 int cmd_gen(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "nsmaps.h"
+#include "common/pba.h"
 #include "daemon/counters.h"
 #include "daemon/util.h"
 
@@ -507,11 +508,11 @@ static void run_case(struct nsb *b, const struct bench_opts *o, long n, const st
 	bench_emit_testrun(c->name, n, &st, how, note[0] ? note : NULL, c->target);
 }
 
-/* Session setup: o->new_sessions unique UDP flows, one call each. */
+/* Session setup: o->new_sessions unique UDP flows from subscribers
+ * sub_base.., 16 each, one call each; @name: the row. */
 static void run_setup(struct nsb *b, const struct bench_opts *o, long n, long maps,
-		      const struct bench_ref *ref, int if_in)
+		      const struct bench_ref *ref, int if_in, const char *name, uint32_t sub_base)
 {
-	const char *name = "natsync session setup (new flow), net of no-op";
 	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX];
 	int fd = nsb_prog_fd(b, false);
 	long per = o->new_sessions / o->rounds, k = 0, i;
@@ -526,7 +527,7 @@ static void run_setup(struct nsb *b, const struct bench_opts *o, long n, long ma
 	for (r = 0; r < o->rounds && r < 32; r++) {
 		sum = 0;
 		for (i = 0; i < per; i++, k++) {
-			t = pkt_tuple(NEW_SUB_BASE + (uint32_t)(k >> 4), (uint16_t)(20000 + (k & 15)),
+			t = pkt_tuple(sub_base + (uint32_t)(k >> 4), (uint16_t)(20000 + (k & 15)),
 				      B_SRV, B_PORT_SRV, 17);
 			pkt_udp(&p, &t, 64, 0);
 			if (bench_run(fd, &p, if_in, 1, &ns, NULL, NULL)) {
@@ -558,6 +559,31 @@ static void run_setup(struct nsb *b, const struct bench_opts *o, long n, long ma
 	bench_emit_testrun(name, n, &st, how, note[0] ? note : NULL, "<= 1000");
 }
 
+/*
+ * The same with port-block-allocation on the pool (block-size 64, up to 4
+ * blocks): each new subscriber's first flow claims a block, its 15 others
+ * take ports of it. Subscribers from 100.96.0.0, so every flow is new.
+ * The pool goes back to plain napt-44 afterwards.
+ */
+static void pba_setup(struct nsb *b, const struct bench_opts *o, long n, long maps,
+		      const struct bench_ref *ref, int if_in)
+{
+	const char *name = "natsync session setup with port blocks (new flow), net of no-op";
+	struct ns_pool_pba c = { .block_size = 64, .max_blocks = 4, .port_lo = 1024,
+				 .port_hi = 65535 };
+	int fd = nsb_map_fd(b, NS_MAP_POOL_PBA);
+	uint32_t k = 0;
+
+	c.blocks_per_addr = ns_pba_blocks_in(c.port_lo, c.port_hi, c.block_size);
+	if (fd < 0 || bpf_map_update_elem(fd, &k, &c, BPF_ANY)) {
+		bench_emit_na("testrun", name, n, "error: cannot write ns_pool_pba", NULL);
+		return;
+	}
+	run_setup(b, o, n, maps, ref, if_in, name, 0x64600000u /* 100.96.0.0 */);
+	memset(&c, 0, sizeof(c));
+	bpf_map_update_elem(fd, &k, &c, BPF_ANY);
+}
+
 void ns_testrun_na(long n, const char *why)
 {
 	bench_emit_na("testrun", "natsync NAPT44 established in->out", n, why, "<= 80");
@@ -566,6 +592,8 @@ void ns_testrun_na(long n, const char *why)
 	bench_emit_na("testrun", "natsync ICMP error translation", n, why, NULL);
 	bench_emit_na("testrun", "natsync session setup (new flow), net of no-op", n, why,
 		      "<= 1000");
+	bench_emit_na("testrun", "natsync session setup with port blocks (new flow), net of no-op",
+		      n, why, NULL);
 	bench_emit_na("testrun", "natsync NAT64 established v6->v4", n, why, "<= 80");
 	bench_emit_na("testrun", "natsync NAT64 established v4->v6", n, why, "<= 80");
 }
@@ -634,7 +662,9 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run_case(b, o, n, &cases[i]);
 	}
-	run_setup(b, o, n, max_entries > 0 ? max_entries : n + o->new_sessions + 4096, ref, if_in);
+	run_setup(b, o, n, max_entries > 0 ? max_entries : n + o->new_sessions + 4096, ref, if_in,
+		  "natsync session setup (new flow), net of no-op", NEW_SUB_BASE);
+	pba_setup(b, o, n, max_entries > 0 ? max_entries : n + o->new_sessions + 4096, ref, if_in);
 	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0);
 	nsb_close(b);
 }

@@ -234,10 +234,12 @@ def main():
               "breakdown": "where the established NAPT44 in->out time goes (differences of the "
                            "breakdown steps of section 1, same run)",
               "scale": "3. scale",
+              "logs": "port-block-allocation: NAT log volume (natsyncd's formatters, no kernel)",
               "sync": "4. sync",
               "failover": "5. failover: hard failure of the primary with long-lived flows"}
     print(f"\nnatsync benchmarks: {machine}")
-    for sec in ("testrun", "breakdown", "profile", "forward", "ratio", "scale", "sync", "failover"):
+    for sec in ("testrun", "breakdown", "profile", "logs", "forward", "ratio", "scale", "sync",
+                "failover"):
         rows = [r for r in figs + rats if r["section"] == sec]
         if not rows:
             continue

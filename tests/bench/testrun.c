@@ -287,6 +287,7 @@ int cmd_testrun(const struct bench_opts *o)
 		if (o->sizes[s] == o->mid)
 			bench_ladder(o, o->mid);
 	}
+	bench_pba_logs();
 	if (o->quick)
 		bench_emit_na("testrun", "natsync session setup (new flow), net of no-op",
 			      BENCH_BIG_TABLE, "n/a (quick mode: no 10M table)", "<= 1000");
