@@ -86,6 +86,9 @@ static void setup(void)
 	d.fd.nat64_sess = t_fd("ns_nat64_sess");
 	d.fd.nat64_rev = t_fd("ns_nat64_rev");
 	d.fd.nat64_terms = t_fd("ns_nat64_terms");
+	d.fd.pool_pba = t_fd("ns_pool_pba");
+	d.fd.pba = t_fd("ns_pba");
+	d.fd.pba_blk = t_fd("ns_pba_blk");
 	load_conf(&conf_a, "a.cfg", "203.0.113.8/30", "");
 	load_conf(&conf_b, "b.cfg", "203.0.113.64/30", NO_DNS);
 	cr_assert_eq(ns_loader_write_config(&d, &conf_a), 0, "config A in force");

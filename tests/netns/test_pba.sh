@@ -25,8 +25,8 @@
 #  e  switchover A -> B; 8 new flows through B take ports of the same
 #     second block, no new block, no port used twice, no PORT_BLOCK_ALLOC
 #     logged again on B
-#  f  the flows end (udp timeout): B releases both blocks, 2
-#     PORT_BLOCK_RELEASE lines, ns_pba empty
+#  f  the flows end (udp timeout, then the port-hold): B releases both
+#     blocks, 2 PORT_BLOCK_RELEASE lines, ns_pba empty
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +40,9 @@ SOCK_A=/run/$P-a.sock
 SOCK_B=/run/$P-b.sock
 PBA_POOL=203.0.113.16/30
 UDP_TIMEOUT=30
+# a block is released after its last port's hold: short, so f does not wait
+# pair.sh's 120 s
+PORT_HOLD=3
 
 nst_init $P
 nst_need_natsync
@@ -53,8 +56,10 @@ write_config()
 	sed -i -e "s|address = \[ \"$POOL\" \]; port = \"automatic\";|address = [ \"$PBA_POOL\" ]; port-range = [ 1024, 1279 ];|" \
 		-e 's|port-allocation = "random"; address-allocation = "round-robin";|port-allocation = "sequential"; port-block-allocation = { block-size = 16; max-blocks-per-address = 2; };|' \
 		-e "s|udp = 300;|udp = $UDP_TIMEOUT;|" \
+		-e "s|port-hold = [0-9]*;|port-hold = $PORT_HOLD;|" \
 		-e 's|nat-rules = \[ "r1" \];|nat-rules = [ "r1" ]; syslog = [ "nat-logs" ];|' "$1"
-	grep -q "port-block-allocation" "$1" && grep -q "$PBA_POOL" "$1" && grep -q "nat-logs" "$1" ||
+	grep -q "port-block-allocation" "$1" && grep -q "$PBA_POOL" "$1" && grep -q "nat-logs" "$1" &&
+		grep -q "port-hold = $PORT_HOLD;" "$1" ||
 		nst_die "pair.sh's config changed: $1 has no port blocks"
 }
 
@@ -195,7 +200,7 @@ no_blocks() { [ -z "$(blocks "$PIN_B")" ] && [ -z "$(sub_blocks "$PIN_B")" ]; }
 
 chk_release()
 {
-	wait_for $((UDP_TIMEOUT + 20)) no_blocks || { echo "blocks left:"; blocks "$PIN_B"; return 1; }
+	wait_for $((UDP_TIMEOUT + PORT_HOLD + 20)) no_blocks || { echo "blocks left:"; blocks "$PIN_B"; return 1; }
 	wait_for 5 has_lines release_lines "$NST_TMP/b.log" 2
 	grep "PORT_BLOCK_RELEASE" "$NST_TMP/b.log"
 	[ "$(release_lines "$NST_TMP/b.log")" = 2 ]
