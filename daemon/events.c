@@ -13,6 +13,7 @@
 #include "events.h"
 #include "ipfix.h"
 #include "log.h"
+#include "pba.h"
 #include "sync.h"
 #include "util.h"
 
@@ -278,7 +279,11 @@ static void event_log(struct ns_daemon *d, const struct ns_event *ev, const stru
 	char line[384];
 	int n;
 
-	ipfix_event(d, ev); /* whatever the syslog classes say */
+	/* whatever the syslog classes say; a port-block pool's bindings are
+	 * exported per block (pba.c), not per session */
+	if (!((ev->type == NS_EV_NAT_ALLOC || ev->type == NS_EV_NAT_RELEASE) &&
+	      ns_pba_pool_quiet(&d->conf, ev->pool_id)))
+		ipfix_event(d, ev);
 	if (!ns_event_wanted(ev, &d->conf))
 		return;
 	n = e6 ? ns_event6_format(e6, s, now, &d->conf, line, sizeof(line))

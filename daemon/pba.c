@@ -26,6 +26,7 @@
 
 #include "common/pba.h"
 #include "daemon.h"
+#include "ipfix.h"
 #include "log.h"
 #include "loop.h"
 #include "pba.h"
@@ -86,6 +87,17 @@ static void log_block(struct ns_daemon *d, const char *what, const struct ns_poo
 	ns_pba_format(line, sizeof(line), what, d->conf.pool_names[k->pool_id], c, k, v, now);
 	pr_info("%s", line);
 	d->st.events_logged++;
+	if (strcmp(what, "ACTIVE")) {
+		/* and to the IPFIX collectors (natEvent 16/17, RFC 8158) */
+		struct ipfix_port_block pb = {
+			.ts_ns = now, .in_addr = v->in_addr, .out_addr = k->addr,
+			.first = (uint16_t)ns_pba_block_first(c, k->block),
+			.step = 1, .n_ports = c->block_size, .release = !strcmp(what, "RELEASE"),
+		};
+
+		pb.last = (uint16_t)(pb.first + c->block_size - 1);
+		ipfix_port_block(d, &pb);
+	}
 }
 
 /* ---- a set of (address, block, pool) with a port in ns_ports ------------ */
