@@ -27,13 +27,14 @@
 #include "aging.h"
 #include "loader.h"
 #include "mapmem.h"
+#include "mapwalk.h"
+#include "pools.h"
 #include "log.h"
 #include "util.h"
 
 #define NSEC_PER_SEC 1000000000ull
 #define NSEC_PER_MSEC 1000000ull
 #define CTL_SWEEP_MS 500          /* how often deadlines are checked */
-#define CTL_WALK_BATCH 256        /* entries per bpf_map_lookup_batch call */
 
 enum client_state { CL_FREE = 0, CL_READ, CL_WRITE };
 
@@ -72,115 +73,6 @@ int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
 	vsnprintf(out->err, sizeof(out->err), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* ---- map walking ------------------------------------------------------- */
-
-typedef void (*walk_cb)(const void *key, const void *val, void *arg);
-
-/* Entry sizes of a map, checked against what this build expects, so a
- * pinned map of another layout is reported instead of misread. */
-static int map_check(int fd, const char *name, uint32_t ksz, uint32_t vsz, char *err,
-		     size_t errlen)
-{
-	struct bpf_map_info info = {0};
-	uint32_t len = sizeof(info);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "map %s is not open", name);
-		return -1;
-	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		snprintf(err, errlen, "map %s: %s", name, strerror(errno));
-		return -1;
-	}
-	if (info.key_size != ksz || info.value_size != vsz) {
-		snprintf(err, errlen, "map %s: key/value size %u/%u, expected %u/%u", name,
-			 info.key_size, info.value_size, ksz, vsz);
-		return -1;
-	}
-	return 0;
-}
-
-/* Fallback for kernels or map types without batch ops: ~10x slower. */
-static int walk_keys(int fd, size_t ksz, size_t vsz, walk_cb cb, void *arg)
-{
-	char *key = calloc(2, ksz), *val = malloc(vsz);
-	char *next = key + ksz;
-	bool first = true;
-	int err = 0;
-
-	if (!key || !val) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
-		first = false;
-		memcpy(key, next, ksz);
-		if (bpf_map_lookup_elem(fd, key, val))
-			continue; /* deleted by aging or the fast path meanwhile */
-		cb(key, val, arg);
-	}
-	if (errno != ENOENT)
-		err = -errno;
-out:
-	free(key);
-	free(val);
-	return err;
-}
-
-/*
- * Visit every entry of a hash map with batch lookups. ENOSPC means one
- * bucket holds more than the buffer: grow and retry the same batch.
- */
-static int walk_map(int fd, size_t ksz, size_t vsz, walk_cb cb, void *arg)
-{
-	uint32_t n = CTL_WALK_BATCH, count;
-	uint64_t in_batch = 0, out_batch = 0;
-	char *keys = NULL, *vals = NULL;
-	bool first = true, done = false;
-	int err = 0;
-
-	while (!done) {
-		if (!keys) {
-			keys = calloc(n, ksz);
-			vals = calloc(n, vsz);
-			if (!keys || !vals) {
-				err = -ENOMEM;
-				break;
-			}
-		}
-		count = n;
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
-					 &count, NULL)) {
-			err = -errno;
-			if (err == -ENOSPC && n < 65536) {
-				free(keys);
-				free(vals);
-				keys = vals = NULL;
-				n *= 4;
-				err = 0;
-				continue;
-			}
-			if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
-				if (first) {
-					err = walk_keys(fd, ksz, vsz, cb, arg);
-					break;
-				}
-			}
-			if (err != -ENOENT)
-				break;
-			err = 0;
-			done = true; /* last batch: count entries are still valid */
-		}
-		for (uint32_t i = 0; i < count; i++)
-			cb(keys + i * ksz, vals + i * vsz, arg);
-		in_batch = out_batch;
-		first = false;
-	}
-	free(keys);
-	free(vals);
-	return err;
 }
 
 /* ---- small formatting helpers ------------------------------------------ */
@@ -417,7 +309,7 @@ static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 
 	(void)arg;
 	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)) ||
-	    map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
+	    ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
 		      sizeof(struct ns_session), err, sizeof(err)))
 		return ctl_out_error(out, "%s", err);
 	if (out->j) {
@@ -429,12 +321,12 @@ static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 			"SVC", "TYPE", "AGE", "IDLE", "LEFT", "PKTS IN/OUT", "BYTES IN/OUT",
 			"FLAGS");
 	}
-	ret = walk_map(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
+	ret = ns_map_walk(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
 		       session_visit, &w);
 	if (ret)
 		return ctl_out_error(out, "reading %s: %s", NS_MAP_SESSIONS, strerror(-ret));
 	if (d->fd.nat64_sess >= 0) {
-		ret = walk_map(d->fd.nat64_sess, sizeof(struct ns_tuple6),
+		ret = ns_map_walk(d->fd.nat64_sess, sizeof(struct ns_tuple6),
 			       sizeof(struct ns_session), session64_visit, &w);
 		if (ret)
 			return ctl_out_error(out, "reading %s: %s", NS_MAP_NAT64_SESS,
@@ -457,82 +349,6 @@ static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 }
 
 /* ---- show pools ---------------------------------------------------------- */
-
-enum { PP_TCP, PP_UDP, PP_ICMP, PP_OTHER, PP_MAX };
-static const char *const pp_names[PP_MAX] = { "tcp", "udp", "icmp", "other" };
-
-struct pool_usage {
-	uint64_t in_use[NS_MAX_POOLS][PP_MAX];
-	uint64_t held[NS_MAX_POOLS][PP_MAX];
-	uint64_t subscribers[NS_MAX_POOLS];
-};
-
-static int pp_index(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return PP_TCP;
-	case IPPROTO_UDP: return PP_UDP;
-	case IPPROTO_ICMP: return PP_ICMP;
-	default: return PP_OTHER;
-	}
-}
-
-static void port_visit(const void *key, const void *val, void *arg)
-{
-	const struct ns_port_key *k = key;
-	const struct ns_port_val *v = val;
-	struct pool_usage *u = arg;
-
-	if (v->pool_id >= NS_MAX_POOLS)
-		return; /* static (basic-nat44) bindings belong to no pool */
-	if (v->flags & NS_PORT_F_HOLD)
-		u->held[v->pool_id][pp_index(k->proto)]++;
-	else
-		u->in_use[v->pool_id][pp_index(k->proto)]++;
-}
-
-static void paired_visit(const void *key, const void *val, void *arg)
-{
-	const struct ns_paired_key *k = key;
-	struct pool_usage *u = arg;
-
-	(void)val;
-	if (k->pool_id < NS_MAX_POOLS)
-		u->subscribers[k->pool_id]++;
-}
-
-/* Ports one address offers per protocol; 0 for an address-only pool. */
-static uint32_t pool_ports_per_addr(const struct ns_pool *p)
-{
-	if (p->flags & NS_POOL_F_PORT_AUTO)
-		return (1023 - 512 + 1) + (65535 - 1024 + 1);
-	if (!p->port_hi || p->port_hi < p->port_lo)
-		return 0;
-	return (uint32_t)p->port_hi - p->port_lo + 1;
-}
-
-/* Bindings one protocol can hold: addresses x ports (or addresses). */
-static uint64_t pool_capacity(const struct ns_pool *p)
-{
-	uint32_t ports = pool_ports_per_addr(p);
-
-	return (uint64_t)p->n_addrs * (ports ? ports : 1);
-}
-
-/* Highest usage over the protocols, in per-mille, counting held ports as
- * used: they cannot be allocated either. */
-static uint64_t pool_usage_permille(const struct pool_usage *u, int id, uint64_t cap)
-{
-	uint64_t worst = 0;
-
-	for (int i = 0; i < PP_MAX && cap; i++) {
-		uint64_t pm = (u->in_use[id][i] + u->held[id][i]) * 1000 / cap;
-
-		if (pm > worst)
-			worst = pm;
-	}
-	return worst;
-}
 
 static void fmt_range(const struct ns_range *r, char *buf, size_t len)
 {
@@ -633,28 +449,6 @@ static void pool_text(FILE *f, const struct ns_config *c, const struct pool_usag
 	fprintf(f, "  subscribers   %llu\n", (unsigned long long)u->subscribers[id]);
 }
 
-/* The pool numbers need both maps; a missing one is an error, not zeros. */
-static int pools_collect(struct ns_daemon *d, struct pool_usage *u, char *err, size_t errlen)
-{
-	int ret;
-
-	if (map_check(d->fd.ports, NS_MAP_PORTS, sizeof(struct ns_port_key),
-		      sizeof(struct ns_port_val), err, errlen) ||
-	    map_check(d->fd.paired, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
-		      sizeof(struct ns_paired_val), err, errlen))
-		return -1;
-	ret = walk_map(d->fd.ports, sizeof(struct ns_port_key), sizeof(struct ns_port_val),
-		       port_visit, u);
-	if (!ret)
-		ret = walk_map(d->fd.paired, sizeof(struct ns_paired_key),
-			       sizeof(struct ns_paired_val), paired_visit, u);
-	if (ret) {
-		snprintf(err, errlen, "reading NAT bindings: %s", strerror(-ret));
-		return -1;
-	}
-	return 0;
-}
-
 static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		      void *arg)
 {
@@ -670,7 +464,7 @@ static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return ctl_out_error(out, "out of memory");
-	if (pools_collect(d, u, err, sizeof(err))) {
+	if (pools_collect(d->fd.ports, d->fd.paired, u, err, sizeof(err))) {
 		ret = ctl_out_error(out, "%s", err);
 		goto out;
 	}
@@ -707,30 +501,6 @@ out:
 
 /* ---- show counters ------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	size_t off;
-} daemon_stats[] = {
-#define ST(f) { #f, offsetof(struct ns_daemon_stats, f) }
-	ST(aging_passes),   ST(aging_last_ns),     ST(sessions_seen),
-	ST(sessions_expired), ST(bindings_live),   ST(bindings_released),
-	ST(events_logged),  ST(reloads),           ST(reload_failures),
-	ST(map_full_warnings), ST(events_suppressed), ST(aging_errors),
-	ST(nat_released),   ST(nat64_sessions_seen), ST(aging_deferred),
-	ST(reloads_deferred),
-	ST(ipfix_records),  ST(ipfix_templates),   ST(ipfix_messages),
-	ST(ipfix_drops),    ST(ipfix_send_errors), ST(ipfix_unresolved),
-#undef ST
-};
-
-static uint64_t stat_value(const struct ns_daemon_stats *st, size_t i)
-{
-	uint64_t v;
-
-	memcpy(&v, (const char *)st + daemon_stats[i].off, sizeof(v));
-	return v;
-}
-
 static int show_counters(struct ns_daemon *d, const struct ctl_request *req,
 			 struct ctl_out *out, void *arg)
 {
@@ -751,8 +521,8 @@ static int show_counters(struct ns_daemon *d, const struct ctl_request *req,
 		ctl_json_end_object(out->j);
 		ctl_json_key(out->j, "daemon");
 		ctl_json_start_object(out->j);
-		for (size_t i = 0; i < NS_ARRAY_SIZE(daemon_stats); i++)
-			ctl_json_kv_uint(out->j, daemon_stats[i].name, stat_value(&d->st, i));
+		for (size_t i = 0; i < ns_n_daemon_stat_fields; i++)
+			ctl_json_kv_uint(out->j, ns_daemon_stat_fields[i].name, ns_daemon_stat_value(&d->st, i));
 		ctl_json_end_object(out->j);
 		ctl_json_end_object(out->j);
 		return 0;
@@ -761,9 +531,9 @@ static int show_counters(struct ns_daemon *d, const struct ctl_request *req,
 	for (int i = 0; i < NS_CNT_MAX; i++)
 		fprintf(out->f, "  %-22s %llu\n", ns_counter_name(i), (unsigned long long)cnt[i]);
 	fprintf(out->f, "daemon\n");
-	for (size_t i = 0; i < NS_ARRAY_SIZE(daemon_stats); i++)
-		fprintf(out->f, "  %-22s %llu\n", daemon_stats[i].name,
-			(unsigned long long)stat_value(&d->st, i));
+	for (size_t i = 0; i < ns_n_daemon_stat_fields; i++)
+		fprintf(out->f, "  %-22s %llu\n", ns_daemon_stat_fields[i].name,
+			(unsigned long long)ns_daemon_stat_value(&d->st, i));
 	return 0;
 }
 

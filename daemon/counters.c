@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "counters.h"
+#include "daemon.h"
 #include "util.h"
 
 /* Designated initializers keep names tied to the enum even if it is
@@ -57,6 +58,48 @@ static const char *const counter_names[NS_CNT_MAX] = {
 };
 _Static_assert(NS_CNT_PBA_NO_BLOCK == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
+
+/* What each counter counts (the metrics' HELP lines; doc/fastpath.md). */
+static const char *const counter_help[NS_CNT_MAX] = {
+	[NS_CNT_RX] = "packets the fast path received (each ends in one verdict counter)",
+	[NS_CNT_PASS_NON_IP] = "passed to the kernel: ARP, IPv6 without a NAT64 rule, other ethertypes",
+	[NS_CNT_PASS_LOCAL] = "passed to the kernel: destined to the box itself",
+	[NS_CNT_PASS_NO_SVC] = "passed to the kernel: interface in no service set",
+	[NS_CNT_PASS_TTL] = "passed to the kernel: TTL <= 1 (it answers time exceeded)",
+	[NS_CNT_PASS_UNTRACKED] = "passed to the kernel: a protocol natsync does not track",
+	[NS_CNT_FWD_REDIRECT] = "forwarded: fib lookup and redirect",
+	[NS_CNT_FWD_STACK] = "translated and handed to the kernel to forward",
+	[NS_CNT_TX_REJECT] = "firewall reject: TCP RST or ICMP unreachable sent back",
+	[NS_CNT_DROP_MALFORMED] = "dropped: truncated or invalid header",
+	[NS_CNT_DROP_FRAGMENT] = "dropped: non-first IPv4 fragment without a session",
+	[NS_CNT_DROP_NO_SESSION] = "dropped: unsolicited inbound, no session",
+	[NS_CNT_DROP_TCP_NO_SYN] = "dropped: first packet of a TCP session not a SYN",
+	[NS_CNT_DROP_FW_DISCARD] = "dropped: firewall discard (or no term matched)",
+	[NS_CNT_DROP_POOL_EXHAUSTED] = "dropped: no free address or port in the pool",
+	[NS_CNT_DROP_SESSION_FULL] = "dropped: session map full, insert failed",
+	[NS_CNT_DROP_INACTIVE] = "dropped: this box is not active (backup or init)",
+	[NS_CNT_DROP_ICMP_ERR] = "dropped: ICMP error with a bad checksum or no session",
+	[NS_CNT_DROP_UNSUPPORTED] = "dropped: protocol or feature not handled",
+	[NS_CNT_SESSION_HIT] = "packets that found their session",
+	[NS_CNT_SESSION_NEW] = "sessions created",
+	[NS_CNT_SESSION_RACE] = "session creations another CPU won",
+	[NS_CNT_NAT_ALLOC] = "outside addresses/ports bound",
+	[NS_CNT_EIM_REUSE] = "existing endpoint-independent mappings reused",
+	[NS_CNT_EIF_INBOUND] = "inbound sessions opened through endpoint-independent filtering",
+	[NS_CNT_ICMP_ERR_XLATED] = "ICMP errors translated",
+	[NS_CNT_EVENT_LOST] = "events dropped: ring buffer full",
+	[NS_CNT_DROP_SUBSCRIBER_LIMIT] = "dropped: max-sessions-per-subscriber reached",
+	[NS_CNT_DROP_IPV6_EXTHDR] = "dropped: NAT64, IPv6 extension header not handled",
+	[NS_CNT_NAT64_OUT] = "NAT64: IPv6 packets translated to IPv4",
+	[NS_CNT_NAT64_IN] = "NAT64: IPv4 packets translated to IPv6",
+};
+
+const char *ns_counter_help(int idx)
+{
+	if (idx < 0 || idx >= NS_CNT_MAX || !counter_help[idx])
+		return "";
+	return counter_help[idx];
+}
 
 const char *ns_counter_name(int idx)
 {
@@ -121,4 +164,42 @@ int ns_counters_read(int map_fd, uint64_t out[NS_CNT_MAX])
 	if (err)
 		memset(out, 0, sizeof(uint64_t) * NS_CNT_MAX);
 	return err;
+}
+
+/* The daemon's statistics (struct ns_daemon_stats), for show counters and
+ * the metrics: name, where, whether it only grows, what it is. */
+const struct ns_stat_field ns_daemon_stat_fields[] = {
+#define ST(f, c, h) { #f, offsetof(struct ns_daemon_stats, f), c, h }
+	ST(aging_passes, true, "aging cycles run"),
+	ST(aging_last_ns, false, "duration of the last aging cycle (ns)"),
+	ST(sessions_seen, false, "IPv4 sessions at the last aging cycle"),
+	ST(sessions_expired, true, "sessions expired by aging"),
+	ST(bindings_live, false, "NAT bindings (ns_ports entries) at the last aging cycle"),
+	ST(bindings_released, true, "NAT ports moved to their hold time or freed"),
+	ST(events_logged, true, "fast-path events logged"),
+	ST(reloads, true, "configuration reloads applied"),
+	ST(reload_failures, true, "configuration reloads refused"),
+	ST(map_full_warnings, true, "warnings that the session map is nearly full"),
+	ST(events_suppressed, true, "rate-limited warnings not logged"),
+	ST(aging_errors, true, "map operations that failed in aging"),
+	ST(nat_released, true, "NAT bindings deleted after their hold time"),
+	ST(nat64_sessions_seen, false, "NAT64 sessions at the last aging cycle"),
+	ST(aging_deferred, true, "sweep records left for a later aging cycle"),
+	ST(reloads_deferred, true, "reloads applied by the reload timer, not at once"),
+	ST(ipfix_records, true, "IPFIX data records exported"),
+	ST(ipfix_templates, true, "IPFIX template sets sent (start, refresh)"),
+	ST(ipfix_messages, true, "IPFIX messages sent, per collector"),
+	ST(ipfix_drops, true, "IPFIX messages dropped: socket buffer full"),
+	ST(ipfix_send_errors, true, "IPFIX sends or encodings that failed otherwise"),
+	ST(ipfix_unresolved, true, "IPFIX NAT64 events whose IPv6 side was gone"),
+#undef ST
+};
+const size_t ns_n_daemon_stat_fields = NS_ARRAY_SIZE(ns_daemon_stat_fields);
+
+uint64_t ns_daemon_stat_value(const struct ns_daemon_stats *st, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)st + ns_daemon_stat_fields[i].off, sizeof(v));
+	return v;
 }

@@ -7,6 +7,8 @@
 #ifndef NATSYNC_COUNTERS_H
 #define NATSYNC_COUNTERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../common/natsync.h"
@@ -26,7 +28,25 @@ int ns_counters_read(int map_fd, uint64_t out[NS_CNT_MAX]);
  */
 const char *ns_counter_name(int idx);
 
+/* ns_counter_help - one line saying what counter idx counts ("" if none). */
+const char *ns_counter_help(int idx);
+
 /* ns_counter_by_name - index of a counter name, or -1 if unknown. */
 int ns_counter_by_name(const char *name);
+
+struct ns_daemon_stats;
+
+/* One field of struct ns_daemon_stats (daemon.h), as shown and exported. */
+struct ns_stat_field {
+	const char *name;     /* "aging_passes": show counters' key */
+	size_t off;           /* offsetof(struct ns_daemon_stats, ...), a uint64_t */
+	bool counter;         /* only grows (else a gauge: a figure of the last pass) */
+	const char *help;
+};
+extern const struct ns_stat_field ns_daemon_stat_fields[];
+extern const size_t ns_n_daemon_stat_fields;
+
+/* The value of field i of st. */
+uint64_t ns_daemon_stat_value(const struct ns_daemon_stats *st, size_t i);
 
 #endif

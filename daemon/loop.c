@@ -60,6 +60,7 @@ static void account(struct ns_loop_stats *st, const struct ns_source *s, uint64_
 		b++;
 	st->hist[b]++;
 	st->callbacks++;
+	st->sum_ns += ns;
 	if (ns < LOOP_WARN_NS && ns <= st->max_ns)
 		return;
 	if (s->name)

@@ -27,6 +27,7 @@ struct ns_loop_stats {
 					    * (far less than max_ns: it waited for a
 					    * CPU or in the kernel, not on its work) */
 	char max_name[24];                 /* ... its source (loop_set_name) */
+	uint64_t sum_ns;                   /* all of them (the metrics' histogram) */
 	uint64_t hist[NS_LOOP_BUCKETS];    /* callbacks by duration */
 };
 
