@@ -13,6 +13,7 @@
 #   make install-test  make install into a scratch DESTDIR, checked file by file
 #
 # Warnings are errors for userspace (-Wall -Wextra -Werror).
+# The metrics endpoint links libmicrohttpd (Debian libmicrohttpd-dev, scripts/deps.sh).
 
 CC        ?= gcc
 CLANG     ?= clang
@@ -36,7 +37,7 @@ CFLAGS    ?= -O2 -g
 FIXBUF_CFLAGS := $(shell pkg-config --cflags libfixbuf 2>/dev/null)
 NS_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -I. -I$(BUILD) -D_GNU_SOURCE $(FIXBUF_CFLAGS)
 ALL_CFLAGS = $(NS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium -lfixbuf -lglib-2.0
+LDLIBS    := -lxdp -lbpf -lelf -lz -lconfig -lsodium -lfixbuf -lglib-2.0 -lmicrohttpd -lpthread
 
 # What `natsyncd --version` and `natsyncctl --version` print: VERSION=...
 # when given (a packager's), else `git describe` of this checkout (nearest
@@ -92,8 +93,10 @@ $(BUILD)/natsync_version.h: FORCE
 	@v='$(VERSION)'; if [ "$$v" = unknown ] && [ -f $@ ]; then exit 0; fi; \
 	printf '#define NS_VERSION "%s"\n' "$$v" >$@.tmp; \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-$(BUILD)/daemon/natsyncd.o $(BUILD)/daemon/natsyncctl.o: $(BUILD)/natsync_version.h
-$(BUILD)/asan/daemon/natsyncd.o $(BUILD)/asan/daemon/natsyncctl.o: $(BUILD)/natsync_version.h
+$(BUILD)/daemon/natsyncd.o $(BUILD)/daemon/natsyncctl.o $(BUILD)/daemon/metrics.o: \
+	$(BUILD)/natsync_version.h
+$(BUILD)/asan/daemon/natsyncd.o $(BUILD)/asan/daemon/natsyncctl.o \
+	$(BUILD)/asan/daemon/metrics.o $(BUILD)/fuzz/daemon/metrics.o: $(BUILD)/natsync_version.h
 
 $(BUILD)/libnatsync.a: $(LIB_OBJS)
 	ar rcs $@ $^

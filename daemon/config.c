@@ -675,6 +675,78 @@ static int parse_ipfix(struct pctx *x, const config_setting_t *top)
 	return 0;
 }
 
+/*
+ * ns_metrics_parse_listen - "A.B.C.D:PORT" or "[IPV6]:PORT" (port 1-65535)
+ * into m. Returns 0, or -1 with the reason in err.
+ */
+int ns_metrics_parse_listen(const char *v, struct ns_metrics_conf *m, char *err, size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon = strrchr(v, ':');
+	size_t hlen;
+	long port;
+
+	if (!colon || colon == v || !colon[1]) {
+		snprintf(err, errlen, "'%s' is not ADDR:PORT (e.g. \"198.51.100.1:9477\")", v);
+		return -1;
+	}
+	hlen = (size_t)(colon - v);
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "'%s': the address is too long", v);
+		return -1;
+	}
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || errno || port < 1 || port > 65535) {
+		snprintf(err, errlen, "'%s': port '%s' is not 1-65535", v, colon + 1);
+		return -1;
+	}
+	memset(m, 0, sizeof(*m));
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &m->addr6) != 1) {
+			snprintf(err, errlen, "'%s': '%s' is not an IPv6 address", v, host + 1);
+			return -1;
+		}
+		m->family = AF_INET6;
+	} else if (inet_pton(AF_INET, host, &m->addr4) == 1) {
+		m->family = AF_INET;
+	} else {
+		snprintf(err, errlen, "'%s': '%s' is not an IPv4 address (IPv6: [ADDR]:PORT)",
+			 v, host);
+		return -1;
+	}
+	snprintf(m->listen, sizeof(m->listen), "%s", v);
+	m->port = (uint16_t)port;
+	m->enabled = true;
+	return 0;
+}
+
+static int parse_metrics(struct pctx *x, const config_setting_t *top)
+{
+	static const char *const keys[] = { "listen", NULL };
+	const config_setting_t *g;
+	char err[160];
+	const char *v;
+	int r = get_group(x, top, "metrics", false, &g);
+
+	if (r != 1)
+		return r;
+	if (check_keys(x, g, keys))
+		return -1;
+	r = get_str(x, g, "listen", false, &v);
+	if (r != 1)
+		return r;
+	if (strlen(v) >= sizeof(x->c->metrics.listen))
+		return fail(x, config_setting_get_member(g, "listen"), NULL,
+			    "longer than %zu characters", sizeof(x->c->metrics.listen) - 1);
+	if (ns_metrics_parse_listen(v, &x->c->metrics, err, sizeof(err)))
+		return fail(x, config_setting_get_member(g, "listen"), NULL, "%s", err);
+	return 0;
+}
+
 #define TIMEOUT_MAX (7 * 86400)
 
 static int parse_timeouts(struct pctx *x, const config_setting_t *top)
@@ -2582,7 +2654,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 	static const char *const keys[] = {
 		"node-name", "pin-path", "control-socket", "log", "max-sessions",
 		"max-sessions-per-subscriber", "aging-interval-ms", "loop-nice", "attach-mode", "timeouts", "interfaces",
-		"redundancy-options", "services", "ipfix", NULL,
+		"redundancy-options", "services", "ipfix", "metrics", NULL,
 	};
 	const config_setting_t *top;
 
@@ -2590,7 +2662,8 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 		return -1;
 	if (check_keys(x, top, keys) || parse_global(x, top) || parse_log(x, top) < 0 ||
 	    parse_timeouts(x, top) < 0 || parse_services(x, top) || parse_ifaces(x, top) < 0 ||
-	    parse_redundancy(x, top) < 0 || parse_ipfix(x, top) < 0)
+	    parse_redundancy(x, top) < 0 || parse_ipfix(x, top) < 0 ||
+	    parse_metrics(x, top) < 0)
 		return -1;
 	return 0;
 }

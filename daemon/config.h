@@ -146,6 +146,16 @@ struct ns_hb_path_conf {
 	char ifname[IF_NAMESIZE];       /* SO_BINDTODEVICE, "" none */
 };
 
+/* metrics: { listen = "ADDR:PORT"; } - the Prometheus endpoint (metrics.c). */
+struct ns_metrics_conf {
+	bool enabled;                   /* off unless listen is set */
+	char listen[64];                /* as written: "198.51.100.1:9477", "[::1]:9477" */
+	int family;                     /* AF_INET or AF_INET6 */
+	struct in_addr addr4;
+	struct in6_addr addr6;
+	uint16_t port;                  /* host order */
+};
+
 struct ns_redundancy_conf {
 	bool enabled;
 	struct in_addr local_addr;   /* redundancy-local data-address */
@@ -235,6 +245,7 @@ struct ns_config {
 	int attach_mode;                /* default for interfaces */
 	struct ns_timeouts timeouts;
 	struct ns_redundancy_conf red;
+	struct ns_metrics_conf metrics;
 
 	/* Interfaces, named by service sets, with their attach mode. */
 	struct ns_iface_conf ifaces[NS_MAX_IFACES];
@@ -266,6 +277,9 @@ struct ns_config {
 	uint32_t n_nat64;
 	struct ns_ipfix_conf ipfix;
 };
+
+/* "A.B.C.D:PORT" or "[IPV6]:PORT" into m (enabled); 0, or -1 with err. */
+int ns_metrics_parse_listen(const char *v, struct ns_metrics_conf *m, char *err, size_t errlen);
 
 /* Fill *out with every default (no interfaces, rules or pools). */
 void ns_config_defaults(struct ns_config *out);

@@ -34,6 +34,8 @@ const struct ctl_command ctl_commands[] = {
 	{ CTL_SHOW_SYNC, { "show", "sync" }, 0, "", "session synchronisation channel state" },
 	{ CTL_SHOW_REDUNDANCY, { "show", "redundancy" }, 0, "",
 	  "redundancy role, peer and readiness" },
+	{ CTL_SHOW_METRICS, { "show", "metrics" }, 0, "",
+	  "every figure as Prometheus text (node_exporter's textfile collector)" },
 	{ CTL_SWITCHOVER, { "switchover", NULL }, CTL_BIT(CTL_ARG_FORCE), "[force=1]",
 	  "hand the primary role to the peer" },
 	{ CTL_ROLE_PRIMARY, { "role", "primary" }, 0, "",

@@ -16,7 +16,7 @@
  * Request grammar (tokens separated by blanks):
  *   request  = command *( key "=" value )
  *   command  = "show" ( "sessions" | "pools" | "counters" | "config" |
- *                       "status" | "sync" | "redundancy" )
+ *                       "status" | "sync" | "redundancy" | "metrics" )
  *            | "switchover" | "reload"
  * Every command word may be abbreviated to an unambiguous prefix ("sh sess").
  * Every command takes json=0|1; the keys allowed per command are in the
@@ -53,6 +53,7 @@ enum ctl_cmd {
 	CTL_RELOAD,
 	CTL_ROLE_PRIMARY,       /* role-control external: keepalived notify */
 	CTL_ROLE_BACKUP,
+	CTL_SHOW_METRICS,       /* Prometheus text exposition (metrics.c) */
 	CTL_CMD_MAX,
 };
 

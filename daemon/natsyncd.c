@@ -31,6 +31,7 @@
 #include "pba.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "pinlock.h"
 #include "preflight.h"
 #include "redundancy.h"
@@ -635,6 +636,11 @@ int main(int argc, char **argv)
 	}
 	if (d->sync)
 		ns_control_set_handler(ctl, CTL_SHOW_SYNC, sync_ctl_show, NULL);
+	ns_control_set_handler(ctl, CTL_SHOW_METRICS, ns_metrics_ctl_show, NULL);
+	/* Last: its thread snapshots what the modules above show. */
+	err = ns_metrics_start(d);
+	if (err)
+		goto cleanup;
 	if (o.pid_file) {
 		err = write_pid_file(o.pid_file);
 		if (err)
@@ -653,6 +659,7 @@ cleanup:
 	/* Reverse order of setup; each step copes with never having run.
 	 * A primary that stops cleanly hands over first: red_fini queues the
 	 * release heartbeat that sync_fini flushes. */
+	ns_metrics_stop(d);
 	red_fini(d, !err);
 	sync_fini(d);
 	ns_reload_fini(d);

@@ -53,10 +53,11 @@ static int check(struct ns_daemon *d, struct ns_config *nc)
 	if (!same_ifaces(&d->conf, nc) || strcmp(d->conf.pin_path, nc->pin_path) ||
 	    d->conf.max_sessions != nc->max_sessions ||
 	    strcmp(d->conf.control_socket, nc->control_socket) ||
-	    d->conf.aging_interval_ms != nc->aging_interval_ms) {
-		pr_err("reload: interfaces, pin-path, max-sessions, control-socket or "
-		       "aging-interval-ms changed: restart natsyncd to apply; keeping the "
-		       "running config");
+	    d->conf.aging_interval_ms != nc->aging_interval_ms ||
+	    memcmp(&d->conf.metrics, &nc->metrics, sizeof(nc->metrics))) {
+		pr_err("reload: interfaces, pin-path, max-sessions, control-socket, "
+		       "aging-interval-ms or metrics changed: restart natsyncd to apply; keeping "
+		       "the running config");
 		return -1;
 	}
 	return 0;

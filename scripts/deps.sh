@@ -6,9 +6,11 @@
 # them and the unit with. python3-scapy sends the reordered fragments of
 # tests/netns/test_frag.sh. libfixbuf-dev encodes the IPFIX export; nfdump's
 # nfcapd is the real collector the IPFIX scenario decodes it with.
+# libmicrohttpd-dev serves the metrics endpoint (daemon/metrics.c); curl scrapes it and capsh (libcap2-bin) drops a
+# capability in the namespace tests.
 set -eu
 PKGS="clang llvm gcc make pkg-config libbpf-dev libxdp-dev xdp-tools bpftool
-libconfig-dev libcriterion-dev libsodium-dev libelf-dev zlib1g-dev linux-libc-dev iproute2
+libconfig-dev libcriterion-dev libsodium-dev libmicrohttpd-dev curl libcap2-bin libelf-dev zlib1g-dev linux-libc-dev iproute2
 iputils-ping ethtool netcat-openbsd socat nftables conntrack tcpdump
 netsniff-ng python3 python3-scapy procps kmod stress-ng libclang-rt-14-dev libasan8 libubsan1 conntrackd
 pandoc man-db systemd libfixbuf-dev nfdump"

@@ -29,7 +29,7 @@ NATSYNCCTL=$NST_BUILD/asan/natsyncctl
 	nst_die "$NATSYNCD not built (run: make BUILD=$NATSYNC_BUILD $NATSYNC_BUILD/asan/natsyncd $NATSYNC_BUILD/asan/natsyncctl)"
 
 nst_init nsfz
-nst_need_tools socat ss ping python3
+nst_need_tools socat ss ping python3 curl
 
 P=nsfz
 BOX=$P-box
@@ -74,6 +74,7 @@ natsync: {
   max-sessions = 1024;
   aging-interval-ms = 200;
   attach-mode = "$2";
+  metrics: { listen = "127.0.0.1:9478"; };
   # port-hold on and short: the aging pass holds the expired sessions'
   # ports and releases them again under the sanitizers
   timeouts: { tcp-syn = 4; tcp-established = 4; tcp-closing = 2; tcp-time-wait = 2;
@@ -104,14 +105,16 @@ EOC
 }
 
 ctl() { nsd_ctl "$SOCK" "$@"; }
-# ctl_fails ARGS...: natsyncctl refuses cleanly (exit 1, no crash).
-ctl_fails()
+# ctl_exits RC ARGS...: natsyncctl ends cleanly with exit status RC (no
+# crash): 1 a usage error caught before sending, 3 refused by the daemon.
+ctl_exits()
 {
-	local rc
+	local want=$1 rc
 
+	shift
 	ctl "$@"
 	rc=$?
-	[ "$rc" -eq 1 ] || { echo "exit $rc, expected 1"; return 1; }
+	[ "$rc" -eq "$want" ] || { echo "exit $rc, expected $want"; return 1; }
 }
 
 # session_count: sessions the daemon lists.
@@ -177,18 +180,37 @@ check "firewall reject: TCP to port 7 is refused" \
 	bash -c "! ip netns exec $P-cli timeout 5 socat -u /dev/null TCP:$LAB_SRV_ADDR:7,connect-timeout=3"
 
 for c in "show sessions" "show sessions src=100.64.0.0/10 proto=udp" "show pools" \
-	"show pools pool=p1" "show counters" "show config" "show status"; do
+	"show pools pool=p1" "show counters" "show config" "show status" "show metrics"; do
 	# shellcheck disable=SC2086
 	check "natsyncctl $c" ctl $c
 	# shellcheck disable=SC2086
 	check "natsyncctl -j $c" ctl -j $c
 done
-# Without redundancy configured these two refuse cleanly (exit 1).
-check "natsyncctl show sync: not available" ctl_fails show sync
-check "natsyncctl -j show redundancy: not available" ctl_fails -j show redundancy
-check "natsyncctl refuses an unknown command" ctl_fails show frobs
-check "natsyncctl refuses an unknown service set" ctl_fails show sessions svc=nosuch
-check "natsyncctl refuses a bad prefix" ctl_fails show sessions src=1.2.3.4/40
+# Without redundancy configured these two are refused by the daemon (exit 3).
+check "natsyncctl show sync: not available" ctl_exits 3 show sync
+check "natsyncctl -j show redundancy: not available" ctl_exits 3 -j show redundancy
+check "natsyncctl refuses an unknown command (usage, exit 1)" ctl_exits 1 show frobs
+check "the daemon refuses an unknown service set" ctl_exits 3 show sessions svc=nosuch
+check "natsyncctl refuses a bad prefix (usage, exit 1)" ctl_exits 1 show sessions src=1.2.3.4/40
+# The metrics thread under ASan: scrapes on its thread in parallel with
+# control requests (the thread and the loop share the snapshot).
+scrapes()
+{
+	local i pids=""
+
+	for i in 1 2 3 4; do
+		ip netns exec "$BOX" curl -sS --max-time 20 -o "$NST_TMP/scrape$i" \
+			http://127.0.0.1:9478/metrics &
+		pids="$pids $!"
+	done
+	ctl show metrics >/dev/null || return 1
+	# shellcheck disable=SC2086
+	wait $pids || return 1
+	for i in 1 2 3 4; do
+		grep -q '^natsync_fastpath_rx_total [1-9]' "$NST_TMP/scrape$i" || return 1
+	done
+}
+check "metrics endpoint: parallel scrapes with control requests" scrapes
 check "garbage on the control socket" garbage
 check "the daemon still answers after the garbage" ctl show status
 
@@ -199,7 +221,7 @@ kill -HUP "$PID"
 check "SIGHUP with a syntax error keeps the running config" \
 	wait_for 5 grep -q "keeping the running config" "$LOG"
 cp "$BAD" "$CFG"
-check "natsyncctl reload of an invalid file fails" ctl_fails reload
+check "natsyncctl reload of an invalid file is refused (exit 3)" ctl_exits 3 reload
 cp "$NST_TMP/good.bak" "$CFG"
 check "natsyncctl reload of the good file" ctl reload
 kill -HUP "$PID"

@@ -385,7 +385,7 @@ print([(s["inside"]["port"], s["remaining_s"]) for s in S])
 sys.exit(0 if S and all(s["remaining_s"] > int(sys.argv[1]) for s in S) else 1)' "$1"
 }
 
-# reload_fails: natsyncctl reload exits 1 (refused, not unreachable).
+# reload_fails: natsyncctl reload exits 3 (refused, not unreachable).
 reload_fails()
 {
 	local rc
@@ -393,7 +393,7 @@ reload_fails()
 	nsd_ctl "$SOCK" reload
 	rc=$?
 	echo "natsyncctl reload: exit $rc"
-	[ $rc -eq 1 ]
+	[ $rc -eq 3 ]
 }
 
 # probe_result OK FAIL: the last probe had OK successes and FAIL failures

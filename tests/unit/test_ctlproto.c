@@ -151,9 +151,9 @@ Test(ctlproto, errors_are_exact)
 		{ "show s", "ambiguous command 'show s' (sessions, status, sync)" },
 		{ "show co", "ambiguous command 'show co' (counters, config)" },
 		{ "show", "incomplete command 'show' (expected sessions, pools, counters, config, "
-			  "status, sync, redundancy)" },
+			  "status, sync, redundancy, metrics)" },
 		{ "show json=1", "incomplete command 'show' (expected sessions, pools, counters, "
-				 "config, status, sync, redundancy)" },
+				 "config, status, sync, redundancy, metrics)" },
 		{ "json=1 show status", "expected a command before 'json=1'" },
 		{ "reload now", "expected key=value, got 'now'" },
 		{ "show status =1", "expected key=value, got '=1'" },
