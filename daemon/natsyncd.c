@@ -538,8 +538,11 @@ int main(int argc, char **argv)
 	if (!o.foreground && !d->conf.log_syslog && !d->conf.log_file[0])
 		pr_info("daemonized without log.file: logging to syslog (LOG_DAEMON)");
 	/* What start would refuse later, refused now, before anything is
-	 * touched: the loader re-checks the interfaces, sync the key. */
-	if (ns_preflight(&d->conf, NS_PF_IFACES | NS_PF_KEY | NS_PF_SOCKET, log_pf, NULL)) {
+	 * touched: the loader re-checks the interfaces, sync the key. The
+	 * privileges first: without CAP_SYS_ADMIN libxdp crashes attaching
+	 * (it cannot read the program back by id), so say so instead. */
+	if (ns_preflight(&d->conf, NS_PF_PRIV | NS_PF_IFACES | NS_PF_KEY | NS_PF_SOCKET, log_pf,
+			 NULL)) {
 		pr_err("not starting: nothing was changed");
 		err = -EINVAL;
 		goto cleanup;

@@ -15,7 +15,8 @@
 # 3. natsyncd --version and natsyncctl --version from the installed tree:
 #    exit 0, one version, the map ABI of common/natsync.h.
 # 4. each man page renders (man -l, no warning but layout ones) with a NAME
-#    section that lexgrog (whatis) reads.
+#    section that lexgrog (whatis) reads; the pages say what operators look
+#    up: --check-start, the exit statuses of both programs, show metrics.
 # 5. make uninstall DESTDIR=...: no installed file left, the operator's
 #    config kept.
 # 6. make CC=clang and make CFLAGS='-O1 -g' build natsyncd and natsyncctl
@@ -120,6 +121,8 @@ check "unit: ExecStart=/usr/sbin/natsyncd -c /etc/natsync/%i.cfg -f" \
 check "unit: ExecReload=/usr/sbin/natsyncctl -c /etc/natsync/%i.cfg reload" \
 	unit_has "ExecReload=/usr/sbin/natsyncctl -c /etc/natsync/%i.cfg reload"
 check "unit: Restart=always" unit_has "Restart=always"
+check "unit: RestartPreventExitStatus=3 (another natsyncd owns the pins: no restart loop)" \
+	unit_has "RestartPreventExitStatus=3"
 check "unit: CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_NET_RAW" \
 	unit_has "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_NET_RAW"
 check "unit: no @VARIABLE@ left from dist/natsyncd@.service.in" \
@@ -176,6 +179,20 @@ if command -v man >/dev/null && command -v lexgrog >/dev/null; then
 		check "lexgrog $page: whatis reads \"$name - ...\"" \
 			test -n "$(grep -F "\"$name - " <<<"$what")"
 	done
+	# what an operator looks up in them
+	# man_says PAGE REGEX: the rendered page has a line matching REGEX
+	man_says() { MANWIDTH=200 man -l "$D/usr/share/man/$1" 2>/dev/null | grep -Eq -- "$2"; }
+	check "natsyncd(8) documents --check-start" man_says man8/natsyncd.8 'natsyncd -c FILE --check-start'
+	check "natsyncd(8) documents exit status 3 (another natsyncd owns the pin path)" \
+		man_says man8/natsyncd.8 'Exit status: 0 ok, 1 error.*2 usage, 3'
+	check "natsyncd(8) documents the refusal without CAP_SYS_ADMIN" \
+		man_says man8/natsyncd.8 'without CAP_SYS_ADMIN'
+	check "natsyncctl(8) documents exit statuses 1 usage, 2 unreachable, 3 refused" \
+		bash -c "$(declare -f man_says); D='$D'; man_says man8/natsyncctl.8 '^ +1 +usage +error' &&
+			 man_says man8/natsyncctl.8 '^ +2 +the +daemon +could +not +be' &&
+			 man_says man8/natsyncctl.8 '^ +3 +the +daemon +refused'"
+	check "natsyncctl(8) documents show metrics" man_says man8/natsyncctl.8 'show metrics'
+	check "natsync.conf(5) documents metrics.listen" man_says man5/natsync.conf.5 'listen'
 else
 	skip "man or lexgrog not installed (Debian package man-db; make deps)"
 fi
