@@ -186,12 +186,13 @@ const struct ns_stat_field ns_daemon_stat_fields[] = {
 	ST(nat64_sessions_seen, false, "NAT64 sessions at the last aging cycle"),
 	ST(aging_deferred, true, "sweep records left for a later aging cycle"),
 	ST(reloads_deferred, true, "reloads applied by the reload timer, not at once"),
-	ST(ipfix_records, true, "IPFIX data records exported"),
+	ST(ipfix_records, true, "IPFIX records encoded"),
 	ST(ipfix_templates, true, "IPFIX template sets sent (start, refresh)"),
 	ST(ipfix_messages, true, "IPFIX messages sent, per collector"),
 	ST(ipfix_drops, true, "IPFIX messages dropped: socket buffer full"),
 	ST(ipfix_send_errors, true, "IPFIX sends or encodings that failed otherwise"),
 	ST(ipfix_unresolved, true, "IPFIX NAT64 events whose IPv6 side was gone"),
+	ST(sessions_cleared, true, "sessions deleted by natsyncctl clear sessions"),
 #undef ST
 };
 const size_t ns_n_daemon_stat_fields = NS_ARRAY_SIZE(ns_daemon_stat_fields);

@@ -36,6 +36,12 @@ const struct ctl_command ctl_commands[] = {
 	  "redundancy role, peer and readiness" },
 	{ CTL_SHOW_METRICS, { "show", "metrics" }, 0, "",
 	  "every figure as Prometheus text (node_exporter's textfile collector)" },
+	{ CTL_SHOW_SUBSCRIBER, { "show", "subscriber" }, CTL_BIT(CTL_ARG_SRC), "ADDR",
+	  "one subscriber: its sessions, NAT ports, paired address" },
+	{ CTL_CLEAR_SESSIONS, { "clear", "sessions" }, ARGS_SESSIONS & ~CTL_BIT(CTL_ARG_LIMIT),
+	  "[src=A[/N]] [dst=A[/N]] [nat=A[/N]] [proto=tcp|udp|icmp|N] [sport=P] [dport=P] "
+	  "[nport=P] [svc=NAME] [state=STATE]",
+	  "drop the matching sessions here (a primary's backup drops them too)" },
 	{ CTL_SWITCHOVER, { "switchover", NULL }, CTL_BIT(CTL_ARG_FORCE), "[force=1]",
 	  "hand the primary role to the peer" },
 	{ CTL_ROLE_PRIMARY, { "role", "primary" }, 0, "",
@@ -46,6 +52,24 @@ const struct ctl_command ctl_commands[] = {
 	  "re-read the configuration file and apply it if valid" },
 };
 const size_t ctl_n_commands = NS_ARRAY_SIZE(ctl_commands);
+
+/* Commands with one required argument that may also be written bare:
+ * "show subscriber 100.64.0.10" = "show subscriber src=100.64.0.10". */
+static const struct {
+	enum ctl_cmd cmd;
+	enum ctl_arg arg;
+} bare_args[] = {
+	{ CTL_SHOW_SUBSCRIBER, CTL_ARG_SRC },
+};
+
+/* The argument a bare word of cmd stands for (required), or CTL_ARG_MAX. */
+static enum ctl_arg bare_arg(enum ctl_cmd cmd)
+{
+	for (size_t i = 0; i < NS_ARRAY_SIZE(bare_args); i++)
+		if (bare_args[i].cmd == cmd)
+			return bare_args[i].arg;
+	return CTL_ARG_MAX;
+}
 
 static const char *const arg_names[CTL_ARG_MAX] = {
 	[CTL_ARG_JSON] = "json",   [CTL_ARG_SRC] = "src",     [CTL_ARG_DST] = "dst",
@@ -386,6 +410,13 @@ static int parse_arg(struct ctl_request *req, char *tok, char *err, size_t errle
 	char cname[32];
 	int a;
 
+	if (!eq && bare_arg(req->cmd) != CTL_ARG_MAX && !(req->have & CTL_BIT(bare_arg(req->cmd)))) {
+		a = bare_arg(req->cmd);
+		if (parse_value(req, a, arg_names[a], tok, err, errlen))
+			return -1;
+		req->have |= CTL_BIT(a);
+		return 0;
+	}
 	if (!eq || eq == tok)
 		return fail(err, errlen, "expected key=value, got '%s'", tok);
 	*eq = '\0';
@@ -433,6 +464,8 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	char buf[CTL_MAX_LINE];
 	char *tok[CTL_MAX_TOKENS], *save = NULL, *t;
 	size_t ntok = 0, used = 0;
+	enum ctl_arg a;
+	char cname[32];
 
 	request_init(req);
 	if (!line)
@@ -463,6 +496,11 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	for (size_t i = used; i < ntok; i++)
 		if (parse_arg(req, tok[i], err, errlen))
 			return -1;
+	a = bare_arg(req->cmd);
+	if (a != CTL_ARG_MAX && !(req->have & CTL_BIT(a)))
+		return fail(err, errlen, "missing argument '%s' for '%s' (usage: %s %s)",
+			    arg_names[a], ctl_command_name(req->cmd, cname, sizeof(cname)), cname,
+			    ctl_command_find(req->cmd)->usage);
 	if ((req->have & CTL_BIT(CTL_ARG_STATE)) && (req->have & CTL_BIT(CTL_ARG_PROTO)) &&
 	    req->proto != IPPROTO_TCP)
 		return fail(err, errlen, "state= applies to proto=tcp only");

@@ -17,6 +17,7 @@
  *   request  = command *( key "=" value )
  *   command  = "show" ( "sessions" | "pools" | "counters" | "config" |
  *                       "status" | "sync" | "redundancy" | "metrics" )
+ *            | "show" "subscriber" ADDR | "clear" "sessions"
  *            | "switchover" | "reload"
  * Every command word may be abbreviated to an unambiguous prefix ("sh sess").
  * Every command takes json=0|1; the keys allowed per command are in the
@@ -54,6 +55,8 @@ enum ctl_cmd {
 	CTL_ROLE_PRIMARY,       /* role-control external: keepalived notify */
 	CTL_ROLE_BACKUP,
 	CTL_SHOW_METRICS,       /* Prometheus text exposition (metrics.c) */
+	CTL_SHOW_SUBSCRIBER,    /* one subscriber's sessions and bindings (subscriber.c) */
+	CTL_CLEAR_SESSIONS,     /* drop sessions by filter (clear.c) */
 	CTL_CMD_MAX,
 };
 

@@ -56,6 +56,7 @@ struct ns_daemon_stats {
 	uint64_t ipfix_drops;         /* messages dropped: socket buffer full */
 	uint64_t ipfix_send_errors;   /* sends or encodings that failed otherwise */
 	uint64_t ipfix_unresolved;    /* NAT64 events whose IPv6 side was gone */
+	uint64_t sessions_cleared;    /* deleted by natsyncctl clear sessions */
 };
 
 struct ns_daemon {

@@ -113,6 +113,8 @@ static void usage(FILE *f)
 		"  natsyncctl show sessions src=100.64.0.10 proto=tcp state=established\n"
 		"  natsyncctl -j show sessions nat=203.0.113.0/29 limit=50 | jq .count\n"
 		"  natsyncctl sh po pool=pool-a\n"
+		"  natsyncctl show subscriber 100.64.0.10\n"
+		"  natsyncctl clear sessions src=100.64.0.10 proto=udp\n"
 		"  natsyncctl -s /run/natsync-b.sock show config\n"
 		"\nOffline (no daemon): deterministic NAT (RFC 7422) from the config file:\n"
 		"  natsyncctl -c CONFIG lookup A.B.C.D:PORT   which subscriber had this pool port\n"

@@ -22,6 +22,12 @@
 #  m4  GET /other: 404; POST /metrics: 405
 #  m5  a listen address the box does not have: natsyncd refuses to start
 #      (exit 1, "metrics: cannot listen on ..."), nothing is left behind
+#  s1  show subscriber ADDR: its sessions (the same as show sessions src=),
+#      its NAT ports in the pool, no port block; an unknown address shows
+#      nothing; a prefix is refused
+#  k1  clear sessions src= proto=udp drops exactly those (TCP kept), counted
+#      in sessions_cleared; aging then releases their port (held); a new
+#      flow works; clear sessions with no filter empties the table
 #  x1  natsyncctl exit statuses for every command: 0 answered, 1 usage error
 #      (bad argument, nothing sent), 2 daemon unreachable, 3 refused
 #  x2  a bad config on disk does not stop `natsyncctl -s SOCK`; `-c BAD`
@@ -257,6 +263,70 @@ http_code()
 check "m4 GET /other: 404" test "$(http_code "http://$METRICS_ADDR/other")" = 404
 check "m4 POST /metrics: 405" test "$(http_code -X POST -d x "$URL")" = 405
 
+# ---- s1/k1: show subscriber, clear sessions ---------------------------------
+# sub_py PYTHON-EXPR: evaluate EXPR over show subscriber 100.64.0.10's JSON (j).
+sub_py()
+{
+	nsd_ctl "$SOCK" -j show subscriber "$LAB_CLI_ADDR" | json_get "$1"
+}
+sessions_of() # sessions_of ARGS...: how many sessions show sessions matches
+{
+	nsd_ctl "$SOCK" -j show sessions "$@" | json_get 'j["matched"]'
+}
+subscriber_view()
+{
+	local total listed
+
+	nsd_ctl "$SOCK" show subscriber "$LAB_CLI_ADDR" || return 1
+	total=$(sub_py 'j["sessions"]["total"]') || return 1
+	listed=$(sessions_of src="$LAB_CLI_ADDR") || return 1
+	echo "subscriber: $total sessions, show sessions src=: $listed"
+	[ "$total" -ge 3 ] && [ "$total" -eq "$listed" ] || return 1
+	sub_py 'all(p["nat"]["addr"].startswith("203.0.113.") and p["status"] == "in_use"
+		    for p in j["ports"]["list"]) and j["ports"]["in_use"] >= 2 and
+		 j["subscriber"] == "100.64.0.10" and j["port_blocks"] == [] and
+		 j["sessions"]["udp"] >= 1 and j["sessions"]["tcp"] >= 1' | grep -qx true
+}
+check "s1 show subscriber 100.64.0.10: its sessions (as show sessions src=) and NAT ports" \
+	subscriber_view
+check "s1 show subscriber of an address with nothing: 0 sessions, no port" \
+	bash -c "$(declare -f nsd_ctl json_get); NATSYNCCTL=$NATSYNCCTL;
+		 nsd_ctl $SOCK -j show subscriber 100.64.0.99 |
+		 json_get 'j[\"sessions\"][\"total\"] == 0 and j[\"ports\"][\"list\"] == []' |
+		 grep -qx true"
+check "s1 show subscriber of a prefix: refused (exit 3)" \
+	bash -c "'$NATSYNCCTL' -s $SOCK show subscriber 100.64.0.0/24; [ \$? -eq 3 ]"
+clear_udp()
+{
+	local tcp_before out
+
+	tcp_before=$(sessions_of proto=tcp) || return 1
+	out=$(nsd_ctl "$SOCK" clear sessions src="$LAB_CLI_ADDR" proto=udp) || return 1
+	echo "$out"
+	grep -Eq '^[1-9][0-9]* sessions cleared \([1-9][0-9]* matched\)$' <<<"$out" || return 1
+	[ "$(sessions_of proto=udp)" -eq 0 ] || { echo "udp sessions left"; return 1; }
+	[ "$(sessions_of proto=tcp)" -eq "$tcp_before" ] || { echo "tcp sessions touched"; return 1; }
+	nsd_ctl "$SOCK" -j show counters | json_get 'j["daemon"]["sessions_cleared"] >= 1' |
+		grep -qx true
+}
+check "k1 clear sessions src= proto=udp: those gone, the TCP ones kept, counted" clear_udp
+udp_port_held()
+{
+	sub_py 'any(p["proto"] == "udp" for p in j["ports"]["list"]) and
+		all(p["status"] == "held" for p in j["ports"]["list"] if p["proto"] == "udp")' |
+		grep -qx true
+}
+check "k1 the cleared session's UDP port is released by aging (held, RFC 6888)" \
+	wait_for 20 udp_port_held
+check "k1 a new UDP flow after the clear works (a new session)" \
+	bash -c "$(declare -f udp_request); udp_request $P-cli $LAB_SRV_ADDR 5353 40002 again |
+		 grep -q 'from=203.0.113'"
+check "k1 clear sessions svc=nosuch: refused (exit 3)" \
+	bash -c "'$NATSYNCCTL' -s $SOCK clear sessions svc=nosuch; [ \$? -eq 3 ]"
+check "k1 clear sessions (all): the table is empty" \
+	bash -c "$(declare -f nsd_ctl json_get sessions_of); NATSYNCCTL=$NATSYNCCTL SOCK=$SOCK;
+		 nsd_ctl $SOCK clear sessions && [ \$(sessions_of) -eq 0 ]"
+
 # ---- x1: natsyncctl exit statuses -----------------------------------------
 # exits RC ARGS...: natsyncctl ARGS ends with exit status RC.
 exits()
@@ -285,6 +355,8 @@ show counters|0
 show config|0
 show status|0
 show metrics|0
+show subscriber 100.64.0.10|0
+clear sessions proto=99|0
 show sync|3
 show redundancy|3
 switchover|3
@@ -293,7 +365,7 @@ role backup|3
 reload|0
 EOF
 check "x1 every command of --help is in this list" \
-	bash -c "[ \$('$NATSYNCCTL' --help | sed -n '/^Commands/,/^Arguments/p' | grep -c '^  [a-z]') -eq 12 ]"
+	bash -c "[ \$('$NATSYNCCTL' --help | sed -n '/^Commands/,/^Arguments/p' | grep -c '^  [a-z]') -eq 14 ]"
 check "x1 refused by the daemon: unknown service set, exit 3" \
 	exits 3 -s "$SOCK" show sessions svc=nosuch
 check "x1 bad option: exit 1" exits 1 --nosuchoption show status

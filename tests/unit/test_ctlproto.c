@@ -55,6 +55,10 @@ Test(ctlproto, every_command_parses)
 		{ "sw", CTL_SWITCHOVER },                 { "rel", CTL_RELOAD },
 		{ "  show\t status  ", CTL_SHOW_STATUS }, { "show status\n", CTL_SHOW_STATUS },
 		{ "show status\r\n", CTL_SHOW_STATUS },
+		{ "show metrics", CTL_SHOW_METRICS },     { "show m", CTL_SHOW_METRICS },
+		{ "show subscriber 100.64.0.10", CTL_SHOW_SUBSCRIBER },
+		{ "show su src=100.64.0.10", CTL_SHOW_SUBSCRIBER },
+		{ "clear sessions", CTL_CLEAR_SESSIONS }, { "cl s proto=udp", CTL_CLEAR_SESSIONS },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -70,13 +74,19 @@ Test(ctlproto, json_on_every_command)
 	char line[64], name[32];
 
 	for (size_t i = 0; i < ctl_n_commands; i++) {
-		snprintf(line, sizeof(line), "%s json=1",
-			 ctl_command_name(ctl_commands[i].cmd, name, sizeof(name)));
+		/* show subscriber needs its address */
+		bool addr = ctl_commands[i].cmd == CTL_SHOW_SUBSCRIBER;
+
+		snprintf(line, sizeof(line), "%s%s json=1",
+			 ctl_command_name(ctl_commands[i].cmd, name, sizeof(name)),
+			 addr ? " 100.64.0.10" : "");
 		cr_assert_eq(parse(line), 0, "'%s': %s", line, err);
 		cr_assert_eq(req.cmd, ctl_commands[i].cmd);
 		cr_assert(req.json);
-		cr_assert_eq(req.have, CTL_BIT(CTL_ARG_JSON));
-		snprintf(line, sizeof(line), "%s json=0", name);
+		cr_assert_eq(req.have, CTL_BIT(CTL_ARG_JSON) | (addr ? CTL_BIT(CTL_ARG_SRC) : 0));
+		if (addr)
+			cr_assert_eq(req.src_addr, htonl(0x6440000a));
+		snprintf(line, sizeof(line), "%s%s json=0", name, addr ? " 100.64.0.10" : "");
 		cr_assert_eq(parse(line), 0, "'%s': %s", line, err);
 		cr_assert_not(req.json);
 	}
@@ -148,12 +158,19 @@ Test(ctlproto, errors_are_exact)
 		{ "show foo", "unknown command 'show foo'" },
 		{ "shows sessions", "unknown command 'shows'" },
 		{ "s", "ambiguous command 's' (show, switchover)" },
-		{ "show s", "ambiguous command 'show s' (sessions, status, sync)" },
+		{ "show s", "ambiguous command 'show s' (sessions, status, sync, subscriber)" },
+		{ "show subscriber", "missing argument 'src' for 'show subscriber' (usage: show "
+				     "subscriber ADDR)" },
+		{ "show subscriber 100.64.0.1 100.64.0.2", "expected key=value, got '100.64.0.2'" },
+		{ "show subscriber 100.64.0.1 src=100.64.0.2", "duplicate argument 'src'" },
+		{ "show subscriber nothost", "bad address 'nothost' for 'src'" },
+		{ "clear sessions limit=5", "unknown argument 'limit' for 'clear sessions'" },
+		{ "clear", "incomplete command 'clear' (expected sessions)" },
 		{ "show co", "ambiguous command 'show co' (counters, config)" },
 		{ "show", "incomplete command 'show' (expected sessions, pools, counters, config, "
-			  "status, sync, redundancy, metrics)" },
+			  "status, sync, redundancy, metrics, subscriber)" },
 		{ "show json=1", "incomplete command 'show' (expected sessions, pools, counters, "
-				 "config, status, sync, redundancy, metrics)" },
+				 "config, status, sync, redundancy, metrics, subscriber)" },
 		{ "json=1 show status", "expected a command before 'json=1'" },
 		{ "reload now", "expected key=value, got 'now'" },
 		{ "show status =1", "expected key=value, got '=1'" },
@@ -540,6 +557,11 @@ Test(ctlproto, table_is_consistent)
 		cr_assert_not_null(e->help);
 		cr_assert_not_null(e->usage);
 		ctl_command_name(c, name, sizeof(name));
+		/* show subscriber takes its address as a bare word, as its usage says */
+		if (c == CTL_SHOW_SUBSCRIBER) {
+			cr_assert_str_eq(e->usage, "ADDR");
+			strcat(name, " 100.64.0.10");
+		}
 		cr_assert_eq(parse(name), 0, "'%s' does not parse: %s", name, err);
 		cr_assert_eq(req.cmd, c);
 	}
