@@ -3,6 +3,8 @@
 #   make            build build/natsyncd, build/natsyncctl and the BPF objects
 #   make test       (root) install missing packages, run every test
 #   make demo       (root) the veth-namespace demo
+#   make lab        (root) the namespaces of the README's "Run a box by hand"
+#                   (configs/single-box.cfg's interfaces); make lab-clean
 #   make bench      (root) benchmarks; BENCH_QUICK=1 for a short smoke run
 #   make deps       (root) install the Debian packages natsync needs
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (default 60) each
@@ -69,7 +71,7 @@ BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 ASAN_BINS := $(BUILD)/asan/natsyncd $(BUILD)/asan/natsyncctl
 
 .PHONY: all clean test demo bench deps unit bpftest netns ha-load fuzz fuzz-regress asan-unit FORCE \
-	man install uninstall install-test
+	man install uninstall install-test lab lab-clean
 # keep the BPF objects (intermediates of the skeletons) for bpftool and the loader
 .SECONDARY:
 all: $(BUILD)/natsyncd $(BUILD)/natsyncctl
@@ -154,6 +156,14 @@ test:
 
 demo:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all && NATSYNC_BUILD=$(BUILD) scripts/demo.sh
+
+# The README's "Run a box by hand" lab: nsd-cli -- nsd-box -- nsd-srv, left
+# in place (scripts/lab.sh); lab-clean stops its natsyncd and purges its pins.
+lab:
+	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) scripts/lab.sh up
+
+lab-clean:
+	@$(AS_ROOT); NATSYNC_BUILD=$(BUILD) scripts/lab.sh down
 
 bench:
 	@$(AS_ROOT); scripts/deps.sh && $(MAKE) all $(BUILD)/bench_pkt && BUILD=$(BUILD) tests/bench/run.sh
