@@ -113,14 +113,11 @@ int ns_clear_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_
 	struct ns_sublimit_acc subs = { 0 };
 	struct ctl_request r = *req;
 	uint64_t matched = 0, cleared = 0;
-	char err[CTL_ERR_MAX];
 	int ret;
 
 	(void)arg;
-	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)) ||
-	    ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
-			 sizeof(struct ns_session), err, sizeof(err)))
-		return ctl_out_error(out, "%s", err);
+	if (ctl_sessions_ready(d, &r, out))
+		return -1;
 	ret = clear_table(d, &r, d->fd.sessions, d->fd.session_rev, sizeof(struct ns_tuple), &subs,
 			  &matched, &cleared);
 	/* src= names an IPv4 subscriber: NAT64 ones are IPv6 (as show sessions) */

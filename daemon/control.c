@@ -77,7 +77,7 @@ int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
 
 /* ---- small formatting helpers ------------------------------------------ */
 
-static const char *fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len)
+const char *ctl_fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len)
 {
 	char ip[INET_ADDRSTRLEN];
 
@@ -85,7 +85,7 @@ static const char *fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t 
 	return buf;
 }
 
-static void json_ep(struct ctl_json *j, const char *key, uint32_t be_addr, uint16_t be_port)
+void ctl_json_ep(struct ctl_json *j, const char *key, uint32_t be_addr, uint16_t be_port)
 {
 	char ip[INET_ADDRSTRLEN];
 
@@ -195,11 +195,11 @@ static void session_json(struct sess_walk *w, const struct ns_session *s,
 		json_ep6(j, "inside", k6->saddr, k6->sport);
 		json_ep6(j, "remote6", k6->daddr, k6->dport);
 	} else {
-		json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
+		ctl_json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
 	}
-	json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
-	json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
-	json_ep(j, "outside_remote", s->out_key.saddr, s->out_key.sport);
+	ctl_json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
+	ctl_json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
+	ctl_json_ep(j, "outside_remote", s->out_key.saddr, s->out_key.sport);
 	ctl_json_kv_string(j, "state", ns_tcp_state_name(s->tcp_state));
 	json_name(j, "svc", svc_name(c, s->svc_set));
 	ctl_json_kv_string(j, "nat_type", ns_nat_type_name(s->nat_type));
@@ -252,10 +252,10 @@ static void session_text(struct sess_walk *w, const struct ns_session *s,
 	if (k6)
 		fmt_ep6(k6->saddr, k6->sport, in, sizeof(in));
 	else
-		fmt_ep(s->in_key.saddr, s->in_key.sport, in, sizeof(in));
+		ctl_fmt_ep(s->in_key.saddr, s->in_key.sport, in, sizeof(in));
 	fprintf(w->out->f, SESS_ROW_FMT, ns_proto_name(s->in_key.proto), in,
-		fmt_ep(s->in_key.daddr, s->in_key.dport, rem, sizeof(rem)),
-		fmt_ep(s->out_key.daddr, s->out_key.dport, nat, sizeof(nat)),
+		ctl_fmt_ep(s->in_key.daddr, s->in_key.dport, rem, sizeof(rem)),
+		ctl_fmt_ep(s->out_key.daddr, s->out_key.dport, nat, sizeof(nat)),
 		ns_tcp_state_name(s->tcp_state), svc, ns_nat_type_name(s->nat_type),
 		(unsigned long long)age, (unsigned long long)idle,
 		(unsigned long long)(idle < tmo ? tmo - idle : 0),
@@ -299,19 +299,27 @@ static void session64_visit(const void *key, const void *val, void *arg)
 	session_show(arg, val, key);
 }
 
+int ctl_sessions_ready(struct ns_daemon *d, struct ctl_request *r, struct ctl_out *out)
+{
+	char err[CTL_ERR_MAX];
+
+	if (ctl_request_resolve(r, &d->conf, err, sizeof(err)) ||
+	    ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
+			 sizeof(struct ns_session), err, sizeof(err)))
+		return ctl_out_error(out, "%s", err);
+	return 0;
+}
+
 static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 			 struct ctl_out *out, void *arg)
 {
 	struct ctl_request r = *req;
 	struct sess_walk w = { .d = d, .req = &r, .out = out, .now = ns_now() };
-	char err[CTL_ERR_MAX];
 	int ret;
 
 	(void)arg;
-	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)) ||
-	    ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
-		      sizeof(struct ns_session), err, sizeof(err)))
-		return ctl_out_error(out, "%s", err);
+	if (ctl_sessions_ready(d, &r, out))
+		return -1;
 	if (out->j) {
 		ctl_json_start_object(out->j);
 		ctl_json_key(out->j, "sessions");

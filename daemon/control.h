@@ -47,6 +47,19 @@ struct ctl_out {
 typedef int (*ns_ctl_handler)(struct ns_daemon *d, const struct ctl_request *req,
 			      struct ctl_out *out, void *arg);
 
+/* "a.b.c.d:port" of a network-order address and port into buf; returns buf. */
+const char *ctl_fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len);
+
+/* key: {"addr": "a.b.c.d", "port": N} (network-order address and port). */
+void ctl_json_ep(struct ctl_json *j, const char *key, uint32_t be_addr, uint16_t be_port);
+
+/*
+ * ctl_sessions_ready - before a walk of the sessions by req's filters
+ * (show sessions, clear sessions): resolve its names (svc=) and check the
+ * session map's layout. 0, or -1 with the reason set in out.
+ */
+int ctl_sessions_ready(struct ns_daemon *d, struct ctl_request *r, struct ctl_out *out);
+
 /* Set out->err from a printf format; always returns -1. */
 int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

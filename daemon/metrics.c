@@ -187,21 +187,11 @@ struct sess_count {
 	int fam;
 };
 
-static int proto_index(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return PP_TCP;
-	case IPPROTO_UDP: return PP_UDP;
-	case IPPROTO_ICMP: return PP_ICMP;
-	default: return PP_OTHER;
-	}
-}
-
 static void sess_visit(const void *key, const void *val, void *arg)
 {
 	const struct ns_session *v = val;
 	struct sess_count *c = arg;
-	int pi = proto_index(v->in_key.proto);
+	int pi = pool_proto_index(v->in_key.proto);
 
 	(void)key;
 	c->n[c->fam][pi][pi == PP_TCP && v->tcp_state < NS_TCP_STATE_MAX ? v->tcp_state : 0]++;

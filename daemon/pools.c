@@ -9,7 +9,7 @@
 
 const char *const pp_names[PP_MAX] = { "tcp", "udp", "icmp", "other" };
 
-static int pp_index(uint8_t proto)
+int pool_proto_index(uint8_t proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP: return PP_TCP;
@@ -28,9 +28,9 @@ static void port_visit(const void *key, const void *val, void *arg)
 	if (v->pool_id >= NS_MAX_POOLS)
 		return; /* static (basic-nat44) bindings belong to no pool */
 	if (v->flags & NS_PORT_F_HOLD)
-		u->held[v->pool_id][pp_index(k->proto)]++;
+		u->held[v->pool_id][pool_proto_index(k->proto)]++;
 	else
-		u->in_use[v->pool_id][pp_index(k->proto)]++;
+		u->in_use[v->pool_id][pool_proto_index(k->proto)]++;
 }
 
 static void paired_visit(const void *key, const void *val, void *arg)

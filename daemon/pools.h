@@ -17,6 +17,9 @@
 enum { PP_TCP, PP_UDP, PP_ICMP, PP_OTHER, PP_MAX };
 extern const char *const pp_names[PP_MAX];
 
+/* The PP_* slot a protocol's ports are counted in. */
+int pool_proto_index(uint8_t proto);
+
 struct pool_usage {
 	uint64_t in_use[NS_MAX_POOLS][PP_MAX];
 	uint64_t held[NS_MAX_POOLS][PP_MAX];   /* released, in their hold time */

@@ -29,16 +29,6 @@ struct sub_walk {
 	uint32_t n_paired;
 };
 
-static int proto_slot(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return PP_TCP;
-	case IPPROTO_UDP: return PP_UDP;
-	case IPPROTO_ICMP: return PP_ICMP;
-	default: return PP_OTHER;
-	}
-}
-
 static void on_session(const void *key, const void *val, void *arg)
 {
 	const struct ns_session *s = val;
@@ -47,7 +37,7 @@ static void on_session(const void *key, const void *val, void *arg)
 	(void)key;
 	if (!ctl_session_matches(w->req, s))
 		return;
-	w->sessions[proto_slot(s->in_key.proto)]++;
+	w->sessions[pool_proto_index(s->in_key.proto)]++;
 	w->n_sessions++;
 	if (w->n_rows < SUB_MAX_ROWS)
 		w->rows[w->n_rows++] = *s;
@@ -86,25 +76,6 @@ static const char *pool_of(const struct ns_config *c, unsigned int id)
 	return id < c->n_pools && id < NS_MAX_POOLS ? c->pool_names[id] : "-";
 }
 
-static const char *ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	snprintf(buf, len, "%s:%u", ns_fmt_ip(be_addr, ip, sizeof(ip)), ntohs(be_port));
-	return buf;
-}
-
-static void json_ep(struct ctl_json *j, const char *key, uint32_t be_addr, uint16_t be_port)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	ctl_json_key(j, key);
-	ctl_json_start_object(j);
-	ctl_json_kv_string(j, "addr", ns_fmt_ip(be_addr, ip, sizeof(ip)));
-	ctl_json_kv_uint(j, "port", ntohs(be_port));
-	ctl_json_end_object(j);
-}
-
 static void sub_json(struct ctl_json *j, const struct ns_config *c, const struct sub_walk *w)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -123,9 +94,9 @@ static void sub_json(struct ctl_json *j, const struct ns_config *c, const struct
 
 		ctl_json_start_object(j);
 		ctl_json_kv_string(j, "proto", ns_proto_name(s->in_key.proto));
-		json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
-		json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
-		json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
+		ctl_json_ep(j, "inside", s->in_key.saddr, s->in_key.sport);
+		ctl_json_ep(j, "remote", s->in_key.daddr, s->in_key.dport);
+		ctl_json_ep(j, "nat", s->out_key.daddr, s->out_key.dport);
 		ctl_json_kv_string(j, "state", ns_tcp_state_name(s->tcp_state));
 		ctl_json_end_object(j);
 	}
@@ -140,7 +111,7 @@ static void sub_json(struct ctl_json *j, const struct ns_config *c, const struct
 	for (uint32_t i = 0; i < w->n_ports; i++) {
 		ctl_json_start_object(j);
 		ctl_json_kv_string(j, "proto", ns_proto_name(w->ports[i].k.proto));
-		json_ep(j, "nat", w->ports[i].k.addr, w->ports[i].k.port);
+		ctl_json_ep(j, "nat", w->ports[i].k.addr, w->ports[i].k.port);
 		ctl_json_kv_uint(j, "inside_port", ntohs(w->ports[i].v.in_port));
 		ctl_json_kv_string(j, "pool", pool_of(c, w->ports[i].v.pool_id));
 		ctl_json_kv_string(j, "status",
@@ -184,7 +155,7 @@ static void sub_text(FILE *f, const struct ns_config *c, const struct sub_walk *
 	for (uint32_t i = 0; i < w->n_ports; i++)
 		fprintf(f, "  %-5s %-21s inside port %-5u pool %-12s %s\n",
 			ns_proto_name(w->ports[i].k.proto),
-			ep(w->ports[i].k.addr, w->ports[i].k.port, a, sizeof(a)),
+			ctl_fmt_ep(w->ports[i].k.addr, w->ports[i].k.port, a, sizeof(a)),
 			ntohs(w->ports[i].v.in_port), pool_of(c, w->ports[i].v.pool_id),
 			w->ports[i].v.flags & NS_PORT_F_HOLD ? "held" : "in use");
 	fprintf(f, "port blocks    none (ports are allocated one at a time)\n");
@@ -192,9 +163,9 @@ static void sub_text(FILE *f, const struct ns_config *c, const struct sub_walk *
 		const struct ns_session *s = &w->rows[i];
 
 		fprintf(f, "  %-5s %-21s -> %-21s as %-21s %s\n", ns_proto_name(s->in_key.proto),
-			ep(s->in_key.saddr, s->in_key.sport, a, sizeof(a)),
-			ep(s->in_key.daddr, s->in_key.dport, b, sizeof(b)),
-			ep(s->out_key.daddr, s->out_key.dport, n, sizeof(n)),
+			ctl_fmt_ep(s->in_key.saddr, s->in_key.sport, a, sizeof(a)),
+			ctl_fmt_ep(s->in_key.daddr, s->in_key.dport, b, sizeof(b)),
+			ctl_fmt_ep(s->out_key.daddr, s->out_key.dport, n, sizeof(n)),
 			ns_tcp_state_name(s->tcp_state));
 	}
 	if (w->n_sessions > w->n_rows)
