@@ -92,7 +92,19 @@ static const char *const counter_help[NS_CNT_MAX] = {
 	[NS_CNT_DROP_IPV6_EXTHDR] = "dropped: NAT64, IPv6 extension header not handled",
 	[NS_CNT_NAT64_OUT] = "NAT64: IPv6 packets translated to IPv4",
 	[NS_CNT_NAT64_IN] = "NAT64: IPv4 packets translated to IPv6",
+	[NS_CNT_FRAG_HELD] = "fragments held until their first fragment arrives",
+	[NS_CNT_FRAG_FIRST] = "first fragments translated and tracked",
+	[NS_CNT_FRAG_XLATED] = "later fragments translated as their first",
+	[NS_CNT_FRAG_UNKNOWN] = "later fragments without a known first one",
+	[NS_CNT_FRAG_TRACK_FULL] = "datagrams not tracked: fragment table full",
+	[NS_CNT_FRAG_HOLD_FULL] = "fragments not held: hold limit reached",
+	[NS_CNT_FRAG_TIMEOUT] = "tracked datagrams still incomplete at their timeout",
 };
+
+/* A counter added to enum ns_counter needs its HELP line here too (the
+ * metrics' test, metrics_render/a_line_per_counter, checks every one). */
+_Static_assert(NS_CNT_FRAG_TIMEOUT == NS_CNT_MAX - 1,
+	       "a counter was added to enum ns_counter: give it a HELP line in counters.c");
 
 const char *ns_counter_help(int idx)
 {

@@ -282,10 +282,10 @@ subscriber_view()
 	listed=$(sessions_of src="$LAB_CLI_ADDR") || return 1
 	echo "subscriber: $total sessions, show sessions src=: $listed"
 	[ "$total" -ge 3 ] && [ "$total" -eq "$listed" ] || return 1
-	sub_py 'all(p["nat"]["addr"].startswith("203.0.113.") and p["status"] == "in_use"
-		    for p in j["ports"]["list"]) and j["ports"]["in_use"] >= 2 and
+	sub_py '(all(p["nat"]["addr"].startswith("203.0.113.") and p["status"] == "in_use"
+		     for p in j["ports"]["list"]) and j["ports"]["in_use"] >= 2 and
 		 j["subscriber"] == "100.64.0.10" and j["port_blocks"] == [] and
-		 j["sessions"]["udp"] >= 1 and j["sessions"]["tcp"] >= 1' | grep -qx true
+		 j["sessions"]["udp"] >= 1 and j["sessions"]["tcp"] >= 1)' | grep -qx true
 }
 check "s1 show subscriber 100.64.0.10: its sessions (as show sessions src=) and NAT ports" \
 	subscriber_view
@@ -312,8 +312,8 @@ clear_udp()
 check "k1 clear sessions src= proto=udp: those gone, the TCP ones kept, counted" clear_udp
 udp_port_held()
 {
-	sub_py 'any(p["proto"] == "udp" for p in j["ports"]["list"]) and
-		all(p["status"] == "held" for p in j["ports"]["list"] if p["proto"] == "udp")' |
+	sub_py '(any(p["proto"] == "udp" for p in j["ports"]["list"]) and
+		 all(p["status"] == "held" for p in j["ports"]["list"] if p["proto"] == "udp"))' |
 		grep -qx true
 }
 check "k1 the cleared session's UDP port is released by aging (held, RFC 6888)" \
