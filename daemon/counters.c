@@ -99,11 +99,14 @@ static const char *const counter_help[NS_CNT_MAX] = {
 	[NS_CNT_FRAG_TRACK_FULL] = "datagrams not tracked: fragment table full",
 	[NS_CNT_FRAG_HOLD_FULL] = "fragments not held: hold limit reached",
 	[NS_CNT_FRAG_TIMEOUT] = "tracked datagrams still incomplete at their timeout",
+	[NS_CNT_PBA_BLOCK_NEW] = "port blocks given to subscribers",
+	[NS_CNT_PBA_MAX_BLOCKS] = "sessions refused: active block full and max-blocks-per-address reached",
+	[NS_CNT_PBA_NO_BLOCK] = "sessions refused: no free port block left on the subscriber's address",
 };
 
 /* A counter added to enum ns_counter needs its HELP line here too (the
  * metrics' test, metrics_render/a_line_per_counter, checks every one). */
-_Static_assert(NS_CNT_FRAG_TIMEOUT == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_PBA_NO_BLOCK == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: give it a HELP line in counters.c");
 
 const char *ns_counter_help(int idx)

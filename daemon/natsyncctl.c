@@ -337,7 +337,7 @@ static int det_lookup(const struct opts *o, int argc, char **argv)
 
 	if (argc != 1 || !o->config) {
 		fprintf(stderr, "natsyncctl: usage: natsyncctl -c CONFIG lookup A.B.C.D[:PORT]\n");
-		return EXIT_REFUSED;
+		return EXIT_USAGE;
 	}
 	conf = calloc(1, sizeof(*conf));
 	if (!conf)
