@@ -97,7 +97,7 @@ count_sessions()
 # blocks PIN: "addr block owner" of every block, sorted (raw map values)
 blocks()
 {
-	bpftool -j map dump pinned "$1/v2/ns_pba_blk" | python3 -c '
+	bpftool -j map dump pinned "$1/$NS_PIN_SUBDIR/ns_pba_blk" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     k = e.get("formatted", e)["key"]; v = e.get("formatted", e)["value"]
@@ -107,7 +107,7 @@ for e in json.load(sys.stdin):
 
 sub_blocks()
 {
-	bpftool -j map dump pinned "$1/v2/ns_pba" | python3 -c '
+	bpftool -j map dump pinned "$1/$NS_PIN_SUBDIR/ns_pba" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     k = e.get("formatted", e)["key"]; v = e.get("formatted", e)["value"]
