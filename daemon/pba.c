@@ -3,7 +3,8 @@
  * pba.c - port-block-allocation in natsyncd (see pba.h, bpf/pba.h).
  *
  * Every NS_PBA_SCAN_MS the blocks in ns_pba_blk are compared with the
- * ports in ns_ports (one batch walk of each map):
+ * ports in ns_ports (one batch walk of each map, in slices of 2 ms on the
+ * event loop):
  *  - a block not logged yet gets its PORT_BLOCK_ALLOC line (active box);
  *  - with interim-logging-interval, a PORT_BLOCK_ACTIVE line per interval;
  *  - a block no port of which is in ns_ports any more (its sessions ended
@@ -21,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -141,51 +145,24 @@ static bool set_has(const struct blkset *s, uint64_t id)
 	return false;
 }
 
-/* Every block of a PBA pool that has at least one port in ns_ports. */
-static int live_blocks(struct ns_daemon *d, size_t nblocks, struct blkset *s)
+/* Grow the set to hold more than twice used entries. */
+static int set_reserve(struct blkset *s, size_t used)
 {
-	static struct ns_port_key keys[WALK_CHUNK];
-	static struct ns_port_val vals[WALK_CHUNK];
-	uint64_t token = 0;
-	bool first = true;
-	size_t used = 0;
-	int err;
+	struct blkset g;
 
-	s->cap = 64;
-	while (s->cap < 2 * nblocks + 2)
-		s->cap <<= 1;
-	s->slot = calloc(s->cap, sizeof(*s->slot));
-	if (!s->slot)
+	if (used * 2 <= s->cap)
+		return 0;
+	g.cap = s->cap ? s->cap * 2 : 64;
+	while (used * 2 > g.cap)
+		g.cap <<= 1;
+	g.slot = calloc(g.cap, sizeof(uint64_t));
+	if (!g.slot)
 		return -ENOMEM;
-	do {
-		__u32 n = WALK_CHUNK;
-
-		err = bpf_map_lookup_batch(d->fd.ports, first ? NULL : &token, &token, keys, vals,
-					   &n, NULL);
-		if (err && err != -ENOENT)
-			return err;
-		first = false;
-		for (__u32 i = 0; i < n; i++) {
-			const struct ns_pool_pba *c = pool_blocks(&d->conf, vals[i].pool_id);
-			uint32_t b;
-
-			if (!c || ns_pba_block_of(c, ntohs(keys[i].port), &b))
-				continue;
-			/* more live blocks than owned ones: grow the set */
-			if (++used * 2 > s->cap) {
-				struct blkset g = { calloc(s->cap * 2, sizeof(uint64_t)), s->cap * 2 };
-
-				if (!g.slot)
-					return -ENOMEM;
-				for (size_t j = 0; j < s->cap; j++)
-					if (s->slot[j])
-						set_put(&g, s->slot[j]);
-				free(s->slot);
-				*s = g;
-			}
-			set_put(s, blk_id(keys[i].addr, b, vals[i].pool_id));
-		}
-	} while (!err);
+	for (size_t j = 0; j < s->cap; j++)
+		if (s->slot[j])
+			set_put(&g, s->slot[j]);
+	free(s->slot);
+	*s = g;
 	return 0;
 }
 
@@ -235,108 +212,227 @@ static void unlist(struct ns_daemon *d, const struct ns_pba_blk_key *k, __be32 s
 		pba_st.errors++;
 }
 
-int ns_pba_scan(struct ns_daemon *d, uint64_t now)
+/*
+ * The scan, resumable: one batch of a map walk, or one block decided, per
+ * step, so the event loop runs it in slices of PBA_SLICE_NS (a walk of 2M
+ * ports at once held the loop ~1 s). The live set is built over several
+ * slices while ports come and go: a block it misses is re-checked port by
+ * port (block_in_use) before it is released, and a block younger than
+ * NS_PBA_GRACE_NS is never released, so a late picture can only delay a
+ * release, never cause a wrong one.
+ */
+#define PBA_SLICE_NS (2ull * 1000000)
+
+enum scan_phase { SC_IDLE, SC_BLOCKS, SC_PORTS, SC_DECIDE };
+
+static struct {
+	enum scan_phase ph;
+	uint64_t now, token;
+	bool first, active;
+	struct ns_pba_blk_key *k;  /* the blocks owned, [0, n) */
+	struct ns_pba_blk_val *v;
+	size_t n, cap, i, used;
+	struct blkset live;
+	int released, err;
+} sc;
+static int pba_kick = -1; /* eventfd: the next slice, after pending events */
+
+static void scan_start(struct ns_daemon *d, uint64_t now)
+{
+	sc.token = 0;
+	sc.ph = SC_BLOCKS;
+	sc.now = now;
+	sc.first = true;
+	sc.active = red_is_active(d);
+	sc.n = sc.i = sc.used = 0;
+	sc.released = sc.err = 0;
+	pba_st.scans++;
+}
+
+static void scan_end(void)
+{
+	if (sc.err) {
+		pba_st.errors++;
+		pr_warn("port blocks: scan failed: %s", strerror(-sc.err));
+	}
+	free(sc.live.slot);
+	free(sc.k);
+	free(sc.v);
+	sc.live = (struct blkset){ NULL, 0 };
+	sc.k = NULL;
+	sc.v = NULL;
+	sc.cap = 0;
+	sc.ph = SC_IDLE;
+}
+
+/* One batch of ns_pba_blk into sc.k/sc.v. */
+static int step_blocks(struct ns_daemon *d)
 {
 	static struct ns_pba_blk_key keys[WALK_CHUNK];
 	static struct ns_pba_blk_val vals[WALK_CHUNK];
-	struct ns_pba_blk_key *all_k = NULL;
-	struct ns_pba_blk_val *all_v = NULL;
-	size_t n_all = 0, cap = 0;
-	bool active = red_is_active(d), first = true;
-	struct blkset live = { NULL, 0 };
-	uint64_t token = 0;
-	int err, released = 0;
+	__u32 n = WALK_CHUNK;
+	int err = bpf_map_lookup_batch(d->fd.pba_blk, sc.first ? NULL : &sc.token, &sc.token,
+				       keys, vals, &n, NULL);
+
+	if (err && err != -ENOENT)
+		return err;
+	sc.first = false;
+	if (sc.n + n > sc.cap) {
+		size_t nc = sc.cap ? sc.cap * 2 : WALK_CHUNK;
+		void *a, *b;
+
+		while (nc < sc.n + n)
+			nc *= 2;
+		a = realloc(sc.k, nc * sizeof(*sc.k));
+		if (a)
+			sc.k = a;
+		b = realloc(sc.v, nc * sizeof(*sc.v));
+		if (b)
+			sc.v = b;
+		if (!a || !b)
+			return -ENOMEM;
+		sc.cap = nc;
+	}
+	memcpy(sc.k + sc.n, keys, n * sizeof(keys[0]));
+	memcpy(sc.v + sc.n, vals, n * sizeof(vals[0]));
+	sc.n += n;
+	if (err == -ENOENT) { /* all read */
+		pba_st.blocks = sc.n;
+		sc.ph = sc.n ? SC_PORTS : SC_IDLE;
+		sc.first = true;
+		return sc.n ? set_reserve(&sc.live, sc.n + 1) : 0;
+	}
+	return 0;
+}
+
+/* One batch of ns_ports: the blocks of PBA pools that hold a port. */
+static int step_ports(struct ns_daemon *d)
+{
+	static struct ns_port_key keys[WALK_CHUNK];
+	static struct ns_port_val vals[WALK_CHUNK];
+	__u32 n = WALK_CHUNK;
+	int err = bpf_map_lookup_batch(d->fd.ports, sc.first ? NULL : &sc.token, &sc.token, keys,
+				       vals, &n, NULL);
+
+	if (err && err != -ENOENT)
+		return err;
+	sc.first = false;
+	for (__u32 i = 0; i < n; i++) {
+		const struct ns_pool_pba *c = pool_blocks(&d->conf, vals[i].pool_id);
+		uint32_t b;
+
+		if (!c || ns_pba_block_of(c, ntohs(keys[i].port), &b))
+			continue;
+		if (set_reserve(&sc.live, ++sc.used))
+			return -ENOMEM;
+		set_put(&sc.live, blk_id(keys[i].addr, b, vals[i].pool_id));
+	}
+	if (err == -ENOENT)
+		sc.ph = SC_DECIDE;
+	return 0;
+}
+
+/* Block sc.i: release it, or log it (active box). */
+static void step_decide(struct ns_daemon *d)
+{
+	struct ns_pba_blk_key *k = &sc.k[sc.i];
+	struct ns_pba_blk_val *v = &sc.v[sc.i];
+	const struct ns_pool_pba *c = pool_blocks(&d->conf, k->pool_id);
+	uint64_t now = sc.now;
+	bool dirty = false;
+
+	if (++sc.i == sc.n)
+		sc.ph = SC_IDLE;
+	if (!c) {
+		/* a reload took blocks off this pool: its ports age out as
+		 * usual, the block goes */
+		bpf_map_delete_elem(d->fd.pba_blk, k);
+		unlist(d, k, v->in_addr);
+		return;
+	}
+	if (!set_has(&sc.live, blk_id(k->addr, k->block, k->pool_id)) &&
+	    now - v->alloc_ns >= NS_PBA_GRACE_NS && !block_in_use(d, c, k)) {
+		if (sc.active && (v->flags & NS_PBA_BLK_F_LOGGED))
+			log_block(d, "RELEASE", c, k, v, now);
+		bpf_map_delete_elem(d->fd.pba_blk, k);
+		unlist(d, k, v->in_addr);
+		pba_st.released++;
+		sc.released++;
+		return;
+	}
+	if (!sc.active)
+		return;
+	if (!(v->flags & NS_PBA_BLK_F_LOGGED)) {
+		log_block(d, "ALLOC", c, k, v, now);
+		v->flags |= NS_PBA_BLK_F_LOGGED;
+		v->logged_ns = now;
+		pba_st.logged_alloc++;
+		dirty = true;
+	} else if (c->interim_s && now - v->logged_ns >= (uint64_t)c->interim_s * 1000000000ull) {
+		log_block(d, "ACTIVE", c, k, v, now);
+		v->logged_ns = now;
+		pba_st.logged_interim++;
+		dirty = true;
+	}
+	/* only the daemon writes an existing entry: no lost update */
+	if (dirty && bpf_map_update_elem(d->fd.pba_blk, k, v, BPF_EXIST))
+		pba_st.errors++;
+}
+
+/* Steps until the scan is over or, with a deadline, it has passed; true
+ * when the scan is over. */
+static bool scan_run(struct ns_daemon *d, uint64_t deadline)
+{
+	while (sc.ph != SC_IDLE && !sc.err) {
+		switch (sc.ph) {
+		case SC_BLOCKS: sc.err = step_blocks(d); break;
+		case SC_PORTS: sc.err = step_ports(d); break;
+		case SC_DECIDE: step_decide(d); break;
+		case SC_IDLE: break;
+		}
+		if (deadline && ns_now() >= deadline && sc.ph != SC_IDLE)
+			return false;
+	}
+	return true;
+}
+
+int ns_pba_scan(struct ns_daemon *d, uint64_t now)
+{
+	int ret;
 
 	if (d->fd.pba_blk < 0 || d->fd.pba < 0 || d->fd.ports < 0)
 		return 0;
-	pba_st.scans++;
-	do {
-		__u32 n = WALK_CHUNK;
+	if (sc.ph != SC_IDLE)
+		scan_end(); /* a sliced one under way: this one replaces it */
+	scan_start(d, now);
+	scan_run(d, 0);
+	ret = sc.err ? sc.err : sc.released;
+	scan_end();
+	return ret;
+}
 
-		err = bpf_map_lookup_batch(d->fd.pba_blk, first ? NULL : &token, &token, keys, vals,
-					   &n, NULL);
-		if (err && err != -ENOENT)
-			goto out;
-		first = false;
-		if (n_all + n > cap) {
-			size_t nc = cap ? cap * 2 : WALK_CHUNK;
-			void *a, *b;
+/* One slice of the scan on the loop; the next one after pending events. */
+static void scan_slice(struct ns_daemon *d)
+{
+	uint64_t one = 1;
 
-			while (nc < n_all + n)
-				nc *= 2;
-			a = realloc(all_k, nc * sizeof(*all_k));
-			if (a)
-				all_k = a;
-			b = realloc(all_v, nc * sizeof(*all_v));
-			if (b)
-				all_v = b;
-			if (!a || !b) {
-				err = -ENOMEM;
-				goto out;
-			}
-			cap = nc;
-		}
-		memcpy(all_k + n_all, keys, n * sizeof(keys[0]));
-		memcpy(all_v + n_all, vals, n * sizeof(vals[0]));
-		n_all += n;
-	} while (!err);
-	pba_st.blocks = n_all;
-	err = 0;
-	if (!n_all)
-		goto out;
-	err = live_blocks(d, n_all, &live);
-	if (err)
-		goto out;
-	for (size_t i = 0; i < n_all; i++) {
-		struct ns_pba_blk_key *k = &all_k[i];
-		struct ns_pba_blk_val *v = &all_v[i];
-		const struct ns_pool_pba *c = pool_blocks(&d->conf, k->pool_id);
-		bool dirty = false;
-
-		if (!c) {
-			/* a reload took blocks off this pool: its ports age
-			 * out as usual, the block goes */
-			bpf_map_delete_elem(d->fd.pba_blk, k);
-			unlist(d, k, v->in_addr);
-			continue;
-		}
-		if (!set_has(&live, blk_id(k->addr, k->block, k->pool_id)) &&
-		    now - v->alloc_ns >= NS_PBA_GRACE_NS && !block_in_use(d, c, k)) {
-			if (active && (v->flags & NS_PBA_BLK_F_LOGGED))
-				log_block(d, "RELEASE", c, k, v, now);
-			bpf_map_delete_elem(d->fd.pba_blk, k);
-			unlist(d, k, v->in_addr);
-			pba_st.released++;
-			released++;
-			continue;
-		}
-		if (!active)
-			continue;
-		if (!(v->flags & NS_PBA_BLK_F_LOGGED)) {
-			log_block(d, "ALLOC", c, k, v, now);
-			v->flags |= NS_PBA_BLK_F_LOGGED;
-			v->logged_ns = now;
-			pba_st.logged_alloc++;
-			dirty = true;
-		} else if (c->interim_s && now - v->logged_ns >= (uint64_t)c->interim_s * 1000000000ull) {
-			log_block(d, "ACTIVE", c, k, v, now);
-			v->logged_ns = now;
-			pba_st.logged_interim++;
-			dirty = true;
-		}
-		/* only the daemon writes an existing entry: no lost update */
-		if (dirty && bpf_map_update_elem(d->fd.pba_blk, k, v, BPF_EXIST))
-			pba_st.errors++;
+	if (!scan_run(d, ns_now() + PBA_SLICE_NS)) {
+		if (write(pba_kick, &one, sizeof(one)) != sizeof(one))
+			pr_warn("port blocks: cannot schedule the scan's next slice: %s",
+				strerror(errno));
+		return;
 	}
-out:
-	if (err) {
-		pba_st.errors++;
-		pr_warn("port blocks: scan failed: %s", strerror(-err));
-	}
-	free(live.slot);
-	free(all_k);
-	free(all_v);
-	return err ? err : released;
+	scan_end();
+}
+
+static void on_kick(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	uint64_t n;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) == sizeof(n) && sc.ph != SC_IDLE)
+		scan_slice(arg);
 }
 
 /* Make block (addr, blk) of subscriber sub its own here, and list it. */
@@ -491,9 +587,12 @@ static void on_timer(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	(void)events;
+	if (sc.ph != SC_IDLE || d->fd.pba_blk < 0 || d->fd.pba < 0 || d->fd.ports < 0)
+		return; /* the one under way goes on in its slices */
 	for (uint32_t i = 0; i < d->conf.n_pools; i++)
 		if (pool_blocks(&d->conf, i)) {
-			ns_pba_scan(d, ns_now());
+			scan_start(d, ns_now());
+			scan_slice(d);
 			return;
 		}
 }
@@ -502,11 +601,22 @@ int ns_pba_init(struct ns_daemon *d)
 {
 	if (d->fd.pba_blk < 0)
 		return 0;
+	pba_kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (pba_kick < 0 || loop_add(d->loop, pba_kick, EPOLLIN, on_kick, d)) {
+		pr_err("port blocks: cannot start the scan: %s", strerror(errno));
+		if (pba_kick >= 0)
+			close(pba_kick);
+		pba_kick = -1;
+		return -EIO;
+	}
+	loop_set_name(d->loop, pba_kick, "port-block scan");
 	pba_timer = loop_add_timer(d->loop, NS_PBA_SCAN_MS, on_timer, d);
 	if (pba_timer < 0) {
 		pr_err("port blocks: cannot start the scan timer: %s", strerror(-pba_timer));
+		ns_pba_fini(d);
 		return pba_timer;
 	}
+	loop_set_name(d->loop, pba_timer, "port-block timer");
 	return 0;
 }
 
@@ -515,4 +625,12 @@ void ns_pba_fini(struct ns_daemon *d)
 	if (pba_timer >= 0 && d->loop)
 		loop_del(d->loop, pba_timer); /* closes the timerfd */
 	pba_timer = -1;
+	if (pba_kick >= 0) {
+		if (d->loop)
+			loop_del(d->loop, pba_kick);
+		close(pba_kick);
+		pba_kick = -1;
+	}
+	if (sc.ph != SC_IDLE)
+		scan_end();
 }
