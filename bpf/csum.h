@@ -35,6 +35,20 @@ static __always_inline __u16 ns_csum_add(__u16 check, __u32 delta)
 	return (__u16)~ns_csum_fold(sum);
 }
 
+/* Fold a bpf_csum_diff() result, the sum of whole words, into a final
+ * 16-bit checksum. */
+static __always_inline __u16 ns_csum_final(__s64 sum)
+{
+	return (__u16)~ns_csum_fold((__u64)(__u32)sum);
+}
+
+/* A new IPv4 header checksum for @h (20 bytes, no options), from scratch. */
+static __always_inline void ns_ip4_csum(struct iphdr *h)
+{
+	h->check = 0;
+	h->check = ns_csum_final(bpf_csum_diff(0, 0, (__be32 *)h, sizeof(*h), 0));
+}
+
 /* The delta of a 32-bit field @from -> @to (~m + m'). */
 static __always_inline __u32 ns_csum_delta4(__be32 from, __be32 to)
 {
@@ -73,26 +87,58 @@ static __always_inline __u32 ns_l4_csum_off(const struct ns_pkt *p)
 	return 0;
 }
 
+/* XDP: fold @delta (RFC 1624, as ns_csum_add() takes it) into the 16-bit
+ * L4 checksum at @off, in place. @udp: 0 ("none") stays 0, a computed 0
+ * becomes 0xffff. Return: 0, -1 when @off is not in the frame. */
+static __always_inline int ns_xdp_csum_add(struct ns_pkt *p, __u32 off, __u32 delta, int udp)
+{
+	__u16 *c = ns_ptr(p->ctx, false, off, 2);
+	__u16 v;
+
+	if (!c)
+		return -1;
+	if (udp && *c == 0)
+		return 0;
+	v = ns_csum_add(*c, delta);
+	if (udp && v == 0)
+		v = 0xffff;
+	*c = v;
+	return 0;
+}
+
 /* XDP: patch a 16-bit L4 checksum field in place. @pseudo: the change is
  * to a pseudo-header field (ICMP has none). */
 static __always_inline int ns_xdp_l4_fix(struct ns_pkt *p, __be32 from, __be32 to, int is32,
 					 int pseudo)
 {
 	__u32 off = ns_l4_csum_off(p);
-	__u16 *c, v;
 
 	if (!off || (pseudo && p->t.proto == IPPROTO_ICMP))
 		return 0;
-	c = ns_ptr(p->ctx, false, off, 2);
-	if (!c)
-		return -1;
-	if (p->t.proto == IPPROTO_UDP && *c == 0)
-		return 0;
-	v = is32 ? ns_csum_replace4(*c, from, to) : ns_csum_replace2(*c, (__u16)from, (__u16)to);
-	if (p->t.proto == IPPROTO_UDP && v == 0)
-		v = 0xffff;
-	*c = v;
-	return 0;
+	return ns_xdp_csum_add(p, off,
+			       is32 ? ns_csum_delta4(from, to)
+				    : ns_csum_delta2((__u16)from, (__u16)to),
+			       p->t.proto == IPPROTO_UDP);
+}
+
+/**
+ * ns_l4_csum_diff() - fold @diff (a bpf_csum_diff() result: new words
+ * minus old ones) into the L4 checksum at offset @off: XDP by hand, TC
+ * through bpf_l4_csum_replace() (which also copes with CHECKSUM_PARTIAL
+ * when @pseudo says the words are pseudo-header ones). @udp: a UDP
+ * checksum, 0 ("none") stays 0 and a computed 0 becomes 0xffff.
+ * Return: 0, -1 on a packet access failure.
+ */
+static __always_inline int ns_l4_csum_diff(struct ns_pkt *p, const bool is_tc, __u32 off,
+					   __s64 diff, int pseudo, int udp)
+{
+	if (is_tc)
+		return bpf_l4_csum_replace(p->ctx, off, 0, (__u32)diff,
+					   (pseudo ? BPF_F_PSEUDO_HDR : 0) |
+					       (udp ? BPF_F_MARK_MANGLED_0 : 0))
+			   ? -1
+			   : 0;
+	return ns_xdp_csum_add(p, off, (__u32)diff, udp);
 }
 
 /* TC: same through the helpers. */

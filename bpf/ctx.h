@@ -33,6 +33,9 @@
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
 
 /* <linux/icmp.h> drags in libc socket headers that do not build for the BPF
  * target, so the few ICMP definitions needed are here. */
@@ -145,6 +148,42 @@ static __always_inline long ns_store(void *ctx, const bool is_tc, __u32 off, con
 	if (is_tc)
 		return bpf_skb_store_bytes(ctx, off, from, len, BPF_F_RECOMPUTE_CSUM);
 	return bpf_xdp_store_bytes(ctx, off, (void *)from, len);
+}
+
+/**
+ * ns_pkt_store() - overwrite @len bytes at @off of @p's frame (both
+ * programs). XDP writes directly when the bytes are in the linear part: a
+ * helper call per store cost the NAT64 translation about a fifth of its
+ * time. Return: 0, or -1.
+ */
+static __always_inline int ns_pkt_store(struct ns_pkt *p, const bool is_tc, __u32 off,
+					const void *from, const __u32 len)
+{
+	if (!is_tc) {
+		void *d = ns_ptr(p->ctx, false, off, len);
+
+		if (d) {
+			__builtin_memcpy(d, from, len);
+			return 0;
+		}
+	}
+	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
+}
+
+/* Read @len bytes at @off of @p's frame, directly in XDP when they are
+ * linear. Return: 0, or -1. */
+static __always_inline int ns_pkt_load(struct ns_pkt *p, const bool is_tc, __u32 off, void *to,
+				       const __u32 len)
+{
+	if (!is_tc) {
+		void *s = ns_ptr(p->ctx, false, off, len);
+
+		if (s) {
+			__builtin_memcpy(to, s, len);
+			return 0;
+		}
+	}
+	return ns_load(p->ctx, is_tc, off, to, len) ? -1 : 0;
 }
 
 /* Resize the frame to @len bytes at its tail. */

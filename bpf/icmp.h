@@ -16,12 +16,6 @@
 #define NS_REJECT_TTL 64
 #define NS_ICMP_INNER_MAX 68 /* 60 B IPv4 header + 8 B */
 
-/* Fold a bpf_csum_diff() result into a final 16-bit checksum. */
-static __always_inline __u16 ns_csum_final(__s64 sum)
-{
-	return (__u16)~ns_csum_fold((__u64)(__u32)sum);
-}
-
 /* IPv4 header for a locally generated reply, checksum included. */
 static __always_inline void ns_reply_ip(struct iphdr *ip, const struct ns_pkt *p, __u8 proto,
 					__u16 tot_len)
@@ -34,7 +28,7 @@ static __always_inline void ns_reply_ip(struct iphdr *ip, const struct ns_pkt *p
 	ip->protocol = proto;
 	ip->saddr = p->t.daddr;
 	ip->daddr = p->t.saddr;
-	ip->check = ns_csum_final(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
+	ns_ip4_csum(ip);
 }
 
 /* The longest L2 header the parser accepts: Ethernet + 2 VLAN tags. */

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * nat64.h - stateful NAT64 (RFC 6146) with RFC 7915 header translation and
- * RFC 6052 /96 address embedding.
+ * nat64.h - stateful NAT64 (RFC 6146) translation: RFC 7915 header
+ * translation and the ICMP <-> ICMPv6 errors about NAT64 flows. The
+ * address mapping (RFC 6052) is in nat64_addr.h, the bindings and
+ * sessions (EIM/EIF, hairpinning, the per-subscriber limit) in
+ * nat64_bib.h, MSS clamping in tcpopt.h, the shared scratch in
+ * nat64_types.h.
  *
  *  inside, IPv6 to a pref64 address of a stateful-nat64 term:
- *    ns_nat64_sess[IPv6 tuple] -> session; on a miss the term's NAPT pool
- *    gives an IPv4 address and port (the napt-44 allocator, paired pooling,
- *    ns_ports shared with NAPT44), the firewall sees the IPv4 side of the
- *    flow, the session is published under both keys; then the packet
- *    becomes IPv4: source = pool address:port, destination = the last 32
- *    bits of the IPv6 destination.
+ *    ns_nat64_sess[IPv6 tuple] -> session; on a miss ns64_open()
+ *    (nat64_bib.h) opens one; then the packet becomes IPv4: source = pool
+ *    address:port, destination = the IPv4 address embedded in the IPv6
+ *    destination.
  *  outside, IPv4 whose tuple is in ns_nat64_rev: the packet becomes
  *    IPv6: source = pref64 + IPv4 source, destination = the subscriber.
  *
@@ -21,94 +23,21 @@
  * ways (RFC 7915 4.2-4.3, 5.2-5.3: the quoted packet too, the frame grows
  * or shrinks by 40 bytes). Not translated (dropped and counted): IPv6
  * extension headers and fragments, IPv4 options and fragments on NAT64
- * flows, the rarer ICMP error types, VLAN-tagged frames (doc/nat64.md).
+ * flows, the rarer ICMP error types, IPv6 frames with two VLAN tags (XDP)
+ * or a tag in the frame (TC) (doc/nat64.md).
  */
 #ifndef NATSYNC_BPF_NAT64_H
 #define NATSYNC_BPF_NAT64_H
 
 #include "bpf/csum.h"
-#include "bpf/events.h"
-#include "bpf/firewall.h"
 #include "bpf/fwd.h"
 #include "bpf/icmp_err.h"
-#include "bpf/nat44.h"
+#include "bpf/nat64_addr.h"
+#include "bpf/nat64_bib.h"
+#include "bpf/nat64_types.h"
 #include "bpf/session.h"
-#include "bpf/sublimit.h"
+#include "bpf/tcpopt.h"
 
-#define NS_ETH_P_IPV6 0x86DD
-#define NS_IPPROTO_ICMPV6 58
-#define NS_ICMPV6_ECHO_REQUEST 128
-#define NS_ICMPV6_ECHO_REPLY 129
-#define NS_IP6_HLEN 40
-#define NS_IP4_HLEN 20
-#define NS_HDR_DELTA (NS_IP6_HLEN - NS_IP4_HLEN)
-/* the pipeline's "no verdict yet" (pipeline.h defines it identically) */
-#define NS_CONTINUE 0
-
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
-struct ns_ip6hdr {
-	__u8 vtc;     /* version (4 bits), traffic class high nibble */
-	__u8 tc_flow; /* traffic class low nibble, flow label */
-	__be16 flow_lbl;
-	__be16 payload_len;
-	__u8 nexthdr;
-	__u8 hop_limit;
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
-
-/* The IPv6 pseudo-header followed by the words of the L4 header that
- * change, as one buffer for bpf_csum_diff(). */
-struct ns64_csum6 {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__be32 len;  /* ICMPv6 only: upper-layer length */
-	__be32 nh;   /* ICMPv6 only: next header */
-	__be32 w[2]; /* ports, or ICMP type/code word and id/sequence */
-};
-
-struct ns64_csum4 {
-	__be32 saddr;
-	__be32 daddr;
-	__be32 w[2];
-};
-
-/* bpf_csum_diff() sums at most 512 bytes per call. */
-#define NS64_CSUM_CHUNK 512
-/* Longest IPv4 UDP datagram without checksum whose checksum is computed. */
-#define NS64_CSUM_CHUNKS 4
-
-/*
- * An ICMPv4 error about a NAT64 flow and the ICMPv6 error it becomes, as
- * the two runs of words whose sums differ: the old ICMP header, quoted
- * IPv4 header and first 8 quoted L4 bytes; the new ICMPv6 header, quoted
- * IPv6 header, first 8 quoted L4 bytes and the outer IPv6 pseudo-header
- * (ICMPv6 covers one, ICMPv4 does not). Everything behind them is the
- * same, but for a quoted UDP/TCP checksum: both l4 copies keep its old
- * value, its change is folded into the outer checksum on its own
- * (ns_quoted_csum_fix()) and it is written after them.
- */
-struct ns64_err_old {
-	__u8 icmp[8]; /* checksum bytes zero */
-	struct iphdr ip;
-	__u8 l4[8];
-};
-
-struct ns64_err_new {
-	__u8 icmp[8]; /* checksum bytes zero */
-	struct ns_ip6hdr ip6;
-	__u8 l4[8];
-	__u8 ps_saddr[16]; /* outer pseudo-header */
-	__u8 ps_daddr[16];
-	__be32 ps_len;
-	__be32 ps_nh;
-};
-
-/* Ethernet + one 802.1Q/802.1ad tag: the L2 header NAT64 translates under */
-#define NS64_L2_MAX 18
 /* RFC 6146 has no MSS rule; an IPv6 packet of 1500 bytes holds a TCP
  * segment of 1440 bytes, its IPv4 form 1460: translated SYNs announce at
  * most 1440 so that no segment of the flow outgrows a 1500-byte IPv6 link
@@ -117,209 +46,6 @@ struct ns64_err_new {
 
 /* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
 #define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
-
-/* The TCP options of a SYN, as read for MSS clamping. */
-struct ns64_opts {
-	__u8 b[64];
-};
-
-/* Per-CPU scratch of the NAT64 path: a session under construction, the
- * IPv6 key and header copies would not fit the 512-byte stack. */
-struct ns64_scratch {
-	struct ns_tuple6 k;
-	struct ns_session s;
-	struct ns_alloc a;
-	struct ns_ip6hdr h6;
-	struct ns64_csum6 c6;
-	struct ns64_csum4 c4;
-	struct iphdr h4;
-	__u8 l2[NS64_L2_MAX]; /* Ethernet header and 802.1Q tag of a frame
-			       * whose L3 header is being replaced */
-	struct ns64_opts opt; /* TCP options of a SYN (MSS clamping) */
-	struct ns_tuple bk;   /* a NAT64 BIB key (natsync.h) */
-	__u8 bib_new;         /* this open inserted ns_nat64_rev[bk] */
-	__u8 _pad[7];
-	__u64 sublimit_ev_ns; /* last NS_EV_SUBSCRIBER_LIMIT of this CPU */
-	struct ns_tuple6 bv;   /* a NAT64 BIB value being written */
-	__u8 p64[16];          /* a subscriber's /64 */
-	struct ns_sub_key subk;
-	struct ns_port_key pk;
-	struct bpf_fib_lookup fib; /* ns64_forward6(): off the stack, which the
-				    * hairpinning call shares */
-	__u8 buf[NS64_CSUM_CHUNK]; /* a slice of a UDP datagram being summed */
-	struct ns64_err_old eo;
-	struct ns64_err_new en;
-	struct ns_ip6hdr o6; /* outer header of a translated error */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ns64_scratch);
-} scratch_nat64 SEC(".maps");
-
-static __always_inline struct ns64_scratch *ns64_scratch(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&scratch_nat64, &zero);
-}
-
-/* Is IPv6 address @a inside @pfx/@len? */
-static __always_inline int ns64_prefix_match(const __u8 *pfx, __u8 len, const __u8 *a)
-{
-	__u32 pw, aw, m;
-	int j, bits;
-
-#pragma unroll
-	for (j = 0; j < 4; j++) {
-		bits = (int)len - 32 * j;
-		if (bits <= 0)
-			break;
-		m = bits >= 32 ? 0xffffffffu : bpf_htonl(~0u << (32 - bits));
-		__builtin_memcpy(&pw, pfx + 4 * j, 4);
-		__builtin_memcpy(&aw, a + 4 * j, 4);
-		if ((pw ^ aw) & m)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * RFC 6052 section 2.2: where the 4 bytes of an IPv4 address sit in an
- * IPv6 address under a pref64 of @len bits: right after the prefix, the
- * u-octet (bits 64..71, byte 8) skipped. Byte @i (0..3) of the IPv4
- * address is byte ns64_v4_at(@len, @i) of the IPv6 one.
- */
-static __always_inline __u32 ns64_v4_at(__u8 len, __u32 i)
-{
-	__u32 o = (__u32)(len >> 3) + i;
-
-	if (len == 96)
-		return 12 + i;
-	return o >= 8 ? (o + 1) & 15 : o;
-}
-
-/* The IPv4 address embedded in @a under a /@len pref64. */
-static __always_inline __be32 ns64_extract4(const __u8 *a, __u8 len)
-{
-	__be32 v;
-	__u8 *b = (__u8 *)&v;
-
-	b[0] = a[ns64_v4_at(len, 0)];
-	b[1] = a[ns64_v4_at(len, 1)];
-	b[2] = a[ns64_v4_at(len, 2)];
-	b[3] = a[ns64_v4_at(len, 3)];
-	return v;
-}
-
-/* @out = the IPv6 form of @v4 under pref64 @pref/@len (the u-octet and the
- * suffix zero, as the prefix's own bits beyond @len are). */
-static __always_inline void ns64_embed(__u8 *out, const __u8 *pref, __u8 len, __be32 v4)
-{
-	const __u8 *b = (const __u8 *)&v4;
-
-	__builtin_memcpy(out, pref, 16);
-	out[ns64_v4_at(len, 0)] = b[0];
-	out[ns64_v4_at(len, 1)] = b[1];
-	out[ns64_v4_at(len, 2)] = b[2];
-	out[ns64_v4_at(len, 3)] = b[3];
-}
-
-/* Are IPv6 addresses @a and @b equal? */
-static __always_inline int ns64_addr_eq(const __u8 *a, const __u8 *b)
-{
-	__u32 x[4], y[4];
-
-	__builtin_memcpy(x, a, 16);
-	__builtin_memcpy(y, b, 16);
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
-}
-
-/* The compiled NAT64 term @ti (bank-relative) of config bank @bank. */
-static __always_inline struct ns_nat64_term *ns64_term_at(__u32 bank, __u32 ti)
-{
-	__u32 idx = (bank & 1) * NS_MAX_NAT64_TERMS + ti;
-
-	if (ti >= NS_MAX_NAT64_TERMS)
-		return NULL;
-	return bpf_map_lookup_elem(&ns_nat64_terms, &idx);
-}
-
-/**
- * ns64_term_g() - the first stateful-nat64 term of service set @svc_id
- * whose pref64 holds the destination and whose prefix holds the source of
- * @k. @n: terms in the config bank's slice of ns_nat64_terms
- * (cfg->n_nat64); @bank: that bank.
- * Return: the term index (bank-relative), or -1.
- *
- * Global (noinline) like the other term walks: verified once on its own.
- */
-__attribute__((noinline)) int ns64_term_g(__u32 svc_id, __u32 n, __u32 bank,
-					  const struct ns_tuple6 *k)
-{
-	struct ns_nat64_term *t;
-	__u32 i;
-
-	if (!k)
-		return -1;
-	for (i = 0; i < NS_MAX_NAT64_TERMS && i < n; i++) {
-		t = ns64_term_at(bank, i);
-		if (!t)
-			break;
-		if (t->svc_set != svc_id)
-			continue;
-		if (!ns64_prefix_match(t->pref64, t->pref_len, k->daddr))
-			continue;
-		if (!ns64_prefix_match(t->src6, t->src6_len, k->saddr))
-			continue;
-		return (int)i;
-	}
-	return -1;
-}
-
-/**
- * ns64_pool_addr_g() - is @addr an address of the pool of one of the
- * stateful-nat64 terms of service set @svc_id (@n terms in config bank
- * @bank)? Return 1 if it is, else 0. A packet to such an address in its
- * pref64 form goes to another subscriber's binding (hairpinning).
- */
-__attribute__((noinline)) int ns64_pool_addr_g(__u32 svc_id, __u32 n, __u32 bank, __be32 addr)
-{
-	struct ns_nat64_term *t;
-	struct ns_pool *pool;
-	__u32 i, pos;
-
-	for (i = 0; i < NS_MAX_NAT64_TERMS && i < n; i++) {
-		t = ns64_term_at(bank, i);
-		if (!t || t->svc_set != svc_id || t->src_pool >= NS_MAX_POOLS)
-			continue;
-		pool = ns_pool_at(bank, t->src_pool);
-		if (pool && !ns_pool_addr_index(pool, bpf_ntohl(addr), &pos))
-			return 1;
-	}
-	return 0;
-}
-
-/* Fold a bpf_csum_diff() result into the checksum field @check. */
-static __always_inline __u16 ns64_csum_apply(__u16 check, __s64 diff)
-{
-	__u64 sum = (__u16)~check;
-
-	sum += (__u32)diff;
-	return (__u16)~ns_csum_fold(sum);
-}
-
-/* A new IPv4 header checksum, from scratch. */
-static __always_inline void ns64_ip4_csum(struct iphdr *h)
-{
-	__s64 s;
-
-	h->check = 0;
-	s = bpf_csum_diff(0, 0, (__be32 *)h, sizeof(*h), 0);
-	h->check = (__u16)~ns_csum_fold((__u32)s);
-}
 
 static __always_inline int ns64_is_exthdr(__u8 nh)
 {
@@ -412,385 +138,6 @@ bad_l4:
 	return NS_CNT_DROP_MALFORMED;
 }
 
-/* The IPv4 side of the flow before source translation (see natsync.h);
- * the destination is embedded under a /@len pref64. */
-static __always_inline void ns64_in_key(struct ns_tuple *t, const struct ns_tuple6 *k, __u8 proto4,
-					__u8 len)
-{
-	__builtin_memset(t, 0, sizeof(*t));
-	t->saddr = ns_nat64_fold(k->saddr);
-	t->daddr = ns64_extract4(k->daddr, len);
-	t->sport = k->sport;
-	t->dport = k->dport;
-	t->proto = proto4;
-}
-
-/* Undo the claims of an open that did not become a session. */
-static __always_inline void ns64_release(struct ns64_scratch *sc)
-{
-	if (sc->bib_new)
-		bpf_map_delete_elem(&ns_nat64_rev, &sc->bk);
-	sc->bib_new = 0;
-	ns_alloc_release(&sc->a);
-}
-
-/* Publish sc->s under sc->k and its out_key, count it for its subscriber
- * in @subc (may be NULL). NS_CONTINUE with *sp set, or the verdict (claims
- * released). */
-static __always_inline __u32 ns64_publish(struct ns64_scratch *sc, const struct ns_cfg *cfg,
-					  __u64 *subc, struct ns_session **sp)
-{
-	struct ns_session *s = &sc->s;
-
-	if (bpf_map_update_elem(&ns_nat64_sess, &sc->k, s, BPF_NOEXIST)) {
-		ns64_release(sc);
-		*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
-		if (*sp) {
-			ns_count(NS_CNT_SESSION_RACE);
-			return NS_CONTINUE;
-		}
-		goto full;
-	}
-	if (bpf_map_update_elem(&ns_nat64_rev, &s->out_key, &sc->k, BPF_NOEXIST)) {
-		bpf_map_delete_elem(&ns_nat64_sess, &sc->k);
-		ns64_release(sc);
-		goto full;
-	}
-	if (subc)
-		__sync_fetch_and_add(subc, 1);
-	ns_count(NS_CNT_SESSION_NEW);
-	ns_emit6(cfg, NS_EV_SESSION_OPEN, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
-		 s->origin, sc->k.saddr, sc->k.daddr);
-	if (sc->a.new_port)
-		ns_emit6(cfg, NS_EV_NAT_ALLOC, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
-			 s->origin, sc->k.saddr, sc->k.daddr);
-	*sp = bpf_map_lookup_elem(&ns_nat64_sess, &sc->k);
-	return *sp ? NS_CONTINUE : NS_CNT_DROP_SESSION_FULL;
-full:
-	ns_emit6(cfg, NS_EV_SESSION_FULL, &s->in_key, &s->out_key, s->svc_set, s->pool_id,
-		 s->origin, sc->k.saddr, sc->k.daddr);
-	return NS_CNT_DROP_SESSION_FULL;
-}
-
-/*
- * RFC 6888 REQ-4 for IPv6 subscribers: max-sessions-per-subscriber counts
- * the flows of one /64 (the least an IPv6 subscriber is given), keyed by
- * its 32-bit fold with ns_sub_key.nat64 set. Return 0 with *@ctr as
- * ns_sub_admit_key() sets it, or -1 (limit reached; a sampled event).
- */
-static __always_inline int ns64_sub_admit(const struct ns_cfg *cfg, struct ns64_scratch *sc,
-					  const struct ns_tuple *t4, __u16 svc_id, __u64 **ctr)
-{
-	struct ns_sub_key *k = &sc->subk;
-	__u64 now;
-
-	*ctr = NULL;
-	if (!cfg->max_sess_per_sub)
-		return 0;
-	__builtin_memset(sc->p64, 0, sizeof(sc->p64));
-	__builtin_memcpy(sc->p64, sc->k.saddr, 8);
-	__builtin_memset(k, 0, sizeof(*k));
-	k->addr = ns_nat64_fold(sc->p64);
-	k->svc_set = svc_id;
-	k->nat64 = 1;
-	if (!ns_sub_admit_key(cfg, k, ctr))
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (now - sc->sublimit_ev_ns >= NS_SUBLIMIT_EV_GAP_NS) {
-		sc->sublimit_ev_ns = now;
-		ns_emit6(cfg, NS_EV_SUBSCRIBER_LIMIT, t4, NULL, svc_id, 0xff, NS_SIDE_INSIDE,
-			 sc->k.saddr, sc->k.daddr);
-	}
-	return -1;
-}
-
-/*
- * Endpoint-independent mapping (RFC 6146 section 3.5.1.1, RFC 4787
- * REQ-1) for the binding in sc->a: the allocator keys ns_eim by the
- * subscriber's 32-bit fold, so a reused binding is checked against its
- * IPv6 owner in the NAT64 BIB (natsync.h), and a new one is entered
- * there. Return 0, or -1 when the reused binding belongs to another
- * subscriber whose address folds alike (the caller then allocates without
- * EIM).
- */
-static __always_inline int ns64_bib(struct ns64_scratch *sc, __u8 proto4, __u16 ti,
-				    const struct ns_nat64_term *t)
-{
-	struct ns_tuple6 *b, *v = &sc->bv;
-	struct ns_port_key *pk = &sc->pk;
-	struct ns_port_val *pv;
-
-	ns_nat64_bib_key(&sc->bk, sc->a.addr, sc->a.port, proto4);
-	b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
-	if (b && !sc->a.new_port) {
-		if (b->sport != sc->k.sport || !ns64_addr_eq(b->saddr, sc->k.saddr))
-			return -1;
-		return 0;
-	}
-	if (!sc->a.new_port) {
-		/* a binding without its BIB entry (installed by sync): ours if
-		 * the port's owner is our fold and port */
-		__builtin_memset(pk, 0, sizeof(*pk));
-		pk->addr = sc->a.addr;
-		pk->port = sc->a.port;
-		pk->proto = proto4;
-		pv = bpf_map_lookup_elem(&ns_ports, pk);
-		if (!pv || !(pv->flags & NS_PORT_F_NAT64) || pv->in_port != sc->k.sport ||
-		    pv->in_addr != ns_nat64_fold(sc->k.saddr))
-			return -1;
-	}
-	__builtin_memset(v, 0, sizeof(*v));
-	__builtin_memcpy(v->saddr, sc->k.saddr, 16);
-	__builtin_memcpy(v->daddr, t->pref64, 16);
-	v->sport = sc->k.sport;
-	v->dport = ti;
-	v->proto = sc->k.proto;
-	v->_pad[0] = t->pref_len;
-	if (!bpf_map_update_elem(&ns_nat64_rev, &sc->bk, v, BPF_ANY))
-		sc->bib_new = sc->a.new_port;
-	return 0;
-}
-
-/* The allocation of ns64_open(): the napt-44 allocator with paired pooling
- * on the folded source (one subscriber's flows share a pool address, RFC
- * 4787 REQ-2), EIM/EIF as the term says. 0, or -1 (pool exhausted). */
-static __always_inline int ns64_alloc(struct ns64_scratch *sc, const struct ns_nat64_term *t,
-				      const struct ns_tuple *t4, __u32 svc_id, int ti, __u8 bank)
-{
-	struct ns_nat_term nt;
-
-	__builtin_memset(&nt, 0, sizeof(nt));
-	nt.nat_type = NS_NAT_NAT64;
-	nt.flags = NS_NAT_F_PAIRED | (t->flags & (NS_NAT_F_EIM | NS_NAT_F_EIF));
-	nt.src_pool = t->src_pool;
-	nt.dst_pool = 0xff;
-	__builtin_memset(&sc->a, 0, sizeof(sc->a));
-	sc->bib_new = 0;
-	sc->a.svc_id = svc_id;
-	sc->a.nat_idx = ti;
-	sc->a.bank = bank;
-	if (ns_nat_alloc_g(t4, &nt, &sc->a))
-		return -1;
-	if (!(nt.flags & NS_NAT_F_EIM) || !ns64_bib(sc, t4->proto, ti, t))
-		return 0;
-	/* another subscriber's binding under the same fold: a port of our
-	 * own, address-and-port-dependent */
-	nt.flags &= ~(NS_NAT_F_EIM | NS_NAT_F_EIF);
-	__builtin_memset(&sc->a, 0, sizeof(sc->a));
-	sc->a.svc_id = svc_id;
-	sc->a.nat_idx = ti;
-	sc->a.bank = bank;
-	return ns_nat_alloc_g(t4, &nt, &sc->a) ? -1 : 1;
-}
-
-/**
- * ns64_open() - first packet of a NAT64 flow (term @ti matched): SYN
- * check, per-subscriber limit, allocation from the term's pool, firewall
- * on the IPv4 side, insert. Return NS_CONTINUE with *@sp set, or the
- * verdict.
- */
-static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cfg,
-				       const struct ns_svc *svc, __u32 svc_id, int ti,
-				       struct ns64_scratch *sc, struct ns_session **sp)
-{
-	struct ns_session *s = &sc->s;
-	struct ns_nat64_term *t;
-	struct ns_tuple t4;
-	__u8 action = NS_FW_ACCEPT;
-	__u64 now, *subc = NULL;
-	int fw, eim;
-
-	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
-		return NS_CNT_DROP_TCP_NO_SYN;
-	/* only a query opens an ICMP flow; a reply without one is stray */
-	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != NS_ICMPV6_ECHO_REQUEST)
-		return NS_CNT_DROP_NO_SESSION;
-	t = ns64_term_at(p->bank, ti);
-	if (!t)
-		return NS_CNT_DROP_UNSUPPORTED;
-	ns64_in_key(&t4, &sc->k, p->t.proto, t->pref_len);
-	/* before any allocation: a subscriber over its limit claims nothing */
-	if (ns64_sub_admit(cfg, sc, &t4, svc_id, &subc))
-		return NS_CNT_DROP_SUBSCRIBER_LIMIT;
-	eim = ns64_alloc(sc, t, &t4, svc_id, ti, p->bank & 1);
-	if (eim < 0) {
-		ns_emit6(cfg, NS_EV_POOL_EXHAUSTED, &t4, NULL, svc_id, t->src_pool, NS_SIDE_INSIDE,
-			 sc->k.saddr, sc->k.daddr);
-		return NS_CNT_DROP_POOL_EXHAUSTED;
-	}
-	now = bpf_ktime_get_ns();
-	__builtin_memset(s, 0, sizeof(*s));
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->svc_set = svc_id;
-	s->nat_term = ti;
-	s->fw_term = NS_NONE16;
-	s->origin = NS_SIDE_INSIDE;
-	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
-	s->nat_type = NS_NAT_NAT64;
-	s->pool_id = sc->a.pool_id;
-	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
-	if (!eim && (t->flags & NS_NAT_F_EIM))
-		s->flags |= NS_SF_EIM;
-	if (subc)
-		s->flags |= NS_SF_SUB_COUNTED;
-	if ((t->flags & NS_NAT_F_SYSLOG) || (svc->flags & NS_SVC_F_SYSLOG_SESSION))
-		s->flags |= NS_SF_SYSLOG;
-	s->in_key = t4;
-	s->out_key.saddr = t4.daddr;
-	s->out_key.daddr = sc->a.addr;
-	s->out_key.sport = t4.dport;
-	s->out_key.dport = sc->a.port;
-	s->out_key.proto = t4.proto;
-	/* the firewall sees the flow as it leaves: pool address -> IPv4 */
-	ns_tuple_reverse(&t4, &s->out_key);
-	fw = ns_fw_eval(svc, &t4, NS_DIR_INPUT, &action);
-	if ((fw < 0 && (svc->flags & NS_SVC_F_HAS_FW)) || action != NS_FW_ACCEPT) {
-		ns64_release(sc);
-		return NS_CNT_DROP_FW_DISCARD;
-	}
-	if (fw >= 0)
-		s->fw_term = fw;
-	return ns64_publish(sc, cfg, subc, sp);
-}
-
-/**
- * ns64_open_eif() - an IPv4 packet from the outside to a NAT64 binding
- * that no session claims: with endpoint-independent filtering (RFC 6146
- * 3.5.2.1/3.5.2.2, RFC 4787 REQ-8) a new inbound session to the binding's
- * subscriber, from pref64 + the IPv4 source; with address-dependent
- * filtering the packet is dropped. Return NS_CONTINUE with
- * *@sp set, NS_CONTINUE with *@sp NULL when the destination is no NAT64
- * endpoint-independent binding (the IPv4 pipeline goes on), or the
- * verdict (NS_CNT_DROP_NO_SESSION: filtered).
- */
-static __always_inline __u32 ns64_open_eif(struct ns_pkt *p, const bool is_tc,
-					   const struct ns_cfg *cfg, const struct ns_svc *svc,
-					   __u32 svc_id, struct ns64_scratch *sc,
-					   struct ns_session **sp)
-{
-	struct ns_session *s = &sc->s;
-	struct ns_port_val *pv;
-	struct ns_port_key pk;
-	struct ns_tuple6 *b;
-	__u8 action = NS_FW_ACCEPT;
-	__u64 now;
-	int fw;
-
-	*sp = NULL;
-	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-		return NS_CONTINUE;
-	__builtin_memset(&pk, 0, sizeof(pk));
-	pk.addr = p->t.daddr;
-	pk.port = p->t.dport;
-	pk.proto = p->t.proto;
-	pv = bpf_map_lookup_elem(&ns_ports, &pk);
-	if (!pv || !(pv->flags & NS_PORT_F_NAT64) || !(pv->flags & NS_PORT_F_EIM))
-		return NS_CONTINUE;
-	ns_nat64_bib_key(&sc->bk, p->t.daddr, p->t.dport, p->t.proto);
-	b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
-	if (!b)
-		return NS_CNT_DROP_NO_SESSION;
-	/* address-dependent filtering: RFC 6146 3.5.2.2 lets an inbound SYN
-	 * be dropped silently (never answered within 6 s, so an outbound SYN
-	 * of a simultaneous open finds nothing in its way) */
-	if (!(pv->flags & NS_PORT_F_EIF))
-		return NS_CNT_DROP_NO_SESSION;
-	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
-		return NS_CNT_DROP_TCP_NO_SYN;
-	fw = ns_fw_eval(svc, &p->t, NS_DIR_OUTPUT, &action);
-	if (fw >= 0 && action != NS_FW_ACCEPT)
-		return NS_CNT_DROP_FW_DISCARD;
-	__builtin_memset(&sc->k, 0, sizeof(sc->k));
-	__builtin_memcpy(sc->k.saddr, b->saddr, 16);
-	ns64_embed(sc->k.daddr, b->daddr, b->_pad[0], p->t.saddr);
-	sc->k.sport = b->sport;
-	sc->k.dport = p->t.sport;
-	sc->k.proto = b->proto;
-	now = bpf_ktime_get_ns();
-	__builtin_memset(s, 0, sizeof(*s));
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->svc_set = svc_id;
-	s->nat_term = b->dport;
-	s->fw_term = fw >= 0 ? fw : NS_NONE16;
-	s->origin = NS_SIDE_OUTSIDE;
-	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
-	s->nat_type = NS_NAT_NAT64;
-	s->pool_id = pv->pool_id;
-	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST | NS_SF_EIM | NS_SF_EIF;
-	if (svc->flags & NS_SVC_F_SYSLOG_SESSION)
-		s->flags |= NS_SF_SYSLOG;
-	s->in_key.saddr = pv->in_addr;
-	s->in_key.daddr = p->t.saddr;
-	s->in_key.sport = b->sport;
-	s->in_key.dport = p->t.sport;
-	s->in_key.proto = p->t.proto;
-	s->out_key = p->t;
-	pv->last_used_ns = now;
-	__builtin_memset(&sc->a, 0, sizeof(sc->a));
-	sc->bib_new = 0;
-	ns_count(NS_CNT_EIF_INBOUND);
-	return ns64_publish(sc, cfg, NULL, sp);
-}
-
-/* Write the L4 checksum @off: XDP by hand, TC through the helper (which
- * also copes with CHECKSUM_PARTIAL when @pseudo). @udp: 0 stays 0. */
-static __always_inline int ns64_l4_csum(struct ns_pkt *p, const bool is_tc, __u32 off, __s64 diff,
-					int pseudo, int udp)
-{
-	__u16 *c, v;
-
-	if (is_tc)
-		return bpf_l4_csum_replace(p->ctx, off, 0, (__u32)diff,
-					   (pseudo ? BPF_F_PSEUDO_HDR : 0) |
-					       (udp ? BPF_F_MARK_MANGLED_0 : 0))
-			   ? -1
-			   : 0;
-	c = ns_ptr(p->ctx, false, off, 2);
-	if (!c)
-		return -1;
-	if (udp && *c == 0)
-		return 0;
-	v = ns64_csum_apply(*c, diff);
-	if (udp && v == 0)
-		v = 0xffff;
-	*c = v;
-	return 0;
-}
-
-/* Overwrite @len bytes at @off (both programs). XDP writes directly when
- * the bytes are in the linear part (a helper call per store cost about a
- * fifth of the translation). */
-static __always_inline int ns64_store(struct ns_pkt *p, const bool is_tc, __u32 off,
-				      const void *from, const __u32 len)
-{
-	if (!is_tc) {
-		void *d = ns_ptr(p->ctx, false, off, len);
-
-		if (d) {
-			__builtin_memcpy(d, from, len);
-			return 0;
-		}
-	}
-	return ns_store(p->ctx, is_tc, off, from, len) ? -1 : 0;
-}
-
-/* Read @len bytes at @off, directly in XDP when they are linear. */
-static __always_inline int ns64_load(struct ns_pkt *p, const bool is_tc, __u32 off, void *to,
-				     const __u32 len)
-{
-	if (!is_tc) {
-		void *s = ns_ptr(p->ctx, false, off, len);
-
-		if (s) {
-			__builtin_memcpy(to, s, len);
-			return 0;
-		}
-	}
-	return ns_load(p->ctx, is_tc, off, to, len) ? -1 : 0;
-}
-
 /*
  * XDP: move the L2 header (Ethernet and at most one VLAN tag, p->l3_off
  * bytes) by @delta bytes (positive: the frame shrinks at the front) and
@@ -809,10 +156,10 @@ static __always_inline int ns64_xdp_move_l2(struct ns_pkt *p, struct ns64_scratc
 		return -1;
 	if (tagged) {
 		__builtin_memcpy(sc->l2 + NS64_L2_MAX - 2, &pr, 2);
-		return ns64_store(p, false, 0, sc->l2, NS64_L2_MAX);
+		return ns_pkt_store(p, false, 0, sc->l2, NS64_L2_MAX);
 	}
 	__builtin_memcpy(sc->l2 + ETH_HLEN - 2, &pr, 2);
-	return ns64_store(p, false, 0, sc->l2, ETH_HLEN);
+	return ns_pkt_store(p, false, 0, sc->l2, ETH_HLEN);
 }
 
 /* One's complement sum (unfolded, 32 bits) of @len bytes at @off, in
@@ -849,88 +196,6 @@ static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct n
 	return 0;
 }
 
-/**
- * ns64_mss_at_g() - where the value of the MSS option sits in the first
- * @olen bytes of TCP options @o (offset from the first option byte), or 0
- * when there is none.
- *
- * Global (noinline): the option walk is verified once, not at every
- * translation that may clamp.
- */
-__attribute__((noinline)) int ns64_mss_at_g(const struct ns64_opts *o, __u32 olen)
-{
-	__u32 i = 0, n;
-	__u8 kind, len;
-
-	if (!o || olen > 40)
-		return 0;
-	for (n = 0; n < 40; n++) {
-		/* one range for i at every turn, so the verifier's states
-		 * match from one turn to the next (i < 40 when used) */
-		i &= 63;
-		if (i + 1 >= olen)
-			return 0;
-		kind = o->b[i];
-		if (kind == 0)
-			return 0; /* end of the option list */
-		if (kind == 1) {
-			i++; /* no-operation */
-			continue;
-		}
-		len = o->b[(i + 1) & 63];
-		if (len < 2)
-			return 0;
-		if (kind == 2)
-			return len == 4 && i + 4 <= olen ? (int)(i + 2) : 0;
-		i += len;
-	}
-	return 0;
-}
-
-/*
- * MSS clamping of a translated SYN (either way): a TCP MSS option above
- * NS64_MSS_MAX becomes NS64_MSS_MAX, the TCP checksum follows (RFC 1624;
- * the two bytes may straddle two checksum words). The options are read
- * into sc->opt; @l4 is the TCP header's offset. 0, or -1 when the frame
- * cannot be read or written.
- */
-static __always_inline int ns64_mss_clamp(struct ns_pkt *p, const bool is_tc,
-					  struct ns64_scratch *sc, __u32 l4)
-{
-	__u8 doff, b0, b1, nb[2] = { NS64_MSS_MAX >> 8, NS64_MSS_MAX & 0xff };
-	__u32 olen;
-	__u16 old, nw;
-	int at;
-
-	if (ns64_load(p, is_tc, l4 + 12, &doff, 1))
-		return -1;
-	olen = (__u32)(doff >> 4) * 4;
-	if (olen <= 20 || olen > 60)
-		return 0;
-	olen -= 20;
-	if (ns_load(p->ctx, is_tc, l4 + 20, sc->opt.b, olen))
-		return -1;
-	at = ns64_mss_at_g(&sc->opt, olen);
-	if (at <= 0 || at > 40)
-		return 0;
-	b0 = sc->opt.b[at & 63];
-	b1 = sc->opt.b[(at + 1) & 63];
-	if (((__u32)b0 << 8 | b1) <= NS64_MSS_MAX)
-		return 0;
-	/* the checksum words as the CPU loads them; at an odd offset the two
-	 * bytes sit in swapped halves */
-	if (at & 1) {
-		old = (__u16)b1 | (__u16)b0 << 8;
-		nw = (__u16)nb[1] | (__u16)nb[0] << 8;
-	} else {
-		old = (__u16)b0 | (__u16)b1 << 8;
-		nw = (__u16)nb[0] | (__u16)nb[1] << 8;
-	}
-	if (ns64_l4_csum(p, is_tc, l4 + 16, (__u16)~old + (__u32)nw, 0, 0))
-		return -1;
-	return ns64_store(p, is_tc, l4 + 20 + at, nb, 2);
-}
-
 /*
  * IPv6 -> IPv4 for session @s (RFC 7915 section 5): L4 first (ports, ICMP
  * type, checksums) while the offsets are the IPv6 ones, then the header
@@ -955,9 +220,10 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, sc->h6.daddr, 16);
 	c4->saddr = s->out_key.daddr;
 	c4->daddr = s->out_key.saddr;
-	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) && ns64_mss_clamp(p, is_tc, sc, l4))
+	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) &&
+	    ns_tcp_mss_clamp(p, is_tc, &sc->opt, l4, NS64_MSS_MAX))
 		return -1;
-	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
+	if (ns_pkt_load(p, is_tc, l4, &w0, 4) || ns_pkt_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
 		/* out: the pseudo-header and type 128/129; in: type 8/0 */
@@ -971,9 +237,9 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 		if (icmp_type == ICMP_ECHO)
 			((__be16 *)&c4->w[1])[0] = nport;
 		diff = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
-		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
-		    ns64_store(p, is_tc, l4, &c4->w[0], 1) ||
-		    ns64_store(p, is_tc, l4 + 4, &c4->w[1], 2))
+		if (ns_l4_csum_diff(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns_pkt_store(p, is_tc, l4, &c4->w[0], 1) ||
+		    ns_pkt_store(p, is_tc, l4 + 4, &c4->w[1], 2))
 			return -1;
 	} else {
 		/* the pseudo-headers differ in the addresses only (length and
@@ -981,14 +247,14 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
 
 		diff = bpf_csum_diff((__be32 *)c6, 32, (__be32 *)c4, 8, 0);
-		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+		if (ns_l4_csum_diff(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
 			return -1;
 		c6->w[0] = w0;
 		c4->w[0] = w0;
 		((__be16 *)&c4->w[0])[0] = nport;
 		diff = bpf_csum_diff(&c6->w[0], 4, &c4->w[0], 4, 0);
-		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
-		    ns64_store(p, is_tc, l4, &nport, 2))
+		if (ns_l4_csum_diff(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns_pkt_store(p, is_tc, l4, &nport, 2))
 			return -1;
 	}
 
@@ -1005,18 +271,18 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	h4->protocol = p->t.proto;
 	h4->saddr = c4->saddr;
 	h4->daddr = c4->daddr;
-	ns64_ip4_csum(h4);
+	ns_ip4_csum(h4);
 
 	if (is_tc) {
 		__be16 proto = bpf_htons(ETH_P_IP);
 
 		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
-		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
 			return -1;
 	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA, ETH_P_IP)) {
 		return -1;
 	}
-	if (ns64_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
+	if (ns_pkt_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
 		return -1;
 	p->l4_off = p->l3_off + NS_IP4_HLEN;
 	p->ip_len = plen + NS_IP4_HLEN;
@@ -1047,9 +313,10 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(c6->daddr, k->saddr, 16);
 	c4->saddr = p->t.saddr;
 	c4->daddr = p->t.daddr;
-	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) && ns64_mss_clamp(p, is_tc, sc, l4))
+	if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & 0x02) &&
+	    ns_tcp_mss_clamp(p, is_tc, &sc->opt, l4, NS64_MSS_MAX))
 		return -1;
-	if (ns64_load(p, is_tc, l4, &w0, 4) || ns64_load(p, is_tc, l4 + 4, &w1, 4))
+	if (ns_pkt_load(p, is_tc, l4, &w0, 4) || ns_pkt_load(p, is_tc, l4 + 4, &w1, 4))
 		return -1;
 	if (p->t.proto == IPPROTO_ICMP) {
 		c4->w[0] = w0 & bpf_htonl(0xffff0000);
@@ -1061,23 +328,23 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 		c6->w[1] = w1;
 		((__be16 *)&c6->w[1])[0] = k->sport;
 		diff = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
-		if (ns64_l4_csum(p, is_tc, l4 + 2, diff, 0, 0) ||
-		    ns64_store(p, is_tc, l4, &c6->w[0], 1) ||
-		    ns64_store(p, is_tc, l4 + 4, &c6->w[1], 2))
+		if (ns_l4_csum_diff(p, is_tc, l4 + 2, diff, 0, 0) ||
+		    ns_pkt_store(p, is_tc, l4, &c6->w[0], 1) ||
+		    ns_pkt_store(p, is_tc, l4 + 4, &c6->w[1], 2))
 			return -1;
 	} else {
 		__u32 coff = l4 + (p->t.proto == IPPROTO_TCP ? 16 : 6);
 		__be16 dport = k->sport;
 
 		diff = bpf_csum_diff((__be32 *)c4, 8, (__be32 *)c6, 32, 0);
-		if (ns64_l4_csum(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
+		if (ns_l4_csum_diff(p, is_tc, coff, diff, 1, p->t.proto == IPPROTO_UDP))
 			return -1;
 		c4->w[0] = w0;
 		c6->w[0] = w0;
 		((__be16 *)&c6->w[0])[1] = dport;
 		diff = bpf_csum_diff(&c4->w[0], 4, &c6->w[0], 4, 0);
-		if (ns64_l4_csum(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
-		    ns64_store(p, is_tc, l4 + 2, &dport, 2))
+		if (ns_l4_csum_diff(p, is_tc, coff, diff, 0, p->t.proto == IPPROTO_UDP) ||
+		    ns_pkt_store(p, is_tc, l4 + 2, &dport, 2))
 			return -1;
 	}
 
@@ -1091,15 +358,15 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 	__builtin_memcpy(h6->daddr, k->saddr, 16);
 
 	if (is_tc) {
-		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+		__be16 proto = bpf_htons(ETH_P_IPV6);
 
 		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
-		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
 			return -1;
-	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA, ETH_P_IPV6)) {
 		return -1;
 	}
-	if (ns64_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
+	if (ns_pkt_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
 		return -1;
 	p->l4_off = p->l3_off + NS_IP6_HLEN;
 	p->ip_len = plen + NS_IP6_HLEN;
@@ -1221,7 +488,7 @@ static __always_inline void ns64_err6_l4(struct ns64_scratch *sc, const struct n
 		c4->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
 		c4->w[1] = ((__be32 *)l4)[1];
 		d = bpf_csum_diff((__be32 *)c6, sizeof(*c6), c4->w, sizeof(c4->w), 0);
-		*ck = ns64_csum_apply(*ck, d);
+		*ck = ns_csum_add(*ck, (__u32)d);
 		return;
 	}
 	__builtin_memcpy(l4 + 2, &s->out_key.dport, 2);
@@ -1337,10 +604,10 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 	sc->eo.ip.protocol = nh == NS_IPPROTO_ICMPV6 ? IPPROTO_ICMP : nh;
 	sc->eo.ip.saddr = s->out_key.saddr;
 	sc->eo.ip.daddr = s->out_key.daddr;
-	ns64_ip4_csum(&sc->eo.ip);
+	ns_ip4_csum(&sc->eo.ip);
 	ns64_err6_l4(sc, s, nh, inner_len, &qck, qck_off, &ck);
 	d = bpf_csum_diff((__be32 *)&sc->en, sizeof(sc->en), (__be32 *)&sc->eo, sizeof(sc->eo), 0);
-	ck = ns64_csum_apply(ck, d);
+	ck = ns_csum_add(ck, (__u32)d);
 	__builtin_memcpy(sc->eo.icmp + 2, &ck, 2);
 
 	/* outer header: from the pool address to the IPv4 host */
@@ -1354,7 +621,7 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 	sc->h4.protocol = IPPROTO_ICMP;
 	sc->h4.saddr = s->out_key.daddr;
 	sc->h4.daddr = s->out_key.saddr;
-	ns64_ip4_csum(&sc->h4);
+	ns_ip4_csum(&sc->h4);
 
 	/* 40 bytes less in front */
 	if (is_tc) {
@@ -1362,17 +629,17 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 
 		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
 		    bpf_skb_adjust_room(p->ctx, -NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
-		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
 			return NS_CNT_DROP_ICMP_ERR;
 	} else if (ns64_xdp_move_l2(p, sc, 2 * NS_HDR_DELTA, ETH_P_IP)) {
 		return NS_CNT_DROP_ICMP_ERR;
 	}
 	/* the quoted UDP/TCP checksum last: the 8 bytes hold UDP's old one */
-	if (ns64_store(p, is_tc, p->l3_off, &sc->h4, sizeof(sc->h4)) ||
-	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN, sc->eo.icmp, 8) ||
-	    ns64_store(p, is_tc, p->l3_off + NS_IP4_HLEN + 8, &sc->eo.ip, sizeof(sc->eo.ip)) ||
-	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8) ||
-	    (qck_off && ns64_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8 + qck_off, &qck, 2)))
+	if (ns_pkt_store(p, is_tc, p->l3_off, &sc->h4, sizeof(sc->h4)) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + NS_IP4_HLEN, sc->eo.icmp, 8) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + NS_IP4_HLEN + 8, &sc->eo.ip, sizeof(sc->eo.ip)) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8, sc->eo.l4, 8) ||
+	    (qck_off && ns_pkt_store(p, is_tc, p->l3_off + 2 * NS_IP4_HLEN + 8 + qck_off, &qck, 2)))
 		return NS_CNT_DROP_ICMP_ERR;
 	__builtin_memset(&p->t, 0, sizeof(p->t));
 	p->t.saddr = sc->h4.saddr;
@@ -1419,10 +686,10 @@ static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc
 	ph[1] = p->t.daddr;
 	ph[2] = bpf_htonl((IPPROTO_UDP << 16) | (len & 0xffff));
 	sum = (__u32)bpf_csum_diff(0, 0, ph, sizeof(ph), (__u32)sum);
-	c = (__u16)~ns_csum_fold(sum);
+	c = ns_csum_final(sum);
 	if (!c)
 		c = 0xffff;
-	return ns64_store(p, is_tc, p->l4_off + 6, &c, 2);
+	return ns_pkt_store(p, is_tc, p->l4_off + 6, &c, 2);
 }
 
 /**
@@ -1650,7 +917,7 @@ static __always_inline void ns64_err_l4(struct ns64_scratch *sc, const struct ns
 		c6->w[0] = ((__be32 *)l4)[0] & bpf_htonl(0xffff0000);
 		c6->w[1] = ((__be32 *)l4)[1];
 		d = bpf_csum_diff(c4->w, sizeof(c4->w), (__be32 *)c6, sizeof(*c6), 0);
-		*ck = ns64_csum_apply(*ck, d);
+		*ck = ns_csum_add(*ck, (__u32)d);
 		return;
 	}
 	__builtin_memcpy(l4, &k->sport, 2);
@@ -1752,27 +1019,27 @@ static __always_inline __u32 ns64_icmp_error(struct ns_pkt *p, const bool is_tc,
 	sc->en.ps_len = bpf_htonl(m4 + NS_HDR_DELTA);
 	sc->en.ps_nh = bpf_htonl(NS_IPPROTO_ICMPV6);
 	d = bpf_csum_diff((__be32 *)&sc->eo, sizeof(sc->eo), (__be32 *)&sc->en, sizeof(sc->en), 0);
-	c4 = ns64_csum_apply(c4, d);
+	c4 = ns_csum_add(c4, (__u32)d);
 	__builtin_memcpy(sc->en.icmp + 2, &c4, 2);
 
 	/* 40 more bytes in front: 20 per IPv4 header that became IPv6 */
 	if (is_tc) {
-		__be16 proto = bpf_htons(NS_ETH_P_IPV6);
+		__be16 proto = bpf_htons(ETH_P_IPV6);
 
 		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
 		    bpf_skb_adjust_room(p->ctx, NS_HDR_DELTA, BPF_ADJ_ROOM_MAC, 0) ||
-		    ns64_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
 			return NS_CNT_DROP_ICMP_ERR;
-	} else if (ns64_xdp_move_l2(p, sc, -2 * NS_HDR_DELTA, NS_ETH_P_IPV6)) {
+	} else if (ns64_xdp_move_l2(p, sc, -2 * NS_HDR_DELTA, ETH_P_IPV6)) {
 		return NS_CNT_DROP_ICMP_ERR;
 	}
 	/* the quoted UDP/TCP checksum last: the 8 bytes hold UDP's old one */
-	if (ns64_store(p, is_tc, p->l3_off, &sc->o6, sizeof(sc->o6)) ||
-	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->en.icmp, 8) ||
-	    ns64_store(p, is_tc, p->l3_off + NS_IP6_HLEN + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
-	    ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8) ||
+	if (ns_pkt_store(p, is_tc, p->l3_off, &sc->o6, sizeof(sc->o6)) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->en.icmp, 8) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + NS_IP6_HLEN + 8, &sc->en.ip6, sizeof(sc->en.ip6)) ||
+	    ns_pkt_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8, sc->en.l4, 8) ||
 	    (q.t.proto != IPPROTO_ICMP && q.csum_off &&
-	     ns64_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8 + q.csum_off, &q.csum, 2)))
+	     ns_pkt_store(p, is_tc, p->l3_off + 2 * NS_IP6_HLEN + 8 + q.csum_off, &q.csum, 2)))
 		return NS_CNT_DROP_ICMP_ERR;
 	p->ip_len = NS_IP6_HLEN + m4 + NS_HDR_DELTA;
 	p->l4_off = p->l3_off + NS_IP6_HLEN;

@@ -58,7 +58,7 @@ static __always_inline int ns_parse_l2(struct ns_pkt *p, const bool is_tc)
 		off += sizeof(*vh);
 		p->vlans++;
 	}
-	if (proto == bpf_htons(0x86DD)) {
+	if (proto == bpf_htons(ETH_P_IPV6)) {
 		p->l3_off = off;
 		return NS_PARSE_IPV6;
 	}

@@ -60,7 +60,7 @@ int ns_sublimit_note64(struct ns_sublimit_acc *acc, const struct ns_session *s,
 
 	if (!counted_here(s))
 		return 0;
-	memcpy(p64, saddr6, 8); /* the subscriber is its /64 (bpf/nat64.h) */
+	memcpy(p64, saddr6, 8); /* the subscriber is its /64 (bpf/nat64_bib.h) */
 	memset(&k, 0, sizeof(k));
 	k.addr = ns_nat64_fold(p64);
 	k.svc_set = s->svc_set;

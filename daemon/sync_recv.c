@@ -72,7 +72,7 @@ static uint32_t update_many(int fd, const void *keys, size_t ksz, const void *va
 static void stage_bindings(struct sync_stage *g, const struct nsw_session *r, uint64_t now)
 {
 	/* a NAT64 binding's owner is IPv6: marked so, never taken for an
-	 * IPv4 endpoint (bpf/nat64.h rebuilds its BIB entry) */
+	 * IPv4 endpoint (bpf/nat64_bib.h rebuilds its BIB entry) */
 	uint8_t pf = (r->bind & NSW_BIND_EIM ? NS_PORT_F_EIM : 0) |
 		     (r->bind & NSW_BIND_EIF ? NS_PORT_F_EIF : 0) |
 		     (r->nat_type == NS_NAT_NAT64 ? NS_PORT_F_NAT64 : 0);
