@@ -364,3 +364,29 @@ struct pkt_info t_send(int tc, int ifindex, const struct pkt_spec *s, int expect
 		*out_len = olen;
 	return pkt_parse(out, olen);
 }
+
+void t_sh(const char *cmd)
+{
+	sh(cmd);
+}
+
+int t_run(int tc, int ifindex, const uint8_t *in, int len, uint8_t *out, int *out_len)
+{
+	return tc ? t_run_tc(ifindex, in, len, out, out_len)
+		  : t_run_xdp(ifindex, in, len, out, out_len);
+}
+
+int t_fwd_rc(int tc)
+{
+	return tc ? TC_RET_REDIRECT : XDP_RET_REDIRECT;
+}
+
+int t_drop_rc(int tc)
+{
+	return tc ? TC_RET_SHOT : XDP_RET_DROP;
+}
+
+int t_pass_rc(int tc)
+{
+	return tc ? TC_RET_OK : XDP_RET_PASS;
+}

@@ -80,4 +80,26 @@ struct pkt_spec t_spec_out(uint8_t proto, const char *src, uint16_t sport, const
 struct pkt_spec t_spec_in(uint8_t proto, const char *src, uint16_t sport, const char *dst,
 			  uint16_t dport);
 
+/* Run @cmd through the shell (in the test's namespace); assert it succeeds. */
+void t_sh(const char *cmd);
+
+/* t_run_tc() if @tc, else t_run_xdp(); the verdicts of a frame forwarded
+ * by redirect, dropped, or left to the kernel, in the program of @tc. */
+int t_run(int tc, int ifindex, const uint8_t *in, int len, uint8_t *out, int *out_len);
+int t_fwd_rc(int tc);
+int t_drop_rc(int tc);
+int t_pass_rc(int tc);
+
+/* Test(@suite, @name_xdp) and Test(@suite, @name_tc): @fn(0, ...) and
+ * @fn(1, ...), the same checks through XDP and through TC. */
+#define T_XDP_TC(suite, name, fn, ...)                                                             \
+	Test(suite, name##_xdp)                                                                    \
+	{                                                                                          \
+		fn(0, ##__VA_ARGS__);                                                              \
+	}                                                                                          \
+	Test(suite, name##_tc)                                                                     \
+	{                                                                                          \
+		fn(1, ##__VA_ARGS__);                                                              \
+	}
+
 #endif /* NATSYNC_TEST_FIXTURE_H */
