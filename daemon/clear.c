@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mapwalk.h"
 #include "sublimit.h"
+#include "util.h"
 
 /* The sessions a walk matched: keys (IPv4 or IPv6 tuple) and values. */
 struct victims {
@@ -21,6 +22,7 @@ struct victims {
 	char *keys;
 	struct ns_session *vals;
 	size_t n, cap;
+	size_t done;                 /* drop(): entries [0, done) handled */
 	int err;
 };
 
@@ -52,19 +54,22 @@ static void collect(const void *key, const void *val, void *arg)
 
 /*
  * Delete the matched sessions of one table (sess_fd, keyed ksz) and their
- * reverse entries (rev_fd, keyed by out_key). Returns how many were
+ * reverse entries (rev_fd, keyed by out_key), from v->done on, until all
+ * are done or the deadline (0: none) has passed. Returns how many were
  * deleted (a session gone meanwhile is not counted), or -errno.
  */
 static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd,
-		 struct ns_sublimit_acc *subs)
+		 struct ns_sublimit_acc *subs, uint64_t deadline)
 {
 	long n = 0;
 
-	for (size_t i = 0; i < v->n; i++) {
-		const struct ns_session *s = &v->vals[i];
+	for (; v->done < v->n; v->done++) {
+		const struct ns_session *s = &v->vals[v->done];
 		struct ns_event ev;
 
-		if (bpf_map_delete_elem(sess_fd, v->keys + i * v->ksz)) {
+		if (deadline && !(v->done & 255) && n && ns_now() >= deadline)
+			break;
+		if (bpf_map_delete_elem(sess_fd, v->keys + v->done * v->ksz)) {
 			if (errno == ENOENT)
 				continue; /* expired or closed meanwhile */
 			return -errno;
@@ -80,69 +85,113 @@ static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd
 	return n;
 }
 
-/* Walk one table, drop what matches; *matched and *cleared added to. */
-static int clear_table(struct ns_daemon *d, const struct ctl_request *req, int sess_fd,
-		       int rev_fd, size_t ksz, struct ns_sublimit_acc *subs, uint64_t *matched,
-		       uint64_t *cleared)
-{
-	struct victims v = { .req = req, .ksz = ksz };
-	long n;
-	int err;
+/* clear sessions between slices: the matches of both tables, then the
+ * deletes (IPv4 table, then NAT64). */
+struct clear_cont {
+	struct ctl_request r;
+	struct ns_walk_seq q;
+	struct victims v4, v6;
+	struct ns_sublimit_acc subs;
+	uint64_t cleared;
+	int phase;                   /* 0 collect, 1 drop v4, 2 drop v6 */
+};
 
-	if (sess_fd < 0)
-		return 0;
-	err = ns_map_walk(sess_fd, ksz, sizeof(struct ns_session), collect, &v);
-	if (!err)
-		err = v.err;
-	if (!err) {
-		*matched += v.n;
-		n = drop(d, &v, sess_fd, rev_fd, subs);
-		if (n < 0)
-			err = (int)n;
-		else
-			*cleared += (uint64_t)n;
+static void clear_cont_free(void *p)
+{
+	struct clear_cont *cc = p;
+
+	ns_walk_seq_fini(&cc->q);
+	free(cc->v4.keys);
+	free(cc->v4.vals);
+	free(cc->v6.keys);
+	free(cc->v6.vals);
+	free(cc->subs.keys);
+	free(cc);
+}
+
+/* One slice of the work; 1 when done, 0 more, -errno. */
+static int clear_step(struct ns_daemon *d, struct clear_cont *cc, uint64_t deadline)
+{
+	long n;
+	int r;
+
+	if (cc->phase == 0) {
+		r = ns_walk_seq_step(&cc->q, deadline);
+		if (r <= 0)
+			return r;
+		if (cc->v4.err || cc->v6.err)
+			return cc->v4.err ? cc->v4.err : cc->v6.err;
+		cc->phase = 1;
 	}
-	free(v.keys);
-	free(v.vals);
-	return err;
+	if (cc->phase == 1) {
+		n = drop(d, &cc->v4, d->fd.sessions, d->fd.session_rev, &cc->subs, deadline);
+		if (n < 0)
+			return (int)n;
+		cc->cleared += (uint64_t)n;
+		if (cc->v4.done < cc->v4.n)
+			return 0;
+		cc->phase = 2;
+	}
+	if (cc->v6.n) {
+		n = drop(d, &cc->v6, d->fd.nat64_sess, d->fd.nat64_rev, &cc->subs, deadline);
+		if (n < 0)
+			return (int)n;
+		cc->cleared += (uint64_t)n;
+		if (cc->v6.done < cc->v6.n)
+			return 0;
+	}
+	return 1;
 }
 
 int ns_clear_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		 void *arg)
 {
-	struct ns_sublimit_acc subs = { 0 };
-	struct ctl_request r = *req;
-	uint64_t matched = 0, cleared = 0;
+	struct clear_cont *cc = out->cont;
+	uint64_t matched;
 	int ret;
 
 	(void)arg;
-	if (ctl_sessions_ready(d, &r, out))
-		return -1;
-	ret = clear_table(d, &r, d->fd.sessions, d->fd.session_rev, sizeof(struct ns_tuple), &subs,
-			  &matched, &cleared);
-	/* src= names an IPv4 subscriber: NAT64 ones are IPv6 (as show sessions) */
-	if (!ret && !(r.have & CTL_BIT(CTL_ARG_SRC)))
-		ret = clear_table(d, &r, d->fd.nat64_sess, d->fd.nat64_rev,
-				  sizeof(struct ns_tuple6), &subs, &matched, &cleared);
-	if (ns_sublimit_after_reap(d, &subs, ns_now()))
+	if (!cc) {
+		cc = calloc(1, sizeof(*cc));
+		if (!cc)
+			return ctl_out_error(out, "out of memory");
+		out->cont = cc;
+		out->cont_free = clear_cont_free;
+		cc->r = *req;
+		if (ctl_sessions_ready(d, &cc->r, out))
+			return -1;
+		cc->v4 = (struct victims){ .req = &cc->r, .ksz = sizeof(struct ns_tuple) };
+		cc->v6 = (struct victims){ .req = &cc->r, .ksz = sizeof(struct ns_tuple6) };
+		ns_walk_seq_add(&cc->q, d->fd.sessions, sizeof(struct ns_tuple),
+				sizeof(struct ns_session), collect, &cc->v4, NS_MAP_SESSIONS);
+		/* src= names an IPv4 subscriber: NAT64 ones are IPv6 (as show sessions) */
+		if (!(cc->r.have & CTL_BIT(CTL_ARG_SRC)))
+			ns_walk_seq_add(&cc->q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
+					sizeof(struct ns_session), collect, &cc->v6,
+					NS_MAP_NAT64_SESS);
+	}
+	ret = clear_step(d, cc, out->deadline);
+	if (!ret)
+		return CTL_MORE;
+	matched = cc->v4.n + cc->v6.n;
+	if (ns_sublimit_after_reap(d, &cc->subs, ns_now()))
 		pr_warn("clear: max-sessions-per-subscriber counts not updated");
-	free(subs.keys);
-	d->st.sessions_cleared += cleared;
+	d->st.sessions_cleared += cc->cleared;
 	pr_info("clear sessions: %llu of %llu matching sessions dropped%s",
-		(unsigned long long)cleared, (unsigned long long)matched,
-		ret ? " before an error" : "");
-	if (ret)
+		(unsigned long long)cc->cleared, (unsigned long long)matched,
+		ret < 0 ? " before an error" : "");
+	if (ret < 0)
 		return ctl_out_error(out, "clear sessions: %s after %llu sessions",
-				     strerror(-ret), (unsigned long long)cleared);
+				     strerror(-ret), (unsigned long long)cc->cleared);
 	if (out->j) {
 		ctl_json_start_object(out->j);
 		ctl_json_kv_uint(out->j, "matched", matched);
-		ctl_json_kv_uint(out->j, "cleared", cleared);
+		ctl_json_kv_uint(out->j, "cleared", cc->cleared);
 		ctl_json_kv_bool(out->j, "peer_follows", d->sync != NULL);
 		ctl_json_end_object(out->j);
 	} else {
 		fprintf(out->f, "%llu sessions cleared (%llu matched)%s\n",
-			(unsigned long long)cleared, (unsigned long long)matched,
+			(unsigned long long)cc->cleared, (unsigned long long)matched,
 			d->sync ? "; a backup drops them with the next replication pass" : "");
 	}
 	return 0;

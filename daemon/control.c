@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,7 +37,16 @@
 #define NSEC_PER_MSEC 1000000ull
 #define CTL_SWEEP_MS 500          /* how often deadlines are checked */
 
-enum client_state { CL_FREE = 0, CL_READ, CL_WRITE };
+enum client_state { CL_FREE = 0, CL_READ, CL_WORK, CL_WRITE };
+
+/* A request being answered over several slices (CL_WORK). */
+struct ctl_work {
+	struct ctl_request req;
+	struct ctl_out out;
+	struct ctl_json j;
+	char *buf;                   /* out.f's memstream */
+	size_t blen;
+};
 
 struct ctl_client {
 	int fd;
@@ -46,6 +56,7 @@ struct ctl_client {
 	char in[CTL_MAX_LINE];
 	char *out;
 	size_t out_len, out_off;
+	struct ctl_work *work;       /* CL_WORK */
 };
 
 struct ctl_handler_slot {
@@ -56,6 +67,8 @@ struct ctl_handler_slot {
 struct ns_control {
 	struct ns_daemon *d;
 	int lfd;
+	int kfd;                     /* eventfd: the next slice of CL_WORK requests */
+	uint64_t slices;             /* handler calls that returned CTL_MORE */
 	int timer_fd;                /* deadline sweep, only while clients exist */
 	unsigned int n_clients;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -310,48 +323,70 @@ int ctl_sessions_ready(struct ns_daemon *d, struct ctl_request *r, struct ctl_ou
 	return 0;
 }
 
+/* show sessions between slices: its request, counts and place in the walks. */
+struct sess_cont {
+	struct ctl_request r;
+	struct sess_walk w;
+	struct ns_walk_seq q;
+};
+
+static void sess_cont_free(void *p)
+{
+	struct sess_cont *sc = p;
+
+	ns_walk_seq_fini(&sc->q);
+	free(sc);
+}
+
 static int show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 			 struct ctl_out *out, void *arg)
 {
-	struct ctl_request r = *req;
-	struct sess_walk w = { .d = d, .req = &r, .out = out, .now = ns_now() };
+	struct sess_cont *sc = out->cont;
 	int ret;
 
 	(void)arg;
-	if (ctl_sessions_ready(d, &r, out))
-		return -1;
-	if (out->j) {
-		ctl_json_start_object(out->j);
-		ctl_json_key(out->j, "sessions");
-		ctl_json_start_array(out->j);
-	} else {
-		fprintf(out->f, SESS_HDR_FMT, "PROTO", "INSIDE", "REMOTE", "NAT", "STATE",
-			"SVC", "TYPE", "AGE", "IDLE", "LEFT", "PKTS IN/OUT", "BYTES IN/OUT",
-			"FLAGS");
+	if (!sc) {
+		sc = calloc(1, sizeof(*sc));
+		if (!sc)
+			return ctl_out_error(out, "out of memory");
+		out->cont = sc;
+		out->cont_free = sess_cont_free;
+		sc->r = *req;
+		sc->w = (struct sess_walk){ .d = d, .req = &sc->r, .out = out, .now = ns_now() };
+		if (ctl_sessions_ready(d, &sc->r, out))
+			return -1;
+		if (out->j) {
+			ctl_json_start_object(out->j);
+			ctl_json_key(out->j, "sessions");
+			ctl_json_start_array(out->j);
+		} else {
+			fprintf(out->f, SESS_HDR_FMT, "PROTO", "INSIDE", "REMOTE", "NAT", "STATE",
+				"SVC", "TYPE", "AGE", "IDLE", "LEFT", "PKTS IN/OUT",
+				"BYTES IN/OUT", "FLAGS");
+		}
+		ns_walk_seq_add(&sc->q, d->fd.sessions, sizeof(struct ns_tuple),
+				sizeof(struct ns_session), session_visit, &sc->w, NS_MAP_SESSIONS);
+		ns_walk_seq_add(&sc->q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
+				sizeof(struct ns_session), session64_visit, &sc->w,
+				NS_MAP_NAT64_SESS);
 	}
-	ret = ns_map_walk(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
-		       session_visit, &w);
-	if (ret)
-		return ctl_out_error(out, "reading %s: %s", NS_MAP_SESSIONS, strerror(-ret));
-	if (d->fd.nat64_sess >= 0) {
-		ret = ns_map_walk(d->fd.nat64_sess, sizeof(struct ns_tuple6),
-			       sizeof(struct ns_session), session64_visit, &w);
-		if (ret)
-			return ctl_out_error(out, "reading %s: %s", NS_MAP_NAT64_SESS,
-					     strerror(-ret));
-	}
+	ret = ns_walk_seq_step(&sc->q, out->deadline);
+	if (ret < 0)
+		return ctl_out_error(out, "reading %s: %s", sc->q.name, strerror(-ret));
+	if (!ret)
+		return CTL_MORE;
 	if (out->j) {
 		ctl_json_end_array(out->j);
-		ctl_json_kv_uint(out->j, "count", w.shown);
-		ctl_json_kv_uint(out->j, "matched", w.matched);
-		ctl_json_kv_uint(out->j, "total", w.total);
-		ctl_json_kv_bool(out->j, "truncated", w.matched > w.shown);
+		ctl_json_kv_uint(out->j, "count", sc->w.shown);
+		ctl_json_kv_uint(out->j, "matched", sc->w.matched);
+		ctl_json_kv_uint(out->j, "total", sc->w.total);
+		ctl_json_kv_bool(out->j, "truncated", sc->w.matched > sc->w.shown);
 		ctl_json_end_object(out->j);
 	} else {
 		fprintf(out->f, "%llu of %llu matching sessions shown (%llu in table)%s\n",
-			(unsigned long long)w.shown, (unsigned long long)w.matched,
-			(unsigned long long)w.total,
-			w.matched > w.shown ? "; raise limit= to see more" : "");
+			(unsigned long long)sc->w.shown, (unsigned long long)sc->w.matched,
+			(unsigned long long)sc->w.total,
+			sc->w.matched > sc->w.shown ? "; raise limit= to see more" : "");
 	}
 	return 0;
 }
@@ -457,25 +492,49 @@ static void pool_text(FILE *f, const struct ns_config *c, const struct pool_usag
 	fprintf(f, "  subscribers   %llu\n", (unsigned long long)u->subscribers[id]);
 }
 
+/* show pools between slices. */
+struct pools_cont {
+	struct ctl_request r;
+	struct pool_usage u;
+	struct ns_walk_seq q;
+};
+
+static void pools_cont_free(void *p)
+{
+	struct pools_cont *pc = p;
+
+	ns_walk_seq_fini(&pc->q);
+	free(pc);
+}
+
 static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		      void *arg)
 {
-	struct ctl_request r = *req;
+	struct pools_cont *pc = out->cont;
 	uint64_t cnt[NS_CNT_MAX];
 	struct pool_usage *u;
 	char err[CTL_ERR_MAX];
-	int ret = 0;
+	int ret;
 
 	(void)arg;
-	if (ctl_request_resolve(&r, &d->conf, err, sizeof(err)))
-		return ctl_out_error(out, "%s", err);
-	u = calloc(1, sizeof(*u));
-	if (!u)
-		return ctl_out_error(out, "out of memory");
-	if (pools_collect(d->fd.ports, d->fd.paired, u, err, sizeof(err))) {
-		ret = ctl_out_error(out, "%s", err);
-		goto out;
+	if (!pc) {
+		pc = calloc(1, sizeof(*pc));
+		if (!pc)
+			return ctl_out_error(out, "out of memory");
+		out->cont = pc;
+		out->cont_free = pools_cont_free;
+		pc->r = *req;
+		if (ctl_request_resolve(&pc->r, &d->conf, err, sizeof(err)) ||
+		    pools_collect_begin(d->fd.ports, d->fd.paired, &pc->u, &pc->q, err,
+					sizeof(err)))
+			return ctl_out_error(out, "%s", err);
 	}
+	ret = ns_walk_seq_step(&pc->q, out->deadline);
+	if (ret < 0)
+		return ctl_out_error(out, "reading NAT bindings: %s", strerror(-ret));
+	if (!ret)
+		return CTL_MORE;
+	u = &pc->u;
 	/* Failures are counted globally by the fast path, not per pool. */
 	if (ns_counters_read(d->fd.counters, cnt))
 		memset(cnt, 0, sizeof(cnt));
@@ -485,7 +544,7 @@ static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct
 		ctl_json_start_array(out->j);
 	}
 	for (uint32_t i = 0; i < d->conf.n_pools && i < NS_MAX_POOLS; i++) {
-		if (r.pool_idx >= 0 && (int)i != r.pool_idx)
+		if (pc->r.pool_idx >= 0 && (int)i != pc->r.pool_idx)
 			continue;
 		if (out->j)
 			pool_json(out->j, &d->conf, u, (int)i);
@@ -502,9 +561,7 @@ static int show_pools(struct ns_daemon *d, const struct ctl_request *req, struct
 		fprintf(out->f, "allocation failures (all pools): %llu\n",
 			(unsigned long long)cnt[NS_CNT_DROP_POOL_EXHAUSTED]);
 	}
-out:
-	free(u);
-	return ret;
+	return 0;
 }
 
 /* ---- show counters ------------------------------------------------------- */
@@ -1013,77 +1070,105 @@ static int show_config(struct ns_daemon *d, const struct ctl_request *req, struc
 
 /* ---- request dispatch ----------------------------------------------------- */
 
-static int run_handler(struct ns_control *c, const struct ctl_request *req, FILE *f,
-		       char *err, size_t errlen)
+/* Slice length of a request that walks maps (ctl_out.deadline). */
+#define CTL_SLICE_NS (5ull * 1000000)
+
+/* Open w's answer ("OK\n", then the body) and check that req has a handler. */
+static int work_start(struct ns_control *c, struct ctl_work *w, char *err, size_t errlen)
 {
-	struct ctl_handler_slot *h = &c->h[req->cmd];
-	struct ctl_out out = { .f = f };
-	struct ctl_json j;
 	char name[32];
 
-	if (!h->fn) {
-		bool ha = req->cmd == CTL_SHOW_SYNC || req->cmd == CTL_SHOW_REDUNDANCY ||
-			  req->cmd == CTL_SWITCHOVER || req->cmd == CTL_ROLE_PRIMARY ||
-			  req->cmd == CTL_ROLE_BACKUP;
+	if (!c->h[w->req.cmd].fn) {
+		bool ha = w->req.cmd == CTL_SHOW_SYNC || w->req.cmd == CTL_SHOW_REDUNDANCY ||
+			  w->req.cmd == CTL_SWITCHOVER || w->req.cmd == CTL_ROLE_PRIMARY ||
+			  w->req.cmd == CTL_ROLE_BACKUP;
 
 		snprintf(err, errlen, "%s: not available (%s)",
-			 ctl_command_name(req->cmd, name, sizeof(name)),
+			 ctl_command_name(w->req.cmd, name, sizeof(name)),
 			 ha && !c->d->conf.red.enabled ? "redundancy is not configured"
 						       : "not provided by this daemon");
 		return -1;
 	}
-	if (req->json) {
-		ctl_json_init(&j, f);
-		out.j = &j;
-	}
-	if (h->fn(c->d, req, &out, h->arg)) {
-		snprintf(err, errlen, "%s", out.err[0] ? out.err : "command failed");
+	w->out.f = open_memstream(&w->buf, &w->blen);
+	if (!w->out.f) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (out.j && (j.error || j.depth)) {
+	fputs("OK\n", w->out.f);
+	if (w->req.json) {
+		ctl_json_init(&w->j, w->out.f);
+		w->out.j = &w->j;
+	}
+	return 0;
+}
+
+/* One call of the handler; 0 done, CTL_MORE, -1 (err set). */
+static int work_step(struct ns_control *c, struct ctl_work *w, uint64_t deadline, char *err,
+		     size_t errlen)
+{
+	struct ctl_handler_slot *h = &c->h[w->req.cmd];
+	char name[32];
+	int r;
+
+	w->out.deadline = deadline;
+	r = h->fn(c->d, &w->req, &w->out, h->arg);
+	if (r == CTL_MORE)
+		return CTL_MORE;
+	if (r) {
+		snprintf(err, errlen, "%s", w->out.err[0] ? w->out.err : "command failed");
+		return -1;
+	}
+	if (w->out.j && (w->j.error || w->j.depth)) {
 		snprintf(err, errlen, "internal error: malformed JSON from %s",
-			 ctl_command_name(req->cmd, name, sizeof(name)));
+			 ctl_command_name(w->req.cmd, name, sizeof(name)));
 		return -1;
 	}
-	if (out.j)
-		fputc('\n', f);
+	if (w->out.j)
+		fputc('\n', w->out.f);
+	return 0;
+}
+
+/* The answer of w (its body, or "ERR err" when ret failed); frees w's
+ * stream and handler state. 0, or -ENOMEM. */
+static int work_finish(struct ctl_work *w, int ret, const char *err, char **resp,
+		       size_t *resp_len)
+{
+	if (w->out.cont && w->out.cont_free)
+		w->out.cont_free(w->out.cont);
+	w->out.cont = NULL;
+	if (w->out.f && fclose(w->out.f) && !ret) {
+		ret = -1;
+		err = "out of memory";
+	}
+	w->out.f = NULL;
+	if (!ret) {
+		*resp = w->buf;
+		*resp_len = w->blen;
+		w->buf = NULL;
+		return 0;
+	}
+	free(w->buf);
+	w->buf = NULL;
+	pr_debug("control: request refused: %s", err);
+	if (asprintf(resp, "ERR %s\n", err) < 0)
+		return -ENOMEM;
+	*resp_len = strlen(*resp);
 	return 0;
 }
 
 int ns_control_answer(struct ns_control *c, const char *line, size_t len, char **resp,
 		      size_t *resp_len)
 {
+	struct ctl_work w = { 0 };
 	char err[CTL_ERR_MAX] = "";
-	struct ctl_request req;
-	char *buf = NULL;
-	size_t blen = 0;
-	FILE *f;
 	int ret;
 
-	ret = ctl_parse_request(line, len, &req, err, sizeof(err));
-	if (!ret) {
-		f = open_memstream(&buf, &blen);
-		if (!f)
-			return -ENOMEM;
-		fputs("OK\n", f);
-		ret = run_handler(c, &req, f, err, sizeof(err));
-		if (fclose(f)) {
-			ret = -1;
-			snprintf(err, sizeof(err), "out of memory");
-		}
-		if (!ret) {
-			*resp = buf;
-			*resp_len = blen;
-			return 0;
-		}
-		free(buf);
-	}
-	pr_debug("control: request refused: %s", err);
-	if (asprintf(&buf, "ERR %s\n", err) < 0)
-		return -ENOMEM;
-	*resp = buf;
-	*resp_len = strlen(buf);
-	return 0;
+	ret = ctl_parse_request(line, len, &w.req, err, sizeof(err));
+	if (!ret)
+		ret = work_start(c, &w, err, sizeof(err));
+	while (!ret && (ret = work_step(c, &w, 0, err, sizeof(err))) == CTL_MORE)
+		;
+	return work_finish(&w, ret, err, resp, resp_len);
 }
 
 /* ---- the socket server ---------------------------------------------------- */
@@ -1123,6 +1208,14 @@ static void client_drain(int fd)
 
 static void client_drop(struct ns_control *c, struct ctl_client *cl)
 {
+	char *resp = NULL;
+	size_t rlen;
+
+	if (cl->work) { /* gone while its answer was being made */
+		work_finish(cl->work, -1, "client gone", &resp, &rlen);
+		free(resp);
+		free(cl->work);
+	}
 	loop_del(c->d->loop, cl->fd);
 	client_drain(cl->fd);
 	close(cl->fd);
@@ -1160,17 +1253,78 @@ static void client_flush(struct ns_control *c, struct ctl_client *cl)
 	client_drop(c, cl);
 }
 
+static const char ctl_nomem[] = "ERR out of memory\n";
+
+/* One slice of cl's request; its answer is sent when the handler is done. */
+static void client_work(struct ns_control *c, struct ctl_client *cl)
+{
+	struct ctl_work *w = cl->work;
+	char err[CTL_ERR_MAX] = "";
+	uint64_t one = 1;
+	int ret = work_step(c, w, ns_now() + CTL_SLICE_NS, err, sizeof(err));
+
+	if (ret == CTL_MORE) {
+		c->slices++;
+		if (cl->state != CL_WORK) /* nothing to read meanwhile */
+			loop_mod(c->d->loop, cl->fd, 0);
+		cl->state = CL_WORK;
+		if (write(c->kfd, &one, sizeof(one)) != sizeof(one))
+			pr_warn("control: cannot schedule the next slice: %s", strerror(errno));
+		return;
+	}
+	if (work_finish(w, ret, err, &cl->out, &cl->out_len)) {
+		cl->out = strdup(ctl_nomem);
+		cl->out_len = cl->out ? sizeof(ctl_nomem) - 1 : 0;
+	}
+	free(w);
+	cl->work = NULL;
+	cl->state = CL_READ; /* client_flush moves it on */
+	cl->out_off = 0;
+	client_flush(c, cl);
+}
+
 static void client_respond(struct ns_control *c, struct ctl_client *cl, const char *line,
 			   size_t len)
 {
-	static const char nomem[] = "ERR out of memory\n";
+	char err[CTL_ERR_MAX] = "";
+	struct ctl_work *w = calloc(1, sizeof(*w));
+	int ret;
 
-	if (ns_control_answer(c, line, len, &cl->out, &cl->out_len)) {
-		cl->out = strdup(nomem);
-		cl->out_len = cl->out ? sizeof(nomem) - 1 : 0;
+	if (!w) {
+		cl->out = strdup(ctl_nomem);
+		cl->out_len = cl->out ? sizeof(ctl_nomem) - 1 : 0;
+		cl->out_off = 0;
+		client_flush(c, cl);
+		return;
 	}
+	cl->work = w;
+	ret = ctl_parse_request(line, len, &w->req, err, sizeof(err));
+	if (!ret)
+		ret = work_start(c, w, err, sizeof(err));
+	if (!ret) {
+		client_work(c, cl);
+		return;
+	}
+	work_finish(w, ret, err, &cl->out, &cl->out_len);
+	free(w);
+	cl->work = NULL;
 	cl->out_off = 0;
 	client_flush(c, cl);
+}
+
+/* The next slice of every request still being answered. */
+static void kick_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_control *c = arg;
+	uint64_t n;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->cl[i].state == CL_WORK && c->cl[i].work)
+			client_work(c, &c->cl[i]);
 }
 
 /* Send a fixed error at once and drop: used before any request was read. */
@@ -1229,6 +1383,11 @@ static void client_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 			cl = &c->cl[i];
 	if (!cl)
 		return;
+	if (cl->state == CL_WORK) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			client_drop(c, cl); /* gone: nobody to answer */
+		return;
+	}
 	if (cl->state == CL_READ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		client_read(c, cl);
 	else if (cl->state == CL_WRITE && (events & EPOLLERR))
@@ -1248,7 +1407,8 @@ static void sweep_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *cl = &c->cl[i];
 
-		if (cl->state == CL_FREE || now < cl->deadline_ns)
+		/* a request being answered is bounded and moves on */
+		if (cl->state == CL_FREE || cl->state == CL_WORK || now < cl->deadline_ns)
 			continue;
 		pr_debug("control: dropping client: %s timed out",
 			 cl->state == CL_READ ? "request" : "response");
@@ -1383,6 +1543,7 @@ struct ns_control *ns_control_open(struct ns_daemon *d, int *err)
 	}
 	c->d = d;
 	c->lfd = -1;
+	c->kfd = -1;
 	c->timer_fd = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		c->cl[i].fd = -1;
@@ -1396,6 +1557,15 @@ struct ns_control *ns_control_open(struct ns_daemon *d, int *err)
 		/* No loop (tests): ns_control_answer() works, no socket. */
 		return c;
 	}
+	c->kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->kfd < 0 || loop_add(d->loop, c->kfd, EPOLLIN, kick_cb, c)) {
+		ret = c->kfd < 0 ? -errno : -EIO;
+		pr_err("control: cannot set up request slices: %s", strerror(-ret));
+		ns_control_close(c);
+		*err = ret;
+		return NULL;
+	}
+	loop_set_name(d->loop, c->kfd, "control slices");
 	ret = control_listen(c);
 	if (ret) {
 		pr_err("control: cannot listen on %s: %s", c->path,
@@ -1406,6 +1576,11 @@ struct ns_control *ns_control_open(struct ns_daemon *d, int *err)
 	}
 	pr_info("control: listening on %s", c->path);
 	return c;
+}
+
+uint64_t ns_control_slices(const struct ns_control *c)
+{
+	return c->slices;
 }
 
 int ns_control_set_handler(struct ns_control *c, enum ctl_cmd cmd, ns_ctl_handler fn,
@@ -1443,5 +1618,10 @@ void ns_control_close(struct ns_control *c)
 	}
 	if (c->timer_fd >= 0)
 		loop_del(c->d->loop, c->timer_fd);
+	if (c->kfd >= 0) {
+		if (c->d->loop)
+			loop_del(c->d->loop, c->kfd);
+		close(c->kfd);
+	}
 	free(c);
 }

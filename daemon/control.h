@@ -37,12 +37,23 @@ struct ctl_out {
 	FILE *f;
 	struct ctl_json *j;
 	char err[CTL_ERR_MAX];
+	/* Work that walks maps runs in slices: a handler may stop once
+	 * deadline (ns_now() clock; 0: none) has passed and return CTL_MORE,
+	 * keeping its state in cont (freed with cont_free if the client goes
+	 * away); it is called again with the same out after the loop's other
+	 * pending events, until it returns 0 or -1. */
+	uint64_t deadline;
+	void *cont;
+	void (*cont_free)(void *cont);
 };
+
+#define CTL_MORE 1
 
 /*
  * A command handler. Returns 0 (the body written to out is sent after
- * "OK"), or -1 after ctl_out_error() (the body is discarded and the client
- * gets "ERR <message>"). Runs on the event loop: must not block.
+ * "OK"), -1 after ctl_out_error() (the body is discarded and the client
+ * gets "ERR <message>"), or CTL_MORE (see ctl_out). Runs on the event
+ * loop: must not block.
  */
 typedef int (*ns_ctl_handler)(struct ns_daemon *d, const struct ctl_request *req,
 			      struct ctl_out *out, void *arg);
@@ -71,6 +82,9 @@ int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
  * Returns the server, or NULL with *err = -errno.
  */
 struct ns_control *ns_control_open(struct ns_daemon *d, int *err);
+
+/* How many times a request was paused to let the loop run (CTL_MORE). */
+uint64_t ns_control_slices(const struct ns_control *c);
 
 /*
  * ns_control_set_handler - answer cmd with fn (replacing any built-in

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -61,56 +62,126 @@ out:
 	return err;
 }
 
-/*
- * Visit every entry of a hash map with batch lookups. ENOSPC means one
- * bucket holds more than the buffer: grow and retry the same batch.
- */
-int ns_map_walk(int fd, size_t ksz, size_t vsz, ns_walk_cb cb, void *arg)
+void ns_walk_init(struct ns_walk_cur *w, int fd, size_t ksz, size_t vsz)
 {
-	uint32_t n = WALK_BATCH, count;
-	uint64_t in_batch = 0, out_batch = 0;
-	char *keys = NULL, *vals = NULL;
-	bool first = true, done = false;
-	int err = 0;
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->ksz = ksz;
+	w->vsz = vsz;
+	w->n = WALK_BATCH;
+	w->first = true;
+}
 
-	while (!done) {
-		if (!keys) {
-			keys = calloc(n, ksz);
-			vals = calloc(n, vsz);
-			if (!keys || !vals) {
-				err = -ENOMEM;
-				break;
-			}
+void ns_walk_fini(struct ns_walk_cur *w)
+{
+	free(w->keys);
+	free(w->vals);
+	w->keys = w->vals = NULL;
+}
+
+static uint64_t walk_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Batches until the map is read or the deadline has passed. ENOSPC means
+ * one bucket holds more than the buffer: grow and retry the same batch.
+ */
+int ns_walk_step(struct ns_walk_cur *w, ns_walk_cb cb, void *arg, uint64_t deadline)
+{
+	uint32_t count;
+	uint64_t out_batch = 0;
+	int err;
+
+	while (!w->done) {
+		if (!w->keys) {
+			w->keys = calloc(w->n, w->ksz);
+			w->vals = calloc(w->n, w->vsz);
+			if (!w->keys || !w->vals)
+				return -ENOMEM;
 		}
-		count = n;
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
-					 &count, NULL)) {
+		count = w->n;
+		if (bpf_map_lookup_batch(w->fd, w->first ? NULL : &w->token, &out_batch, w->keys,
+					 w->vals, &count, NULL)) {
 			err = -errno;
-			if (err == -ENOSPC && n < 65536) {
-				free(keys);
-				free(vals);
-				keys = vals = NULL;
-				n *= 4;
-				err = 0;
+			if (err == -ENOSPC && w->n < 65536) {
+				ns_walk_fini(w);
+				w->n *= 4;
 				continue;
 			}
-			if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
-				if (first) {
-					err = walk_keys(fd, ksz, vsz, cb, arg);
-					break;
-				}
+			if ((err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) &&
+			    w->first) {
+				/* no batch ops: key by key, in one go */
+				w->done = true;
+				return walk_keys(w->fd, w->ksz, w->vsz, cb, arg) ?: 1;
 			}
 			if (err != -ENOENT)
-				break;
-			err = 0;
-			done = true; /* last batch: count entries are still valid */
+				return err;
+			w->done = true; /* last batch: count entries are still valid */
 		}
 		for (uint32_t i = 0; i < count; i++)
-			cb(keys + i * ksz, vals + i * vsz, arg);
-		in_batch = out_batch;
-		first = false;
+			cb(w->keys + i * w->ksz, w->vals + i * w->vsz, arg);
+		w->token = out_batch;
+		w->first = false;
+		if (!w->done && deadline && walk_now() >= deadline)
+			return 0;
 	}
-	free(keys);
-	free(vals);
-	return err;
+	return 1;
+}
+
+int ns_map_walk(int fd, size_t ksz, size_t vsz, ns_walk_cb cb, void *arg)
+{
+	struct ns_walk_cur w;
+	int err;
+
+	ns_walk_init(&w, fd, ksz, vsz);
+	err = ns_walk_step(&w, cb, arg, 0);
+	ns_walk_fini(&w);
+	return err < 0 ? err : 0;
+}
+
+void ns_walk_seq_add(struct ns_walk_seq *q, int fd, size_t ksz, size_t vsz, ns_walk_cb cb,
+		     void *arg, const char *name)
+{
+	if (fd < 0 || q->n >= NS_WALK_SEQ_MAX)
+		return;
+	q->w[q->n].fd = fd;
+	q->w[q->n].ksz = ksz;
+	q->w[q->n].vsz = vsz;
+	q->w[q->n].cb = cb;
+	q->w[q->n].arg = arg;
+	q->w[q->n++].name = name;
+}
+
+int ns_walk_seq_step(struct ns_walk_seq *q, uint64_t deadline)
+{
+	int r;
+
+	while (q->i < q->n) {
+		if (!q->started) {
+			ns_walk_init(&q->cur, q->w[q->i].fd, q->w[q->i].ksz, q->w[q->i].vsz);
+			q->name = q->w[q->i].name;
+			q->started = true;
+		}
+		r = ns_walk_step(&q->cur, q->w[q->i].cb, q->w[q->i].arg, deadline);
+		if (r <= 0)
+			return r;
+		ns_walk_fini(&q->cur);
+		q->started = false;
+		q->i++;
+		if (q->i < q->n && deadline && walk_now() >= deadline)
+			return 0;
+	}
+	return 1;
+}
+
+void ns_walk_seq_fini(struct ns_walk_seq *q)
+{
+	if (q->started)
+		ns_walk_fini(&q->cur);
+	q->started = false;
 }

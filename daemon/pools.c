@@ -72,21 +72,31 @@ uint64_t pool_usage_permille(const struct pool_usage *u, int id, uint64_t cap)
 	return worst;
 }
 
-int pools_collect(int ports_fd, int paired_fd, struct pool_usage *u, char *err, size_t errlen)
+int pools_collect_begin(int ports_fd, int paired_fd, struct pool_usage *u,
+			struct ns_walk_seq *q, char *err, size_t errlen)
 {
-	int ret;
-
 	if (ns_map_check(ports_fd, NS_MAP_PORTS, sizeof(struct ns_port_key),
 		      sizeof(struct ns_port_val), err, errlen) ||
 	    ns_map_check(paired_fd, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
 		      sizeof(struct ns_paired_val), err, errlen))
 		return -1;
-	ret = ns_map_walk(ports_fd, sizeof(struct ns_port_key), sizeof(struct ns_port_val),
-		       port_visit, u);
-	if (!ret)
-		ret = ns_map_walk(paired_fd, sizeof(struct ns_paired_key),
-			       sizeof(struct ns_paired_val), paired_visit, u);
-	if (ret) {
+	ns_walk_seq_add(q, ports_fd, sizeof(struct ns_port_key), sizeof(struct ns_port_val),
+			port_visit, u, NS_MAP_PORTS);
+	ns_walk_seq_add(q, paired_fd, sizeof(struct ns_paired_key), sizeof(struct ns_paired_val),
+			paired_visit, u, NS_MAP_PAIRED);
+	return 0;
+}
+
+int pools_collect(int ports_fd, int paired_fd, struct pool_usage *u, char *err, size_t errlen)
+{
+	struct ns_walk_seq q = { 0 };
+	int ret;
+
+	if (pools_collect_begin(ports_fd, paired_fd, u, &q, err, errlen))
+		return -1;
+	ret = ns_walk_seq_step(&q, 0);
+	ns_walk_seq_fini(&q);
+	if (ret < 0) {
 		snprintf(err, errlen, "reading NAT bindings: %s", strerror(-ret));
 		return -1;
 	}

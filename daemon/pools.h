@@ -43,4 +43,10 @@ uint64_t pool_usage_permille(const struct pool_usage *u, int id, uint64_t cap);
  */
 int pools_collect(int ports_fd, int paired_fd, struct pool_usage *u, char *err, size_t errlen);
 
+/* The same count in steps on the event loop: check the maps and add their
+ * walks to q (ns_walk_seq_step() does them); 0, or -1 with err. */
+struct ns_walk_seq;
+int pools_collect_begin(int ports_fd, int paired_fd, struct pool_usage *u,
+			struct ns_walk_seq *q, char *err, size_t errlen);
+
 #endif

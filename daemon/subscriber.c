@@ -173,43 +173,64 @@ static void sub_text(FILE *f, const struct ns_config *c, const struct sub_walk *
 			(unsigned long long)(w->n_sessions - w->n_rows), ip);
 }
 
+/* show subscriber between slices. */
+struct sub_cont {
+	struct ctl_request r;
+	struct sub_walk w;
+	struct ns_walk_seq q;
+};
+
+static void sub_cont_free(void *p)
+{
+	struct sub_cont *sc = p;
+
+	ns_walk_seq_fini(&sc->q);
+	free(sc);
+}
+
 int ns_subscriber_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		      void *arg)
 {
-	struct sub_walk *w;
+	struct sub_cont *sc = out->cont;
 	char err[CTL_ERR_MAX];
-	int ret = 0;
+	int ret;
 
 	(void)arg;
-	if (req->src_mask != 0xffffffffu)
-		return ctl_out_error(out, "show subscriber: one address, not a prefix (for "
-				     "prefixes: show sessions src=A/N)");
-	if (ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
-			 sizeof(struct ns_session), err, sizeof(err)) ||
-	    ns_map_check(d->fd.ports, NS_MAP_PORTS, sizeof(struct ns_port_key),
-			 sizeof(struct ns_port_val), err, sizeof(err)) ||
-	    ns_map_check(d->fd.paired, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
-			 sizeof(struct ns_paired_val), err, sizeof(err)))
-		return ctl_out_error(out, "%s", err);
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return ctl_out_error(out, "out of memory");
-	w->req = req;
-	w->addr = req->src_addr;
-	if (ns_map_walk(d->fd.sessions, sizeof(struct ns_tuple), sizeof(struct ns_session),
-			on_session, w) ||
-	    ns_map_walk(d->fd.ports, sizeof(struct ns_port_key), sizeof(struct ns_port_val),
-			on_port, w) ||
-	    ns_map_walk(d->fd.paired, sizeof(struct ns_paired_key),
-			sizeof(struct ns_paired_val), on_paired, w)) {
-		ret = ctl_out_error(out, "show subscriber: reading the maps failed");
-		goto out;
+	if (!sc) {
+		if (req->src_mask != 0xffffffffu)
+			return ctl_out_error(out, "show subscriber: one address, not a prefix (for "
+					     "prefixes: show sessions src=A/N)");
+		if (ns_map_check(d->fd.sessions, NS_MAP_SESSIONS, sizeof(struct ns_tuple),
+				 sizeof(struct ns_session), err, sizeof(err)) ||
+		    ns_map_check(d->fd.ports, NS_MAP_PORTS, sizeof(struct ns_port_key),
+				 sizeof(struct ns_port_val), err, sizeof(err)) ||
+		    ns_map_check(d->fd.paired, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
+				 sizeof(struct ns_paired_val), err, sizeof(err)))
+			return ctl_out_error(out, "%s", err);
+		sc = calloc(1, sizeof(*sc));
+		if (!sc)
+			return ctl_out_error(out, "out of memory");
+		out->cont = sc;
+		out->cont_free = sub_cont_free;
+		sc->r = *req;
+		sc->w.req = &sc->r;
+		sc->w.addr = req->src_addr;
+		ns_walk_seq_add(&sc->q, d->fd.sessions, sizeof(struct ns_tuple),
+				sizeof(struct ns_session), on_session, &sc->w, NS_MAP_SESSIONS);
+		ns_walk_seq_add(&sc->q, d->fd.ports, sizeof(struct ns_port_key),
+				sizeof(struct ns_port_val), on_port, &sc->w, NS_MAP_PORTS);
+		ns_walk_seq_add(&sc->q, d->fd.paired, sizeof(struct ns_paired_key),
+				sizeof(struct ns_paired_val), on_paired, &sc->w, NS_MAP_PAIRED);
 	}
+	ret = ns_walk_seq_step(&sc->q, out->deadline);
+	if (ret < 0)
+		return ctl_out_error(out, "show subscriber: reading %s: %s", sc->q.name,
+				     strerror(-ret));
+	if (!ret)
+		return CTL_MORE;
 	if (out->j)
-		sub_json(out->j, &d->conf, w);
+		sub_json(out->j, &d->conf, &sc->w);
 	else
-		sub_text(out->f, &d->conf, w);
-out:
-	free(w);
-	return ret;
+		sub_text(out->f, &d->conf, &sc->w);
+	return 0;
 }

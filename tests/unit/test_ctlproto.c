@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 
+#include "daemon/clear.h"
 #include "daemon/control.h"
 #include "daemon/ctlproto.h"
 #include "daemon/daemon.h"
@@ -1152,6 +1153,115 @@ Test(ctlmaps, wrong_map_layout_reported)
 				    64, 16);
 	cr_assert_str_eq(answer("show sessions"),
 			 "ERR map ns_sessions: key/value size 16/64, expected 16/96\n");
+	close(srv_d->fd.sessions);
+	srv_d->fd.sessions = -1;
+	srv_daemon_fini();
+}
+
+/*
+ * show sessions, clear sessions and show pools over large tables are
+ * answered in slices: the handler stops after its slice and the loop runs other
+ * sources before the next one, instead of walking the whole map in one
+ * callback (at 1M sessions that held the loop for a second). 300,000
+ * sessions need far more than one 5 ms slice on any machine; the answer
+ * through the socket is whole and counts what the synchronous answer counts.
+ */
+Test(ctlserver, show_and_clear_sessions_answered_in_slices)
+{
+	enum { N = 300000, B = 10000 };
+	static struct ns_tuple keys[B];
+	static struct ns_session vals[B];
+	struct client_job j = { 0 };
+	const char *sync_r;
+	uint64_t slices;
+	char want[128];
+
+	srv_daemon_init(true);
+	srv_d->fd.sessions = mk_map(BPF_MAP_TYPE_HASH, "ns_sessions", sizeof(struct ns_tuple),
+				    sizeof(struct ns_session), N);
+	for (uint32_t base = 0; base < N; base += B) {
+		__u32 n = B;
+
+		memset(vals, 0, sizeof(vals));
+		for (uint32_t i = 0; i < B; i++) {
+			memset(&keys[i], 0, sizeof(keys[i]));
+			keys[i].saddr = htonl(0x64400000u + base + i); /* 100.64.0.0 + i */
+			keys[i].daddr = htonl(0xc6336463u);
+			keys[i].sport = htons(1000);
+			keys[i].dport = htons(443);
+			keys[i].proto = IPPROTO_TCP;
+			vals[i].in_key = keys[i];
+			vals[i].tcp_state = NS_TCP_ESTABLISHED;
+		}
+		cr_assert_eq(bpf_map_update_batch(srv_d->fd.sessions, keys, vals, &n, NULL), 0,
+			     "bpf_map_update_batch: %s", strerror(errno));
+	}
+	snprintf(want, sizeof(want), "\"count\":1,\"matched\":%d,\"total\":%d,", N, N);
+	sync_r = answer("show sessions json=1 limit=1");
+	cr_assert_not_null(strstr(sync_r, want), "%s", sync_r);
+
+	j.path = srv_d->conf.control_socket;
+	j.send = "show sessions json=1 limit=1\n";
+	j.send_len = strlen(j.send);
+	serve(&j);
+	cr_assert(!strncmp(j.resp, "OK\n{\"sessions\":[", 15), "%s", j.resp);
+	cr_assert_not_null(strstr(j.resp, want), "%s", j.resp);
+	cr_assert_gt(ns_control_slices(srv), 1, "answered in %llu slices",
+		     (unsigned long long)ns_control_slices(srv));
+
+	/* clear sessions: the same walk, then the deletes, in slices too */
+	slices = ns_control_slices(srv);
+	srv_d->fd.session_rev = mk_map(BPF_MAP_TYPE_HASH, "ns_session_rev",
+				       sizeof(struct ns_tuple), sizeof(struct ns_tuple), N);
+	ns_control_set_handler(srv, CTL_CLEAR_SESSIONS, ns_clear_ctl, NULL);
+	j.send = "clear sessions json=1 dport=443\n";
+	j.send_len = strlen(j.send);
+	serve(&j);
+	snprintf(want, sizeof(want), "{\"matched\":%d,\"cleared\":%d,", N, N);
+	cr_assert_not_null(strstr(j.resp, want), "%s", j.resp);
+	cr_assert_gt(ns_control_slices(srv), slices + 1, "cleared in %llu slices",
+		     (unsigned long long)(ns_control_slices(srv) - slices));
+	cr_assert_str_eq(answer("show sessions json=1 limit=1"),
+			 "OK\n{\"sessions\":[],\"count\":0,\"matched\":0,\"total\":0,"
+			 "\"truncated\":false}\n");
+
+	/* show pools: a walk of ns_ports (and ns_paired), in slices too */
+	{
+		static struct ns_port_key pk[B];
+		static struct ns_port_val pv[B];
+
+		srv_d->fd.ports = mk_map(BPF_MAP_TYPE_HASH, "ns_ports", sizeof(struct ns_port_key),
+					 sizeof(struct ns_port_val), N);
+		srv_d->fd.paired = mk_map(BPF_MAP_TYPE_HASH, "ns_paired",
+					  sizeof(struct ns_paired_key),
+					  sizeof(struct ns_paired_val), 16);
+		memset(pv, 0, sizeof(pv));
+		for (uint32_t base = 0; base < N; base += B) {
+			__u32 n = B;
+
+			for (uint32_t i = 0; i < B; i++) {
+				memset(&pk[i], 0, sizeof(pk[i]));
+				pk[i].addr = htonl(0xcb007100u + (base + i) / 60000);
+				pk[i].port = htons((uint16_t)(1024 + (base + i) % 60000));
+				pk[i].proto = IPPROTO_TCP;
+			}
+			cr_assert_eq(bpf_map_update_batch(srv_d->fd.ports, pk, pv, &n, NULL), 0,
+				     "bpf_map_update_batch: %s", strerror(errno));
+		}
+	}
+	slices = ns_control_slices(srv);
+	j.send = "show pools\n";
+	j.send_len = strlen(j.send);
+	serve(&j);
+	cr_assert(!strncmp(j.resp, "OK\n", 3), "%s", j.resp);
+	cr_assert_not_null(strstr(j.resp, "allocation failures (all pools):"), "%s", j.resp);
+	cr_assert_gt(ns_control_slices(srv), slices + 1, "counted in %llu slices",
+		     (unsigned long long)(ns_control_slices(srv) - slices));
+	close(srv_d->fd.ports);
+	close(srv_d->fd.paired);
+	srv_d->fd.ports = srv_d->fd.paired = -1;
+	close(srv_d->fd.session_rev);
+	srv_d->fd.session_rev = -1;
 	close(srv_d->fd.sessions);
 	srv_d->fd.sessions = -1;
 	srv_daemon_fini();
