@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz_config.c - libFuzzer target for the config loader
- * (daemon/config.c: ns_config_load_string, libconfig syntax).
+ * (daemon/config*.c: ns_config_load_string, libconfig syntax).
  *
  * Checked besides memory safety and leaks:
  *  - a refused config leaves the output untouched (config.h promises that a
