@@ -129,7 +129,8 @@ static const struct name_val eim_types[] = {
 static int parse_addr_list(struct pctx *x, const config_setting_t *from, const char *key,
 			   uint32_t (*out)[2], uint32_t *n)
 {
-	const config_setting_t *s = config_setting_get_member(from, key);
+	const config_setting_t *s = config_setting_get_member(from, key), *e;
+	const char *v;
 	int len, i;
 
 	*n = 1;
@@ -140,9 +141,7 @@ static int parse_addr_list(struct pctx *x, const config_setting_t *from, const c
 	if (len < 0)
 		return -1;
 	for (i = 0; i < len; i++) {
-		const config_setting_t *e = cfg_scalar_elem(s, i);
-		const char *v = cfg_elem_str(x, e);
-
+		v = cfg_str_at(x, s, i, &e);
 		if (!v || cfg_parse_prefix(x, e, v, &out[i][0], &out[i][1]))
 			return -1;
 	}
@@ -517,25 +516,18 @@ static int parse_rules(struct pctx *x, const config_setting_t *sect, enum rule_k
 	char (*names)[NS_NAME_MAX] = kind == RULE_FW ? x->c->fw_rule_names : x->c->nat_rule_names;
 	struct rule_info *info = kind == RULE_FW ? x->fw_rules : x->nat_rules;
 	const config_setting_t *l, *g, *s;
-	int r = cfg_get_list(x, sect, "rules", &l), i, j, n, dir;
+	int r = cfg_get_named_list(x, sect, "rules", (int)cap, "rules", &l), i, n, dir;
 	const char *name;
 
 	if (r != 1)
 		return r;
 	n = config_setting_length(l);
-	if ((uint32_t)n > cap)
-		return cfg_fail(x, l, NULL, "more than %u rules", cap);
 	for (i = 0; i < n; i++) {
 		g = config_setting_get_elem(l, i);
 		info[i].s = g;
-		if (cfg_check_keys(x, g, keys) || cfg_get_str(x, g, "name", true, &name) < 0)
+		if (cfg_named_elem(x, g, keys, names[0], sizeof(names[0]), i,
+				   "duplicate rule name '%s'", &name))
 			return -1;
-		s = config_setting_get_member(g, "name");
-		if (cfg_check_name(x, s, name))
-			return -1;
-		for (j = 0; j < i; j++)
-			if (!strcmp(names[j], name))
-				return cfg_fail(x, s, NULL, "duplicate rule name '%s'", name);
 		strcpy(names[i], name);
 		s = config_setting_get_member(g, "match-direction");
 		if (!s)
@@ -581,7 +573,8 @@ static int svc_rules(struct pctx *x, const config_setting_t *g, enum rule_kind k
 	char (*names)[NS_NAME_MAX] = kind == RULE_FW ? x->c->fw_rule_names : x->c->nat_rule_names;
 	struct rule_info *info = kind == RULE_FW ? x->fw_rules : x->nat_rules;
 	void *out = kind == RULE_FW ? (void *)x->c->fw : (void *)x->c->nat;
-	const config_setting_t *s = config_setting_get_member(g, key);
+	const config_setting_t *s = config_setting_get_member(g, key), *e;
+	const char *name;
 	int len, i, j, ri;
 
 	*first = (uint16_t)*n;
@@ -592,9 +585,7 @@ static int svc_rules(struct pctx *x, const config_setting_t *g, enum rule_kind k
 	if (len < 0)
 		return -1;
 	for (i = 0; i < len; i++) {
-		const config_setting_t *e = cfg_scalar_elem(s, i);
-		const char *name = cfg_elem_str(x, e);
-
+		name = cfg_str_at(x, s, i, &e);
 		if (!name)
 			return -1;
 		ri = rule_index(names, n_rules, name);
@@ -680,18 +671,13 @@ static int parse_svc(struct pctx *x, const config_setting_t *g, uint32_t id)
 	};
 	struct ns_svc_conf *sc = &x->c->svc_conf[id];
 	struct ns_svc *svc = &x->c->svcs[id];
-	const config_setting_t *s, *nh;
+	const config_setting_t *nh;
 	const char *name;
-	uint32_t i, thr = 0;
+	uint32_t thr = 0;
 
-	if (cfg_check_keys(x, g, keys) || cfg_get_str(x, g, "name", true, &name) < 0)
+	if (cfg_named_elem(x, g, keys, x->c->svc_conf[0].name, sizeof(x->c->svc_conf[0]), (int)id,
+			   "duplicate service-set name '%s'", &name))
 		return -1;
-	s = config_setting_get_member(g, "name");
-	if (cfg_check_name(x, s, name))
-		return -1;
-	for (i = 0; i < id; i++)
-		if (!strcmp(x->c->svc_conf[i].name, name))
-			return cfg_fail(x, s, NULL, "duplicate service-set name '%s'", name);
 	strcpy(sc->name, name);
 	x->cur_svc = id;
 	if (!config_setting_get_member(g, "nat-rules") &&
@@ -723,15 +709,14 @@ static int parse_svc(struct pctx *x, const config_setting_t *g, uint32_t id)
 static int parse_svcs(struct pctx *x, const config_setting_t *services)
 {
 	const config_setting_t *l;
-	int r = cfg_get_list(x, services, "service-sets", &l), i, n;
+	int r = cfg_get_named_list(x, services, "service-sets", NS_MAX_SVC_SETS, "service sets", &l);
+	int i, n;
 
 	if (r < 0)
 		return -1;
 	if (r == 0 || !config_setting_length(l))
 		return cfg_fail(x, services, "service-sets", "missing (at least one service set is needed)");
 	n = config_setting_length(l);
-	if (n > NS_MAX_SVC_SETS)
-		return cfg_fail(x, l, NULL, "more than %d service sets", NS_MAX_SVC_SETS);
 	for (i = 0; i < n; i++) {
 		if (parse_svc(x, config_setting_get_elem(l, i), i))
 			return -1;

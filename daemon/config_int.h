@@ -97,6 +97,9 @@ int cfg_get_group(struct pctx *x, const config_setting_t *g, const char *key, bo
 /* A list ( ) of groups. */
 int cfg_get_list(struct pctx *x, const config_setting_t *g, const char *key,
 		 const config_setting_t **out);
+/* The same, of at most max groups: "more than MAX WHAT" beyond. */
+int cfg_get_named_list(struct pctx *x, const config_setting_t *g, const char *key, int max,
+		       const char *what, const config_setting_t **l);
 /* *out is "" when absent. */
 int cfg_get_str(struct pctx *x, const config_setting_t *g, const char *key, bool required,
 		const char **out);
@@ -125,13 +128,23 @@ const char *cfg_enum_name(const struct name_val *tab, int val);
 /* Lists of scalars, where a single value reads as a one-element list:
  * the element count (1..LIST_MAX) or -1; element i; a string element. */
 int cfg_scalar_list_len(struct pctx *x, const config_setting_t *s);
+/* The same, of at most max elements: "more than MAX WHAT" beyond. */
+int cfg_scalar_list_max(struct pctx *x, const config_setting_t *s, int max, const char *what);
 const config_setting_t *cfg_scalar_elem(const config_setting_t *s, int i);
 const char *cfg_elem_str(struct pctx *x, const config_setting_t *e);
+/* String element i of s, the element into *e: the two above in one. */
+const char *cfg_str_at(struct pctx *x, const config_setting_t *s, int i,
+		       const config_setting_t **e);
 
 /* ---- value syntax (config_util.c) ---------------------------------------- */
 
 /* A name (letters, digits, - _ .) shorter than NS_NAME_MAX. */
 int cfg_check_name(struct pctx *x, const config_setting_t *s, const char *v);
+/* Element e (index i) of a list of named groups: keys known, name valid and
+ * not one of the i before (their names at first, stride bytes apart); dup
+ * formats the error for a repeated name. */
+int cfg_named_elem(struct pctx *x, const config_setting_t *e, const char *const *keys,
+		   const char *first, size_t stride, int i, const char *dup, const char **name);
 /* A Linux interface name. */
 int cfg_check_ifname(struct pctx *x, const config_setting_t *s, const char *v);
 /* A strict dotted quad into network order; false if not one. */
@@ -140,6 +153,9 @@ bool cfg_parse_ip(const char *s, uint32_t *be);
  * set are an error. */
 int cfg_parse_prefix(struct pctx *x, const config_setting_t *e, const char *v,
 		     uint32_t *addr, uint32_t *mask);
+/* "a:b::c/len" or "a:b::c" into addr[16] and *len; host bits set are an error. */
+int cfg_parse_prefix6(struct pctx *x, const config_setting_t *e, const char *v, uint8_t addr[16],
+		      uint8_t *len);
 /* "80", "1000-2000" or an integer: an inclusive port range, host order. */
 int cfg_parse_port_range(struct pctx *x, const config_setting_t *e, uint16_t *lo, uint16_t *hi);
 /* A protocol name or number 1..255. */

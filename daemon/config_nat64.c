@@ -4,10 +4,6 @@
  * RFC 6146, RFC 6052): IPv6 sources, the pref64, and one compiled
  * struct ns_nat64_term per source prefix.
  */
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config_int.h"
@@ -16,41 +12,6 @@
 /* ---- stateful-nat64 terms ----------------------------------------------- */
 
 #define NAT64_WKP "64:ff9b::/96" /* RFC 6052 well-known prefix */
-
-/*
- * "addr/len" (or "addr", a /128) IPv6 prefix into addr[16] and *len. Host
- * bits set are an error, as for IPv4 prefixes.
- */
-static int parse_prefix6(struct pctx *x, const config_setting_t *e, const char *v, uint8_t addr[16],
-			 uint8_t *len)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long l = 128;
-	unsigned int i;
-
-	if (strlen(v) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, v);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		if (!isdigit((unsigned char)slash[1]))
-			goto bad;
-		errno = 0;
-		l = strtoul(slash + 1, &end, 10);
-		if (*end || l > 128 || errno)
-			goto bad;
-	}
-	if (inet_pton(AF_INET6, buf, addr) != 1)
-		goto bad;
-	for (i = 0; i < 128; i++)
-		if (i >= l && (addr[i / 8] & (0x80 >> (i % 8))))
-			return cfg_fail(x, e, NULL, "'%s' has host bits set beyond /%lu", v, l);
-	*len = (uint8_t)l;
-	return 0;
-bad:
-	return cfg_fail(x, e, NULL, "'%s' is not an IPv6 prefix", v);
-}
 
 /* Is this NAT term a stateful-nat64 one? (then.translation-type decides
  * how its "from" is read: IPv6 sources instead of IPv4.) */
@@ -77,11 +38,11 @@ static int nat64_pref64(struct pctx *x, const config_setting_t *then, uint8_t pr
 	const char *v;
 
 	if (!s)
-		return parse_prefix6(x, then, NAT64_WKP, pref, len);
+		return cfg_parse_prefix6(x, then, NAT64_WKP, pref, len);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return cfg_fail(x, s, NULL, "expected a string, got %s", cfg_type_name(s));
 	v = config_setting_get_string(s);
-	if (parse_prefix6(x, s, v, pref, len))
+	if (cfg_parse_prefix6(x, s, v, pref, len))
 		return -1;
 	if (*len != 32 && *len != 40 && *len != 48 && *len != 56 && *len != 64 && *len != 96)
 		return cfg_fail(x, s, NULL,
@@ -139,8 +100,9 @@ static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_
 		      uint8_t pref_len, uint8_t (*src)[17])
 {
 	static const char *const keys[] = { "source-address", "destination-address", NULL };
-	const config_setting_t *from = NULL, *s;
+	const config_setting_t *from = NULL, *s, *e;
 	uint8_t a[16], len;
+	const char *v;
 	int n, i;
 
 	if (cfg_get_group(x, term, "from", false, &from) < 0)
@@ -156,10 +118,8 @@ static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_
 		if (n < 0)
 			return -1;
 		for (i = 0; i < n; i++) {
-			const config_setting_t *e = cfg_scalar_elem(s, i);
-			const char *v = cfg_elem_str(x, e);
-
-			if (!v || parse_prefix6(x, e, v, a, &len))
+			v = cfg_str_at(x, s, i, &e);
+			if (!v || cfg_parse_prefix6(x, e, v, a, &len))
 				return -1;
 			if (len != pref_len || memcmp(a, pref, 16))
 				return cfg_fail(x, e, NULL,
@@ -174,10 +134,8 @@ static int nat64_from(struct pctx *x, const config_setting_t *term, const uint8_
 	if (n < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = cfg_scalar_elem(s, i);
-		const char *v = cfg_elem_str(x, e);
-
-		if (!v || parse_prefix6(x, e, v, src[i], &src[i][16]))
+		v = cfg_str_at(x, s, i, &e);
+		if (!v || cfg_parse_prefix6(x, e, v, src[i], &src[i][16]))
 			return -1;
 	}
 	return n;

@@ -66,11 +66,9 @@ static int parse_pool_addresses(struct pctx *x, const config_setting_t *g, uint3
 
 	if (!s)
 		return cfg_fail(x, g, "address", "missing (required)");
-	n = cfg_scalar_list_len(x, s);
+	n = cfg_scalar_list_max(x, s, NS_POOL_MAX_RANGES, "prefixes/ranges in one pool");
 	if (n < 0)
 		return -1;
-	if (n > NS_POOL_MAX_RANGES)
-		return cfg_fail(x, s, NULL, "more than %d prefixes/ranges in one pool", NS_POOL_MAX_RANGES);
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = cfg_scalar_elem(s, i);
 
@@ -235,16 +233,10 @@ static int parse_pool(struct pctx *x, const config_setting_t *g, uint32_t id)
 	int random = 1, rr = 0, r;
 	bool parity = false;
 	const char *name;
-	uint32_t i;
 
-	if (cfg_check_keys(x, g, keys) || cfg_get_str(x, g, "name", true, &name) < 0)
+	if (cfg_named_elem(x, g, keys, x->c->pool_names[0], sizeof(x->c->pool_names[0]), (int)id,
+			   "duplicate pool name '%s'", &name))
 		return -1;
-	s = config_setting_get_member(g, "name");
-	if (cfg_check_name(x, s, name))
-		return -1;
-	for (i = 0; i < id; i++)
-		if (!strcmp(x->c->pool_names[i], name))
-			return cfg_fail(x, s, NULL, "duplicate pool name '%s'", name);
 	strcpy(x->c->pool_names[id], name);
 	if (parse_pool_addresses(x, g, id) || parse_pool_port(x, g, id))
 		return -1;
@@ -269,19 +261,18 @@ static int parse_pool(struct pctx *x, const config_setting_t *g, uint32_t id)
 int cfg_parse_pools(struct pctx *x, const config_setting_t *nat)
 {
 	const config_setting_t *l;
-	int r = cfg_get_list(x, nat, "pools", &l), i, n;
+	int r = cfg_get_named_list(x, nat, "pools", NS_MAX_POOLS, "pools", &l), i, n;
 
 	if (r != 1)
 		return r;
 	n = config_setting_length(l);
-	if (n > NS_MAX_POOLS)
-		return cfg_fail(x, l, NULL, "more than %d pools", NS_MAX_POOLS);
 	for (i = 0; i < n; i++)
 		if (parse_pool(x, config_setting_get_elem(l, i), i))
 			return -1;
 	x->c->n_pools = n;
 	return 0;
 }
+
 /* Pool reference by name; id or -1 (with the error recorded). */
 int cfg_pool_ref(struct pctx *x, const config_setting_t *then, const char *key)
 {

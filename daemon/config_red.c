@@ -34,6 +34,9 @@ static int get_addr_group(struct pctx *x, const config_setting_t *red, const cha
 	return 0;
 }
 
+/* What a repeated event, policy or heartbeat path name is told. */
+#define TWICE "'%s' is defined twice"
+
 /* An interface name element or member s (type and syntax checked). */
 static const char *ifname_value(struct pctx *x, const config_setting_t *s)
 {
@@ -42,43 +45,6 @@ static const char *ifname_value(struct pctx *x, const config_setting_t *s)
 	if (!v || cfg_check_ifname(x, s, v))
 		return NULL;
 	return v;
-}
-
-/* A valid name unique among the n entries before it: first is the name of
- * entry 0, each entry stride bytes long. */
-static int unique_name(struct pctx *x, const config_setting_t *s, const char *v,
-		       const char *first, size_t stride, uint32_t n)
-{
-	if (cfg_check_name(x, s, v))
-		return -1;
-	for (uint32_t i = 0; i < n; i++)
-		if (!strcmp(first + i * stride, v))
-			return cfg_fail(x, s, NULL, "'%s' is defined twice", v);
-	return 0;
-}
-
-/* A list of at most max named groups under key (what: for the message):
- * 1 and *l, 0 when absent, -1 on error. */
-static int get_named_list(struct pctx *x, const config_setting_t *g, const char *key, int max,
-			  const char *what, const config_setting_t **l)
-{
-	int r = cfg_get_list(x, g, key, l);
-
-	if (r == 1 && config_setting_length(*l) > max)
-		return cfg_fail(x, *l, NULL, "more than %d %s", max, what);
-	return r;
-}
-
-/* Element e (index i) of a named list: its keys known, its name (into *name)
- * valid and unique among the i before it (entry 0's name at first, each
- * entry stride bytes). */
-static int named_elem(struct pctx *x, const config_setting_t *e, const char *const *keys,
-		      const char *first, size_t stride, int i, const char **name)
-{
-	if (cfg_check_keys(x, e, keys) || cfg_get_str(x, e, "name", true, name) < 0)
-		return -1;
-	return unique_name(x, config_setting_get_member(e, "name"), *name, first, stride,
-			   (uint32_t)i);
 }
 
 /* An optional interface name member key of g into buf (IF_NAMESIZE). */
@@ -214,11 +180,9 @@ static int parse_monitor(struct pctx *x, const config_setting_t *g)
 
 	if (!s)
 		return 0;
-	n = cfg_scalar_list_len(x, s);
+	n = cfg_scalar_list_max(x, s, NS_RED_MAX_MONITOR, "interfaces");
 	if (n < 0)
 		return -1;
-	if (n > NS_RED_MAX_MONITOR)
-		return cfg_fail(x, s, NULL, "more than %d interfaces", NS_RED_MAX_MONITOR);
 	for (i = 0; i < n; i++) {
 		v = ifname_value(x, cfg_scalar_elem(s, i));
 		if (!v)
@@ -275,12 +239,10 @@ static int get_unicast(struct pctx *x, const config_setting_t *g, const char *ke
 
 static int srd_link_event(struct pctx *x, const config_setting_t *s, struct ns_srd_event_conf *ev)
 {
-	int n = cfg_scalar_list_len(x, s);
+	int n = cfg_scalar_list_max(x, s, NS_SRD_MAX_LINKS, "interfaces");
 
 	if (n < 0)
 		return -1;
-	if (n > NS_SRD_MAX_LINKS)
-		return cfg_fail(x, s, NULL, "more than %d interfaces", NS_SRD_MAX_LINKS);
 	for (int i = 0; i < n; i++) {
 		const char *v = ifname_value(x, cfg_scalar_elem(s, i));
 
@@ -344,7 +306,7 @@ static int parse_srd_events(struct pctx *x, const config_setting_t *g)
 	};
 	struct ns_redundancy_conf *rd = &x->c->red;
 	const config_setting_t *l, *e, *s = NULL;
-	int r = get_named_list(x, g, "redundancy-events", NS_SRD_MAX_EVENTS, "events", &l), i, k, kind;
+	int r = cfg_get_named_list(x, g, "redundancy-events", NS_SRD_MAX_EVENTS, "events", &l), i, k, kind;
 	const char *v;
 
 	if (r != 1)
@@ -353,7 +315,7 @@ static int parse_srd_events(struct pctx *x, const config_setting_t *g)
 		struct ns_srd_event_conf *ev = &rd->events[i];
 
 		e = config_setting_get_elem(l, i);
-		if (named_elem(x, e, keys, rd->events[0].name, sizeof(*ev), i, &v))
+		if (cfg_named_elem(x, e, keys, rd->events[0].name, sizeof(*ev), i, TWICE, &v))
 			return -1;
 		strcpy(ev->name, v);
 		kind = 0;
@@ -396,7 +358,8 @@ static int parse_srd_events(struct pctx *x, const config_setting_t *g)
 static int srd_policy_events(struct pctx *x, const config_setting_t *p, struct ns_srd_policy_conf *pc)
 {
 	const struct ns_redundancy_conf *rd = &x->c->red;
-	const config_setting_t *s = config_setting_get_member(p, "redundancy-events");
+	const config_setting_t *s = config_setting_get_member(p, "redundancy-events"), *e;
+	const char *v;
 	int n, i;
 	uint32_t k;
 
@@ -406,9 +369,7 @@ static int srd_policy_events(struct pctx *x, const config_setting_t *p, struct n
 	if (n < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = cfg_scalar_elem(s, i);
-		const char *v = cfg_elem_str(x, e);
-
+		v = cfg_str_at(x, s, i, &e);
 		if (!v)
 			return -1;
 		for (k = 0; k < rd->n_events && strcmp(rd->events[k].name, v); k++)
@@ -482,7 +443,7 @@ static int parse_srd_policies(struct pctx *x, const config_setting_t *g)
 	static const char *const keys[] = { "name", "redundancy-events", "when", "then", NULL };
 	struct ns_redundancy_conf *rd = &x->c->red;
 	const config_setting_t *l, *e;
-	int r = get_named_list(x, g, "redundancy-policies", NS_SRD_MAX_POLICIES, "policies", &l);
+	int r = cfg_get_named_list(x, g, "redundancy-policies", NS_SRD_MAX_POLICIES, "policies", &l);
 	int i, when;
 	const char *v;
 
@@ -494,7 +455,7 @@ static int parse_srd_policies(struct pctx *x, const config_setting_t *g)
 		e = config_setting_get_elem(l, i);
 		when = 0;
 		pc->hook_timeout_ms = 10000;
-		if (named_elem(x, e, keys, rd->policies[0].name, sizeof(*pc), i, &v) ||
+		if (cfg_named_elem(x, e, keys, rd->policies[0].name, sizeof(*pc), i, TWICE, &v) ||
 		    srd_policy_events(x, e, pc) ||
 		    cfg_get_enum(x, e, "when", srd_whens, &when) < 0 ||
 		    srd_policy_then(x, e, pc))
@@ -514,7 +475,7 @@ static int parse_hb_paths(struct pctx *x, const config_setting_t *g)
 	};
 	struct ns_redundancy_conf *rd = &x->c->red;
 	const config_setting_t *l, *e;
-	int r = get_named_list(x, g, "heartbeat-paths", NS_SRD_MAX_HB_PATHS, "heartbeat paths", &l);
+	int r = cfg_get_named_list(x, g, "heartbeat-paths", NS_SRD_MAX_HB_PATHS, "heartbeat paths", &l);
 	uint32_t port;
 	const char *v;
 	int i;
@@ -526,7 +487,7 @@ static int parse_hb_paths(struct pctx *x, const config_setting_t *g)
 
 		e = config_setting_get_elem(l, i);
 		port = 7789;
-		if (named_elem(x, e, keys, rd->hb_paths[0].name, sizeof(*hp), i, &v) ||
+		if (cfg_named_elem(x, e, keys, rd->hb_paths[0].name, sizeof(*hp), i, TWICE, &v) ||
 		    get_unicast(x, e, "local-address", true, &hp->local_addr) < 0 ||
 		    get_unicast(x, e, "peer-address", true, &hp->peer_addr) < 0 ||
 		    cfg_get_u32(x, e, "port", 1, 65535, &port) < 0)

@@ -199,6 +199,17 @@ int cfg_get_list(struct pctx *x, const config_setting_t *g, const char *key,
 	return 1;
 }
 
+/* A list of at most max groups under key (what: for the message). */
+int cfg_get_named_list(struct pctx *x, const config_setting_t *g, const char *key, int max,
+		       const char *what, const config_setting_t **l)
+{
+	int r = cfg_get_list(x, g, key, l);
+
+	if (r == 1 && config_setting_length(*l) > max)
+		return cfg_fail(x, *l, NULL, "more than %d %s", max, what);
+	return r;
+}
+
 int cfg_get_str(struct pctx *x, const config_setting_t *g, const char *key, bool required,
 		const char **out)
 {
@@ -326,6 +337,16 @@ int cfg_scalar_list_len(struct pctx *x, const config_setting_t *s)
 	return n;
 }
 
+/* cfg_scalar_list_len() of at most max elements (what: for the message). */
+int cfg_scalar_list_max(struct pctx *x, const config_setting_t *s, int max, const char *what)
+{
+	int n = cfg_scalar_list_len(x, s);
+
+	if (n > max)
+		return cfg_fail(x, s, NULL, "more than %d %s", max, what);
+	return n;
+}
+
 const config_setting_t *cfg_scalar_elem(const config_setting_t *s, int i)
 {
 	return config_setting_is_aggregate(s) ? config_setting_get_elem(s, i) : s;
@@ -339,6 +360,15 @@ const char *cfg_elem_str(struct pctx *x, const config_setting_t *e)
 		return NULL;
 	}
 	return config_setting_get_string(e);
+}
+
+/* The string element i of scalar list s, and the element in *e (for
+ * messages); NULL with the error recorded when it is not a string. */
+const char *cfg_str_at(struct pctx *x, const config_setting_t *s, int i,
+		       const config_setting_t **e)
+{
+	*e = cfg_scalar_elem(s, i);
+	return cfg_elem_str(x, *e);
 }
 
 /* ---- value syntax ------------------------------------------------------- */
@@ -357,6 +387,28 @@ int cfg_check_name(struct pctx *x, const config_setting_t *s, const char *v)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return cfg_fail(x, s, NULL,
 					"'%s' is not a valid name (letters, digits, '-', '_', '.')", v);
+	return 0;
+}
+
+/*
+ * Group e, element i of a list of named groups: its keys known, its name
+ * (into *name) valid and unique among the i before it, entry 0's name at
+ * first and each entry stride bytes; dup: the message for a repeated name
+ * (a format with one %s, the name).
+ */
+int cfg_named_elem(struct pctx *x, const config_setting_t *e, const char *const *keys,
+		   const char *first, size_t stride, int i, const char *dup, const char **name)
+{
+	const config_setting_t *s;
+
+	if (cfg_check_keys(x, e, keys) || cfg_get_str(x, e, "name", true, name) < 0)
+		return -1;
+	s = config_setting_get_member(e, "name");
+	if (cfg_check_name(x, s, *name))
+		return -1;
+	for (int k = 0; k < i; k++)
+		if (!strcmp(first + (size_t)k * stride, *name))
+			return cfg_fail(x, s, NULL, dup, *name);
 	return 0;
 }
 
@@ -393,31 +445,43 @@ static uint32_t prefix_mask(unsigned int len)
 }
 
 /*
+ * "ADDR/len" or "ADDR": the address into buf (size bytes) and the length,
+ * at most max, into *len (max without "/len"). False when v is not of that
+ * form; whether ADDR is an address is the caller's to say.
+ */
+static bool split_prefix(const char *v, char *buf, size_t size, unsigned long max,
+			 unsigned long *len)
+{
+	char *slash, *end;
+
+	*len = max;
+	if (strlen(v) >= size)
+		return false;
+	strcpy(buf, v);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return true;
+	*slash = '\0';
+	if (!isdigit((unsigned char)slash[1]))
+		return false;
+	errno = 0;
+	*len = strtoul(slash + 1, &end, 10);
+	return !*end && *len <= max && !errno;
+}
+
+/*
  * "a.b.c.d/len" or "a.b.c.d" (a /32) into network-order address and mask.
  * Host bits set are an error: "10.1.2.3/8" is almost always a typo.
  */
 int cfg_parse_prefix(struct pctx *x, const config_setting_t *e, const char *v,
 		     uint32_t *addr, uint32_t *mask)
 {
-	char buf[32], *slash, *end;
-	unsigned long len = 32;
+	char buf[32];
+	unsigned long len;
 	uint32_t a;
 
-	if (strlen(v) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, v);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		if (!isdigit((unsigned char)slash[1]))
-			goto bad;
-		errno = 0;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || len > 32 || errno)
-			goto bad;
-	}
-	if (!cfg_parse_ip(buf, &a))
-		goto bad;
+	if (!split_prefix(v, buf, sizeof(buf), 32, &len) || !cfg_parse_ip(buf, &a))
+		return cfg_fail(x, e, NULL, "'%s' is not an IPv4 prefix", v);
 	if (a & ~prefix_mask(len)) {
 		char net[INET_ADDRSTRLEN];
 
@@ -427,8 +491,26 @@ int cfg_parse_prefix(struct pctx *x, const config_setting_t *e, const char *v,
 	*addr = a;
 	*mask = prefix_mask(len);
 	return 0;
-bad:
-	return cfg_fail(x, e, NULL, "'%s' is not an IPv4 prefix", v);
+}
+
+/*
+ * "addr/len" (or "addr", a /128) IPv6 prefix into addr[16] and *len. Host
+ * bits set are an error, as for IPv4 prefixes.
+ */
+int cfg_parse_prefix6(struct pctx *x, const config_setting_t *e, const char *v, uint8_t addr[16],
+		      uint8_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned long l;
+	unsigned int i;
+
+	if (!split_prefix(v, buf, sizeof(buf), 128, &l) || inet_pton(AF_INET6, buf, addr) != 1)
+		return cfg_fail(x, e, NULL, "'%s' is not an IPv6 prefix", v);
+	for (i = 0; i < 128; i++)
+		if (i >= l && (addr[i / 8] & (0x80 >> (i % 8))))
+			return cfg_fail(x, e, NULL, "'%s' has host bits set beyond /%lu", v, l);
+	*len = (uint8_t)l;
+	return 0;
 }
 
 /* "80", "1000-2000" or an integer: an inclusive port range. */
