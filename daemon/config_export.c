@@ -36,44 +36,68 @@ int cfg_parse_log(struct pctx *x, const config_setting_t *top)
 	return 0;
 }
 
-/* "a.b.c.d:port" or "[v6]:port", port 1..65535. */
+/*
+ * "A.B.C.D:PORT" or "[IPV6]:PORT", port 1-65535, into *ss (port in network
+ * order): the one parser of the addresses natsyncd exports to or listens
+ * on. Returns 0, or -1 with the reason in err (*ss is then untouched).
+ */
+static int parse_addr_port(const char *v, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon = strrchr(v, ':');
+	struct sockaddr_storage a = { 0 };
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
+	size_t hlen;
+	long port;
+
+	if (!colon || colon == v || !colon[1]) {
+		snprintf(err, errlen, "'%s' is not ADDR:PORT (e.g. \"198.51.100.1:9477\")", v);
+		return -1;
+	}
+	hlen = (size_t)(colon - v);
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "'%s': the address is too long", v);
+		return -1;
+	}
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || errno || port < 1 || port > 65535) {
+		snprintf(err, errlen, "'%s': port '%s' is not 1-65535", v, colon + 1);
+		return -1;
+	}
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1) {
+			snprintf(err, errlen, "'%s': '%s' is not an IPv6 address", v, host + 1);
+			return -1;
+		}
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	} else {
+		snprintf(err, errlen, "'%s': '%s' is not an IPv4 address (IPv6: [ADDR]:PORT)",
+			 v, host);
+		return -1;
+	}
+	*ss = a;
+	return 0;
+}
+
+/* An ipfix collector: a string element e, parse_addr_port(). */
 static int parse_endpoint(struct pctx *x, const config_setting_t *e, struct sockaddr_storage *ss)
 {
-	const char *v = cfg_elem_str(x, e), *colon;
-	char host[INET6_ADDRSTRLEN + 2], *end;
-	unsigned long port;
-	size_t n;
+	const char *v = cfg_elem_str(x, e);
+	char err[256];
 
 	if (!v)
 		return -1;
-	colon = strrchr(v, ':');
-	n = colon ? (size_t)(colon - v) : 0;
-	if (!colon || !n || n >= sizeof(host))
-		return cfg_fail(x, e, NULL, "'%s' is not address:port", v);
-	memcpy(host, v, n);
-	host[n] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || !port || port > 65535)
-		return cfg_fail(x, e, NULL, "'%s': bad port (1..65535)", v);
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && host[n - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		host[n - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
-			return cfg_fail(x, e, NULL, "'%s': bad IPv6 address", v);
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return cfg_fail(x, e, NULL,
-					"'%s': bad IPv4 address (IPv6: [address]:port)", v);
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-	}
+	if (parse_addr_port(v, ss, err, sizeof(err)))
+		return cfg_fail(x, e, NULL, "%s", err);
 	return 0;
 }
 
@@ -111,49 +135,26 @@ int cfg_parse_ipfix(struct pctx *x, const config_setting_t *top)
 
 /*
  * ns_metrics_parse_listen - "A.B.C.D:PORT" or "[IPV6]:PORT" (port 1-65535)
- * into m. Returns 0, or -1 with the reason in err.
+ * into m. Returns 0, or -1 with the reason in err (m untouched).
  */
 int ns_metrics_parse_listen(const char *v, struct ns_metrics_conf *m, char *err, size_t errlen)
 {
-	char host[INET6_ADDRSTRLEN + 2], *end;
-	const char *colon = strrchr(v, ':');
-	size_t hlen;
-	long port;
+	struct sockaddr_storage ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
 
-	if (!colon || colon == v || !colon[1]) {
-		snprintf(err, errlen, "'%s' is not ADDR:PORT (e.g. \"198.51.100.1:9477\")", v);
+	if (parse_addr_port(v, &ss, err, errlen))
 		return -1;
-	}
-	hlen = (size_t)(colon - v);
-	if (hlen >= sizeof(host)) {
-		snprintf(err, errlen, "'%s': the address is too long", v);
-		return -1;
-	}
-	memcpy(host, v, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || errno || port < 1 || port > 65535) {
-		snprintf(err, errlen, "'%s': port '%s' is not 1-65535", v, colon + 1);
-		return -1;
-	}
 	memset(m, 0, sizeof(*m));
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		host[hlen - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &m->addr6) != 1) {
-			snprintf(err, errlen, "'%s': '%s' is not an IPv6 address", v, host + 1);
-			return -1;
-		}
-		m->family = AF_INET6;
-	} else if (inet_pton(AF_INET, host, &m->addr4) == 1) {
-		m->family = AF_INET;
+	m->family = ss.ss_family;
+	if (ss.ss_family == AF_INET6) {
+		m->addr6 = s6->sin6_addr;
+		m->port = ntohs(s6->sin6_port);
 	} else {
-		snprintf(err, errlen, "'%s': '%s' is not an IPv4 address (IPv6: [ADDR]:PORT)",
-			 v, host);
-		return -1;
+		m->addr4 = s4->sin_addr;
+		m->port = ntohs(s4->sin_port);
 	}
 	snprintf(m->listen, sizeof(m->listen), "%s", v);
-	m->port = (uint16_t)port;
 	m->enabled = true;
 	return 0;
 }

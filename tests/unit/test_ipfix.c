@@ -566,11 +566,17 @@ Test(ipfix, bad_config_is_refused_with_its_reason)
 		const char *text, *want;
 	} bad[] = {
 		{ "ipfix = { };", "ipfix.collectors: missing" },
-		{ "ipfix = { collectors = \"198.51.100.9\"; };", "is not address:port" },
-		{ "ipfix = { collectors = \"198.51.100.9:0\"; };", "bad port" },
-		{ "ipfix = { collectors = \"198.51.100.9:70000\"; };", "bad port" },
-		{ "ipfix = { collectors = \"198.51.100:4739\"; };", "bad IPv4 address" },
-		{ "ipfix = { collectors = \"[2001:db8::x]:4739\"; };", "bad IPv6 address" },
+		/* the texts of metrics.listen: one ADDR:PORT parser (config_export.c) */
+		{ "ipfix = { collectors = \"198.51.100.9\"; };",
+		  "ipfix.collectors: '198.51.100.9' is not ADDR:PORT" },
+		{ "ipfix = { collectors = \"198.51.100.9:0\"; };",
+		  "ipfix.collectors: '198.51.100.9:0': port '0' is not 1-65535" },
+		{ "ipfix = { collectors = \"198.51.100.9:70000\"; };",
+		  "'198.51.100.9:70000': port '70000' is not 1-65535" },
+		{ "ipfix = { collectors = \"198.51.100:4739\"; };",
+		  "'198.51.100:4739': '198.51.100' is not an IPv4 address (IPv6: [ADDR]:PORT)" },
+		{ "ipfix = { collectors = \"[2001:db8::x]:4739\"; };",
+		  "'[2001:db8::x]:4739': '2001:db8::x' is not an IPv6 address" },
 		{ "ipfix = { collectors = [ \"198.51.100.9:1\", \"198.51.100.9:2\", "
 		  "\"198.51.100.9:3\", \"198.51.100.9:4\", \"198.51.100.9:5\" ]; };",
 		  "1 to 4 collectors" },

@@ -250,6 +250,11 @@ Test(metrics_conf, listen_addresses)
 	cr_assert_eq(m.port, 80);
 	cr_assert_eq(ns_metrics_parse_listen("localhost", &m, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "'localhost' is not ADDR:PORT (e.g. \"198.51.100.1:9477\")");
+	/* a refused value changes nothing */
+	cr_assert(m.enabled);
+	cr_assert_eq(m.family, AF_INET6);
+	cr_assert_eq(m.port, 80);
+	cr_assert_str_eq(m.listen, "[2001:db8::1]:80");
 	cr_assert_eq(ns_metrics_parse_listen("1.2.3.4:0", &m, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "'1.2.3.4:0': port '0' is not 1-65535");
 	cr_assert_eq(ns_metrics_parse_listen("1.2.3.4:65536", &m, err, sizeof(err)), -1);
