@@ -756,6 +756,132 @@ Test(config, basic_nat44_needs_room_for_each_source_prefix)
 	free(a);
 }
 
+/* ---- list limits and names (config_util.c's list helpers) ---------------- */
+
+/* n copies of item separated by ", ", each %d in a copy its index. */
+static char *list_of(const char *item, int n)
+{
+	size_t cap = (strlen(item) + 16) * (size_t)n + 1, len = 0;
+	char *out = malloc(cap);
+
+	cr_assert_not_null(out);
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			len += (size_t)snprintf(out + len, cap - len, ", ");
+		len += (size_t)snprintf(out + len, cap - len, item, i, i, i, i);
+	}
+	return out;
+}
+
+#define RED_HEAD "redundancy-options: { redundancy-local = { data-address = \"192.0.2.1\"; }; " \
+		 "redundancy-peer = { ipaddress = \"192.0.2.2\"; }; "
+
+static const struct list_case {
+	const char *what, *find, *head, *item, *tail;
+	int n;
+	const char *want; /* NULL: loads */
+} list_cases[] = {
+	{ "64 pools", "port = \"automatic\"; } );", "port = \"automatic\"; }, ",
+	  "{ name = \"q%d\"; address = \"198.51.100.%d\"; }", " );", 63, NULL },
+	{ "65 pools", "port = \"automatic\"; } );", "port = \"automatic\"; }, ",
+	  "{ name = \"q%d\"; address = \"198.51.100.%d\"; }", " );", 64,
+	  "t.cfg:7: natsync.services.nat.pools: more than 64 pools" },
+	{ "8 pool ranges", "[ \"203.0.113.0/24\" ]", "[ \"203.0.113.0/24\", ",
+	  "\"198.51.100.%d\"", " ]", 7, NULL },
+	{ "9 pool ranges", "[ \"203.0.113.0/24\" ]", "[ \"203.0.113.0/24\", ",
+	  "\"198.51.100.%d\"", " ]", 8,
+	  "t.cfg:7: natsync.services.nat.pools.[0].address: more than 8 prefixes/ranges in one pool" },
+	{ "256 firewall rules", "rules = ( { name = \"fw1\";", "rules = ( ",
+	  "{ name = \"f%d\"; match-direction = \"input\"; terms = ( { name = \"t\"; then = \"accept\"; } ); }",
+	  ", { name = \"fw1\";", 255, NULL },
+	{ "257 firewall rules", "rules = ( { name = \"fw1\";", "rules = ( ",
+	  "{ name = \"f%d\"; match-direction = \"input\"; terms = ( { name = \"t\"; then = \"accept\"; } ); }",
+	  ", { name = \"fw1\";", 256,
+	  "t.cfg:13: natsync.services.stateful-firewall.rules: more than 256 rules" },
+	/* 64 sets pass the count; their 128 interfaces do not */
+	{ "64 service sets", "service-sets = ( {", "service-sets = ( ",
+	  "{ name = \"s%d\"; stateful-firewall-rules = \"fw1\"; next-hop-service = { "
+	  "inside-service-interface = \"i%d\"; outside-service-interface = \"o%d\"; }; }", ", {", 63,
+	  "t.cfg:16: natsync.services.service-sets.[32].next-hop-service.inside-service-interface: more than 64 interfaces" },
+	{ "65 service sets", "service-sets = ( {", "service-sets = ( ",
+	  "{ name = \"s%d\"; stateful-firewall-rules = \"fw1\"; next-hop-service = { "
+	  "inside-service-interface = \"i%d\"; outside-service-interface = \"o%d\"; }; }", ", {", 64,
+	  "t.cfg:16: natsync.services.service-sets: more than 64 service sets" },
+	{ "duplicate service set", "service-sets = ( {", "service-sets = ( ",
+	  "{ name = \"ss1\"; stateful-firewall-rules = \"fw1\"; next-hop-service = { "
+	  "inside-service-interface = \"i%d\"; outside-service-interface = \"o%d\"; }; }", ", {", 1,
+	  "t.cfg:16: natsync.services.service-sets.[1].name: duplicate service-set name 'ss1'" },
+	{ "16 monitored links", "timeouts:", RED_HEAD "monitor-interfaces = [ ", "\"m%d\"",
+	  " ]; }; timeouts:", 16, NULL },
+	{ "17 monitored links", "timeouts:", RED_HEAD "monitor-interfaces = [ ", "\"m%d\"",
+	  " ]; }; timeouts:", 17,
+	  "t.cfg:4: natsync.redundancy-options.monitor-interfaces: more than 16 interfaces" },
+	{ "16 events", "timeouts:", RED_HEAD "redundancy-events = ( ",
+	  "{ name = \"e%d\"; monitor-peer = \"loss\"; }", " ); }; timeouts:", 16, NULL },
+	{ "17 events", "timeouts:", RED_HEAD "redundancy-events = ( ",
+	  "{ name = \"e%d\"; monitor-peer = \"loss\"; }", " ); }; timeouts:", 17,
+	  "t.cfg:4: natsync.redundancy-options.redundancy-events: more than 16 events" },
+	{ "8 links of an event", "timeouts:",
+	  RED_HEAD "redundancy-events = ( { name = \"l\"; monitor-link-down = [ ", "\"l%d\"",
+	  " ]; } ); }; timeouts:", 8, NULL },
+	{ "9 links of an event", "timeouts:",
+	  RED_HEAD "redundancy-events = ( { name = \"l\"; monitor-link-down = [ ", "\"l%d\"",
+	  " ]; } ); }; timeouts:", 9,
+	  "t.cfg:4: natsync.redundancy-options.redundancy-events.[0].monitor-link-down: more than 8 interfaces" },
+	{ "16 policies", "timeouts:",
+	  RED_HEAD "redundancy-events = ( { name = \"e\"; monitor-peer = \"loss\"; } ); redundancy-policies = ( ",
+	  "{ name = \"p%d\"; redundancy-events = \"e\"; then = { acquire-mastership = true; }; }",
+	  " ); }; timeouts:", 16, NULL },
+	{ "17 policies", "timeouts:",
+	  RED_HEAD "redundancy-events = ( { name = \"e\"; monitor-peer = \"loss\"; } ); redundancy-policies = ( ",
+	  "{ name = \"p%d\"; redundancy-events = \"e\"; then = { acquire-mastership = true; }; }",
+	  " ); }; timeouts:", 17,
+	  "t.cfg:4: natsync.redundancy-options.redundancy-policies: more than 16 policies" },
+	{ "duplicate policy", "timeouts:",
+	  RED_HEAD "redundancy-events = ( { name = \"e\"; monitor-peer = \"loss\"; } ); redundancy-policies = ( ",
+	  "{ name = \"p\"; redundancy-events = \"e\"; then = { acquire-mastership = true; }; }",
+	  " ); }; timeouts:", 2,
+	  "t.cfg:4: natsync.redundancy-options.redundancy-policies.[1].name: 'p' is defined twice" },
+	{ "4 heartbeat paths", "timeouts:", RED_HEAD "heartbeat-paths = ( ",
+	  "{ name = \"h%d\"; local-address = \"100.64.0.%d\"; peer-address = \"100.64.1.%d\"; }",
+	  " ); }; timeouts:", 4, NULL },
+	{ "5 heartbeat paths", "timeouts:", RED_HEAD "heartbeat-paths = ( ",
+	  "{ name = \"h%d\"; local-address = \"100.64.0.%d\"; peer-address = \"100.64.1.%d\"; }",
+	  " ); }; timeouts:", 5,
+	  "t.cfg:4: natsync.redundancy-options.heartbeat-paths: more than 4 heartbeat paths" },
+	{ "duplicate heartbeat path", "timeouts:", RED_HEAD "heartbeat-paths = ( ",
+	  "{ name = \"h\"; local-address = \"100.64.0.%d\"; peer-address = \"100.64.1.%d\"; }",
+	  " ); }; timeouts:", 2,
+	  "t.cfg:4: natsync.redundancy-options.heartbeat-paths.[1].name: 'h' is defined twice" },
+};
+
+/* Each list at its limit loads, one more is refused naming the list and the
+ * limit; a repeated name is refused naming the second. */
+Test(config, list_limits_and_duplicate_names)
+{
+	for (size_t i = 0; i < sizeof(list_cases) / sizeof(list_cases[0]); i++) {
+		const struct list_case *c = &list_cases[i];
+		char *items = list_of(c->item, c->n), *repl, *text;
+		size_t n = strlen(c->head) + strlen(items) + strlen(c->tail) + 1;
+
+		repl = malloc(n);
+		cr_assert_not_null(repl);
+		snprintf(repl, n, "%s%s%s", c->head, items, c->tail);
+		text = subst(base_cfg, c->find, repl);
+		if (c->want) {
+			expect_rejected(c->what, text, c->want);
+		} else {
+			err[0] = '\0';
+			cr_expect_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0,
+				     "%s: %s", c->what, err);
+		}
+		free(text);
+		free(repl);
+		free(items);
+	}
+}
+
 /* A term whose lists multiply past NS_MAX_FW_TERMS, and two rules that fit
  * alone but not together in one service set. */
 static char *big_rule(const char *name, int n_src, int n_ports)
