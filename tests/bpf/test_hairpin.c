@@ -123,54 +123,26 @@ static void loopback(int tc, uint8_t proto, uint8_t type, const char *pub)
 	cr_assert_eq(t_cnt(NS_CNT_FWD_REDIRECT), 2);
 }
 
-Test(hairpin, dnat_tcp_xdp)
-{
-	loopback(0, IPPROTO_TCP, NS_NAT_NAPT44, T_PUB);
-}
+/* A named test that is one call of a scenario of this file. */
+#define HAIRPIN_CASE(name, scenario, ...)                                                          \
+	Test(hairpin, name)                                                                        \
+	{                                                                                          \
+		scenario(__VA_ARGS__);                                                             \
+	}
 
-Test(hairpin, dnat_tcp_tc)
-{
-	loopback(1, IPPROTO_TCP, NS_NAT_NAPT44, T_PUB);
-}
-
-Test(hairpin, dnat_udp_xdp)
-{
-	loopback(0, IPPROTO_UDP, NS_NAT_NAPT44, T_PUB);
-}
-
-Test(hairpin, dnat_udp_tc)
-{
-	loopback(1, IPPROTO_UDP, NS_NAT_NAPT44, T_PUB);
-}
-
-Test(hairpin, dnat_from_dynamic_nat44)
-{
-	loopback(0, IPPROTO_UDP, NS_NAT_DYNAMIC44, T_PUB);
-}
-
-Test(hairpin, dnat_from_basic_nat44)
-{
-	loopback(0, IPPROTO_TCP, NS_NAT_BASIC44, T_PUB);
-}
-
+HAIRPIN_CASE(dnat_tcp_xdp, loopback, 0, IPPROTO_TCP, NS_NAT_NAPT44, T_PUB)
+HAIRPIN_CASE(dnat_tcp_tc, loopback, 1, IPPROTO_TCP, NS_NAT_NAPT44, T_PUB)
+HAIRPIN_CASE(dnat_udp_xdp, loopback, 0, IPPROTO_UDP, NS_NAT_NAPT44, T_PUB)
+HAIRPIN_CASE(dnat_udp_tc, loopback, 1, IPPROTO_UDP, NS_NAT_NAPT44, T_PUB)
+HAIRPIN_CASE(dnat_from_dynamic_nat44, loopback, 0, IPPROTO_UDP, NS_NAT_DYNAMIC44, T_PUB)
+HAIRPIN_CASE(dnat_from_basic_nat44, loopback, 0, IPPROTO_TCP, NS_NAT_BASIC44, T_PUB)
 /* Port forwarding on the box's own address: local to the kernel, still
  * the NAT's for a subscriber. */
-Test(hairpin, dnat_on_box_address)
-{
-	loopback(0, IPPROTO_TCP, NS_NAT_NAPT44, T_BOX);
-}
-
-Test(hairpin, dnat_on_box_address_tc)
-{
-	loopback(1, IPPROTO_UDP, NS_NAT_NAPT44, T_BOX);
-}
-
+HAIRPIN_CASE(dnat_on_box_address, loopback, 0, IPPROTO_TCP, NS_NAT_NAPT44, T_BOX)
+HAIRPIN_CASE(dnat_on_box_address_tc, loopback, 1, IPPROTO_UDP, NS_NAT_NAPT44, T_BOX)
 /* A public address that routes out of the box (a neighbour has it): the
  * subscriber's flow still turns round instead of leaving. */
-Test(hairpin, dnat_on_routed_address)
-{
-	loopback(0, IPPROTO_TCP, NS_NAT_NAPT44, T_REM2);
-}
+HAIRPIN_CASE(dnat_on_routed_address, loopback, 0, IPPROTO_TCP, NS_NAT_NAPT44, T_REM2)
 
 /* An output firewall term that discards (or rejects) the service drops
  * the hairpinned packet too: nothing reaches the server, nothing is
@@ -187,15 +159,8 @@ static void filtered(uint8_t action)
 	cr_assert_eq(t_map_count(t_fd("ns_sessions")), 1, "only the sender's own session");
 }
 
-Test(hairpin, dnat_fw_discard_drops)
-{
-	filtered(NS_FW_DISCARD);
-}
-
-Test(hairpin, dnat_fw_reject_drops)
-{
-	filtered(NS_FW_REJECT);
-}
+HAIRPIN_CASE(dnat_fw_discard_drops, filtered, NS_FW_DISCARD)
+HAIRPIN_CASE(dnat_fw_reject_drops, filtered, NS_FW_REJECT)
 
 /* No source translation for the sender (an exemption): not turned round,
  * so the server never sees a private source; the packet goes to the
@@ -274,20 +239,9 @@ static void binding_filtering(uint8_t type, uint8_t flags)
 	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 1);
 }
 
-Test(hairpin, napt44_eim_without_eif_filters)
-{
-	binding_filtering(NS_NAT_NAPT44, NS_NAT_F_EIM);
-}
-
-Test(hairpin, dynamic_nat44_filters)
-{
-	binding_filtering(NS_NAT_DYNAMIC44, 0);
-}
-
-Test(hairpin, basic_nat44_filters)
-{
-	binding_filtering(NS_NAT_BASIC44, 0);
-}
+HAIRPIN_CASE(napt44_eim_without_eif_filters, binding_filtering, NS_NAT_NAPT44, NS_NAT_F_EIM)
+HAIRPIN_CASE(dynamic_nat44_filters, binding_filtering, NS_NAT_DYNAMIC44, 0)
+HAIRPIN_CASE(basic_nat44_filters, binding_filtering, NS_NAT_BASIC44, 0)
 
 /*
  * RFC 5508 REQ-7: the dnat-44 server's port unreachable about a
@@ -336,12 +290,5 @@ static void icmp_error_back(int tc)
 	cr_assert_eq(t_cnt(NS_CNT_ICMP_ERR_XLATED), 1);
 }
 
-Test(hairpin, icmp_error_about_hairpinned_xdp)
-{
-	icmp_error_back(0);
-}
-
-Test(hairpin, icmp_error_about_hairpinned_tc)
-{
-	icmp_error_back(1);
-}
+HAIRPIN_CASE(icmp_error_about_hairpinned_xdp, icmp_error_back, 0)
+HAIRPIN_CASE(icmp_error_about_hairpinned_tc, icmp_error_back, 1)
