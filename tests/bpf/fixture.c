@@ -203,6 +203,11 @@ static int quiet(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 void t_setup(unsigned int max_sessions)
 {
 	netns_setup();
+	t_load(max_sessions);
+}
+
+void t_load(unsigned int max_sessions)
+{
 	libbpf_set_print(quiet);
 	t_skel = natsync_bpf__open();
 	cr_assert_not_null(t_skel);

@@ -39,6 +39,10 @@ extern const uint8_t t_mac_sub[6], t_mac_rem[6]; /* their neighbours */
  * install the default config: one service set, NAPT44 of 100.64.0.0/10 to
  * a 4-address pool with automatic random ports, no firewall. */
 void t_setup(unsigned int max_sessions);
+/* t_setup's skeleton and config alone, in the namespace t_setup built:
+ * after a t_teardown, a test's own .init (it runs after the suite's) loads
+ * the skeleton again with other map sizes. */
+void t_load(unsigned int max_sessions);
 void t_teardown(void);
 
 /* Map writers (return nothing; assert on failure). */
