@@ -648,6 +648,27 @@ nsd_counter()
 	nsd_json "$1" show counters | json_get "j['counters']['$2']"
 }
 
+# nsd_dcounter SOCK NAME: one of the daemon's own counters ("daemon" in
+# show counters).
+nsd_dcounter()
+{
+	nsd_json "$1" show counters | json_get "j['daemon']['$2']"
+}
+
+# nsd_sync_counter SOCK NAME: one counter of the sync channel (show sync).
+nsd_sync_counter()
+{
+	nsd_json "$1" show sync | json_get "j['counters']['$2']"
+}
+
+# nsd_sessions_py SOCK EXPR [FILTER...]: the Python expression EXPR
+# evaluated over the list "S" of the sessions show sessions [FILTER...]
+# lists (e.g. 'len(S)').
+nsd_sessions_py()
+{
+	nsd_json "$1" show sessions "${@:3}" | json_get "(lambda S: $2)(j['sessions'])"
+}
+
 # nsd_verdicts_balance SOCK: rx equals the sum of the verdict counters
 # (every packet ends in exactly one), and something was received.
 nsd_verdicts_balance()
@@ -721,24 +742,21 @@ v = eval(sys.argv[1])
 print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$1"
 }
 
-# nsd_json SOCK ARGS...: natsyncctl -j ARGS against SOCK, the JSON document
-# only (a leading "OK" status line, if the client passes it through, goes).
-nsd_json()
+# in_net ADDR NET: ADDR (IPv4 or IPv6) is inside the prefix NET.
+in_net()
 {
-	nsd_ctl "$1" -j "${@:2}" | sed '1{/^OK$/d}'
-}
-
-# nsd_counter SOCK NAME: one fast-path counter (summed over CPUs).
-nsd_counter()
-{
-	nsd_json "$1" show counters | json_get "j['counters']['$2']"
+	python3 -c 'import ipaddress,sys
+try:
+    a = ipaddress.ip_address(sys.argv[1])
+except ValueError:
+    sys.exit("not an address: %r" % sys.argv[1])
+sys.exit(0 if a in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2"
 }
 
 # lab_in_pool ADDR: ADDR is inside the lab's pool ($LAB_POOL).
 lab_in_pool()
 {
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$LAB_POOL"
+	in_net "$1" "$LAB_POOL"
 }
 
 # ---- cleanup ----------------------------------------------------------

@@ -157,7 +157,7 @@ pair_flows_verdict()
 
 red_json()
 {
-	nsd_ctl "$1" -j show redundancy | sed '1{/^OK$/d}'
+	nsd_json "$1" show redundancy
 }
 
 # role_is SOCK ROLE

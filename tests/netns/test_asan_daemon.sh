@@ -120,7 +120,7 @@ ctl_exits()
 # session_count: sessions the daemon lists.
 session_count()
 {
-	ctl -j show sessions | sed '1{/^OK$/d}' | json_get 'len(j["sessions"])'
+	nsd_json "$SOCK" show sessions | json_get 'len(j["sessions"])'
 }
 no_sessions() { [ "$(session_count)" = 0 ]; }
 

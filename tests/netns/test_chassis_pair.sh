@@ -41,6 +41,7 @@ UDP_PORT=5300
 TCP_PORT=5301
 INJECT=1000
 AGE=200 # older than the seed's replication-threshold 180 s
+POOL=203.0.113.0/24 # the configs' pool p2
 
 nst_init $P
 nst_need_natsync
@@ -89,7 +90,7 @@ topo()
 
 red_field() # SOCK PYEXPR
 {
-	nsd_ctl "$1" -j show redundancy | sed '1{/^OK$/d}' | json_get "$2"
+	nsd_json "$1" show redundancy | json_get "$2"
 }
 
 role_is() { [ "$(red_field "$1" 'j["role"]')" = "$2" ]; }
@@ -97,7 +98,7 @@ ready() { [ "$(red_field "$1" 'j["ready"]')" = true ]; }
 
 sync_field() # SOCK PYEXPR
 {
-	nsd_ctl "$1" -j show sync | sed '1{/^OK$/d}' | json_get "$2"
+	nsd_json "$1" show sync | json_get "$2"
 }
 
 # sessions_at_least SOCK N: the box holds N sessions (its last aging pass).
@@ -105,7 +106,7 @@ sessions_at_least()
 {
 	local n
 
-	n=$(nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["sessions"]') || return 1
+	n=$(nsd_json "$1" show status | json_get 'j["sessions"]') || return 1
 	[ "$n" -ge "$2" ]
 }
 
@@ -117,18 +118,13 @@ pool_endpoint()
 		sed -n 's/^from=\([0-9.]*\):\([0-9]*\) .*/\1:\2/p'
 }
 
-in_pool() # ADDR:PORT
-{
-	case "$1" in 203.0.113.*:*) return 0 ;; *) return 1 ;; esac
-}
-
 # paired: two flows of one subscriber leave from the same pool address.
 paired()
 {
 	local a b
 
 	a=$(pool_endpoint 40001) && b=$(pool_endpoint 40002) || return 1
-	in_pool "$a" && in_pool "$b" && [ "${a%:*}" = "${b%:*}" ]
+	in_net "${a%:*}" "$POOL" && in_net "${b%:*}" "$POOL" && [ "${a%:*}" = "${b%:*}" ]
 }
 
 # replicated_injected: the backup holds the injected sessions, each with
@@ -160,7 +156,7 @@ check "the sync channel is up, bound to the routing-instance HA" \
 
 udp_echo_start "$P-srv" $UDP_PORT || nst_die "udp echo server"
 check "a subscriber's UDP flow is translated into pool p2 (203.0.113.0/24)" \
-	eval 'in_pool "$(pool_endpoint 40000)"'
+	eval 'a=$(pool_endpoint 40000) && in_net "${a%:*}" "$POOL"'
 check "address-pooling paired: one subscriber, one pool address" paired
 bg_start "$NST_TMP/tcp-srv.log" "$P-srv" socat "TCP-LISTEN:$TCP_PORT,reuseaddr,fork" \
 	SYSTEM:'echo "from=$SOCAT_PEERADDR:$SOCAT_PEERPORT"'

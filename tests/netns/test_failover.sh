@@ -147,7 +147,7 @@ EOF
 # 42000 + i of the client).
 young_on()
 {
-	nsd_ctl "$1" -j show sessions src="$CLI" limit=100000 | sed '1{/^OK$/d}' |
+	nsd_json "$1" show sessions src="$CLI" limit=100000 |
 		json_get "sum(1 for x in j['sessions'] if 42000 <= x['inside']['port'] < 42000 + $YOUNG) == $YOUNG" |
 		grep -qx true
 }
@@ -172,7 +172,7 @@ sent_on_open()
 {
 	local n
 
-	n=$(nsd_ctl "$1" -j show sync | sed '1{/^OK$/d}' | json_get 'j["counters"]["open_sent"]') || return 1
+	n=$(nsd_sync_counter "$1" open_sent) || return 1
 	[ "$n" -ge "$2" ]
 }
 
@@ -183,7 +183,7 @@ replicated_at_least()
 {
 	local n
 
-	n=$(nsd_ctl "$1" -j show sessions limit=100000 | sed '1{/^OK$/d}' |
+	n=$(nsd_json "$1" show sessions limit=100000 |
 		json_get 'len(j["sessions"])') || return 1
 	[ "$n" -ge "$2" ]
 }
@@ -193,7 +193,7 @@ sessions_at_least()
 {
 	local n
 
-	n=$(nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["sessions"]') || return 1
+	n=$(nsd_json "$1" show status | json_get 'j["sessions"]') || return 1
 	[ "$n" -ge "$2" ]
 }
 
@@ -268,9 +268,9 @@ fi
 # red_get SOCK KEY: one field of show redundancy (JSON).
 red_get() { red_json "$1" | json_get "j['$2']"; }
 # loop_stall_us SOCK: the box's longest event-loop stall since its start;
-loop_stall_us() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]'; }
+loop_stall_us() { nsd_json "$1" show status | json_get 'j["event_loop"]["longest_stall_us"]'; }
 # loop_stall_what SOCK: "in SOURCE, N us of CPU" of that longest stall.
-loop_stall_what() { nsd_ctl "$1" -j show status | sed '1{/^OK$/d}' | json_get '"in %s, %d us of CPU" % (j["event_loop"]["longest_stall_in"], j["event_loop"]["longest_stall_cpu_us"])'; }
+loop_stall_what() { nsd_json "$1" show status | json_get '"in %s, %d us of CPU" % (j["event_loop"]["longest_stall_in"], j["event_loop"]["longest_stall_cpu_us"])'; }
 
 # -- soak: the pair under a CPU hog with the sync link up (issue 10: a busy
 # box must not flap). The hog stays on through the hard failure below.
@@ -299,7 +299,7 @@ if [ "$SOAK_S" -gt 0 ]; then
 		tr=$(red_get "$sock" transitions)
 		late=$(red_get "$sock" heartbeats_late)
 		eval "tr0=\$TR0_$b late0=\$LATE0_$b"
-		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
+		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
 		check "soak: $b changed role 0 times under the hog" equals "$((tr - tr0))" 0
 		check "soak: $b got no heartbeat later than half the dead interval" \
 			equals "$((late - late0))" 0
@@ -323,7 +323,7 @@ check "young: B holds every young flow" wait_for 5 young_on "$SOCK_B"
 # A measures each new session's replication latency (due -> the backup's
 # ACK of its frame, show sync): counted here, its figures only reported
 # (timings are the bench's business, tests/bench/sync.sh).
-lat_json() { nsd_ctl "$SOCK_A" -j show sync | sed '1{/^OK$/d}' | json_get "j['replication_latency']['$1']"; }
+lat_json() { nsd_json "$SOCK_A" show sync | json_get "j['replication_latency']['$1']"; }
 lat_measured_at_least() { [ "$(lat_json measured)" -ge "$1" ]; }
 check "young: A measured the replication latency of every young flow" \
 	wait_for 5 lat_measured_at_least "$YOUNG"
@@ -491,7 +491,7 @@ check "hooks ran on each role change" grep -q "box-b backup -> primary (peer-dea
 for b in A B; do
 	eval "sock=\$SOCK_$b"
 	kill -0 "$(eval echo "\${PID_$b:-0}")" 2>/dev/null || continue
-	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
+	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
 done
 if [ -n "$RESULT" ]; then
 	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" \

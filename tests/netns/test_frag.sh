@@ -68,11 +68,6 @@ EOF
 
 SOCK=""
 
-counter()
-{
-	nsd_counter "$SOCK" "$1"
-}
-
 frag_stat()
 {
 	nsd_json "$SOCK" show status | json_get "j['fragments']['$1']"
@@ -83,7 +78,7 @@ chk_in_order()
 {
 	local srv out got from before_f before_x after_f after_x
 
-	before_f=$(counter frag_first) && before_x=$(counter frag_xlated) || return 1
+	before_f=$(nsd_counter "$SOCK" frag_first) && before_x=$(nsd_counter "$SOCK" frag_xlated) || return 1
 	bg_start "$NST_TMP/serve-6000.log" nfr-srv timeout 20 python3 "$UDPPY" serve 6000 $BIG
 	srv=$NST_LAST_PID
 	wait_for 5 udp_listening nfr-srv 6000 || { echo "server did not listen"; return 1; }
@@ -99,7 +94,7 @@ chk_in_order()
 	from=${got#from=}
 	lab_in_pool "${from%%:*}" || { echo "server saw a non-pool source"; return 1; }
 	[ "$out" = "reply len=$BIG intact=1" ] || { echo "client did not get the answer whole"; return 1; }
-	after_f=$(counter frag_first) && after_x=$(counter frag_xlated) || return 1
+	after_f=$(nsd_counter "$SOCK" frag_first) && after_x=$(nsd_counter "$SOCK" frag_xlated) || return 1
 	echo "frag_first $before_f -> $after_f, frag_xlated $before_x -> $after_x"
 	# 4008 bytes of UDP: 3 fragments each way, 1 first + 2 later
 	[ "$after_f" -ge $((before_f + 2)) ] && [ "$after_x" -ge $((before_x + 4)) ]
@@ -110,7 +105,7 @@ chk_reorder_out()
 {
 	local srv out got held0 sent0 held1 sent1
 
-	held0=$(counter frag_held) && sent0=$(frag_stat sent) || return 1
+	held0=$(nsd_counter "$SOCK" frag_held) && sent0=$(frag_stat sent) || return 1
 	bg_start "$NST_TMP/serve-6001.log" nfr-srv timeout 20 python3 "$UDPPY" serve 6001 0
 	srv=$NST_LAST_PID
 	wait_for 5 udp_listening nfr-srv 6001 || { echo "server did not listen"; return 1; }
@@ -120,7 +115,7 @@ chk_reorder_out()
 	wait "$srv"
 	got=$(cat "$NST_TMP/serve-6001.log")
 	echo "server: $got"
-	held1=$(counter frag_held) && sent1=$(frag_stat sent) || return 1
+	held1=$(nsd_counter "$SOCK" frag_held) && sent1=$(frag_stat sent) || return 1
 	echo "frag_held $held0 -> $held1, natsyncd sent on $sent0 -> $sent1"
 	case "$got" in
 	"from="*" len=$BIG intact=1") ;;

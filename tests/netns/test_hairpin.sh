@@ -128,17 +128,6 @@ topo()
 
 SOCK=""
 
-counter()
-{
-	nsd_counter "$SOCK" "$1"
-}
-
-in_pool()
-{
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$POOL"
-}
-
 # udp_public NS SPORT: the public endpoint the server saw for NS's UDP
 # source port SPORT ("ADDR:PORT").
 udp_public()
@@ -161,7 +150,7 @@ chk_learn_public()
 	PUB1=$(udp_public "$P-sub1" 5000) || { echo "sub1: no answer"; return 1; }
 	PUB2=$(udp_public "$P-sub2" 6000) || { echo "sub2: no answer"; return 1; }
 	echo "sub1 100.64.0.10:5000 is $PUB1, sub2 100.64.0.11:6000 is $PUB2"
-	in_pool "${PUB1%:*}" && in_pool "${PUB2%:*}"
+	in_net "${PUB1%:*}" "$POOL" && in_net "${PUB2%:*}" "$POOL"
 }
 
 # udp_exchange RECV_NS RECV_PORT SEND_NS SEND_PORT DEST_ADDR DEST_PORT
@@ -234,7 +223,7 @@ chk_udp_to_service()
 	esac
 	a=${out#from=}
 	a=${a%%:*}
-	in_pool "$a" || { echo "the service saw $a, not a public address"; return 1; }
+	in_net "$a" "$POOL" || { echo "the service saw $a, not a public address"; return 1; }
 	[ "$a" = "${PUB1%:*}" ] || { echo "not sub1's paired address ${PUB1%:*}"; return 1; }
 }
 
@@ -256,7 +245,7 @@ chk_tcp_to_service()
 	out=$(ip netns exec "$P-sub1" timeout 10 socat -u "TCP:$PUB:$PUB_PORT,connect-timeout=5" -)
 	echo "server says: $out"
 	a=${out#peer=}
-	in_pool "$a" || { echo "the server accepted $a, not a public address"; return 1; }
+	in_net "$a" "$POOL" || { echo "the server accepted $a, not a public address"; return 1; }
 	tcp_upload "$P-sub1" "$P-sub2" "$PUB" "$PUB_PORT" $((256 * 1024)) 80
 }
 
@@ -265,11 +254,11 @@ chk_filtered()
 {
 	local before after
 
-	before=$(counter drop_no_session) || return 1
+	before=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	# sub2 from a new port (its EIM+EIF term maps it) to sub1's binding
 	udp_exchange "$P-sub1" 5000 "$P-sub2" 6100 "${PUB1%:*}" "${PUB1#*:}" "" "" ||
 		{ echo "sub1's EIM-only binding let an unsolicited datagram in"; return 1; }
-	after=$(counter drop_no_session) || return 1
+	after=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	echo "drop_no_session $before -> $after"
 	[ "$after" -gt "$before" ] || return 1
 }

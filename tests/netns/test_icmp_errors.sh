@@ -134,11 +134,6 @@ topo()
 
 SOCK=""
 
-counter()
-{
-	nsd_counter "$SOCK" "$1"
-}
-
 chk_attached()
 {
 	local mode=$1 ifc out
@@ -208,8 +203,8 @@ chk_tcp_frag_needed()
 chk_reject_short_udp()
 {
 	local before malf after
-	before=$(counter tx_reject) || return 1
-	malf=$(counter drop_malformed) || return 1
+	before=$(nsd_counter "$SOCK" tx_reject) || return 1
+	malf=$(nsd_counter "$SOCK" drop_malformed) || return 1
 	ns_exec "$P-sub" python3 - "$SRV" <<-'EOF' || return 1
 	import socket, sys
 	bad = []
@@ -230,9 +225,9 @@ chk_reject_short_udp()
 	print("payload sizes without their port unreachable:", bad or "none")
 	sys.exit(1 if bad else 0)
 	EOF
-	after=$(counter tx_reject) || return 1
-	echo "tx_reject $before -> $after, drop_malformed $malf -> $(counter drop_malformed)"
-	[ "$after" -eq $((before + 31)) ] && [ "$(counter drop_malformed)" -eq "$malf" ]
+	after=$(nsd_counter "$SOCK" tx_reject) || return 1
+	echo "tx_reject $before -> $after, drop_malformed $malf -> $(nsd_counter "$SOCK" drop_malformed)"
+	[ "$after" -eq $((before + 31)) ] && [ "$(nsd_counter "$SOCK" drop_malformed)" -eq "$malf" ]
 }
 
 run_mode()

@@ -122,16 +122,6 @@ topo()
 	addr_add nix-col eth0 "$COL/24"
 }
 
-ctl_json()
-{
-	nsd_json "$SOCK" "$@"
-}
-
-daemon_stat()
-{
-	ctl_json show counters | json_get "j['daemon']['$1']"
-}
-
 # seen_of ANSWER TEXT: the UDP echo's answer "from=ADDR:PORT data=TEXT"
 # into SEEN="ADDR PORT", what the server saw (the translated source).
 SEEN=""
@@ -166,7 +156,7 @@ tcp_flow()
 
 sessions_empty()
 {
-	[ "$(ctl_json show sessions | json_get "len(j['sessions'])")" = 0 ]
+	[ "$(nsd_json "$SOCK" show sessions | json_get "len(j['sessions'])")" = 0 ]
 }
 
 # The records nfcapd wrote (every finished file), as JSON lines.
@@ -234,12 +224,12 @@ chk_tcp_records()
 
 templates_after()
 {
-	[ "$(daemon_stat ipfix_templates)" -gt "$1" ]
+	[ "$(nsd_dcounter "$SOCK" ipfix_templates)" -gt "$1" ]
 }
 
 chk_export_counters()
 {
-	ctl_json show counters | python3 -c 'import json, sys
+	nsd_json "$SOCK" show counters | python3 -c 'import json, sys
 d = json.load(sys.stdin)["daemon"]
 print({k: v for k, v in d.items() if k.startswith("ipfix")})
 assert d["ipfix_records"] >= 12 and d["ipfix_messages"] >= 2
@@ -324,7 +314,7 @@ check "(d) nfcapd: NAT64 session delete" \
 check "(d) nfcapd: NAT64 BIB create" find_rec 10 "${V6[@]}"
 check "(d) nfcapd: NAT64 BIB delete" wait_for 20 has_records 11 "${V6[@]}"
 check "(e) nfcapd: quota exceeded (max entries per user)" wait_for 20 has_records 13
-T0=$(daemon_stat ipfix_templates)
+T0=$(nsd_dcounter "$SOCK" ipfix_templates)
 check "(f) templates resent on schedule (every 2 s)" wait_for 10 templates_after "$T0"
 check "(f) records and messages counted, no drop, no send error, nothing unresolved" \
 	chk_export_counters

@@ -70,27 +70,6 @@ topo_nat64()
 
 SOCK=""
 
-ctl_json()
-{
-	nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'
-}
-
-counter()
-{
-	ctl_json show counters | json_get "j['counters']['$1']"
-}
-
-sessions_py()
-{
-	ctl_json show sessions | json_get "(lambda S: $1)(j['sessions'])"
-}
-
-in_pool()
-{
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$POOL64"
-}
-
 # udp6_request SPORT TEXT: TEXT to the server's UDP echo over NAT64.
 udp6_request()
 {
@@ -110,7 +89,7 @@ chk_udp_answer()
 	esac
 	a=${out#from=}
 	a=${a%%:*}
-	in_pool "$a"
+	in_net "$a" "$POOL64"
 }
 
 chk_sessions_listed()
@@ -119,7 +98,7 @@ chk_sessions_listed()
 	# while the transfers ran on a busy machine
 	udp6_request 40002 again >/dev/null
 	ns_exec ns6-cli ping -6 -c 1 -W 2 "$SRV6" >/dev/null
-	ctl_json show sessions | python3 -c '
+	nsd_json "$SOCK" show sessions | python3 -c '
 import ipaddress, json, sys
 j = json.load(sys.stdin)
 pool = ipaddress.ip_network(sys.argv[1])
@@ -147,7 +126,7 @@ HOLD_CLI_PID=""
 HOLD_SRV_PID=""
 tcp_hold_established()
 {
-	[ "$(sessions_py "len([s for s in S if s['proto'] == 'tcp' and s['remote']['port'] == $HOLD_PORT and s['state'] == 'established'])")" = 1 ]
+	[ "$(nsd_sessions_py "$SOCK" "len([s for s in S if s['proto'] == 'tcp' and s['remote']['port'] == $HOLD_PORT and s['state'] == 'established'])")" = 1 ]
 }
 
 tcp_hold_start()
@@ -188,16 +167,16 @@ chk_unsolicited()
 {
 	local pool_addr before after rc=0
 
-	pool_addr=$(sessions_py "[s['nat']['addr'] for s in S][0]") ||
+	pool_addr=$(nsd_sessions_py "$SOCK" "[s['nat']['addr'] for s in S][0]") ||
 		{ echo "no session to learn the pool address from"; return 1; }
-	before=$(counter drop_no_session) || return 1
+	before=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	out=$(echo knock | ip netns exec ns6-srv timeout 5 socat -T2 - "UDP:$pool_addr:7777,sourceport=41001")
 	[ -z "$out" ] || { echo "answer via pool address: $out"; rc=1; }
 	if ns_exec ns6-srv timeout 4 socat -u - "TCP:$pool_addr:7778,connect-timeout=2" </dev/null 2>/dev/null; then
 		echo "TCP connect to the pool address succeeded"
 		rc=1
 	fi
-	after=$(counter drop_no_session) || return 1
+	after=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	echo "drop_no_session $before -> $after"
 	[ "$after" -ge $((before + 2)) ] || rc=1
 	return $rc
@@ -208,7 +187,7 @@ chk_show_config()
 {
 	nsd_ctl "$SOCK" show config | grep -F 'nat64          2001:db8:64::/48 -> 64:ff9b::/96, pool p64, service set ss64' ||
 		{ nsd_ctl "$SOCK" show config; return 1; }
-	ctl_json show config | python3 -c '
+	nsd_json "$SOCK" show config | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["nat64_terms"]
 print(t)
@@ -225,18 +204,18 @@ chk_icmp_error_translated()
 {
 	local before after out
 
-	before=$(counter icmp_err_xlated) || return 1
+	before=$(nsd_counter "$SOCK" icmp_err_xlated) || return 1
 	out=$(echo probe | ip netns exec ns6-cli timeout 5 \
 		socat -T2 - "UDP6:[$SRV6]:5999,sourceport=40999" 2>&1)
 	echo "client: $out"
-	after=$(counter icmp_err_xlated) || return 1
+	after=$(nsd_counter "$SOCK" icmp_err_xlated) || return 1
 	echo "icmp_err_xlated $before -> $after"
 	grep -q 'Connection refused' <<<"$out" && [ "$after" -ge $((before + 1)) ]
 }
 
 no_sessions_left()
 {
-	[ "$(sessions_py 'len(S)')" = 0 ]
+	[ "$(nsd_sessions_py "$SOCK" 'len(S)')" = 0 ]
 }
 
 chk_expired_and_released()
@@ -247,7 +226,7 @@ chk_expired_and_released()
 		return 1
 	fi
 	sleep 0.5
-	ctl_json show pools | python3 -c '
+	nsd_json "$SOCK" show pools | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 p = [p for p in j["pools"] if p["name"] == "p64"][0]
@@ -259,13 +238,13 @@ sys.exit(1 if sum(p["in_use"].values()) + sum(p["held"].values()) else 0)
 # show status counts the live NAT64 sessions (at the last aging pass).
 status_nat64_sessions()
 {
-	[ "$(ctl_json show status | json_get "j['nat64_sessions']")" -ge 1 ]
+	[ "$(nsd_json "$SOCK" show status | json_get "j['nat64_sessions']")" -ge 1 ]
 }
 
 # While traffic runs, show pools counts the NAT64 flows' ports.
 chk_pool_counts_ports()
 {
-	ctl_json show pools | python3 -c '
+	nsd_json "$SOCK" show pools | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 p = [p for p in j["pools"] if p["name"] == "p64"][0]
@@ -276,7 +255,7 @@ sys.exit(0 if p["in_use"].get("tcp", 0) >= 1 else 1)
 
 chk_counters()
 {
-	ctl_json show counters | python3 -c '
+	nsd_json "$SOCK" show counters | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 verdicts = {k: v for k, v in c.items()

@@ -36,16 +36,6 @@ nst_need_tools socat python3 ping
 
 SOCK=""
 
-ctl_json()
-{
-	nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'
-}
-
-counter()
-{
-	ctl_json show counters | json_get "j['counters']['$1']"
-}
-
 # write_config FILE PIN SOCK THEN_EXTRA PREF64 MAX_PER_SUB
 write_config()
 {
@@ -118,7 +108,7 @@ chk_eim()
 	b=${b%% *}
 	[ -n "$a" ] && [ "$a" = "$b" ] || return 1
 	EIM_SRC=$a
-	[ "$(counter eim_reuse)" -ge 1 ]
+	[ "$(nsd_counter "$SOCK" eim_reuse)" -ge 1 ]
 }
 
 got_line()
@@ -130,7 +120,7 @@ chk_eif()
 {
 	local log=$NST_TMP/cli-40000.log before
 
-	before=$(counter eif_inbound) || return 1
+	before=$(nsd_counter "$SOCK" eif_inbound) || return 1
 	echo "binding $EIM_SRC"
 	[ -n "$EIM_SRC" ] || return 1
 	echo eif-hello | ip netns exec "$P-srv" timeout 5 \
@@ -138,7 +128,7 @@ chk_eif()
 	wait_for 5 got_line "$log" 'data=eif-hello' || { cat "$log"; return 1; }
 	grep 'data=eif-hello' "$log"
 	grep -q "from=\[64:ff9b::c633:640a\]:6001 data=eif-hello" "$log" &&
-		[ "$(counter eif_inbound)" -gt "$before" ]
+		[ "$(nsd_counter "$SOCK" eif_inbound)" -gt "$before" ]
 }
 
 chk_hairpin()
@@ -150,7 +140,7 @@ chk_hairpin()
 	line=$(grep 'data=hairpin' "$log")
 	echo "$line"
 	# ::11's own binding, as natsyncctl shows it
-	read -r pool port < <(ctl_json show sessions | python3 -c '
+	read -r pool port < <(nsd_json "$SOCK" show sessions | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["sessions"]:
     if s["inside"]["addr"] == sys.argv[1] and s["inside"]["port"] == 41000:
@@ -164,7 +154,7 @@ for s in json.load(sys.stdin)["sessions"]:
 
 nat64_sessions_of_64()
 {
-	ctl_json show sessions | python3 -c '
+	nsd_json "$SOCK" show sessions | python3 -c '
 import json, sys
 print(len([s for s in json.load(sys.stdin)["sessions"]
            if s["inside"]["addr"].startswith("2001:db8:64::") and s["origin"] == "inside"]))'
@@ -174,11 +164,11 @@ chk_limit()
 {
 	local i n before after
 
-	before=$(counter drop_subscriber_limit) || return 1
+	before=$(nsd_counter "$SOCK" drop_subscriber_limit) || return 1
 	for i in $(seq 0 15); do
 		udp6_send "$NAT64_CLI6" $((42000 + i)) "64:ff9b::$NAT64_SRV" 5003 "flood $i"
 	done
-	after=$(counter drop_subscriber_limit) || return 1
+	after=$(nsd_counter "$SOCK" drop_subscriber_limit) || return 1
 	n=$(nat64_sessions_of_64) || return 1
 	echo "sessions of 2001:db8:64::/64 opened from inside: $n (limit $LIMIT)," \
 		"drop_subscriber_limit $before -> $after"
@@ -187,7 +177,7 @@ chk_limit()
 
 chk_counters()
 {
-	ctl_json show counters | python3 -c '
+	nsd_json "$SOCK" show counters | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 v = {k: n for k, n in c.items() if k.startswith(("pass_", "fwd_", "drop_")) or k == "tx_reject"}
@@ -239,8 +229,7 @@ chk_pref40()
 	echo "answer: $out"
 	a=${out#from=}
 	a=${a%%:*}
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$a" "$NAT64_POOL"
+	in_net "$a" "$NAT64_POOL"
 }
 
 run2()

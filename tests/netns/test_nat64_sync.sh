@@ -93,22 +93,14 @@ $(nat64_services in out)
 EOF
 }
 
-ctl_json()
-{
-	local sock=$1
-
-	shift
-	nsd_ctl "$sock" -j "$@" | sed '1{/^OK$/d}'
-}
-
 backup_ready()
 {
-	[ "$(ctl_json "$SOCK_B" show sync | json_get 'j["ready"]')" = true ]
+	[ "$(nsd_json "$SOCK_B" show sync | json_get 'j["ready"]')" = true ]
 }
 
 chk_channel_up()
 {
-	ctl_json "$SOCK_A" show sync | python3 -c '
+	nsd_json "$SOCK_A" show sync | python3 -c '
 import json, sys
 a = json.load(sys.stdin)
 print(a["role"], a["state"])
@@ -120,7 +112,7 @@ sys.exit(0 if a["role"] == "primary" and a["state"] == "established" else 1)
 # the client's PORT, nothing when absent.
 nat64_of()
 {
-	ctl_json "$1" show sessions | python3 -c '
+	nsd_json "$1" show sessions | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["sessions"]:
     if s["nat_type"] == "stateful-nat64" and s["proto"] == sys.argv[1] and \
@@ -149,7 +141,7 @@ chk_replicated()
 
 chk_backup_port_reserved()
 {
-	ctl_json "$SOCK_B" show pools | python3 -c '
+	nsd_json "$SOCK_B" show pools | python3 -c '
 import json, sys
 p = [p for p in json.load(sys.stdin)["pools"] if p["name"] == "p64"][0]
 print("backup p64 in_use", p["in_use"])

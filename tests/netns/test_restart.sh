@@ -133,10 +133,7 @@ DISCARD_TERM="{ name = \"no-$DISCARD_PORT\"; from = { protocol = [ \"udp\" ]; de
 
 # ---- helpers ---------------------------------------------------------------
 
-ctl_json() { nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'; }
-counter() { ctl_json show counters | json_get "j['counters']['$1']"; }
-dcounter() { ctl_json show counters | json_get "j['daemon']['$1']"; }
-fingerprint() { ctl_json show config | json_get "j['fingerprint']"; }
+fingerprint() { nsd_json "$SOCK" show config | json_get "j['fingerprint']"; }
 
 # xdp_ids IF: the XDP program ids attached to IF in the box (one per line).
 xdp_ids() { ip -n "$BOX" -d link show "$1" | grep -o 'prog/xdp id [0-9]*' | awk '{print $3}'; }
@@ -171,7 +168,7 @@ one_program_each()
 # a restart or reload unchanged.
 sessions_key()
 {
-	ctl_json show sessions src="$LAB_CLI_ADDR" | python3 -c '
+	nsd_json "$SOCK" show sessions src="$LAB_CLI_ADDR" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 for s in sorted(j["sessions"], key=lambda s: (s["proto"], s["inside"]["port"])):
@@ -367,7 +364,7 @@ config_is()
 {
 	local fp n
 
-	fp=$(fingerprint) && n=$(ctl_json show config | json_get "j['firewall_terms']") || return 1
+	fp=$(fingerprint) && n=$(nsd_json "$SOCK" show config | json_get "j['firewall_terms']") || return 1
 	echo "fingerprint $1 -> $fp, firewall terms $n (want $2)"
 	[ "$fp" != "$1" ] && [ "$n" = "$2" ]
 }
@@ -378,7 +375,7 @@ config_is()
 # than SECONDS left (the timeout computed from the running config).
 udp_remaining_above()
 {
-	ctl_json show sessions proto=udp src="$LAB_CLI_ADDR" | python3 -c '
+	nsd_json "$SOCK" show sessions proto=udp src="$LAB_CLI_ADDR" | python3 -c '
 import json, sys
 S = json.load(sys.stdin)["sessions"]
 print([(s["inside"]["port"], s["remaining_s"]) for s in S])
@@ -405,7 +402,7 @@ probe_result()
 }
 
 # session_count: sessions in the table (every service set).
-session_count() { ctl_json show sessions | json_get 'len(j["sessions"])'; }
+session_count() { nsd_json "$SOCK" show sessions | json_get 'len(j["sessions"])'; }
 
 # pool_full NPROTO: show pools reports tcp and udp bindings = 4 and 100 %.
 pool_full()
@@ -420,7 +417,7 @@ pool_full()
 # sessions_in_range ADDR LO HI COUNT: COUNT sessions, every one on ADDR:LO..HI.
 sessions_in_range()
 {
-	ctl_json show sessions | python3 -c '
+	nsd_json "$SOCK" show sessions | python3 -c '
 import json, sys
 a, lo, hi, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 S = json.load(sys.stdin)["sessions"]
@@ -489,10 +486,10 @@ fi
 
 check "2 before the reload UDP to port $DISCARD_PORT is answered" udp_answered 42000
 fp0=$(fingerprint)
-nterms0=$(ctl_json show config | json_get "j['firewall_terms']")
-discard0=$(counter drop_fw_discard)
-reloads0=$(dcounter reloads)
-status_of() { ctl_json show status | json_get "j['$1']"; }
+nterms0=$(nsd_json "$SOCK" show config | json_get "j['firewall_terms']")
+discard0=$(nsd_counter "$SOCK" drop_fw_discard)
+reloads0=$(nsd_dcounter "$SOCK" reloads)
+status_of() { nsd_json "$SOCK" show status | json_get "j['$1']"; }
 bank0=$(status_of config_bank)
 flips0=$(status_of config_flips)
 stream_mark
@@ -502,13 +499,13 @@ check "2 SIGHUP applies the changed file" wait_for 5 log_has "$LOG2" "reload: .*
 check "2 show config: new fingerprint, one more firewall term" \
 	config_is "$fp0" $((nterms0 + 1))
 check "2 the new term is in force: UDP to port $DISCARD_PORT discarded" udp_unanswered 42001
-check "2 ... and counted (drop_fw_discard)" greater "$(counter drop_fw_discard)" "$discard0"
+check "2 ... and counted (drop_fw_discard)" greater "$(nsd_counter "$SOCK" drop_fw_discard)" "$discard0"
 write_config "$CFG" term="$DISCARD_TERM" udp=90
 check "2 natsyncctl reload applies a changed timeout" nsd_ctl "$SOCK" reload
 check "2 show config: udp timeout 90 s" \
-	equals "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" 90
+	equals "$(nsd_json "$SOCK" show config | json_get "j['timeouts_s']['udp']")" 90
 check "2 the sessions' remaining time follows the new timeout (> 60 s)" udp_remaining_above 60
-check "2 both reloads counted" equals "$(dcounter reloads)" $((reloads0 + 2))
+check "2 both reloads counted" equals "$(nsd_dcounter "$SOCK" reloads)" $((reloads0 + 2))
 # each reload was put in force by a flip of the config bank (atomic reload):
 # two flips, and the bank in force is the one it started from
 check "2 show status: two config bank flips" equals "$(status_of config_flips)" $((flips0 + 2))
@@ -544,26 +541,26 @@ for s in (a, b):
     print(out.decode().replace("\n", " | ").strip())
 PY
 }
-deferred0=$(dcounter reloads_deferred)
-reloads1=$(dcounter reloads)
+deferred0=$(nsd_dcounter "$SOCK" reloads_deferred)
+reloads1=$(nsd_dcounter "$SOCK" reloads)
 write_config "$CFG" term="$DISCARD_TERM" udp=91
 pair=$(ctl_pair)
 nst_log "two reloads back to back: $pair"
 check "2b two reloads back to back: both answered OK, the second deferred" \
 	eval 'grep -c "^OK" <<<"$pair" | grep -qx 2 && grep -q "in force in [0-9]* ms" <<<"$pair"'
 check "2b ... the deferred one is counted (reloads_deferred)" \
-	equals "$(dcounter reloads_deferred)" $((deferred0 + 1))
+	equals "$(nsd_dcounter "$SOCK" reloads_deferred)" $((deferred0 + 1))
 check "2b ... and both are applied (reloads +2, wait)" \
-	wait_for 5 eval '[ "$(dcounter reloads)" = $((reloads1 + 2)) ]'
+	wait_for 5 eval '[ "$(nsd_dcounter "$SOCK" reloads)" = $((reloads1 + 2)) ]'
 check "2b show config: udp timeout 91 s" \
-	equals "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" 91
+	equals "$(nsd_json "$SOCK" show config | json_get "j['timeouts_s']['udp']")" 91
 
 # ---- 3: reload with an invalid config --------------------------------------------
 
 GOOD=$NST_TMP/good.cfg
 cp "$CFG" "$GOOD"
 fp1=$(fingerprint)
-fail0=$(dcounter reload_failures)
+fail0=$(nsd_dcounter "$SOCK" reload_failures)
 flips1=$(status_of config_flips)
 stream_mark
 # a typo in a key: the loader names file, line, key and reason
@@ -579,7 +576,7 @@ write_config "$CFG" term="$DISCARD_TERM" udp=90 maxs=2048
 check "3 a reload that changes max-sessions is refused" reload_fails
 check "3 ... with the reason in the log" \
 	wait_for 5 log_has "$LOG2" "max-sessions.*restart natsyncd to apply"
-check "3 reload_failures counted all three" equals "$(dcounter reload_failures)" $((fail0 + 3))
+check "3 reload_failures counted all three" equals "$(nsd_dcounter "$SOCK" reload_failures)" $((fail0 + 3))
 check "3 the running config is unchanged (fingerprint)" equals "$(fingerprint)" "$fp1"
 check "3 no config bank flip for a refused reload" equals "$(status_of config_flips)" "$flips1"
 check "3 the old config is still in force (UDP to $DISCARD_PORT discarded)" udp_unanswered 42002
@@ -599,15 +596,15 @@ write_config "$CFG" maxs=16 syslog=""
 LOG4=$NST_TMP/natsyncd-4.log
 check "4 natsyncd restarts with max-sessions 16 (fresh maps)" restart_daemon "$LOG4"
 check "4 the long-lived flows start (4 TCP, 2 UDP)" stream_start 4 2 43000
-full0=$(counter drop_session_full)
-ex0=$(counter drop_pool_exhausted)
+full0=$(nsd_counter "$SOCK" drop_session_full)
+ex0=$(nsd_counter "$SOCK" drop_pool_exhausted)
 stream_mark
 probe udp $UDP_PORT 14 44000
 check "4 new flows beyond max-sessions are refused (10 of 14 fit)" probe_result 10 4
-check "4 ... counted as drop_session_full" greater "$(counter drop_session_full)" "$full0"
+check "4 ... counted as drop_session_full" greater "$(nsd_counter "$SOCK" drop_session_full)" "$full0"
 # the binding map (ns_ports) must not run full before the session map:
 # that would count a full table as an exhausted pool
-check "4 ... and not as drop_pool_exhausted" equals "$(counter drop_pool_exhausted)" "$ex0"
+check "4 ... and not as drop_pool_exhausted" equals "$(nsd_counter "$SOCK" drop_pool_exhausted)" "$ex0"
 check "4 ... and logged (SESSION_FULL warning)" \
 	wait_for 3 log_has "$LOG4" "SESSION_FULL svc=ss1 udp $LAB_CLI_ADDR:44"
 check "4 the aging pass warns that the table is nearly full" \
@@ -626,13 +623,13 @@ write_config "$CFG" pool='"203.0.113.5"' port='port-range = [ 40000, 40003 ];' s
 LOG5=$NST_TMP/natsyncd-5.log
 check "5 natsyncd restarts with a 1-address, 4-port pool" restart_daemon "$LOG5"
 check "5 the long-lived flows start (3 TCP, 2 UDP)" stream_start 3 2 45000
-ex0=$(counter drop_pool_exhausted)
+ex0=$(nsd_counter "$SOCK" drop_pool_exhausted)
 stream_mark
 probe tcp $TCP_PORT 3 46000
 check "5 TCP: one more flow fits, two are refused" probe_result 1 2
 probe udp $UDP_PORT 4 46100
 check "5 UDP: two more flows fit, two are refused" probe_result 2 2
-check "5 refusals counted as drop_pool_exhausted" greater "$(counter drop_pool_exhausted)" "$ex0"
+check "5 refusals counted as drop_pool_exhausted" greater "$(nsd_counter "$SOCK" drop_pool_exhausted)" "$ex0"
 check "5 ... and logged (POOL_EXHAUSTED warning)" \
 	wait_for 3 log_has "$LOG5" "POOL_EXHAUSTED svc=ss1 pool=p1 (tcp|udp) $LAB_CLI_ADDR:46"
 check "5 show pools: 4 tcp and 4 udp bindings, 100 % used" pool_full
@@ -655,11 +652,11 @@ write_config "$CFG" maxs=65536 pooling='address-pooling = "arbitrary";'
 LOG6=$NST_TMP/natsyncd-6.log
 check "6 natsyncd restarts with max-sessions 65536" restart_daemon "$LOG6"
 check "6 the long-lived flows start (2 TCP, 1 UDP)" stream_start 2 1 48000
-new0=$(counter session_new)
-lost0=$(counter event_lost)
-pex0=$(counter drop_pool_exhausted)
-sfull0=$(counter drop_session_full)
-supp0=$(dcounter events_suppressed)
+new0=$(nsd_counter "$SOCK" session_new)
+lost0=$(nsd_counter "$SOCK" event_lost)
+pex0=$(nsd_counter "$SOCK" drop_pool_exhausted)
+sfull0=$(nsd_counter "$SOCK" drop_session_full)
+supp0=$(nsd_dcounter "$SOCK" events_suppressed)
 stream_mark
 noports0=$(srv_udp_noports)
 kill -STOP "$NSD_PID"
@@ -672,11 +669,11 @@ wait_for 30 srv_udp_noports_ge $((noports0 + FLOOD_N * 9 / 10)) ||
 	nst_err "the server saw $(($(srv_udp_noports) - noports0)) of the $FLOOD_N flood datagrams"
 kill -CONT "$NSD_PID"
 check "6 natsyncd answers again after SIGCONT" wait_for 10 nsd_ready "$NSD_PID" "$SOCK"
-new1=$(counter session_new)
+new1=$(nsd_counter "$SOCK" session_new)
 check "6 the sessions were created while nobody read the events" \
 	greater $((new1 - new0)) $((FLOOD_N * 9 / 10))
 check "6 the events the full ring could not take are counted (event_lost)" \
-	greater "$(counter event_lost)" "$lost0"
+	greater "$(nsd_counter "$SOCK" event_lost)" "$lost0"
 check "6 ... and natsyncd warns about them" \
 	wait_for 5 log_has "$LOG6" "events: [0-9]+ events lost, the ring buffer ns_events was full"
 
@@ -690,9 +687,9 @@ every_event_accounted()
 
 	lines=$(grep -c "udp $LAB_CLI_ADDR:$FLOOD_SPORT -> " "$LOG6")
 	warns=$(grep -Ec "POOL_EXHAUSTED .* udp $LAB_CLI_ADDR:$FLOOD_SPORT\$" "$LOG6")
-	supp=$(( $(dcounter events_suppressed) - supp0 ))
-	lost=$(( $(counter event_lost) - lost0 ))
-	refused=$(( $(counter drop_pool_exhausted) - pex0 + $(counter drop_session_full) - sfull0 ))
+	supp=$(( $(nsd_dcounter "$SOCK" events_suppressed) - supp0 ))
+	lost=$(( $(nsd_counter "$SOCK" event_lost) - lost0 ))
+	refused=$(( $(nsd_counter "$SOCK" drop_pool_exhausted) - pex0 + $(nsd_counter "$SOCK" drop_session_full) - sfull0 ))
 	emitted=$(( (new1 - new0) * 2 + refused ))
 	echo "logged $lines + $warns warnings + suppressed $supp + lost $lost;" \
 		"emitted $emitted ($((new1 - new0)) new sessions, $refused refused)"
@@ -723,15 +720,15 @@ check "7 the long-lived flows start (2 TCP, 1 UDP)" stream_start 2 1 49000
 # sessions_of ADDR: live sessions whose inside address is ADDR.
 sessions_of()
 {
-	ctl_json show sessions | json_get \
+	nsd_json "$SOCK" show sessions | json_get \
 		"sum(1 for s in j['sessions'] if s['inside']['addr'] == '$1')"
 }
-lim0=$(counter drop_subscriber_limit)
+lim0=$(nsd_counter "$SOCK" drop_subscriber_limit)
 stream_mark
 out=$(ip netns exec "$CLI" python3 "$STREAM" flood --host "$LAB_SRV_ADDR" --src "$FLOODER" \
 	--sport 47778 --dport-first 20000 --count 5000)
 nst_log "flood of 5000 new flows from $FLOODER: $out"
-lim1=$(counter drop_subscriber_limit)
+lim1=$(nsd_counter "$SOCK" drop_subscriber_limit)
 check "7 the flooding subscriber holds exactly $SUB_LIMIT sessions" \
 	equals "$(sessions_of "$FLOODER")" "$SUB_LIMIT"
 check "7 its other flows are refused and counted (drop_subscriber_limit)" \
@@ -743,7 +740,7 @@ check "7 ... rate-limited: far fewer log lines than refusals" \
 probe udp $UDP_PORT 20 49100
 check "7 the other subscriber still opens new flows (20 of 20)" probe_result 20 0
 check "7 its refusals were not counted against it" \
-	equals "$(counter drop_subscriber_limit)" "$lim1"
+	equals "$(nsd_counter "$SOCK" drop_subscriber_limit)" "$lim1"
 stream_observe 1
 check "7 the other subscriber's long-lived flows are undisturbed" stream_ok
 stream_report "the flood from one subscriber"

@@ -104,36 +104,10 @@ EOF
 
 SOCK=""
 
-# ctl_json ARGS...: natsyncctl -j ARGS, the JSON document only (a leading
-# "OK" status line, if the client passes it through, is dropped).
-ctl_json()
-{
-	nsd_ctl "$SOCK" -j "$@" | sed '1{/^OK$/d}'
-}
-
-# counter NAME: one fast-path counter (summed over CPUs).
-counter()
-{
-	ctl_json show counters | json_get "j['counters']['$1']"
-}
-
 # counter_ge NAME N: counter NAME has reached N.
 counter_ge()
 {
-	[ "$(counter "$1")" -ge "$2" ]
-}
-
-# sessions_py PYTHON-EXPR: evaluate EXPR over the list "S" of sessions.
-sessions_py()
-{
-	ctl_json show sessions | json_get "(lambda S: $1)(j['sessions'])"
-}
-
-# in_pool ADDR: ADDR is inside 203.0.113.0/28.
-in_pool()
-{
-	python3 -c 'import ipaddress,sys
-sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$LAB_POOL"
+	[ "$(nsd_counter "$SOCK" "$1")" -ge "$2" ]
 }
 
 # ---- checks -------------------------------------------------------------
@@ -142,7 +116,7 @@ chk_sessions_listed()
 {
 	local out
 
-	out=$(ctl_json show sessions) || { echo "show sessions failed"; return 1; }
+	out=$(nsd_json "$SOCK" show sessions) || { echo "show sessions failed"; return 1; }
 	printf '%s\n' "$out" | python3 -c '
 import ipaddress, json, sys
 j = json.load(sys.stdin)
@@ -248,7 +222,7 @@ tcp_hold_start()
 
 tcp_hold_established()
 {
-	[ "$(sessions_py "len([s for s in S if s['proto'] == 'tcp' and s['remote']['port'] == $HOLD_PORT and s['state'] == 'established'])")" = 1 ]
+	[ "$(nsd_sessions_py "$SOCK" "len([s for s in S if s['proto'] == 'tcp' and s['remote']['port'] == $HOLD_PORT and s['state'] == 'established'])")" = 1 ]
 }
 
 # UDP through the NAT: the echo server reports the source it saw.
@@ -264,7 +238,7 @@ chk_udp_answer()
 	esac
 	a=${out#from=}
 	a=${a%%:*}
-	in_pool "$a"
+	lab_in_pool "$a"
 }
 
 chk_udp_more()
@@ -287,9 +261,9 @@ chk_unsolicited()
 {
 	local pool_addr before after out rc=0
 
-	pool_addr=$(sessions_py "[s['nat']['addr'] for s in S if s['inside']['addr'] == '$LAB_CLI_ADDR'][0]" 2>/dev/null) ||
+	pool_addr=$(nsd_sessions_py "$SOCK" "[s['nat']['addr'] for s in S if s['inside']['addr'] == '$LAB_CLI_ADDR'][0]" 2>/dev/null) ||
 		{ echo "no session to learn the pool address from"; return 1; }
-	before=$(counter drop_no_session) || return 1
+	before=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	udp_echo_start nst-cli 7777 || { echo "client udp server did not start"; return 1; }
 	# A route to the subscribers, for this check only: without natsync
 	# the box's kernel would forward these to the client.
@@ -311,7 +285,7 @@ chk_unsolicited()
 		echo "client's server was reached: $(cat "$NST_TMP/udp-echo-7777.log")"
 		rc=1
 	fi
-	after=$(counter drop_no_session) || return 1
+	after=$(nsd_counter "$SOCK" drop_no_session) || return 1
 	echo "drop_no_session $before -> $after"
 	# 2 UDP + at least 1 SYN + 2 echo requests
 	[ "$after" -ge $((before + 5)) ] || rc=1
@@ -329,12 +303,12 @@ chk_fw_reject()
 	bg_start "$NST_TMP/echo7.log" nst-srv timeout 60 \
 		socat TCP-LISTEN:7,reuseaddr,fork OPEN:/dev/null
 	wait_for 5 tcp_listening nst-srv 7 || { echo "server did not listen on 7"; return 1; }
-	before=$(counter tx_reject) || return 1
+	before=$(nsd_counter "$SOCK" tx_reject) || return 1
 	out=$(ns_exec nst-cli timeout 5 socat -u - "TCP:$LAB_SRV_ADDR:7,connect-timeout=3" </dev/null 2>&1)
 	echo "client: $out"
 	grep -q 'Connection refused' <<<"$out" || return 1
-	after=$(counter tx_reject) || return 1
-	n=$(sessions_py "len([s for s in S if s['remote']['port'] == 7])") || return 1
+	after=$(nsd_counter "$SOCK" tx_reject) || return 1
+	n=$(nsd_sessions_py "$SOCK" "len([s for s in S if s['remote']['port'] == 7])") || return 1
 	echo "tx_reject $before -> $after, sessions to port 7: $n"
 	[ "$after" -ge $((before + 1)) ] && [ "$n" -eq 0 ]
 }
@@ -344,11 +318,11 @@ chk_fw_discard()
 	local before after out n
 
 	udp_echo_start nst-srv 9 || { echo "server did not listen on 9"; return 1; }
-	before=$(counter drop_fw_discard) || return 1
+	before=$(nsd_counter "$SOCK" drop_fw_discard) || return 1
 	out=$(udp_request nst-cli "$LAB_SRV_ADDR" 9 40009 discard-me)
 	[ -z "$out" ] || { echo "answer: $out"; return 1; }
-	after=$(counter drop_fw_discard) || return 1
-	n=$(sessions_py "len([s for s in S if s['remote']['port'] == 9])") || return 1
+	after=$(nsd_counter "$SOCK" drop_fw_discard) || return 1
+	n=$(nsd_sessions_py "$SOCK" "len([s for s in S if s['remote']['port'] == 9])") || return 1
 	echo "drop_fw_discard $before -> $after, sessions to port 9: $n"
 	[ "$after" -ge $((before + 1)) ] && [ "$n" -eq 0 ]
 }
@@ -359,15 +333,15 @@ chk_tcp_no_syn()
 {
 	local before after n
 
-	before=$(counter drop_tcp_no_syn) || return 1
+	before=$(nsd_counter "$SOCK" drop_tcp_no_syn) || return 1
 	ns_exec nst-cli python3 "$NST_REPO/tests/netns/nst_pkt.py" tcp \
 		"$LAB_CLI_ADDR" "$LAB_SRV_ADDR" 40999 5999 A 3 || return 1
 	ns_exec nst-cli python3 "$NST_REPO/tests/netns/nst_pkt.py" tcp \
 		"$LAB_CLI_ADDR" "$LAB_SRV_ADDR" 40999 5999 PA 2 || return 1
 	# the box may still be processing the last of them
 	wait_for 5 counter_ge drop_tcp_no_syn $((before + 5))
-	after=$(counter drop_tcp_no_syn) || return 1
-	n=$(sessions_py "len([s for s in S if s['inside']['port'] == 40999])") || return 1
+	after=$(nsd_counter "$SOCK" drop_tcp_no_syn) || return 1
+	n=$(nsd_sessions_py "$SOCK" "len([s for s in S if s['inside']['port'] == 40999])") || return 1
 	echo "drop_tcp_no_syn $before -> $after, sessions from port 40999: $n"
 	[ "$n" -eq 0 ] && [ "$after" -ge $((before + 5)) ]
 }
@@ -381,10 +355,10 @@ chk_udp_expiry()
 	out=$(udp_request nst-cli "$LAB_SRV_ADDR" 5003 $sport expire-me)
 	[ -n "$out" ] || { echo "no UDP answer"; return 1; }
 	t0=$(date +%s%N)
-	n=$(sessions_py "len([s for s in S if s['proto'] == 'udp' and s['inside']['port'] == $sport])")
+	n=$(nsd_sessions_py "$SOCK" "len([s for s in S if s['proto'] == 'udp' and s['inside']['port'] == $sport])")
 	[ "$n" = 1 ] || { echo "expected 1 session from port $sport, found $n"; return 1; }
 	while :; do
-		n=$(sessions_py "len([s for s in S if s['proto'] == 'udp' and s['inside']['port'] == $sport])")
+		n=$(nsd_sessions_py "$SOCK" "len([s for s in S if s['proto'] == 'udp' and s['inside']['port'] == $sport])")
 		t1=$(date +%s%N)
 		elapsed_ms=$(((t1 - t0) / 1000000))
 		[ "$n" = 0 ] && break
@@ -400,13 +374,13 @@ chk_udp_expiry()
 
 no_sessions_left()
 {
-	[ "$(sessions_py 'len(S)')" = 0 ]
+	[ "$(nsd_sessions_py "$SOCK" 'len(S)')" = 0 ]
 }
 
 # pool_idle: pool p1 has no binding in use or held (printed).
 pool_idle()
 {
-	ctl_json show pools | python3 -c '
+	nsd_json "$SOCK" show pools | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 p = [p for p in j["pools"] if p["name"] == "p1"][0]
@@ -435,7 +409,7 @@ timeouts_short()
 {
 	write_config "$1" "$2" "$3" "$SOCK" "$TIMEOUTS_SHORT"
 	nsd_ctl "$SOCK" reload || { echo "reload refused"; return 1; }
-	[ "$(ctl_json show config | json_get "j['timeouts_s']['udp']")" = "$UDP_TIMEOUT" ] ||
+	[ "$(nsd_json "$SOCK" show config | json_get "j['timeouts_s']['udp']")" = "$UDP_TIMEOUT" ] ||
 		{ echo "udp timeout not $UDP_TIMEOUT s after the reload"; return 1; }
 }
 
@@ -444,7 +418,7 @@ timeouts_short()
 # dropped none of this legitimate traffic.
 chk_fastpath_used()
 {
-	ctl_json show counters | python3 -c '
+	nsd_json "$SOCK" show counters | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 drops = {k: v for k, v in c.items() if k.startswith("drop_") and v}

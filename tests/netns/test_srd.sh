@@ -265,7 +265,7 @@ done
 # (route dumps, pings, hooks and policy actions run on them too).
 for b in A B; do
 	eval "sock=\$SOCK_$b"
-	nst_log "$b: event loop longest stall $(nsd_ctl "$sock" -j show status | sed '1{/^OK$/d}' | json_get 'j["event_loop"]["longest_stall_us"]') us, heartbeats: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') late"
+	nst_log "$b: event loop longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us, heartbeats: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') late"
 done
 nsd_ctl "$SOCK_A" show redundancy
 nst_finish

@@ -186,16 +186,7 @@ EOF
 # sync_json SOCK: natsyncctl -j show sync.
 sync_json()
 {
-	nsd_ctl "$1" -j show sync | sed '1{/^OK$/d}'
-}
-
-# sessions_json SOCK [FILTER...]: natsyncctl -j show sessions [FILTER...].
-sessions_json()
-{
-	local sock=$1
-
-	shift
-	nsd_ctl "$sock" -j show sessions "$@" | sed '1{/^OK$/d}'
+	nsd_json "$1" show sync
 }
 
 # session_of SOCK PROTO INSIDE_ADDR INSIDE_PORT: print "natip natport flags"
@@ -203,7 +194,7 @@ sessions_json()
 # may hold more sessions than one listing shows (limit).
 session_of()
 {
-	sessions_json "$1" src="$3" sport="$4" proto="$2" | python3 -c '
+	nsd_json "$1" show sessions src="$3" sport="$4" proto="$2" | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["sessions"]:
     if s["proto"] == sys.argv[1] and s["inside"]["addr"] == sys.argv[2] and \
@@ -439,7 +430,7 @@ chk_closed_removed()
 	wait_for 5 tcp_gone_on "$SOCK_B" ||
 		{ echo "backup still has it: $(session_of "$SOCK_B" tcp "$CLI1" 43001)"; return 1; }
 	echo "gone on the backup"
-	sync_json "$SOCK_B" | json_get 'j["counters"]["dels_applied"]'
+	nsd_sync_counter "$SOCK_B" dels_applied
 }
 
 backup_ready()
@@ -467,8 +458,8 @@ chk_bulk_after_restart()
 # auth_failure_counted: one of the boxes counted an authentication failure.
 auth_failure_counted()
 {
-	[ $(($(sync_json "$SOCK_A" | json_get 'j["counters"]["auth_fail"]') +
-	     $(sync_json "$SOCK_B" | json_get 'j["counters"]["auth_fail"]'))) -gt 0 ]
+	[ $(($(nsd_sync_counter "$SOCK_A" auth_fail) +
+	     $(nsd_sync_counter "$SOCK_B" auth_fail))) -gt 0 ]
 }
 
 # mismatch_seen: both boxes show the fingerprint refusal, and it is logged.
@@ -532,7 +523,7 @@ assert refused > 0, "no refusal counted"
 assert b["counters"]["installed"] == 0 and not b["ready"], "backup installed something"
 ' "$a" "$b" || return 1
 	grep -q "fingerprint mismatch" "$NST_TMP/b3.log" || { echo "not logged"; return 1; }
-	[ -z "$(sessions_json "$SOCK_B" | json_get '[s for s in j["sessions"]]' | tr -d '[]')" ] ||
+	[ -z "$(nsd_json "$SOCK_B" show sessions | json_get '[s for s in j["sessions"]]' | tr -d '[]')" ] ||
 		{ echo "mismatched backup has sessions"; return 1; }
 }
 
@@ -609,7 +600,7 @@ backup_has_all()
 
 primary_saw_dead()
 {
-	[ "$(sync_json "$SOCK_A" | json_get 'j["counters"]["dead_peer"]')" -gt "$1" ]
+	[ "$(nsd_sync_counter "$SOCK_A" dead_peer)" -gt "$1" ]
 }
 
 chk_backup_back()
@@ -773,7 +764,7 @@ check "g: config mismatch refused, loudly" chk_mismatch_refused
 check "h: a backup with another key is refused" chk_wrong_key_refused
 write_maps_py
 check "i: setup: backup back with the pair's key, ready" chk_backup_back
-DEAD0=$(sync_json "$SOCK_A" | json_get 'j["counters"]["dead_peer"]')
+DEAD0=$(nsd_sync_counter "$SOCK_A" dead_peer)
 check "i: slow (frozen) peer: primary forwards, answers, stays bounded" chk_slow_peer_bounded
 check "i: frozen peer declared dead: logged, connection dropped" chk_slow_peer_dropped "$DEAD0"
 check "i: after SIGCONT the backup gets every session back" chk_slow_peer_recovers

@@ -99,19 +99,13 @@ EOF
 
 sync_json()
 {
-	nsd_ctl "$SOCK_B" -j show sync | sed '1{/^OK$/d}'
-}
-
-# counter NAME: one counter of show sync.
-counter()
-{
-	sync_json | json_get "j[\"counters\"][\"$1\"]"
+	nsd_json "$SOCK_B" show sync
 }
 
 # in_sessions SPORT: natsyncctl -j show sessions has 100.64.7.1:SPORT.
 in_sessions()
 {
-	nsd_ctl "$SOCK_B" -j show sessions | sed '1{/^OK$/d}' | python3 -c '
+	nsd_json "$SOCK_B" show sessions | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["sessions"]:
     if s["inside"]["addr"] == "100.64.7.1" and s["inside"]["port"] == int(sys.argv[1]):
@@ -146,11 +140,11 @@ chk_valid()
 	local sport=$1 before out
 
 	shift
-	before=$(counter installed)
+	before=$(nsd_sync_counter "$SOCK_B" installed)
 	out=$(inject -k "$KEY" "$@" valid "$sport") || { echo "$out"; echo "not acknowledged"; return 1; }
 	echo "$out"
 	grep -q '^ack:' <<<"$out" || { echo "no ACK"; return 1; }
-	[ "$(counter installed)" -gt "$before" ] || { echo "installed counter did not move"; return 1; }
+	[ "$(nsd_sync_counter "$SOCK_B" installed)" -gt "$before" ] || { echo "installed counter did not move"; return 1; }
 	in_sessions "$sport" || { echo "not in show sessions"; return 1; }
 	in_map "$sport" || { echo "not in the pinned ns_sessions"; return 1; }
 	echo "installed: show sessions and pinned ns_sessions have 100.64.7.1:$sport"
@@ -164,8 +158,8 @@ chk_bad()
 
 	shift 4
 	[ "$cse" = wrongkey ] && key=$OTHER_KEY
-	c0=$(counter "$ctr")
-	i0=$(counter installed)
+	c0=$(nsd_sync_counter "$SOCK_B" "$ctr")
+	i0=$(nsd_sync_counter "$SOCK_B" installed)
 	l0=$(log_count "$re")
 	out=$(inject -k "$key" "$@" "$cse" "$sport")
 	rc=$?
@@ -173,8 +167,8 @@ chk_bad()
 	[ $rc -eq 0 ] || { echo "sync_inject: exit $rc (the daemon did not end the connection)"; return 1; }
 	grep -qE '^closed: (eof|reset)' <<<"$out" || { echo "connection not ended by the daemon"; return 1; }
 	# The daemon counts before it closes; the tool saw the close.
-	c1=$(counter "$ctr")
-	i1=$(counter installed)
+	c1=$(nsd_sync_counter "$SOCK_B" "$ctr")
+	i1=$(nsd_sync_counter "$SOCK_B" installed)
 	l1=$(log_count "$re")
 	echo "counter $ctr: $c0 -> $c1, installed: $i0 -> $i1, log lines /$re/: $l0 -> $l1"
 	[ "$c1" -gt "$c0" ] || { echo "counter $ctr did not move"; return 1; }
@@ -263,12 +257,12 @@ chk_mismatch()
 {
 	local r0 r1 l0 l1 out
 
-	r0=$(counter refused_sent)
+	r0=$(nsd_sync_counter "$SOCK_B" refused_sent)
 	l0=$(log_count 'has encrypt off but we have encrypt on: refused')
 	out=$(inject -k "$KEY" valid 2006)
 	echo "$out"
 	grep -q '^refuse: 6 ' <<<"$out" || { echo "not refused for encryption"; return 1; }
-	r1=$(counter refused_sent)
+	r1=$(nsd_sync_counter "$SOCK_B" refused_sent)
 	l1=$(log_count 'has encrypt off but we have encrypt on: refused')
 	[ "$r1" -gt "$r0" ] || { echo "refused_sent did not move"; return 1; }
 	[ "$l1" -gt "$l0" ] || { echo "not logged"; return 1; }
