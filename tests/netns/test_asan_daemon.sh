@@ -65,43 +65,21 @@ no_reports()
 
 write_config()
 {
-	cat >"$1" <<EOC
-natsync: {
-  node-name = "nsfz-box";
-  pin-path = "$PIN";
-  control-socket = "$SOCK";
-  log: { level = "debug"; };
-  max-sessions = 1024;
-  aging-interval-ms = 200;
-  attach-mode = "$2";
-  metrics: { listen = "127.0.0.1:9478"; };
-  # port-hold on and short: the aging pass holds the expired sessions'
-  # ports and releases them again under the sanitizers
-  timeouts: { tcp-syn = 4; tcp-established = 4; tcp-closing = 2; tcp-time-wait = 2;
-              tcp-rst = 2; udp = 2; icmp = 2; other = 2; port-hold = 2; binding = 0; };
-  services: {
-    nat: {
-      pools = ( { name = "p1"; address = [ "$LAB_POOL" ]; port = "automatic"; } );
-      rules = ( { name = "r1"; match-direction = "input";
-                  terms = ( { name = "t1";
-                              from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = { translation-type = "napt-44"; source-pool = "p1";
-                                       address-pooling = "paired"; }; } ); } );
-    };
-    stateful-firewall: {
-      rules = ( { name = "fw1"; match-direction = "input";
-                  terms = ( { name = "no-echo"; from = { protocol = [ "tcp" ]; destination-port = [ "7" ]; };
-                              then = "reject"; },
-                            { name = "out"; from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = "accept"; } ); } );
-    };
-    service-sets = ( { name = "ss1"; nat-rules = [ "r1" ]; stateful-firewall-rules = [ "fw1" ];
-                       syslog = [ "session-logs", "nat-logs" ];
-                       next-hop-service = { inside-service-interface = "$P-in";
-                                            outside-service-interface = "$P-out"; }; } );
-  };
-};
-EOC
+	# port-hold on and short: the aging pass holds the expired sessions'
+	# ports and releases them again under the sanitizers
+	{
+		nsd_cfg_open nsfz-box "$PIN" "$SOCK" max-sessions=1024 aging-interval-ms=200 \
+			attach-mode="$2" metrics='{ listen = "127.0.0.1:9478"; }' \
+			timeouts="tcp-syn=4 tcp-established=4 tcp-closing=2 tcp-time-wait=2 tcp-rst=2
+				  udp=2 icmp=2 other=2 port-hold=2 binding=0"
+		nsd_cfg_napt44_services "$LAB_POOL" "$P-in" "$P-out" then='address-pooling = "paired";' \
+			fw='{ name = "no-echo"; from = { protocol = [ "tcp" ]; destination-port = [ "7" ]; };
+			      then = "reject"; },
+			    { name = "out"; from = { source-address = [ "100.64.0.0/10" ]; };
+			      then = "accept"; }' \
+			ss='syslog = [ "session-logs", "nat-logs" ];'
+		echo "};"
+	} >"$1"
 }
 
 ctl() { nsd_ctl "$SOCK" "$@"; }

@@ -38,33 +38,15 @@ NSD_PID=""
 # write_config FILE MODE [INSIDE_IF]: a small NAPT box config.
 write_config()
 {
-	cat >"$1" <<EOC
-natsync: {
-  node-name = "nsdt-box";
-  pin-path = "$PIN";
-  control-socket = "$SOCK";
-  log: { level = "debug"; };
-  max-sessions = 1024;
-  aging-interval-ms = 200;
-  attach-mode = "$2";
-  # port-hold and binding at their defaults (120 s, 0): nothing here waits
-  # for a port to be released
-  timeouts: { udp = 2; icmp = 2; };
-  services: {
-    nat: {
-      pools = ( { name = "p1"; address = [ "203.0.113.0/28" ]; port = "automatic"; } );
-      rules = ( { name = "r1"; match-direction = "input";
-                  terms = ( { name = "t1";
-                              from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = { translation-type = "napt-44"; source-pool = "p1"; }; } ); } );
-    };
-    service-sets = ( { name = "ss1"; nat-rules = [ "r1" ];
-                       syslog = [ "session-logs", "nat-logs" ];
-                       next-hop-service = { inside-service-interface = "${3:-nsdt-in}";
-                                            outside-service-interface = "nsdt-out"; }; } );
-  };
-};
-EOC
+	# port-hold and binding at their defaults (120 s, 0): nothing here
+	# waits for a port to be released
+	{
+		nsd_cfg_open nsdt-box "$PIN" "$SOCK" max-sessions=1024 aging-interval-ms=200 \
+			attach-mode="$2" timeouts="udp=2 icmp=2"
+		nsd_cfg_napt44_services 203.0.113.0/28 "${3:-nsdt-in}" nsdt-out \
+			ss='syslog = [ "session-logs", "nat-logs" ];'
+		echo "};"
+	} >"$1"
 }
 
 # start CFG LOG: natsyncd -f in the box (nsenter: keep the host's bpffs),
@@ -286,29 +268,13 @@ mkdir -p "$FDIR"
 # natsync group (a log group, redundancy-options, other interfaces).
 write_foot()
 {
-	cat >"$1" <<EOC
-natsync: {
-  node-name = "nsdt-foot";
-  pin-path = "$2";
-  control-socket = "$3";
-  max-sessions = 1024;
-  aging-interval-ms = 500;
-  timeouts: { udp = 60; };
-  $4
-  services: {
-    nat: {
-      pools = ( { name = "p1"; address = [ "$LAB_POOL" ]; port = "automatic"; } );
-      rules = ( { name = "r1"; match-direction = "input";
-                  terms = ( { name = "t1";
-                              from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = { translation-type = "napt-44"; source-pool = "p1"; }; } ); } );
-    };
-    service-sets = ( { name = "ss1"; nat-rules = [ "r1" ];
-                       next-hop-service = { inside-service-interface = "${5:-$F-in}";
-                                            outside-service-interface = "$F-out"; }; } );
-  };
-};
-EOC
+	{
+		nsd_cfg_open nsdt-foot "$2" "$3" log= max-sessions=1024 aging-interval-ms=500 \
+			timeouts="udp=60"
+		echo "  ${4:-}"
+		nsd_cfg_napt44_services "$LAB_POOL" "${5:-$F-in}" "$F-out"
+		echo "};"
+	} >"$1"
 }
 
 # flow_ok SPORT: a UDP exchange through the box, seen translated (from a

@@ -42,10 +42,7 @@ MODES=${NST_MODES:-native tc}
 P=nhp
 SUB1=100.64.0.10
 SUB2=100.64.0.11
-BOX_IN=100.64.0.1
-BOX_OUT=198.51.100.1
 SRV=198.51.100.10
-POOL=203.0.113.0/28
 PUB=203.0.113.100
 PUB_PORT=8080
 
@@ -59,7 +56,7 @@ write_config()
 	cat >>"$1" <<EOF
   services: {
     nat: {
-      pools = ( { name = "p1"; address = [ "$POOL" ]; port = "automatic"; },
+      pools = ( { name = "p1"; address = [ "$LAB_POOL" ]; port = "automatic"; },
                 { name = "web"; address = "$SUB2"; port = 80; } );
       rules = ( { name = "pub"; match-direction = "output";
                   terms = ( { name = "web-tcp";
@@ -108,14 +105,14 @@ topo()
 	link_pair "$P-box" "$P-out" "$P-srv" eth0
 	addr_add "$P-sub1" eth0 "$SUB1/24"
 	addr_add "$P-sub2" eth0 "$SUB2/24"
-	addr_add "$P-box" "$P-in" "$BOX_IN/24"
-	addr_add "$P-box" "$P-out" "$BOX_OUT/24"
+	addr_add "$P-box" "$P-in" "$LAB_BOX_IN_ADDR/24"
+	addr_add "$P-box" "$P-out" "$LAB_BOX_OUT_ADDR/24"
 	addr_add "$P-srv" eth0 "$SRV/24"
-	route_add "$P-sub1" default "$BOX_IN"
-	route_add "$P-sub2" default "$BOX_IN"
+	route_add "$P-sub1" default "$LAB_BOX_IN_ADDR"
+	route_add "$P-sub2" default "$LAB_BOX_IN_ADDR"
 	route_add "$P-box" default "$SRV"
 	ip -n "$P-box" route add blackhole 203.0.113.0/24 || nst_die "blackhole route"
-	route_add "$P-srv" 203.0.113.0/24 "$BOX_OUT"
+	route_add "$P-srv" 203.0.113.0/24 "$LAB_BOX_OUT_ADDR"
 	box_sysctls "$P-box"
 	iface_rp_filter_off "$P-box" "$P-in"
 	iface_rp_filter_off "$P-box" "$P-out"
@@ -150,7 +147,7 @@ chk_learn_public()
 	PUB1=$(udp_public "$P-sub1" 5000) || { echo "sub1: no answer"; return 1; }
 	PUB2=$(udp_public "$P-sub2" 6000) || { echo "sub2: no answer"; return 1; }
 	echo "sub1 100.64.0.10:5000 is $PUB1, sub2 100.64.0.11:6000 is $PUB2"
-	in_net "${PUB1%:*}" "$POOL" && in_net "${PUB2%:*}" "$POOL"
+	lab_in_pool "${PUB1%:*}" && lab_in_pool "${PUB2%:*}"
 }
 
 # udp_exchange RECV_NS RECV_PORT SEND_NS SEND_PORT DEST_ADDR DEST_PORT
@@ -223,7 +220,7 @@ chk_udp_to_service()
 	esac
 	a=${out#from=}
 	a=${a%%:*}
-	in_net "$a" "$POOL" || { echo "the service saw $a, not a public address"; return 1; }
+	lab_in_pool "$a" || { echo "the service saw $a, not a public address"; return 1; }
 	[ "$a" = "${PUB1%:*}" ] || { echo "not sub1's paired address ${PUB1%:*}"; return 1; }
 }
 
@@ -245,7 +242,7 @@ chk_tcp_to_service()
 	out=$(ip netns exec "$P-sub1" timeout 10 socat -u "TCP:$PUB:$PUB_PORT,connect-timeout=5" -)
 	echo "server says: $out"
 	a=${out#peer=}
-	in_net "$a" "$POOL" || { echo "the server accepted $a, not a public address"; return 1; }
+	lab_in_pool "$a" || { echo "the server accepted $a, not a public address"; return 1; }
 	tcp_upload "$P-sub1" "$P-sub2" "$PUB" "$PUB_PORT" $((256 * 1024)) 80
 }
 

@@ -5,11 +5,11 @@
 # them (RFC 5508, RFC 4787 REQ-12/13, RFC 5382), and the firewall's own
 # port unreachable for short UDP datagrams (issue 11, items 1 and 3).
 #
-#   nhp-sub 100.64.0.10 --- nhp-in [nhp-box] nhp-out 198.51.100.1/25
+#   nie-sub 100.64.0.10 --- nie-in [nie-box] nie-out 198.51.100.1/25
 #                                                   |
-#                             198.51.100.2/25 eth0 [nhp-rtr] eth1 198.51.100.129/25, MTU 1280
+#                             198.51.100.2/25 eth0 [nie-rtr] eth1 198.51.100.129/25, MTU 1280
 #                                                   |
-#                                         nhp-srv 198.51.100.130/25 (MTU 1500)
+#                                         nie-srv 198.51.100.130/25 (MTU 1500)
 #
 #   napt-44 of 100.64.0.0/10 to 203.0.113.0/28; firewall: UDP to port 9 is
 #   rejected, the rest accepted. The router sends its errors to the pool
@@ -41,14 +41,11 @@ set -o pipefail
 . "$(dirname "$0")/lib.sh"
 
 MODES=${NST_MODES:-native tc}
-P=nhp
+P=nie
 SUB=100.64.0.10
-BOX_IN=100.64.0.1
-BOX_OUT=198.51.100.1
 RTR_A=198.51.100.2
 RTR_B=198.51.100.129
 SRV=198.51.100.130
-POOL=203.0.113.0/28
 SMALL_MTU=1280
 
 nst_init "$P"
@@ -62,29 +59,15 @@ SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
 
 write_config()
 {
-	nsd_cfg_head "$P-box" "$2" "$3" "$4" >"$1"
-	cat >>"$1" <<EOF
-  services: {
-    nat: {
-      pools = ( { name = "p1"; address = [ "$POOL" ]; port = "automatic"; } );
-      rules = ( { name = "r1"; match-direction = "input";
-                  terms = ( { name = "t1";
-                              from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = { translation-type = "napt-44"; source-pool = "p1"; }; } ); } );
-    };
-    stateful-firewall: {
-      rules = ( { name = "fw1"; match-direction = "input";
-                  terms = ( { name = "no-discard"; from = { protocol = [ "udp" ]; destination-port = [ "9" ]; };
-                              then = "reject"; },
-                            { name = "inside-out"; from = { source-address = [ "100.64.0.0/10" ]; };
-                              then = "accept"; } ); } );
-    };
-    service-sets = ( { name = "ss1"; nat-rules = [ "r1" ]; stateful-firewall-rules = [ "fw1" ];
-                       next-hop-service = { inside-service-interface = "$P-in";
-                                            outside-service-interface = "$P-out"; }; } );
-  };
-};
-EOF
+	{
+		nsd_cfg_head "$P-box" "$2" "$3" "$4"
+		nsd_cfg_napt44_services "$LAB_POOL" "$P-in" "$P-out" \
+			fw='{ name = "no-discard"; from = { protocol = [ "udp" ]; destination-port = [ "9" ]; };
+			      then = "reject"; },
+			    { name = "inside-out"; from = { source-address = [ "100.64.0.0/10" ]; };
+			      then = "accept"; }'
+		echo "};"
+	} >"$1"
 }
 
 topo()
@@ -97,15 +80,15 @@ topo()
 	link_pair "$P-box" "$P-out" "$P-rtr" eth0
 	link_pair "$P-rtr" eth1 "$P-srv" eth0
 	addr_add "$P-sub" eth0 "$SUB/24"
-	addr_add "$P-box" "$P-in" "$BOX_IN/24"
-	addr_add "$P-box" "$P-out" "$BOX_OUT/25"
+	addr_add "$P-box" "$P-in" "$LAB_BOX_IN_ADDR/24"
+	addr_add "$P-box" "$P-out" "$LAB_BOX_OUT_ADDR/25"
 	addr_add "$P-rtr" eth0 "$RTR_A/25"
 	addr_add "$P-rtr" eth1 "$RTR_B/25"
 	addr_add "$P-srv" eth0 "$SRV/25"
-	route_add "$P-sub" 198.51.100.0/24 "$BOX_IN"
+	route_add "$P-sub" 198.51.100.0/24 "$LAB_BOX_IN_ADDR"
 	route_add "$P-box" default "$RTR_A"
 	ip -n "$P-box" route add blackhole 203.0.113.0/24 || nst_die "pool route"
-	route_add "$P-rtr" 203.0.113.0/24 "$BOX_OUT"
+	route_add "$P-rtr" 203.0.113.0/24 "$LAB_BOX_OUT_ADDR"
 	route_add "$P-srv" default "$RTR_B"
 	# only the router's way out is narrow: the server still announces
 	# MSS 1460, so the subscriber sends full-size segments
