@@ -814,19 +814,20 @@ nsd_sessions_py()
 	nsd_json "$1" show sessions "${@:3}" | json_get "(lambda S: $2)(j['sessions'])"
 }
 
-# nsd_verdicts_balance SOCK: rx equals the sum of the verdict counters
-# (every packet ends in exactly one), and something was received.
+# nsd_verdicts_balance SOCK [COUNTER...]: rx equals the sum of the verdict
+# counters (every packet ends in exactly one: pass_*, fwd_*, drop_*,
+# tx_reject and the COUNTERs, e.g. frag_held), and something was received.
 nsd_verdicts_balance()
 {
 	nsd_json "$1" show counters | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 verdicts = {k: v for k, v in c.items()
-            if k.startswith(("pass_", "fwd_", "drop_")) or k == "tx_reject"}
+            if k.startswith(("pass_", "fwd_", "drop_")) or k in ["tx_reject"] + sys.argv[1:]}
 s = sum(verdicts.values())
 print("rx", c["rx"], "sum of verdicts", s, {k: v for k, v in verdicts.items() if v})
 sys.exit(0 if c["rx"] == s and c["rx"] > 0 else 1)
-'
+' "${@:2}"
 }
 
 # nsd_purge NS CFG: `natsyncd --purge` (detach leftovers, remove the pins),

@@ -404,11 +404,6 @@ sys.exit(0 if c["session_hit"] >= 100 and c["fwd_redirect"] >= 100 and not drops
 '
 }
 
-chk_counter_invariant()
-{
-	nsd_verdicts_balance "$SOCK"
-}
-
 # link_flags IF: the box's "ip -o link" line for IF (XDP mode flags).
 link_flags()
 {
@@ -533,7 +528,7 @@ run_mode()
 		timeouts_short "$cfg" "$mode" "$pin"
 	check "$t (g) UDP session expires after its timeout" chk_udp_expiry
 	check "$t (g) every session expires, pool bindings released" chk_pool_released
-	check "$t (h) rx == sum of verdict counters" chk_counter_invariant
+	check "$t (h) rx == sum of verdict counters" nsd_verdicts_balance "$SOCK"
 
 	nsd_stop "$nsd" 10
 	check "$t (j) natsyncd exits 0 on SIGTERM" test "$NSD_RC" -eq 0
