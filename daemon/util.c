@@ -16,11 +16,14 @@
 #include "util.h"
 
 static uint64_t clock_offset_ns; /* 0 but in tests: ns_clock_offset_set() */
+static uint64_t clock_frozen_ns; /* 0 but in tests: ns_clock_freeze() */
 
 uint64_t ns_now(void)
 {
 	struct timespec ts;
 
+	if (clock_frozen_ns)
+		return clock_frozen_ns;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + clock_offset_ns;
 }
@@ -48,6 +51,11 @@ const char *ns_nl_link_name(const struct nlmsghdr *h)
 void ns_clock_offset_set(uint64_t offset_ns)
 {
 	clock_offset_ns = offset_ns;
+}
+
+void ns_clock_freeze(uint64_t at_ns)
+{
+	clock_frozen_ns = at_ns;
 }
 
 const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len)

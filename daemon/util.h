@@ -29,6 +29,13 @@ void ns_loop_nice_apply(struct ns_daemon *d);
  */
 void ns_clock_offset_set(uint64_t offset_ns);
 
+/*
+ * Tests only: ns_now() returns at_ns and stands still until the next call
+ * (0 lets it run again), so a test of hold times decides every millisecond
+ * itself and a busy machine cannot slip one in between two of its steps.
+ */
+void ns_clock_freeze(uint64_t at_ns);
+
 /* Dotted quad of a network-order IPv4 address into buf (>= 16 bytes). */
 const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len);
 
