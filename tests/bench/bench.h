@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/natsync.h"
+#include "tests/bpf/pkt.h"
 
 /* The carrier-scale table of issue 5 (10M sessions). */
 #define BENCH_BIG_TABLE 10000000L
@@ -77,9 +78,7 @@ struct bench_opts {
 	long new_sessions;     /* unique packets for the session setup figure */
 };
 
-/* ---- packets (pkt.c) ---------------------------------------------------- */
-
-#define PKT_MAX 256
+/* ---- packets (pkt.c, on the BPF suite's tests/bpf/pkt.h and pkt6.h) ---- */
 
 struct pkt {
 	uint8_t data[PKT_MAX];
@@ -101,8 +100,8 @@ void pkt_tcp(struct pkt *p, const struct ns_tuple *t, uint8_t ttl, uint8_t flags
 void pkt_icmp_unreach(struct pkt *p, uint32_t router, uint32_t dst,
 		      const struct ns_tuple *inner, uint8_t ttl);
 
-/* Pointer to the IPv4 header of a frame built above (skips a VLAN tag). */
-const uint8_t *pkt_ip(const struct pkt *p);
+/* Ethernet/IPv6/UDP frame of key k with payload bytes of payload. */
+void pkt_udp6(struct pkt *p, const struct ns_tuple6 *k, int payload);
 
 /* Build a tuple from host-order addresses and ports. */
 struct ns_tuple pkt_tuple(uint32_t saddr, uint16_t sport, uint32_t daddr,

@@ -17,7 +17,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/if_ether.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "daemon/counters.h"
 #include "daemon/util.h"
 #include "nsmaps.h"
+#include "tests/bpf/pkt6.h"
 
 #define N64_POOL_ID 1
 #define N64_POOL_NET 0xcb007100u /* 203.0.113.0/24, ports >= 40000 */
@@ -36,37 +36,6 @@
 #define N64_CLI "2001:db8:64::a" /* resolvable on nsbi (run.sh) */
 #define N64_PREF "64:ff9b::"
 #define XDP_REDIRECT_RC 4
-
-static const uint8_t mac_a[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x01};
-static const uint8_t mac_b[ETH_ALEN] = {0x02, 0, 0, 0, 0xb0, 0x02};
-
-static uint32_t sum16(uint32_t sum, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold16(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* UDP checksum of an IPv6 frame's datagram, over the IPv6 pseudo-header. */
-static uint16_t udp6_csum(const uint8_t *ip6, const uint8_t *udp, uint16_t len)
-{
-	uint32_t sum = sum16(0, ip6 + 8, 32);
-
-	sum += len + IPPROTO_UDP;
-	return fold16(sum16(sum, udp, len));
-}
 
 /* The measured flow's IPv6 key: client:40000 -> 64:ff9b::198.51.100.2:53. */
 static struct ns_tuple6 flow_key(void)
@@ -84,52 +53,16 @@ static struct ns_tuple6 flow_key(void)
 	return k;
 }
 
-/* An Ethernet/IPv6/UDP frame of key k with 6 payload bytes (68 bytes). */
-static void frame6(struct pkt *p, const struct ns_tuple6 *k)
-{
-	uint8_t *ip = p->data + ETH_HLEN, *udp = ip + 40;
-	uint16_t len = 8 + 6, c;
-
-	memset(p, 0, sizeof(*p));
-	memcpy(p->data, mac_a, ETH_ALEN);
-	memcpy(p->data + ETH_ALEN, mac_b, ETH_ALEN);
-	p->data[12] = 0x86;
-	p->data[13] = 0xdd;
-	ip[0] = 0x60;
-	ip[4] = len >> 8;
-	ip[5] = len & 0xff;
-	ip[6] = IPPROTO_UDP;
-	ip[7] = 64;
-	memcpy(ip + 8, k->saddr, 16);
-	memcpy(ip + 24, k->daddr, 16);
-	memcpy(udp, &k->sport, 2);
-	memcpy(udp + 2, &k->dport, 2);
-	udp[4] = len >> 8;
-	udp[5] = len & 0xff;
-	memcpy(udp + 8, "natsix", 6);
-	c = udp6_csum(ip, udp, len);
-	c = c ? c : 0xffff;
-	udp[6] = c >> 8;
-	udp[7] = c & 0xff;
-	p->len = ETH_HLEN + 40 + len;
-}
-
-/* The IPv6 output of the v4->v6 run: addresses, ports and checksum. */
+/* The IPv6 output of the v4->v6 run: addresses, ports and checksum (by
+ * recomputation, pkt6_parse). */
 static int check6(const struct pkt *out, const struct ns_tuple6 *k)
 {
-	const uint8_t *ip = out->data + ETH_HLEN, *udp = ip + 40;
-	uint16_t len;
+	struct pkt6_info in = pkt6_parse(out->data, (int)out->len);
 
-	if (out->len < ETH_HLEN + 48 || out->data[12] != 0x86 || out->data[13] != 0xdd)
-		return 0;
-	len = (uint16_t)(ip[4] << 8 | ip[5]);
-	if (out->len < ETH_HLEN + 40u + len || ip[6] != IPPROTO_UDP)
-		return 0;
 	/* the reply: from pref64 + server, to the client's port */
-	if (memcmp(ip + 8, k->daddr, 16) || memcmp(ip + 24, k->saddr, 16) ||
-	    memcmp(udp, &k->dport, 2) || memcmp(udp + 2, &k->sport, 2))
-		return 0;
-	return udp6_csum(ip, udp, len) == 0;
+	return in.ok && in.nh == IPPROTO_UDP && !memcmp(in.saddr, k->daddr, 16) &&
+	       !memcmp(in.daddr, k->saddr, 16) && in.sport == ntohs(k->dport) &&
+	       in.dport == ntohs(k->sport);
 }
 
 /* Term, pool and config of the NAT64 flow (added to nsb_fill_config's). */
@@ -364,7 +297,7 @@ void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 		bench_emit_na("testrun", n_in, n, why, "<= 80");
 		return;
 	}
-	frame6(&p6, &k);
+	pkt_udp6(&p6, &k, 6);
 	pkt_udp(&p4, &r, 64, 0);
 	run_dir(b, o, n, ref, n_out, &p6, if_in, NS_CNT_NAT64_OUT, ok_6to4);
 	run_dir(b, o, n, ref, n_in, &p4, if_out, NS_CNT_NAT64_IN, ok_4to6);

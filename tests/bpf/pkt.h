@@ -20,7 +20,8 @@ struct pkt_spec {
 	uint8_t smac[6], dmac[6];
 	int vlans; /* 0..2 tags */
 	uint16_t vlan_id[2];
-	const char *src, *dst; /* dotted quads */
+	const char *src, *dst; /* dotted quads; NULL: saddr, daddr */
+	uint32_t saddr, daddr; /* network order, when src, dst are NULL */
 	uint8_t proto;	       /* IPPROTO_TCP/UDP/ICMP or other */
 	uint16_t sport, dport; /* host order */
 	uint8_t tcp_flags;
@@ -139,9 +140,13 @@ static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
 	put16(buf + l3 + 6, s->frag_off);
 	buf[l3 + 8] = s->ttl ? s->ttl : 64;
 	buf[l3 + 9] = s->proto;
-	inet_pton(AF_INET, s->src, &a);
+	a = s->saddr;
+	if (s->src)
+		inet_pton(AF_INET, s->src, &a);
 	memcpy(buf + l3 + 12, &a, 4);
-	inet_pton(AF_INET, s->dst, &a);
+	a = s->daddr;
+	if (s->dst)
+		inet_pton(AF_INET, s->dst, &a);
 	memcpy(buf + l3 + 16, &a, 4);
 	for (i = 0; i < s->ip_opt; i++)
 		buf[l3 + 20 + i] = 1; /* NOP options */
@@ -180,7 +185,8 @@ static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
 	return l4 + l4len + s->payload;
 }
 
-/* Parse the IPv4 packet at buf + in.l3_off, verifying every checksum. */
+/* Parse the IPv4 packet at buf + in.l3_off, verifying every checksum (of a
+ * later fragment, which has no L4 header, the IPv4 header's alone). */
 static inline void pkt_parse_ip(struct pkt_info *pin, const uint8_t *buf, int len)
 {
 	struct pkt_info in = *pin;
@@ -197,6 +203,8 @@ static inline void pkt_parse_ip(struct pkt_info *pin, const uint8_t *buf, int le
 	memcpy(&in.daddr, buf + in.l3_off + 16, 4);
 	if (pkt_sum(buf + in.l3_off, hl, 0) != 0xffff)
 		goto out;
+	if (get16(buf + in.l3_off + 6) & 0x1fff) /* a later fragment: no L4 header */
+		goto done;
 	l4len = in.ip_len - hl;
 	const uint8_t *l4 = buf + in.l4_off;
 	switch (in.proto) {
@@ -229,6 +237,7 @@ static inline void pkt_parse_ip(struct pkt_info *pin, const uint8_t *buf, int le
 			goto out;
 		break;
 	}
+done:
 	in.ok = 1;
 out:
 	*pin = in;
@@ -268,20 +277,15 @@ static inline struct pkt_info pkt_parse_l3(const uint8_t *buf, int len)
 	return in;
 }
 
-/* An ICMP error from @src to @dst quoting @inner (an IPv4 packet, @len
+/* An ICMP error with the Ethernet and IPv4 header of @outer (its
+ * protocol and payload are set here) quoting @inner (an IPv4 packet, @len
  * bytes). Return the frame length. */
-static inline int pkt_build_icmp_err(uint8_t *buf, const uint8_t *smac, const uint8_t *dmac,
-				     const char *src, const char *dst, uint8_t type, uint8_t code,
-				     const uint8_t *inner, int len)
+static inline int pkt_build_icmp_err_spec(uint8_t *buf, const struct pkt_spec *outer, uint8_t type,
+					  uint8_t code, const uint8_t *inner, int len)
 {
-	struct pkt_spec s;
-	int l3 = 14, l4 = 34;
+	struct pkt_spec s = *outer;
+	int l4 = 14 + 4 * (s.vlans < 2 ? s.vlans : 2) + 20 + s.ip_opt;
 
-	memset(&s, 0, sizeof(s));
-	memcpy(s.smac, smac, 6);
-	memcpy(s.dmac, dmac, 6);
-	s.src = src;
-	s.dst = dst;
 	s.proto = IPPROTO_ICMP;
 	s.payload = len;
 	pkt_build(buf, &s);
@@ -290,8 +294,23 @@ static inline int pkt_build_icmp_err(uint8_t *buf, const uint8_t *smac, const ui
 	buf[l4 + 1] = code;
 	memset(buf + l4 + 2, 0, 6);
 	put16(buf + l4 + 2, pkt_csum(buf + l4, 8 + len, 0));
-	(void)l3;
 	return l4 + 8 + len;
+}
+
+/* An ICMP error from @src to @dst quoting @inner (an IPv4 packet, @len
+ * bytes). Return the frame length. */
+static inline int pkt_build_icmp_err(uint8_t *buf, const uint8_t *smac, const uint8_t *dmac,
+				     const char *src, const char *dst, uint8_t type, uint8_t code,
+				     const uint8_t *inner, int len)
+{
+	struct pkt_spec s;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.smac, smac, 6);
+	memcpy(s.dmac, dmac, 6);
+	s.src = src;
+	s.dst = dst;
+	return pkt_build_icmp_err_spec(buf, &s, type, code, inner, len);
 }
 
 /*

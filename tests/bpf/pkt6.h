@@ -15,7 +15,8 @@
 
 struct pkt6_spec {
 	uint8_t smac[6], dmac[6];
-	const char *src, *dst; /* IPv6 text */
+	const char *src, *dst; /* IPv6 text; NULL: saddr, daddr */
+	uint8_t saddr[16], daddr[16]; /* when src, dst are NULL */
 	uint8_t proto;	       /* IPPROTO_TCP/UDP or PKT6_ICMP */
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
@@ -72,8 +73,12 @@ static inline int pkt6_build(uint8_t *buf, const struct pkt6_spec *s)
 	put16(buf + l3 + 4, l4len + s->payload);
 	buf[l3 + 6] = nh;
 	buf[l3 + 7] = s->hop ? s->hop : 64;
-	pkt6_addr(s->src, buf + l3 + 8);
-	pkt6_addr(s->dst, buf + l3 + 24);
+	memcpy(buf + l3 + 8, s->saddr, 16);
+	memcpy(buf + l3 + 24, s->daddr, 16);
+	if (s->src)
+		pkt6_addr(s->src, buf + l3 + 8);
+	if (s->dst)
+		pkt6_addr(s->dst, buf + l3 + 24);
 	for (i = 0; i < s->payload; i++)
 		buf[l4 + l4len + i] = (uint8_t)(i * 7 + 3);
 	switch (s->proto) {
