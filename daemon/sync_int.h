@@ -196,7 +196,10 @@ struct sync_stage {
 	struct ns_eim_val ev[NSW_BATCH_MAX_SESSIONS];
 	struct ns_paired_key qk[NSW_BATCH_MAX_SESSIONS];
 	struct ns_paired_val qv[NSW_BATCH_MAX_SESSIONS];
-	uint32_t np, ne, nq;
+	/* NAT64 BIB entries of endpoint-independent bindings (natsync.h) */
+	struct ns_tuple bk[NSW_BATCH_MAX_SESSIONS64];
+	struct ns_tuple6 bv[NSW_BATCH_MAX_SESSIONS64];
+	uint32_t np, ne, nq, nb;
 };
 
 struct ns_sync {

@@ -72,7 +72,7 @@ static uint32_t update_many(int fd, const void *keys, size_t ksz, const void *va
 static void stage_bindings(struct sync_stage *g, const struct nsw_session *r, uint64_t now)
 {
 	/* a NAT64 binding's owner is IPv6: marked so, never taken for an
-	 * IPv4 endpoint (bpf/nat64_bib.h rebuilds its BIB entry) */
+	 * IPv4 endpoint (its BIB entry: stage_bib64()) */
 	uint8_t pf = (r->bind & NSW_BIND_EIM ? NS_PORT_F_EIM : 0) |
 		     (r->bind & NSW_BIND_EIF ? NS_PORT_F_EIF : 0) |
 		     (r->nat_type == NS_NAT_NAT64 ? NS_PORT_F_NAT64 : 0);
@@ -205,9 +205,41 @@ static bool remove_session(struct ns_sync *s, const struct ns_tuple *k)
 }
 
 /*
- * Install one frame of n NAT64 records (IPv6 keys k): bindings, then the
- * reverse entries, then the sessions, as install_frame() does; the table
- * entry is keyed by the out_key.
+ * Queue the NAT64 BIB entry (RFC 6146 3.1, natsync.h) of record r (IPv6
+ * key k) when its binding is endpoint-independent: the IPv6 owner of the
+ * pool endpoint, which endpoint-independent filtering needs to let a new
+ * IPv4 peer in (bpf/nat64_bib.h, ns64_open_eif()). The wire does not carry
+ * it: it is the subscriber's address and port from k and the pref64 of
+ * the session's term, which both peers have from the same configuration,
+ * written as ns64_bib() writes it.
+ */
+static void stage_bib64(struct ns_sync *s, const struct ns_tuple6 *k, const struct nsw_session *r)
+{
+	const struct ns_config *c = &s->d->conf;
+	struct sync_stage *g = &s->stage;
+	const struct ns_nat64_term *t;
+	struct ns_tuple6 *v;
+
+	if (!(r->bind & NSW_BIND_EIM) || r->nat_term >= c->n_nat64 ||
+	    r->nat_term >= NS_MAX_NAT64_TERMS)
+		return;
+	t = &c->nat64[r->nat_term];
+	ns_nat64_bib_key(&g->bk[g->nb], r->out_key.daddr, r->out_key.dport, r->in_key.proto);
+	v = &g->bv[g->nb++];
+	memset(v, 0, sizeof(*v));
+	memcpy(v->saddr, k->saddr, sizeof(v->saddr));
+	memcpy(v->daddr, t->pref64, sizeof(v->daddr));
+	v->sport = k->sport;
+	v->dport = r->nat_term;
+	v->proto = k->proto;
+	v->_pad[0] = t->pref_len;
+}
+
+/*
+ * Install one frame of n NAT64 records (IPv6 keys k): bindings (with the
+ * BIB entries of endpoint-independent ones), then the reverse entries,
+ * then the sessions, as install_frame() does; the table entry is keyed by
+ * the out_key.
  */
 static void install_frame64(struct ns_sync *s, const struct ns_tuple6 *k,
 			    const struct nsw_session *r, size_t n, uint64_t now)
@@ -219,7 +251,7 @@ static void install_frame64(struct ns_sync *s, const struct ns_tuple6 *k,
 		s->st.install_fail += n;
 		return;
 	}
-	g->np = g->ne = g->nq = 0;
+	g->np = g->ne = g->nq = g->nb = 0;
 	memset(g->fail, 0, n * sizeof(g->fail[0]));
 	for (size_t i = 0; i < n; i++) {
 		struct ns_session *v = &g->vals[i], old;
@@ -233,11 +265,16 @@ static void install_frame64(struct ns_sync *s, const struct ns_tuple6 *k,
 				bpf_map_delete_elem(fd->nat64_rev, &old.out_key);
 		}
 		stage_bindings(g, &r[i], now);
+		stage_bib64(s, &k[i], &r[i]);
 	}
 	s->st.install_fail += update_many(fd->ports, g->pk, sizeof(g->pk[0]), g->pv,
 					  sizeof(g->pv[0]), g->np, NULL);
+	s->st.install_fail += update_many(fd->eim, g->ek, sizeof(g->ek[0]), g->ev,
+					  sizeof(g->ev[0]), g->ne, NULL);
 	s->st.install_fail += update_many(fd->paired, g->qk, sizeof(g->qk[0]), g->qv,
 					  sizeof(g->qv[0]), g->nq, NULL);
+	s->st.install_fail += update_many(fd->nat64_rev, g->bk, sizeof(g->bk[0]), g->bv,
+					  sizeof(g->bv[0]), g->nb, NULL);
 	update_many(fd->nat64_rev, g->rkeys, sizeof(g->rkeys[0]), k, sizeof(k[0]), (uint32_t)n,
 		    g->fail);
 	update_many(fd->nat64_sess, k, sizeof(k[0]), g->vals, sizeof(g->vals[0]), (uint32_t)n,

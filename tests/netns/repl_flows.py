@@ -23,6 +23,14 @@
 #                         "from=...", and how many attempts failed before.
 #   keep SRC SPORT DST DPORT OUT
 #                         as once, writes "from=..." to OUT, then stays open.
+#   listen SRC SPORT DST DPORT OUT
+#                         UDP: one datagram from SRC:SPORT to DST:DPORT (an
+#                         echo server), then never sends again; every
+#                         datagram that arrives, from anyone, is a line of OUT:
+#                         "peer=IP:PORT DATA" (the echo's DATA ends in the
+#                         "from=..." the server saw). Runs until killed.
+#   send SRC SPORT DST DPORT DATA
+#                         UDP: one datagram DATA from SRC:SPORT to DST:DPORT.
 import json
 import os
 import selectors
@@ -209,6 +217,20 @@ def main():
             time.sleep(max(0.0, t / 1e9 + 1 - time.monotonic()))
         print("no connection in", a[5], "s,", failed, "attempts failed")
         return 1
+    elif a[0] == "listen":
+        u = socket.socket(family(a[3]), socket.SOCK_DGRAM)
+        u.bind((a[1], int(a[2])))
+        u.sendto(b"listen\n", (a[3], int(a[4])))
+        with open(a[5], "w") as out:
+            while True:
+                d, peer = u.recvfrom(2048)
+                out.write("peer=%s:%d %s\n" % (peer[0], peer[1], d.decode(errors="replace").strip()))
+                out.flush()
+    elif a[0] == "send":
+        u = socket.socket(family(a[3]), socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind((a[1], int(a[2])))
+        u.sendto(a[5].encode() + b"\n", (a[3], int(a[4])))
     elif a[0] == "keep":
         with open(a[5], "w") as out:
             sys.stdout = out

@@ -28,7 +28,7 @@
 #             + destination 198.51.100.153
 #   hold      100.64.70.0/24 -> napt-44 203.0.113.112, ports 2000-2001 only
 #   dnat      203.0.113.80:80/tcp from outside -> dnat-44 100.64.1.10:8080
-#   nat64     2001:db8:64::/48 -> stateful-nat64 203.0.113.128/28
+#   nat64     2001:db8:64::/48 -> stateful-nat64 EIM+EIF 203.0.113.128/28
 #   firewall  100.64.50.0/24 matches no NAT term: firewall-only (rule "out")
 #
 # Checks:
@@ -45,7 +45,10 @@
 #  f  hard failover with traffic: kill -9 A's natsyncd, A's links down; B
 #     takes over; every flow keeps answering with the same translation
 #     (the server sees the same address:port; dnat-44 reaches the inside
-#     host from the same client endpoint; NAT64 too)
+#     host from the same client endpoint; NAT64 too); a new IPv4 peer
+#     reaches a NAT64 binding through B (endpoint-independent filtering,
+#     the BIB entry B rebuilt from the replicated session) though the IPv6
+#     client sent nothing since its one datagram to the server
 #  g  the held port on the new primary: a new connection gets the other
 #     port of the two-port pool, a second one finds the pool exhausted
 #     while the hold lasts (counted drop_pool_exhausted), and once B has
@@ -179,7 +182,9 @@ write_config()
             { name = "hold"; from = { source-address = [ "100.64.70.0/24" ]; };
               then = { translation-type = "napt-44"; source-pool = "hold"; }; },
             { name = "nat64"; from = { source-address = [ "2001:db8:64::/48" ]; };
-              then = { translation-type = "stateful-nat64"; source-pool = "p64"; }; }
+              then = { translation-type = "stateful-nat64"; source-pool = "p64";
+                       mapping-type = "endpoint-independent";
+                       filtering-type = "endpoint-independent"; }; }
           ); },
         { name = "web"; match-direction = "output";
           terms = ( { name = "t1"; from = { destination-address = [ "203.0.113.80/32" ];
@@ -330,6 +335,23 @@ same_release()
 
 port_of() { sed -n 's/^from=.*:\([0-9]*\)$/\1/p' "$1"; }
 
+# eif_bound: the NAT64 listener's binding (the pool address:port the server
+# saw), from its one echo.
+eif_bound() { sed -n 's/^peer=.* from=\(.*\)$/\1/p' "$NST_TMP/eif.txt" | head -1; }
+
+# eif_in: one datagram from a new IPv4 peer ($DNS_REAL:47000, which the
+# client never addressed) to the NAT64 binding; true once the client got one.
+eif_in()
+{
+	local b
+
+	b=$(eif_bound)
+	[ -n "$b" ] || return 1
+	ip netns exec "$P-srv" python3 "$FLOWS" send "$DNS_REAL" 47000 "${b%:*}" "${b##*:}" \
+		eif-after-takeover
+	grep -q '^peer=64:ff9b::c633:6499:47000 eif-after-takeover$' "$NST_TMP/eif.txt"
+}
+
 # ---- scenario -----------------------------------------------------------------------
 
 topo
@@ -356,6 +378,12 @@ bg_start "$NST_TMP/srv-client.log" "$P-srv" python3 "$FLOWS" client "$NST_TMP/sr
 	"$NST_TMP/stop" "${SRV_FLOWS[@]}"
 CLIENT_SRV=$NST_LAST_PID
 check "b: every flow answers through A, translated as its type says" wait_for 30 flows_ok
+# a NAT64 client that sends one datagram to the server and then only listens
+bg_start "$NST_TMP/eif-cli.log" "$P-cli" python3 "$FLOWS" listen "$CLI6" 40026 "$SRV6" 5002 \
+	"$NST_TMP/eif.txt"
+check "b: the NAT64 listener's datagram went out through A's EIM binding" \
+	wait_for 10 eval '[ -n "$(eif_bound)" ]'
+nst_log "NAT64 listener's binding: $(eif_bound)"
 status | python3 -c 'import json,sys; [print("   ", k, v["srcs"], v["got"]) for k, v in sorted(json.load(sys.stdin).items())]'
 check "c: B holds every session and binding of A, key by key (all 7 types)" \
 	wait_for 20 compare
@@ -399,6 +427,9 @@ nst_log "B primary $(( ($(date +%s%N) - T0) / 1000000 )) ms after the kill"
 check "f: every flow keeps answering through B with the same translation" \
 	wait_for 30 flows_ok "$NST_TMP/before.json"
 status | python3 -c 'import json,sys; [print("   ", k, v["srcs"], v["got"]) for k, v in sorted(json.load(sys.stdin).items())]'
+check "f: EIF through B: a new IPv4 peer reaches the NAT64 client's binding, the client sent nothing" \
+	eval 'wait_for 15 eif_in && [ "$(nsd_counter "$SOCK_B" eif_inbound)" -ge 1 ]'
+cat "$NST_TMP/eif.txt" | sed 's/^/    /'
 
 # -- g: the held port on the new primary
 nst_log "B's entry of the held port after the takeover: $(port_entry "$PIN_B" "$HOLD_PORT")"
