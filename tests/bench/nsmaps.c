@@ -36,9 +36,7 @@
 #define B_PORT_SRV 53
 #define B_PORT_POOL 65001   /* above every prefilled port */
 
-/* Prefilled sessions (nsb_prefill). */
-#define P_SUB_BASE 0x64600000u /* 100.96.0.0 + i/64 */
-#define P_SRV_BASE 0xc633640au /* 198.51.100.10 + i%200 */
+/* Prefilled sessions: fill.c (nsb_prefill), subscribers 100.96.0.0 + i/64. */
 #define NEW_SUB_BASE 0x64500000u /* 100.80.0.0: session setup packets */
 
 struct nsb {
@@ -205,59 +203,6 @@ static struct ns_tuple reverse(const struct ns_tuple *t)
 	return r;
 }
 
-static void session_of(struct ns_session *s, const struct ns_tuple *in,
-		       const struct ns_tuple *out, uint8_t nat_type, uint64_t now)
-{
-	memset(s, 0, sizeof(*s));
-	s->in_key = *in;
-	s->out_key = *out;
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->packets[0] = s->packets[1] = 1;
-	s->flags = nat_type == NS_NAT_NONE ? 0 : NS_SF_NAT_SRC;
-	s->svc_set = 0;
-	s->nat_term = nat_type == NS_NAT_NONE ? NS_NONE16 : 0;
-	s->fw_term = 0;
-	s->nat_type = nat_type;
-	s->tcp_state = in->proto == 6 ? NS_TCP_ESTABLISHED : NS_TCP_NONE;
-	s->origin = NS_SIDE_INSIDE;
-	s->pool_id = nat_type == NS_NAT_NONE ? 0xff : 0;
-}
-
-static void port_of(struct ns_port_key *k, struct ns_port_val *v, const struct ns_tuple *in,
-		    const struct ns_tuple *out, uint64_t now)
-{
-	memset(k, 0, sizeof(*k));
-	memset(v, 0, sizeof(*v));
-	k->addr = out->daddr;  /* out_key is remote -> pool: pool is its daddr */
-	k->port = out->dport;
-	k->proto = in->proto;
-	v->in_addr = in->saddr;
-	v->in_port = in->sport;
-	v->pool_id = 0;
-	v->svc_set = 0;
-	v->nat_term = 0;
-	v->last_used_ns = now;
-}
-
-int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tuple *out,
-		    uint8_t nat_type)
-{
-	struct ns_session s;
-	struct ns_port_key pk;
-	struct ns_port_val pv;
-	uint64_t now = ns_now();
-
-	session_of(&s, in, out, nat_type, now);
-	if (bpf_map_update_elem(nsb_map_fd(b, NS_MAP_SESSIONS), in, &s, BPF_ANY) ||
-	    bpf_map_update_elem(nsb_map_fd(b, NS_MAP_SESSION_REV), out, in, BPF_ANY))
-		return -errno;
-	if (nat_type == NS_NAT_NONE || nsb_map_fd(b, NS_MAP_PORTS) < 0)
-		return 0;
-	port_of(&pk, &pv, in, out, now);
-	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_PORTS), &pk, &pv, BPF_ANY) ? -errno : 0;
-}
-
 /* A datagram's first fragment went from @from to @to: ns_frag as the fast
  * path records it (a first fragment seen, never complete). */
 static int nsb_add_frag(struct nsb *b, const struct ns_tuple *from, const struct ns_tuple *to,
@@ -278,136 +223,6 @@ static int nsb_add_frag(struct nsb *b, const struct ns_tuple *from, const struct
 	v.created_ns = ns_now();
 	v.first = 1;
 	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_FRAG), &k, &v, BPF_ANY) ? -errno : 0;
-}
-
-/* Batch buffers for one chunk of nsb_prefill. */
-struct prefill_buf {
-	struct ns_tuple *in, *out;
-	struct ns_session *sess;
-	struct ns_port_key *pk;
-	struct ns_port_val *pv;
-	struct ns_paired_key *ak;
-	struct ns_paired_val *av;
-};
-
-static int batch(int fd, void *keys, void *vals, __u32 n)
-{
-	__u32 cnt = n;
-
-	if (fd < 0 || !n)
-		return 0;
-	return bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
-}
-
-/* Session i of the prefill: in and out tuples (see nsb_prefill). */
-static void prefill_tuple(long i, struct ns_tuple *in, struct ns_tuple *out)
-{
-	uint32_t j = (uint32_t)(i >> 6);
-	uint16_t port = (uint16_t)(1024 + (j >> 8) * 64 + (i & 63));
-	uint32_t srv = P_SRV_BASE + (uint32_t)(i % 200);
-
-	*in = pkt_tuple(P_SUB_BASE + j, (uint16_t)(10000 + (i & 63)), srv, 443, 17);
-	*out = pkt_tuple(srv, 443, B_POOL_NET + (j & 255), port, 17);
-}
-
-/* Session-sized map fds a prefill writes (-1: map absent, skipped). */
-struct prefill_fds {
-	int sessions, rev, ports, paired;
-};
-
-static int prefill(const struct prefill_fds *fd, long n);
-
-int nsb_prefill(struct nsb *b, long n)
-{
-	struct prefill_fds fd = {
-		nsb_map_fd(b, NS_MAP_SESSIONS), nsb_map_fd(b, NS_MAP_SESSION_REV),
-		nsb_map_fd(b, NS_MAP_PORTS), nsb_map_fd(b, NS_MAP_PAIRED),
-	};
-
-	return prefill(&fd, n);
-}
-
-/* fd of the map pinned at dir/name, or -1. */
-static int pinned(const char *dir, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return bpf_obj_get(path);
-}
-
-int nsb_prefill_pinned(const char *dir, long n)
-{
-	struct prefill_fds fd = {
-		pinned(dir, NS_MAP_SESSIONS), pinned(dir, NS_MAP_SESSION_REV),
-		pinned(dir, NS_MAP_PORTS), pinned(dir, NS_MAP_PAIRED),
-	};
-	int err = fd.sessions < 0 || fd.rev < 0 ? -ENOENT : prefill(&fd, n);
-
-	if (fd.sessions >= 0)
-		close(fd.sessions);
-	if (fd.rev >= 0)
-		close(fd.rev);
-	if (fd.ports >= 0)
-		close(fd.ports);
-	if (fd.paired >= 0)
-		close(fd.paired);
-	return err;
-}
-
-static int prefill(const struct prefill_fds *fd, long n)
-{
-	const long chunk = 65536;
-	struct prefill_buf pb;
-	uint64_t now = ns_now();
-	long done, i;
-	int err = 0;
-
-	/* Ports stay below B_PORT_POOL for n up to 64 * 256 * 1000 sessions. */
-	if (n > 64L * 256 * 1000)
-		return -ERANGE;
-	pb.in = calloc(chunk, sizeof(*pb.in));
-	pb.out = calloc(chunk, sizeof(*pb.out));
-	pb.sess = calloc(chunk, sizeof(*pb.sess));
-	pb.pk = calloc(chunk, sizeof(*pb.pk));
-	pb.pv = calloc(chunk, sizeof(*pb.pv));
-	pb.ak = calloc(chunk / 64 + 1, sizeof(*pb.ak));
-	pb.av = calloc(chunk / 64 + 1, sizeof(*pb.av));
-	if (!pb.in || !pb.out || !pb.sess || !pb.pk || !pb.pv || !pb.ak || !pb.av) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < n && !err; done += chunk) {
-		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk), na = 0;
-
-		for (i = 0; i < cnt; i++) {
-			prefill_tuple(done + i, &pb.in[i], &pb.out[i]);
-			session_of(&pb.sess[i], &pb.in[i], &pb.out[i], NS_NAT_NAPT44, now);
-			port_of(&pb.pk[i], &pb.pv[i], &pb.in[i], &pb.out[i], now);
-			if (((done + i) & 63) == 0) {
-				memset(&pb.ak[na], 0, sizeof(pb.ak[na]));
-				memset(&pb.av[na], 0, sizeof(pb.av[na]));
-				pb.ak[na].in_addr = pb.in[i].saddr;
-				pb.ak[na].pool_id = 0;
-				pb.av[na].out_addr = pb.out[i].daddr;
-				pb.av[na].last_used_ns = now;
-				na++;
-			}
-		}
-		err = batch(fd->sessions, pb.in, pb.sess, cnt);
-		err = err ?: batch(fd->rev, pb.out, pb.in, cnt);
-		err = err ?: batch(fd->ports, pb.pk, pb.pv, cnt);
-		err = err ?: batch(fd->paired, pb.ak, pb.av, na);
-	}
-out:
-	free(pb.in);
-	free(pb.out);
-	free(pb.sess);
-	free(pb.pk);
-	free(pb.pv);
-	free(pb.ak);
-	free(pb.av);
-	return err;
 }
 
 int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX])

@@ -57,11 +57,42 @@ struct bpf_object *nsb_obj(struct nsb *b);
  */
 int nsb_fill_config(struct nsb *b, int if_in, int if_out);
 
+/* ---- sessions into natsync's maps (fill.c) ---------------------------- */
+
+/*
+ * What nsb_fill writes: established NAPT44 sessions first .. first + n - 1.
+ * Session i: subscriber sub_base + i/64 port 10000 + i%64 -> server
+ * 198.51.100.10 + i%200 port 443, translated to 203.0.113.(i/64 % 256) port
+ * 1024 + (i/64/256)*64 + i%64 (pool 0, NAT term 0, service set 0): unique in-
+ * and out-tuples and pool ports for i < 4,194,304, ports below 17,408 there.
+ */
+struct nsb_fill {
+	long first, n;
+	uint32_t sub_base;	 /* host order */
+	uint8_t proto;		 /* IPPROTO_UDP, or IPPROTO_TCP (established) */
+	uint16_t fw_term;	 /* the session's firewall term, NS_NONE16: none */
+	uint64_t created_ns;	 /* ns_now() clock */
+	uint64_t last_seen_ns;	 /* also the bindings' last use */
+	bool paired;		 /* a paired-pooling binding per subscriber too */
+};
+
+/* The maps a fill writes, -1: absent (sessions and rev are needed). */
+struct nsb_fill_fds {
+	int sessions, rev, ports, paired;
+};
+
+/* Batch-insert f's sessions: port (and paired) bindings, then reverse
+ * entries, then sessions, natsyncd's order. 0 or -errno. */
+int nsb_fill(const struct nsb_fill_fds *fd, const struct nsb_fill *f);
+
+/* The same into the maps pinned in dir (sessions, rev and ports needed). */
+int nsb_fill_pinned(const char *dir, const struct nsb_fill *f);
+
 /*
  * nsb_prefill - install n established NAPT44 UDP sessions (session, rev,
- * port binding, paired binding) with batch updates. Subscribers are
- * 100.96.0.0 + i/64, ports never collide with the bench's own sessions.
- * 0 or -errno.
+ * port binding, paired binding) with batch updates: nsb_fill's sessions
+ * 0 .. n-1 from subscriber 100.96.0.0, so that they never collide with the
+ * bench's own sessions. 0 or -errno.
  */
 int nsb_prefill(struct nsb *b, long n);
 
