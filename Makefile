@@ -65,6 +65,9 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 HDRS      := $(wildcard daemon/*.h) $(wildcard common/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
+# The C test toolkit (packet builders and checkers, tuples), header-only,
+# shared by the unit tests, the BPF suite and the benchmarks.
+TEST_HDRS := $(wildcard tests/bpf/*.h)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 # natsyncd and natsyncctl under ASan+UBSan (tests/netns/test_asan_daemon.sh)
@@ -109,13 +112,13 @@ $(BUILD)/natsyncd: $(BUILD)/daemon/natsyncd.o $(BUILD)/libnatsync.a
 $(BUILD)/natsyncctl: $(BUILD)/daemon/natsyncctl.o $(BUILD)/libnatsync.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test_unit: $(UNIT_SRCS) $(BUILD)/libnatsync.a $(HDRS)
+$(BUILD)/test_unit: $(UNIT_SRCS) $(TEST_HDRS) $(BUILD)/libnatsync.a $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $(UNIT_SRCS) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
 
-$(BUILD)/test_bpf: $(BPFT_SRCS) $(wildcard tests/bpf/*.h) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
+$(BUILD)/test_bpf: $(BPFT_SRCS) $(TEST_HDRS) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -o $@ $(filter %.c,$(BPFT_SRCS)) $(BUILD)/libnatsync.a -lcriterion $(LDLIBS)
 
-$(BUILD)/bench_pkt: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
+$(BUILD)/bench_pkt: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(TEST_HDRS) $(BUILD)/libnatsync.a $(SKELS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -I$(BUILD)/bpf -I$(BUILD)/tests/bench -o $@ $(BENCH_SRCS) $(BUILD)/libnatsync.a $(LDLIBS) -lm
 
 # A hostile sync peer on the real encoder (tests/netns/test_sync_attack.sh).
@@ -261,7 +264,7 @@ $(BUILD)/asan/natsyncd: $(BUILD)/asan/daemon/natsyncd.o $(BUILD)/asan/libnatsync
 $(BUILD)/asan/natsyncctl: $(BUILD)/asan/daemon/natsyncctl.o $(BUILD)/asan/libnatsync.a
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/asan/test_unit: $(UNIT_SRCS) $(BUILD)/asan/libnatsync.a $(HDRS)
+$(BUILD)/asan/test_unit: $(UNIT_SRCS) $(TEST_HDRS) $(BUILD)/asan/libnatsync.a $(HDRS)
 	$(CC) $(ASAN_CFLAGS) -I$(BUILD)/bpf -o $@ $(UNIT_SRCS) $(BUILD)/asan/libnatsync.a \
 		-lcriterion $(LDLIBS)
 

@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "tests/bpf/pkt6.h"
+#include "tests/bpf/tuple.h"
 
 static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0xb0, 0x01 };
 static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0xb0, 0x02 };
@@ -22,15 +23,7 @@ static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0xb0, 0x02 };
 struct ns_tuple pkt_tuple(uint32_t saddr, uint16_t sport, uint32_t daddr,
 			  uint16_t dport, uint8_t proto)
 {
-	struct ns_tuple t;
-
-	memset(&t, 0, sizeof(t));
-	t.saddr = htonl(saddr);
-	t.daddr = htonl(daddr);
-	t.sport = htons(sport);
-	t.dport = htons(dport);
-	t.proto = proto;
-	return t;
+	return pkt_tuple_be(htonl(saddr), sport, htonl(daddr), dport, proto);
 }
 
 /* The spec of an IPv4 frame of tuple t, bench MACs. */

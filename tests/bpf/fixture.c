@@ -311,15 +311,7 @@ int t_session(const struct ns_tuple *in_key, struct ns_session *s)
 
 struct ns_tuple t_tuple(const char *s, uint16_t sport, const char *d, uint16_t dport, uint8_t proto)
 {
-	struct ns_tuple t;
-
-	memset(&t, 0, sizeof(t));
-	t.saddr = pkt_ip(s);
-	t.daddr = pkt_ip(d);
-	t.sport = htons(sport);
-	t.dport = htons(dport);
-	t.proto = proto;
-	return t;
+	return pkt_tuple_str(s, sport, d, dport, proto);
 }
 
 static struct pkt_spec spec(uint8_t proto, const char *src, uint16_t sport, const char *dst,

@@ -11,6 +11,7 @@
 
 #include "common/natsync.h"
 #include "tests/bpf/pkt.h"
+#include "tests/bpf/tuple.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>

@@ -4,6 +4,7 @@
  * for the first packet of every flow.
  */
 #include "common/match.h"
+#include "tests/bpf/tuple.h"
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 
@@ -17,15 +18,7 @@ static __be32 ip(const char *s)
 
 static struct ns_tuple tup(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
 {
-	struct ns_tuple t;
-
-	memset(&t, 0, sizeof(t));
-	t.saddr = ip(s);
-	t.daddr = ip(d);
-	t.sport = htons(sp);
-	t.dport = htons(dp);
-	t.proto = proto;
-	return t;
+	return pkt_tuple_be(ip(s), sp, ip(d), dp, proto);
 }
 
 static struct ns_match any(uint8_t dir)
