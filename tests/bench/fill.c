@@ -96,46 +96,65 @@ static void fill_tuple(const struct nsb_fill *f, long i, struct ns_tuple *in, st
 	*out = pkt_tuple(srv, 443, F_POOL_NET + (j & 255), port, f->proto);
 }
 
-/* Batch buffers of one chunk. */
-struct fill_buf {
-	struct ns_tuple *in, *out;
-	struct ns_session *sess;
-	struct ns_port_key *pk;
-	struct ns_port_val *pv;
-	struct ns_paired_key *ak;
-	struct ns_paired_val *av;
-};
-
-static int batch(int fd, void *keys, void *vals, __u32 n)
+int nsb_batch(int fd, long first, long n, size_t ksz, size_t vsz, nsb_entry_fn *entry,
+	      const void *arg)
 {
-	__u32 cnt = n;
+	uint8_t *keys = calloc(F_CHUNK, ksz), *vals = calloc(F_CHUNK, vsz);
+	long done, i;
+	int err = fd < 0 ? -EBADF : !keys || !vals ? -ENOMEM : 0;
 
-	if (fd < 0 || !n)
-		return 0;
-	return bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
+	for (done = 0; done < n && !err; done += F_CHUNK) {
+		__u32 cnt = (__u32)(n - done < F_CHUNK ? n - done : F_CHUNK);
+
+		for (i = 0; i < cnt; i++)
+			entry(first + done + i, keys + i * ksz, vals + i * vsz, arg);
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
+			err = -errno;
+	}
+	free(keys);
+	free(vals);
+	return err;
 }
 
-static void fill_free(struct fill_buf *b)
+/* The entries of session i of a fill in each map (arg: the fill). */
+static void port_entry(long i, void *key, void *val, const void *arg)
 {
-	free(b->in);
-	free(b->out);
-	free(b->sess);
-	free(b->pk);
-	free(b->pv);
-	free(b->ak);
-	free(b->av);
+	const struct nsb_fill *f = arg;
+	struct ns_tuple in, out;
+
+	fill_tuple(f, i, &in, &out);
+	port_of(key, val, &in, &out, f->last_seen_ns);
 }
 
-static int fill_alloc(struct fill_buf *b)
+static void rev_entry(long i, void *key, void *val, const void *arg)
 {
-	b->in = calloc(F_CHUNK, sizeof(*b->in));
-	b->out = calloc(F_CHUNK, sizeof(*b->out));
-	b->sess = calloc(F_CHUNK, sizeof(*b->sess));
-	b->pk = calloc(F_CHUNK, sizeof(*b->pk));
-	b->pv = calloc(F_CHUNK, sizeof(*b->pv));
-	b->ak = calloc(F_CHUNK / 64 + 1, sizeof(*b->ak));
-	b->av = calloc(F_CHUNK / 64 + 1, sizeof(*b->av));
-	return b->in && b->out && b->sess && b->pk && b->pv && b->ak && b->av ? 0 : -ENOMEM;
+	fill_tuple(arg, i, val, key);
+}
+
+static void session_entry(long i, void *key, void *val, const void *arg)
+{
+	const struct nsb_fill *f = arg;
+	struct ns_tuple out;
+
+	fill_tuple(f, i, key, &out);
+	session_of(val, key, &out, NS_NAT_NAPT44, f->fw_term, f->created_ns, f->last_seen_ns);
+}
+
+/* Subscriber m's paired-pooling binding: that of its first session, m * 64. */
+static void paired_entry(long m, void *key, void *val, const void *arg)
+{
+	const struct nsb_fill *f = arg;
+	struct ns_paired_key *k = key;
+	struct ns_paired_val *v = val;
+	struct ns_tuple in, out;
+
+	fill_tuple(f, m * 64, &in, &out);
+	memset(k, 0, sizeof(*k));
+	memset(v, 0, sizeof(*v));
+	k->in_addr = in.saddr;
+	k->pool_id = 0;
+	v->out_addr = out.daddr;
+	v->last_used_ns = f->last_seen_ns;
 }
 
 /* Bindings first, then reverse entries, then sessions: the order natsyncd
@@ -143,40 +162,24 @@ static int fill_alloc(struct fill_buf *b)
  * whose port binding is not there yet. */
 int nsb_fill(const struct nsb_fill_fds *fd, const struct nsb_fill *f)
 {
-	struct fill_buf b;
-	long done, i;
-	int err;
+	/* the subscribers whose first session (i % 64 == 0) is in the fill */
+	long m0 = (f->first + 63) / 64, m1 = (f->first + f->n + 63) / 64;
+	int err = 0;
 
-	if (f->first < 0 || f->n < 0 || fd->sessions < 0 || fd->rev < 0)
-		return fd->sessions < 0 || fd->rev < 0 ? -ENOENT : -EINVAL;
-	err = fill_alloc(&b);
-	for (done = 0; done < f->n && !err; done += F_CHUNK) {
-		__u32 cnt = (__u32)(f->n - done < F_CHUNK ? f->n - done : F_CHUNK), na = 0;
-
-		for (i = 0; i < cnt; i++) {
-			long k = f->first + done + i;
-
-			fill_tuple(f, k, &b.in[i], &b.out[i]);
-			session_of(&b.sess[i], &b.in[i], &b.out[i], NS_NAT_NAPT44, f->fw_term,
-				   f->created_ns, f->last_seen_ns);
-			port_of(&b.pk[i], &b.pv[i], &b.in[i], &b.out[i], f->last_seen_ns);
-			if (f->paired && (k & 63) == 0) { /* one per subscriber */
-				memset(&b.ak[na], 0, sizeof(b.ak[na]));
-				memset(&b.av[na], 0, sizeof(b.av[na]));
-				b.ak[na].in_addr = b.in[i].saddr;
-				b.ak[na].pool_id = 0;
-				b.av[na].out_addr = b.out[i].daddr;
-				b.av[na].last_used_ns = f->last_seen_ns;
-				na++;
-			}
-		}
-		err = batch(fd->ports, b.pk, b.pv, cnt);
-		err = err ?: batch(fd->paired, b.ak, b.av, na);
-		err = err ?: batch(fd->rev, b.out, b.in, cnt);
-		err = err ?: batch(fd->sessions, b.in, b.sess, cnt);
-	}
-	fill_free(&b);
-	return err;
+	if (fd->sessions < 0 || fd->rev < 0)
+		return -ENOENT;
+	if (f->first < 0 || f->n < 0)
+		return -EINVAL;
+	if (fd->ports >= 0)
+		err = nsb_batch(fd->ports, f->first, f->n, sizeof(struct ns_port_key),
+				sizeof(struct ns_port_val), port_entry, f);
+	if (!err && f->paired && fd->paired >= 0)
+		err = nsb_batch(fd->paired, m0, m1 - m0, sizeof(struct ns_paired_key),
+				sizeof(struct ns_paired_val), paired_entry, f);
+	err = err ?: nsb_batch(fd->rev, f->first, f->n, sizeof(struct ns_tuple),
+			       sizeof(struct ns_tuple), rev_entry, f);
+	return err ?: nsb_batch(fd->sessions, f->first, f->n, sizeof(struct ns_tuple),
+				sizeof(struct ns_session), session_entry, f);
 }
 
 /* fd of the map pinned at dir/name, or -1. */

@@ -33,48 +33,36 @@
 #define L_SRV 0xc6336402u  /* 198.51.100.2 */
 #define L_POOL 0xcb007101u /* 203.0.113.1 */
 
-/* n filler sessions (distinct from A/B) plus A and B, batch-inserted. */
+/* Filler session k (distinct from A/B): only the keys the programs read. */
+static void filler_entry(long k, void *key, void *val, const void *arg)
+{
+	struct ns_tuple *t = key;
+	struct ns_session *s = val;
+
+	(void)arg;
+	*t = pkt_tuple(0x64600000u + (uint32_t)(k >> 6), (uint16_t)(10000 + (k & 63)), L_SRV, 443,
+		       17);
+	memset(s, 0, sizeof(*s));
+	s->in_key = *t;
+	s->out_key = pkt_tuple(L_POOL, (uint16_t)(1024 + (k & 0x7fff)), L_SRV, 443, 17);
+}
+
+/* n filler sessions plus A and B, batch-inserted. */
 static int fill_sessions(int fd, long n, const struct ns_tuple *a, const struct ns_tuple *a_to,
 			 const struct ns_tuple *b, const struct ns_tuple *b_to)
 {
-	const long chunk = 65536;
-	struct ns_session *vals;
-	struct ns_tuple *keys;
-	long done, i;
-	int err = 0;
+	struct ns_session v[2];
+	int err = nsb_batch(fd, 0, n, sizeof(struct ns_tuple), sizeof(struct ns_session),
+			    filler_entry, NULL);
 
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < n && !err; done += chunk) {
-		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk);
-
-		for (i = 0; i < cnt; i++) {
-			long k = done + i;
-
-			keys[i] = pkt_tuple(0x64600000u + (uint32_t)(k >> 6),
-					    (uint16_t)(10000 + (k & 63)), L_SRV, 443, 17);
-			vals[i].in_key = keys[i];
-			vals[i].out_key = pkt_tuple(L_POOL, (uint16_t)(1024 + (k & 0x7fff)),
-						    L_SRV, 443, 17);
-		}
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
-			err = -errno;
-	}
-	memset(vals, 0, 2 * sizeof(*vals));
-	vals[0].in_key = *a;
-	vals[0].out_key = *a_to; /* the translation: out_key.saddr/sport */
-	vals[1].in_key = *b;
-	vals[1].out_key = *b_to;
-	if (!err && (bpf_map_update_elem(fd, a, &vals[0], BPF_ANY) ||
-		     bpf_map_update_elem(fd, b, &vals[1], BPF_ANY)))
+	memset(v, 0, sizeof(v));
+	v[0].in_key = *a;
+	v[0].out_key = *a_to; /* the translation: out_key.saddr/sport */
+	v[1].in_key = *b;
+	v[1].out_key = *b_to;
+	if (!err && (bpf_map_update_elem(fd, a, &v[0], BPF_ANY) ||
+		     bpf_map_update_elem(fd, b, &v[1], BPF_ANY)))
 		err = -errno;
-out:
-	free(keys);
-	free(vals);
 	return err;
 }
 

@@ -122,51 +122,55 @@ static void session64(struct ns_session *s, const struct ns_tuple6 *k, uint32_t 
 	s->pool_id = N64_POOL_ID;
 }
 
+/* NAT64 session i of the prefill: client 2001:db8:64::(i + 0x1000) port
+ * 10000 + i%1024, translated to 203.0.113.(i % 256) port 40000 + i/256. */
+static void prefill_session(long i, struct ns_tuple6 *k, struct ns_session *s, uint64_t now)
+{
+	uint32_t id = htonl((uint32_t)(i + 0x1000));
+
+	*k = flow_key();
+	memcpy(k->saddr + 12, &id, 4);
+	k->sport = htons((uint16_t)(10000 + (i & 1023)));
+	session64(s, k, N64_POOL_NET + (uint32_t)(i & 255), (uint16_t)(40000 + (i >> 8)), now);
+}
+
+/* Its entries in ns_nat64_sess and ns_nat64_rev (arg: the time). */
+static void sess_entry(long i, void *key, void *val, const void *arg)
+{
+	prefill_session(i, key, val, *(const uint64_t *)arg);
+}
+
+static void rev_entry(long i, void *key, void *val, const void *arg)
+{
+	struct ns_session s;
+
+	prefill_session(i, val, &s, *(const uint64_t *)arg);
+	*(struct ns_tuple *)key = s.out_key;
+}
+
 /* n NAT64 sessions (clients 2001:db8:64::/48 varied in their low 32 bits)
  * plus the measured flow, batch-inserted with their reverse entries. */
 static int prefill64(struct nsb *b, long n)
 {
 	int fs = nsb_map_fd(b, NS_MAP_NAT64_SESS), fr = nsb_map_fd(b, NS_MAP_NAT64_REV);
-	const long chunk = 65536;
-	struct ns_tuple6 *keys = calloc(chunk, sizeof(*keys)), a = flow_key();
-	struct ns_session *sess = calloc(chunk, sizeof(*sess));
-	struct ns_tuple *outs = calloc(chunk, sizeof(*outs));
+	struct ns_tuple6 a = flow_key();
 	uint64_t now = ns_now();
-	long done, i;
-	int err = 0;
+	struct ns_session s;
+	int err;
 
-	if (fs < 0 || fr < 0 || !keys || !sess || !outs) {
-		err = fs < 0 || fr < 0 ? -ENOENT : -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < n && !err; done += chunk) {
-		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk), c2 = cnt;
-
-		for (i = 0; i < cnt; i++) {
-			uint32_t id = htonl((uint32_t)(done + i + 0x1000));
-
-			keys[i] = a;
-			memcpy(keys[i].saddr + 12, &id, 4);
-			keys[i].sport = htons((uint16_t)(10000 + ((done + i) & 1023)));
-			session64(&sess[i], &keys[i], N64_POOL_NET + (uint32_t)((done + i) & 255),
-				  (uint16_t)(40000 + ((done + i) >> 8)), now);
-			outs[i] = sess[i].out_key;
-		}
-		if (bpf_map_update_batch(fs, keys, sess, &cnt, NULL) ||
-		    bpf_map_update_batch(fr, outs, keys, &c2, NULL))
-			err = -errno;
-	}
-	if (!err) {
-		session64(&sess[0], &a, N64_POOL_A, N64_PORT_A, now);
-		if (bpf_map_update_elem(fs, &a, &sess[0], BPF_ANY) ||
-		    bpf_map_update_elem(fr, &sess[0].out_key, &a, BPF_ANY))
-			err = -errno;
-	}
-out:
-	free(keys);
-	free(sess);
-	free(outs);
-	return err;
+	if (fs < 0 || fr < 0)
+		return -ENOENT;
+	err = nsb_batch(fs, 0, n, sizeof(struct ns_tuple6), sizeof(struct ns_session), sess_entry,
+			&now);
+	err = err ?: nsb_batch(fr, 0, n, sizeof(struct ns_tuple), sizeof(struct ns_tuple6),
+			       rev_entry, &now);
+	if (err)
+		return err;
+	session64(&s, &a, N64_POOL_A, N64_PORT_A, now);
+	if (bpf_map_update_elem(fs, &a, &s, BPF_ANY) ||
+	    bpf_map_update_elem(fr, &s.out_key, &a, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 /* Mean kernel ns of one repeat-1 call on p, per round, net of the no-op. */

@@ -59,6 +59,14 @@ int nsb_fill_config(struct nsb *b, int if_in, int if_out);
 
 /* ---- sessions into natsync's maps (fill.c) ---------------------------- */
 
+/* Writes entry i of a map (key and value, ksz and vsz bytes) for nsb_batch. */
+typedef void nsb_entry_fn(long i, void *key, void *val, const void *arg);
+
+/* Entries first .. first + n - 1 of the map fd, made by entry(i, ..., arg),
+ * batch-inserted 65536 at a time. 0 or -errno. */
+int nsb_batch(int fd, long first, long n, size_t ksz, size_t vsz, nsb_entry_fn *entry,
+	      const void *arg);
+
 /*
  * What nsb_fill writes: established NAPT44 sessions first .. first + n - 1.
  * Session i: subscriber sub_base + i/64 port 10000 + i%64 -> server
@@ -81,8 +89,8 @@ struct nsb_fill_fds {
 	int sessions, rev, ports, paired;
 };
 
-/* Batch-insert f's sessions: port (and paired) bindings, then reverse
- * entries, then sessions, natsyncd's order. 0 or -errno. */
+/* Batch-insert f's sessions: all port (and paired) bindings, then all
+ * reverse entries, then all sessions, natsyncd's order. 0 or -errno. */
 int nsb_fill(const struct nsb_fill_fds *fd, const struct nsb_fill *f);
 
 /* The same into the maps pinned in dir (sessions, rev and ports needed). */

@@ -110,38 +110,21 @@ static void emit(const char *name, long sessions, const struct bench_stat *st,
 	bench_emit(&f);
 }
 
+/* Flow k of bench_flows: flow 0 is the tuple of the packet arg. */
+static void flow_entry(long k, void *key, void *val, const void *arg)
+{
+	const struct pkt *p = arg;
+
+	*(struct ns_tuple *)key = k ? pkt_tuple(0x64600000u + (uint32_t)k, 7, 0xc6336402u, 53, 17)
+				    : pkt_parse_tuple(p->data, p->len);
+	*(__u64 *)val = 0;
+}
+
 /* Fill bench_flows with n flows, flow 0 being the tuple of p. */
 static int fill_flows(struct xdp_min_bpf *skel, const struct pkt *p, long n)
 {
-	int fd = bpf_map__fd(skel->maps.bench_flows);
-	const long chunk = 65536;
-	struct ns_tuple *keys;
-	__u64 *vals;
-	long i, done;
-	int err = 0;
-
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < n && !err; done += chunk) {
-		__u32 cnt = (__u32)(n - done < chunk ? n - done : chunk);
-
-		for (i = 0; i < cnt; i++) {
-			long k = done + i;
-
-			keys[i] = k ? pkt_tuple(0x64600000u + (uint32_t)k, 7, 0xc6336402u, 53, 17)
-				    : pkt_parse_tuple(p->data, p->len);
-		}
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
-			err = -errno;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
+	return nsb_batch(bpf_map__fd(skel->maps.bench_flows), 0, n, sizeof(struct ns_tuple),
+			 sizeof(__u64), flow_entry, p);
 }
 
 /* The reference programs: no-op, parse + one lookup, minimal forwarder. */
