@@ -102,6 +102,36 @@ static inline uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
+/*
+ * The TCP (20 bytes, window 65535) or UDP (8) header at @l4 of a datagram
+ * of @len bytes whose payload is in place, its checksum over @pseudo (the
+ * pseudo-header's sum, IPv4 or IPv6; a UDP checksum of 0 goes as 0xffff,
+ * none with @nocsum).
+ */
+static inline void pkt_put_tcpudp(uint8_t *l4, uint8_t proto, int len, uint32_t pseudo,
+				  uint16_t sport, uint16_t dport, uint8_t tcp_flags, uint32_t seq,
+				  uint32_t ack, int nocsum)
+{
+	uint16_t c;
+
+	put16(l4, sport);
+	put16(l4 + 2, dport);
+	if (proto == IPPROTO_TCP) {
+		put32(l4 + 4, seq);
+		put32(l4 + 8, ack);
+		l4[12] = 5 << 4;
+		l4[13] = tcp_flags;
+		put16(l4 + 14, 65535);
+		put16(l4 + 16, pkt_csum(l4, len, pseudo));
+		return;
+	}
+	put16(l4 + 4, len);
+	if (nocsum)
+		return;
+	c = pkt_csum(l4, len, pseudo);
+	put16(l4 + 6, c ? c : 0xffff);
+}
+
 /* Build a frame into buf (at least PKT_MAX bytes, and the frame's length
  * when the payload makes it longer). Return its length. */
 static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
@@ -153,27 +183,10 @@ static inline int pkt_build(uint8_t *buf, const struct pkt_spec *s)
 	put16(buf + l3 + 10, pkt_csum(buf + l3, hl, 0));
 	switch (s->proto) {
 	case IPPROTO_TCP:
-		put16(buf + l4, s->sport);
-		put16(buf + l4 + 2, s->dport);
-		put32(buf + l4 + 4, s->seq);
-		put32(buf + l4 + 8, s->ack);
-		buf[l4 + 12] = 5 << 4;
-		buf[l4 + 13] = s->tcp_flags;
-		put16(buf + l4 + 14, 65535);
-		put16(buf + l4 + 16,
-		      pkt_csum(buf + l4, l4len + s->payload,
-			       pkt_pseudo(buf + l3, IPPROTO_TCP, l4len + s->payload)));
-		break;
 	case IPPROTO_UDP:
-		put16(buf + l4, s->sport);
-		put16(buf + l4 + 2, s->dport);
-		put16(buf + l4 + 4, l4len + s->payload);
-		if (!s->udp_nocsum) {
-			uint16_t c =
-			    pkt_csum(buf + l4, l4len + s->payload,
-				     pkt_pseudo(buf + l3, IPPROTO_UDP, l4len + s->payload));
-			put16(buf + l4 + 6, c ? c : 0xffff);
-		}
+		pkt_put_tcpudp(buf + l4, s->proto, l4len + s->payload,
+			       pkt_pseudo(buf + l3, s->proto, l4len + s->payload), s->sport, s->dport,
+			       s->tcp_flags, s->seq, s->ack, s->udp_nocsum);
 		break;
 	case IPPROTO_ICMP:
 		buf[l4] = s->icmp_type;

@@ -61,7 +61,6 @@ static inline int pkt6_build(uint8_t *buf, const struct pkt6_spec *s)
 {
 	int l3 = 14, l4 = 54, l4len, i;
 	uint8_t nh = s->proto;
-	uint16_t c;
 
 	memset(buf, 0, PKT_MAX);
 	memcpy(buf, s->dmac, 6);
@@ -83,24 +82,10 @@ static inline int pkt6_build(uint8_t *buf, const struct pkt6_spec *s)
 		buf[l4 + l4len + i] = (uint8_t)(i * 7 + 3);
 	switch (s->proto) {
 	case IPPROTO_TCP:
-		put16(buf + l4, s->sport);
-		put16(buf + l4 + 2, s->dport);
-		put32(buf + l4 + 4, s->seq);
-		put32(buf + l4 + 8, s->ack);
-		buf[l4 + 12] = 5 << 4;
-		buf[l4 + 13] = s->tcp_flags;
-		put16(buf + l4 + 14, 65535);
-		put16(buf + l4 + 16,
-		      pkt_csum(buf + l4, l4len + s->payload,
-			       pkt6_pseudo(buf + l3, IPPROTO_TCP, l4len + s->payload)));
-		break;
 	case IPPROTO_UDP:
-		put16(buf + l4, s->sport);
-		put16(buf + l4 + 2, s->dport);
-		put16(buf + l4 + 4, l4len + s->payload);
-		c = pkt_csum(buf + l4, l4len + s->payload,
-			     pkt6_pseudo(buf + l3, IPPROTO_UDP, l4len + s->payload));
-		put16(buf + l4 + 6, c ? c : 0xffff);
+		pkt_put_tcpudp(buf + l4, s->proto, l4len + s->payload,
+			       pkt6_pseudo(buf + l3, s->proto, l4len + s->payload), s->sport, s->dport,
+			       s->tcp_flags, s->seq, s->ack, 0);
 		break;
 	default:
 		buf[l4] = s->icmp_type;
