@@ -334,7 +334,7 @@ static void big_udp_nocsum(int tc)
 		    bpf_program__fd(tc ? t_skel->progs.natsync_tc : t_skel->progs.natsync_xdp),
 		    &opts);
 		cr_assert_eq(rc, 0);
-		cr_assert_eq(opts.retval, t_fwd_rc(tc));
+		cr_assert_eq((int)opts.retval, t_fwd_rc(tc));
 		r = pkt6_parse(out, opts.data_size_out);
 	}
 	t64_expect_v6_reply(&r, tc);

@@ -20,7 +20,9 @@
 # 5. make uninstall DESTDIR=...: no installed file left, the operator's
 #    config kept.
 # 6. make CC=clang and make CFLAGS='-O1 -g' build natsyncd and natsyncctl
-#    into their own build directories ($BUILD/install-test/).
+#    into their own build directories ($BUILD/install-test/); clang also
+#    builds the C test programs (test_unit, test_bpf, bench_pkt), which share
+#    the header-only toolkit of tests/bpf (built, not run: no root here).
 #
 # Prints "ok - ..." or "FAIL: ..." per check, "SKIP: reason" when a tool is
 # missing (make deps installs them all), and last:
@@ -224,6 +226,9 @@ if mk "$scratch/clang.log" -j2 BUILD="$b" CC=clang all; then
 	check "... compiled by clang, with -Werror and -I." \
 		grep -qE '^clang .*-Werror.* -I\. .*-c daemon/natsyncctl\.c' "$scratch/clang.log"
 	check "... its natsyncd --version runs: $("$b/natsyncd" --version 2>&1)" runs "$b/natsyncd" --version
+	check "make CC=clang builds the C test programs (test_unit, test_bpf, bench_pkt)" \
+		mk "$scratch/clang-tests.log" -j2 BUILD="$b" CC=clang \
+		"$b/test_unit" "$b/test_bpf" "$b/bench_pkt"
 else
 	fail "make CC=clang builds natsyncd and natsyncctl"
 fi

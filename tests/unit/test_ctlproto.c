@@ -564,7 +564,7 @@ Test(ctlproto, table_is_consistent)
 			strcat(name, " 100.64.0.10");
 		}
 		cr_assert_eq(parse(name), 0, "'%s' does not parse: %s", name, err);
-		cr_assert_eq(req.cmd, c);
+		cr_assert_eq((int)req.cmd, c);
 	}
 	for (int a = 0; a < CTL_ARG_MAX; a++)
 		cr_assert_not_null(ctl_arg_name(a));
