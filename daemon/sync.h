@@ -16,6 +16,7 @@
 #define NATSYNC_SYNC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct ns_daemon;
@@ -78,6 +79,18 @@ struct ns_port_key;
 struct ns_port_val;
 void sync_port_held(struct ns_daemon *d, const struct ns_port_key *k,
 		    const struct ns_port_val *v);
+
+/*
+ * sync_sessions_cleared - "clear sessions" deleted the n sessions v (NAT64
+ * ones when nat64) from this box's maps: a primary sends the peer a
+ * SESSION_DEL (SESSION64_DEL) now for each one it had sent, and forgets
+ * it, instead of waiting for the next pass to find it gone (which still
+ * catches those it could not queue here: no live channel, a full queue).
+ * No-op on a backup and without sync.
+ */
+struct ns_session;
+void sync_sessions_cleared(struct ns_daemon *d, const struct ns_session *v, size_t n,
+			   bool nat64);
 
 /*
  * sync_backup_ready - true on a backup that has installed a complete bulk

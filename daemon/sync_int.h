@@ -171,6 +171,7 @@ struct sync_stats {
 	uint64_t backpressure, dels_deferred, walk_passes, walk_errors, walk_last_ns;
 	uint64_t due_sent;       /* sessions sent by due_step, not by a pass */
 	uint64_t open_sent;      /* sessions sent on their SESSION_OPEN event */
+	uint64_t clear_dels;     /* deletes sent by clear sessions, not by a pass */
 	uint64_t heartbeats_tx, heartbeats_rx, acks_rx;
 	uint64_t bulk_requests_rx;
 	uint64_t auth_fail;

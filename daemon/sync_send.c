@@ -805,6 +805,38 @@ void sync_session_opened(struct ns_daemon *d, const struct ns_tuple *k)
 	flush_batch(s, c);
 }
 
+void sync_sessions_cleared(struct ns_daemon *d, const struct ns_session *v, size_t n, bool nat64)
+{
+	struct ns_sync *s = d->sync;
+	struct sync_conn *c = s ? s->active : NULL;
+	struct sync_table *t;
+	uint8_t type = nat64 ? NSW_SESSION64_DEL : NSW_SESSION_DEL;
+
+	if (!c || !s->primary || !conn_live(s, c) || s->bulk_pending)
+		return; /* the next connection's bulk leaves them out */
+	t = nat64 ? &s->tab64 : &s->tab;
+	for (size_t i = 0; i < n; i++) {
+		const struct ns_tuple *k = nat64 ? &v[i].out_key : &v[i].in_key;
+		struct sync_ent *e = sy_tab_find(t, k);
+
+		if (!e || e->created_ns != v[i].created_ns)
+			continue;
+		if (e->epoch == s->epoch) {
+			if (!queue_del(s, c, e, type))
+				break; /* the rest: the next pass's finish_pass */
+			s->st.clear_dels++;
+		}
+		if (t == &s->tab && e->seen_pass == s->pass)
+			s->pass_seen--;
+		unqueue(s, e);
+		sy_tab_del(t, k);
+		if (!conn_live(s, c))
+			return;
+	}
+	if (conn_live(s, c))
+		flush_dels(s, c);
+}
+
 void sync_port_held(struct ns_daemon *d, const struct ns_port_key *k,
 		    const struct ns_port_val *v)
 {

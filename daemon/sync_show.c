@@ -80,9 +80,11 @@ static void show_text(struct ns_sync *s, FILE *f)
 			s->bulk_rx_epoch, s->bulk_rx_count, s->bulk_rx_expected);
 	fprintf(f, "Tracked:      %zu sessions %s\n", sy_tracked(s),
 		s->primary ? "replicated to the peer" : "installed from the peer");
-	fprintf(f, "Sent:         %llu add, %llu update, %llu delete, %llu bulks, %llu frames, %llu bytes\n",
+	fprintf(f, "Sent:         %llu add, %llu update, %llu delete (%llu by clear sessions), "
+		"%llu bulks, %llu frames, %llu bytes\n",
 		(unsigned long long)t->adds_tx, (unsigned long long)t->updates_tx,
-		(unsigned long long)t->dels_tx, (unsigned long long)t->bulks_tx,
+		(unsigned long long)t->dels_tx, (unsigned long long)t->clear_dels,
+		(unsigned long long)t->bulks_tx,
 		(unsigned long long)t->frames_tx, (unsigned long long)t->bytes_tx);
 	fprintf(f, "Received:     %llu records, %llu installed, %llu install failures, %llu deletes "
 		"(%llu applied), %llu stale removed, %llu frames, %llu bytes\n",
@@ -214,7 +216,7 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(connects); KV(connect_fail); KV(accepts); KV(accept_rejected); KV(disconnects);
 	KV(refused_sent); KV(refused_recv); KV(proto_errors); KV(dead_peer);
 	KV(frames_tx); KV(frames_rx); KV(bytes_tx); KV(bytes_rx);
-	KV(adds_tx); KV(updates_tx); KV(dels_tx); KV(bulks_tx);
+	KV(adds_tx); KV(updates_tx); KV(dels_tx); KV(clear_dels); KV(bulks_tx);
 	KV(records_rx); KV(installed); KV(install_fail); KV(dels_rx); KV(dels_applied);
 	KV(bulks_rx); KV(stale_removed); KV(backpressure); KV(dels_deferred);
 	KV(walk_passes); KV(walk_errors); KV(walk_last_ns); KV(due_sent); KV(open_sent); KV(heartbeats_tx);
