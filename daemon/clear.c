@@ -12,7 +12,9 @@
 #include "events.h"
 #include "log.h"
 #include "mapwalk.h"
+#include "redundancy.h"
 #include "sublimit.h"
+#include "sync.h"
 #include "util.h"
 
 /* The sessions a walk matched: keys (IPv4 or IPv6 tuple) and values. */
@@ -58,13 +60,14 @@ static void collect(const void *key, const void *val, void *arg)
  * are done or the deadline (0: none) has passed. Returns how many were
  * deleted (a session gone meanwhile is not counted), or -errno.
  */
-static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd,
-		 struct ns_sublimit_acc *subs, uint64_t deadline)
+static long drop_some(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd,
+		      struct ns_sublimit_acc *subs, uint64_t deadline)
 {
 	long n = 0;
 
 	for (; v->done < v->n; v->done++) {
 		const struct ns_session *s = &v->vals[v->done];
+		struct ns_event6 ev6;
 		struct ns_event ev;
 
 		if (deadline && !(v->done & 255) && n && ns_now() >= deadline)
@@ -78,10 +81,30 @@ static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd
 			pr_warn("clear: reverse entry of a session: %s", strerror(errno));
 		if (ns_sublimit_note(subs, s))
 			return -ENOMEM;
-		ns_event_from_session(&ev, s, NS_EV_SESSION_CLOSE);
-		ns_event_log(d, &ev, s);
+		if (v->ksz == sizeof(struct ns_tuple6)) {
+			/* NAT64: the line names the IPv6 endpoints */
+			ns_event6_from_session(&ev6, s,
+					       (const void *)(v->keys + v->done * v->ksz),
+					       NS_EV_SESSION_CLOSE);
+			ns_event6_log(d, &ev6, s);
+		} else {
+			ns_event_from_session(&ev, s, NS_EV_SESSION_CLOSE);
+			ns_event_log(d, &ev, s);
+		}
 		n++;
 	}
+	return n;
+}
+
+/* drop_some(), then a primary tells its backup at once (sync.h). */
+static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd,
+		 struct ns_sublimit_acc *subs, uint64_t deadline)
+{
+	size_t first = v->done;
+	long n = drop_some(d, v, sess_fd, rev_fd, subs, deadline);
+
+	sync_sessions_cleared(d, v->vals + first, v->done - first,
+			      v->ksz == sizeof(struct ns_tuple6));
 	return n;
 }
 
@@ -147,6 +170,7 @@ int ns_clear_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_
 		 void *arg)
 {
 	struct clear_cont *cc = out->cont;
+	const char *role;
 	uint64_t matched;
 	int ret;
 
@@ -183,16 +207,21 @@ int ns_clear_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_
 	if (ret < 0)
 		return ctl_out_error(out, "clear sessions: %s after %llu sessions",
 				     strerror(-ret), (unsigned long long)cc->cleared);
+	role = !d->sync ? "standalone" : red_is_active(d) ? "primary" : "backup";
 	if (out->j) {
 		ctl_json_start_object(out->j);
 		ctl_json_kv_uint(out->j, "matched", matched);
 		ctl_json_kv_uint(out->j, "cleared", cc->cleared);
-		ctl_json_kv_bool(out->j, "peer_follows", d->sync != NULL);
+		ctl_json_kv_string(out->j, "role", role);
+		ctl_json_kv_bool(out->j, "peer_follows", role[0] == 'p');
 		ctl_json_end_object(out->j);
 	} else {
 		fprintf(out->f, "%llu sessions cleared (%llu matched)%s\n",
 			(unsigned long long)cc->cleared, (unsigned long long)matched,
-			d->sync ? "; a backup drops them with the next replication pass" : "");
+			role[0] == 'p' ? "; the backup drops them too" :
+			role[0] == 'b' ? " on this backup only: the primary keeps them and "
+					 "sends them again when they change (clear them on the "
+					 "primary to drop them on both)" : "");
 	}
 	return 0;
 }
