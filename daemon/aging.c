@@ -526,7 +526,6 @@ int ag_apply_ports(struct pass *p, size_t from, size_t cnt)
 	for (size_t i = from; i < from + cnt; i++) {
 		const struct ns_port_key *k = &p->pc[i].k;
 		struct ns_port_val v = p->pc[i].v;
-		struct ns_event ev;
 
 		switch (p->pc[i].verdict) {
 		case NS_PORT_UNHOLD:
@@ -553,8 +552,7 @@ int ag_apply_ports(struct pass *p, size_t from, size_t cnt)
 				p->held++; /* freed without a hold: released now */
 			v.released_ns = v.released_ns ? v.released_ns : p->now;
 			del[n_del++] = *k;
-			ns_event_from_port(&ev, k, &v, NS_EV_NAT_RELEASE);
-			ns_event_log(d, &ev, NULL);
+			ns_event_release_log(d, k, &v);
 			continue;
 		default:
 			continue;

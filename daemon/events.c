@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 
 #include <bpf/libbpf.h>
+#include <glib.h>
 
 #include "counters.h"
 #include "daemon.h"
@@ -271,9 +272,35 @@ static bool warn_allowed(uint8_t type, uint64_t now)
 	return ++used[i] <= EV_WARN_PER_SEC;
 }
 
-/* ns_event_log() of an IPv4 event (@e6 NULL) or a NAT64 one (@ev = &e6->ev) */
+/*
+ * The IPv6 subscribers of NAT64 bindings, by pool endpoint, noted from
+ * their NAT_ALLOC events: the release, which aging makes from the ns_ports
+ * entry (32-bit stand-in only), then names the IPv6 subscriber too. An
+ * entry goes with its release; one whose release was never seen is
+ * replaced when its endpoint is bound again, so the table stays within the
+ * pools' size.
+ */
+static GHashTable *bind6;
+
+static uint64_t bind6_key(__be32 addr, __be16 port, uint8_t proto)
+{
+	return (uint64_t)ntohl(addr) << 24 | (uint64_t)ntohs(port) << 8 | proto;
+}
+
+static void bind6_note(const struct ns_event6 *e6)
+{
+	uint64_t key = bind6_key(e6->ev.out_key.daddr, e6->ev.out_key.dport,
+				 e6->ev.out_key.proto);
+
+	if (!bind6)
+		bind6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	g_hash_table_replace(bind6, g_memdup2(&key, sizeof(key)), g_memdup2(e6->saddr6, 16));
+}
+
+/* ns_event_log() of an IPv4 event (@e6 NULL) or a NAT64 one (@ev = &e6->ev);
+ * @note (may be NULL) ends the line. */
 static void event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_event6 *e6,
-		      const struct ns_session *s)
+		      const struct ns_session *s, const char *note)
 {
 	uint64_t now = ns_now();
 	char line[384];
@@ -284,12 +311,16 @@ static void event_log(struct ns_daemon *d, const struct ns_event *ev, const stru
 	if (!((ev->type == NS_EV_NAT_ALLOC || ev->type == NS_EV_NAT_RELEASE) &&
 	      ns_pba_pool_quiet(&d->conf, ev->pool_id)))
 		ipfix_event(d, ev);
+	if (e6 && ev->type == NS_EV_NAT_ALLOC)
+		bind6_note(e6);
 	if (!ns_event_wanted(ev, &d->conf))
 		return;
 	n = e6 ? ns_event6_format(e6, s, now, &d->conf, line, sizeof(line))
 	       : ns_event_format(ev, s, now, &d->conf, line, sizeof(line));
 	if (n < 0)
 		return;
+	if (note && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, "%s", note);
 	if (ev->type == NS_EV_POOL_EXHAUSTED || ev->type == NS_EV_SESSION_FULL ||
 	    ev->type == NS_EV_SUBSCRIBER_LIMIT) {
 		if (!warn_allowed(ev->type, now)) {
@@ -305,12 +336,38 @@ static void event_log(struct ns_daemon *d, const struct ns_event *ev, const stru
 
 void ns_event_log(struct ns_daemon *d, const struct ns_event *ev, const struct ns_session *s)
 {
-	event_log(d, ev, NULL, s);
+	event_log(d, ev, NULL, s, NULL);
 }
 
 void ns_event6_log(struct ns_daemon *d, const struct ns_event6 *e6, const struct ns_session *s)
 {
-	event_log(d, &e6->ev, e6, s);
+	event_log(d, &e6->ev, e6, s, NULL);
+}
+
+void ns_event_release_log(struct ns_daemon *d, const struct ns_port_key *k,
+			  const struct ns_port_val *v)
+{
+	struct ns_event6 e6;
+	uint64_t key = bind6_key(k->addr, k->port, k->proto);
+	const uint8_t *sub = NULL;
+
+	memset(&e6, 0, sizeof(e6));
+	ns_event_from_port(&e6.ev, k, v, NS_EV_NAT_RELEASE);
+	if (!(v->flags & NS_PORT_F_NAT64)) {
+		event_log(d, &e6.ev, NULL, NULL, NULL);
+		return;
+	}
+	if (bind6)
+		sub = g_hash_table_lookup(bind6, &key);
+	if (!sub) {
+		event_log(d, &e6.ev, NULL, NULL,
+			  " (stateful-nat64: IPv6 subscriber not known here, its 32-bit stand-in "
+			  "shown)");
+		return;
+	}
+	memcpy(e6.saddr6, sub, 16);
+	event_log(d, &e6.ev, &e6, NULL, NULL);
+	g_hash_table_remove(bind6, &key);
 }
 
 /* libbpf ring buffer callback: one struct ns_event per record, or a
@@ -429,4 +486,7 @@ void ns_events_fini(struct ns_daemon *d)
 		loop_del(d->loop, ring_buffer__epoll_fd(d->rb));
 	ring_buffer__free(d->rb);
 	d->rb = NULL;
+	if (bind6)
+		g_hash_table_destroy(bind6);
+	bind6 = NULL;
 }

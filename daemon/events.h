@@ -67,6 +67,15 @@ int ns_event6_format(const struct ns_event6 *e6, const struct ns_session *s, uin
 void ns_event6_log(struct ns_daemon *d, const struct ns_event6 *e6, const struct ns_session *s);
 
 /*
+ * ns_event_release_log - NAT_RELEASE of the binding k/v (aging freed it).
+ * A NAT64 binding's line names its IPv6 subscriber, remembered from the
+ * binding's NAT_ALLOC event; one made before this natsyncd started, or
+ * installed by sync, shows the 32-bit stand-in and says so.
+ */
+void ns_event_release_log(struct ns_daemon *d, const struct ns_port_key *k,
+			  const struct ns_port_val *v);
+
+/*
  * Open the ns_events ring buffer and register it on d->loop; a timer then
  * warns (once a second at most) when the fast path's event_lost counter grew,
  * i.e. when a full ring buffer dropped events the log will never show.
