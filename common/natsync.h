@@ -603,7 +603,9 @@ struct ns_frag_rec {
 #define NS_PBA_MAX_BLOCKS 8	   /* max-blocks-per-address upper bound */
 #define NS_PBA_MIN_BLOCK 8	   /* smallest block-size */
 #define NS_PBA_PROBES 64	   /* ports of the active block probed per session */
-#define NS_MAX_PBA_BLOCKS (1u << 18) /* entries of ns_pba_blk (and of ns_pba) */
+#define NS_MAX_PBA_BLOCKS (1u << 18) /* most entries of ns_pba_blk and ns_pba: the
+				      * loader sizes them from the pools
+				      * (ns_pba_map_entries, daemon/pba.h) */
 
 #define NS_PBA_F_DETERMINISTIC (1u << 0) /* RFC 7422: block = f(subscriber) */
 

@@ -50,6 +50,15 @@ static NS_INLINE int ns_pba_block_of(const struct ns_pool_pba *c, __u32 port, __
 	return 0;
 }
 
+/* Blocks pool @p hands out, each an entry of ns_pba_blk while owned (a
+ * deterministic pool keeps none there). */
+static NS_INLINE __u64 ns_pba_pool_blocks(const struct ns_pool_pba *c, const struct ns_pool *p)
+{
+	if (!c->block_size || (c->flags & NS_PBA_F_DETERMINISTIC))
+		return 0;
+	return (__u64)p->n_addrs * c->blocks_per_addr;
+}
+
 /* Subscribers a deterministic pool can serve: every one needs max_blocks. */
 static NS_INLINE __u64 ns_pba_det_capacity(const struct ns_pool_pba *c, const struct ns_pool *p)
 {

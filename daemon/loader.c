@@ -37,6 +37,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "pba.h"
 #include "util.h"
 
 enum attach_kind { AT_NONE = 0, AT_XDP, AT_TC };
@@ -72,31 +73,33 @@ static const struct {
 	 * stateful-nat64 term, else NS_NAT64_SESSIONS_IDLE entries, so a box
 	 * without NAT64 does not preallocate a second session table. */
 	bool nat64;
+	/* port-block maps: sized by ns_pba_map_entries() */
+	bool pba;
 } map_table[] = {
-	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, 1, false },
-	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, 1, false },
-	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, 2, false },
-	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, 2, false },
-	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, 1, false },
-	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, 0, false },
-	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, 0, false },
-	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, 0, false },
-	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, 0, false },
-	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, 0, false },
-	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, 0, false },
-	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, 0, false },
-	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, 0, false },
-	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0, false },
-	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0, false },
-	{ NS_MAP_NAT64_SESS, offsetof(struct ns_map_fds, nat64_sess), false, 1, true },
+	{ NS_MAP_SESSIONS, offsetof(struct ns_map_fds, sessions), true, 1, false, false },
+	{ NS_MAP_SESSION_REV, offsetof(struct ns_map_fds, session_rev), true, 1, false, false },
+	{ NS_MAP_PORTS, offsetof(struct ns_map_fds, ports), false, 2, false, false },
+	{ NS_MAP_EIM, offsetof(struct ns_map_fds, eim), false, 2, false, false },
+	{ NS_MAP_PAIRED, offsetof(struct ns_map_fds, paired), false, 1, false, false },
+	{ NS_MAP_POOLS, offsetof(struct ns_map_fds, pools), true, 0, false, false },
+	{ NS_MAP_POOL_STATE, offsetof(struct ns_map_fds, pool_state), false, 0, false, false },
+	{ NS_MAP_SVC, offsetof(struct ns_map_fds, svc), true, 0, false, false },
+	{ NS_MAP_FW_TERMS, offsetof(struct ns_map_fds, fw_terms), true, 0, false, false },
+	{ NS_MAP_NAT_TERMS, offsetof(struct ns_map_fds, nat_terms), true, 0, false, false },
+	{ NS_MAP_IFACES, offsetof(struct ns_map_fds, ifaces), true, 0, false, false },
+	{ NS_MAP_CONFIG, offsetof(struct ns_map_fds, config), true, 0, false, false },
+	{ NS_MAP_COUNTERS, offsetof(struct ns_map_fds, counters), true, 0, false, false },
+	{ NS_MAP_TX_PORTS, offsetof(struct ns_map_fds, tx_ports), false, 0, false, false },
+	{ NS_MAP_EVENTS, offsetof(struct ns_map_fds, events), false, 0, false, false },
+	{ NS_MAP_NAT64_SESS, offsetof(struct ns_map_fds, nat64_sess), false, 1, true, false },
 	/* the NAT64 BIB lives in it too: room for the bindings */
-	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 2, true },
-	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false },
-	{ NS_MAP_FRAG, offsetof(struct ns_map_fds, frag), false, 0, false },
-	{ NS_MAP_FRAG_RING, offsetof(struct ns_map_fds, frag_ring), false, 0, false },
-	{ NS_MAP_POOL_PBA, offsetof(struct ns_map_fds, pool_pba), false, 0, false },
-	{ NS_MAP_PBA, offsetof(struct ns_map_fds, pba), false, 0, false },
-	{ NS_MAP_PBA_BLK, offsetof(struct ns_map_fds, pba_blk), false, 0, false },
+	{ NS_MAP_NAT64_REV, offsetof(struct ns_map_fds, nat64_rev), false, 2, true, false },
+	{ NS_MAP_NAT64_TERMS, offsetof(struct ns_map_fds, nat64_terms), false, 0, false, false },
+	{ NS_MAP_FRAG, offsetof(struct ns_map_fds, frag), false, 0, false, false },
+	{ NS_MAP_FRAG_RING, offsetof(struct ns_map_fds, frag_ring), false, 0, false, false },
+	{ NS_MAP_POOL_PBA, offsetof(struct ns_map_fds, pool_pba), false, 0, false, false },
+	{ NS_MAP_PBA, offsetof(struct ns_map_fds, pba), false, 0, false, true },
+	{ NS_MAP_PBA_BLK, offsetof(struct ns_map_fds, pba_blk), false, 0, false, true },
 };
 
 static int *fd_slot(struct ns_map_fds *fds, size_t i)
@@ -288,7 +291,7 @@ static int adopt_pinned(struct bpf_map *map, const char *path, bool session_size
 			err = -EEXIST;
 			goto out;
 		}
-		pr_warn("pinned map %s keeps its %u entries (max-sessions says %u): "
+		pr_warn("pinned map %s keeps its %u entries (this config needs %u): "
 			"restart after natsyncd --purge to resize (drops sessions)", path,
 			info.max_entries, bpf_map__max_entries(map));
 		err = bpf_map__set_max_entries(map, info.max_entries);
@@ -317,13 +320,18 @@ static int setup_maps(struct bpf_object *obj, const struct ns_config *c, const c
 		const char *name = bpf_map__name(map);
 		int ti = table_index(name);
 		unsigned int x = ti >= 0 ? map_table[ti].sessions_x : 0;
-		bool sized = x > 0;
+		bool pba = ti >= 0 && map_table[ti].pba;
+		bool sized = x > 0 || pba;
 
 		/* Only our maps: internal ones (.rodata, .bss) must never be
 		 * adopted, or a new build would run on old constants. */
 		if (strncmp(name, "ns_", 3))
 			continue;
-		if (sized) {
+		if (pba) {
+			err = bpf_map__set_max_entries(map, ns_pba_map_entries(c));
+			if (err)
+				return err;
+		} else if (sized) {
 			unsigned int n = c->max_sessions * x;
 
 			if (map_table[ti].nat64 && !c->n_nat64 && n > NS_NAT64_SESSIONS_IDLE)

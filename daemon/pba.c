@@ -48,6 +48,45 @@ void ns_pba_get_stats(struct ns_pba_stats *st)
 	*st = pba_st;
 }
 
+uint32_t ns_pba_map_entries(const struct ns_config *c)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < c->n_pools && i < NS_MAX_POOLS; i++)
+		n += ns_pba_pool_blocks(&c->pool_pba[i], &c->pools[i]);
+	if (n > NS_MAX_PBA_BLOCKS)
+		n = NS_MAX_PBA_BLOCKS;
+	return n ? (uint32_t)n : 1;
+}
+
+int ns_pba_maps_fit(const struct ns_daemon *d, const struct ns_config *c, char *err,
+		    size_t len)
+{
+	const int fds[] = { d->fd.pba_blk, d->fd.pba };
+	const char *names[] = { NS_MAP_PBA_BLK, NS_MAP_PBA };
+	uint32_t need = ns_pba_map_entries(c);
+
+	for (size_t i = 0; i < 2; i++) {
+		struct bpf_map_info info = {0};
+		uint32_t ilen = sizeof(info);
+
+		if (fds[i] < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fds[i], &info, &ilen)) {
+			snprintf(err, len, "cannot read the size of %s: %s", names[i],
+				 strerror(errno));
+			return -1;
+		}
+		if (info.max_entries < need) {
+			snprintf(err, len, "the port blocks of the new pools need %u entries in %s, "
+				 "the running map has %u: restart natsyncd after natsyncd --purge "
+				 "to resize it (drops sessions)", need, names[i], info.max_entries);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static const struct ns_pool_pba *pool_pba(const struct ns_config *c, unsigned int pool_id)
 {
 	if (pool_id >= c->n_pools || !c->pool_pba[pool_id].block_size)

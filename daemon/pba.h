@@ -55,6 +55,23 @@ int ns_pba_format(char *buf, size_t len, const char *what, const char *pool,
 void ns_pba_get_stats(struct ns_pba_stats *st);
 
 /*
+ * ns_pba_map_entries - the max_entries of ns_pba_blk and ns_pba for config
+ * c: every block its pools can hand out (addresses x blocks per address,
+ * deterministic pools none), at most NS_MAX_PBA_BLOCKS, at least 1 (no
+ * pool with blocks). A subscriber's ns_pba entry lives only while it owns
+ * a block, so ns_pba needs no more entries than ns_pba_blk.
+ */
+uint32_t ns_pba_map_entries(const struct ns_config *c);
+
+/*
+ * ns_pba_maps_fit - can the running ns_pba/ns_pba_blk (their max_entries)
+ * hold what config c's pools need? 0, or -1 with the reason in err (a
+ * reload is then refused: maps are not resized while they run).
+ */
+int ns_pba_maps_fit(const struct ns_daemon *d, const struct ns_config *c, char *err,
+		    size_t len);
+
+/*
  * Deterministic NAT lookups from the config alone (natsyncctl lookup):
  * "A.B.C.D:PORT" (a pool address and port) -> the subscriber that had it;
  * "A.B.C.D" (a subscriber) -> its address and port ranges in every

@@ -17,6 +17,7 @@
 #include "loader.h"
 #include "log.h"
 #include "loop.h"
+#include "pba.h"
 #include "redundancy.h"
 #include "reload.h"
 #include "sync.h"
@@ -58,6 +59,10 @@ static int check(struct ns_daemon *d, struct ns_config *nc)
 		pr_err("reload: interfaces, pin-path, max-sessions, control-socket, "
 		       "aging-interval-ms or metrics changed: restart natsyncd to apply; keeping "
 		       "the running config");
+		return -1;
+	}
+	if (ns_pba_maps_fit(d, nc, err, sizeof(err))) {
+		pr_err("reload: %s; keeping the running config", err);
 		return -1;
 	}
 	return 0;

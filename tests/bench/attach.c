@@ -81,7 +81,7 @@ static int attach_natsync(int argc, char **argv)
 		return -EINVAL;
 	}
 	/* Room for the all-new-flows case: every packet is a session. */
-	b = nsb_open(4L << 20, why, sizeof(why));
+	b = nsb_open(4L << 20, false, why, sizeof(why));
 	if (!b) {
 		fprintf(stderr, "bench: %s\n", why);
 		return -ENOENT;

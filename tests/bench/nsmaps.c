@@ -32,6 +32,7 @@
 #define B_RTR 0xc63364feu   /* 198.51.100.254: router sending ICMP errors */
 #define B_POOL 0xcb007101u  /* 203.0.113.1 */
 #define B_POOL_NET 0xcb007100u
+#define B_POOL_ADDRS 256
 #define B_PORT_SUB 40000
 #define B_PORT_SRV 53
 #define B_PORT_POOL 65001   /* above every prefilled port */
@@ -50,9 +51,22 @@ static const char *const session_maps[] = {
 	NS_MAP_NAT64_SESS, NS_MAP_NAT64_REV,
 };
 
-struct nsb *nsb_open(long max_sessions, char *why, size_t whylen)
+/* The bench pool's port blocks (pba_setup): block-size 64, up to 4 blocks. */
+static struct ns_pool_pba bench_pba(void)
+{
+	struct ns_pool_pba c = { .block_size = 64, .max_blocks = 4, .port_lo = 1024,
+				 .port_hi = 65535 };
+
+	c.blocks_per_addr = ns_pba_blocks_in(c.port_lo, c.port_hi, c.block_size);
+	return c;
+}
+
+struct nsb *nsb_open(long max_sessions, bool blocks, char *why, size_t whylen)
 {
 	struct nsb *b = calloc(1, sizeof(*b));
+	struct ns_pool_pba pba = bench_pba();
+	/* natsyncd: ns_pba_map_entries() of a config with that pool (256 addresses) */
+	uint64_t pba_n = blocks ? (uint64_t)B_POOL_ADDRS * pba.blocks_per_addr : 1;
 	size_t i;
 	int err;
 
@@ -73,6 +87,11 @@ struct nsb *nsb_open(long max_sessions, char *why, size_t whylen)
 		if (m)
 			bpf_map__set_max_entries(m, (__u32)max_sessions);
 	}
+	if (pba_n > NS_MAX_PBA_BLOCKS)
+		pba_n = NS_MAX_PBA_BLOCKS;
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(b->obj, NS_MAP_PBA), (__u32)pba_n);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(b->obj, NS_MAP_PBA_BLK),
+				 (__u32)pba_n);
 	err = natsync_bpf__load(b->skel);
 	if (err) {
 		snprintf(why, whylen, "natsync skeleton load failed: %s", strerror(-err));
@@ -172,9 +191,9 @@ int nsb_fill_config(struct nsb *b, int if_in, int if_out)
 
 	memset(&pool, 0, sizeof(pool));
 	pool.ranges[0].first = B_POOL_NET;
-	pool.ranges[0].count = 256;
+	pool.ranges[0].count = B_POOL_ADDRS;
 	pool.n_ranges = 1;
-	pool.n_addrs = 256;
+	pool.n_addrs = B_POOL_ADDRS;
 	pool.port_lo = 1024;
 	pool.port_hi = 65535;
 	pool.flags = NS_POOL_F_RANDOM_PORT;
@@ -384,12 +403,10 @@ static void pba_setup(struct nsb *b, const struct bench_opts *o, long n, long ma
 		      const struct bench_ref *ref, int if_in)
 {
 	const char *name = "natsync session setup with port blocks (new flow), net of no-op";
-	struct ns_pool_pba c = { .block_size = 64, .max_blocks = 4, .port_lo = 1024,
-				 .port_hi = 65535 };
+	struct ns_pool_pba c = bench_pba();
 	int fd = nsb_map_fd(b, NS_MAP_POOL_PBA);
 	uint32_t k = 0;
 
-	c.blocks_per_addr = ns_pba_blocks_in(c.port_lo, c.port_hi, c.block_size);
 	if (fd < 0 || bpf_map_update_elem(fd, &k, &c, BPF_ANY)) {
 		bench_emit_na("testrun", name, n, "error: cannot write ns_pool_pba", NULL);
 		return;
@@ -423,7 +440,8 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 	struct nsb *b;
 	int err;
 
-	b = nsb_open(max_entries > 0 ? max_entries : n + o->new_sessions + 4096, why, sizeof(why));
+	b = nsb_open(max_entries > 0 ? max_entries : n + o->new_sessions + 4096, true, why,
+		     sizeof(why));
 	if (!b) {
 		ns_testrun_na(n, why);
 		return;
@@ -553,7 +571,8 @@ int ns_profile(const struct bench_opts *o, long n, double seconds, bool setup)
 	uint32_t ret = 0;
 	int fd, err;
 
-	b = nsb_open(n + (setup ? NS_PROFILE_NEW : o->new_sessions) + 4096, why, sizeof(why));
+	b = nsb_open(n + (setup ? NS_PROFILE_NEW : o->new_sessions) + 4096, false, why,
+		     sizeof(why));
 	if (!b) {
 		fprintf(stderr, "bench: profile: %s\n", why);
 		return -1;

@@ -33,10 +33,13 @@ struct nsb;
 
 /*
  * nsb_open - open and load natsync's skeleton with every per-session map
- * (sessions, rev, ports, eim, paired) sized to max_sessions.
+ * (sessions, rev, ports, eim, paired) sized to max_sessions, and the
+ * port-block maps (ns_pba, ns_pba_blk) as natsyncd's loader sizes them
+ * for the bench's pool: its blocks with blocks true (the port-block
+ * testrun row), else 1 entry (no pool uses blocks).
  * Returns NULL with the reason in why when it does not load.
  */
-struct nsb *nsb_open(long max_sessions, char *why, size_t whylen);
+struct nsb *nsb_open(long max_sessions, bool blocks, char *why, size_t whylen);
 void nsb_close(struct nsb *b);
 
 /* fd of the XDP (or TC: tc=true) entry program, -1 if none. */

@@ -198,7 +198,7 @@ static int scale_size(const struct bench_opts *o, const char *dir, long n, long 
 	int err;
 
 	t0 = ns_now();
-	b = nsb_open(n, why, sizeof(why));
+	b = nsb_open(n, false, why, sizeof(why));
 	if (!b) {
 		bench_emit_na("scale", "kernel map memory per session", n, why, "<= 256");
 		bench_emit_na("scale", "load + pin + attach", n, why, NULL);

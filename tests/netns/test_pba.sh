@@ -17,11 +17,16 @@
 #   address, max-blocks-per-address 2. nat-logs on. replication-threshold 0.
 #
 # Checks:
-#  a  pair up: A primary, B backup and ready
+#  a  pair up: A primary, B backup and ready; ns_pba_blk and ns_pba sized
+#     from the pool (4 addresses x 16 blocks = 64 entries), not 262,144; a
+#     reload whose pool needs more blocks (a /29: 128) is refused (exit 3,
+#     the reason in the log) and changes nothing; the same file back reloads
 #  b  20 UDP flows of the subscriber: 2 blocks on one address, 16 + 4 ports
 #  c  A logged exactly 2 PORT_BLOCK_ALLOC lines for it and no per-session
 #     NAT_ALLOC line
-#  d  B's blocks (ns_pba_blk, ns_pba) equal A's
+#  d  B's blocks (ns_pba_blk, ns_pba) equal A's; show subscriber (JSON on
+#     A and B, text on A) lists the subscriber's 2 blocks as in ns_pba_blk:
+#     pool address, port range, allocation time, last activity
 #  e  switchover A -> B; 8 new flows through B take ports of the same
 #     second block, no new block, no port used twice, no PORT_BLOCK_ALLOC
 #     logged again on B
@@ -196,6 +201,77 @@ sys.exit(0 if ok else 1)
 	return $rc
 }
 
+# chk_show_subscriber SOCK PIN: show subscriber $CLI's port blocks (JSON)
+# are the subscriber's entries of ns_pba_blk, each with its port range,
+# when it was allocated and when a session on it last saw a packet.
+chk_show_subscriber()
+{
+	local j
+
+	j=$(nsd_json "$1" show subscriber "$CLI") || return 1
+	echo "$j" | json_get 'j["port_blocks"]'
+	bpftool -j map dump pinned "$2/$NS_PIN_SUBDIR/ns_pba_blk" | python3 -c '
+import json, re, socket, struct, sys
+want = set()
+for e in json.load(sys.stdin):
+    k = e.get("formatted", e)["key"]; v = e.get("formatted", e)["value"]
+    if socket.inet_ntoa(struct.pack("<I", v["in_addr"])) == sys.argv[2]:
+        want.add((socket.inet_ntoa(struct.pack("<I", k["addr"])), k["block"]))
+pb = json.loads(sys.argv[1])["port_blocks"]
+got = set()
+iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ok = pb["total"] == len(pb["list"]) == len(want) == 2
+for b in pb["list"]:
+    got.add((b["addr"], b["block"]))
+    ok &= b["pool"] == "p1" and not b["deterministic"]
+    ok &= b["first_port"] == 1024 + 16 * b["block"] and b["last_port"] == b["first_port"] + 15
+    ok &= bool(iso.match(b["allocated_at"])) and b["age_s"] < 600
+    ok &= b["last_active_at"] is not None and bool(iso.match(b["last_active_at"]))
+    ok &= b["idle_s"] <= b["age_s"]
+print("map", sorted(want), "shown", sorted(got))
+sys.exit(0 if ok and got == want else 1)
+' "$j" "$CLI"
+}
+
+# chk_show_subscriber_text: the same two blocks in the text form on A.
+chk_show_subscriber_text()
+{
+	local t
+	t=$(nsd_ctl "$SOCK_A" show subscriber "$CLI") || return 1
+	echo "$t"
+	grep -q '^port blocks    2$' <<<"$t" &&
+		[ "$(grep -cE '^  203\.0\.113\.(1[6-9]) +ports +[0-9]+-[0-9]+ +pool p1 +allocated 20[0-9-]+T[0-9:]+Z last active 20[0-9-]+T[0-9:]+Z$' <<<"$t")" = 2 ]
+}
+
+# map_size PIN MAP: max_entries of a pinned map
+map_size() { bpftool -j map show pinned "$1/$NS_PIN_SUBDIR/$2" | json_get 'j["max_entries"]'; }
+
+chk_map_sizes()
+{
+	equals "$(map_size "$PIN_A" ns_pba_blk) $(map_size "$PIN_A" ns_pba) $(map_size "$PIN_B" ns_pba_blk)" \
+		"64 64 64"
+}
+
+# pool_addrs SOCK: show pools' address count of p1
+pool_addrs() { nsd_json "$1" show pools | json_get '[p["addresses"] for p in j["pools"] if p["name"] == "p1"][0]'; }
+
+chk_reload_refused()
+{
+	local rc
+
+	cp "$CFG_A" "$NST_TMP/a-good.cfg"
+	sed -i "s|$PBA_POOL|203.0.113.16/29|" "$CFG_A"
+	grep -q "203.0.113.16/29" "$CFG_A" || { echo "pool not changed"; return 1; }
+	nsd_ctl "$SOCK_A" reload
+	rc=$?
+	cp "$NST_TMP/a-good.cfg" "$CFG_A"
+	[ "$rc" = 3 ] || { echo "reload exit $rc, want 3"; return 1; }
+	grep "reload: the port blocks of the new pools need 128 entries in ns_pba_blk, the running map has 64" \
+		"$NST_TMP/a.log" || { echo "no reason in the log"; return 1; }
+	equals "$(pool_addrs "$SOCK_A") $(map_size "$PIN_A" ns_pba_blk)" "4 64" || return 1
+	nsd_ctl "$SOCK_A" reload
+}
+
 no_blocks() { [ -z "$(blocks "$PIN_B")" ] && [ -z "$(sub_blocks "$PIN_B")" ]; }
 
 chk_release()
@@ -217,12 +293,17 @@ wait_for 10 role_is "$SOCK_A" primary
 nsd_start "$P-b" "$CFG_B" "$SOCK_B" "$PIN_B" "$NST_TMP/b.log" || nst_die "B did not start"
 PID_B=$NSD_PID
 check "a: A primary, B backup and ready" wait_for 20 backup_ready "$SOCK_B"
+check "a: port-block maps sized from the pool (64 entries)" chk_map_sizes
+check "a: a reload needing bigger port-block maps is refused, nothing changes" chk_reload_refused
 udp_echo_start "$P-srv" 6000 || nst_die "udp echo server"
 
 flows 41000 20
 check "b: 20 flows of one subscriber: one address, two blocks (16 + 4 ports)" chk_two_blocks
 check "c: A logs one PORT_BLOCK_ALLOC per block, no per-session NAT line" chk_logs_a
 check "d: B's blocks equal A's" chk_backup_blocks
+check "d: show subscriber on A lists its 2 port blocks (JSON)" chk_show_subscriber "$SOCK_A" "$PIN_A"
+check "d: show subscriber on B lists the same 2 blocks (JSON)" chk_show_subscriber "$SOCK_B" "$PIN_B"
+check "d: show subscriber on A lists them in text" chk_show_subscriber_text
 check "e: switchover A -> B" nsd_ctl "$SOCK_A" switchover
 check "e: B primary" wait_for 10 role_is "$SOCK_B" primary
 check "e: new flows through B take the same second block, no port twice" chk_after_switchover

@@ -79,6 +79,35 @@ Test(pba_config, none_without_the_key)
 	cr_expect_eq(conf.pool_pba[0].block_size, 0);
 }
 
+/* ns_pba_blk/ns_pba are sized from the pools (the loader, ns_pba_map_entries) */
+Test(pba_maps, sized_from_the_pools)
+{
+	cr_assert_eq(load(AUTO, ""), 0, "%s", err);
+	cr_expect_eq(ns_pba_map_entries(&conf), 1, "no pool with blocks: 1 entry");
+	cr_assert_eq(load("port-range = [ 2000, 2999 ];", "port-block-allocation = { block-size = 300; };"),
+		     0, "%s", err);
+	cr_assert_eq(conf.pools[0].n_addrs, 4);
+	cr_expect_eq(ns_pba_map_entries(&conf), 4 * 3, "4 addresses x 3 blocks");
+	cr_assert_eq(load(AUTO, "port-block-allocation = { block-size = 8; };"), 0, "%s", err);
+	cr_expect_eq(ns_pba_map_entries(&conf), 4 * (64512 / 8), "4 x 8064 blocks");
+	/* a deterministic pool keeps no block in the maps */
+	cr_assert_eq(load("port-range = [ 1024, 65535 ];",
+			  "port-block-allocation = { block-size = 8064; deterministic = { "
+			  "subscriber-range = \"100.64.0.0/30\"; }; };"), 0, "%s", err);
+	cr_expect_eq(ns_pba_map_entries(&conf), 1);
+}
+
+Test(pba_maps, at_most_the_compiled_bound)
+{
+	char text[160];
+
+	/* a /16 of 1008 blocks each: 66M blocks, capped */
+	snprintf(text, sizeof(text), "port-block-allocation = { block-size = 64; };");
+	cr_assert_eq(load(AUTO, text), 0, "%s", err);
+	conf.pools[0].n_addrs = 65536;
+	cr_expect_eq(ns_pba_map_entries(&conf), NS_MAX_PBA_BLOCKS);
+}
+
 Test(pba_config, fingerprint_covers_blocks)
 {
 	uint64_t a, b;
