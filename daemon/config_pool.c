@@ -303,6 +303,12 @@ int cfg_check_src_pool(struct pctx *x, const config_setting_t *ref, int type, in
 		return cfg_fail(x, ref, NULL,
 				"%s needs pool '%s' to have port = \"automatic\" or port-range",
 				tname, x->c->pool_names[id]);
+	if (type == NS_NAT_NAT64 && x->c->pool_pba[id].block_size)
+		return cfg_fail(x, ref, NULL,
+				"stateful-nat64 cannot take pool '%s' with port-block-allocation: its "
+				"blocks would be allocated and logged per 32-bit stand-in of the IPv6 "
+				"subscriber, not per subscriber (give NAT64 a pool without blocks)",
+				x->c->pool_names[id]);
 	if ((type == NS_NAT_BASIC44 || type == NS_NAT_DYNAMIC44) && p->port != PORT_NONE)
 		return cfg_fail(x, ref, NULL, "%s keeps ports: pool '%s' must not set port or port-range",
 				tname, x->c->pool_names[id]);

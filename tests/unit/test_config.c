@@ -1110,6 +1110,8 @@ static const struct bad_case nat64_bad[] = {
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: missing (stateful-nat64 needs a source-pool)" },
 	{ "pool without ports", "port = \"automatic\"; ", "",
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: stateful-nat64 needs pool 'p64' to have port = \"automatic\" or port-range" },
+	{ "pool with port blocks", "port = \"automatic\"; ", "port = \"automatic\"; port-block-allocation = { block-size = 64; }; ",
+	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: stateful-nat64 cannot take pool 'p64' with port-block-allocation: its blocks would be allocated and logged per 32-bit stand-in of the IPv6 subscriber, not per subscriber (give NAT64 a pool without blocks)" },
 	{ "undefined pool", "source-pool = \"p64\"", "source-pool = \"p65\"",
 	  "t.cfg:7: natsync.services.nat.rules.[0].terms.[0].then.source-pool: pool 'p65' is not defined" },
 	{ "match-direction output", "match-direction = \"input\"", "match-direction = \"output\"",
