@@ -23,10 +23,16 @@
 #     64:ff9b::198.51.100.10 as destination, the pool address the server
 #     saw; BIB create/delete (10/11)
 #  e  a subscriber over max-sessions-per-subscriber: quota exceeded (13)
+#  i  port blocks: a subscriber (100.64.0.30) whose term takes pool pb44
+#     (port-block-allocation, blocks of 512): nfcapd decoded the block's
+#     allocation and release (natEvent 16/17, RFC 8158) with its pool
+#     address, first and last port, step and size
 #  f  templates resent on schedule (template-refresh = 2): the counter
 #     grows; records, messages counted; no drop, no send error
 #  g  syslog: the NAT lines of the UDP flow reach the test's socket as
-#     "<PRI>Mmm dd hh:mm:ss natsyncd[PID]: NAT_ALLOC ..." lines
+#     "<PRI>Mmm dd hh:mm:ss natsyncd[PID]: NAT_ALLOC ..." lines; the NAT64
+#     flow's lines (open, allocation, close, release) name the IPv6
+#     subscriber "[2001:db8:64::10]:40002", never the 32-bit stand-in
 #  h  a syslog socket that is missing (reload pointing elsewhere) is said
 #     once in natsyncd's own log, not once per line
 set -u
@@ -42,6 +48,9 @@ COL=192.0.2.9
 COL_PORT=4739
 POOL44=203.0.113.0/28
 POOL64=203.0.113.16/30
+POOLPB=203.0.113.32/30
+CLI_PB=100.64.0.30
+PB_SIZE=512
 
 nst_init nix
 nst_need_natsync
@@ -72,9 +81,13 @@ write_config()
   services: {
     nat: {
       pools = ( { name = "p44"; address = [ "$POOL44" ]; port = "automatic"; },
-                { name = "p64"; address = [ "$POOL64" ]; port = "automatic"; } );
+                { name = "p64"; address = [ "$POOL64" ]; port = "automatic"; },
+                { name = "pb44"; address = [ "$POOLPB" ]; port = "automatic";
+                  port-block-allocation = { block-size = $PB_SIZE; }; } );
       rules = ( { name = "r44"; match-direction = "input";
-                  terms = ( { name = "t1"; from = { source-address = [ "100.64.0.0/10" ]; };
+                  terms = ( { name = "tpb"; from = { source-address = [ "$CLI_PB/32" ]; };
+                              then = { translation-type = "napt-44"; source-pool = "pb44"; }; },
+                            { name = "t1"; from = { source-address = [ "100.64.0.0/10" ]; };
                               then = { translation-type = "napt-44"; source-pool = "p44"; }; } ); },
                 { name = "r64"; match-direction = "input";
                   terms = ( { name = "t1";
@@ -107,6 +120,7 @@ topo()
 	ip -n nix-cli -6 addr add "$CLI6/64" dev eth0 nodad || nst_die "client IPv6 address"
 	ip -n nix-box -6 addr add "$BOX6/64" dev nix-in nodad || nst_die "box IPv6 address"
 	ip -n nix-cli -6 route add 64:ff9b::/96 via "$BOX6" || nst_die "client NAT64 route"
+	addr_add nix-cli eth0 "$CLI_PB/24"
 	ns_add nix-col
 	link_pair nix-box nix-mgmt nix-col eth0
 	addr_add nix-box nix-mgmt 192.0.2.1/24
@@ -132,6 +146,14 @@ seen_of()
 udp_flow()
 {
 	seen_of "$(udp_request nix-cli "$1" 5003 "$2" "hello-$2")" "hello-$2"
+}
+
+# udp_flow_from SRC SPORT: a UDP request from SRC:SPORT (the port-block
+# subscriber), answered
+udp_flow_from()
+{
+	seen_of "$(echo "hello-$2" | ip netns exec nix-cli timeout 5 \
+		socat -T3 - "UDP:$SRV:5003,bind=$1,sourceport=$2,reuseaddr")" "hello-$2"
 }
 
 udp6_flow()
@@ -269,6 +291,10 @@ read -r UDP_XIP UDP_XPORT <<<"$SEEN"
 check "(a) NAT44 TCP upload" tcp_flow
 check "(a) NAT64 UDP request answered" udp6_flow 40002
 read -r U6_XIP U6_XPORT <<<"$SEEN"
+check "(a) UDP request of the port-block subscriber answered" udp_flow_from "$CLI_PB" 40005
+read -r PB_XIP PB_XPORT <<<"$SEEN"
+PB_FIRST=$((1024 + (PB_XPORT - 1024) / PB_SIZE * PB_SIZE))
+nst_log "the port-block subscriber's flow went out as $PB_XIP:$PB_XPORT (block $PB_FIRST-$((PB_FIRST + PB_SIZE - 1)))"
 nst_log "the server saw NAT44 UDP from $UDP_XIP:$UDP_XPORT, NAT64 UDP from $U6_XIP:$U6_XPORT"
 
 # The sessions and their bindings expire (udp 3 s, tcp-time-wait 2 s,
@@ -305,6 +331,12 @@ check "(d) nfcapd: NAT64 session delete" \
 check "(d) nfcapd: NAT64 BIB create" find_rec 10 "${V6[@]}"
 check "(d) nfcapd: NAT64 BIB delete" wait_for 20 has_records 11 "${V6[@]}"
 check "(e) nfcapd: quota exceeded (max entries per user)" wait_for 20 has_records 13
+PB=(src4_addr=$CLI_PB src4_xlt_ip=$PB_XIP pblock_start=$PB_FIRST pblock_end=$((PB_FIRST + PB_SIZE - 1))
+    pblock_step=1 pblock_size=$PB_SIZE)
+check "(i) nfcapd: port block allocation (natEvent 16): subscriber, pool address, block" \
+	wait_for 20 has_records 16 "${PB[@]}"
+check "(i) nfcapd: port block release (natEvent 17) of the same block" \
+	wait_for 30 has_records 17 "${PB[@]}"
 T0=$(nsd_dcounter "$SOCK" ipfix_templates)
 check "(f) templates resent on schedule (every 2 s)" wait_for 10 templates_after "$T0"
 check "(f) records and messages counted, no drop, no send error, nothing unresolved" \
@@ -321,6 +353,17 @@ check "(g) syslog: NAT_ALLOC of the UDP flow" \
 check "(g) syslog: SESSION_CLOSE and NAT_RELEASE of the UDP flow" \
 	bash -c "grep -E '${PRI_TAG}SESSION_CLOSE svc=ssx udp $CLI:40001 -> $SRV:5003 nat $UDP_XIP:$UDP_XPORT' '$NST_TMP/syslog.out' &&
 		grep -E '${PRI_TAG}NAT_RELEASE svc=ssx pool=p44 udp $CLI:40001 -> $UDP_XIP:$UDP_XPORT$' '$NST_TMP/syslog.out'"
+V6SUB="\\[$CLI6\\]:40002"
+check "(g) syslog: SESSION_OPEN of the NAT64 flow names the IPv6 subscriber" \
+	syslog_has "${PRI_TAG}SESSION_OPEN svc=ssx udp $V6SUB -> \\[64:ff9b::c633:640a\\]:5003 nat $U6_XIP:$U6_XPORT stateful-nat64$"
+check "(g) syslog: NAT_ALLOC of the NAT64 flow names the IPv6 subscriber" \
+	syslog_has "${PRI_TAG}NAT_ALLOC svc=ssx pool=p64 udp $V6SUB -> $U6_XIP:$U6_XPORT stateful-nat64$"
+check "(g) syslog: SESSION_CLOSE of the NAT64 flow names the IPv6 subscriber" \
+	syslog_has "${PRI_TAG}SESSION_CLOSE svc=ssx udp $V6SUB -> \\[64:ff9b::c633:640a\\]:5003 nat $U6_XIP:$U6_XPORT"
+check "(g) syslog: NAT_RELEASE of the NAT64 binding names the IPv6 subscriber" \
+	syslog_has "${PRI_TAG}NAT_RELEASE svc=ssx pool=p64 udp $V6SUB -> $U6_XIP:$U6_XPORT$"
+check "(g) syslog: no NAT64 line shows the 32-bit stand-in" \
+	bash -c "! grep -E 'pool=p64 udp [0-9]|udp [0-9.]+:40002 ' '$NST_TMP/syslog.out'"
 check "(g) natsyncd said nothing about syslog being unreachable" \
 	bash -c "! grep -q 'syslog: cannot send' '$NST_TMP/natsyncd.log'"
 
