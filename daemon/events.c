@@ -311,10 +311,11 @@ static void event_log(struct ns_daemon *d, const struct ns_event *ev, const stru
 	if (!((ev->type == NS_EV_NAT_ALLOC || ev->type == NS_EV_NAT_RELEASE) &&
 	      ns_pba_pool_quiet(&d->conf, ev->pool_id)))
 		ipfix_event(d, ev);
-	if (e6 && ev->type == NS_EV_NAT_ALLOC)
-		bind6_note(e6);
 	if (!ns_event_wanted(ev, &d->conf))
 		return;
+	/* only bindings whose release will be logged (nat-logs) are noted */
+	if (e6 && ev->type == NS_EV_NAT_ALLOC)
+		bind6_note(e6);
 	n = e6 ? ns_event6_format(e6, s, now, &d->conf, line, sizeof(line))
 	       : ns_event_format(ev, s, now, &d->conf, line, sizeof(line));
 	if (n < 0)
