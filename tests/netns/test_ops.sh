@@ -268,7 +268,7 @@ subscriber_view()
 	[ "$total" -ge 3 ] && [ "$total" -eq "$listed" ] || return 1
 	sub_py '(all(p["nat"]["addr"].startswith("203.0.113.") and p["status"] == "in_use"
 		     for p in j["ports"]["list"]) and j["ports"]["in_use"] >= 2 and
-		 j["subscriber"] == "100.64.0.10" and j["port_blocks"] == [] and
+		 j["subscriber"] == "100.64.0.10" and j["port_blocks"] == {"total": 0, "list": []} and
 		 j["sessions"]["udp"] >= 1 and j["sessions"]["tcp"] >= 1)' | grep -qx true
 }
 check "s1 show subscriber 100.64.0.10: its sessions (as show sessions src=) and NAT ports" \
