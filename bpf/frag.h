@@ -195,9 +195,11 @@ static __always_inline void ns_frag_first_done(const struct ns_pkt *p, const str
 	ns_frag_account(e, k, ns_frag_payload(p), 0, 1);
 }
 
-/* Copy the fragment (its IPv4 packet) to the daemon. 0 when it is held. */
+/* Copy the packet (its IPv4 packet) to the daemon as a record of @type:
+ * NS_FRAG_REC_HELD (a fragment), NS_FRAG_REC_SYN (a NAT64 SYN held,
+ * nat64_bib.h). 0 when it is held. */
 static __always_inline int ns_frag_hold(struct ns_pkt *p, const bool is_tc,
-					const struct ns_frag_key *k)
+					const struct ns_frag_key *k, __u8 type)
 {
 	struct ns_frag_rec *r;
 	__u64 len = p->ip_len; /* 64-bit: no zero-extended copy gets checked instead */
@@ -209,7 +211,7 @@ static __always_inline int ns_frag_hold(struct ns_pkt *p, const bool is_tc,
 		return -1;
 	__builtin_memset(r, 0, sizeof(*r));
 	r->key = *k;
-	r->type = NS_FRAG_REC_HELD;
+	r->type = type;
 	r->len = len;
 	r->ifindex = p->ifindex;
 	/* the verifier needs both bounds checked on the register passed:
@@ -293,7 +295,7 @@ static __always_inline __u32 ns_frag_later(struct ns_pkt *p, const bool is_tc,
 		return NS_CNT_DROP_FRAGMENT;
 	}
 	__sync_fetch_and_add(&e->held, 1);
-	if (ns_frag_hold(p, is_tc, &k)) {
+	if (ns_frag_hold(p, is_tc, &k, NS_FRAG_REC_HELD)) {
 		ns_count(NS_CNT_FRAG_HOLD_FULL);
 		return NS_CNT_DROP_FRAGMENT;
 	}

@@ -16,6 +16,7 @@
 
 #include "bpf/events.h"
 #include "bpf/firewall.h"
+#include "bpf/frag.h"
 #include "bpf/nat44.h"
 #include "bpf/nat64_addr.h"
 #include "bpf/nat64_types.h"
@@ -287,6 +288,28 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
 	return ns64_publish(sc, cfg, subc, sp);
 }
 
+/*
+ * An IPv4 packet to a NAT64 binding that filtering refuses (RFC 6146
+ * 3.5.2.2): a TCP SYN (untagged) is not dropped but copied to the daemon
+ * through ns_frag_ring (NS_FRAG_REC_SYN), which holds it NS_SYN_HOLD_NS:
+ * run through the fast path again once an outbound SYN has opened its
+ * session, else answered with ICMP port unreachable (daemon/synhold.c).
+ * Anything else, or a SYN the ring has no room for, gets @cnt.
+ */
+static __always_inline __u32 ns64_syn_hold(struct ns_pkt *p, const bool is_tc, __u32 cnt)
+{
+	struct ns_frag_key k;
+
+	if (p->t.proto != IPPROTO_TCP || !ns_tcp_pure_syn(p->tcp_flags) || p->vlans)
+		return cnt;
+	ns_frag_key_of(p, 0, &k);
+	if (ns_frag_hold(p, is_tc, &k, NS_FRAG_REC_SYN)) {
+		ns_count(NS_CNT_SYN_HOLD_FULL);
+		return cnt;
+	}
+	return NS_CNT_SYN_HELD;
+}
+
 /**
  * ns64_open_eif() - an IPv4 packet from the outside to a NAT64 binding
  * that no session claims: with endpoint-independent filtering (RFC 6146
@@ -295,7 +318,8 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
  * filtering the packet is dropped. Return NS_CONTINUE with
  * *@sp set, NS_CONTINUE with *@sp NULL when the destination is no NAT64
  * endpoint-independent binding (the IPv4 pipeline goes on), or the
- * verdict (NS_CNT_DROP_NO_SESSION: filtered).
+ * verdict (NS_CNT_DROP_NO_SESSION: filtered; NS_CNT_SYN_HELD: a filtered
+ * SYN held, ns64_syn_hold()).
  */
 static __always_inline __u32 ns64_open_eif(struct ns_pkt *p, const bool is_tc,
 					   const struct ns_cfg *cfg, const struct ns_svc *svc,
@@ -318,17 +342,19 @@ static __always_inline __u32 ns64_open_eif(struct ns_pkt *p, const bool is_tc,
 	pk.port = p->t.dport;
 	pk.proto = p->t.proto;
 	pv = bpf_map_lookup_elem(&ns_ports, &pk);
-	if (!pv || !(pv->flags & NS_PORT_F_NAT64) || !(pv->flags & NS_PORT_F_EIM))
+	if (!pv || !(pv->flags & NS_PORT_F_NAT64))
 		return NS_CONTINUE;
-	ns_nat64_bib_key(&sc->bk, p->t.daddr, p->t.dport, p->t.proto);
-	b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
-	if (!b)
-		return NS_CNT_DROP_NO_SESSION;
-	/* address-dependent filtering: RFC 6146 3.5.2.2 lets an inbound SYN
-	 * be dropped silently (never answered within 6 s, so an outbound SYN
-	 * of a simultaneous open finds nothing in its way) */
-	if (!(pv->flags & NS_PORT_F_EIF))
-		return NS_CNT_DROP_NO_SESSION;
+	b = NULL;
+	if (pv->flags & NS_PORT_F_EIM) {
+		ns_nat64_bib_key(&sc->bk, p->t.daddr, p->t.dport, p->t.proto);
+		b = bpf_map_lookup_elem(&ns_nat64_rev, &sc->bk);
+	}
+	/* address-dependent filtering (a binding without EIM or EIF, or whose
+	 * IPv6 owner is unknown): a SYN is held (RFC 6146 3.5.2.2), the rest
+	 * dropped (a binding without EIM: the IPv4 pipeline's to drop) */
+	if (!b || !(pv->flags & NS_PORT_F_EIF))
+		return ns64_syn_hold(p, is_tc, pv->flags & NS_PORT_F_EIM ? NS_CNT_DROP_NO_SESSION :
+									 NS_CONTINUE);
 	if (p->t.proto == IPPROTO_TCP && !ns_tcp_pure_syn(p->tcp_flags))
 		return NS_CNT_DROP_TCP_NO_SYN;
 	fw = ns_fw_eval(svc, &p->t, NS_DIR_OUTPUT, &action);

@@ -211,6 +211,12 @@ enum ns_counter {
 				    * reached: the session was refused */
 	NS_CNT_PBA_NO_BLOCK,       /* no free block left on the subscriber's
 				    * address: the session was refused */
+	/* IPv4-initiated NAT64 SYNs (appended, RFC 6146 3.5.2.2, bpf/nat64_bib.h):
+	 * one verdict, then an event */
+	NS_CNT_SYN_HELD,           /* inbound SYN that filtering refused: handed
+				    * to the daemon, which holds it 6 s */
+	NS_CNT_SYN_HOLD_FULL,      /* such a SYN not held (ns_frag_ring full):
+				    * dropped as drop_no_session */
 	NS_CNT_MAX,
 };
 
@@ -220,7 +226,7 @@ static inline int ns_counter_is_verdict(int i)
 {
 	return (i >= NS_CNT_PASS_NON_IP && i <= NS_CNT_DROP_UNSUPPORTED) ||
 	       i == NS_CNT_DROP_SUBSCRIBER_LIMIT || i == NS_CNT_DROP_IPV6_EXTHDR ||
-	       i == NS_CNT_FRAG_HELD;
+	       i == NS_CNT_FRAG_HELD || i == NS_CNT_SYN_HELD;
 }
 
 /* True for the verdicts that drop the packet. */
@@ -544,6 +550,7 @@ static inline __be32 ns_nat64_fold(const __u8 a[16])
 #define NS_FRAG_HOLD_MAX 8	  /* fragments held per datagram before its first */
 #define NS_FRAG_DATA_MAX 1536	  /* bytes of one held fragment (its IPv4 packet) */
 #define NS_FRAG_RING_BYTES (1u << 21)
+#define NS_SYN_HOLD_NS (6ull * 1000 * 1000 * 1000) /* RFC 6146 3.5.2.2: >= 6 s */
 
 struct ns_frag_key {
 	__be32 saddr;
@@ -570,6 +577,9 @@ struct ns_frag {
 enum ns_frag_rec_type {
 	NS_FRAG_REC_HELD = 1,  /* data: a later fragment as it arrived */
 	NS_FRAG_REC_FIRST = 2, /* its first fragment went out as new_* */
+	NS_FRAG_REC_SYN = 3,   /* data: an IPv4 SYN to a NAT64 binding that
+				* filtering refused, held NS_SYN_HOLD_NS
+				* (RFC 6146 3.5.2.2; daemon/synhold.h) */
 };
 
 struct ns_frag_rec {

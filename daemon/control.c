@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "frag.h"
+#include "synhold.h"
 #include "aging.h"
 #include "loader.h"
 #include "mapmem.h"
@@ -812,6 +813,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	loop_json(j, d->loop);
 	maps_json(j, d);
 	ns_frag_status_json(d, j);
+	ns_synhold_status_json(d, j);
 	ctl_json_kv_uint(j, "events_logged", d->st.events_logged);
 	ctl_json_kv_uint(j, "reloads", d->st.reloads);
 	ctl_json_kv_uint(j, "reload_failures", d->st.reload_failures);
@@ -867,6 +869,7 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 	fprintf(f, "bindings       %llu live, %llu released\n",
 		(unsigned long long)d->st.bindings_live, (unsigned long long)d->st.bindings_released);
 	ns_frag_status_text(d, f);
+	ns_synhold_status_text(d, f);
 	fprintf(f, "events logged  %llu\n", (unsigned long long)d->st.events_logged);
 	fprintf(f, "reloads        %llu (%llu failed, %llu deferred)\n",
 		(unsigned long long)d->st.reloads, (unsigned long long)d->st.reload_failures,

@@ -55,8 +55,10 @@ static const char *const counter_names[NS_CNT_MAX] = {
 	[NS_CNT_PBA_BLOCK_NEW] = "pba_block_new",
 	[NS_CNT_PBA_MAX_BLOCKS] = "pba_max_blocks",
 	[NS_CNT_PBA_NO_BLOCK] = "pba_no_block",
+	[NS_CNT_SYN_HELD] = "syn_held",
+	[NS_CNT_SYN_HOLD_FULL] = "syn_hold_full",
 };
-_Static_assert(NS_CNT_PBA_NO_BLOCK == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_SYN_HOLD_FULL == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: name it in counters.c");
 
 /* What each counter counts (the metrics' HELP lines; doc/fastpath.md). */
@@ -102,11 +104,13 @@ static const char *const counter_help[NS_CNT_MAX] = {
 	[NS_CNT_PBA_BLOCK_NEW] = "port blocks given to subscribers",
 	[NS_CNT_PBA_MAX_BLOCKS] = "sessions refused: active block full and max-blocks-per-address reached",
 	[NS_CNT_PBA_NO_BLOCK] = "sessions refused: no free port block left on the subscriber's address",
+	[NS_CNT_SYN_HELD] = "IPv4-initiated NAT64 SYNs refused by filtering, held 6 s (RFC 6146 3.5.2.2)",
+	[NS_CNT_SYN_HOLD_FULL] = "IPv4-initiated NAT64 SYNs not held: ring full, dropped",
 };
 
 /* A counter added to enum ns_counter needs its HELP line here too (the
  * metrics' test, metrics_render/a_line_per_counter, checks every one). */
-_Static_assert(NS_CNT_PBA_NO_BLOCK == NS_CNT_MAX - 1,
+_Static_assert(NS_CNT_SYN_HOLD_FULL == NS_CNT_MAX - 1,
 	       "a counter was added to enum ns_counter: give it a HELP line in counters.c");
 
 const char *ns_counter_help(int idx)

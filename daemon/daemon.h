@@ -20,6 +20,7 @@ struct ns_loader;    /* loader.c: what natsyncd attached, to detach it */
 struct ring_buffer;  /* libbpf ring buffer of ns_events (events.c) */
 struct ns_aging_sweep; /* aging.c */
 struct ns_fragd;     /* frag.c */
+struct synhold_daemon; /* synhold.c */
 struct ns_metrics;    /* metrics.c: the HTTP endpoint */
 
 /* File descriptors of the pinned maps (-1 when not open). */
@@ -72,6 +73,7 @@ struct ns_daemon {
 	struct ns_loader *ld;         /* attachments (loader.c) */
 	struct ring_buffer *rb;       /* ns_events consumer (events.c) */
 	struct ns_fragd *frag;        /* held fragments (frag.c); NULL when off */
+	struct synhold_daemon *synhold; /* held NAT64 SYNs (synhold.c); NULL when off */
 	int aging_timer_fd;           /* -1 until aging_init() */
 	struct ns_aging_sweep *aging_sweep; /* the in-kernel sweep (aging.c) */
 	struct ns_metrics *metrics;   /* NULL unless metrics.listen is set */

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "frag.h"
 #include "log.h"
+#include "synhold.h"
 #include "util.h"
 
 #define FRAG_CHECK_MS 500 /* how often held fragments are checked for expiry */
@@ -41,18 +42,6 @@ struct ns_fragd {
 	struct known known[NS_FRAGD_KNOWN_MAX];
 };
 
-/* One's complement checksum of an IPv4 header. */
-static uint16_t ip_csum(const uint8_t *h, unsigned int hl)
-{
-	uint32_t sum = 0;
-
-	for (unsigned int i = 0; i + 1 < hl; i += 2)
-		sum += (uint32_t)h[i] << 8 | h[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 int ns_frag_translate(uint8_t *pkt, uint32_t len, uint32_t new_saddr, uint32_t new_daddr)
 {
 	unsigned int hl;
@@ -67,7 +56,7 @@ int ns_frag_translate(uint8_t *pkt, uint32_t len, uint32_t new_saddr, uint32_t n
 	memcpy(pkt + 16, &new_daddr, 4);
 	pkt[8]--; /* forwarded: as the first fragment was */
 	pkt[10] = pkt[11] = 0;
-	c = ip_csum(pkt, hl);
+	c = ns_inet_csum(pkt, hl);
 	pkt[10] = c >> 8;
 	pkt[11] = c & 0xff;
 	return 0;
@@ -196,6 +185,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	} else if (r.type == NS_FRAG_REC_FIRST) {
 		remember(fd, &r.key, r.new_saddr, r.new_daddr, now);
 		flush(fd, &r.key, r.new_saddr, r.new_daddr);
+	} else if (r.type == NS_FRAG_REC_SYN) {
+		ns_synhold_record(d, data, size); /* a NAT64 SYN (synhold.h) */
 	} else {
 		fd->st.bad++;
 	}

@@ -367,6 +367,11 @@ static int find_programs(struct ns_loader *ld, struct bpf_object *obj)
 	return 0;
 }
 
+int ns_loader_tc_fd(const struct ns_daemon *d)
+{
+	return d->ld && d->ld->tc ? bpf_program__fd(d->ld->tc) : -1;
+}
+
 static int collect_fds(struct ns_daemon *d)
 {
 	struct bpf_object *obj = d->skel->obj;

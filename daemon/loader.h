@@ -71,6 +71,10 @@ int ns_loader_commit_config(struct ns_daemon *d, const struct ns_config *c, uint
  */
 int ns_loader_attach(struct ns_daemon *d);
 
+/* The fd of the loaded TC program (attached or not: the object is loaded
+ * whole in every attach mode), or -1. */
+int ns_loader_tc_fd(const struct ns_daemon *d);
+
 /* Detach everything ns_loader_attach() attached (only that). */
 void ns_loader_detach(struct ns_daemon *d);
 

@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "frag.h"
+#include "synhold.h"
 #include "ipfix.h"
 #include "pba.h"
 #include "loader.h"
@@ -602,6 +603,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = ns_frag_init(d);
 	if (!err)
+		err = ns_synhold_init(d);
+	if (!err)
 		err = ipfix_init(d);
 	if (!err)
 		err = ns_aging_init(d);
@@ -673,6 +676,7 @@ cleanup:
 	ns_control_close(ctl);
 	ns_pba_fini(d);
 	ns_aging_fini(d);
+	ns_synhold_fini(d);
 	ns_frag_fini(d);
 	ns_events_fini(d);
 	ipfix_fini(d);

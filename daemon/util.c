@@ -148,3 +148,17 @@ void ns_loop_nice_apply(struct ns_daemon *d)
 			"and heartbeats may be late on a busy box", d->conf.loop_nice,
 			strerror(-err), d->loop_nice);
 }
+
+uint16_t ns_inet_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (i < len)
+		sum += (uint32_t)p[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}

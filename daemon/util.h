@@ -39,6 +39,11 @@ void ns_clock_freeze(uint64_t at_ns);
 /* Dotted quad of a network-order IPv4 address into buf (>= 16 bytes). */
 const char *ns_fmt_ip(uint32_t be_addr, char *buf, size_t len);
 
+/* The Internet checksum (RFC 1071) of @len bytes at @p (an odd last byte
+ * padded with zero), ready to be stored in network order as two bytes:
+ * out[0] = c >> 8, out[1] = c & 0xff. */
+uint16_t ns_inet_csum(const uint8_t *p, size_t len);
+
 /* Protocol number to "tcp"/"udp"/"icmp"/number string (static storage). */
 const char *ns_proto_name(uint8_t proto);
 

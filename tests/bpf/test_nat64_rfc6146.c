@@ -3,7 +3,8 @@
  * test_nat64_rfc6146.c - the RFC 6146 behaviours of stateful NAT64 through
  * BPF_PROG_TEST_RUN, XDP and TC: endpoint-independent mapping and
  * filtering, hairpinning, RFC 6052 prefix lengths, the per-subscriber
- * limit per /64, MSS clamping, 802.1Q, IPv6 events. The test bed is
+ * limit per /64, MSS clamping, 802.1Q, IPv6 events, the hold of
+ * IPv4-initiated SYNs (3.5.2.2). The test bed is
  * nat64_fixture.h's, as test_nat64.c's.
  */
 #include "natsync.skel.h"
@@ -75,35 +76,147 @@ Test(nat64_rfc6146, eim_eif_tcp_tc)
 	eim_eif(1, IPPROTO_TCP);
 }
 
-/* EIM with address-dependent filtering: the binding is shared, but a host
- * the subscriber never sent to is filtered (RFC 6146 3.5.2.2: an inbound
- * SYN dropped silently); the default (no EIM) gives every destination its
- * own port. */
-Test(nat64_rfc6146, eim_with_address_dependent_filtering_and_default_mapping)
+static uint8_t held_pkt[PKT_MAX];
+static int held_len, held_type, held_recs;
+static uint32_t held_ifindex;
+
+/* A record of ns_frag_ring, as the daemon reads it (daemon/frag.c). */
+static int on_held(void *ctx, void *data, size_t size)
+{
+	struct ns_frag_rec r;
+
+	(void)ctx;
+	held_recs++;
+	memcpy(&r, data, sizeof(r));
+	held_type = r.type;
+	held_ifindex = r.ifindex;
+	held_len = size >= sizeof(r) + r.len && r.len <= sizeof(held_pkt) ? r.len : -1;
+	if (held_len > 0)
+		memcpy(held_pkt, (const uint8_t *)data + sizeof(r), r.len);
+	return 0;
+}
+
+/*
+ * RFC 6146 3.5.2.2 with EIM and address-dependent filtering: an IPv4
+ * host's SYN to a binding of a subscriber that never sent to it is not
+ * let in, nor answered, nor simply dropped: the fast path copies it to the
+ * daemon (NS_FRAG_REC_SYN: the IPv4 packet as it arrived, its interface)
+ * and counts syn_held; anything but a SYN is dropped. The subscriber's
+ * SYN to that host then opens the session on the same binding (a
+ * simultaneous open), and the held SYN, run through the program again as
+ * the daemon does on release, is translated to the subscriber (checksum
+ * recomputed by the test) and not held twice.
+ */
+static void syn_hold(int tc)
 {
 	struct pkt6_spec s = t64_spec6(IPPROTO_TCP, 40001, 80);
+	uint8_t in[PKT_MAX], out[PKT_MAX * 2], frame[PKT_MAX], a[16];
 	char pool[INET_ADDRSTRLEN];
+	struct ring_buffer *rb;
+	struct pkt_info o1, o2;
+	struct pkt6_info r;
+	struct pkt_spec b;
+	int len, olen = 0;
+
+	t64_term(NS_NAT_F_EIM, "64:ff9b::", 96);
+	t_sh("ip neigh replace 198.51.100.9 lladdr 02:00:00:00:00:03 dev nsbt_out nud permanent");
+	rb = ring_buffer__new(bpf_map__fd(t_skel->maps.ns_frag_ring), on_held, NULL, NULL);
+	cr_assert(rb);
+	s.tcp_flags = 0x02;
+	o1 = t64_out6(tc, &s, t_fwd_rc(tc), NULL);
+	cr_assert(o1.ok);
+	b = t64_in_from("198.51.100.9", IPPROTO_TCP, 5555, o1.saddr, o1.sport, pool);
+	b.tcp_flags = 0x10; /* not a SYN: filtered, dropped, never held */
+	t64_in4(tc, &b, t_drop_rc(tc));
+	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 1);
+	b.tcp_flags = 0x02;
+	len = pkt_build(in, &b);
+	cr_assert_eq(t_run(tc, t_ifout, in, len, out, &olen), t_drop_rc(tc),
+		     "the SYN leaves the fast path: the daemon holds it");
+	cr_assert_eq(t_cnt(NS_CNT_SYN_HELD), 1);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 1, "a held SYN is no drop_no_session");
+	cr_assert_eq(t_cnt(NS_CNT_TX_REJECT) + t_cnt(NS_CNT_EIF_INBOUND), 0, "not answered, not let in");
+	cr_assert_eq(ring_buffer__consume(rb), 1);
+	cr_assert_eq(held_type, NS_FRAG_REC_SYN);
+	cr_assert_eq(held_ifindex, (uint32_t)t_ifout);
+	cr_assert_eq(held_len, len - 14);
+	cr_assert_arr_eq(held_pkt, in + 14, len - 14, "the IPv4 packet as it arrived");
+
+	/* the subscriber's SYN to that host: same binding (EIM), and the
+	 * session the held SYN belongs to */
+	s.dst = "64:ff9b::198.51.100.9";
+	s.dport = 5555;
+	o2 = t64_out6(tc, &s, t_fwd_rc(tc), NULL);
+	cr_assert(o2.ok);
+	cr_assert_eq(o2.saddr, o1.saddr);
+	cr_assert_eq(o2.sport, o1.sport);
+	/* release: the held packet behind an Ethernet header to the
+	 * interface, as the daemon re-injects it */
+	memcpy(frame, in, 14);
+	memcpy(frame + 14, held_pkt, held_len);
+	olen = 0;
+	cr_assert_eq(t_run(tc, t_ifout, frame, 14 + held_len, out, &olen), t_fwd_rc(tc));
+	r = pkt6_parse(out, olen);
+	cr_assert(r.ok, "TCP checksum by recomputation");
+	pkt6_addr("64:ff9b::198.51.100.9", a);
+	cr_assert_arr_eq(r.saddr, a, 16);
+	pkt6_addr(T6_SUB, a);
+	cr_assert_arr_eq(r.daddr, a, 16);
+	cr_assert_eq(r.sport, 5555);
+	cr_assert_eq(r.dport, 40001);
+	cr_assert_eq(r.tcp_flags, 0x02, "the SYN itself");
+	cr_assert_eq(t_cnt(NS_CNT_SYN_HELD), 1, "not held twice");
+	cr_assert_eq(ring_buffer__consume(rb), 0);
+	ring_buffer__free(rb);
+}
+
+Test(nat64_rfc6146, syn_held_then_released_xdp)
+{
+	syn_hold(0);
+}
+
+Test(nat64_rfc6146, syn_held_then_released_tc)
+{
+	syn_hold(1);
+}
+
+/* A SYN to a NAT64 binding without EIM (a port of one destination's) is
+ * held too (answered after 6 s, never released: another destination gets
+ * another port); a SYN to a pool port no binding holds is not NAT64's to
+ * hold: dropped as before. The default (no EIM) gives every destination
+ * its own port. */
+Test(nat64_rfc6146, syn_hold_default_mapping_and_unbound_port)
+{
+	struct pkt6_spec s = t64_spec6(IPPROTO_TCP, 40002, 80);
+	char pool[INET_ADDRSTRLEN];
+	struct ring_buffer *rb;
 	struct pkt_info o1, o2;
 	struct pkt_spec b;
 
-	t64_term(NS_NAT_F_EIM, "64:ff9b::", 96);
-	s.tcp_flags = 0x02;
-	o1 = t64_out6(0, &s, t_fwd_rc(0), NULL);
-	b = t64_in_from("198.51.100.9", IPPROTO_TCP, 5555, o1.saddr, o1.sport, pool);
-	b.tcp_flags = 0x02;
-	t64_in4(0, &b, t_drop_rc(0));
-	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 1, "unsolicited SYN dropped, not answered");
-	cr_assert_eq(t_cnt(NS_CNT_EIF_INBOUND), 0);
-	cr_assert_eq(t_cnt(NS_CNT_TX_REJECT), 0);
-
 	t64_term(0, "64:ff9b::", 96);
-	s.sport = 40002;
+	rb = ring_buffer__new(bpf_map__fd(t_skel->maps.ns_frag_ring), on_held, NULL, NULL);
+	cr_assert(rb);
+	s.tcp_flags = 0x02;
 	o1 = t64_out6(0, &s, t_fwd_rc(0), NULL);
 	s.dst = "64:ff9b::198.51.100.3";
 	o2 = t64_out6(0, &s, t_fwd_rc(0), NULL);
 	cr_assert(o1.sport != o2.sport || o1.saddr != o2.saddr,
 		  "address-and-port-dependent mapping: one binding per destination");
 	cr_assert_eq(t_cnt(NS_CNT_EIM_REUSE), 0);
+	b = t64_in_from("198.51.100.9", IPPROTO_TCP, 5555, o1.saddr, o1.sport, pool);
+	b.tcp_flags = 0x02;
+	t64_in4(0, &b, t_drop_rc(0));
+	cr_assert_eq(t_cnt(NS_CNT_SYN_HELD), 1);
+	cr_assert_eq(ring_buffer__consume(rb), 1);
+	cr_assert_eq(held_type, NS_FRAG_REC_SYN);
+	b.dport = (uint16_t)(o1.sport == 65535 ? 1024 : o1.sport + 1);
+	if (b.dport == o2.sport)
+		b.dport++;
+	t64_in4(0, &b, t_drop_rc(0));
+	cr_assert_eq(t_cnt(NS_CNT_SYN_HELD), 1, "no binding: not held");
+	cr_assert_eq(t_cnt(NS_CNT_DROP_NO_SESSION), 1);
+	cr_assert_eq(ring_buffer__consume(rb), 0);
+	ring_buffer__free(rb);
 }
 
 /* RFC 6146 3.8: subscriber 2 reaches subscriber 1's binding through the
