@@ -17,7 +17,8 @@
 #  d  the per-subscriber limit: ::10 and ::11 (one /64) together open no
 #     more than 12 sessions, the rest is drop_subscriber_limit
 #  f  rx == sum of the verdicts
-# (MSS clamping is checked by tests/bpf/test_nat64.c, mss_clamping_*.)
+# (MSS clamping: tests/bpf/test_nat64_rfc6146.c, mss_clamping_*, and on the
+# wire test_nat64_syn.sh, check a.)
 # Run 2: pref64 2001:db8:100::/40 (RFC 6052 2.2, u-octet): UDP and ping to
 #     2001:db8:1c6:3364:a:: (198.51.100.10), answered from that address.
 set -u
