@@ -601,6 +601,61 @@ uint64_t sy_cpu_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+const char *const sy_phase_name[SYP_N] = {
+	[SYP_OTHER] = "other", [SYP_DUE] = "due sends", [SYP_HOLD] = "held bindings",
+	[SYP_LOOKUP] = "walk lookups", [SYP_ENTRIES] = "walk entries",
+	[SYP_DELETES] = "deletes", [SYP_INSTALL] = "receive/install",
+	[SYP_SWEEP] = "stale sweep",
+};
+
+void sy_phase(struct ns_sync *s, enum sy_phase p)
+{
+	uint64_t now = sy_cpu_now();
+
+	if (s->ph_cur != SYP_OTHER && now > s->ph_t0)
+		s->ph_cpu[s->ph_cur] += now - s->ph_t0;
+	s->ph_t0 = now;
+	s->ph_cur = p;
+}
+
+/* The step that used cpu ns of CPU ended: keep its phases if it is the
+ * costliest so far, and say where an overrun went. */
+static void step_phases_done(struct ns_sync *s, uint64_t cpu, const char *what)
+{
+	uint64_t named = 0;
+
+	sy_phase(s, SYP_OTHER);
+	for (int i = 1; i < SYP_N; i++)
+		named += s->ph_cpu[i];
+	s->ph_cpu[SYP_OTHER] = cpu > named ? cpu - named : 0;
+	if (cpu >= SYNC_SLOW_STEP_NS)
+		s->st.steps_over_cpu++;
+	if (cpu > s->st.step_max_cpu_ns) {
+		char parts[256];
+		size_t len = 0;
+
+		s->st.step_max_cpu_ns = cpu;
+		s->st.step_max_cpu_what = what;
+		memcpy(s->st.step_max_cpu_ph, s->ph_cpu, sizeof(s->ph_cpu));
+		parts[0] = '\0';
+		for (int i = 0; i < SYP_N; i++) {
+			char item[48];
+
+			if (s->ph_cpu[i] < SYNC_NS_PER_MS)
+				continue;
+			snprintf(item, sizeof(item), "%s %llu ms", sy_phase_name[i],
+				 (unsigned long long)(s->ph_cpu[i] / SYNC_NS_PER_MS));
+			ns_join(parts, sizeof(parts), &len, "", item);
+		}
+		/* Logged only when a new record is set: a handful of lines. */
+		if (cpu >= SYNC_SLOW_STEP_NS)
+			pr_warn("sync: a %s step used %llu ms of CPU (budget %llu ms): %s", what,
+				(unsigned long long)(cpu / SYNC_NS_PER_MS),
+				(unsigned long long)(SYNC_STEP_BUDGET_NS / SYNC_NS_PER_MS), parts);
+	}
+	memset(s->ph_cpu, 0, sizeof(s->ph_cpu));
+}
+
 void sy_step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const char *what)
 {
 	uint64_t t = ns_now() - start, cpu = sy_cpu_now() - cpu_start;
@@ -616,8 +671,7 @@ void sy_step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const c
 		s->st.step_max_ns = t;
 		s->st.step_max_what = what;
 	}
-	if (cpu > s->st.step_max_cpu_ns)
-		s->st.step_max_cpu_ns = cpu;
+	step_phases_done(s, cpu, what);
 	if (t >= SYNC_SLOW_STEP_NS) {
 		s->st.steps_slow++;
 		pr_debug("sync: %s took %llu ms (%llu ms CPU)", what,

@@ -161,6 +161,23 @@ struct sync_conn {
 	struct nsw_hello peer;
 };
 
+/*
+ * The parts a step spends CPU in (sy_phase): when a step overruns its
+ * SYNC_STEP_BUDGET_NS, show sync and the log say which part did, so an
+ * overrun is found from the box instead of guessed.
+ */
+enum sy_phase {
+	SYP_OTHER,     /* whatever no phase below names (framing, flushes) */
+	SYP_DUE,       /* due_step: sessions whose threshold came */
+	SYP_HOLD,      /* held bindings */
+	SYP_LOOKUP,    /* the walk's bpf_map_lookup_batch calls */
+	SYP_ENTRIES,   /* the walk's per-session compare, encode, queue */
+	SYP_DELETES,   /* end of pass: deletes of unseen sessions */
+	SYP_INSTALL,   /* backup: reading and installing frames */
+	SYP_SWEEP,     /* backup: the stale sweep after a bulk */
+	SYP_N
+};
+
 struct sync_stats {
 	uint64_t connects, connect_fail, accepts, accept_rejected, disconnects;
 	uint64_t refused_sent, refused_recv, proto_errors, dead_peer;
@@ -181,6 +198,9 @@ struct sync_stats {
 	uint64_t queued_max;     /* most bytes queued at once (hi + lo) */
 	uint64_t steps, steps_slow, step_max_ns, step_max_cpu_ns, rx_yields, window_waits;
 	const char *step_max_what;
+	const char *step_max_cpu_what;
+	uint64_t step_max_cpu_ph[SYP_N]; /* where the step with most CPU spent it */
+	uint64_t steps_over_cpu;         /* steps that used >= SYNC_SLOW_STEP_NS of CPU */
 	uint64_t red_max_ns;     /* longest redundancy handler run inside a step */
 };
 
@@ -270,6 +290,9 @@ struct ns_sync {
 	struct ns_tuple6 rx_keys6[NSW_BATCH_MAX_SESSIONS64];
 	struct sync_stats st;
 	const char *step_what;   /* what the current step did last (show sync) */
+	uint64_t ph_cpu[SYP_N];  /* this step's thread CPU per phase (sy_phase) */
+	uint64_t ph_t0;          /* thread CPU when the current phase began */
+	enum sy_phase ph_cur;
 	uint64_t step_red_ns;    /* time of the current step in redundancy code */
 	struct sync_lat lat;     /* primary: replication latency (sync_lat.c) */
 	bool lat_on;             /* the add being queued is measured: sent on its
@@ -302,6 +325,9 @@ void sy_set_error(struct ns_sync *s, const char *fmt, ...)
 void sy_start_bulk(struct ns_sync *s);
 const char *sy_state_name(enum conn_state st);
 void sy_step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const char *what);
+/* The step goes on in phase p (its CPU from now on is counted there). */
+void sy_phase(struct ns_sync *s, enum sy_phase p);
+extern const char *const sy_phase_name[SYP_N];
 size_t sy_tracked(const struct ns_sync *s);
 /* sync_table.c */
 void sy_slot_free(struct sync_slot *sl);

@@ -382,6 +382,7 @@ void sy_sweep_step(struct ns_sync *s)
 	int err = 0;
 
 	s->step_what = "stale sweep";
+	sy_phase(s, SYP_SWEEP);
 	while (s->sweeping && !s->sweep64 && !err) {
 		__u32 n = SYNC_WALK_CHUNK;
 		int ndel = 0;
@@ -722,6 +723,7 @@ void sy_on_readable(struct ns_sync *s, struct sync_conn *c)
 	size_t total = 0;
 
 	s->step_what = "receive/install";
+	sy_phase(s, SYP_INSTALL);
 	c->rx_paused = false;
 	if (c->in_len && !process_input(s, c, deadline))
 		return;

@@ -506,6 +506,7 @@ static bool hold_step(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 {
 	uint8_t f[NSW_MAX_FRAME];
 
+	sy_phase(s, SYP_HOLD);
 	while (sync_hold_busy(&s->hold)) {
 		int n;
 
@@ -536,6 +537,7 @@ static void finish_pass(struct ns_sync *s, struct sync_conn *c, uint64_t start)
 {
 	if (!flush_batch(s, c))
 		return; /* retried at the next step, the pass is not over yet */
+	sy_phase(s, SYP_DELETES);
 	if (!s->fin64) {
 		if (!finish_table(s, c, &s->tab, NSW_SESSION_DEL, start))
 			return;
@@ -620,6 +622,7 @@ static bool due_step(struct ns_sync *s, struct sync_conn *c, uint64_t now)
 	struct sync_wheel *w = &s->due;
 	uint32_t i = 0;
 
+	sy_phase(s, SYP_DUE);
 	/* Slot pos holds sessions due before (pos + 1) slot times. */
 	while (w->n && (w->pos + 1) * SYNC_DUE_SLOT_NS <= now) {
 		struct sync_slot *sl = &w->slot[w->pos % SYNC_DUE_SLOTS];
@@ -719,6 +722,7 @@ void sy_walk_step(struct ns_sync *s)
 			sy_kick(s); /* let other events run, then continue at once */
 			break;
 		}
+		sy_phase(s, SYP_LOOKUP);
 		if (s->walk64)
 			err = bpf_map_lookup_batch(s->d->fd.nat64_sess,
 						   s->walk64_first ? NULL : &s->walk64_token,
@@ -742,6 +746,7 @@ void sy_walk_step(struct ns_sync *s)
 			s->walk64_first = false;
 		else
 			s->walk_first = false;
+		sy_phase(s, SYP_ENTRIES);
 		if (!s->walk64)
 			sy_tab_prefetch(&s->tab, s->keys, n, s->hashes);
 		for (__u32 i = 0; i < n; i++) {

@@ -135,6 +135,21 @@ static void show_text(struct ns_sync *s, FILE *f)
 		(unsigned long long)(SYNC_SLOW_STEP_NS / SYNC_NS_PER_MS),
 		(unsigned long long)t->rx_yields, (unsigned long long)t->window_waits,
 		(unsigned long long)(t->red_max_ns / SYNC_NS_PER_MS));
+	if (t->step_max_cpu_ns) {
+		fprintf(f, "Most CPU:     %llu.%03llu ms in a %s step:",
+			(unsigned long long)(t->step_max_cpu_ns / SYNC_NS_PER_MS),
+			(unsigned long long)(t->step_max_cpu_ns % SYNC_NS_PER_MS / 1000),
+			t->step_max_cpu_what ? t->step_max_cpu_what : "-");
+		for (int i = 0; i < SYP_N; i++)
+			if (t->step_max_cpu_ph[i])
+				fprintf(f, " %s %llu.%03llu", sy_phase_name[i],
+					(unsigned long long)(t->step_max_cpu_ph[i] / SYNC_NS_PER_MS),
+					(unsigned long long)(t->step_max_cpu_ph[i] % SYNC_NS_PER_MS /
+							     1000));
+		fprintf(f, " ms; %llu steps over %llu ms of CPU\n",
+			(unsigned long long)t->steps_over_cpu,
+			(unsigned long long)(SYNC_SLOW_STEP_NS / SYNC_NS_PER_MS));
+	}
 	if (s->last_error[0])
 		fprintf(f, "Last error:   %s\n", s->last_error);
 }
@@ -223,13 +238,21 @@ static void show_json(struct ns_sync *s, struct ctl_json *j)
 	KV(heartbeats_rx); KV(acks_rx); KV(bulk_requests_rx); KV(auth_fail);
 	KV(steps); KV(steps_slow); KV(step_max_ns); KV(step_max_cpu_ns); KV(rx_yields);
 	KV(window_waits); KV(red_max_ns); KV(seq_replays); KV(seq_gaps); KV(truncated);
-	KV(hi_full); KV(queued_max);
+	KV(hi_full); KV(queued_max); KV(steps_over_cpu);
 #undef KV
 	ctl_json_kv_uint(j, "holds_tx", s->hold.sent);
 	ctl_json_kv_uint(j, "holds_not_sent", s->hold.dropped);
 	ctl_json_kv_uint(j, "holds_rx", s->hold.received);
 	ctl_json_kv_uint(j, "holds_installed", s->hold.installed);
 	ctl_json_kv_uint(j, "holds_install_fail", s->hold.install_fail);
+	ctl_json_end_object(j);
+	/* the step that used most CPU, by phase (ns) */
+	ctl_json_key(j, "step_max_cpu");
+	ctl_json_start_object(j);
+	ctl_json_kv_string(j, "in", t->step_max_cpu_what ? t->step_max_cpu_what : "");
+	ctl_json_kv_uint(j, "cpu_ns", t->step_max_cpu_ns);
+	for (int i = 0; i < SYP_N; i++)
+		ctl_json_kv_uint(j, sy_phase_name[i], t->step_max_cpu_ph[i]);
 	ctl_json_end_object(j);
 	ctl_json_kv_string(j, "last_error", s->last_error);
 	ctl_json_end_object(j);
