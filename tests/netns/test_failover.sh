@@ -271,6 +271,9 @@ red_get() { red_json "$1" | json_get "j['$2']"; }
 loop_stall_us() { nsd_json "$1" show status | json_get 'j["event_loop"]["longest_stall_us"]'; }
 # loop_stall_what SOCK: "in SOURCE, N us of CPU" of that longest stall.
 loop_stall_what() { nsd_json "$1" show status | json_get '"in %s, %d us of CPU" % (j["event_loop"]["longest_stall_in"], j["event_loop"]["longest_stall_cpu_us"])'; }
+# sync_step_what SOCK: sync's costliest step (CPU) and where it went, so a
+# step over its 5 ms budget names its phase in the log.
+sync_step_what() { nsd_json "$1" show sync | json_get '"sync step with most CPU: %d us in %s (%s), %d steps over 20 ms of CPU" % (j["step_max_cpu"]["cpu_ns"] // 1000, j["step_max_cpu"]["in"] or "-", ", ".join("%s %d us" % (k, v // 1000) for k, v in j["step_max_cpu"].items() if k not in ("in", "cpu_ns") and v >= 1000), j["counters"]["steps_over_cpu"])'; }
 
 # -- soak: the pair under a CPU hog with the sync link up (issue 10: a busy
 # box must not flap). The hog stays on through the hard failure below.
@@ -299,7 +302,7 @@ if [ "$SOAK_S" -gt 0 ]; then
 		tr=$(red_get "$sock" transitions)
 		late=$(red_get "$sock" heartbeats_late)
 		eval "tr0=\$TR0_$b late0=\$LATE0_$b"
-		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
+		nst_log "soak: $b: $((tr - tr0)) role transitions, $((late - late0)) heartbeats later than $((DEAD_MS / 2)) ms, longest gap since start $(red_get "$sock" heartbeat_max_gap_ms) ms, loop's longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock")); $(sync_step_what "$sock")"
 		check "soak: $b changed role 0 times under the hog" equals "$((tr - tr0))" 0
 		check "soak: $b got no heartbeat later than half the dead interval" \
 			equals "$((late - late0))" 0
@@ -491,7 +494,7 @@ check "hooks ran on each role change" grep -q "box-b backup -> primary (peer-dea
 for b in A B; do
 	eval "sock=\$SOCK_$b"
 	kill -0 "$(eval echo "\${PID_$b:-0}")" 2>/dev/null || continue
-	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock"))"
+	nst_log "$b: heartbeats from the peer: longest gap $(red_json "$sock" | json_get 'j["heartbeat_max_gap_ms"]') ms, $(red_json "$sock" | json_get 'j["heartbeats_late"]') later than half the dead interval; event loop longest stall $(nsd_json "$sock" show status | json_get 'j["event_loop"]["longest_stall_us"]') us ($(loop_stall_what "$sock")); $(sync_step_what "$sock")"
 done
 if [ -n "$RESULT" ]; then
 	python3 - "$NST_TMP/report.json" "$RESULT" "$EXTRA" "$TAKEOVER_MS" "$ACTIONS_US" \
