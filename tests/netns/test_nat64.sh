@@ -121,14 +121,15 @@ tcp_hold_established()
 
 tcp_hold_start()
 {
-	bg_start "$NST_TMP/hold-srv.log" ns6-srv timeout 120 \
+	bg_start "$NST_TMP/hold-srv.log" ns6-srv timeout 300 \
 		socat -u "TCP-LISTEN:$HOLD_PORT,reuseaddr" OPEN:/dev/null
 	HOLD_SRV_PID=$NST_LAST_PID
-	wait_for 5 tcp_listening ns6-srv $HOLD_PORT || { echo "server did not listen"; return 1; }
-	bg_start "$NST_TMP/hold-cli.log" ns6-cli timeout 120 \
-		socat -u EXEC:"sleep 110" "TCP6:[$SRV6]:$HOLD_PORT,connect-timeout=5"
+	wait_for 15 tcp_listening ns6-srv $HOLD_PORT || { echo "server did not listen"; return 1; }
+	bg_start "$NST_TMP/hold-cli.log" ns6-cli timeout 300 \
+		socat -u EXEC:"sh -c 'while sleep 1; do echo; done'" \
+		"TCP6:[$SRV6]:$HOLD_PORT,connect-timeout=5"
 	HOLD_CLI_PID=$NST_LAST_PID
-	wait_for 5 tcp_hold_established
+	wait_for 15 tcp_hold_established
 }
 
 chk_capture_sources()
@@ -295,7 +296,7 @@ run_mode()
 	check "$t (e) natsyncctl -j show sessions: IPv6 inside, pool address as NAT" \
 		chk_sessions_listed
 	check "$t (g) show pools counts the NAT64 ports" chk_pool_counts_ports
-	check "$t (e) show status counts NAT64 sessions" wait_for 5 status_nat64_sessions
+	check "$t (e) show status counts NAT64 sessions" wait_for 30 status_nat64_sessions
 	check "$t (f) unsolicited IPv4 inbound dropped, drop_no_session counted" chk_unsolicited
 	check "$t (i) ICMP port unreachable from the server arrives as ICMPv6" \
 		chk_icmp_error_translated
