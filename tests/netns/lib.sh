@@ -352,6 +352,28 @@ tcp_listening()
 	[ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]
 }
 
+# tcp_hold_start SRV_NS CLI_NS ADDR PORT [SOCAT_OPTS]: a long-lived TCP
+# connection from CLI_NS to ADDR:PORT (a server in SRV_NS that discards).
+# The client sends a byte a second, so its session outlives short
+# established timeouts on a loaded machine: tests that need a live session
+# must not depend on how fast their other checks run. ADDR is as socat
+# takes it after TCP: or TCP6: ("[2001:db8::1]" for IPv6). Sets
+# NST_HOLD_SRV and NST_HOLD_CLI (bg_stop them; bg_stop_all does too).
+tcp_hold_start()
+{
+	local srv_ns=$1 cli_ns=$2 addr=$3 port=$4 opts=${5:+,$5} fam=TCP
+
+	case $addr in \[*) fam=TCP6 ;; esac
+	bg_start "$NST_TMP/hold-srv-$port.log" "$srv_ns" timeout 300 \
+		socat -u "TCP-LISTEN:$port,reuseaddr" OPEN:/dev/null
+	NST_HOLD_SRV=$NST_LAST_PID
+	wait_for 15 tcp_listening "$srv_ns" "$port" || { echo "server did not listen"; return 1; }
+	bg_start "$NST_TMP/hold-cli-$port.log" "$cli_ns" timeout 300 \
+		socat -u EXEC:"sh -c 'while sleep 1; do echo; done'" \
+		"$fam:$addr:$port,connect-timeout=5$opts"
+	NST_HOLD_CLI=$NST_LAST_PID
+}
+
 # udp_listening NS PORT: something is bound to UDP PORT in NS.
 udp_listening()
 {

@@ -119,16 +119,12 @@ tcp_hold_established()
 	[ "$(nsd_sessions_py "$SOCK" "len([s for s in S if s['proto'] == 'tcp' and s['remote']['port'] == $HOLD_PORT and s['state'] == 'established'])")" = 1 ]
 }
 
-tcp_hold_start()
+# the long-lived connection of check (c), kept alive by lib.sh's sender
+tcp_hold()
 {
-	bg_start "$NST_TMP/hold-srv.log" ns6-srv timeout 300 \
-		socat -u "TCP-LISTEN:$HOLD_PORT,reuseaddr" OPEN:/dev/null
-	HOLD_SRV_PID=$NST_LAST_PID
-	wait_for 15 tcp_listening ns6-srv $HOLD_PORT || { echo "server did not listen"; return 1; }
-	bg_start "$NST_TMP/hold-cli.log" ns6-cli timeout 300 \
-		socat -u EXEC:"sh -c 'while sleep 1; do echo; done'" \
-		"TCP6:[$SRV6]:$HOLD_PORT,connect-timeout=5"
-	HOLD_CLI_PID=$NST_LAST_PID
+	tcp_hold_start ns6-srv ns6-cli "[$SRV6]" $HOLD_PORT || return 1
+	HOLD_SRV_PID=$NST_HOLD_SRV
+	HOLD_CLI_PID=$NST_HOLD_CLI
 	wait_for 15 tcp_hold_established
 }
 
@@ -290,7 +286,7 @@ run_mode()
 		tcp_upload ns6-cli ns6-srv "[$SRV6]" 5001 "$XFER_BYTES"
 	check "$t (c) tcp download $((XFER_BYTES >> 20)) MB, sha256 equal" \
 		tcp_download ns6-cli ns6-srv "[$SRV6]" 5002 "$XFER_BYTES"
-	check "$t (c) long-lived TCP connection established" tcp_hold_start
+	check "$t (c) long-lived TCP connection established" tcp_hold
 	check "$t (a) ping6 again (session hit)" \
 		ns_exec ns6-cli ping -6 -c 2 -i 0.2 -W 2 "$SRV6"
 	check "$t (e) natsyncctl -j show sessions: IPv6 inside, pool address as NAT" \

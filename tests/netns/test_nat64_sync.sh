@@ -133,16 +133,12 @@ sys.exit(0 if p["in_use"].get("tcp", 0) >= 1 and p["in_use"].get("udp", 0) >= 1 
 
 HOLD_CLI=""
 HOLD_SRV=""
-tcp_hold_start()
+tcp_hold()
 {
-	bg_start "$NST_TMP/hold-srv.log" "$P-srv" timeout 120 \
-		socat -u "TCP-LISTEN:5001,reuseaddr" OPEN:/dev/null
-	HOLD_SRV=$NST_LAST_PID
-	wait_for 5 tcp_listening "$P-srv" 5001 || { echo "server did not listen"; return 1; }
-	bg_start "$NST_TMP/hold-cli.log" "$P-cli" timeout 120 \
-		socat -u EXEC:"sleep 110" "TCP6:[$SRV6]:5001,connect-timeout=5,sourceport=43001"
-	HOLD_CLI=$NST_LAST_PID
-	wait_for 5 on_primary tcp 43001
+	tcp_hold_start "$P-srv" "$P-cli" "[$SRV6]" 5001 sourceport=43001 || return 1
+	HOLD_SRV=$NST_HOLD_SRV
+	HOLD_CLI=$NST_HOLD_CLI
+	wait_for 15 on_primary tcp 43001
 }
 
 on_primary()
@@ -197,7 +193,7 @@ check "a: sync channel up, backup ready" chk_channel_up
 
 udp_echo_start "$P-srv" 6000 || nst_die "udp echo server"
 check "setup: NAT64 UDP session through the primary" udp_session 41001
-check "setup: NAT64 TCP session through the primary" tcp_hold_start
+check "setup: NAT64 TCP session through the primary" tcp_hold
 # (chk_replicated waits for each session to reach the backup)
 check "b: NAT64 UDP session on the backup, same binding" chk_replicated udp 41001
 check "b: NAT64 TCP session on the backup, same binding" chk_replicated tcp 43001

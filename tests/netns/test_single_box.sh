@@ -184,16 +184,12 @@ if len(srcs) != 1:
 HOLD_PORT=5004
 HOLD_CLI_PID=""
 HOLD_SRV_PID=""
-tcp_hold_start()
+tcp_hold()
 {
-	bg_start "$NST_TMP/hold-srv.log" nst-srv timeout 120 \
-		socat -u "TCP-LISTEN:$HOLD_PORT,reuseaddr" OPEN:/dev/null
-	HOLD_SRV_PID=$NST_LAST_PID
-	wait_for 5 tcp_listening nst-srv $HOLD_PORT || { echo "server did not listen"; return 1; }
-	bg_start "$NST_TMP/hold-cli.log" nst-cli timeout 120 \
-		socat -u EXEC:"sleep 110" "TCP:$LAB_SRV_ADDR:$HOLD_PORT,connect-timeout=5"
-	HOLD_CLI_PID=$NST_LAST_PID
-	wait_for 5 tcp_hold_established
+	tcp_hold_start nst-srv nst-cli "$LAB_SRV_ADDR" $HOLD_PORT || return 1
+	HOLD_SRV_PID=$NST_HOLD_SRV
+	HOLD_CLI_PID=$NST_HOLD_CLI
+	wait_for 15 tcp_hold_established
 }
 
 tcp_hold_established()
@@ -503,7 +499,7 @@ run_mode()
 	udp_echo_start nst-srv 5003
 	check "$t (b) udp request/response, server saw a pool address" chk_udp_answer
 	check "$t (b) udp from 4 more source ports" chk_udp_more
-	check "$t (a) long-lived TCP connection established" tcp_hold_start
+	check "$t (a) long-lived TCP connection established" tcp_hold
 	check "$t (c) ping again (session hit)" \
 		ns_exec nst-cli ping -c 2 -i 0.2 -W 2 "$LAB_SRV_ADDR"
 	check "$t (e) natsyncctl -j show sessions: tcp/udp/icmp with pool address" \
