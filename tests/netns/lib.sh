@@ -369,7 +369,7 @@ tcp_hold_start()
 	NST_HOLD_SRV=$NST_LAST_PID
 	wait_for 15 tcp_listening "$srv_ns" "$port" || { echo "server did not listen"; return 1; }
 	bg_start "$NST_TMP/hold-cli-$port.log" "$cli_ns" timeout 300 \
-		socat -u EXEC:"sh -c 'while sleep 1; do echo; done'" \
+		socat -u SYSTEM:"while sleep 1; do echo; done" \
 		"$fam:$addr:$port,connect-timeout=5$opts"
 	NST_HOLD_CLI=$NST_LAST_PID
 }
