@@ -81,6 +81,34 @@ struct ns_age_stats {
 	__u64 deferred;   /* records that did not fit in ns_age_out: next cycle */
 };
 
+/*
+ * A sliced walk (one program, one map, several runs): where it stands
+ * between two runs (.bss age_cur). A hash map cannot be walked from a
+ * position, so a run resumes by key: it skips entries until it meets the
+ * key the previous run processed last, then processes at most limit more.
+ */
+union ns_age_key {
+	struct ns_tuple t;
+	struct ns_tuple6 t6;
+	struct ns_port_key port;
+	struct ns_paired_key paired;
+};
+
+/* How a run ended (struct ns_age_cursor.state). */
+#define NS_AGE_RUN_END 0  /* it reached the end of the map: the walk is over */
+#define NS_AGE_RUN_MORE 1 /* it stopped after limit entries: run again */
+#define NS_AGE_RUN_LOST 2 /* the remembered key is gone: restart the walk */
+
+struct ns_age_cursor {
+	__u32 limit;    /* daemon: entries one run processes, 0 = all of them */
+	__u32 has_key;  /* key is set: the next run resumes after it */
+	__u32 n;        /* program: entries this run processed */
+	__u32 skipped;  /* program: entries this run skipped to resume */
+	__u32 state;    /* program: NS_AGE_RUN_* */
+	__u32 skipping; /* program: still looking for key */
+	union ns_age_key key; /* the last entry processed */
+};
+
 static inline __u32 ns_age_timeout_class(__u8 proto, __u8 tcp_state)
 {
 	if (proto == 6)

@@ -40,6 +40,22 @@ struct ns_daemon;
  * its bindings until it is deleted. */
 #define NS_AGING_OUT_RECS 32768u
 
+/* The in-kernel sweep's walks run in slices of `aging-slice` entries per
+ * BPF_PROG_RUN (doc/daemon.md, "Sliced walks"); ns_age_out is collected
+ * after every slice, so one walk may emit up to NS_AGING_WALK_RECS records
+ * (18 MiB in the daemon at most). A walk whose resume key vanished restarts;
+ * after NS_AGING_MAX_RESTARTS restarts it runs in one unsliced run. */
+#define NS_AGING_SLICE_DEFAULT 16384u
+#define NS_AGING_SLICE_MAX (1u << 24)
+#define NS_AGING_WALK_RECS (4 * NS_AGING_OUT_RECS)
+#define NS_AGING_MAX_RESTARTS 3
+
+/* Tests only: called on the walking thread after a slice of the in-kernel
+ * sweep that another follows, with the fd of the daemon map walked and the
+ * key the next slice resumes after (bpf/aging_sweep.h, union ns_age_key). */
+typedef void (*ns_aging_slice_hook_fn)(void *arg, int map_fd, const void *key);
+void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, void *arg);
+
 /*
  * ns_aging_session_expired - true when a session last seen at last_seen_ns
  * has been idle for longer than timeout_s at now. A last_seen_ns in the

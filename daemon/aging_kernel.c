@@ -36,10 +36,11 @@
 /* ---- the in-kernel sweep ------------------------------------------------- */
 
 /*
- * A cycle's walks run in the kernel (bpf/aging.bpf.c: one BPF_PROG_RUN of a
- * syscall program per map) on a worker thread; everything else (reading
- * what the walks emitted, re-checking and deleting, logging) runs on the
- * event loop in steps of at most SLICE_NS. After each step or walk, aging
+ * A cycle's walks run in the kernel (bpf/aging.bpf.c: syscall programs, one
+ * map each, in slices of conf.aging_slice entries per BPF_PROG_RUN) on a
+ * worker thread, which collects what each slice emitted and yields before
+ * the next; everything else (re-checking and deleting, applying, logging)
+ * runs on the event loop in steps of at most SLICE_NS. After each step or walk, aging
  * rests long enough to stay under NS_AGING_CPU_SHARE_PCT of one core.
  */
 #define SLICE_NS (4 * 1000 * 1000ull)
@@ -84,6 +85,13 @@ struct ns_aging_sweep {
 	uint64_t deferred;              /* age_stats.deferred, summed per cycle */
 	bool walked;                    /* the current phase's walk is over */
 	uint64_t walk_ns[3];            /* this cycle: sessions, ports, paired */
+	uint32_t slice;                 /* this cycle's entries per run, 0: all */
+	uint32_t walk_recs;             /* records the running walk emitted */
+	uint64_t slices, slice_max_ns;  /* this cycle: runs, the longest one */
+	uint64_t skipped;               /* this cycle: entries skipped to resume */
+	uint64_t restarts, unsliced;    /* this cycle: walks restarted, unsliced */
+	ns_aging_slice_hook_fn hook;    /* tests: called between two slices */
+	void *hook_arg;
 	bool waiting;                   /* the worker walks for this cycle */
 
 	/* The worker thread (started by ns_aging_init(); ns_aging_pass()
@@ -174,6 +182,7 @@ static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
 	err = err ?: sweep_use_map(k->maps.ns_nat64_sess, d->fd.nat64_sess);
 	err = err ?: sweep_use_map(k->maps.ns_ports, d->fd.ports);
 	err = err ?: sweep_use_map(k->maps.ns_paired, d->fd.paired);
+	err = err ?: sweep_use_map(k->maps.ns_eim, d->fd.eim);
 	err = err ?: aging_bpf__load(k);
 	if (err)
 		goto fail;
@@ -284,6 +293,8 @@ static void sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
 	cfg->timeout_s[NS_AGE_TO_ICMP] = ns_config_session_timeout(c, 1, 0);
 	cfg->timeout_s[NS_AGE_TO_OTHER] = ns_config_session_timeout(c, 47, 0);
 	memset(&sw->skel->bss->age_stats, 0, sizeof(sw->skel->bss->age_stats));
+	sw->slice = c->aging_slice; /* a reload applies from the next cycle */
+	sw->slices = sw->slice_max_ns = sw->skipped = sw->restarts = sw->unsliced = 0;
 
 	sw->work_ns = 0;
 	sw->cycle_start = ns_now();
@@ -304,44 +315,14 @@ static int prog_run(struct bpf_program *prog)
 	return (int)opts.retval;
 }
 
-/*
- * The walk of phase ph, in the kernel: clear what it writes, run its
- * program(s). Runs on the worker thread (or inline in ns_aging_pass()); it
- * touches only the sweep's own maps and .bss, which the loop leaves alone
- * while a walk is under way.
- */
-static int sweep_walk(struct ns_aging_sweep *sw, enum sweep_phase ph)
-{
-	struct aging_bpf *k = sw->skel;
-	uint64_t t0 = ns_now();
-	int err, i = ph == PH_SESSIONS ? 0 : ph == PH_PORTS ? 1 : 2;
-
-	k->bss->age_out_n = 0;
-	switch (ph) {
-	case PH_SESSIONS:
-		memset(sw->bitmap, 0, (size_t)sw->nbits / 8);
-		err = prog_run(k->progs.ns_age_sessions);
-		err = err ?: prog_run(k->progs.ns_age_sessions64);
-		break;
-	case PH_PORTS:
-		err = prog_run(k->progs.ns_age_ports);
-		break;
-	case PH_PAIRED:
-		err = prog_run(k->progs.ns_age_paired);
-		break;
-	default:
-		return -EINVAL;
-	}
-	sw->walk_ns[i] = ns_now() - t0;
-	return err;
-}
-
 /* Turn one emitted record into the cycle's work (the exact decision for a
  * port, now with the clean-close set). */
 static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 {
 	struct pass *p = &sw->p;
-	const struct ns_timeouts *to = &p->d->conf.timeouts;
+	/* the cycle's values: a reload on the loop may change the config
+	 * while the worker collects */
+	const struct ns_age_cfg *cfg = &sw->skel->bss->age_cfg;
 
 	switch (r->type) {
 	case NS_AGE_REC_SESSION:
@@ -357,7 +338,7 @@ static int sweep_record(struct ns_aging_sweep *sw, const struct ns_age_rec *r)
 		enum ns_port_verdict vd;
 
 		vd = ns_aging_port_decide(&r->port.v, ag_bitmap_test(p, id), ag_set_has(&p->clean, id),
-					  p->now, p->walk_start, to->port_hold, to->binding);
+					  p->now, p->walk_start, cfg->hold_s, cfg->binding_s);
 		if (vd == NS_PORT_KEEP)
 			return 0;
 		if (ag_grow((void **)&p->pc, &p->cap_pc, p->n_pc + 1, sizeof(*p->pc)))
@@ -391,6 +372,133 @@ static int sweep_collect(struct ns_aging_sweep *sw)
 	return err;
 }
 
+/* What a walk has added to the cycle so far: a restart rolls back to it. */
+struct walk_mark {
+	size_t n_exp, n_exp64, n_pc, n_gone;
+	uint32_t walk_recs;
+	struct ns_age_stats st;
+};
+
+static void walk_mark_take(struct ns_aging_sweep *sw, struct walk_mark *m)
+{
+	m->n_exp = sw->p.n_exp;
+	m->n_exp64 = sw->p.n_exp64;
+	m->n_pc = sw->p.n_pc;
+	m->n_gone = sw->p.n_gone;
+	m->walk_recs = sw->walk_recs;
+	m->st = sw->skel->bss->age_stats;
+}
+
+static void walk_mark_restore(struct ns_aging_sweep *sw, const struct walk_mark *m)
+{
+	sw->p.n_exp = m->n_exp;
+	sw->p.n_exp64 = m->n_exp64;
+	sw->p.n_pc = m->n_pc;
+	sw->p.n_gone = m->n_gone;
+	sw->walk_recs = m->walk_recs;
+	sw->skel->bss->age_stats = m->st;
+}
+
+/*
+ * Walk one map with prog, in slices: each run processes up to sw->slice
+ * entries after the key the previous one stopped at (bpf/aging.bpf.c), and
+ * what it emitted is taken in before the next, so ns_age_out is reused
+ * every slice up to NS_AGING_WALK_RECS per walk. When the key the walk
+ * resumes from was deleted meanwhile, what the walk emitted is thrown away
+ * and it starts over; after NS_AGING_MAX_RESTARTS it runs unsliced, and so
+ * does a walk that has processed more entries than twice the map holds
+ * (inserts chasing it): every walk ends.
+ */
+static int walk_map(struct ns_aging_sweep *sw, struct bpf_program *prog, int map_fd,
+		    uint32_t max_entries)
+{
+	struct aging_bpf *k = sw->skel;
+	struct ns_age_cursor *cur = &k->bss->age_cur;
+	uint64_t processed = 0;
+	uint32_t restarts = 0;
+	struct walk_mark m;
+	int err;
+
+	walk_mark_take(sw, &m);
+	memset(cur, 0, sizeof(*cur));
+	cur->limit = sw->slice;
+	for (;;) {
+		uint64_t t0 = ns_now(), dt;
+
+		k->bss->age_out_n = 0;
+		k->bss->age_out_max = NS_AGING_WALK_RECS - sw->walk_recs < OUT_RECS ?
+				      NS_AGING_WALK_RECS - sw->walk_recs : OUT_RECS;
+		err = prog_run(prog);
+		dt = ns_now() - t0;
+		sw->slices++;
+		if (dt > sw->slice_max_ns)
+			sw->slice_max_ns = dt;
+		if (err)
+			return err;
+		sw->skipped += cur->skipped;
+		processed += cur->n;
+		sw->walk_recs += k->bss->age_out_n;
+		err = sweep_collect(sw);
+		if (err)
+			return err;
+		if (cur->state == NS_AGE_RUN_END)
+			return 0;
+		if (cur->state == NS_AGE_RUN_LOST ||
+		    (cur->limit && processed > 2 * (uint64_t)max_entries)) {
+			walk_mark_restore(sw, &m);
+			memset(cur, 0, sizeof(*cur));
+			processed = 0;
+			sw->restarts++;
+			if (++restarts <= NS_AGING_MAX_RESTARTS) {
+				cur->limit = sw->slice;
+			} else {
+				cur->limit = 0;
+				sw->unsliced++;
+			}
+		}
+		if (sw->hook && cur->has_key)
+			sw->hook(sw->hook_arg, map_fd, &cur->key);
+		/* Let whatever waits for this CPU run before the next slice. */
+		sched_yield();
+	}
+}
+
+/*
+ * The walk of phase ph, in the kernel: clear what it writes, run its
+ * program(s) slice by slice. Runs on the worker thread (or inline in
+ * ns_aging_pass()); it touches only the sweep's own maps and .bss and the
+ * running pass, which the loop leaves alone while a walk is under way.
+ */
+static int sweep_walk(struct ns_aging_sweep *sw, enum sweep_phase ph)
+{
+	struct aging_bpf *k = sw->skel;
+	uint64_t t0 = ns_now();
+	int err, i = ph == PH_SESSIONS ? 0 : ph == PH_PORTS ? 1 : 2;
+
+	sw->walk_recs = 0;
+	switch (ph) {
+	case PH_SESSIONS:
+		memset(sw->bitmap, 0, (size_t)sw->nbits / 8);
+		err = walk_map(sw, k->progs.ns_age_sessions, sw->d->fd.sessions,
+			       bpf_map__max_entries(k->maps.ns_sessions));
+		err = err ?: walk_map(sw, k->progs.ns_age_sessions64, sw->d->fd.nat64_sess,
+				      bpf_map__max_entries(k->maps.ns_nat64_sess));
+		break;
+	case PH_PORTS:
+		err = walk_map(sw, k->progs.ns_age_ports, sw->d->fd.ports,
+			       bpf_map__max_entries(k->maps.ns_ports));
+		break;
+	case PH_PAIRED:
+		err = walk_map(sw, k->progs.ns_age_paired, sw->d->fd.paired,
+			       bpf_map__max_entries(k->maps.ns_paired));
+		break;
+	default:
+		return -EINVAL;
+	}
+	sw->walk_ns[i] = ns_now() - t0;
+	return err;
+}
+
 static void sweep_finish(struct ns_aging_sweep *sw)
 {
 	struct ns_daemon *d = sw->d;
@@ -406,13 +514,18 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 	d->st.bindings_live = ks->ports - p->freed;
 	d->st.bindings_released += p->held;
 	d->st.nat_released += p->freed;
+	d->st.aging_slices = sw->slices;
+	d->st.aging_slice_max_ns = sw->slice_max_ns;
+	d->st.aging_slice_restarts += sw->restarts;
+	d->st.aging_unsliced_walks += sw->unsliced;
 	if (sw->err)
 		d->st.aging_errors++;
 	if (p->n_exp || p->n_exp64 || p->held || p->freed || p->n_gone || ks->deferred ||
 	    d->st.aging_passes % 60 == 1)
 		pr_debug("aging: cycle %llu: %llu live, %zu expired, %llu NAT64 live, %zu NAT64 "
 			 "expired, %llu bindings, %llu held, %llu freed, %zu paired gone, %llu "
-			 "deferred, %llu us of work (walks %llu/%llu/%llu us) over %llu ms%s",
+			 "deferred, %llu us of work (walks %llu/%llu/%llu us; %llu slices of at most "
+			 "%llu us, %llu entries skipped, %llu restarts) over %llu ms%s",
 			 (unsigned long long)d->st.aging_passes, (unsigned long long)live, p->n_exp,
 			 (unsigned long long)d->st.nat64_sessions_seen, p->n_exp64,
 			 (unsigned long long)ks->ports, (unsigned long long)p->held,
@@ -421,6 +534,8 @@ static void sweep_finish(struct ns_aging_sweep *sw)
 			 (unsigned long long)(sw->walk_ns[0] / 1000),
 			 (unsigned long long)(sw->walk_ns[1] / 1000),
 			 (unsigned long long)(sw->walk_ns[2] / 1000),
+			 (unsigned long long)sw->slices, (unsigned long long)(sw->slice_max_ns / 1000),
+			 (unsigned long long)sw->skipped, (unsigned long long)sw->restarts,
 			 (unsigned long long)((ns_now() - sw->cycle_start) / 1000000),
 			 sw->err ? " (failed)" : "");
 	ag_warn_if_full(d, p->now, live);
@@ -504,7 +619,6 @@ static enum step sweep_step(struct ns_aging_sweep *sw, uint64_t deadline, bool i
 			err = sw->walked ? 0 : sweep_walk(sw, sw->phase);
 			sw->walked = false;
 			err = err ?: sw->err;
-			err = err ?: sweep_collect(sw);
 			if (err) {
 				sw->err = sw->err ?: err;
 				sw->phase = PH_MAX;
@@ -675,6 +789,16 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now)
 	sweep_begin(sw, now);
 	sweep_step(sw, UINT64_MAX, true);
 	return sw->err;
+}
+
+void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, void *arg)
+{
+	struct ns_aging_sweep *sw = sweep_of(d);
+
+	if (sw) {
+		sw->hook = fn;
+		sw->hook_arg = arg;
+	}
 }
 
 const char *ns_aging_engine(struct ns_daemon *d)

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aging.h"
 #include "config_int.h"
 #include "util.h"
 
@@ -88,6 +89,7 @@ static int parse_global(struct pctx *x, const config_setting_t *top)
 	    cfg_get_u32(x, top, "max-sessions-per-subscriber", 0, 1u << 26,
 			&c->cfg.max_sess_per_sub) < 0 ||
 	    cfg_get_u32(x, top, "aging-interval-ms", 10, 60000, &c->aging_interval_ms) < 0 ||
+	    cfg_get_u32(x, top, "aging-slice", 0, NS_AGING_SLICE_MAX, &c->aging_slice) < 0 ||
 	    cfg_get_enum(x, top, "attach-mode", attach_modes, &c->attach_mode) < 0)
 		return -1;
 	s = config_setting_get_member(top, "loop-nice");
@@ -789,7 +791,7 @@ static int parse_root(struct pctx *x, const config_setting_t *root)
 	static const char *const root_keys[] = { "natsync", NULL };
 	static const char *const keys[] = {
 		"node-name", "pin-path", "control-socket", "log", "max-sessions",
-		"max-sessions-per-subscriber", "aging-interval-ms", "loop-nice", "attach-mode", "timeouts", "interfaces",
+		"max-sessions-per-subscriber", "aging-interval-ms", "aging-slice", "loop-nice", "attach-mode", "timeouts", "interfaces",
 		"redundancy-options", "services", "ipfix", "metrics", NULL,
 	};
 	const config_setting_t *top;
@@ -818,6 +820,7 @@ void ns_config_defaults(struct ns_config *out)
 	out->log_level = NS_LOG_INFO;
 	out->max_sessions = NS_MAX_SESSIONS_DEFAULT;
 	out->aging_interval_ms = 1000;
+	out->aging_slice = NS_AGING_SLICE_DEFAULT;
 	out->loop_nice = NS_LOOP_NICE_DEFAULT;
 	out->attach_mode = NS_ATTACH_AUTO;
 	out->timeouts = (struct ns_timeouts){

@@ -809,6 +809,11 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_string(j, "engine", ns_aging_engine(d));
 	ctl_json_kv_string(j, "fallback", ns_aging_fallback(d) ? ns_aging_fallback(d) : "");
 	ctl_json_kv_uint(j, "deferred", d->st.aging_deferred);
+	ctl_json_kv_uint(j, "slice_entries", c->aging_slice);
+	ctl_json_kv_uint(j, "slices", d->st.aging_slices);
+	ctl_json_kv_uint(j, "slice_max_us", d->st.aging_slice_max_ns / 1000);
+	ctl_json_kv_uint(j, "slice_restarts", d->st.aging_slice_restarts);
+	ctl_json_kv_uint(j, "unsliced_walks", d->st.aging_unsliced_walks);
 	ctl_json_end_object(j);
 	loop_json(j, d->loop);
 	maps_json(j, d);
@@ -862,8 +867,14 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 	if (ns_aging_fallback(d))
 		fprintf(f, "aging engine   batch walk: FALLBACK (%s)\n", ns_aging_fallback(d));
 	else
-		fprintf(f, "aging engine   in-kernel sweep (%llu records deferred)\n",
-			(unsigned long long)d->st.aging_deferred);
+		fprintf(f, "aging engine   in-kernel sweep (%llu records deferred)\n"
+			"aging slices   %llu in the last cycle (%u entries each), longest %llu us; "
+			"%llu restarts, %llu unsliced walks\n",
+			(unsigned long long)d->st.aging_deferred,
+			(unsigned long long)d->st.aging_slices, c->aging_slice,
+			(unsigned long long)(d->st.aging_slice_max_ns / 1000),
+			(unsigned long long)d->st.aging_slice_restarts,
+			(unsigned long long)d->st.aging_unsliced_walks);
 	loop_text(f, d->loop);
 	maps_text(f, d);
 	fprintf(f, "bindings       %llu live, %llu released\n",

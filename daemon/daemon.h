@@ -50,6 +50,10 @@ struct ns_daemon_stats {
 	uint64_t nat64_sessions_seen; /* live NAT64 sessions at the last pass */
 	uint64_t aging_deferred;      /* sweep records left for a later cycle
 				       * (its output buffer was full) */
+	uint64_t aging_slices;        /* sweep runs (slices) in the last cycle */
+	uint64_t aging_slice_max_ns;  /* the last cycle's longest slice */
+	uint64_t aging_slice_restarts; /* sliced walks restarted: key gone */
+	uint64_t aging_unsliced_walks; /* walks run unsliced after restarts */
 	/* IPFIX export (ipfix.c) and the syslog sink (log.c) */
 	uint64_t ipfix_records;       /* records encoded */
 	uint64_t ipfix_templates;     /* template sets sent (start, refresh) */

@@ -124,6 +124,9 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 	memset(&d, 0, sizeof(d));
 	d.aging_timer_fd = -1;
 	ns_config_defaults(&d.conf);
+	/* BENCH_AGING_SLICE=N: the sweep's aging-slice (a developer's knob) */
+	if (getenv("BENCH_AGING_SLICE"))
+		d.conf.aging_slice = (uint32_t)atol(getenv("BENCH_AGING_SLICE"));
 	d.fd.sessions = nsb_map_fd(b, NS_MAP_SESSIONS);
 	d.fd.session_rev = nsb_map_fd(b, NS_MAP_SESSION_REV);
 	d.fd.ports = nsb_map_fd(b, NS_MAP_PORTS);
@@ -155,8 +158,9 @@ static void emit_aging(struct nsb *b, const struct bench_opts *o, long n)
 		v[r] = secs(t0, t1) * 1e3;
 	}
 	bench_stat_of(v, r, &st);
-	snprintf(how, sizeof(how), "natsyncd's ns_aging_pass() (%s) over %ld live sessions "
-		 "(+ports, paired), wall clock, median of %d passes", ns_aging_engine(&d), n, r);
+	snprintf(how, sizeof(how), "natsyncd's ns_aging_pass() (%s, aging-slice %u) over %ld live "
+		 "sessions (+ports, paired), wall clock, median of %d passes", ns_aging_engine(&d),
+		 d.conf.aging_slice, n, r);
 	snprintf(note, sizeof(note), "%llu sessions seen, %llu expired by the passes",
 		 (unsigned long long)d.st.sessions_seen, (unsigned long long)d.st.sessions_expired);
 	ns_aging_fini(&d); /* unload the sweep: its links hold the maps */

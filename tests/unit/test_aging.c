@@ -595,9 +595,9 @@ static long count(int fd, uint32_t ksz)
  * The scenario: named cases for every verdict, plus enough filler that the
  * sweep needs many reads (progress marks, records spread over reads).
  */
-static void fill_scenario(void)
+static void fill_scenario_at(uint64_t t)
 {
-	T = ns_now();
+	T = t;
 	put_session(SUB(1), 1001, 1001, 17, 0, T - S(5));      /* live */
 	put_port(1001, 0, T - S(500), 0);
 	put_paired(SUB(1), T - S(500));
@@ -626,6 +626,11 @@ static void fill_scenario(void)
 		if (i % 64 == 0)
 			put_paired(FILL_SUB(i), T - S(600));
 	}
+}
+
+static void fill_scenario(void)
+{
+	fill_scenario_at(ns_now());
 }
 
 static void check_scenario(void)
@@ -733,6 +738,7 @@ Test(aging_sweep, more_expired_than_one_walk_emits_waits_for_the_next_cycle)
 
 	need_root();
 	maps_setup(NULL);
+	md.conf.aging_slice = 0; /* one run per map: one ns_age_out per walk */
 	T = ns_now();
 	for (int i = 0; i < n; i++) {
 		put_session(FILL_SUB(i), (uint16_t)(20000 + i % 40000), (uint16_t)(1024 + i), 17,
@@ -897,4 +903,352 @@ Test(aging_sweep, nat64_sessions_kernel_sweep)
 Test(aging_sweep, nat64_sessions_batch_walk)
 {
 	nat64_cycle("batch", "batch walk");
+}
+
+/* ---- sliced walks (bpf/aging.bpf.c, age_cur) ----------------------------- */
+
+/* Every verdict of the scenario, with every walk in slices of 7 entries. */
+Test(aging_sweep, kernel_sweep_cycle_in_small_slices)
+{
+	need_root();
+	maps_setup(NULL);
+	md.conf.aging_slice = 7;
+	one_pass("in-kernel sweep");
+	/* 6,515 sessions, 6,522 ports, 28 paired entries in slices of 7 */
+	cr_assert_geq(md.st.aging_slices, (3 + FILL_LIVE + FILL_DEAD) / 7 * 2,
+		      "%llu slices", (unsigned long long)md.st.aging_slices);
+	cr_assert_gt(md.st.aging_slice_max_ns, 0);
+	cr_assert_eq(md.st.aging_slice_restarts, 0);
+	cr_assert_eq(md.st.aging_unsliced_walks, 0);
+}
+
+#define SL_LIVE 3000
+#define SL_DEAD 1000
+#define SL_SLICE 97
+#define SL_NEW_SUB(i) (0x64600000u + (i))
+#define SL_EIM 200          /* EIM bindings re-used during the walk */
+#define SL_EIM_PORT 50000   /* their ports */
+
+/* What a test does between two slices of the session walk. */
+struct slice_hook {
+	int calls;          /* slices of the session walk seen */
+	int del_every;      /* delete the remembered session at call 3 (1), at
+			     * every call (2), never (0) */
+	int n_del;
+	struct ns_tuple del[16];
+	int new_per_call;   /* live sessions inserted per call, on new ports */
+	int n_new;
+	bool eim_reuse;     /* re-use one EIM binding per call */
+	int n_eim;
+};
+
+static struct ns_port_key eim_pkey(int j)
+{
+	struct ns_port_key k = pkey((uint16_t)(SL_EIM_PORT + j));
+
+	k.proto = 17;
+	return k;
+}
+
+static struct ns_eim_key eim_key(int j)
+{
+	struct ns_eim_key e;
+
+	memset(&e, 0, sizeof(e));
+	e.in_addr = htonl(SL_NEW_SUB(10000 + j));
+	e.in_port = htons(5000);
+	e.proto = 17;
+	return e;
+}
+
+/* The EIM binding j: its port (not held) and ns_eim entry, last used long ago. */
+static void put_eim_binding(int j, uint64_t last)
+{
+	struct ns_port_key k = eim_pkey(j);
+	struct ns_port_val v = { .in_addr = htonl(SL_NEW_SUB(10000 + j)), .in_port = htons(5000),
+				 .flags = NS_PORT_F_EIM, .last_used_ns = last };
+	struct ns_eim_key ek = eim_key(j);
+	struct ns_eim_val ev = { .out_addr = k.addr, .out_port = k.port, .flags = NS_PORT_F_EIM,
+				 .last_used_ns = last };
+
+	cr_assert_eq(bpf_map_update_elem(md.fd.ports, &k, &v, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(md.fd.eim, &ek, &ev, BPF_ANY), 0);
+}
+
+static void on_slice(void *arg, int map_fd, const void *key)
+{
+	struct slice_hook *h = arg;
+
+	if (map_fd != md.fd.sessions)
+		return;
+	h->calls++;
+	if ((h->del_every == 1 && h->calls == 3) || h->del_every == 2) {
+		struct ns_tuple k, rev;
+		struct ns_session s;
+
+		memcpy(&k, key, sizeof(k));
+		cr_assert_eq(bpf_map_lookup_elem(md.fd.sessions, &k, &s), 0, "the remembered key");
+		cr_assert_eq(bpf_map_delete_elem(md.fd.sessions, &k), 0);
+		rev = s.out_key;
+		bpf_map_delete_elem(md.fd.session_rev, &rev);
+		cr_assert_lt(h->n_del, 16);
+		h->del[h->n_del++] = k;
+	}
+	for (int i = 0; i < h->new_per_call; i++, h->n_new++) {
+		put_session(SL_NEW_SUB(h->n_new), 30000, (uint16_t)(40000 + h->n_new), 17, 0,
+			    ns_now());
+		put_port((uint16_t)(40000 + h->n_new), 0, ns_now(), 0);
+	}
+	if (h->eim_reuse && h->n_eim < SL_EIM) {
+		/* a new session of the binding's subscriber, as the fast path
+		 * makes it: found through ns_eim, whose stamp it refreshes;
+		 * the ns_ports entry is not touched */
+		struct ns_eim_key ek = eim_key(h->n_eim);
+		struct ns_eim_val ev;
+		struct ns_tuple t;
+
+		cr_assert_eq(bpf_map_lookup_elem(md.fd.eim, &ek, &ev), 0);
+		ev.last_used_ns = ns_now();
+		cr_assert_eq(bpf_map_update_elem(md.fd.eim, &ek, &ev, BPF_EXIST), 0);
+		t = put_session(SL_NEW_SUB(10000 + h->n_eim), 5000, (uint16_t)(SL_EIM_PORT + h->n_eim),
+				17, 0, ns_now());
+		(void)t;
+		h->n_eim++;
+	}
+}
+
+/* N sessions on their own ports: the first SL_LIVE live, the rest expired. */
+static void fill_sliced(void)
+{
+	T = ns_now();
+	for (int i = 0; i < SL_LIVE + SL_DEAD; i++) {
+		bool dead = i >= SL_LIVE;
+
+		put_session(FILL_SUB(i), (uint16_t)(20000 + i), (uint16_t)(10000 + i), 17, 0,
+			    dead ? T - S(31) : T - S(29));
+		put_port((uint16_t)(10000 + i), 0, T - S(600), 0);
+	}
+}
+
+static bool deleted_by_hook(const struct slice_hook *h, const struct ns_tuple *k)
+{
+	for (int i = 0; i < h->n_del; i++)
+		if (!memcmp(&h->del[i], k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+/*
+ * Every session the hook left alone: a live one kept and its port in use
+ * (a mark the walk missed would have put it on hold), an expired one
+ * deleted and its port held (a Bloom false positive may keep one or two in
+ * use for a cycle more).
+ */
+static void check_sliced(const struct slice_hook *h)
+{
+	long held = 0, dead = 0;
+
+	for (int i = 0; i < SL_LIVE + SL_DEAD; i++) {
+		struct ns_tuple k = in_key(FILL_SUB(i), (uint16_t)(20000 + i), 17);
+		int f = port_flags((uint16_t)(10000 + i), NULL);
+
+		if (deleted_by_hook(h, &k))
+			continue;
+		if (i < SL_LIVE) {
+			cr_assert(has_session(FILL_SUB(i), (uint16_t)(20000 + i), 17), "%d", i);
+			cr_assert_eq(f, 0, "live session %d's port held: its mark was missed", i);
+		} else {
+			cr_assert_not(has_session(FILL_SUB(i), (uint16_t)(20000 + i), 17), "%d", i);
+			cr_assert_neq(f, -1, "port %d freed without hold", i);
+			held += f == NS_PORT_F_HOLD;
+			dead++;
+		}
+	}
+	cr_assert_geq(held, dead - 2, "%ld of %ld expired sessions' ports held", held, dead);
+	cr_assert_eq(md.st.aging_errors, 0);
+}
+
+static long deleted_live(const struct slice_hook *h)
+{
+	long n = 0;
+
+	for (int i = 0; i < h->n_del; i++)
+		n += ntohs(h->del[i].sport) < 20000 + SL_LIVE;
+	return n;
+}
+
+static void sliced_pass(struct slice_hook *h)
+{
+	need_root();
+	maps_setup(NULL);
+	md.conf.aging_slice = SL_SLICE;
+	fill_sliced();
+	cr_assert_str_eq(ns_aging_engine(&md), "in-kernel sweep", "fallback: %s",
+			 ns_aging_fallback(&md) ? ns_aging_fallback(&md) : "none");
+	ns_aging_set_slice_hook(&md, on_slice, h);
+	cr_assert_eq(ns_aging_pass(&md, T), 0);
+}
+
+Test(aging_sweep, sliced_walk_finds_every_expired_session_and_live_binding)
+{
+	struct slice_hook h = { 0 };
+
+	sliced_pass(&h);
+	cr_assert_geq(h.calls, (SL_LIVE + SL_DEAD) / SL_SLICE, "%d slices", h.calls);
+	check_sliced(&h);
+	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), SL_LIVE);
+	cr_assert_eq(md.st.sessions_expired, SL_DEAD);
+	cr_assert_eq(md.st.sessions_seen, SL_LIVE);
+	cr_assert_eq(md.st.aging_slice_restarts, 0);
+}
+
+/* The key the next slice resumes after is deleted: the walk starts over
+ * (counted) and still finds everything, once. */
+Test(aging_sweep, sliced_walk_restarts_when_its_key_is_deleted)
+{
+	struct slice_hook h = { .del_every = 1 };
+
+	sliced_pass(&h);
+	cr_assert_eq(h.n_del, 1);
+	cr_assert_eq(md.st.aging_slice_restarts, 1);
+	cr_assert_eq(md.st.aging_unsliced_walks, 0);
+	check_sliced(&h);
+	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), SL_LIVE - deleted_live(&h));
+	cr_assert_eq(md.st.sessions_expired, SL_DEAD - (h.n_del - deleted_live(&h)),
+		     "expired sessions counted once, not again after the restart");
+	cr_assert_eq(md.st.sessions_seen, SL_LIVE - deleted_live(&h));
+}
+
+/* Its key vanishes every time: after NS_AGING_MAX_RESTARTS restarts the walk
+ * runs unsliced, and ends. */
+Test(aging_sweep, sliced_walk_whose_key_keeps_vanishing_ends_unsliced)
+{
+	struct slice_hook h = { .del_every = 2 };
+
+	sliced_pass(&h);
+	cr_assert_eq(md.st.aging_slice_restarts, NS_AGING_MAX_RESTARTS + 1);
+	cr_assert_eq(md.st.aging_unsliced_walks, 1);
+	cr_assert_eq(h.n_del, NS_AGING_MAX_RESTARTS + 1);
+	check_sliced(&h);
+	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), SL_LIVE - deleted_live(&h));
+}
+
+/*
+ * Sessions inserted between slices, some into parts of the map the walk has
+ * passed: new ones on new ports, and new ones re-using an EIM binding whose
+ * only session expired (the fast path stamps its ns_eim entry, not its
+ * ns_ports entry). None of their bindings may be held or freed.
+ */
+Test(aging_sweep, sessions_inserted_between_slices_keep_their_bindings)
+{
+	struct slice_hook h = { .new_per_call = 5, .eim_reuse = true };
+
+	need_root();
+	maps_setup(NULL);
+	md.conf.aging_slice = SL_SLICE;
+	fill_sliced();
+	for (int j = 0; j < SL_EIM; j++) {
+		put_eim_binding(j, T - S(600));
+		put_session(SL_NEW_SUB(20000 + j), 6000, (uint16_t)(SL_EIM_PORT + j), 17, 0,
+			    T - S(100)); /* its old session: expired */
+	}
+	cr_assert_str_eq(ns_aging_engine(&md), "in-kernel sweep");
+	ns_aging_set_slice_hook(&md, on_slice, &h);
+	cr_assert_eq(ns_aging_pass(&md, T), 0);
+	cr_assert_geq(h.n_eim, 30, "%d EIM bindings re-used", h.n_eim);
+	check_sliced(&h);
+	for (int i = 0; i < h.n_new; i++) {
+		cr_assert(has_session(SL_NEW_SUB(i), 30000, 17), "new session %d", i);
+		cr_assert_eq(port_flags((uint16_t)(40000 + i), NULL), 0, "new port %d", i);
+	}
+	for (int j = 0; j < SL_EIM; j++) {
+		struct ns_port_key k = eim_pkey(j);
+		struct ns_port_val v;
+
+		cr_assert_not(has_session(SL_NEW_SUB(20000 + j), 6000, 17), "old EIM session %d", j);
+		cr_assert_eq(bpf_map_lookup_elem(md.fd.ports, &k, &v), 0, "EIM port %d freed", j);
+		if (j < h.n_eim)
+			cr_assert_eq(v.flags, NS_PORT_F_EIM, "EIM binding %d re-used during the "
+				     "walk was put on hold", j);
+		else
+			cr_assert_eq(v.flags, NS_PORT_F_EIM | NS_PORT_F_HOLD, "unused %d", j);
+	}
+	cr_assert_eq(md.st.aging_slice_restarts, 0);
+}
+
+/* What a cycle left in the maps, for comparing two engines' work. */
+struct outcome {
+	bool sess[FILL_LIVE + FILL_DEAD];
+	int flags[FILL_LIVE + FILL_DEAD + 8];
+	uint64_t released[FILL_LIVE + FILL_DEAD + 8];
+	bool paired[FILL_LIVE + FILL_DEAD];
+	long n_sess, n_rev, n_ports;
+};
+
+static void outcome_of(struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < FILL_LIVE + FILL_DEAD; i++) {
+		o->sess[i] = has_session(FILL_SUB(i), (uint16_t)(20000 + i), 17);
+		o->flags[i] = port_flags((uint16_t)(10000 + i), &o->released[i]);
+		o->paired[i] = has_paired(FILL_SUB(i));
+	}
+	for (int i = 0; i < 8; i++)
+		o->flags[FILL_LIVE + FILL_DEAD + i] =
+			port_flags((uint16_t)(1001 + i), &o->released[FILL_LIVE + FILL_DEAD + i]);
+	o->n_sess = count(md.fd.sessions, sizeof(struct ns_tuple));
+	o->n_rev = count(md.fd.session_rev, sizeof(struct ns_tuple));
+	o->n_ports = count(md.fd.ports, sizeof(struct ns_port_key));
+}
+
+/* The same maps, the same clock (so the same Bloom seed): a cycle in slices
+ * of 61 leaves exactly what one unsliced run per map leaves. */
+Test(aging_sweep, sliced_cycle_leaves_what_an_unsliced_one_leaves)
+{
+	static struct outcome whole, sliced;
+	uint64_t t;
+
+	need_root();
+	maps_setup(NULL);
+	t = ns_now();
+	md.conf.aging_slice = 0;
+	fill_scenario_at(t);
+	cr_assert_str_eq(ns_aging_engine(&md), "in-kernel sweep");
+	cr_assert_eq(ns_aging_pass(&md, t), 0);
+	cr_assert_eq(md.st.aging_slices, 4, "one run per map");
+	check_scenario();
+	outcome_of(&whole);
+	maps_teardown();
+
+	maps_setup(NULL);
+	md.conf.aging_slice = 61;
+	fill_scenario_at(t);
+	cr_assert_eq(ns_aging_pass(&md, t), 0);
+	cr_assert_gt(md.st.aging_slices, 200);
+	check_scenario();
+	outcome_of(&sliced);
+	cr_assert_eq(memcmp(&whole, &sliced, sizeof(whole)), 0,
+		     "the sliced cycle left other maps than the unsliced one");
+}
+
+/* Collected after every slice, ns_age_out no longer caps a walk at
+ * NS_AGING_OUT_RECS: all of them go in one cycle. */
+Test(aging_sweep, sliced_walk_emits_more_than_one_out_buffer)
+{
+	const int n = (int)NS_AGING_OUT_RECS + 5000;
+
+	need_root();
+	maps_setup(NULL);
+	T = ns_now();
+	for (int i = 0; i < n; i++) {
+		put_session(FILL_SUB(i), (uint16_t)(20000 + i % 40000), (uint16_t)(1024 + i), 17,
+			    0, T - S(31));
+		put_port((uint16_t)(1024 + i), 0, T - S(600), 0);
+	}
+	cr_assert_str_eq(ns_aging_engine(&md), "in-kernel sweep");
+	cr_assert_eq(ns_aging_pass(&md, T), 0);
+	cr_assert_eq(md.st.sessions_expired, (uint64_t)n);
+	cr_assert_eq(md.st.aging_deferred, 0);
+	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), 0);
+	cr_assert_eq(md.st.aging_errors, 0);
 }
