@@ -46,13 +46,25 @@ struct ns_daemon;
  * (18 MiB in the daemon at most). A walk whose resume key vanished restarts;
  * after NS_AGING_MAX_RESTARTS restarts it runs in one unsliced run. */
 #define NS_AGING_SLICE_DEFAULT 16384u
+/* aging-slice not configured: NS_AGING_SLICE_DEFAULT when the walks share
+ * the event loop's CPU (one CPU), unsliced when they have a CPU of their
+ * own, where slicing would only cost (ns_aging_slice()). */
+#define NS_AGING_SLICE_AUTO UINT32_MAX
 #define NS_AGING_SLICE_MAX (1u << 24)
 #define NS_AGING_WALK_RECS (4 * NS_AGING_OUT_RECS)
 #define NS_AGING_MAX_RESTARTS 3
+/* A run skips everything the walk has passed (at ~1/4 of the cost of
+ * processing it): a slice is at least 1/NS_AGING_SLICE_GROWTH of that, so
+ * the skips of a whole walk cost ~NS_AGING_SLICE_GROWTH + 1 passes over the
+ * map instead of n / 2 slice, and the longest run ~1.5 skips of the map. */
+#define NS_AGING_SLICE_GROWTH 8
 
 /* Tests only: called on the walking thread after a slice of the in-kernel
  * sweep that another follows, with the fd of the daemon map walked and the
  * key the next slice resumes after (bpf/aging_sweep.h, union ns_age_key). */
+/* The entries per slice the sweep's walks use now (0: unsliced). */
+uint32_t ns_aging_slice(const struct ns_daemon *d);
+
 typedef void (*ns_aging_slice_hook_fn)(void *arg, int map_fd, const void *key);
 void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, void *arg);
 

@@ -293,7 +293,7 @@ static void sweep_begin(struct ns_aging_sweep *sw, uint64_t now)
 	cfg->timeout_s[NS_AGE_TO_ICMP] = ns_config_session_timeout(c, 1, 0);
 	cfg->timeout_s[NS_AGE_TO_OTHER] = ns_config_session_timeout(c, 47, 0);
 	memset(&sw->skel->bss->age_stats, 0, sizeof(sw->skel->bss->age_stats));
-	sw->slice = c->aging_slice; /* a reload applies from the next cycle */
+	sw->slice = ns_aging_slice(d); /* a reload applies from the next cycle */
 	sw->slices = sw->slice_max_ns = sw->skipped = sw->restarts = sw->unsliced = 0;
 
 	sw->work_ns = 0;
@@ -401,7 +401,8 @@ static void walk_mark_restore(struct ns_aging_sweep *sw, const struct walk_mark 
 
 /*
  * Walk one map with prog, in slices: each run processes up to sw->slice
- * entries after the key the previous one stopped at (bpf/aging.bpf.c), and
+ * entries, or 1/NS_AGING_SLICE_GROWTH of what the walk has passed if that
+ * is more, after the key the previous one stopped at (bpf/aging.bpf.c), and
  * what it emitted is taken in before the next, so ns_age_out is reused
  * every slice up to NS_AGING_WALK_RECS per walk. When the key the walk
  * resumes from was deleted meanwhile, what the walk emitted is thrown away
@@ -443,6 +444,10 @@ static int walk_map(struct ns_aging_sweep *sw, struct bpf_program *prog, int map
 			return err;
 		if (cur->state == NS_AGE_RUN_END)
 			return 0;
+		/* The next run skips what this one passed: grow the slice
+		 * with it, so a walk costs O(n), not O(n^2 / slice). */
+		if (cur->limit && (cur->skipped + cur->n) / NS_AGING_SLICE_GROWTH > cur->limit)
+			cur->limit = (cur->skipped + cur->n) / NS_AGING_SLICE_GROWTH;
 		if (cur->state == NS_AGE_RUN_LOST ||
 		    (cur->limit && processed > 2 * (uint64_t)max_entries)) {
 			walk_mark_restore(sw, &m);
@@ -789,6 +794,13 @@ int ns_aging_pass(struct ns_daemon *d, uint64_t now)
 	sweep_begin(sw, now);
 	sweep_step(sw, UINT64_MAX, true);
 	return sw->err;
+}
+
+uint32_t ns_aging_slice(const struct ns_daemon *d)
+{
+	if (d->conf.aging_slice != NS_AGING_SLICE_AUTO)
+		return d->conf.aging_slice;
+	return d->aging_cpu >= 0 ? 0 : NS_AGING_SLICE_DEFAULT;
 }
 
 void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, void *arg)

@@ -820,7 +820,7 @@ void ns_config_defaults(struct ns_config *out)
 	out->log_level = NS_LOG_INFO;
 	out->max_sessions = NS_MAX_SESSIONS_DEFAULT;
 	out->aging_interval_ms = 1000;
-	out->aging_slice = NS_AGING_SLICE_DEFAULT;
+	out->aging_slice = NS_AGING_SLICE_AUTO;
 	out->loop_nice = NS_LOOP_NICE_DEFAULT;
 	out->attach_mode = NS_ATTACH_AUTO;
 	out->timeouts = (struct ns_timeouts){

@@ -241,7 +241,8 @@ struct ns_config {
 	int log_level;                  /* enum ns_log_level */
 	uint32_t max_sessions;          /* default NS_MAX_SESSIONS_DEFAULT */
 	uint32_t aging_interval_ms;     /* default 1000 */
-	uint32_t aging_slice;           /* entries per walk slice, 0 = unsliced */
+	uint32_t aging_slice;           /* entries per walk slice, 0 = unsliced,
+					 * NS_AGING_SLICE_AUTO (default) */
 	int32_t loop_nice;              /* the event loop thread's nice, default -10 */
 	int attach_mode;                /* default for interfaces */
 	struct ns_timeouts timeouts;

@@ -809,7 +809,7 @@ static void status_json(struct ns_daemon *d, struct ctl_json *j, uint64_t up)
 	ctl_json_kv_string(j, "engine", ns_aging_engine(d));
 	ctl_json_kv_string(j, "fallback", ns_aging_fallback(d) ? ns_aging_fallback(d) : "");
 	ctl_json_kv_uint(j, "deferred", d->st.aging_deferred);
-	ctl_json_kv_uint(j, "slice_entries", c->aging_slice);
+	ctl_json_kv_uint(j, "slice_entries", ns_aging_slice(d));
 	ctl_json_kv_uint(j, "slices", d->st.aging_slices);
 	ctl_json_kv_uint(j, "slice_max_us", d->st.aging_slice_max_ns / 1000);
 	ctl_json_kv_uint(j, "slice_restarts", d->st.aging_slice_restarts);
@@ -868,10 +868,10 @@ static void status_text(struct ns_daemon *d, FILE *f, uint64_t up)
 		fprintf(f, "aging engine   batch walk: FALLBACK (%s)\n", ns_aging_fallback(d));
 	else
 		fprintf(f, "aging engine   in-kernel sweep (%llu records deferred)\n"
-			"aging slices   %llu in the last cycle (%u entries each), longest %llu us; "
+			"aging slices   %llu in the last cycle (%u entries at least, 0: unsliced), longest %llu us; "
 			"%llu restarts, %llu unsliced walks\n",
 			(unsigned long long)d->st.aging_deferred,
-			(unsigned long long)d->st.aging_slices, c->aging_slice,
+			(unsigned long long)d->st.aging_slices, ns_aging_slice(d),
 			(unsigned long long)(d->st.aging_slice_max_ns / 1000),
 			(unsigned long long)d->st.aging_slice_restarts,
 			(unsigned long long)d->st.aging_unsliced_walks);

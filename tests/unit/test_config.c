@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/aging.h"
 #include "daemon/config.h"
 
 #define CONFIGS_DIR "configs"
@@ -566,6 +567,9 @@ static const struct bad_case bad_cases[] = {
 	  "t.cfg:3: natsync.loop-nice: -21 is out of range -20..19" },
 	{ "loop-nice as a string", "\"/run/nsu-test.sock\";", "\"/run/nsu-test.sock\"; loop-nice = \"high\";",
 	  "t.cfg:3: natsync.loop-nice: expected an integer, got a string" },
+	{ "aging-slice too large", "\"/run/nsu-test.sock\";",
+	  "\"/run/nsu-test.sock\"; aging-slice = 16777217;",
+	  "t.cfg:3: natsync.aging-slice: 16777217 is out of range 0..16777216" },
 	{ "timeout zero", "udp = 30;", "udp = 0;",
 	  "t.cfg:4: natsync.timeouts.udp: 0 is out of range 1..604800" },
 	{ "relative pin path", "\"/sys/fs/bpf/nsu-test\"", "\"bpf/nsu-test\"",
@@ -710,6 +714,18 @@ Test(config, loop_nice)
 	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(conf.loop_nice, 0);
 	free(text);
+}
+
+Test(config, aging_slice)
+{
+	char *text = subst(base_cfg, "\"/run/nsu-test.sock\";",
+			   "\"/run/nsu-test.sock\"; aging-slice = 0;");
+
+	cr_assert_eq(ns_config_load_string(text, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.aging_slice, 0, "0: unsliced");
+	free(text);
+	cr_assert_eq(ns_config_load_string(base_cfg, "t.cfg", &conf, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(conf.aging_slice, NS_AGING_SLICE_AUTO, "not set: chosen by the CPUs");
 }
 
 static void expect_rejected(const char *what, const char *text, const char *want)
