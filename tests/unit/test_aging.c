@@ -811,6 +811,7 @@ Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
 	map_max = 4096;
 	maps_setup(NULL);
 	md.conf.aging_interval_ms = 50;
+	md.conf.aging_slice = 64; /* the worker thread runs the slices */
 	md.loop = loop_new();
 	cr_assert_not_null(md.loop);
 	T = ns_now();
@@ -823,6 +824,8 @@ Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
 	cr_assert_geq(loop_add_timer(md.loop, 1500, stop_loop, NULL), 0);
 	cr_assert_eq(loop_run(md.loop), 0);
 	cr_assert_geq(md.st.aging_passes, 2, "%llu cycles", (unsigned long long)md.st.aging_passes);
+	cr_assert_geq(md.st.aging_slices, 10, "%llu slices a cycle",
+		     (unsigned long long)md.st.aging_slices);
 	cr_assert_eq(md.st.sessions_expired, 1000);
 	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), 1000);
 	cr_assert_eq(count(md.fd.session_rev, sizeof(struct ns_tuple)), 1000);
