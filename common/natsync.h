@@ -24,9 +24,9 @@
 #include <stddef.h>
 #endif
 
-#define NS_ABI_VERSION 3
+#define NS_ABI_VERSION 4
 /* Pinned objects live in <pin-path>/v<NS_ABI_VERSION>/<map name>. */
-#define NS_PIN_SUBDIR "v3"
+#define NS_PIN_SUBDIR "v4"
 
 /* ---- sizes ------------------------------------------------------------ */
 #define NS_MAX_SESSIONS_DEFAULT (1u << 20)  /* runtime-settable: max-sessions */

@@ -78,7 +78,7 @@ static int parse_global(struct pctx *x, const config_setting_t *top)
 	s = config_setting_get_member(top, "node-name");
 	if (r == 1 && cfg_check_name(x, s, c->node_name))
 		return -1;
-	/* Room for "/v3/ns_session_rev" behind the pin path. */
+	/* Room for "/v4/ns_session_rev" behind the pin path. */
 	if (cfg_get_path(x, top, "pin-path", c->pin_path, sizeof(c->pin_path) - 32, false) < 0)
 		return -1;
 	if (cfg_get_path(x, top, "control-socket", c->control_socket,

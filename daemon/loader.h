@@ -21,7 +21,7 @@
 
 /*
  * ns_loader_load - open the skeleton, set the session-sized maps to
- * conf.max_sessions, pin every ns_* map at <pin-path>/v3/<name> (reusing a
+ * conf.max_sessions, pin every ns_* map at <pin-path>/v4/<name> (reusing a
  * compatible pinned map), load the programs and fill d->fd. Checks first
  * that every configured interface exists, so a bad environment pins
  * nothing. Returns 0 or -errno (message logged); on error nothing is left
@@ -84,19 +84,19 @@ void ns_loader_close(struct ns_daemon *d);
 /*
  * ns_loader_purge - for `natsyncd --purge`: detach natsync programs left on
  * c's interfaces (XDP by program name, TC by our handle/priority) and remove
- * <pin-path>/v3 with every pin in it. Returns 0 or -errno.
+ * <pin-path>/v4 with every pin in it. Returns 0 or -errno.
  */
 int ns_loader_purge(const struct ns_config *c);
 
 /*
  * ns_loader_purge_plan - print to out what ns_loader_purge(c) would drop:
- * every pin in <pin-path>/v3 (entries of the hash maps: sessions, bindings)
+ * every pin in <pin-path>/v4 (entries of the hash maps: sessions, bindings)
  * and the XDP program on each configured interface. Changes nothing.
  */
 void ns_loader_purge_plan(const struct ns_config *c, FILE *out);
 
 /*
- * ns_loader_pin_dir - "<pin-path>/v3" into dir. With create, also make it
+ * ns_loader_pin_dir - "<pin-path>/v4" into dir. With create, also make it
  * as a start does (the directories, a bpffs mounted where none is): the
  * instance lock (pinlock.h) is taken on that directory before anything
  * else. Returns 0 or -errno (logged).

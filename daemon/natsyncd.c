@@ -70,7 +70,7 @@ static void usage(FILE *f)
 		"                       key file, pin path, another natsyncd, control socket,\n"
 		"                       privileges; one line per check, exit 0/1\n"
 		"      --purge          detach natsync programs left on the configured interfaces\n"
-		"                       and remove <pin-path>/v3 (all pinned state), then exit;\n"
+		"                       and remove <pin-path>/v4 (all pinned state), then exit;\n"
 		"                       refused (exit 3) while a natsyncd owns the pins\n"
 		"      --force          with --purge: purge under a running natsyncd, after\n"
 		"                       printing what is dropped\n"
@@ -315,7 +315,7 @@ static const char *holder_name(pid_t pid, char *buf, size_t len)
 
 /*
  * Take the instance locks (pinlock.h): <control-socket>.lock, then the pin
- * directory <pin-path>/v3 (made first when create: the directories and, if
+ * directory <pin-path>/v4 (made first when create: the directories and, if
  * needed, a bpffs mount, as the loader would; nothing else). Returns 0,
  * -EBUSY (*who: the holder, *what: the path, message printed by the
  * caller), or another -errno (printed here). -ENOENT when !create and the

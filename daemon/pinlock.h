@@ -4,7 +4,7 @@
  *
  * natsyncd takes two exclusive flock()s right after parsing its config,
  * before it writes a map, attaches, detaches, unpins or removes anything:
- * on the pin directory <pin-path>/v3 itself (bpffs holds no regular files,
+ * on the pin directory <pin-path>/v4 itself (bpffs holds no regular files,
  * but a directory can be flock()ed) and on <control-socket>.lock. A second
  * instance on the same config, pin path or control socket fails to take
  * one and exits NS_EXIT_LOCKED, naming the holder's pid from /proc/locks.
@@ -33,7 +33,7 @@ struct ns_lock {
 /* The two locks of one natsyncd instance. */
 struct ns_instance_lock {
 	struct ns_lock sock; /* <control-socket>.lock */
-	struct ns_lock pins; /* <pin-path>/v3 */
+	struct ns_lock pins; /* <pin-path>/v4 */
 };
 
 /* Mark l as not held (fd -1). */
