@@ -1125,9 +1125,9 @@ Test(aging_sweep, sliced_walk_restarts_when_its_key_is_deleted)
 	cr_assert_eq(md.st.aging_unsliced_walks, 0);
 	check_sliced(&h);
 	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), SL_LIVE - deleted_live(&h));
-	cr_assert_eq(md.st.sessions_expired, SL_DEAD - (h.n_del - deleted_live(&h)),
+	cr_assert_eq((long)md.st.sessions_expired, SL_DEAD - (h.n_del - deleted_live(&h)),
 		     "expired sessions counted once, not again after the restart");
-	cr_assert_eq(md.st.sessions_seen, SL_LIVE - deleted_live(&h));
+	cr_assert_eq((long)md.st.sessions_seen, SL_LIVE - deleted_live(&h));
 }
 
 /* Its key vanishes every time: after NS_AGING_MAX_RESTARTS restarts the walk
