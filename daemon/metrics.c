@@ -498,6 +498,8 @@ int ns_metrics_render(const struct ns_metrics_snap *s, const struct ns_metrics_f
 	return bad + (int)p.err;
 }
 
+static int dup_fd(int fd);
+
 static void fds_of(const struct ns_daemon *d, struct ns_metrics_fds *fds)
 {
 	fds->counters = d->fd.counters;
@@ -507,37 +509,187 @@ static void fds_of(const struct ns_daemon *d, struct ns_metrics_fds *fds)
 	fds->paired = d->fd.paired;
 }
 
-int ns_metrics_ctl_show(struct ns_daemon *d, const struct ctl_request *req,
-			struct ctl_out *out, void *arg)
-{
+/*
+ * "show metrics" renders on a thread of its own, as the HTTP endpoint does:
+ * the exposition walks ns_sessions, ns_nat64_sess and ns_ports whole (per
+ * state gauges, pool usage), hundreds of ms at a million sessions, which
+ * the event loop must not wait for. The handler takes the snapshot (loop
+ * state), starts the thread on duplicated map fds and answers CTL_MORE;
+ * each later slice waits at most until its deadline. A client that goes
+ * away leaves the thread to finish and free what it holds (refs).
+ */
+struct mshow {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;                   /* the handler's cont and the thread */
+	bool done;
+	int bad;                    /* ns_metrics_render's count, -1: no memory */
+	uint64_t now;
 	struct ns_metrics_snap s;
-	struct ns_metrics_fds fds;
+	struct ns_metrics_fds fds;  /* duplicates, closed with m */
+	char *buf;
+	size_t len;
+};
+
+static void mshow_close_fds(struct ns_metrics_fds *f)
+{
+	int *fds[] = { &f->counters, &f->sessions, &f->nat64_sess, &f->ports, &f->paired };
+
+	for (size_t i = 0; i < NS_ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static void mshow_unref(void *p)
+{
+	struct mshow *m = p;
+	int left;
+
+	pthread_mutex_lock(&m->mu);
+	left = --m->refs;
+	pthread_mutex_unlock(&m->mu);
+	if (left)
+		return;
+	ns_metrics_snap_free(&m->s);
+	mshow_close_fds(&m->fds);
+	free(m->buf);
+	pthread_cond_destroy(&m->cv);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+static void *mshow_thread(void *arg)
+{
+	struct mshow *m = arg;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
+	int bad = -1;
+
+	ns_thread_nice(NS_BG_NICE); /* background: below the event loop */
+	f = open_memstream(&buf, &len);
+	if (f) {
+		bad = ns_metrics_render(&m->s, &m->fds, m->now, f);
+		if (fclose(f))
+			bad = -1;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->buf = buf;
+	m->len = len;
+	m->bad = bad;
+	m->done = true;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	mshow_unref(m);
+	return NULL;
+}
+
+static struct mshow *mshow_start(struct ns_daemon *d, char *err, size_t errlen)
+{
+	struct mshow *m = calloc(1, sizeof(*m));
+	struct ns_metrics_fds own;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t th;
+	int e;
+
+	if (!m) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ns_now()'s clock */
+	pthread_cond_init(&m->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	m->refs = 1;
+	fds_of(d, &own);
+	m->fds.counters = dup_fd(own.counters);
+	m->fds.sessions = dup_fd(own.sessions);
+	m->fds.nat64_sess = dup_fd(own.nat64_sess);
+	m->fds.ports = dup_fd(own.ports);
+	m->fds.paired = dup_fd(own.paired);
+	if ((own.counters >= 0 && m->fds.counters < 0) ||
+	    (own.sessions >= 0 && m->fds.sessions < 0) ||
+	    (own.nat64_sess >= 0 && m->fds.nat64_sess < 0) ||
+	    (own.ports >= 0 && m->fds.ports < 0) || (own.paired >= 0 && m->fds.paired < 0)) {
+		snprintf(err, errlen, "metrics: cannot duplicate the map fds: %s", strerror(errno));
+		mshow_unref(m);
+		return NULL;
+	}
+	if (ns_metrics_snapshot(d, &m->s)) {
+		snprintf(err, errlen, "metrics: out of memory");
+		mshow_unref(m);
+		return NULL;
+	}
+	m->now = ns_now();
+	m->refs = 2;
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&th, &ta, mshow_thread, m);
+	pthread_attr_destroy(&ta);
+	if (e) {
+		m->refs = 1;
+		snprintf(err, errlen, "metrics: cannot start the rendering thread: %s",
+			 strerror(e));
+		mshow_unref(m);
+		return NULL;
+	}
+	return m;
+}
+
+int ns_metrics_ctl_show(struct ns_daemon *d, const struct ctl_request *req,
+			struct ctl_out *out, void *arg)
+{
+	struct mshow *m = out->cont;
+	char err[CTL_ERR_MAX];
+	bool done;
 
 	(void)req;
 	(void)arg;
-	if (ns_metrics_snapshot(d, &s))
-		return ctl_out_error(out, "metrics: out of memory");
-	fds_of(d, &fds);
-	f = out->j ? open_memstream(&buf, &len) : out->f;
-	if (!f) {
-		ns_metrics_snap_free(&s);
-		return ctl_out_error(out, "metrics: out of memory");
+	if (!m) {
+		m = mshow_start(d, err, sizeof(err));
+		if (!m)
+			return ctl_out_error(out, "%s", err);
+		out->cont = m;
+		out->cont_free = mshow_unref;
+		if (out->deadline)
+			return CTL_MORE; /* the loop runs its other events first */
 	}
-	ns_metrics_render(&s, &fds, ns_now(), f);
-	ns_metrics_snap_free(&s);
-	if (out->j) {
-		if (fclose(f)) {
-			free(buf);
-			return ctl_out_error(out, "metrics: out of memory");
+	pthread_mutex_lock(&m->mu);
+	while (!m->done) {
+		uint64_t now = ns_now(), left, abs_ns;
+		struct timespec ts;
+
+		if (!out->deadline) { /* synchronous answer: wait for it */
+			pthread_cond_wait(&m->cv, &m->mu);
+			continue;
 		}
+		if (now >= out->deadline)
+			break;
+		/* until the slice's deadline, on the condition's own clock */
+		left = out->deadline - now;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		abs_ns = (uint64_t)ts.tv_sec * NS_NSEC_PER_SEC + (uint64_t)ts.tv_nsec + left;
+		ts.tv_sec = (time_t)(abs_ns / NS_NSEC_PER_SEC);
+		ts.tv_nsec = (long)(abs_ns % NS_NSEC_PER_SEC);
+		pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+	}
+	done = m->done;
+	pthread_mutex_unlock(&m->mu);
+	if (!done)
+		return CTL_MORE;
+	if (m->bad < 0 || !m->buf)
+		return ctl_out_error(out, "metrics: out of memory");
+	if (out->j) {
 		ctl_json_start_object(out->j);
 		ctl_json_kv_string(out->j, "content_type", NS_PROM_CONTENT_TYPE);
-		ctl_json_kv_string(out->j, "exposition", buf);
+		ctl_json_kv_string(out->j, "exposition", m->buf);
 		ctl_json_end_object(out->j);
-		free(buf);
+	} else {
+		fwrite(m->buf, 1, m->len, out->f);
 	}
 	return 0;
 }
