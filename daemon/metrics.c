@@ -509,6 +509,47 @@ static void fds_of(const struct ns_daemon *d, struct ns_metrics_fds *fds)
 	fds->paired = d->fd.paired;
 }
 
+/* The map fds of f, for iteration. */
+#define FDS_LIST(f) { &(f)->counters, &(f)->sessions, &(f)->nat64_sess, &(f)->ports, &(f)->paired }
+
+/* A rendering thread's own copies of d's map fds (-1 where d has none).
+ * 0, or -errno when one could not be duplicated (the others are kept). */
+static int fds_dup(const struct ns_daemon *d, struct ns_metrics_fds *out)
+{
+	struct ns_metrics_fds own;
+	int *src[] = FDS_LIST(&own), *dst[] = FDS_LIST(out), err = 0;
+
+	fds_of(d, &own);
+	for (size_t i = 0; i < NS_ARRAY_SIZE(src); i++) {
+		*dst[i] = dup_fd(*src[i]);
+		if (*src[i] >= 0 && *dst[i] < 0 && !err)
+			err = -errno;
+	}
+	return err;
+}
+
+static void fds_close(struct ns_metrics_fds *f)
+{
+	int *fds[] = FDS_LIST(f);
+
+	for (size_t i = 0; i < NS_ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* A condition variable on CLOCK_MONOTONIC (ns_now()'s clock). */
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 /*
  * "show metrics" renders on a thread of its own, as the HTTP endpoint does:
  * the exposition walks ns_sessions, ns_nat64_sess and ns_ports whole (per
@@ -531,17 +572,6 @@ struct mshow {
 	size_t len;
 };
 
-static void mshow_close_fds(struct ns_metrics_fds *f)
-{
-	int *fds[] = { &f->counters, &f->sessions, &f->nat64_sess, &f->ports, &f->paired };
-
-	for (size_t i = 0; i < NS_ARRAY_SIZE(fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
 static void mshow_unref(void *p)
 {
 	struct mshow *m = p;
@@ -553,7 +583,7 @@ static void mshow_unref(void *p)
 	if (left)
 		return;
 	ns_metrics_snap_free(&m->s);
-	mshow_close_fds(&m->fds);
+	fds_close(&m->fds);
 	free(m->buf);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
@@ -589,8 +619,6 @@ static void *mshow_thread(void *arg)
 static struct mshow *mshow_start(struct ns_daemon *d, char *err, size_t errlen)
 {
 	struct mshow *m = calloc(1, sizeof(*m));
-	struct ns_metrics_fds own;
-	pthread_condattr_t ca;
 	pthread_attr_t ta;
 	pthread_t th;
 	int e;
@@ -600,22 +628,11 @@ static struct mshow *mshow_start(struct ns_daemon *d, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ns_now()'s clock */
-	pthread_cond_init(&m->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&m->cv);
 	m->refs = 1;
-	fds_of(d, &own);
-	m->fds.counters = dup_fd(own.counters);
-	m->fds.sessions = dup_fd(own.sessions);
-	m->fds.nat64_sess = dup_fd(own.nat64_sess);
-	m->fds.ports = dup_fd(own.ports);
-	m->fds.paired = dup_fd(own.paired);
-	if ((own.counters >= 0 && m->fds.counters < 0) ||
-	    (own.sessions >= 0 && m->fds.sessions < 0) ||
-	    (own.nat64_sess >= 0 && m->fds.nat64_sess < 0) ||
-	    (own.ports >= 0 && m->fds.ports < 0) || (own.paired >= 0 && m->fds.paired < 0)) {
-		snprintf(err, errlen, "metrics: cannot duplicate the map fds: %s", strerror(errno));
+	e = fds_dup(d, &m->fds);
+	if (e) {
+		snprintf(err, errlen, "metrics: cannot duplicate the map fds: %s", strerror(-e));
 		mshow_unref(m);
 		return NULL;
 	}
@@ -875,8 +892,6 @@ static int listen_on(const struct ns_metrics_conf *mc)
 
 static void metrics_free(struct ns_metrics *m)
 {
-	int *fds[] = { &m->fds.counters, &m->fds.sessions, &m->fds.nat64_sess, &m->fds.ports,
-		       &m->fds.paired };
 
 	if (m->efd >= 0) {
 		if (m->d->loop)
@@ -885,9 +900,7 @@ static void metrics_free(struct ns_metrics *m)
 	}
 	if (m->lfd >= 0)
 		close(m->lfd);
-	for (size_t i = 0; i < NS_ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+	fds_close(&m->fds);
 	if (m->have)
 		ns_metrics_snap_free(&m->snap);
 	pthread_cond_destroy(&m->cond);
@@ -898,8 +911,6 @@ static void metrics_free(struct ns_metrics *m)
 int ns_metrics_start(struct ns_daemon *d)
 {
 	const struct ns_metrics_conf *mc = &d->conf.metrics;
-	struct ns_metrics_fds own;
-	pthread_condattr_t ca;
 	struct ns_metrics *m;
 	int err;
 
@@ -912,16 +923,8 @@ int ns_metrics_start(struct ns_daemon *d)
 	m->d = d;
 	m->lfd = m->efd = -1;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	fds_of(d, &own);
-	m->fds.counters = dup_fd(own.counters);
-	m->fds.sessions = dup_fd(own.sessions);
-	m->fds.nat64_sess = dup_fd(own.nat64_sess);
-	m->fds.ports = dup_fd(own.ports);
-	m->fds.paired = dup_fd(own.paired);
+	cond_init_monotonic(&m->cond);
+	fds_dup(d, &m->fds); /* a map it could not copy reads as missing */
 	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	err = m->efd < 0 ? -errno : loop_add(d->loop, m->efd, EPOLLIN, snap_cb, m);
 	if (err) {
