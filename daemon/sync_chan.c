@@ -608,26 +608,44 @@ const char *const sy_phase_name[SYP_N] = {
 	[SYP_SWEEP] = "stale sweep",
 };
 
-void sy_phase(struct ns_sync *s, enum sy_phase p)
+/* The step goes on in phase p from thread CPU time now. */
+static void phase_at(struct ns_sync *s, enum sy_phase p, uint64_t now)
 {
-	uint64_t now = sy_cpu_now();
-
 	if (s->ph_cur != SYP_OTHER && now > s->ph_t0)
 		s->ph_cpu[s->ph_cur] += now - s->ph_t0;
 	s->ph_t0 = now;
 	s->ph_cur = p;
 }
 
+void sy_phase(struct ns_sync *s, enum sy_phase p)
+{
+	phase_at(s, p, sy_cpu_now());
+}
+
 /* The step that used cpu ns of CPU ended: keep its phases if it is the
  * costliest so far, and say where an overrun went. */
-static void step_phases_done(struct ns_sync *s, uint64_t cpu, const char *what)
+static void step_phases_done(struct ns_sync *s, uint64_t cpu, uint64_t end, const char *what)
 {
 	uint64_t named = 0;
+	int big = 1;
 
-	sy_phase(s, SYP_OTHER);
-	for (int i = 1; i < SYP_N; i++)
+	/* the last phase ends where the step's CPU was read */
+	phase_at(s, SYP_OTHER, end);
+	for (int i = 1; i < SYP_N; i++) {
 		named += s->ph_cpu[i];
-	s->ph_cpu[SYP_OTHER] = cpu > named ? cpu - named : 0;
+		if (s->ph_cpu[i] > s->ph_cpu[big])
+			big = i;
+	}
+	/* Redundancy time (step_red_ns) is not the step's: when it ran inside
+	 * a phase, take it out of the largest one, so the phases are the
+	 * step's CPU exactly. */
+	if (named > cpu) {
+		uint64_t over = named - cpu;
+
+		s->ph_cpu[big] -= over < s->ph_cpu[big] ? over : s->ph_cpu[big];
+		named = cpu;
+	}
+	s->ph_cpu[SYP_OTHER] = cpu - named;
 	if (cpu >= SYNC_SLOW_STEP_NS)
 		s->st.steps_over_cpu++;
 	if (cpu > s->st.step_max_cpu_ns) {
@@ -658,7 +676,7 @@ static void step_phases_done(struct ns_sync *s, uint64_t cpu, const char *what)
 
 void sy_step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const char *what)
 {
-	uint64_t t = ns_now() - start, cpu = sy_cpu_now() - cpu_start;
+	uint64_t end = sy_cpu_now(), t = ns_now() - start, cpu = end - cpu_start;
 
 	t = t > s->step_red_ns ? t - s->step_red_ns : 0;
 	cpu = cpu > s->step_red_ns ? cpu - s->step_red_ns : 0;
@@ -671,7 +689,7 @@ void sy_step_done(struct ns_sync *s, uint64_t start, uint64_t cpu_start, const c
 		s->st.step_max_ns = t;
 		s->st.step_max_what = what;
 	}
-	step_phases_done(s, cpu, what);
+	step_phases_done(s, cpu, end, what);
 	if (t >= SYNC_SLOW_STEP_NS) {
 		s->st.steps_slow++;
 		pr_debug("sync: %s took %llu ms (%llu ms CPU)", what,

@@ -110,3 +110,24 @@ Test(sync_step, a_new_record_replaces_the_phases_and_nothing_leaks_between_steps
 	cr_assert_lt(s->st.step_max_cpu_ns, 16 * MS, "the 10 ms between steps is not counted");
 	cr_assert_eq(ph_sum(), s->st.step_max_cpu_ns);
 }
+
+/* Time in the redundancy handler (step_red_ns) is not charged to sync: when
+ * it ran inside a phase, that phase gives it back, and the phases still add
+ * up to the step's CPU. */
+Test(sync_step, redundancy_time_inside_a_phase_is_not_the_steps)
+{
+	uint64_t start = ns_now(), cpu0 = sy_cpu_now();
+
+	s->step_what = "receive/install";
+	sy_phase(s, SYP_INSTALL);
+	burn(12 * MS);
+	s->step_red_ns = 5 * MS; /* as sync_recv.c adds after a takeover */
+	sy_step_done(s, start, cpu0, "connection event");
+	cr_assert_geq(s->st.step_max_cpu_ns, 7 * MS);
+	cr_assert_lt(s->st.step_max_cpu_ns, 12 * MS, "the 5 ms of redundancy are not the step's");
+	cr_assert_eq(ph_sum(), s->st.step_max_cpu_ns);
+	cr_assert_eq(s->st.step_max_cpu_ph[SYP_INSTALL], s->st.step_max_cpu_ns,
+		     "all of it was install: %llu of %llu",
+		     (unsigned long long)s->st.step_max_cpu_ph[SYP_INSTALL],
+		     (unsigned long long)s->st.step_max_cpu_ns);
+}
