@@ -149,6 +149,11 @@ int cfg_named_elem(struct pctx *x, const config_setting_t *e, const char *const 
 int cfg_check_ifname(struct pctx *x, const config_setting_t *s, const char *v);
 /* A strict dotted quad into network order; false if not one. */
 bool cfg_parse_ip(const char *s, uint32_t *be);
+/* "ADDR/len" or "ADDR": the address into buf (size bytes) and the length, at
+ * most max, into *len (max without "/len"). False when v is not of that
+ * form; whether ADDR is an address is the caller's to say. */
+bool cfg_split_prefix(const char *v, char *buf, size_t size, unsigned long max,
+		      unsigned long *len);
 /* "a.b.c.d/len" or "a.b.c.d" into network-order address and mask; host bits
  * set are an error. */
 int cfg_parse_prefix(struct pctx *x, const config_setting_t *e, const char *v,

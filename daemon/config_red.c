@@ -6,8 +6,6 @@
  * policies and heartbeat paths.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config_int.h"
@@ -69,7 +67,7 @@ static int parse_vips(struct pctx *x, const config_setting_t *g)
 	static const char *const keys[] = { "address", "interface", NULL };
 	struct ns_redundancy_conf *rd = &x->c->red;
 	const config_setting_t *l, *e, *s;
-	char buf[32], *slash, *end;
+	char buf[32];
 	unsigned long len;
 	const char *v;
 	int r = cfg_get_list(x, g, "virtual-addresses", &l), i;
@@ -85,18 +83,8 @@ static int parse_vips(struct pctx *x, const config_setting_t *g)
 		if (cfg_check_keys(x, e, keys) || cfg_get_str(x, e, "address", true, &v) < 0)
 			return -1;
 		s = config_setting_get_member(e, "address");
-		len = 32;
-		if (strlen(v) >= sizeof(buf))
+		if (!cfg_split_prefix(v, buf, sizeof(buf), 32, &len) || len < 1)
 			return cfg_fail(x, s, NULL, "'%s' is not an IPv4 address[/length]", v);
-		strcpy(buf, v);
-		slash = strchr(buf, '/');
-		if (slash) {
-			*slash = '\0';
-			len = strtoul(slash + 1, &end, 10);
-			if (!isdigit((unsigned char)slash[1]) || *end || len < 1 || len > 32)
-				return cfg_fail(x, s, NULL,
-						"'%s' is not an IPv4 address[/length]", v);
-		}
 		if (!cfg_parse_ip(buf, &vip->addr.s_addr) ||
 		    cfg_bogus_range(ntohl(vip->addr.s_addr), ntohl(vip->addr.s_addr)))
 			return cfg_fail(x, s, NULL,

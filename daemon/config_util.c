@@ -444,13 +444,8 @@ static uint32_t prefix_mask(unsigned int len)
 	return len ? htonl(~0u << (32 - len)) : 0;
 }
 
-/*
- * "ADDR/len" or "ADDR": the address into buf (size bytes) and the length,
- * at most max, into *len (max without "/len"). False when v is not of that
- * form; whether ADDR is an address is the caller's to say.
- */
-static bool split_prefix(const char *v, char *buf, size_t size, unsigned long max,
-			 unsigned long *len)
+bool cfg_split_prefix(const char *v, char *buf, size_t size, unsigned long max,
+		      unsigned long *len)
 {
 	char *slash, *end;
 
@@ -480,7 +475,7 @@ int cfg_parse_prefix(struct pctx *x, const config_setting_t *e, const char *v,
 	unsigned long len;
 	uint32_t a;
 
-	if (!split_prefix(v, buf, sizeof(buf), 32, &len) || !cfg_parse_ip(buf, &a))
+	if (!cfg_split_prefix(v, buf, sizeof(buf), 32, &len) || !cfg_parse_ip(buf, &a))
 		return cfg_fail(x, e, NULL, "'%s' is not an IPv4 prefix", v);
 	if (a & ~prefix_mask(len)) {
 		char net[INET_ADDRSTRLEN];
@@ -504,7 +499,7 @@ int cfg_parse_prefix6(struct pctx *x, const config_setting_t *e, const char *v, 
 	unsigned long l;
 	unsigned int i;
 
-	if (!split_prefix(v, buf, sizeof(buf), 128, &l) || inet_pton(AF_INET6, buf, addr) != 1)
+	if (!cfg_split_prefix(v, buf, sizeof(buf), 128, &l) || inet_pton(AF_INET6, buf, addr) != 1)
 		return cfg_fail(x, e, NULL, "'%s' is not an IPv6 prefix", v);
 	for (i = 0; i < 128; i++)
 		if (i >= l && (addr[i / 8] & (0x80 >> (i % 8))))
