@@ -404,20 +404,6 @@ static int nl_open(struct ns_monitor *m)
 
 /* ---- ping ---- */
 
-static uint16_t icmp_csum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
 static void on_ping(struct ns_loop *loop, int fd, uint32_t events, void *arg);
 
 static int ping_open(struct ns_monitor *m, uint32_t i)
@@ -482,7 +468,7 @@ static void ping_send(struct ns_monitor *m, uint32_t i, uint64_t now)
 	pkt.h.un.echo.id = htons(p->id);
 	pkt.h.un.echo.sequence = htons(++p->seq);
 	memcpy(pkt.data, "natsync-monitor", 15);
-	pkt.h.checksum = icmp_csum(&pkt, sizeof(pkt));
+	pkt.h.checksum = htons(ns_inet_csum((const uint8_t *)&pkt, sizeof(pkt)));
 	p->outstanding = true;
 	p->next_ms = now + c->ping_interval_ms;
 	p->sent++;
