@@ -275,10 +275,11 @@ static bool warn_allowed(uint8_t type, uint64_t now)
 /*
  * The IPv6 subscribers of NAT64 bindings, by pool endpoint, noted from
  * their NAT_ALLOC events: the release, which aging makes from the ns_ports
- * entry (32-bit stand-in only), then names the IPv6 subscriber too. An
- * entry goes with its release; one whose release was never seen is
- * replaced when its endpoint is bound again, so the table stays within the
- * pools' size.
+ * entry (32-bit stand-in only), then names the IPv6 subscriber too, in the
+ * log line and in the IPFIX record (ipfix_event()'s sub6): the one table of
+ * them. An entry goes with its release; one whose release was never seen
+ * is replaced when its endpoint is bound again, so the table stays within
+ * the pools' size.
  */
 static GHashTable *bind6;
 
@@ -303,19 +304,21 @@ static void event_log(struct ns_daemon *d, const struct ns_event *ev, const stru
 		      const struct ns_session *s, const char *note)
 {
 	uint64_t now = ns_now();
+	bool wanted = ns_event_wanted(ev, &d->conf), export;
 	char line[384];
 	int n;
 
 	/* whatever the syslog classes say; a port-block pool's bindings are
 	 * exported per block (pba.c), not per session */
-	if (!((ev->type == NS_EV_NAT_ALLOC || ev->type == NS_EV_NAT_RELEASE) &&
-	      ns_pba_pool_quiet(&d->conf, ev->pool_id)))
-		ipfix_event(d, ev);
-	if (!ns_event_wanted(ev, &d->conf))
-		return;
-	/* only bindings whose release will be logged (nat-logs) are noted */
-	if (e6 && ev->type == NS_EV_NAT_ALLOC)
+	export = !((ev->type == NS_EV_NAT_ALLOC || ev->type == NS_EV_NAT_RELEASE) &&
+		   ns_pba_pool_quiet(&d->conf, ev->pool_id));
+	if (export)
+		ipfix_event(d, ev, e6 && ev->type == NS_EV_NAT_RELEASE ? e6->saddr6 : NULL);
+	/* only bindings whose release will be logged or exported are noted */
+	if (e6 && ev->type == NS_EV_NAT_ALLOC && (wanted || (export && ipfix_on())))
 		bind6_note(e6);
+	if (!wanted)
+		return;
 	n = e6 ? ns_event6_format(e6, s, now, &d->conf, line, sizeof(line))
 	       : ns_event_format(ev, s, now, &d->conf, line, sizeof(line));
 	if (n < 0)

@@ -2,7 +2,6 @@
 /* ipfix.c - IPFIX export of NAT events over UDP (see ipfix.h). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,6 @@ static struct {
 	int flush_fd;                 /* one-shot timerfd, armed by the first pending record */
 	bool flush_armed;
 	int refresh_fd;               /* periodic: template sets */
-	GHashTable *bib64;            /* NAT64 bindings: port key -> IPv6 source */
 	bool send_warned;
 } ix = { .fd4 = -1, .fd6 = -1, .flush_fd = -1, .refresh_fd = -1 };
 
@@ -218,11 +216,6 @@ static void add(struct ns_daemon *d, const struct ipfix_nat_rec *r)
 
 /* ---- NAT64: the IPv6 side of an event ------------------------------------- */
 
-static uint64_t bib_key(uint32_t addr, uint16_t port, uint8_t proto)
-{
-	return (uint64_t)addr << 24 | (uint64_t)port << 8 | proto;
-}
-
 /*
  * The IPv6 tuple of a NAT64 session from ns_nat64_rev (its out_key). The
  * entry is there for SESSION_OPEN/NAT_ALLOC (the session was just made)
@@ -248,14 +241,17 @@ static bool nat64_only_pool(const struct ns_config *c, uint8_t pool)
 	return nat64;
 }
 
-void ipfix_event(struct ns_daemon *d, const struct ns_event *ev)
+bool ipfix_on(void)
 {
-	const struct ns_tuple *out = &ev->out_key;
+	return ix.enc;
+}
+
+void ipfix_event(struct ns_daemon *d, const struct ns_event *ev, const uint8_t *sub6)
+{
 	struct ipfix_nat_rec r;
 	struct ns_tuple6 t6;
 	const uint8_t *v6s = NULL, *v6d = NULL;
-	uint8_t *known;
-	uint64_t ts = ev->ts_ns, key;
+	uint64_t ts = ev->ts_ns;
 
 	if (!ix.enc)
 		return;
@@ -263,17 +259,14 @@ void ipfix_event(struct ns_daemon *d, const struct ns_event *ev)
 	 * last packet or the port's release) */
 	if (ev->type == NS_EV_SESSION_CLOSE || ev->type == NS_EV_NAT_RELEASE)
 		ts = 0;
-	key = bib_key(out->daddr, out->dport, out->proto);
 	if (ev->type == NS_EV_NAT_RELEASE) {
 		/* a port record does not say NAT64: the binding's create did */
-		known = g_hash_table_lookup(ix.bib64, &key);
-		if (known) {
+		if (sub6) {
 			struct ns_event e64 = *ev;
 
 			e64.nat_type = NS_NAT_NAT64;
-			if (ipfix_rec_from_event(&r, &e64, &d->conf, known, NULL, wall_ms_of(ts)))
+			if (ipfix_rec_from_event(&r, &e64, &d->conf, sub6, NULL, wall_ms_of(ts)))
 				add(d, &r);
-			g_hash_table_remove(ix.bib64, &key);
 			return;
 		}
 		/* a NAT64 binding made before this natsyncd started: its IPv6
@@ -291,11 +284,6 @@ void ipfix_event(struct ns_daemon *d, const struct ns_event *ev)
 		}
 		v6s = t6.saddr;
 		v6d = t6.daddr;
-		if (ev->type == NS_EV_NAT_ALLOC) {
-			uint64_t *k = g_memdup2(&key, sizeof(key));
-
-			g_hash_table_replace(ix.bib64, k, g_memdup2(t6.saddr, 16));
-		}
 	}
 	if (ipfix_rec_from_event(&r, ev, &d->conf, v6s, v6d, wall_ms_of(ts)))
 		add(d, &r);
@@ -352,7 +340,6 @@ static int open_all(struct ns_daemon *d)
 		pr_err("ipfix: %s", why);
 		return -ENOMEM;
 	}
-	ix.bib64 = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	ix.flush_fd = timer_fd();
 	if (ix.flush_fd < 0)
 		return ix.flush_fd;
@@ -384,9 +371,6 @@ static void close_all(struct ns_daemon *d)
 	ix.fd4 = ix.fd6 = -1;
 	ipfix_enc_free(ix.enc);
 	ix.enc = NULL;
-	if (ix.bib64)
-		g_hash_table_destroy(ix.bib64);
-	ix.bib64 = NULL;
 }
 
 static const char *fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)

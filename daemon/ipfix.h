@@ -35,8 +35,12 @@ void ipfix_fini(struct ns_daemon *d);
 void ipfix_reconfigure(struct ns_daemon *d);
 
 /* One event (events.c calls it for every event); nothing without
- * collectors. */
-void ipfix_event(struct ns_daemon *d, const struct ns_event *ev);
+ * collectors. sub6: for the NAT_RELEASE of a NAT64 binding, its IPv6
+ * subscriber (events.c notes it from the binding's NAT_ALLOC), else NULL. */
+void ipfix_event(struct ns_daemon *d, const struct ns_event *ev, const uint8_t *sub6);
+
+/* Records are exported (collectors are configured). */
+bool ipfix_on(void);
 
 /*
  * A port block allocated to (or released from) a subscriber, for the
