@@ -8,8 +8,9 @@
  * in memory (open_memstream) and written as the socket accepts it. One
  * request per connection; the framing and grammar are in ctlproto.h.
  *
- * The "show sessions/pools/counters/config/status" commands are answered
- * here from the pinned maps and d->conf/d->st. Commands that belong to other
+ * The "show sessions/pools/counters/config/status" commands are built in
+ * (ctl_sessions.c, ctl_pools.c, ctl_status.c), answered from the pinned
+ * maps and d->conf/d->st. Commands that belong to other
  * modules (show sync, show redundancy, switchover, reload) are answered by
  * the handler those modules register with ns_control_set_handler(); until
  * one is registered the client gets "ERR <command>: not available ...".

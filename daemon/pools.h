@@ -2,7 +2,7 @@
 /*
  * pools.h - NAT pool usage as the maps hold it: bindings in use and held
  * per pool and protocol (ns_ports), paired subscribers (ns_paired), and
- * what a pool can hold. Shared by show pools (control.c) and the metrics
+ * what a pool can hold. Shared by show pools (ctl_pools.c) and the metrics
  * (metrics.c); reads only the map fds it is given.
  */
 #ifndef NATSYNC_POOLS_H
