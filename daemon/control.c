@@ -5,6 +5,7 @@
  * in ctl_sessions.c, ctl_pools.c and ctl_status.c (control_int.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct ctl_client {
 	char *out;
 	size_t out_len, out_off;
 	struct ctl_work *work;       /* CL_WORK */
+	bool waiting;                /* CL_WORK on work->out.wait_fd (CTL_WAIT) */
 };
 
 struct ctl_handler_slot {
@@ -55,7 +57,7 @@ struct ns_control {
 	struct ns_daemon *d;
 	int lfd;
 	int kfd;                     /* eventfd: the next slice of CL_WORK requests */
-	uint64_t slices;             /* handler calls that returned CTL_MORE */
+	uint64_t slices;             /* handler calls that returned CTL_MORE/WAIT */
 	int timer_fd;                /* deadline sweep, only while clients exist */
 	unsigned int n_clients;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -109,7 +111,7 @@ static int work_start(struct ns_control *c, struct ctl_work *w, char *err, size_
 	return 0;
 }
 
-/* One call of the handler; 0 done, CTL_MORE, -1 (err set). */
+/* One call of the handler; 0 done, CTL_MORE, CTL_WAIT, -1 (err set). */
 static int work_step(struct ns_control *c, struct ctl_work *w, uint64_t deadline, char *err,
 		     size_t errlen)
 {
@@ -118,9 +120,10 @@ static int work_step(struct ns_control *c, struct ctl_work *w, uint64_t deadline
 	int r;
 
 	w->out.deadline = deadline;
+	w->out.wait_fd = -1;
 	r = h->fn(c->d, &w->req, &w->out, h->arg);
-	if (r == CTL_MORE)
-		return CTL_MORE;
+	if (r == CTL_MORE || (r == CTL_WAIT && w->out.wait_fd >= 0))
+		return r;
 	if (r) {
 		snprintf(err, errlen, "%s", w->out.err[0] ? w->out.err : "command failed");
 		return -1;
@@ -163,6 +166,15 @@ static int work_finish(struct ctl_work *w, int ret, const char *err, char **resp
 	return 0;
 }
 
+/* Block until fd is readable (ns_control_answer: not on the loop). */
+static void wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
 int ns_control_answer(struct ns_control *c, const char *line, size_t len, char **resp,
 		      size_t *resp_len)
 {
@@ -173,8 +185,11 @@ int ns_control_answer(struct ns_control *c, const char *line, size_t len, char *
 	ret = ctl_parse_request(line, len, &w.req, err, sizeof(err));
 	if (!ret)
 		ret = work_start(c, &w, err, sizeof(err));
-	while (!ret && (ret = work_step(c, &w, 0, err, sizeof(err))) == CTL_MORE)
-		;
+	if (!ret)
+		while ((ret = work_step(c, &w, 0, err, sizeof(err))) == CTL_MORE ||
+		       ret == CTL_WAIT)
+			if (ret == CTL_WAIT)
+				wait_readable(w.out.wait_fd);
 	return work_finish(&w, ret, err, resp, resp_len);
 }
 
@@ -218,6 +233,8 @@ static void client_drop(struct ns_control *c, struct ctl_client *cl)
 	char *resp = NULL;
 	size_t rlen;
 
+	if (cl->waiting)
+		loop_del(c->d->loop, cl->work->out.wait_fd); /* the handler's to close */
 	if (cl->work) { /* gone while its answer was being made */
 		work_finish(cl->work, -1, "client gone", &resp, &rlen);
 		free(resp);
@@ -262,6 +279,8 @@ static void client_flush(struct ns_control *c, struct ctl_client *cl)
 
 static const char ctl_nomem[] = "ERR out of memory\n";
 
+static void wait_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg);
+
 /* One slice of cl's request; its answer is sent when the handler is done. */
 static void client_work(struct ns_control *c, struct ctl_client *cl)
 {
@@ -270,14 +289,28 @@ static void client_work(struct ns_control *c, struct ctl_client *cl)
 	uint64_t one = 1;
 	int ret = work_step(c, w, ns_now() + CTL_SLICE_NS, err, sizeof(err));
 
-	if (ret == CTL_MORE) {
+	if (ret == CTL_MORE || ret == CTL_WAIT) {
 		c->slices++;
 		if (cl->state != CL_WORK) /* nothing to read meanwhile */
 			loop_mod(c->d->loop, cl->fd, 0);
 		cl->state = CL_WORK;
-		if (write(c->kfd, &one, sizeof(one)) != sizeof(one))
-			pr_warn("control: cannot schedule the next slice: %s", strerror(errno));
-		return;
+		if (ret == CTL_WAIT) {
+			/* resumed by wait_cb, not by the kick: the loop sleeps meanwhile */
+			ret = loop_add(c->d->loop, w->out.wait_fd, EPOLLIN, wait_cb, c);
+			if (!ret) {
+				cl->waiting = true;
+				loop_set_name(c->d->loop, w->out.wait_fd, "control wait");
+				return;
+			}
+			snprintf(err, sizeof(err), "cannot wait for the answer: %s",
+				 strerror(-ret));
+			ret = -1;
+		} else {
+			if (write(c->kfd, &one, sizeof(one)) != sizeof(one))
+				pr_warn("control: cannot schedule the next slice: %s",
+					strerror(errno));
+			return;
+		}
 	}
 	if (work_finish(w, ret, err, &cl->out, &cl->out_len)) {
 		cl->out = strdup(ctl_nomem);
@@ -330,8 +363,27 @@ static void kick_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	if (read(fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (c->cl[i].state == CL_WORK && c->cl[i].work)
+		if (c->cl[i].state == CL_WORK && c->cl[i].work && !c->cl[i].waiting)
 			client_work(c, &c->cl[i]);
+}
+
+/* What a CTL_WAIT handler waited for is ready: its next call. */
+static void wait_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ns_control *c = arg;
+
+	(void)events;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *cl = &c->cl[i];
+
+		if (cl->waiting && cl->work->out.wait_fd == fd) {
+			loop_del(loop, fd);
+			cl->waiting = false;
+			client_work(c, cl);
+			return;
+		}
+	}
+	loop_del(loop, fd); /* nobody waits on it any more */
 }
 
 /* Send a fixed error at once and drop: used before any request was read. */

@@ -42,19 +42,25 @@ struct ctl_out {
 	 * deadline (ns_now() clock; 0: none) has passed and return CTL_MORE,
 	 * keeping its state in cont (freed with cont_free if the client goes
 	 * away); it is called again with the same out after the loop's other
-	 * pending events, until it returns 0 or -1. */
+	 * pending events, until it returns 0 or -1.
+	 * Work done elsewhere (a thread of the handler's) is waited for, not
+	 * polled: the handler sets wait_fd and returns CTL_WAIT, and is called
+	 * again once wait_fd is readable (the handler owns the fd: it must stay
+	 * open until cont_free; the server only watches it meanwhile). */
 	uint64_t deadline;
 	void *cont;
 	void (*cont_free)(void *cont);
+	int wait_fd;
 };
 
 #define CTL_MORE 1
+#define CTL_WAIT 2
 
 /*
  * A command handler. Returns 0 (the body written to out is sent after
  * "OK"), -1 after ctl_out_error() (the body is discarded and the client
- * gets "ERR <message>"), or CTL_MORE (see ctl_out). Runs on the event
- * loop: must not block.
+ * gets "ERR <message>"), CTL_MORE or CTL_WAIT (see ctl_out). Runs on the
+ * event loop: must not block.
  */
 typedef int (*ns_ctl_handler)(struct ns_daemon *d, const struct ctl_request *req,
 			      struct ctl_out *out, void *arg);
@@ -84,7 +90,8 @@ int ctl_out_error(struct ctl_out *out, const char *fmt, ...)
  */
 struct ns_control *ns_control_open(struct ns_daemon *d, int *err);
 
-/* How many times a request was paused to let the loop run (CTL_MORE). */
+/* How many times a request was paused to let the loop run (CTL_MORE or
+ * CTL_WAIT). */
 uint64_t ns_control_slices(const struct ns_control *c);
 
 /*
@@ -105,7 +112,9 @@ void ns_control_close(struct ns_control *c);
 /*
  * ns_control_answer - build the full response to one request line, exactly
  * as the socket would send it ("OK\n..." or "ERR ...\n"), into a malloc'd
- * buffer. Used by the server and by tests. Returns 0, or -ENOMEM.
+ * buffer, in one call: a handler's slices run back to back and its
+ * CTL_WAIT is waited for here (it blocks: for tests and tools, never on
+ * the event loop). Returns 0, or -ENOMEM.
  */
 int ns_control_answer(struct ns_control *c, const char *line, size_t len, char **resp,
 		      size_t *resp_len);

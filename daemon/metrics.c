@@ -555,14 +555,15 @@ static void cond_init_monotonic(pthread_cond_t *cv)
  * the exposition walks ns_sessions, ns_nat64_sess and ns_ports whole (per
  * state gauges, pool usage), hundreds of ms at a million sessions, which
  * the event loop must not wait for. The handler takes the snapshot (loop
- * state), starts the thread on duplicated map fds and answers CTL_MORE;
- * each later slice waits at most until its deadline. A client that goes
- * away leaves the thread to finish and free what it holds (refs).
+ * state), starts the thread on duplicated map fds and answers CTL_WAIT on
+ * an eventfd the thread signals when the text is ready: the loop neither
+ * blocks nor spins meanwhile. A client that goes away leaves the thread to
+ * finish and free what it holds (refs).
  */
 struct mshow {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	int refs;                   /* the handler's cont and the thread */
+	int efd;                    /* eventfd: readable once done */
 	bool done;
 	int bad;                    /* ns_metrics_render's count, -1: no memory */
 	uint64_t now;
@@ -585,7 +586,8 @@ static void mshow_unref(void *p)
 	ns_metrics_snap_free(&m->s);
 	fds_close(&m->fds);
 	free(m->buf);
-	pthread_cond_destroy(&m->cv);
+	if (m->efd >= 0)
+		close(m->efd);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
@@ -595,6 +597,7 @@ static void *mshow_thread(void *arg)
 	struct mshow *m = arg;
 	char *buf = NULL;
 	size_t len = 0;
+	uint64_t one = 1;
 	FILE *f;
 	int bad = -1;
 
@@ -610,8 +613,9 @@ static void *mshow_thread(void *arg)
 	m->len = len;
 	m->bad = bad;
 	m->done = true;
-	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
+	if (write(m->efd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("metrics: show metrics: cannot wake the loop: %s", strerror(errno));
 	mshow_unref(m);
 	return NULL;
 }
@@ -628,11 +632,17 @@ static struct mshow *mshow_start(struct ns_daemon *d, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_mutex_init(&m->mu, NULL);
-	cond_init_monotonic(&m->cv);
 	m->refs = 1;
+	m->efd = -1;
 	e = fds_dup(d, &m->fds);
 	if (e) {
 		snprintf(err, errlen, "metrics: cannot duplicate the map fds: %s", strerror(-e));
+		mshow_unref(m);
+		return NULL;
+	}
+	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->efd < 0) {
+		snprintf(err, errlen, "metrics: eventfd: %s", strerror(errno));
 		mshow_unref(m);
 		return NULL;
 	}
@@ -672,32 +682,14 @@ int ns_metrics_ctl_show(struct ns_daemon *d, const struct ctl_request *req,
 			return ctl_out_error(out, "%s", err);
 		out->cont = m;
 		out->cont_free = mshow_unref;
-		if (out->deadline)
-			return CTL_MORE; /* the loop runs its other events first */
 	}
 	pthread_mutex_lock(&m->mu);
-	while (!m->done) {
-		uint64_t now = ns_now(), left, abs_ns;
-		struct timespec ts;
-
-		if (!out->deadline) { /* synchronous answer: wait for it */
-			pthread_cond_wait(&m->cv, &m->mu);
-			continue;
-		}
-		if (now >= out->deadline)
-			break;
-		/* until the slice's deadline, on the condition's own clock */
-		left = out->deadline - now;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		abs_ns = (uint64_t)ts.tv_sec * NS_NSEC_PER_SEC + (uint64_t)ts.tv_nsec + left;
-		ts.tv_sec = (time_t)(abs_ns / NS_NSEC_PER_SEC);
-		ts.tv_nsec = (long)(abs_ns % NS_NSEC_PER_SEC);
-		pthread_cond_timedwait(&m->cv, &m->mu, &ts);
-	}
 	done = m->done;
 	pthread_mutex_unlock(&m->mu);
-	if (!done)
-		return CTL_MORE;
+	if (!done) {
+		out->wait_fd = m->efd;
+		return CTL_WAIT;
+	}
 	if (m->bad < 0 || !m->buf)
 		return ctl_out_error(out, "metrics: out of memory");
 	if (out->j) {
