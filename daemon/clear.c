@@ -111,25 +111,22 @@ static long drop(struct ns_daemon *d, struct victims *v, int sess_fd, int rev_fd
 /* clear sessions between slices: the matches of both tables, then the
  * deletes (IPv4 table, then NAT64). */
 struct clear_cont {
-	struct ctl_request r;
-	struct ns_walk_seq q;
+	struct ctl_walk cw;
 	struct victims v4, v6;
 	struct ns_sublimit_acc subs;
 	uint64_t cleared;
 	int phase;                   /* 0 collect, 1 drop v4, 2 drop v6 */
 };
 
-static void clear_cont_free(void *p)
+static void clear_cont_fini(struct ctl_walk *cw)
 {
-	struct clear_cont *cc = p;
+	struct clear_cont *cc = (struct clear_cont *)cw;
 
-	ns_walk_seq_fini(&cc->q);
 	free(cc->v4.keys);
 	free(cc->v4.vals);
 	free(cc->v6.keys);
 	free(cc->v6.vals);
 	free(cc->subs.keys);
-	free(cc);
 }
 
 /* One slice of the work; 1 when done, 0 more, -errno. */
@@ -139,7 +136,7 @@ static int clear_step(struct ns_daemon *d, struct clear_cont *cc, uint64_t deadl
 	int r;
 
 	if (cc->phase == 0) {
-		r = ns_walk_seq_step(&cc->q, deadline);
+		r = ns_walk_seq_step(&cc->cw.q, deadline);
 		if (r <= 0)
 			return r;
 		if (cc->v4.err || cc->v6.err)
@@ -176,21 +173,18 @@ int ns_clear_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_
 
 	(void)arg;
 	if (!cc) {
-		cc = calloc(1, sizeof(*cc));
+		cc = ctl_walk_new(out, req, sizeof(*cc), clear_cont_fini);
 		if (!cc)
-			return ctl_out_error(out, "out of memory");
-		out->cont = cc;
-		out->cont_free = clear_cont_free;
-		cc->r = *req;
-		if (ctl_sessions_ready(d, &cc->r, out))
 			return -1;
-		cc->v4 = (struct victims){ .req = &cc->r, .ksz = sizeof(struct ns_tuple) };
-		cc->v6 = (struct victims){ .req = &cc->r, .ksz = sizeof(struct ns_tuple6) };
-		ns_walk_seq_add(&cc->q, d->fd.sessions, sizeof(struct ns_tuple),
+		if (ctl_sessions_ready(d, &cc->cw.r, out))
+			return -1;
+		cc->v4 = (struct victims){ .req = &cc->cw.r, .ksz = sizeof(struct ns_tuple) };
+		cc->v6 = (struct victims){ .req = &cc->cw.r, .ksz = sizeof(struct ns_tuple6) };
+		ns_walk_seq_add(&cc->cw.q, d->fd.sessions, sizeof(struct ns_tuple),
 				sizeof(struct ns_session), collect, &cc->v4, NS_MAP_SESSIONS);
 		/* src= names an IPv4 subscriber: NAT64 ones are IPv6 (as show sessions) */
-		if (!(cc->r.have & CTL_BIT(CTL_ARG_SRC)))
-			ns_walk_seq_add(&cc->q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
+		if (!(cc->cw.r.have & CTL_BIT(CTL_ARG_SRC)))
+			ns_walk_seq_add(&cc->cw.q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
 					sizeof(struct ns_session), collect, &cc->v6,
 					NS_MAP_NAT64_SESS);
 	}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "ctlproto.h"
+#include "mapwalk.h"
 
 struct ns_daemon;
 struct ns_control;
@@ -64,6 +65,34 @@ struct ctl_out {
  */
 typedef int (*ns_ctl_handler)(struct ns_daemon *d, const struct ctl_request *req,
 			      struct ctl_out *out, void *arg);
+
+/*
+ * A command that walks maps in slices (CTL_MORE) keeps this first in its
+ * state (out->cont): a copy of its request (the walks' visitors may point
+ * to it; the handler may resolve it) and its walks, added to q on the first
+ * call (ns_walk_seq_add, mapwalk.h).
+ */
+struct ctl_walk {
+	struct ctl_request r;
+	struct ns_walk_seq q;
+	void (*fini)(struct ctl_walk *cw); /* frees what else the state holds */
+};
+
+/*
+ * ctl_walk_new - on a walking command's first call (out->cont NULL): a
+ * zeroed state of size bytes, struct ctl_walk first, with r = *req, made
+ * out->cont and freed when the command ends or its client goes away
+ * (fini first, if not NULL). NULL, out's error set, when out of memory.
+ */
+void *ctl_walk_new(struct ctl_out *out, const struct ctl_request *req, size_t size,
+		   void (*fini)(struct ctl_walk *cw));
+
+/*
+ * ctl_walk_step - the walks' next slice, until out->deadline: 0 when every
+ * walk is done, CTL_MORE when the deadline came first (return it), -1 on
+ * an error, out's error set to "<what>reading <map>: <why>" (return it).
+ */
+int ctl_walk_step(struct ctl_out *out, struct ctl_walk *cw, const char *what);
 
 /* "a.b.c.d:port" of a network-order address and port into buf; returns buf. */
 const char *ctl_fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len);

@@ -115,18 +115,9 @@ static void pool_text(FILE *f, const struct ns_config *c, const struct pool_usag
 
 /* show pools between slices. */
 struct pools_cont {
-	struct ctl_request r;
+	struct ctl_walk cw;
 	struct pool_usage u;
-	struct ns_walk_seq q;
 };
-
-static void pools_cont_free(void *p)
-{
-	struct pools_cont *pc = p;
-
-	ns_walk_seq_fini(&pc->q);
-	free(pc);
-}
 
 int ctl_show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		      void *arg)
@@ -139,22 +130,17 @@ int ctl_show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ct
 
 	(void)arg;
 	if (!pc) {
-		pc = calloc(1, sizeof(*pc));
+		pc = ctl_walk_new(out, req, sizeof(*pc), NULL);
 		if (!pc)
-			return ctl_out_error(out, "out of memory");
-		out->cont = pc;
-		out->cont_free = pools_cont_free;
-		pc->r = *req;
-		if (ctl_request_resolve(&pc->r, &d->conf, err, sizeof(err)) ||
-		    pools_collect_begin(d->fd.ports, d->fd.paired, &pc->u, &pc->q, err,
+			return -1;
+		if (ctl_request_resolve(&pc->cw.r, &d->conf, err, sizeof(err)) ||
+		    pools_collect_begin(d->fd.ports, d->fd.paired, &pc->u, &pc->cw.q, err,
 					sizeof(err)))
 			return ctl_out_error(out, "%s", err);
 	}
-	ret = ns_walk_seq_step(&pc->q, out->deadline);
-	if (ret < 0)
-		return ctl_out_error(out, "reading NAT bindings: %s", strerror(-ret));
-	if (!ret)
-		return CTL_MORE;
+	ret = ctl_walk_step(out, &pc->cw, "");
+	if (ret)
+		return ret;
 	u = &pc->u;
 	/* Failures are counted globally by the fast path, not per pool. */
 	if (ns_counters_read(d->fd.counters, cnt))
@@ -165,7 +151,7 @@ int ctl_show_pools(struct ns_daemon *d, const struct ctl_request *req, struct ct
 		ctl_json_start_array(out->j);
 	}
 	for (uint32_t i = 0; i < d->conf.n_pools && i < NS_MAX_POOLS; i++) {
-		if (pc->r.pool_idx >= 0 && (int)i != pc->r.pool_idx)
+		if (pc->cw.r.pool_idx >= 0 && (int)i != pc->cw.r.pool_idx)
 			continue;
 		if (out->j)
 			pool_json(out->j, &d->conf, u, (int)i);

@@ -199,18 +199,9 @@ int ctl_sessions_ready(struct ns_daemon *d, struct ctl_request *r, struct ctl_ou
 
 /* show sessions between slices: its request, counts and place in the walks. */
 struct sess_cont {
-	struct ctl_request r;
+	struct ctl_walk cw;
 	struct sess_walk w;
-	struct ns_walk_seq q;
 };
-
-static void sess_cont_free(void *p)
-{
-	struct sess_cont *sc = p;
-
-	ns_walk_seq_fini(&sc->q);
-	free(sc);
-}
 
 int ctl_show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 			 struct ctl_out *out, void *arg)
@@ -220,14 +211,11 @@ int ctl_show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 
 	(void)arg;
 	if (!sc) {
-		sc = calloc(1, sizeof(*sc));
+		sc = ctl_walk_new(out, req, sizeof(*sc), NULL);
 		if (!sc)
-			return ctl_out_error(out, "out of memory");
-		out->cont = sc;
-		out->cont_free = sess_cont_free;
-		sc->r = *req;
-		sc->w = (struct sess_walk){ .d = d, .req = &sc->r, .out = out, .now = ns_now() };
-		if (ctl_sessions_ready(d, &sc->r, out))
+			return -1;
+		sc->w = (struct sess_walk){ .d = d, .req = &sc->cw.r, .out = out, .now = ns_now() };
+		if (ctl_sessions_ready(d, &sc->cw.r, out))
 			return -1;
 		if (out->j) {
 			ctl_json_start_object(out->j);
@@ -238,17 +226,15 @@ int ctl_show_sessions(struct ns_daemon *d, const struct ctl_request *req,
 				"SVC", "TYPE", "AGE", "IDLE", "LEFT", "PKTS IN/OUT",
 				"BYTES IN/OUT", "FLAGS");
 		}
-		ns_walk_seq_add(&sc->q, d->fd.sessions, sizeof(struct ns_tuple),
+		ns_walk_seq_add(&sc->cw.q, d->fd.sessions, sizeof(struct ns_tuple),
 				sizeof(struct ns_session), session_visit, &sc->w, NS_MAP_SESSIONS);
-		ns_walk_seq_add(&sc->q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
+		ns_walk_seq_add(&sc->cw.q, d->fd.nat64_sess, sizeof(struct ns_tuple6),
 				sizeof(struct ns_session), session64_visit, &sc->w,
 				NS_MAP_NAT64_SESS);
 	}
-	ret = ns_walk_seq_step(&sc->q, out->deadline);
-	if (ret < 0)
-		return ctl_out_error(out, "reading %s: %s", sc->q.name, strerror(-ret));
-	if (!ret)
-		return CTL_MORE;
+	ret = ctl_walk_step(out, &sc->cw, "");
+	if (ret)
+		return ret;
 	if (out->j) {
 		ctl_json_end_array(out->j);
 		ctl_json_kv_uint(out->j, "count", sc->w.shown);

@@ -323,18 +323,9 @@ static void sub_text(FILE *f, const struct ns_config *c, const struct sub_walk *
 
 /* show subscriber between slices. */
 struct sub_cont {
-	struct ctl_request r;
+	struct ctl_walk cw;
 	struct sub_walk w;
-	struct ns_walk_seq q;
 };
-
-static void sub_cont_free(void *p)
-{
-	struct sub_cont *sc = p;
-
-	ns_walk_seq_fini(&sc->q);
-	free(sc);
-}
 
 int ns_subscriber_ctl(struct ns_daemon *d, const struct ctl_request *req, struct ctl_out *out,
 		      void *arg)
@@ -355,34 +346,26 @@ int ns_subscriber_ctl(struct ns_daemon *d, const struct ctl_request *req, struct
 		    ns_map_check(d->fd.paired, NS_MAP_PAIRED, sizeof(struct ns_paired_key),
 				 sizeof(struct ns_paired_val), err, sizeof(err)))
 			return ctl_out_error(out, "%s", err);
-		sc = calloc(1, sizeof(*sc));
+		sc = ctl_walk_new(out, req, sizeof(*sc), NULL);
 		if (!sc)
-			return ctl_out_error(out, "out of memory");
-		out->cont = sc;
-		out->cont_free = sub_cont_free;
-		sc->r = *req;
-		sc->w.req = &sc->r;
+			return -1;
+		sc->w.req = &sc->cw.r;
 		sc->w.addr = req->src_addr;
 		sc->w.conf = &d->conf;
 		det_blocks(&sc->w);
 		/* the blocks first: the sessions walk finds their last activity */
-		if (d->fd.pba_blk >= 0)
-			ns_walk_seq_add(&sc->q, d->fd.pba_blk, sizeof(struct ns_pba_blk_key),
-					sizeof(struct ns_pba_blk_val), on_block, &sc->w,
-					NS_MAP_PBA_BLK);
-		ns_walk_seq_add(&sc->q, d->fd.sessions, sizeof(struct ns_tuple),
+		ns_walk_seq_add(&sc->cw.q, d->fd.pba_blk, sizeof(struct ns_pba_blk_key),
+				sizeof(struct ns_pba_blk_val), on_block, &sc->w, NS_MAP_PBA_BLK);
+		ns_walk_seq_add(&sc->cw.q, d->fd.sessions, sizeof(struct ns_tuple),
 				sizeof(struct ns_session), on_session, &sc->w, NS_MAP_SESSIONS);
-		ns_walk_seq_add(&sc->q, d->fd.ports, sizeof(struct ns_port_key),
+		ns_walk_seq_add(&sc->cw.q, d->fd.ports, sizeof(struct ns_port_key),
 				sizeof(struct ns_port_val), on_port, &sc->w, NS_MAP_PORTS);
-		ns_walk_seq_add(&sc->q, d->fd.paired, sizeof(struct ns_paired_key),
+		ns_walk_seq_add(&sc->cw.q, d->fd.paired, sizeof(struct ns_paired_key),
 				sizeof(struct ns_paired_val), on_paired, &sc->w, NS_MAP_PAIRED);
 	}
-	ret = ns_walk_seq_step(&sc->q, out->deadline);
-	if (ret < 0)
-		return ctl_out_error(out, "show subscriber: reading %s: %s", sc->q.name,
-				     strerror(-ret));
-	if (!ret)
-		return CTL_MORE;
+	ret = ctl_walk_step(out, &sc->cw, "show subscriber: ");
+	if (ret)
+		return ret;
 	if (out->j)
 		sub_json(out->j, &d->conf, &sc->w, ns_now());
 	else
