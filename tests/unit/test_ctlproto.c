@@ -1200,6 +1200,21 @@ static void fill_sessions(uint32_t n_all)
 	}
 }
 
+/* Answer line through the socket, the loop running: its answer must be OK
+ * and contain want. Returns how many slices it took (ns_control_slices). */
+static uint64_t serve_sliced(struct client_job *j, const char *line, const char *want)
+{
+	uint64_t before = ns_control_slices(srv);
+
+	j->path = srv_d->conf.control_socket;
+	j->send = line;
+	j->send_len = strlen(line);
+	serve(j);
+	cr_assert(!strncmp(j->resp, "OK\n", 3), "%s: %.2000s", line, j->resp);
+	cr_assert_not_null(strstr(j->resp, want), "%s: %.2000s", line, j->resp);
+	return ns_control_slices(srv) - before;
+}
+
 Test(ctlserver, show_and_clear_sessions_answered_in_slices)
 {
 	enum { N = 300000, B = 10000 };
@@ -1214,27 +1229,17 @@ Test(ctlserver, show_and_clear_sessions_answered_in_slices)
 	sync_r = answer("show sessions json=1 limit=1");
 	cr_assert_not_null(strstr(sync_r, want), "%s", sync_r);
 
-	j.path = srv_d->conf.control_socket;
-	j.send = "show sessions json=1 limit=1\n";
-	j.send_len = strlen(j.send);
-	serve(&j);
+	slices = serve_sliced(&j, "show sessions json=1 limit=1\n", want);
 	cr_assert(!strncmp(j.resp, "OK\n{\"sessions\":[", 15), "%s", j.resp);
-	cr_assert_not_null(strstr(j.resp, want), "%s", j.resp);
-	cr_assert_gt(ns_control_slices(srv), 1, "answered in %llu slices",
-		     (unsigned long long)ns_control_slices(srv));
+	cr_assert_gt(slices, 1, "answered in %llu slices", (unsigned long long)slices);
 
 	/* clear sessions: the same walk, then the deletes, in slices too */
-	slices = ns_control_slices(srv);
 	srv_d->fd.session_rev = mk_map(BPF_MAP_TYPE_HASH, "ns_session_rev",
 				       sizeof(struct ns_tuple), sizeof(struct ns_tuple), N);
 	ns_control_set_handler(srv, CTL_CLEAR_SESSIONS, ns_clear_ctl, NULL);
-	j.send = "clear sessions json=1 dport=443\n";
-	j.send_len = strlen(j.send);
-	serve(&j);
 	snprintf(want, sizeof(want), "{\"matched\":%d,\"cleared\":%d,", N, N);
-	cr_assert_not_null(strstr(j.resp, want), "%s", j.resp);
-	cr_assert_gt(ns_control_slices(srv), slices + 1, "cleared in %llu slices",
-		     (unsigned long long)(ns_control_slices(srv) - slices));
+	slices = serve_sliced(&j, "clear sessions json=1 dport=443\n", want);
+	cr_assert_gt(slices, 1, "cleared in %llu slices", (unsigned long long)slices);
 	cr_assert_str_eq(answer("show sessions json=1 limit=1"),
 			 "OK\n{\"sessions\":[],\"count\":0,\"matched\":0,\"total\":0,"
 			 "\"truncated\":false}\n");
@@ -1263,14 +1268,8 @@ Test(ctlserver, show_and_clear_sessions_answered_in_slices)
 				     "bpf_map_update_batch: %s", strerror(errno));
 		}
 	}
-	slices = ns_control_slices(srv);
-	j.send = "show pools\n";
-	j.send_len = strlen(j.send);
-	serve(&j);
-	cr_assert(!strncmp(j.resp, "OK\n", 3), "%s", j.resp);
-	cr_assert_not_null(strstr(j.resp, "allocation failures (all pools):"), "%s", j.resp);
-	cr_assert_gt(ns_control_slices(srv), slices + 1, "counted in %llu slices",
-		     (unsigned long long)(ns_control_slices(srv) - slices));
+	slices = serve_sliced(&j, "show pools\n", "allocation failures (all pools):");
+	cr_assert_gt(slices, 1, "counted in %llu slices", (unsigned long long)slices);
 	close(srv_d->fd.ports);
 	close(srv_d->fd.paired);
 	srv_d->fd.ports = srv_d->fd.paired = -1;
@@ -1308,6 +1307,7 @@ Test(ctlserver, show_metrics_rendered_off_the_loop)
 	const char *want = "natsync_sessions{family=\"ipv4\",proto=\"tcp\",state=\"established\"} 300000\n";
 	struct client_job j = { 0 };
 	const char *sync_r;
+	uint64_t slices;
 
 	srv_daemon_init(true);
 	fill_sessions(N);
@@ -1317,18 +1317,13 @@ Test(ctlserver, show_metrics_rendered_off_the_loop)
 	cr_assert_not_null(strstr(sync_r, want), "%.2000s", sync_r);
 
 	ns_control_set_handler(srv, CTL_SHOW_METRICS, counted_metrics, NULL);
-	j.path = srv_d->conf.control_socket;
-	j.send = "show metrics\n";
-	j.send_len = strlen(j.send);
-	serve(&j);
-	cr_assert(!strncmp(j.resp, "OK\n", 3), "%s", j.resp);
-	cr_assert_not_null(strstr(j.resp, want), "%.2000s", j.resp);
+	slices = serve_sliced(&j, "show metrics\n", want);
 	cr_assert_eq(metrics_waits, 1, "the handler waited %d times", metrics_waits);
 	cr_assert_eq(metrics_calls, 2, "the loop called the handler %d times (a spin?)",
 		     metrics_calls);
-	cr_assert_eq(ns_control_slices(srv), 1, "answered in %llu slices",
-		     (unsigned long long)ns_control_slices(srv));
+	cr_assert_eq(slices, 1, "answered in %llu slices", (unsigned long long)slices);
 	close(srv_d->fd.sessions);
 	srv_d->fd.sessions = -1;
 	srv_daemon_fini();
 }
+
