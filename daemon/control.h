@@ -94,6 +94,9 @@ void *ctl_walk_new(struct ctl_out *out, const struct ctl_request *req, size_t si
  */
 int ctl_walk_step(struct ctl_out *out, struct ctl_walk *cw, const char *what);
 
+/* Whole seconds from one ns_now() instant to a later one (0 if not later). */
+uint64_t ctl_secs_between(uint64_t from, uint64_t to);
+
 /* "a.b.c.d:port" of a network-order address and port into buf; returns buf. */
 const char *ctl_fmt_ep(uint32_t be_addr, uint16_t be_port, char *buf, size_t len);
 

@@ -34,7 +34,4 @@ const char *ctl_pool_name(const struct ns_config *c, unsigned int idx);
 /* key: a name, or null when the index is not in the config (e.g. pool 0xff). */
 void ctl_json_name(struct ctl_json *j, const char *key, const char *name);
 
-/* Whole seconds from one ns_now() instant to a later one (0 if not later). */
-uint64_t ctl_secs_between(uint64_t from, uint64_t to);
-
 #endif

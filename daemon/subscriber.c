@@ -155,16 +155,10 @@ static const char *pool_of(const struct ns_config *c, unsigned int id)
 	return id < c->n_pools && id < NS_MAX_POOLS ? c->pool_names[id] : "-";
 }
 
-/* Whole seconds from ns (monotonic) to now. */
-static uint64_t secs_ago(uint64_t ns, uint64_t now)
-{
-	return now > ns ? (now - ns) / 1000000000ull : 0;
-}
-
 /* The wall-clock time (UTC, ISO 8601) of monotonic instant ns. */
 static const char *wall_of(uint64_t ns, uint64_t now, char *buf, size_t len)
 {
-	time_t t = time(NULL) - (time_t)secs_ago(ns, now);
+	time_t t = time(NULL) - (time_t)ctl_secs_between(ns, now);
 	struct tm tm;
 
 	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
@@ -249,12 +243,12 @@ static void sub_json(struct ctl_json *j, const struct ns_config *c, const struct
 			ctl_json_null(j);
 		} else {
 			ctl_json_kv_string(j, "allocated_at", wall_of(b->alloc_ns, now, t, sizeof(t)));
-			ctl_json_kv_uint(j, "age_s", secs_ago(b->alloc_ns, now));
+			ctl_json_kv_uint(j, "age_s", ctl_secs_between(b->alloc_ns, now));
 		}
 		if (b->active_ns) {
 			ctl_json_kv_string(j, "last_active_at",
 					   wall_of(b->active_ns, now, t, sizeof(t)));
-			ctl_json_kv_uint(j, "idle_s", secs_ago(b->active_ns, now));
+			ctl_json_kv_uint(j, "idle_s", ctl_secs_between(b->active_ns, now));
 		} else {
 			ctl_json_key(j, "last_active_at");
 			ctl_json_null(j);
