@@ -32,6 +32,8 @@
 #			scratch dir (debugging only; the next run with the same
 #			prefix removes them first)
 #	NST_VERBOSE=1   trace every lib command
+#	NST_SCAPY_PYTHON  the python3 that imports scapy (nst_need_scapy;
+#			default /usr/bin/python3, Debian's python3-scapy)
 
 # Where the repository is: two levels above this file.
 NST_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -99,6 +101,18 @@ nst_need_tools()
 		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 	done
 	[ -z "$missing" ] || nst_die "missing tools:$missing (run: sudo make deps)"
+}
+
+# nst_need_scapy: sets SCAPY_PY, the python3 that imports scapy. Debian's
+# python3-scapy is a module of the system's python3, which a python3 found
+# first in PATH (a virtualenv, pyenv) may not see, hence /usr/bin/python3
+# (NST_SCAPY_PYTHON overrides). Missing, it is a missing dependency like a
+# tool (scripts/deps.sh installs it): a failure, never a skip.
+nst_need_scapy()
+{
+	SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
+	"$SCAPY_PY" -c 'import scapy.all' 2>/dev/null ||
+		nst_die "scapy not importable by $SCAPY_PY (python3-scapy; run: sudo make deps)"
 }
 
 # nst_need_natsync: natsyncd and natsyncctl must have been built.

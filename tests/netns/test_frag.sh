@@ -28,15 +28,13 @@ set -o pipefail
 . "$(dirname "$0")/lib.sh"
 
 MODES=${NST_MODES:-native tc}
-SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
 UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
 BIG=4000
 
 nst_init nfr
 nst_need_natsync
 nst_need_tools tc
-"$SCAPY_PY" -c 'import scapy.all' 2>/dev/null ||
-	nst_skip "scapy not importable by $SCAPY_PY (Debian: python3-scapy, scripts/deps.sh)"
+nst_need_scapy
 
 write_config()
 {

@@ -51,11 +51,7 @@ SMALL_MTU=1280
 nst_init "$P"
 nst_need_natsync
 nst_need_tools socat ss tcpdump sha256sum
-# Debian's python3-scapy is a module of the system's python3, which a
-# python3 found first in PATH (a virtualenv, pyenv) may not see
-# (NST_SCAPY_PYTHON overrides, as in test_frag.sh).
-SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
-"$SCAPY_PY" -c 'import scapy' 2>/dev/null || nst_die "python3-scapy missing (run: sudo make deps)"
+nst_need_scapy
 
 write_config()
 {

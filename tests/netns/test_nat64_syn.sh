@@ -33,13 +33,11 @@ set -o pipefail
 P=n6s
 SRV2=198.51.100.11
 PY=$NST_REPO/tests/netns/nat64_syn.py
-SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
 
 nst_init $P
 nst_need_natsync
 nst_need_tools python3
-"$SCAPY_PY" -c 'import scapy.all' 2>/dev/null ||
-	nst_skip "scapy not importable by $SCAPY_PY (Debian: python3-scapy, scripts/deps.sh)"
+nst_need_scapy
 
 SOCK=""
 BIND=""   # the client's binding "addr:port" (check a)
