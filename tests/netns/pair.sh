@@ -12,7 +12,8 @@
 #                                        .3      ha 192.0.2.2    .3
 #
 # The caller sets P (namespace prefix) and NTCP (the TCP connections
-# flowing() expects) before calling these; the addresses are set here.
+# flowing() expects) before calling these, then pair_paths for the boxes'
+# pin paths and sockets; the addresses are set here.
 
 PAIR_FLOWS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pair_flows.py
 CLI=100.64.0.10
@@ -22,6 +23,16 @@ VIP_OUT=198.51.100.1
 POOL=203.0.113.0/24
 TCP_PORT=5001
 UDP_PORT=5002
+
+# pair_paths: PIN_A, PIN_B, SOCK_A, SOCK_B, the pin paths and control
+# sockets of $P-a and $P-b, under the test's prefix (start_box uses them).
+pair_paths()
+{
+	PIN_A=/sys/fs/bpf/$P-a
+	PIN_B=/sys/fs/bpf/$P-b
+	SOCK_A=/run/$P-a.sock
+	SOCK_B=/run/$P-b.sock
+}
 
 # pair_topo: the namespaces, bridges, links, addresses and routes above.
 pair_topo()
@@ -179,11 +190,13 @@ vip_off()
 	! ip -n "$1" -4 addr show | grep -qE " ($VIP_IN|$VIP_OUT)/"
 }
 
+# start_box a|b: natsyncd of box $P-a or $P-b on $NST_TMP/a.cfg or b.cfg,
+# with the pin path and socket of pair_paths; sets PID_A or PID_B.
 start_box()
 {
-	local b=$1
+	local b=$1 pin=PIN_${1^^} sock=SOCK_${1^^}
 
-	nsd_start "$P-$b" "$NST_TMP/$b.cfg" "/run/$P-$b.sock" "/sys/fs/bpf/$P-$b" \
+	nsd_start "$P-$b" "$NST_TMP/$b.cfg" "${!sock}" "${!pin}" \
 		"$NST_TMP/$b.log" || nst_die "natsyncd $b did not start"
 	eval "PID_${b^^}=$NSD_PID"
 }

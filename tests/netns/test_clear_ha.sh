@@ -19,10 +19,7 @@ set -o pipefail
 P=nopc
 NTCP=0
 NUDP=${NOPC_UDP:-10}
-PIN_A=/sys/fs/bpf/$P-a
-PIN_B=/sys/fs/bpf/$P-b
-SOCK_A=/run/$P-a.sock
-SOCK_B=/run/$P-b.sock
+pair_paths
 DOOMED=5002
 KEPT=5003
 

@@ -71,10 +71,7 @@ esac
 # "young" flows below; sessions are sent on their SESSION_OPEN event).
 THRESHOLD=0
 YOUNG=40
-PIN_A=/sys/fs/bpf/$P-a
-PIN_B=/sys/fs/bpf/$P-b
-SOCK_A=/run/$P-a.sock
-SOCK_B=/run/$P-b.sock
+pair_paths
 
 nst_init $P
 nst_need_natsync

@@ -39,10 +39,7 @@ set -o pipefail
 . "$(dirname "$0")/pair.sh"
 
 P=npb
-PIN_A=/sys/fs/bpf/$P-a
-PIN_B=/sys/fs/bpf/$P-b
-SOCK_A=/run/$P-a.sock
-SOCK_B=/run/$P-b.sock
+pair_paths
 PBA_POOL=203.0.113.16/30
 # long enough for a to e on a loaded machine (the flows must still be there
 # at e); f waits for it

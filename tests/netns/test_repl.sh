@@ -60,10 +60,7 @@ set -o pipefail
 
 P=nrp
 HOLD_S=90
-PIN_A=/sys/fs/bpf/$P-a
-PIN_B=/sys/fs/bpf/$P-b
-SOCK_A=/run/$P-a.sock
-SOCK_B=/run/$P-b.sock
+pair_paths
 DNS_REAL=198.51.100.153
 GW6=2001:db8:64::1
 CLI6=2001:db8:64::10

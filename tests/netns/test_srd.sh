@@ -42,10 +42,7 @@ set -o pipefail
 P=nsd
 NTCP=${NSD_TCP:-40}
 NUDP=${NSD_UDP:-8}
-PIN_A=/sys/fs/bpf/$P-a
-PIN_B=/sys/fs/bpf/$P-b
-SOCK_A=/run/$P-a.sock
-SOCK_B=/run/$P-b.sock
+pair_paths
 MON_ROUTE=198.51.100.128/25
 HOOKS=
 
