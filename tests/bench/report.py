@@ -7,7 +7,11 @@ and one JSON document.
 
 Every figure keeps how it was measured; ratios are computed here from
 figures of the same run; targets are compared with the median and a missed
-target is printed as MISSED, never dropped.
+target is printed as MISSED, never dropped. A measurement that failed (its
+note begins "error:") or whose own checks did not hold (a median with a note
+beginning "WARNING:") is listed at the end and makes the exit status 1, so
+`make bench` does not end in success on a run that measured less than it
+printed.
 """
 import json
 import sys
@@ -258,11 +262,33 @@ def main():
                            else "")
               for r in figs + rats if verdict(r.get("median"), r.get("target")) == "MISSED"]
     print(f"\ntargets missed: {', '.join(missed) if missed else 'none'}")
+    failed = [label(r) for r in figs
+              if r.get("median") is None and (r.get("note") or "").startswith("error:")]
+    warned = [label(r) for r in figs
+              if r.get("median") is not None and (r.get("note") or "").startswith("WARNING")]
+    for title, rows in (("measurements failed", failed),
+                        ("measured, but their checks did not hold (not valid)", warned)):
+        if rows:
+            print(f"\n{title}: {len(rows)}")
+            for r in rows:
+                print(f"  - {r}")
     with open(dst, "w") as f:
         json.dump({"machine": machine, "figures": figs, "ratios": rats,
-                   "targets_missed": missed}, f, indent=1)
+                   "targets_missed": missed, "failed": failed, "not_valid": warned},
+                  f, indent=1)
     print(f"JSON: {dst}")
+    if failed or warned:
+        print(f"bench: {len(failed)} measurements failed, {len(warned)} not valid",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def label(r):
+    """A figure's name, its table size and its note, for the lists above."""
+    sess = f" ({r['sessions']:,} sessions)" if r.get("sessions") is not None else ""
+    return f"{r['name']}{sess}: {r.get('note')}"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
