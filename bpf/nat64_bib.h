@@ -173,13 +173,7 @@ static __always_inline int ns64_bib(struct ns64_scratch *sc, __u8 proto4, __u16 
 		    pv->in_addr != ns_nat64_fold(sc->k.saddr))
 			return -1;
 	}
-	__builtin_memset(v, 0, sizeof(*v));
-	__builtin_memcpy(v->saddr, sc->k.saddr, 16);
-	__builtin_memcpy(v->daddr, t->pref64, 16);
-	v->sport = sc->k.sport;
-	v->dport = ti;
-	v->proto = sc->k.proto;
-	v->_pad[0] = t->pref_len;
+	ns_nat64_bib_val(v, sc->k.saddr, sc->k.sport, sc->k.proto, t, ti);
 	if (!bpf_map_update_elem(&ns_nat64_rev, &sc->bk, v, BPF_ANY))
 		sc->bib_new = sc->a.new_port;
 	return 0;

@@ -519,6 +519,21 @@ static inline void ns_nat64_bib_key(struct ns_tuple *k, __be32 addr, __be16 port
 	k->_pad[0] = NS_NAT64_BIB_MARK;
 }
 
+/* The BIB value (above) of subscriber saddr/sport's binding under term t
+ * (index ti): the fast path writes it at the binding's first packet, a
+ * backup from the replicated session (daemon/sync_recv.c). */
+static inline void ns_nat64_bib_val(struct ns_tuple6 *v, const __u8 saddr[16], __be16 sport,
+				    __u8 proto, const struct ns_nat64_term *t, __u16 ti)
+{
+	__builtin_memset(v, 0, sizeof(*v));
+	__builtin_memcpy(v->saddr, saddr, 16);
+	__builtin_memcpy(v->daddr, t->pref64, 16);
+	v->sport = sport;
+	v->dport = ti;
+	v->proto = proto;
+	v->_pad[0] = t->pref_len;
+}
+
 /* The subscriber's 32-bit stand-in in in_key.saddr (see above). */
 static inline __be32 ns_nat64_fold(const __u8 a[16])
 {

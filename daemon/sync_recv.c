@@ -210,29 +210,20 @@ static bool remove_session(struct ns_sync *s, const struct ns_tuple *k)
  * pool endpoint, which endpoint-independent filtering needs to let a new
  * IPv4 peer in (bpf/nat64_bib.h, ns64_open_eif()). The wire does not carry
  * it: it is the subscriber's address and port from k and the pref64 of
- * the session's term, which both peers have from the same configuration,
- * written as ns64_bib() writes it.
+ * the session's term, which both peers have from the same configuration
+ * (ns_nat64_bib_val(), as the fast path writes it).
  */
 static void stage_bib64(struct ns_sync *s, const struct ns_tuple6 *k, const struct nsw_session *r)
 {
 	const struct ns_config *c = &s->d->conf;
 	struct sync_stage *g = &s->stage;
-	const struct ns_nat64_term *t;
-	struct ns_tuple6 *v;
 
 	if (!(r->bind & NSW_BIND_EIM) || r->nat_term >= c->n_nat64 ||
 	    r->nat_term >= NS_MAX_NAT64_TERMS)
 		return;
-	t = &c->nat64[r->nat_term];
 	ns_nat64_bib_key(&g->bk[g->nb], r->out_key.daddr, r->out_key.dport, r->in_key.proto);
-	v = &g->bv[g->nb++];
-	memset(v, 0, sizeof(*v));
-	memcpy(v->saddr, k->saddr, sizeof(v->saddr));
-	memcpy(v->daddr, t->pref64, sizeof(v->daddr));
-	v->sport = k->sport;
-	v->dport = r->nat_term;
-	v->proto = k->proto;
-	v->_pad[0] = t->pref_len;
+	ns_nat64_bib_val(&g->bv[g->nb++], k->saddr, k->sport, k->proto, &c->nat64[r->nat_term],
+			 r->nat_term);
 }
 
 /*
