@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "control_int.h"
+#include "ctl_buf.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -32,8 +33,7 @@ struct ctl_work {
 	struct ctl_request req;
 	struct ctl_out out;
 	struct ctl_json j;
-	char *buf;                   /* out.f's memstream */
-	size_t blen;
+	struct ctl_buf ob;           /* out.f writes here */
 };
 
 struct ctl_client {
@@ -42,8 +42,7 @@ struct ctl_client {
 	uint64_t deadline_ns;
 	size_t in_len;
 	char in[CTL_MAX_LINE];
-	char *out;
-	size_t out_len, out_off;
+	struct ctl_buf out;          /* the answer, sent as the socket takes it */
 	struct ctl_work *work;       /* CL_WORK */
 	bool waiting;                /* CL_WORK on work->out.wait_fd (CTL_WAIT) */
 };
@@ -58,6 +57,8 @@ struct ns_control {
 	int lfd;
 	int kfd;                     /* eventfd: the next slice of CL_WORK requests */
 	uint64_t slices;             /* handler calls that returned CTL_MORE/WAIT */
+	uint64_t sends;              /* client_flush calls that sent something */
+	size_t send_max;             /* the most bytes one of them sent */
 	int timer_fd;                /* deadline sweep, only while clients exist */
 	unsigned int n_clients;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -98,7 +99,7 @@ static int work_start(struct ns_control *c, struct ctl_work *w, char *err, size_
 						       : "not provided by this daemon");
 		return -1;
 	}
-	w->out.f = open_memstream(&w->buf, &w->blen);
+	w->out.f = ctl_buf_open(&w->ob);
 	if (!w->out.f) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -138,32 +139,29 @@ static int work_step(struct ns_control *c, struct ctl_work *w, uint64_t deadline
 	return 0;
 }
 
-/* The answer of w (its body, or "ERR err" when ret failed); frees w's
- * stream and handler state. 0, or -ENOMEM. */
-static int work_finish(struct ctl_work *w, int ret, const char *err, char **resp,
-		       size_t *resp_len)
+/* Move the answer of w (its body, or "ERR err" when ret failed) into the
+ * empty *resp; frees w's stream and handler state. 0, or -ENOMEM. */
+static int work_finish(struct ctl_work *w, int ret, const char *err, struct ctl_buf *resp)
 {
+	char line[CTL_ERR_MAX + 8];
+
 	if (w->out.cont && w->out.cont_free)
 		w->out.cont_free(w->out.cont);
 	w->out.cont = NULL;
-	if (w->out.f && fclose(w->out.f) && !ret) {
+	if (w->out.f && (fclose(w->out.f) || w->ob.nomem) && !ret) {
 		ret = -1;
 		err = "out of memory";
 	}
 	w->out.f = NULL;
 	if (!ret) {
-		*resp = w->buf;
-		*resp_len = w->blen;
-		w->buf = NULL;
+		*resp = w->ob;
+		memset(&w->ob, 0, sizeof(w->ob));
 		return 0;
 	}
-	free(w->buf);
-	w->buf = NULL;
+	ctl_buf_free(&w->ob);
 	pr_debug("control: request refused: %s", err);
-	if (asprintf(resp, "ERR %s\n", err) < 0)
-		return -ENOMEM;
-	*resp_len = strlen(*resp);
-	return 0;
+	snprintf(line, sizeof(line), "ERR %s\n", err);
+	return ctl_buf_append(resp, line, strlen(line));
 }
 
 /* Block until fd is readable (ns_control_answer: not on the loop). */
@@ -179,6 +177,7 @@ int ns_control_answer(struct ns_control *c, const char *line, size_t len, char *
 		      size_t *resp_len)
 {
 	struct ctl_work w = { 0 };
+	struct ctl_buf b = { 0 };
 	char err[CTL_ERR_MAX] = "";
 	int ret;
 
@@ -190,7 +189,12 @@ int ns_control_answer(struct ns_control *c, const char *line, size_t len, char *
 		       ret == CTL_WAIT)
 			if (ret == CTL_WAIT)
 				wait_readable(w.out.wait_fd);
-	return work_finish(&w, ret, err, resp, resp_len);
+	if (work_finish(&w, ret, err, &b)) {
+		ctl_buf_free(&b);
+		return -ENOMEM;
+	}
+	*resp = ctl_buf_join(&b, resp_len);
+	return *resp ? 0 : -ENOMEM;
 }
 
 /* ---- the socket server ---------------------------------------------------- */
@@ -230,20 +234,16 @@ static void client_drain(int fd)
 
 static void client_drop(struct ns_control *c, struct ctl_client *cl)
 {
-	char *resp = NULL;
-	size_t rlen;
-
 	if (cl->waiting)
 		loop_del(c->d->loop, cl->work->out.wait_fd); /* the handler's to close */
 	if (cl->work) { /* gone while its answer was being made */
-		work_finish(cl->work, -1, "client gone", &resp, &rlen);
-		free(resp);
+		work_finish(cl->work, -1, "client gone", &cl->out);
 		free(cl->work);
 	}
 	loop_del(c->d->loop, cl->fd);
 	client_drain(cl->fd);
 	close(cl->fd);
-	free(cl->out);
+	ctl_buf_free(&cl->out);
 	memset(cl, 0, sizeof(*cl));
 	cl->fd = -1;
 	cl->state = CL_FREE;
@@ -251,33 +251,44 @@ static void client_drop(struct ns_control *c, struct ctl_client *cl)
 	sweep_update(c);
 }
 
-/* Write what the socket takes; drop the client when done or broken. */
+/*
+ * Write what the socket takes, at most CTL_SEND_MAX bytes per call: a
+ * client that reads as fast as we send would otherwise keep this callback
+ * copying a whole large answer. The rest goes on the next EPOLLOUT. Drop
+ * the client when done or broken.
+ */
 static void client_flush(struct ns_control *c, struct ctl_client *cl)
 {
-	while (cl->out_off < cl->out_len) {
-		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = cl->out.len ? ctl_buf_send(&cl->out, cl->fd, CTL_SEND_MAX) : 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (cl->state != CL_WRITE) {
-				cl->state = CL_WRITE;
-				cl->deadline_ns = ns_now() + CTL_WRITE_TIMEOUT_MS * NSEC_PER_MSEC;
-				loop_mod(c->d->loop, cl->fd, EPOLLOUT);
-			}
-			return;
-		}
-		if (n <= 0) {
-			pr_debug("control: client went away: %s", strerror(errno));
-			break;
-		}
-		cl->out_off += (size_t)n;
+	if (n > 0) {
+		c->sends++;
+		if ((size_t)n > c->send_max)
+			c->send_max = (size_t)n;
 	}
+	if (cl->out.len && (n > 0 || n == -EAGAIN || n == -EWOULDBLOCK)) {
+		/* the timeout is for a client that stops reading */
+		if (cl->state != CL_WRITE || n > 0)
+			cl->deadline_ns = ns_now() + CTL_WRITE_TIMEOUT_MS * NSEC_PER_MSEC;
+		if (cl->state != CL_WRITE) {
+			cl->state = CL_WRITE;
+			loop_mod(c->d->loop, cl->fd, EPOLLOUT);
+		}
+		return;
+	}
+	if (n < 0)
+		pr_debug("control: client went away: %s", strerror((int)-n));
 	client_drop(c, cl);
 }
 
 static const char ctl_nomem[] = "ERR out of memory\n";
+
+/* A fixed answer (the request was not run). */
+static void client_set_answer(struct ctl_client *cl, const char *msg)
+{
+	ctl_buf_free(&cl->out);
+	ctl_buf_append(&cl->out, msg, strlen(msg));
+}
 
 static void wait_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg);
 
@@ -312,14 +323,11 @@ static void client_work(struct ns_control *c, struct ctl_client *cl)
 			return;
 		}
 	}
-	if (work_finish(w, ret, err, &cl->out, &cl->out_len)) {
-		cl->out = strdup(ctl_nomem);
-		cl->out_len = cl->out ? sizeof(ctl_nomem) - 1 : 0;
-	}
+	if (work_finish(w, ret, err, &cl->out))
+		client_set_answer(cl, ctl_nomem);
 	free(w);
 	cl->work = NULL;
 	cl->state = CL_READ; /* client_flush moves it on */
-	cl->out_off = 0;
 	client_flush(c, cl);
 }
 
@@ -331,9 +339,7 @@ static void client_respond(struct ns_control *c, struct ctl_client *cl, const ch
 	int ret;
 
 	if (!w) {
-		cl->out = strdup(ctl_nomem);
-		cl->out_len = cl->out ? sizeof(ctl_nomem) - 1 : 0;
-		cl->out_off = 0;
+		client_set_answer(cl, ctl_nomem);
 		client_flush(c, cl);
 		return;
 	}
@@ -345,10 +351,10 @@ static void client_respond(struct ns_control *c, struct ctl_client *cl, const ch
 		client_work(c, cl);
 		return;
 	}
-	work_finish(w, ret, err, &cl->out, &cl->out_len);
+	if (work_finish(w, ret, err, &cl->out))
+		client_set_answer(cl, ctl_nomem);
 	free(w);
 	cl->work = NULL;
-	cl->out_off = 0;
 	client_flush(c, cl);
 }
 
@@ -389,9 +395,7 @@ static void wait_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 /* Send a fixed error at once and drop: used before any request was read. */
 static void client_refuse(struct ns_control *c, struct ctl_client *cl, const char *msg)
 {
-	cl->out = strdup(msg);
-	cl->out_len = cl->out ? strlen(msg) : 0;
-	cl->out_off = 0;
+	client_set_answer(cl, msg);
 	client_flush(c, cl);
 }
 
@@ -640,6 +644,12 @@ struct ns_control *ns_control_open(struct ns_daemon *d, int *err)
 uint64_t ns_control_slices(const struct ns_control *c)
 {
 	return c->slices;
+}
+
+void ns_control_send_stats(const struct ns_control *c, uint64_t *sends, size_t *send_max)
+{
+	*sends = c->sends;
+	*send_max = c->send_max;
 }
 
 int ns_control_set_handler(struct ns_control *c, enum ctl_cmd cmd, ns_ctl_handler fn,

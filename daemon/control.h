@@ -5,8 +5,9 @@
  * A unix SOCK_STREAM socket at conf.control_socket, mode 0600, served from
  * the daemon's event loop without ever blocking it: non-blocking accept, the
  * request line read with a size cap and a deadline, the whole response built
- * in memory (open_memstream) and written as the socket accepts it. One
- * request per connection; the framing and grammar are in ctlproto.h.
+ * in memory in chunks (ctl_buf.h) and written as the socket accepts it, at
+ * most CTL_SEND_MAX bytes per callback. One request per connection; the
+ * framing and grammar are in ctlproto.h.
  *
  * The "show sessions/pools/counters/config/status" commands are built in
  * (ctl_sessions.c, ctl_pools.c, ctl_status.c), answered from the pinned
@@ -29,6 +30,7 @@ struct ns_control;
 #define CTL_MAX_CLIENTS 8           /* concurrent connections */
 #define CTL_READ_TIMEOUT_MS 5000    /* whole request line must arrive by then */
 #define CTL_WRITE_TIMEOUT_MS 30000  /* a client that stops reading is dropped */
+#define CTL_SEND_MAX (1024u * 1024) /* answer bytes sent per callback (~1 ms) */
 
 /*
  * Where a handler writes its answer. In JSON mode (req->json) write exactly
@@ -125,6 +127,10 @@ struct ns_control *ns_control_open(struct ns_daemon *d, int *err);
 /* How many times a request was paused to let the loop run (CTL_MORE or
  * CTL_WAIT). */
 uint64_t ns_control_slices(const struct ns_control *c);
+
+/* How many callbacks sent part of an answer, and the most bytes one sent
+ * (at most CTL_SEND_MAX). */
+void ns_control_send_stats(const struct ns_control *c, uint64_t *sends, size_t *send_max);
 
 /*
  * ns_control_set_handler - answer cmd with fn (replacing any built-in

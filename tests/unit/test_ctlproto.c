@@ -692,6 +692,9 @@ struct client_job {
 	bool send_failed;     /* recorded by the client thread */
 	char resp[65536];  /* show metrics answers ~10 kB */
 	ssize_t resp_len;
+	bool want_big;        /* read the whole answer into big instead */
+	char *big;            /* malloc()ed, NUL-terminated; the test frees it */
+	size_t big_len;
 	double secs;
 };
 
@@ -739,7 +742,21 @@ static void client_exchange(struct client_job *j)
 		j->send_failed = send(fd, j->send, j->send_len, MSG_NOSIGNAL) != (ssize_t)j->send_len;
 	if (j->shut_wr)
 		shutdown(fd, SHUT_WR);
-	while (!j->hang_up && (n = recv(fd, j->resp + j->resp_len, sizeof(j->resp) - 1 - j->resp_len, 0)) > 0)
+	while (j->want_big) {
+		char *b = j->big_len % 65536 ? j->big : realloc(j->big, j->big_len + 65537);
+
+		if (!b)
+			break;
+		j->big = b;
+		n = recv(fd, j->big + j->big_len, 65536 - j->big_len % 65536, 0);
+		if (n <= 0)
+			break;
+		j->big_len += (size_t)n;
+	}
+	if (j->big)
+		j->big[j->big_len] = '\0';
+	while (!j->want_big && !j->hang_up &&
+	       (n = recv(fd, j->resp + j->resp_len, sizeof(j->resp) - 1 - j->resp_len, 0)) > 0)
 		j->resp_len += n;
 	j->resp[j->resp_len] = '\0';
 	j->secs = now_s() - t0;
@@ -1214,6 +1231,48 @@ static uint64_t serve_sliced(struct client_job *j, const char *line, const char 
 	cr_assert(!strncmp(j->resp, "OK\n", 3), "%s: %.2000s", line, j->resp);
 	cr_assert_not_null(strstr(j->resp, want), "%s: %.2000s", line, j->resp);
 	return ns_control_slices(srv) - before;
+}
+
+/*
+ * A large answer (show sessions limit=N in JSON: ~15 MB here, 48 MB for
+ * 100,000 sessions) is sent in steps of at most CTL_SEND_MAX bytes, one per
+ * EPOLLOUT callback, even to a client that reads as fast as it is sent: it
+ * used to go out in one callback (and be built in one memstream whose
+ * doublings copied it whole; ctl_buf tests). Every session arrives.
+ */
+Test(ctlserver, large_answer_sent_in_bounded_steps)
+{
+	enum { N = 30000 };
+	struct client_job j = { 0 };
+	char line[64], tail[128];
+	size_t send_max, n_sess = 0;
+	uint64_t sends;
+
+	srv_daemon_init(true);
+	fill_sessions(N);
+	snprintf(line, sizeof(line), "show sessions json=1 limit=%d\n", N);
+	snprintf(tail, sizeof(tail), "],\"count\":%d,\"matched\":%d,\"total\":%d,"
+		 "\"truncated\":false}\n", N, N, N);
+	j.path = srv_d->conf.control_socket;
+	j.send = line;
+	j.send_len = strlen(line);
+	j.want_big = true;
+	serve(&j);
+	cr_assert_not_null(j.big);
+	cr_assert(!strncmp(j.big, "OK\n{\"sessions\":[", 15), "%.200s", j.big);
+	cr_assert_geq(j.big_len, strlen(tail));
+	cr_assert_str_eq(j.big + j.big_len - strlen(tail), tail);
+	for (const char *p = j.big; (p = strstr(p, "{\"proto\":\"tcp\"")); p++)
+		n_sess++;
+	cr_assert_eq(n_sess, (size_t)N, "%zu sessions in %zu bytes", n_sess, j.big_len);
+	ns_control_send_stats(srv, &sends, &send_max);
+	cr_assert_leq(send_max, CTL_SEND_MAX, "one callback sent %zu bytes", send_max);
+	cr_assert_geq(sends, j.big_len / CTL_SEND_MAX, "%zu bytes sent in %llu callbacks",
+		      j.big_len, (unsigned long long)sends);
+	free(j.big);
+	close(srv_d->fd.sessions);
+	srv_d->fd.sessions = -1;
+	srv_daemon_fini();
 }
 
 Test(ctlserver, show_and_clear_sessions_answered_in_slices)
