@@ -5,6 +5,9 @@
  * nsenter --net, which keeps /sys/fs/bpf visible for the pins):
  *
  *   bench_pkt attach fwd IFNAME...        minimal XDP forwarder (bench_fwd)
+ *   bench_pkt attach static IN OUT DMAC   static-MAC forwarder on IN: every
+ *                                         frame to OUT, to DMAC, from OUT's
+ *                                         MAC (bench_static_fwd)
  *   bench_pkt attach sink IFNAME...       count-and-drop (bench_sink)
  *   bench_pkt attach natsync IN OUT DIR   natsync's XDP program on IN/OUT,
  *                                         maps filled as nsb_fill_config(),
@@ -23,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -66,6 +72,56 @@ static int attach_ref(int argc, char **argv, bool sink)
 	for (i = 0; i < argc && !err; i++)
 		err = xdp_attach(argv[i], bpf_program__fd(sink ? skel->progs.bench_sink
 							       : skel->progs.bench_fwd));
+	xdp_min_bpf__destroy(skel);
+	return err;
+}
+
+int bench_if_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+/* bench_static_fwd on IN, its next hop (OUT, DMAC, OUT's MAC) set before load. */
+static int attach_static(int argc, char **argv)
+{
+	struct xdp_min_bpf *skel;
+	uint8_t dmac[6], smac[6];
+	int out, err;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench_pkt attach static IN OUT DMAC\n");
+		return -EINVAL;
+	}
+	out = (int)if_nametoindex(argv[1]);
+	if (!out || bench_if_mac(argv[1], smac) || bench_parse_mac(argv[2], dmac)) {
+		fprintf(stderr, "bench: attach static: bad interface %s or MAC %s\n", argv[1],
+			argv[2]);
+		return -EINVAL;
+	}
+	skel = xdp_min_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "bench: cannot open xdp_min: %s\n", strerror(errno));
+		return -1;
+	}
+	skel->rodata->static_ifindex = (__u32)out;
+	memcpy((void *)skel->rodata->static_dmac, dmac, 6);
+	memcpy((void *)skel->rodata->static_smac, smac, 6);
+	err = xdp_min_bpf__load(skel);
+	if (err)
+		fprintf(stderr, "bench: cannot load xdp_min: %s\n", strerror(-err));
+	err = err ?: xdp_attach(argv[0], bpf_program__fd(skel->progs.bench_static_fwd));
 	xdp_min_bpf__destroy(skel);
 	return err;
 }
@@ -131,6 +187,8 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "fwd") || !strcmp(argv[0], "sink"))
 		return attach_ref(argc - 1, argv + 1, !strcmp(argv[0], "sink"));
+	if (!strcmp(argv[0], "static"))
+		return attach_static(argc - 1, argv + 1);
 	if (!strcmp(argv[0], "natsync"))
 		return attach_natsync(argc - 1, argv + 1);
 	if (!strcmp(argv[0], "counters"))

@@ -126,6 +126,11 @@ void bench_pba_logs(void);
 int cmd_scale(const struct bench_opts *o, const char *pin_dir);
 int cmd_attach(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_sgen(int argc, char **argv);
+/* "aa:bb:cc:dd:ee:ff" into mac (gen.c); -EINVAL if it is not one. */
+int bench_parse_mac(const char *s, uint8_t mac[6]);
+/* The MAC address of interface ifname into mac (attach.c); 0 or -errno. */
+int bench_if_mac(const char *ifname, uint8_t mac[6]);
 /* syncfill.c: aged sessions into a running natsyncd's pinned maps. */
 int cmd_syncfill(int argc, char **argv);
 

@@ -13,6 +13,7 @@
  *   bench_pkt attach ...           attach the reference or natsync programs
  *                                  for the veth forwarding topology
  *   bench_pkt gen ...              saturating XDP live-frames generator
+ *   bench_pkt sgen ...             AF_PACKET sendmmsg generator (no TX ring)
  *   bench_pkt syncfill ...         aged sessions into natsyncd's pinned
  *                                  maps (the sync benchmark, syncfill.c)
  *
@@ -166,6 +167,7 @@ static void usage(void)
 		"       bench_pkt [-q] profile SECONDS [est|setup]   (natsync loop for perf)\n"
 		"       bench_pkt attach (fwd|sink|natsync|counters|off) ...   (see attach.c)\n"
 		"       bench_pkt gen IFNAME DST_MAC (FLOWS|new) COUNT   (see gen.c)\n"
+		"       bench_pkt sgen [-r ADDR] IFNAME DST_MAC (FLOWS|new) COUNT [PPS]\n"
 		"       bench_pkt syncfill PIN_DIR FIRST N AGE_MS   (see syncfill.c)\n"
 		"  -q   quick mode (BENCH_QUICK=1): fewer repeats, smaller tables\n");
 }
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - i - 1, argv + i + 1) ? 1 : 0;
 	if (!strcmp(argv[i], "gen"))
 		return cmd_gen(argc - i - 1, argv + i + 1) ? 1 : 0;
+	if (!strcmp(argv[i], "sgen"))
+		return cmd_sgen(argc - i - 1, argv + i + 1) ? 1 : 0;
 	if (!strcmp(argv[i], "syncfill"))
 		return cmd_syncfill(argc - i - 1, argv + i + 1) ? 1 : 0;
 	usage();

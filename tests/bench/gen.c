@@ -28,7 +28,7 @@
 #include "daemon/util.h"
 #include "xdp_min.skel.h"
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int bench_parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned int b[6];
 	int i;
@@ -57,7 +57,7 @@ int cmd_gen(int argc, char **argv)
 	ifindex = (int)if_nametoindex(argv[0]);
 	count = atol(argv[3]);
 	pkt_udp(&p, &t, 64, 0);
-	if (!ifindex || parse_mac(argv[1], p.data) || count <= 0) {
+	if (!ifindex || bench_parse_mac(argv[1], p.data) || count <= 0) {
 		fprintf(stderr, "bench: gen: bad interface, MAC or count\n");
 		return -EINVAL;
 	}

@@ -77,11 +77,15 @@ def ratios(figs):
         out.append(ratio([a] + figs, a["name"], fwd,
                          "test_run NAPT44 in->out / minimal XDP forwarder"))
     names = {f["name"] for f in figs}
-    for g in ("xdp-gen", "trafgen"):
+    for g in ("sgen", "xdp-gen", "trafgen"):
         for p in ("1", "64", "4096", "new"):
             def cost(case):
                 return f"{case}: box cost per packet, {p} flows, {g}"
-            if cost("kernel") not in names:
+            def rate(case):
+                return f"{case}: delivered rate, {p} flows, {g}"
+            # a generator that could not send here has its rows say why,
+            # and no ratios of nothing
+            if not any(find(figs, cost(c)) for c in ("kernel", "xdp-min", "natsync")):
                 continue
             est = p != "new"
             out.append(ratio(figs, cost("natsync"), cost("nftables"),
@@ -89,6 +93,13 @@ def ratios(figs):
             out.append(ratio(figs, cost("natsync"), cost("xdp-min"),
                              f"box cost natsync / minimal XDP forwarder, {p} flows, {g}",
                              "<= 1.25" if est else None))
+            out.append(ratio(figs, cost("natsync"), cost("xdp-static"),
+                             f"box cost natsync / static-MAC XDP forwarder, {p} flows, {g}"))
+            out.append(ratio(figs, cost("xdp-min"), cost("xdp-static"),
+                             f"box cost fib-lookup / static-MAC XDP forwarder, {p} flows, {g}"))
+            for base in ("xdp-static", "xdp-min", "kernel"):
+                out.append(ratio(figs, rate("natsync"), rate(base),
+                                 f"delivered rate natsync / {base}, {p} flows, {g}"))
             out.append(ratio(figs, cost("nftables"), cost("kernel"),
                              f"box cost nftables SNAT / kernel forwarding, {p} flows, {g}"))
     if "conntrackd bulk resync rate" in names:

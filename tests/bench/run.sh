@@ -5,7 +5,8 @@
 # root; BUILD names the build directory (the Makefile passes it).
 #
 #   1. per-packet cost with BPF_PROG_TEST_RUN     (bench_pkt testrun)
-#   2. forwarding through a veth box              (this script, trafgen)
+#   2. forwarding through a veth box              (this script: sgen,
+#                                                  xdp-gen, trafgen)
 #   3. scale: map memory, load time, aging        (bench_pkt scale), and a
 #      natsyncd holding 1M and 10M sessions        (daemon_scale.sh)
 #   4. sync: two natsyncd, conntrackd side by side (sync.sh)
@@ -176,11 +177,16 @@ run_profile() {
 #   nsb-gen [nsbg0] ---- [nsbb0] nsb-box [nsbb1] ---- [nsbs0] nsb-sink
 #   100.64.0.2/10     100.64.0.1/10   198.51.100.1/24     198.51.100.2/24
 #
-# trafgen in nsb-gen on CPU 1 sends 64-byte UDP frames. The box's receive
+# A generator in nsb-gen on CPU 1 sends 64-byte UDP frames. The box's receive
 # work runs in the threaded NAPI kthread of nsbb0, pinned to CPU 0: its
 # run time (/proc/PID/schedstat) divided by the packets nsbb0 received is
 # the box's CPU cost per packet, whatever the generator manages. The sink
 # counts and drops with XDP (bench_sink), the same cost for every case.
+#
+# Generators (issue 14): sgen (bench_pkt sgen: sendmmsg on an AF_PACKET
+# socket, no TX ring, no BPF), xdp-gen (XDP live frames) and trafgen. Each is
+# probed once before the cases; one that cannot send here gets rows saying
+# "not measured, because" with its own error, and priming uses sgen.
 
 NS_GEN="nsenter --net=/var/run/netns/nsb-gen"
 NS_BOX="nsenter --net=/var/run/netns/nsb-box"
@@ -280,38 +286,60 @@ tg_new() {
 	EOF
 }
 
-# Replies from the sink for the nftables case: the SNAT range maps one
-# source address to one pool address (a hash of the address, "paired" like
-# natsync's) and keeps the ports (one subscriber, no clash); the address is
-# read back from conntrack.
-tg_reply() { # FLOWS POOL_ADDR
-	local dp
-	if [ "$1" = 1 ]; then dp=1024; else dp="dinc(1024, $((1023 + $1)))"; fi
-	cat <<-EOF
-	cpu($GEN_CPU): {
-	  eth(da=$MAC_BOUT, sa=$MAC_SINK),
-	  ipv4(sa=198.51.100.2, da=$2, ttl=64),
-	  udp(sp=9, dp=$dp),
-	  fill(0xa5, 18)
-	}
-	EOF
-}
-
 trafgen_run() { # NS DEV CFG COUNT
 	ip netns exec "$1" trafgen -i "$3" -o "$2" -n "$4" -P 2 --no-sock-mem -Q -S 128KiB \
 		-C >"$TMP/trafgen.log" 2>&1
 }
 
-# Send COUNT frames of PATTERN with generator GEN from nsb-gen.
+# Send COUNT frames of PATTERN with generator GEN from nsb-gen; on failure
+# GEN_ERR is the generator's last message.
 gen_run() { # GEN CFG PATTERN COUNT
-	if [ "$1" = trafgen ]; then
-		trafgen_run nsb-gen nsbg0 "$2" "$4" ||
-			{ log "trafgen failed: $(tail -1 "$TMP/trafgen.log")"; return 1; }
-	else
-		$NS_GEN taskset -c "$GEN_CPU" "$BP" gen nsbg0 "$MAC_BIN" "$3" "$4" >"$TMP/gen.log" 2>&1 ||
-			{ log "xdp-gen failed: $(tail -1 "$TMP/gen.log")"; return 1; }
-	fi
+	GEN_ERR=
+	case $1 in
+	trafgen)
+		trafgen_run nsb-gen nsbg0 "$2" "$4" && return 0
+		GEN_ERR=$(tail -1 "$TMP/trafgen.log")
+		;;
+	xdp-gen)
+		$NS_GEN taskset -c "$GEN_CPU" "$BP" gen nsbg0 "$MAC_BIN" "$3" "$4" >"$TMP/gen.log" 2>&1 &&
+			return 0
+		GEN_ERR=$(tail -1 "$TMP/gen.log")
+		;;
+	sgen)
+		$NS_GEN taskset -c "$GEN_CPU" "$BP" sgen nsbg0 "$MAC_BIN" "$3" "$4" >"$TMP/gen.log" 2>&1 &&
+			return 0
+		GEN_ERR=$(tail -1 "$TMP/gen.log")
+		;;
+	esac
+	# The reason goes into a JSON string: no quotes, no backslashes.
+	GEN_ERR=$(printf '%s' "${GEN_ERR:-exit status without a message}" | tr -d '"\\')
+	log "$1 failed: $GEN_ERR"
+	return 1
 }
+
+# Probe every generator once (1,000 frames of one flow, kernel forwarding):
+# GEN_WHY_<gen> is set to why it cannot be measured here, or stays empty.
+probe_generators() {
+	local g b0 why
+	for g in $GENS; do
+		why=
+		b0=$(rx_of nsb-box nsbb0)
+		tg_flows 1 >"$TMP/tg.cfg"
+		if ! gen_run "$g" "$TMP/tg.cfg" 1 1000; then
+			case $g in
+			xdp-gen) why="the XDP live-frames BPF_PROG_RUN of xdp-gen is refused here ($GEN_ERR)" ;;
+			trafgen) why="trafgen cannot send here ($GEN_ERR)" ;;
+			*) why="$g cannot send here ($GEN_ERR)" ;;
+			esac
+		elif [ "$(rx_of nsb-box nsbb0)" = "$b0" ]; then
+			why="none of the 1,000 frames of the probe run of $g reached the box"
+		fi
+		printf -v "GEN_WHY_${g//-/_}" '%s' "$why"
+		log "  generator $g: ${why:-works}"
+	done
+}
+
+gen_why() { local v="GEN_WHY_${1//-/_}"; echo "${!v}"; }
 
 # One measured run: sets R_COST (ns/pkt), R_PPS (at the sink), R_DROP
 # (received by the box, not delivered), R_BUSY (box thread busy, %).
@@ -329,10 +357,10 @@ measure_once() { # GEN CFG PATTERN COUNT
 	b1=$(rx_of nsb-box nsbb0)
 	s1=$(rx_of nsb-sink nsbs0)
 	[ $((b1 - b0)) -gt 0 ] || return 1
-	# The window: the generator's own run time when it reports it (xdp-gen:
-	# without process start-up and program load), else the wall clock.
+	# The window: the generator's own run time when it reports it (xdp-gen,
+	# sgen: without process start-up and program load), else the wall clock.
 	win=$(awk '/^sent/ {print $4}' "$TMP/gen.log" 2>/dev/null)
-	[ "$1" = xdp-gen ] && [ -n "$win" ] || win=$((t1 - t0 - 200000000))
+	[ "$1" != trafgen ] && [ -n "$win" ] || win=$((t1 - t0 - 200000000))
 	R_COST=$(python3 -c "print(($r1 - $r0) / ($b1 - $b0))")
 	R_PPS=$(python3 -c "print(($s1 - $s0) / ($win / 1e9))")
 	R_BUSY=$(python3 -c "print(min(100, round(100 * ($r1 - $r0) / $win)))")
@@ -343,18 +371,20 @@ stats3() { # values... -> "median min max n"
 	python3 -c 'import sys, statistics as s; v = [float(x) for x in sys.argv[1:]]; print(s.median(v), min(v), max(v), len(v))' "$@"
 }
 
-# Prime PATTERN's flows with trafgen (paced, so every flow gets through):
-# each flow seen by the box before timing, and for nftables answered by the
-# sink so conntrack sees both directions.
+# Prime PATTERN's flows with sgen, paced to PRIME_PPS so every flow gets
+# through: each flow seen by the box before timing, and for nftables
+# answered by the sink (sgen -r: to the pool address conntrack chose, the
+# ports kept) so conntrack sees both directions.
 prime() { # CASE PATTERN
 	local addr
 	ct() { ip netns exec nsb-box conntrack -L -p udp 2>/dev/null; }
-	trafgen_run nsb-gen nsbg0 "$TMP/tg.cfg" $(($2 * 4)) || true
+	$NS_GEN taskset -c "$GEN_CPU" "$BP" sgen nsbg0 "$MAC_BIN" "$2" $(($2 * 4)) "$PRIME_PPS" \
+		>/dev/null 2>&1 || log "priming $1, $2 flows: sgen failed"
 	PRIME=
 	[ "$1" = nftables ] || return 0
 	addr=$(ct | grep -o 'dst=203\.0\.113\.[0-9]*' | head -1 | cut -d= -f2)
-	tg_reply "$2" "${addr:-203.0.113.1}" >"$TMP/tgr.cfg"
-	trafgen_run nsb-sink nsbs0 "$TMP/tgr.cfg" $(($2 * 4)) || true
+	$NS_SINK taskset -c "$GEN_CPU" "$BP" sgen -r "${addr:-203.0.113.1}" nsbs0 "$MAC_BOUT" "$2" \
+		$(($2 * 4)) "$PRIME_PPS" >/dev/null 2>&1 || log "priming nftables replies: sgen failed"
 	PRIME="conntrack primed both ways: $(ct | grep -vc UNREPLIED) of $(ct | wc -l) entries replied"
 }
 
@@ -369,18 +399,23 @@ measure_pattern() { # CASE GEN PATTERN(1|64|4096|new) REF TARGET
 		reps=1 # the same tuples again would not be new
 		count=$NEW_COUNT
 		[ "$2" = xdp-gen ] && count=$NEW_COUNT_XDP
+		[ "$2" = sgen ] && count=$NEW_COUNT_SGEN
 	else
 		tg_flows "$3" >"$TMP/tg.cfg"
 		reps=$REPS
 		count=$COUNT
 		[ "$2" = xdp-gen ] && count=$COUNT_XDP
+		[ "$2" = sgen ] && count=$COUNT_SGEN
 		prime "$1" "$3"
 	fi
 	[ "$1" = natsync ] && $NS_BOX "$BP" attach counters "$NS_PINS" >"$TMP/c0.json" 2>/dev/null
 	for _ in $(seq "$reps"); do
 		measure_once "$2" "$TMP/tg.cfg" "$3" "$count" || {
-			emit_na forward "$1: box cost per packet, $3 flows, $2" null \
-				"error: measurement failed" "$5"
+			if [ -n "$GEN_ERR" ]; then
+				emit_not_measured "$1" "$2" "$3" "$2 failed: $GEN_ERR" "$5"
+			else
+				emit_not_measured "$1" "$2" "$3" "the box received no frame" "$5"
+			fi
 			return
 		}
 		costs="$costs $R_COST"
@@ -388,11 +423,11 @@ measure_pattern() { # CASE GEN PATTERN(1|64|4096|new) REF TARGET
 		busy="$busy $R_BUSY"
 		drops=$((drops + R_DROP))
 	done
-	if [ "$2" = trafgen ]; then
-		gen="trafgen (paced by its 64-frame TX ring), $count frames per run"
-	else
-		gen="xdp-gen (BPF live frames, saturating), $count frames offered per run"
-	fi
+	case $2 in
+	trafgen) gen="trafgen (paced by its 64-frame TX ring), $count frames per run" ;;
+	xdp-gen) gen="xdp-gen (BPF live frames, saturating), $count frames offered per run" ;;
+	sgen) gen="sgen (sendmmsg on AF_PACKET, qdisc bypassed, saturating), $count frames offered per run" ;;
+	esac
 	how="box NAPI thread run time (schedstat) / frames received by the box; $gen; 64 B UDP; median of $reps runs"
 	note="${4:+$4; }${PRIME:+$PRIME; }box thread busy:$(echo "$busy" | sed 's/ \([0-9]*\)/ \1%/g')"
 	[ "$drops" -gt 0 ] && note="$note; $drops frames received by the box but not delivered to the sink"
@@ -410,7 +445,13 @@ measure_pattern() { # CASE GEN PATTERN(1|64|4096|new) REF TARGET
 		"${st[2]}" "${st[3]}" "$how" "$note" "$5"
 	read -r -a st <<<"$(stats3 $pps)"
 	emit forward "$1: delivered rate, $3 flows, $2" null pps "${st[0]}" "${st[1]}" "${st[2]}" \
-		"${st[3]}" "frames counted at the sink / generator run time (xdp-gen: its test_run call; trafgen: wall clock), median of $reps runs" "" ""
+		"${st[3]}" "frames counted at the sink / generator run time (xdp-gen: its test_run call; sgen: its send loop; trafgen: wall clock), median of $reps runs" "" ""
+}
+
+# Both rows of CASE/GEN/PATTERN as not measured, with the reason.
+emit_not_measured() { # CASE GEN PATTERN WHY TARGET
+	emit_na forward "$1: box cost per packet, $3 flows, $2" null "not measured, because $4" "$5"
+	emit_na forward "$1: delivered rate, $3 flows, $2" null "not measured, because $4" ""
 }
 
 case_begin() { # CASE
@@ -428,6 +469,12 @@ case_begin() { # CASE
 		;;
 	xdp-min)
 		$NS_BOX "$BP" attach fwd nsbb0 nsbb1 || return 1
+		;;
+	xdp-static)
+		$NS_BOX "$BP" attach static nsbb0 nsbb1 "$MAC_SINK" 2>"$TMP/attach.log" || {
+			CASE_WHY=$(tail -1 "$TMP/attach.log" | tr -d '"\\')
+			return 1
+		}
 		;;
 	natsync)
 		rm -rf "$PIN_FWD"
@@ -509,7 +556,7 @@ case_end() { # CASE
 		ip netns exec nsb-box nft delete table ip nsbnat
 		ip netns exec nsb-box conntrack -F >/dev/null 2>&1
 		;;
-	xdp-min) $NS_BOX "$BP" attach off nsbb0 nsbb1 ;;
+	xdp-min | xdp-static) $NS_BOX "$BP" attach off nsbb0 nsbb1 ;;
 	natsync)
 		$NS_BOX "$BP" attach counters "$NS_PINS" >"$TMP/ns_counters.json" 2>/dev/null &&
 			log "natsync counters: $(cat "$TMP/ns_counters.json")"
@@ -525,21 +572,25 @@ case_end() { # CASE
 }
 
 run_forward() {
-	local c g p ref target
+	local c g p ref target why
 	log "2. forwarding through a veth box${QUICK:+ (quick)}"
-	if ! command -v trafgen >/dev/null; then
-		emit_na forward "all forwarding cases" null "n/a (trafgen missing: make deps)" ""
-		return
-	fi
 	if ! topo_setup || ! pin_threads; then
-		emit_na forward "all forwarding cases" null "error: topology setup failed (threaded NAPI on veth?)" ""
+		emit_na forward "all forwarding cases" null \
+			"not measured, because the topology could not be set up (threaded NAPI on veth?)" ""
 		return
 	fi
-	for c in kernel nftables xdp-min natsync; do
+	probe_generators
+	for c in kernel nftables xdp-static xdp-min natsync; do
 		CASE_WHY=
 		if ! case_begin "$c"; then
 			log "case $c: ${CASE_WHY:-setup failed}"
-			emit_na forward "$c: box cost per packet" null "n/a (${CASE_WHY:-setup failed})" ""
+			for g in $GENS; do
+				for p in new 1 64 4096; do
+					[ -n "$QUICK" ] && [ "$p" = 64 ] && continue
+					emit_not_measured "$c" "$g" "$p" \
+						"the $c case could not be set up: ${CASE_WHY:-setup failed}" ""
+				done
+			done
 			case_end "$c" 2>/dev/null
 			continue
 		fi
@@ -547,11 +598,16 @@ run_forward() {
 		# copied from elsewhere goes into a row's note.
 		ref=
 		[ "$c" = natsync ] && ref="target: <= 1.25 x xdp-min established (see ratios)"
-		for g in trafgen xdp-gen; do
+		for g in $GENS; do
+			why=$(gen_why "$g")
 			for p in new 1 64 4096; do
 				target=""
 				[ "$c" = natsync ] && [ "$p" = new ] && target="<= 1000"
 				[ -n "$QUICK" ] && [ "$p" = 64 ] && continue
+				if [ -n "$why" ]; then
+					emit_not_measured "$c" "$g" "$p" "$why" "$target"
+					continue
+				fi
 				log "  $c, $g, $p flows"
 				measure_pattern "$c" "$g" "$p" "$ref" "$target"
 			done
@@ -567,16 +623,24 @@ run_rest() {
 	case ",$ONLY," in *,failover,*) run_failover ;; esac
 }
 
-# CPU trafgen sends from (the box's NAPI thread is on CPU 0).
+# CPU the generators send from (the box's NAPI thread is on CPU 0).
 GEN_CPU=${BENCH_GEN_CPU:-1}
+# Generators of section 2, in the order of the table; trafgen needs the
+# netsniff-ng package (make deps).
+GENS="sgen xdp-gen trafgen"
+# Priming rate (frames/s): far below what any case forwards, so no flow's
+# first frame is dropped before the box.
+PRIME_PPS=100000
 # Frames per run. New flows stay below nf_conntrack_max (262144 here; the
 # xdp-gen offers more than the box takes: only what it receives is new).
 if [ -n "$QUICK" ]; then
 	COUNT=300000; NEW_COUNT=100000; REPS=1
 	COUNT_XDP=2000000; NEW_COUNT_XDP=500000
+	COUNT_SGEN=500000; NEW_COUNT_SGEN=100000
 else
 	COUNT=2000000; NEW_COUNT=200000; REPS=3
 	COUNT_XDP=10000000; NEW_COUNT_XDP=1000000
+	COUNT_SGEN=3000000; NEW_COUNT_SGEN=200000
 fi
 
 START=$(date +%s)

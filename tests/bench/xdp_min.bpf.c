@@ -11,6 +11,9 @@
  *   bench_fwd           parse + bpf_fib_lookup + TTL decrement + MAC rewrite +
  *                       bpf_redirect: the minimal XDP forwarder, i.e. the limit
  *                       of the veth topology
+ *   bench_static_fwd    bench_fwd with the fib lookup replaced by a next hop
+ *                       set at load time (egress ifindex and both MACs):
+ *                       the static-MAC forwarder, floor of the topology
  *   bench_sink          count and drop: the sink of the forwarding topology,
  *                       so every case pays the same, small, receive cost
  *
@@ -231,6 +234,25 @@ int bench_fwd(struct xdp_md *ctx)
 	__builtin_memcpy(p.eth->h_source, fib.smac, ETH_ALEN);
 	count(1);
 	return bpf_redirect(fib.ifindex, 0);
+}
+
+/* The static next hop of bench_static_fwd, set before load (attach.c). */
+volatile const __u32 static_ifindex;
+volatile const __u8 static_dmac[ETH_ALEN];
+volatile const __u8 static_smac[ETH_ALEN];
+
+SEC("xdp")
+int bench_static_fwd(struct xdp_md *ctx)
+{
+	struct parsed p;
+
+	if (parse(ctx, &p) || p.ip->ttl <= 1 || !static_ifindex)
+		return XDP_PASS;
+	ip_decrease_ttl(p.ip);
+	__builtin_memcpy(p.eth->h_dest, (const __u8 *)static_dmac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_source, (const __u8 *)static_smac, ETH_ALEN);
+	count(1);
+	return bpf_redirect(static_ifindex, 0);
 }
 
 /* RFC 1624: checksum *sum after a 32-bit field changed from `from` to `to`. */
