@@ -100,6 +100,13 @@ def ratios(figs):
             for base in ("xdp-static", "xdp-min", "kernel"):
                 out.append(ratio(figs, rate("natsync"), rate(base),
                                  f"delivered rate natsync / {base}, {p} flows, {g}"))
+            for big in ("natsync-1M", "natsync-100k"):
+                if find(figs, cost(big)):
+                    out.append(ratio(figs, cost(big), cost("natsync"),
+                                     f"box cost {big} / natsync, {p} flows, {g} (table size)"))
+                    out.append(ratio(figs, cost(big), cost("xdp-min"),
+                                     f"box cost {big} / minimal XDP forwarder, {p} flows, {g}",
+                                     "<= 1.25"))
             out.append(ratio(figs, cost("nftables"), cost("kernel"),
                              f"box cost nftables SNAT / kernel forwarding, {p} flows, {g}"))
     if "conntrackd bulk resync rate" in names:
