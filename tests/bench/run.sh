@@ -626,7 +626,7 @@ run_forward() {
 # patterns' established tuples), established patterns only: the new-flow
 # pattern's source addresses are the prefilled subscribers'.
 forward_big_table() {
-	local c g p why t0
+	local c g p why= t0
 	c="natsync-$PREFILL_LABEL"
 	t0=$(date +%s%N)
 	if ! $NS_BOX "$BP" attach prefill "$NS_PINS" "$PREFILL_FWD" 2>"$TMP/prefill.log"; then
