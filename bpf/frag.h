@@ -23,6 +23,9 @@
  *    its bpf_timer fires after NS_FRAG_TIMEOUT_NS (counted frag_timeout):
  *    a flood of fragments that never complete occupies at most
  *    NS_FRAG_MAX entries for 2 s, and is counted (frag_track_full).
+ *  - NAT64 fragments use the same table and ring (frag64.h): an entry's
+ *    xlat says how its fragments are translated; a later IPv4 fragment of
+ *    an IPv4 -> IPv6 datagram goes to the frag64 program (NS64_FRAG).
  */
 #ifndef NATSYNC_BPF_FRAG_H
 #define NATSYNC_BPF_FRAG_H
@@ -31,6 +34,7 @@
 #include "bpf/csum.h"
 #include "bpf/firewall.h"
 #include "bpf/fwd.h"
+#include "bpf/nat64.h"
 
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC 1
@@ -50,6 +54,42 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NS_FRAG_RING_BYTES);
 } ns_frag_ring SEC(".maps");
+
+/* ---- NAT64 fragments: the frag64 programs (frag64.h) ---- */
+
+int natsync_xdp_frag64(struct xdp_md *ctx);
+int natsync_tc_frag64(struct __sk_buff *skb);
+
+/* One per program type: a program array belongs to one type. Not "ns_":
+ * never pinned, each load fills its own (libbpf, at load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(struct xdp_md *));
+} frag64_xdp SEC(".maps") = {
+	.values = { [0] = (void *)&natsync_xdp_frag64 },
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(struct __sk_buff *));
+} frag64_tc SEC(".maps") = {
+	.values = { [0] = (void *)&natsync_tc_frag64 },
+};
+
+/* The main program's end for a NAT64 fragment: the frag64 program counts
+ * its verdict; this returns only when the tail call fails. */
+static __always_inline __u32 ns_frag64_tail(void *ctx, const bool is_tc)
+{
+	if (is_tc)
+		bpf_tail_call(ctx, &frag64_tc, 0);
+	else
+		bpf_tail_call(ctx, &frag64_xdp, 0);
+	return NS_CNT_DROP_FRAGMENT;
+}
 
 /* The IPv4 header's identification and flags/offset word (host order). */
 static __always_inline int ns_frag_hdr(const struct ns_pkt *p, const bool is_tc, __be16 *id,
@@ -147,8 +187,11 @@ static __always_inline __u32 ns_frag_payload(const struct ns_pkt *p)
 	return p->ip_len - (p->l4_off - p->l3_off);
 }
 
-/* Tell the daemon how the first fragment of @k went out. */
-static __always_inline void ns_frag_tell_first(const struct ns_frag_key *k, const struct ns_pkt *p)
+/* Tell the daemon how the first fragment of @k went out: @xlat (enum
+ * ns_frag_xlat), the IPv4 addresses @s4/@d4, or (NS_FRAG_X4TO6) the IPv6
+ * ones at @s6/@d6 (NULL otherwise). */
+static __always_inline void ns_frag_tell_first(const struct ns_frag_key *k, __u8 xlat, __be32 s4,
+					       __be32 d4, const __u8 *s6, const __u8 *d6)
 {
 	struct ns_frag_rec *r = bpf_ringbuf_reserve(&ns_frag_ring, sizeof(*r), 0);
 
@@ -159,19 +202,26 @@ static __always_inline void ns_frag_tell_first(const struct ns_frag_key *k, cons
 	__builtin_memset(r, 0, sizeof(*r));
 	r->key = *k;
 	r->type = NS_FRAG_REC_FIRST;
-	r->new_saddr = p->t.saddr;
-	r->new_daddr = p->t.daddr;
+	r->xlat = xlat;
+	r->new_saddr = s4;
+	r->new_daddr = d4;
+	if (s6) {
+		__builtin_memcpy(r->new_saddr6, s6, 16);
+		__builtin_memcpy(r->new_daddr6, d6, 16);
+	}
 	bpf_ringbuf_submit(r, 0);
 }
 
 /**
- * ns_frag_first_done() - after the pipeline translated a first fragment
- * (verdict @cnt; @k its key as it arrived, p->t as it leaves): record
- * the translation for the later fragments. Only a forwarded one: a
- * dropped first fragment leaves its followers unknown.
+ * ns_frag_first_rec() - after a first fragment of @payload L4 bytes was
+ * translated (verdict @cnt; @k its key as it arrived; how it left as for
+ * ns_frag_tell_first()):
+ * record the translation for the later fragments. Only a forwarded one:
+ * a dropped first fragment leaves its followers unknown.
  */
-static __always_inline void ns_frag_first_done(const struct ns_pkt *p, const struct ns_frag_key *k,
-					       __u32 cnt)
+static __always_inline void ns_frag_first_rec(const struct ns_frag_key *k, __u32 cnt, __u8 xlat,
+					      __be32 s4, __be32 d4, const __u8 *s6,
+					      const __u8 *d6, __u32 payload)
 {
 	struct ns_frag *e;
 	int raced;
@@ -185,14 +235,27 @@ static __always_inline void ns_frag_first_done(const struct ns_pkt *p, const str
 	}
 	if (e->first) /* a duplicate first fragment */
 		return;
-	e->new_saddr = p->t.saddr;
-	e->new_daddr = p->t.daddr;
+	e->new_saddr = s4;
+	e->new_daddr = d4;
+	e->xlat = xlat;
+	if (s6) {
+		__builtin_memcpy(e->new_saddr6, s6, 16);
+		__builtin_memcpy(e->new_daddr6, d6, 16);
+	}
 	e->first = 1;
 	ns_count(NS_CNT_FRAG_FIRST);
 	/* later fragments came first and wait in the daemon */
 	if (raced && e->held)
-		ns_frag_tell_first(k, p);
-	ns_frag_account(e, k, ns_frag_payload(p), 0, 1);
+		ns_frag_tell_first(k, xlat, s4, d4, s6, d6);
+	ns_frag_account(e, k, payload, 0, 1);
+}
+
+/* NAT44: the first fragment's translation is p->t as it leaves. */
+static __always_inline void ns_frag_first_done(const struct ns_pkt *p, const struct ns_frag_key *k,
+					       __u32 cnt)
+{
+	ns_frag_first_rec(k, cnt, NS_FRAG_X44, p->t.saddr, p->t.daddr, NULL, NULL,
+			  ns_frag_payload(p));
 }
 
 /* Copy the packet (its IPv4 packet) to the daemon as a record of @type:
@@ -247,45 +310,15 @@ static __always_inline int ns_frag_rewrite(struct ns_pkt *p, const bool is_tc,
 	return err ? -1 : 0;
 }
 
-/**
- * ns_frag_later() - a non-first fragment (offset > 0), after the sanity
- * checks: translate it as its first fragment was, or hold it until that
- * one comes.
+/*
+ * A later fragment (@payload bytes at byte offset @off, @mf) of @k whose
+ * first fragment has not been seen (@e pending): hand it to the daemon.
  * Return: the verdict counter.
  */
-static __always_inline __u32 ns_frag_later(struct ns_pkt *p, const bool is_tc,
-					   const struct ns_svc *svc)
+static __always_inline __u32 ns_frag_hold_later(struct ns_pkt *p, const bool is_tc,
+						struct ns_frag *e, const struct ns_frag_key *k,
+						__u32 payload, __u32 off, __u16 mf)
 {
-	struct ns_frag_key k;
-	struct ns_frag *e;
-	__u32 payload = ns_frag_payload(p);
-	__be16 id;
-	__u16 fo;
-	int raced;
-
-	if (ns_frag_hdr(p, is_tc, &id, &fo))
-		return NS_CNT_DROP_MALFORMED;
-	ns_frag_key_of(p, id, &k);
-	e = bpf_map_lookup_elem(&ns_frag, &k);
-	if (!e) {
-		/* the box's own datagrams are the kernel's to reassemble; a
-		 * pool address is the NAT's even when it is "local" */
-		if ((p->side == NS_SIDE_INSIDE || !ns_svc_pool_addr_g(svc, p->t.daddr)) &&
-		    ns_is_local(p))
-			return NS_CNT_PASS_LOCAL;
-		e = ns_frag_new(&k, &raced);
-		if (!e) {
-			ns_count(NS_CNT_FRAG_TRACK_FULL);
-			return NS_CNT_DROP_FRAGMENT;
-		}
-	}
-	if (e->first) {
-		if (ns_frag_rewrite(p, is_tc, e))
-			return NS_CNT_DROP_MALFORMED;
-		ns_count(NS_CNT_FRAG_XLATED);
-		ns_frag_account(e, &k, payload, (fo & NS_IP_OFFMASK) * 8, fo & NS_IP_MF);
-		return ns_forward(p, is_tc);
-	}
 	ns_count(NS_CNT_FRAG_UNKNOWN);
 	/* held before it is copied: a first fragment that finds held == 0
 	 * tells the daemon nothing, and the daemon then looks ns_frag up
@@ -295,12 +328,55 @@ static __always_inline __u32 ns_frag_later(struct ns_pkt *p, const bool is_tc,
 		return NS_CNT_DROP_FRAGMENT;
 	}
 	__sync_fetch_and_add(&e->held, 1);
-	if (ns_frag_hold(p, is_tc, &k, NS_FRAG_REC_HELD)) {
+	if (ns_frag_hold(p, is_tc, k, NS_FRAG_REC_HELD)) {
 		ns_count(NS_CNT_FRAG_HOLD_FULL);
 		return NS_CNT_DROP_FRAGMENT;
 	}
-	ns_frag_account(e, &k, payload, (fo & NS_IP_OFFMASK) * 8, fo & NS_IP_MF);
+	ns_frag_account(e, k, payload, off, mf);
 	return NS_CNT_FRAG_HELD;
+}
+
+/**
+ * ns_frag_later() - a non-first fragment (offset > 0), after the sanity
+ * checks: translate it as its first fragment was, or hold it until that
+ * one comes. @k: room for its key (per-CPU scratch).
+ * Return: the verdict counter.
+ */
+static __always_inline __u32 ns_frag_later(struct ns_pkt *p, const bool is_tc,
+					   const struct ns_svc *svc, struct ns_frag_key *k)
+{
+	struct ns_frag *e;
+	__u32 payload = ns_frag_payload(p);
+	__be16 id;
+	__u16 fo;
+	int raced;
+
+	if (ns_frag_hdr(p, is_tc, &id, &fo))
+		return NS_CNT_DROP_MALFORMED;
+	ns_frag_key_of(p, id, k);
+	e = bpf_map_lookup_elem(&ns_frag, k);
+	if (!e) {
+		/* the box's own datagrams are the kernel's to reassemble; a
+		 * pool address is the NAT's even when it is "local" */
+		if ((p->side == NS_SIDE_INSIDE || !ns_svc_pool_addr_g(svc, p->t.daddr)) &&
+		    ns_is_local(p))
+			return NS_CNT_PASS_LOCAL;
+		e = ns_frag_new(k, &raced);
+		if (!e) {
+			ns_count(NS_CNT_FRAG_TRACK_FULL);
+			return NS_CNT_DROP_FRAGMENT;
+		}
+	}
+	if (e->first) {
+		if (e->xlat != NS_FRAG_X44)
+			return NS64_FRAG; /* becomes IPv6: frag64.h */
+		if (ns_frag_rewrite(p, is_tc, e))
+			return NS_CNT_DROP_MALFORMED;
+		ns_count(NS_CNT_FRAG_XLATED);
+		ns_frag_account(e, k, payload, (fo & NS_IP_OFFMASK) * 8, fo & NS_IP_MF);
+		return ns_forward(p, is_tc);
+	}
+	return ns_frag_hold_later(p, is_tc, e, k, payload, (fo & NS_IP_OFFMASK) * 8, fo & NS_IP_MF);
 }
 
 #endif /* NATSYNC_BPF_FRAG_H */

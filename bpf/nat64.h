@@ -21,10 +21,13 @@
  * pseudo-header and ICMPv4 does not, so echo messages get the pseudo-header
  * taken out or put in. ICMP errors about NAT64 flows are translated both
  * ways (RFC 7915 4.2-4.3, 5.2-5.3: the quoted packet too, the frame grows
- * or shrinks by 40 bytes). Not translated (dropped and counted): IPv6
- * extension headers and fragments, IPv4 options and fragments on NAT64
- * flows, the rarer ICMP error types, IPv6 frames with two VLAN tags (XDP)
- * or a tag in the frame (TC) (doc/nat64.md).
+ * or shrinks by 40 bytes). Fragments (IPv6 Fragment header, IPv4 MF or
+ * offset) are translated by the natsync_*_frag64 programs (frag64.h),
+ * which instantiate these functions with @frag set; the main programs
+ * hand them over with a tail call (NS64_FRAG). Not translated (dropped and
+ * counted): other IPv6 extension headers, IPv4 options on NAT64 flows, the
+ * rarer ICMP error types, IPv6 frames with two VLAN tags (XDP) or a tag in
+ * the frame (TC) (doc/nat64.md).
  */
 #ifndef NATSYNC_BPF_NAT64_H
 #define NATSYNC_BPF_NAT64_H
@@ -46,6 +49,11 @@
 
 /* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
 #define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
+/* A NAT64 fragment, for the frag64 program (frag64.h; never a counter). */
+#define NS64_FRAG (NS_CNT_MAX + 8)
+/* ns64_parse6() with @frag: a later IPv6 fragment (no L4 header; sc->fk
+ * is its ns_frag key). */
+#define NS64_FRAG_LATER (NS_CNT_MAX + 9)
 
 static __always_inline int ns64_is_exthdr(__u8 nh)
 {
@@ -63,7 +71,8 @@ static __always_inline int ns64_is_exthdr(__u8 nh)
  * NAT64's (its destination in a pref64) to tell "drop" from "not ours".
  */
 static __always_inline __u32 ns64_parse6(struct ns_pkt *p, const bool is_tc,
-					 struct ns64_scratch *sc, __u32 svc_id, __u32 n_terms)
+					 struct ns64_scratch *sc, __u32 svc_id, __u32 n_terms,
+					 const bool frag)
 {
 	struct ns_ip6hdr *h = ns_ptr(p->ctx, is_tc, p->l3_off, sizeof(*h));
 	struct ns_tuple6 *k = &sc->k;
@@ -80,16 +89,52 @@ static __always_inline __u32 ns64_parse6(struct ns_pkt *p, const bool is_tc,
 	__builtin_memcpy(k->saddr, sc->h6.saddr, 16);
 	__builtin_memcpy(k->daddr, sc->h6.daddr, 16);
 	nh = sc->h6.nexthdr;
-	k->proto = nh;
-	p->l4_off = l4;
 	p->ip_len = NS_IP6_HLEN + plen;
 	p->ttl = sc->h6.hop_limit;
 	p->tos = (sc->h6.vtc << 4) | (sc->h6.tc_flow >> 4);
+	if (nh == 44) {
+		struct ns_ip6frag *f;
+		__u16 fo;
+
+		if (ns64_term_g(svc_id, n_terms, p->bank, k) < 0)
+			return NS_CNT_PASS_NON_IP;
+		if (!frag)
+			return NS64_FRAG;
+		/* RFC 7915 5.1.1: the Fragment header's fields carry over */
+		f = ns_ptr(p->ctx, is_tc, l4, sizeof(*f));
+		if (!f || plen < sizeof(*f))
+			return NS_CNT_DROP_MALFORMED;
+		fo = bpf_ntohs(f->frag_off);
+		sc->fr.on = 1;
+		sc->fr.id = f->id;
+		sc->fr.off = fo >> 3;
+		sc->fr.mf = fo & 1;
+		nh = f->nexthdr;
+		l4 += sizeof(*f);
+		plen -= sizeof(*f);
+		__builtin_memset(&sc->fk, 0, sizeof(sc->fk));
+		__builtin_memcpy(sc->fk.saddr6, sc->h6.saddr, 16);
+		__builtin_memcpy(sc->fk.daddr6, sc->h6.daddr, 16);
+		sc->fk.id6 = f->id;
+		sc->fk.proto = nh;
+		sc->fk.side = p->side;
+		sc->fk.v6 = 1;
+		/* ICMPv6's checksum covers the datagram's length, which its
+		 * first fragment does not tell: not translated (RFC 6146 3.4
+		 * lets a NAT64 drop what it does not reassemble) */
+		if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+			return ns64_is_exthdr(nh) ? NS_CNT_DROP_IPV6_EXTHDR : NS_CNT_DROP_FRAGMENT;
+		if (sc->fr.off) {
+			p->l4_off = l4;
+			p->t.proto = nh;
+			return NS64_FRAG_LATER;
+		}
+	}
+	k->proto = nh;
+	p->l4_off = l4;
 	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != NS_IPPROTO_ICMPV6) {
 		if (ns64_term_g(svc_id, n_terms, p->bank, k) < 0)
 			return NS_CNT_PASS_NON_IP;
-		if (nh == 44)
-			return NS_CNT_DROP_FRAGMENT;
 		return ns64_is_exthdr(nh) ? NS_CNT_DROP_IPV6_EXTHDR : NS_CNT_DROP_UNSUPPORTED;
 	}
 	if (nh == IPPROTO_TCP) {
@@ -197,13 +242,80 @@ static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct n
 }
 
 /*
+ * Replace the IPv6 header (and the Fragment header of a fragment: @frag
+ * and sc->fr.on) at p->l3_off by sc->h4; a fragment's IPv4 header takes
+ * the low 16 bits of the identification, the offset and M as MF, DF clear
+ * (RFC 7915 5.1.1). The header checksum is computed here.
+ */
+static __always_inline int ns64_put_ip4(struct ns_pkt *p, const bool is_tc,
+					struct ns64_scratch *sc, const bool frag)
+{
+	struct iphdr *h4 = &sc->h4;
+	int fh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
+
+	if (fh) {
+		h4->id = bpf_htons(bpf_ntohl(sc->fr.id) & 0xffff);
+		h4->frag_off = bpf_htons((sc->fr.off & 0x1fff) | (sc->fr.mf ? 0x2000 : 0));
+	}
+	ns_ip4_csum(h4);
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    (fh && bpf_skb_adjust_room(p->ctx, -fh, BPF_ADJ_ROOM_MAC, 0)) ||
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA + fh, ETH_P_IP)) {
+		return -1;
+	}
+	return ns_pkt_store(p, is_tc, p->l3_off, h4, sizeof(*h4));
+}
+
+/*
+ * Replace the IPv4 header at p->l3_off by sc->h6; a fragment (@frag and
+ * sc->fr.on) gets a Fragment header behind it with the IPv4 ID as the
+ * identification, the offset and MF as M (RFC 7915 4.1). sc->h6 is left
+ * as written (next header 44 for a fragment).
+ */
+static __always_inline int ns64_put_ip6(struct ns_pkt *p, const bool is_tc,
+					struct ns64_scratch *sc, const bool frag)
+{
+	struct ns_ip6hdr *h6 = &sc->h6;
+	int fh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
+
+	if (fh) {
+		struct ns_ip6frag *f = (struct ns_ip6frag *)sc->fh;
+
+		f->nexthdr = h6->nexthdr;
+		f->reserved = 0;
+		f->frag_off = bpf_htons((sc->fr.off << 3) | (sc->fr.mf ? 1 : 0));
+		f->id = sc->fr.id;
+		h6->nexthdr = 44;
+		h6->payload_len = bpf_htons(bpf_ntohs(h6->payload_len) + fh);
+	}
+	if (is_tc) {
+		__be16 proto = bpf_htons(ETH_P_IPV6);
+
+		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
+		    (fh && bpf_skb_adjust_room(p->ctx, fh, BPF_ADJ_ROOM_MAC, 0)) ||
+		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
+			return -1;
+	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA - fh, ETH_P_IPV6)) {
+		return -1;
+	}
+	if (ns_pkt_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
+		return -1;
+	return fh ? ns_pkt_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->fh, sizeof(sc->fh)) : 0;
+}
+
+/*
  * IPv6 -> IPv4 for session @s (RFC 7915 section 5): L4 first (ports, ICMP
  * type, checksums) while the offsets are the IPv6 ones, then the header
  * shrinks by 20 bytes and the IPv4 header is written. p is left describing
  * the IPv4 packet (tuple = reverse(out_key)).
  */
 static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
-				     const struct ns_session *s)
+				     const struct ns_session *s, const bool frag)
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
@@ -214,6 +326,8 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	__be32 w0, w1;
 	__s64 diff;
 
+	if (frag && sc->fr.on)
+		plen -= sizeof(struct ns_ip6frag);
 	__builtin_memset(c6, 0, sizeof(*c6));
 	__builtin_memset(c4, 0, sizeof(*c4));
 	__builtin_memcpy(c6->saddr, sc->h6.saddr, 16);
@@ -271,18 +385,7 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 	h4->protocol = p->t.proto;
 	h4->saddr = c4->saddr;
 	h4->daddr = c4->daddr;
-	ns_ip4_csum(h4);
-
-	if (is_tc) {
-		__be16 proto = bpf_htons(ETH_P_IP);
-
-		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
-		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
-			return -1;
-	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA, ETH_P_IP)) {
-		return -1;
-	}
-	if (ns_pkt_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
+	if (ns64_put_ip4(p, is_tc, sc, frag))
 		return -1;
 	p->l4_off = p->l3_off + NS_IP4_HLEN;
 	p->ip_len = plen + NS_IP4_HLEN;
@@ -297,13 +400,14 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
  * destination port / echo id = k->sport.
  */
 static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct ns64_scratch *sc,
-				     const struct ns_tuple6 *k)
+				     const struct ns_tuple6 *k, const bool frag)
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
 	struct ns_ip6hdr *h6 = &sc->h6;
 	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP4_HLEN;
 	__u8 nh = p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto;
+	__u32 xh;
 	__be32 w0, w1;
 	__s64 diff;
 
@@ -356,20 +460,11 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
 	__builtin_memcpy(h6->saddr, k->daddr, 16);
 	__builtin_memcpy(h6->daddr, k->saddr, 16);
-
-	if (is_tc) {
-		__be16 proto = bpf_htons(ETH_P_IPV6);
-
-		if (bpf_skb_change_proto(p->ctx, proto, 0) ||
-		    ns_pkt_store(p, true, offsetof(struct ethhdr, h_proto), &proto, 2))
-			return -1;
-	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA, ETH_P_IPV6)) {
+	if (ns64_put_ip6(p, is_tc, sc, frag))
 		return -1;
-	}
-	if (ns_pkt_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
-		return -1;
-	p->l4_off = p->l3_off + NS_IP6_HLEN;
-	p->ip_len = plen + NS_IP6_HLEN;
+	xh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
+	p->l4_off = p->l3_off + NS_IP6_HLEN + xh;
+	p->ip_len = plen + NS_IP6_HLEN + xh;
 	return 0;
 }
 
@@ -701,7 +796,7 @@ static __always_inline int ns64_udp_fill_csum(struct ns_pkt *p, const bool is_tc
  */
 static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_tc,
 					       const struct ns_cfg *cfg, const struct ns_svc *svc,
-					       __u32 svc_id)
+					       __u32 svc_id, const bool frag)
 {
 	struct ns_session *s = NULL;
 	struct ns64_scratch *sc;
@@ -733,25 +828,33 @@ static __always_inline __u32 ns64_from_outside(struct ns_pkt *p, const bool is_t
 		if (!ip)
 			return NS_CNT_DROP_MALFORMED;
 	} else {
+		/* a first fragment: the frag64 program's (frag64.h) */
+		if (!frag && (ip->frag_off & bpf_htons(0x2000)))
+			return NS64_FRAG;
 		ns_count(NS_CNT_SESSION_HIT);
 	}
-	if (ip->frag_off & bpf_htons(0x2000))
-		return NS_CNT_DROP_FRAGMENT; /* no reassembly: never half a datagram */
 	if (ip->ihl != 5 || p->vlans > (is_tc ? 0 : 1))
 		return NS_CNT_DROP_UNSUPPORTED; /* IPv4 options, QinQ / in-frame tags in TC */
 	if (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHOREPLY)
 		return NS_CNT_DROP_UNSUPPORTED;
+	/* ICMPv6 covers the datagram's length, which the first fragment of an
+	 * echo reply does not tell (frag64.h) */
+	if (frag && sc->fr.on && p->t.proto == IPPROTO_ICMP)
+		return NS_CNT_DROP_FRAGMENT;
 	if (p->t.proto == IPPROTO_UDP) {
 		__be16 c;
 
-		/* IPv6 needs a UDP checksum (RFC 7915 4.5) */
+		/* IPv6 needs a UDP checksum (RFC 7915 4.5); a fragment's cannot
+		 * be computed without the whole datagram (RFC 6146 3.4: drop) */
 		if (ns_load(p->ctx, is_tc, p->l4_off + 6, &c, 2))
 			return NS_CNT_DROP_MALFORMED;
+		if (!c && frag && sc->fr.on)
+			return NS_CNT_DROP_FRAGMENT;
 		if (!c && ns64_udp_fill_csum(p, is_tc, sc))
 			return NS_CNT_DROP_UNSUPPORTED;
 	}
 	ns_session_account(s, p, NS_SIDE_OUTSIDE, ns_now_coarse());
-	if (ns64_4to6(p, is_tc, sc, &sc->k))
+	if (ns64_4to6(p, is_tc, sc, &sc->k, frag))
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_IN);
 	return ns64_forward6(p, is_tc, &sc->h6);
@@ -763,14 +866,14 @@ static __attribute__((noinline)) __u32 ns64_from_outside_xdp(struct ns_pkt *p,
 							     const struct ns_cfg *cfg,
 							     const struct ns_svc *svc, __u32 svc_id)
 {
-	return ns64_from_outside(p, false, cfg, svc, svc_id);
+	return ns64_from_outside(p, false, cfg, svc, svc_id, false);
 }
 
 static __attribute__((noinline)) __u32 ns64_from_outside_tc(struct ns_pkt *p,
 							    const struct ns_cfg *cfg,
 							    const struct ns_svc *svc, __u32 svc_id)
 {
-	return ns64_from_outside(p, true, cfg, svc, svc_id);
+	return ns64_from_outside(p, true, cfg, svc, svc_id, false);
 }
 
 /**
@@ -779,7 +882,7 @@ static __attribute__((noinline)) __u32 ns64_from_outside_tc(struct ns_pkt *p,
  */
 static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc,
 					      const struct ns_cfg *cfg, const struct ns_svc *svc,
-					      __u32 svc_id)
+					      __u32 svc_id, const bool frag)
 {
 	struct ns_session *s;
 	struct ns64_scratch *sc;
@@ -795,7 +898,7 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 	sc = ns64_scratch();
 	if (!sc)
 		return NS_CNT_DROP_SESSION_FULL;
-	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64);
+	cnt = ns64_parse6(p, is_tc, sc, svc_id, cfg->n_nat64, frag);
 	if (cnt == NS64_ICMP6_ERR) {
 		cnt = is_tc ? ns64_icmp6_error_tc(p, cfg) : ns64_icmp6_error_xdp(p, cfg);
 		if (cnt != NS_CONTINUE)
@@ -826,12 +929,14 @@ static __always_inline __u32 ns64_from_inside(struct ns_pkt *p, const bool is_tc
 			return NS_CNT_DROP_SESSION_FULL;
 	}
 	ns_session_account(s, p, NS_SIDE_INSIDE, ns_now_coarse());
-	if (ns64_6to4(p, is_tc, sc, s))
+	if (ns64_6to4(p, is_tc, sc, s, frag))
 		return NS_CNT_DROP_MALFORMED;
 	ns_count(NS_CNT_NAT64_OUT);
 	/* RFC 6146 3.8 hairpinning: to a pool address in its pref64 form,
 	 * i.e. another subscriber's binding: back in as if from outside */
 	if (ns64_pool_addr_g(svc_id, cfg->n_nat64, p->bank, p->t.daddr)) {
+		if (frag && sc->fr.on)
+			return NS_CNT_DROP_FRAGMENT; /* not hairpinned (doc/nat64.md) */
 		cnt = is_tc ? ns64_from_outside_tc(p, cfg, svc, svc_id)
 			    : ns64_from_outside_xdp(p, cfg, svc, svc_id);
 		return cnt == NS_CONTINUE ? NS_CNT_DROP_NO_SESSION : cnt;

@@ -79,6 +79,24 @@ struct ns64_err_new {
 	__be32 ps_nh;
 };
 
+/* The IPv6 Fragment header (RFC 8200 4.5). */
+struct ns_ip6frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset (13 bits, 8-byte units), 2 reserved bits, M */
+	__be32 id;
+};
+
+/* A NAT64 fragment (frag64.h, doc/nat64.md "Fragments"): the IPv6
+ * Fragment header's fields, or the IPv4 ones they become (RFC 7915 4.1,
+ * 5.1). Only the frag64 programs set on; the main programs leave it 0. */
+struct ns64_frag {
+	__be32 id;	/* IPv6 identification (an IPv4 ID in its low 16 bits) */
+	__u16 off;	/* fragment offset, 8-byte units */
+	__u8 mf;	/* more fragments follow */
+	__u8 on;	/* the packet is a fragment */
+};
+
 /* Ethernet + one 802.1Q/802.1ad tag: the L2 header NAT64 translates under */
 #define NS64_L2_MAX 18
 
@@ -109,6 +127,9 @@ struct ns64_scratch {
 	struct ns64_err_old eo;
 	struct ns64_err_new en;
 	struct ns_ip6hdr o6; /* outer header of a translated error */
+	struct ns64_frag fr;  /* the fragment being translated (frag64.h) */
+	__u8 fh[8];	      /* the IPv6 Fragment header written (frag64.h) */
+	struct ns_frag_key fk; /* its ns_frag key as it arrived (frag64.h) */
 };
 
 struct {

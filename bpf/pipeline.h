@@ -4,6 +4,7 @@
  *
  *   parse -> interface role -> sanity (malformed, inactive, TTL)
  *   -> a later IPv4 fragment: translated as its first one (bpf/frag.h)
+ *   -> a NAT64 fragment: tail call to the frag64 program (bpf/frag64.h)
  *   -> session lookup (inside: ns_sessions, outside: via ns_session_rev)
  *   -> miss: local? firewall, SYN check, NAT allocation, insert
  *   -> account + TCP state -> rewrite with checksums -> forward.
@@ -48,6 +49,8 @@ struct ns_open_scratch {
 	struct ns_session s;
 	struct ns_alloc a;
 	__u64 sublimit_ev_ns; /* last NS_EV_SUBSCRIBER_LIMIT of this CPU */
+	struct ns_frag_key fk; /* the packet's, when a fragment (bpf/frag.h):
+				* 52 bytes the stack has no room for */
 };
 
 struct {
@@ -444,6 +447,57 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc)
 }
 
 /**
+ * ns_pipeline_begin() - the interface, the config bank, the service set
+ * and the parse, for every program.
+ * Return: NS_CONTINUE with *@p, *@cfgp, *@svcp, *@svc_id and the parse
+ * result *@rc filled, else the verdict.
+ */
+static __always_inline __u32 ns_pipeline_begin(void *ctx, const bool is_tc, struct ns_pkt *p,
+					       struct ns_cfg **cfgp, struct ns_svc **svcp,
+					       __u32 *svc_id, int *rc)
+{
+	struct ns_cfg *live, *cfg;
+	struct ns_iface *ifc;
+	struct ns_svc *svc;
+	__u32 key = NS_CFG_SLOT_LIVE, bank;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ctx = ctx;
+	if (is_tc) {
+		struct __sk_buff *skb = ctx;
+		__u32 len = skb->len < NS_TC_PULL_LEN ? skb->len : NS_TC_PULL_LEN;
+
+		bpf_skb_pull_data(skb, len);
+		p->ifindex = skb->ifindex;
+	} else {
+		p->ifindex = ((struct xdp_md *)ctx)->ingress_ifindex;
+	}
+	ifc = bpf_map_lookup_elem(&ns_ifaces, &p->ifindex);
+	live = bpf_map_lookup_elem(&ns_config, &key);
+	if (!ifc || !live)
+		return NS_CNT_PASS_NO_SVC;
+	/* One read of the bank: the whole packet uses one config (a reload
+	 * flips it between packets, never within one). */
+	bank = *(volatile __u32 *)&live->bank & 1;
+	p->active = !!(*(volatile __u32 *)&live->flags & NS_CFG_F_ACTIVE);
+	p->bank = bank;
+	key = NS_CFG_SLOT_BANK(bank);
+	cfg = bpf_map_lookup_elem(&ns_config, &key);
+	*svc_id = ifc->svc_set;
+	if (!cfg || *svc_id >= NS_MAX_SVC_SETS)
+		return NS_CNT_PASS_NO_SVC;
+	key = bank * NS_MAX_SVC_SETS + *svc_id;
+	svc = bpf_map_lookup_elem(&ns_svc, &key);
+	if (!svc)
+		return NS_CNT_PASS_NO_SVC;
+	p->side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
+	*cfgp = cfg;
+	*svcp = svc;
+	*rc = ns_parse(p, is_tc);
+	return NS_CONTINUE;
+}
+
+/**
  * ns_pipeline() - everything between parsing and the verdict.
  * @ctx: program context; @is_tc: compile-time constant.
  * Return: the verdict counter.
@@ -451,55 +505,32 @@ static __always_inline __u32 ns_classify(struct ns_pkt *p, int rc)
 static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 {
 	struct ns_session *s = NULL;
-	struct ns_frag_key fk;
+	struct ns_open_scratch *osc;
 	struct ns_tuple nt;
-	struct ns_cfg *live, *cfg;
-	struct ns_iface *ifc;
+	struct ns_cfg *cfg;
 	struct ns_svc *svc;
 	struct ns_pkt p;
-	__u32 key = NS_CFG_SLOT_LIVE, cnt, svc_id, pass, bank;
+	__u32 cnt, svc_id, pass;
 	int rc, fib_rc;
 	bool first_frag;
 
-	__builtin_memset(&p, 0, sizeof(p));
-	p.ctx = ctx;
-	if (is_tc) {
-		struct __sk_buff *skb = ctx;
-		__u32 len = skb->len < NS_TC_PULL_LEN ? skb->len : NS_TC_PULL_LEN;
-
-		bpf_skb_pull_data(skb, len);
-		p.ifindex = skb->ifindex;
-	} else {
-		p.ifindex = ((struct xdp_md *)ctx)->ingress_ifindex;
+	cnt = ns_pipeline_begin(ctx, is_tc, &p, &cfg, &svc, &svc_id, &rc);
+	if (cnt != NS_CONTINUE)
+		return cnt;
+	if (rc == NS_PARSE_IPV6) {
+		cnt = ns64_from_inside(&p, is_tc, cfg, svc, svc_id, false);
+		return cnt == NS64_FRAG ? ns_frag64_tail(ctx, is_tc) : cnt;
 	}
-	ifc = bpf_map_lookup_elem(&ns_ifaces, &p.ifindex);
-	live = bpf_map_lookup_elem(&ns_config, &key);
-	if (!ifc || !live)
-		return NS_CNT_PASS_NO_SVC;
-	/* One read of the bank: the whole packet uses one config (a reload
-	 * flips it between packets, never within one). */
-	bank = *(volatile __u32 *)&live->bank & 1;
-	p.active = !!(*(volatile __u32 *)&live->flags & NS_CFG_F_ACTIVE);
-	p.bank = bank;
-	key = NS_CFG_SLOT_BANK(bank);
-	cfg = bpf_map_lookup_elem(&ns_config, &key);
-	svc_id = ifc->svc_set;
-	if (!cfg || svc_id >= NS_MAX_SVC_SETS)
-		return NS_CNT_PASS_NO_SVC;
-	key = bank * NS_MAX_SVC_SETS + svc_id;
-	svc = bpf_map_lookup_elem(&ns_svc, &key);
-	if (!svc)
-		return NS_CNT_PASS_NO_SVC;
-	p.side = ifc->side == NS_SIDE_OUTSIDE ? NS_SIDE_OUTSIDE : NS_SIDE_INSIDE;
-
-	rc = ns_parse(&p, is_tc);
-	if (rc == NS_PARSE_IPV6)
-		return ns64_from_inside(&p, is_tc, cfg, svc, svc_id);
 	cnt = ns_classify(&p, rc);
 	if (cnt != NS_CONTINUE)
 		return cnt;
-	if (rc == NS_PARSE_FRAGMENT)
-		return ns_frag_later(&p, is_tc, svc);
+	osc = ns_scratch();
+	if (!osc)
+		return NS_CNT_DROP_SESSION_FULL;
+	if (rc == NS_PARSE_FRAGMENT) {
+		cnt = ns_frag_later(&p, is_tc, svc, &osc->fk);
+		return cnt == NS64_FRAG ? ns_frag64_tail(ctx, is_tc) : cnt;
+	}
 	if (p.t.proto == IPPROTO_ICMP && ns_icmp_is_error(p.icmp_type)) {
 		if (p.side == NS_SIDE_OUTSIDE) {
 			p.to_pool = ns_svc_pool_addr_g(svc, p.t.daddr);
@@ -523,13 +554,15 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 	 * replicated ones without it) still turn when the destination routes
 	 * nowhere, as a pool address does.
 	 */
-	first_frag = ns_frag_first(&p, is_tc, &fk);
+	first_frag = ns_frag_first(&p, is_tc, &osc->fk);
 	for (pass = 0; pass < 2; pass++) {
 		s = ns_session_find(&p.t, p.side);
 		if (!s && !pass && p.side == NS_SIDE_OUTSIDE) {
 			/* a reply to a NAT64 flow leaves as IPv6 */
 			cnt = is_tc ? ns64_from_outside_tc(&p, cfg, svc, svc_id)
 				    : ns64_from_outside_xdp(&p, cfg, svc, svc_id);
+			if (cnt == NS64_FRAG)
+				return ns_frag64_tail(ctx, is_tc);
 			if (cnt != NS_CONTINUE)
 				return cnt;
 		}
@@ -566,7 +599,7 @@ static __always_inline __u32 ns_pipeline(void *ctx, const bool is_tc)
 		p.hairpin = 1;
 	}
 	if (first_frag)
-		ns_frag_first_done(&p, &fk, cnt);
+		ns_frag_first_done(&p, &osc->fk, cnt);
 	return cnt;
 }
 

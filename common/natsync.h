@@ -568,11 +568,23 @@ static inline __be32 ns_nat64_fold(const __u8 a[16])
 #define NS_SYN_HOLD_NS (6ull * 1000 * 1000 * 1000) /* RFC 6146 3.5.2.2: >= 6 s */
 
 struct ns_frag_key {
-	__be32 saddr;
+	__be32 saddr;	     /* IPv4 fragments; 0 in an IPv6 key */
 	__be32 daddr;
 	__be16 id;	     /* IPv4 identification */
-	__u8 proto;
+	__u8 proto;	     /* IPv4 protocol / the Fragment header's next header */
 	__u8 side;	     /* enum ns_side it arrived on */
+	__be32 id6;	     /* IPv6 (NAT64 inside): the Fragment header's identification */
+	__u8 v6;	     /* an IPv6 fragment: saddr6/daddr6/id6 are the key */
+	__u8 _pad[3];
+	__u8 saddr6[16];
+	__u8 daddr6[16];
+};
+
+/* ns_frag.xlat: how the datagram's fragments are translated */
+enum ns_frag_xlat {
+	NS_FRAG_X44 = 0,  /* IPv4 -> IPv4: new_saddr/new_daddr */
+	NS_FRAG_X4TO6 = 1, /* IPv4 -> IPv6 (NAT64 outside): new_saddr6/new_daddr6 */
+	NS_FRAG_X6TO4 = 2, /* IPv6 -> IPv4 (NAT64 inside): new_saddr/new_daddr */
 };
 
 struct ns_frag {
@@ -584,7 +596,10 @@ struct ns_frag {
 	__u32 held;	     /* fragments handed to the daemon */
 	__u8 first;	     /* first fragment seen and translated */
 	__u8 last;	     /* last fragment (MF clear) seen */
-	__u8 _pad[2];
+	__u8 xlat;	     /* enum ns_frag_xlat (valid with first) */
+	__u8 _pad;
+	__u8 new_saddr6[16]; /* NS_FRAG_X4TO6 */
+	__u8 new_daddr6[16];
 	struct bpf_timer timer; /* expiry after NS_FRAG_TIMEOUT_NS */
 };
 
@@ -600,12 +615,14 @@ enum ns_frag_rec_type {
 struct ns_frag_rec {
 	struct ns_frag_key key;
 	__u8 type;	     /* enum ns_frag_rec_type */
-	__u8 _pad;
+	__u8 xlat;	     /* NS_FRAG_REC_FIRST: enum ns_frag_xlat */
 	__u16 len;	     /* NS_FRAG_REC_HELD: bytes of data */
 	__be32 new_saddr;    /* NS_FRAG_REC_FIRST */
 	__be32 new_daddr;
 	__u32 ifindex;	     /* NS_FRAG_REC_HELD: where it arrived */
-	__u8 data[];	     /* NS_FRAG_REC_HELD: the IPv4 packet */
+	__u8 new_saddr6[16]; /* NS_FRAG_REC_FIRST, NS_FRAG_X4TO6 */
+	__u8 new_daddr6[16];
+	__u8 data[];	     /* NS_FRAG_REC_HELD: the IPv4/IPv6 packet */
 };
 
 /* ---- port-block-allocation (bpf/pba.h, doc/fastpath.md "Port blocks") ---
@@ -742,9 +759,9 @@ NS_ASSERT_SIZE(ns_event, 48);
 NS_ASSERT_SIZE(ns_event6, 80);
 NS_ASSERT_SIZE(ns_tuple6, 40);
 NS_ASSERT_SIZE(ns_nat64_term, 48);
-NS_ASSERT_SIZE(ns_frag_key, 12);
-NS_ASSERT_SIZE(ns_frag, 48);
-NS_ASSERT_SIZE(ns_frag_rec, 28);
+NS_ASSERT_SIZE(ns_frag_key, 52);
+NS_ASSERT_SIZE(ns_frag, 80);
+NS_ASSERT_SIZE(ns_frag_rec, 100);
 NS_ASSERT_SIZE(ns_pool_pba, 32);
 NS_ASSERT_SIZE(ns_pba_key, 8);
 NS_ASSERT_SIZE(ns_pba_val, 32);

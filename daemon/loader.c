@@ -354,10 +354,14 @@ static int find_programs(struct ns_loader *ld, struct bpf_object *obj)
 {
 	struct bpf_program *p;
 
+	/* by name: the frag64 programs are of the same types, reached by
+	 * tail calls, never attached (bpf/frag64.h) */
 	bpf_object__for_each_program(p, obj) {
-		if (!ld->xdp && bpf_program__type(p) == BPF_PROG_TYPE_XDP)
+		if (!ld->xdp && bpf_program__type(p) == BPF_PROG_TYPE_XDP &&
+		    !strcmp(bpf_program__name(p), "natsync_xdp"))
 			ld->xdp = p;
-		if (!ld->tc && bpf_program__type(p) == BPF_PROG_TYPE_SCHED_CLS)
+		if (!ld->tc && bpf_program__type(p) == BPF_PROG_TYPE_SCHED_CLS &&
+		    !strcmp(bpf_program__name(p), "natsync_tc"))
 			ld->tc = p;
 	}
 	if (!ld->xdp) {

@@ -282,6 +282,34 @@ void t_assert_invariant(void)
 		     (unsigned long)t_cnt(NS_CNT_RX), (unsigned long)sum);
 }
 
+static int frag_rec(void *ctx, void *data, size_t size)
+{
+	struct t_frag_log *l = ctx;
+	const struct ns_frag_rec *r = data;
+
+	cr_assert(size >= sizeof(*r));
+	if (l->n >= T_FRAG_LOG_MAX)
+		return 0;
+	memcpy(&l->hdr[l->n], r, sizeof(*r));
+	if (r->type == NS_FRAG_REC_HELD) {
+		cr_assert(size >= sizeof(*r) + r->len);
+		memcpy(l->data[l->n], r->data, r->len);
+	}
+	l->n++;
+	return 0;
+}
+
+void t_frag_ring_read(struct t_frag_log *l)
+{
+	struct ring_buffer *rb =
+	    ring_buffer__new(bpf_map__fd(t_skel->maps.ns_frag_ring), frag_rec, l, NULL);
+
+	memset(l, 0, sizeof(*l));
+	cr_assert_not_null(rb);
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+}
+
 int t_fd(const char *map)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(t_skel->obj, map);

@@ -85,6 +85,17 @@ struct pkt_spec t_spec_out(uint8_t proto, const char *src, uint16_t sport, const
 struct pkt_spec t_spec_in(uint8_t proto, const char *src, uint16_t sport, const char *dst,
 			  uint16_t dport);
 
+/* ns_frag_ring's records as the daemon would read them (bpf/frag.h): the
+ * header of each, and the data of a held fragment. */
+#define T_FRAG_LOG_MAX 16
+struct t_frag_log {
+	int n;
+	struct ns_frag_rec hdr[T_FRAG_LOG_MAX];
+	uint8_t data[T_FRAG_LOG_MAX][NS_FRAG_DATA_MAX];
+};
+/* Empty @l, then read into it every record the ring holds. */
+void t_frag_ring_read(struct t_frag_log *l);
+
 /* Run @cmd through the shell (in the test's namespace); assert it succeeds. */
 void t_sh(const char *cmd);
 

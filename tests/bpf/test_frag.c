@@ -174,40 +174,6 @@ Test(frag, in_order_both_ways_tc)
 	in_order(1);
 }
 
-/* ns_frag_ring records, as the daemon would read them. */
-struct rec_log {
-	int n;
-	struct ns_frag_rec hdr[16];
-	uint8_t data[16][NS_FRAG_DATA_MAX];
-};
-
-static int on_rec(void *ctx, void *data, size_t size)
-{
-	struct rec_log *l = ctx;
-	const struct ns_frag_rec *r = data;
-
-	cr_assert(size >= sizeof(*r));
-	if (l->n >= 16)
-		return 0;
-	l->hdr[l->n] = *r;
-	if (r->type == NS_FRAG_REC_HELD) {
-		cr_assert(size >= sizeof(*r) + r->len);
-		memcpy(l->data[l->n], r->data, r->len);
-	}
-	l->n++;
-	return 0;
-}
-
-static void read_ring(struct rec_log *l)
-{
-	struct ring_buffer *rb =
-	    ring_buffer__new(bpf_map__fd(t_skel->maps.ns_frag_ring), on_rec, l, NULL);
-
-	cr_assert_not_null(rb);
-	ring_buffer__consume(rb);
-	ring_buffer__free(rb);
-}
-
 /* Later fragments first: held (copied to the ring as they arrived), then
  * the first one is translated and the ring says how. */
 static void reordered(int tc)
@@ -215,7 +181,7 @@ static void reordered(int tc)
 	int fwd = tc ? TC_RET_REDIRECT : XDP_RET_REDIRECT, drop = tc ? TC_RET_SHOT : XDP_RET_DROP;
 	uint8_t full[2048], in[3][1024], out[2048];
 	int len[3], olen, i;
-	static struct rec_log l;
+	static struct t_frag_log l;
 	struct reasm r = {0};
 
 	memset(&l, 0, sizeof(l));
@@ -227,7 +193,7 @@ static void reordered(int tc)
 	cr_assert_eq(t_cnt(NS_CNT_FRAG_HELD), 2);
 	cr_assert_eq(t_cnt(NS_CNT_FRAG_UNKNOWN), 2);
 	cr_assert_eq(t_map_count(t_fd("ns_frag")), 1, "one pending datagram");
-	read_ring(&l);
+	t_frag_ring_read(&l);
 	cr_assert_eq(l.n, 2);
 	for (i = 0; i < 2; i++) {
 		const uint8_t *sent = in[2 - i] + L3;
@@ -247,7 +213,7 @@ static void reordered(int tc)
 	reasm_add(&r, out, olen);
 	cr_assert(in_pool(r.saddr));
 	memset(&l, 0, sizeof(l));
-	read_ring(&l);
+	t_frag_ring_read(&l);
 	cr_assert_eq(l.n, 1, "the daemon is told the first one went out");
 	cr_assert_eq(l.hdr[0].type, NS_FRAG_REC_FIRST);
 	cr_assert_eq(l.hdr[0].new_saddr, r.saddr);
