@@ -27,15 +27,23 @@ struct held {
 	uint8_t data[NS_FRAG_DATA_MAX];
 };
 
+/* How a datagram's first fragment went out (enum ns_frag_xlat). */
+struct xlat {
+	uint8_t how;
+	uint32_t s4, d4;
+	uint8_t s6[16], d6[16];
+};
+
 struct known {
 	struct ns_frag_key key;
-	uint32_t new_saddr, new_daddr;
+	struct xlat x;
 	uint64_t at_ns; /* 0: free slot */
 };
 
 struct ns_fragd {
 	struct ring_buffer *rb;
 	int raw_fd;   /* -1: no CAP_NET_RAW, held fragments only expire */
+	int raw6_fd;  /* IPv6 (NAT64 fragments); -1 as raw_fd */
 	int timer_fd;
 	struct ns_frag_stats st;
 	struct held held[NS_FRAGD_HELD_MAX];
@@ -67,15 +75,33 @@ static bool key_eq(const struct ns_frag_key *a, const struct ns_frag_key *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
-static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, uint32_t s, uint32_t dst)
+static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, const struct xlat *x)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = dst };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = x->d4 };
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6 };
+	uint8_t out[NS_FRAG_DATA_MAX + 48];
+	const struct sockaddr *sa = (const struct sockaddr *)&to;
+	socklen_t sl = sizeof(to);
+	int n = len, sock = fd->raw_fd;
 
-	if (fd->raw_fd < 0 || ns_frag_translate(pkt, len, s, dst)) {
+	if (x->how == NS_FRAG_X44) {
+		n = ns_frag_translate(pkt, len, x->s4, x->d4) ? -EINVAL : len;
+	} else if (x->how == NS_FRAG_X6TO4) {
+		n = ns_frag_xlat_6to4(pkt, len, x->s4, x->d4, out, sizeof(out));
+		pkt = out;
+	} else {
+		memcpy(&to6.sin6_addr, x->d6, 16);
+		sa = (const struct sockaddr *)&to6;
+		sl = sizeof(to6);
+		sock = fd->raw6_fd;
+		n = ns_frag_xlat_4to6(pkt, len, x->s6, x->d6, out, sizeof(out));
+		pkt = out;
+	}
+	if (sock < 0 || n < 0) {
 		fd->st.send_errors++;
 		return;
 	}
-	if (sendto(fd->raw_fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) != len) {
+	if (sendto(sock, pkt, n, 0, sa, sl) != n) {
 		fd->st.send_errors++;
 		pr_debug("frag: sending a held fragment: %s", strerror(errno));
 		return;
@@ -83,15 +109,15 @@ static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, uint32_t s
 	fd->st.sent++;
 }
 
-/* The first fragment of @k went out as @s -> @dst: send what is held. */
-static void flush(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t s, uint32_t dst)
+/* The first fragment of @k went out as @x says: send what is held. */
+static void flush(struct ns_fragd *fd, const struct ns_frag_key *k, const struct xlat *x)
 {
 	for (unsigned int i = 0; i < NS_FRAGD_HELD_MAX; i++) {
 		struct held *h = &fd->held[i];
 
 		if (!h->len || !key_eq(&h->key, k))
 			continue;
-		send_one(fd, h->data, h->len, s, dst);
+		send_one(fd, h->data, h->len, x);
 		h->len = 0;
 		fd->st.waiting--;
 	}
@@ -99,7 +125,7 @@ static void flush(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t s, 
 
 /* Remember a translation for held copies that arrive after its record
  * (another CPU's copy can be read after the first fragment's record). */
-static void remember(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t s, uint32_t dst,
+static void remember(struct ns_fragd *fd, const struct ns_frag_key *k, const struct xlat *x,
 		     uint64_t now)
 {
 	struct known *oldest = &fd->known[0];
@@ -109,15 +135,14 @@ static void remember(struct ns_fragd *fd, const struct ns_frag_key *k, uint32_t 
 			oldest = &fd->known[i];
 	}
 	oldest->key = *k;
-	oldest->new_saddr = s;
-	oldest->new_daddr = dst;
+	oldest->x = *x;
 	oldest->at_ns = now;
 }
 
 /* How the first fragment of @k was translated, if known: from a recent
  * record, else from ns_frag itself. */
 static bool lookup_first(const struct ns_daemon *d, const struct ns_fragd *fd,
-			 const struct ns_frag_key *k, uint64_t now, uint32_t *s, uint32_t *dst)
+			 const struct ns_frag_key *k, uint64_t now, struct xlat *x)
 {
 	struct ns_frag e;
 
@@ -125,15 +150,17 @@ static bool lookup_first(const struct ns_daemon *d, const struct ns_fragd *fd,
 		const struct known *kn = &fd->known[i];
 
 		if (kn->at_ns && now - kn->at_ns < NS_FRAG_TIMEOUT_NS && key_eq(&kn->key, k)) {
-			*s = kn->new_saddr;
-			*dst = kn->new_daddr;
+			*x = kn->x;
 			return true;
 		}
 	}
 	if (d->fd.frag < 0 || bpf_map_lookup_elem(d->fd.frag, k, &e) || !e.first)
 		return false;
-	*s = e.new_saddr;
-	*dst = e.new_daddr;
+	x->how = e.xlat;
+	x->s4 = e.new_saddr;
+	x->d4 = e.new_daddr;
+	memcpy(x->s6, e.new_saddr6, 16);
+	memcpy(x->d6, e.new_daddr6, 16);
 	return true;
 }
 
@@ -142,16 +169,16 @@ static void hold(struct ns_daemon *d, struct ns_fragd *fd, const struct ns_frag_
 {
 	struct held *slot = NULL;
 	uint8_t buf[NS_FRAG_DATA_MAX];
-	uint32_t s, dst;
+	struct xlat x;
 
 	if (r->len > NS_FRAG_DATA_MAX || size < sizeof(*r) + r->len || !r->len) {
 		fd->st.bad++;
 		return;
 	}
 	fd->st.held++;
-	if (lookup_first(d, fd, &r->key, now, &s, &dst)) {
+	if (lookup_first(d, fd, &r->key, now, &x)) {
 		memcpy(buf, r->data, r->len);
-		send_one(fd, buf, r->len, s, dst);
+		send_one(fd, buf, r->len, &x);
 		return;
 	}
 	for (unsigned int i = 0; i < NS_FRAGD_HELD_MAX && !slot; i++)
@@ -183,8 +210,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (r.type == NS_FRAG_REC_HELD) {
 		hold(d, fd, data, size, now);
 	} else if (r.type == NS_FRAG_REC_FIRST) {
-		remember(fd, &r.key, r.new_saddr, r.new_daddr, now);
-		flush(fd, &r.key, r.new_saddr, r.new_daddr);
+		struct xlat x = { .how = r.xlat, .s4 = r.new_saddr, .d4 = r.new_daddr };
+
+		memcpy(x.s6, r.new_saddr6, 16);
+		memcpy(x.d6, r.new_daddr6, 16);
+		remember(fd, &r.key, &x, now);
+		flush(fd, &r.key, &x);
 	} else if (r.type == NS_FRAG_REC_SYN) {
 		ns_synhold_record(d, data, size); /* a NAT64 SYN (synhold.h) */
 	} else {
@@ -241,6 +272,11 @@ int ns_frag_init(struct ns_daemon *d)
 	if (fd->raw_fd < 0)
 		pr_warn("frag: no raw socket (%s): fragments that arrive before their first one "
 			"are dropped", strerror(errno));
+	/* IPPROTO_RAW on IPv6: the header is ours (as IP_HDRINCL) */
+	fd->raw6_fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd->raw6_fd < 0)
+		pr_warn("frag: no raw IPv6 socket (%s): NAT64 fragments that arrive before "
+			"their first one are dropped", strerror(errno));
 	d->frag = fd;
 	fd->rb = ring_buffer__new(d->fd.frag_ring, on_record, d, NULL);
 	if (!fd->rb) {
@@ -265,6 +301,8 @@ fail:
 	ring_buffer__free(fd->rb);
 	if (fd->raw_fd >= 0)
 		close(fd->raw_fd);
+	if (fd->raw6_fd >= 0)
+		close(fd->raw6_fd);
 	free(fd);
 	d->frag = NULL;
 	return err;
@@ -282,6 +320,8 @@ void ns_frag_fini(struct ns_daemon *d)
 	ring_buffer__free(fd->rb);
 	if (fd->raw_fd >= 0)
 		close(fd->raw_fd);
+	if (fd->raw6_fd >= 0)
+		close(fd->raw6_fd);
 	free(fd);
 	d->frag = NULL;
 }

@@ -10,7 +10,9 @@
  * fragments the same way (addresses, TTL - 1, IPv4 header checksum) and
  * sends them through a raw IPv4 socket (IP_HDRINCL): the box's routing
  * takes them to the next hop, as it does the fast path's fwd_stack
- * packets. See doc/fastpath.md "Fragments".
+ * packets. NAT64 fragments (bpf/frag64.h) change family on the way:
+ * frag64.c translates the header and a raw IPv6 socket sends what becomes
+ * IPv6. See doc/fastpath.md "Fragments", doc/nat64.md "Fragments".
  */
 #ifndef NATSYNC_FRAG_H
 #define NATSYNC_FRAG_H
@@ -41,6 +43,21 @@ struct ns_frag_stats {
  * header checksum recomputed. Returns 0, -EINVAL when it is not an IPv4
  * packet of @len bytes or its TTL would expire. Pure (unit-tested). */
 int ns_frag_translate(uint8_t *pkt, uint32_t len, uint32_t new_saddr, uint32_t new_daddr);
+
+/* NAT64 (bpf/frag64.h, RFC 7915 5.1.1): a held IPv6 fragment (@in, @len
+ * bytes: IPv6 header, Fragment header, data) becomes the IPv4 fragment
+ * its first one's translation gives: @new_saddr/@new_daddr, the low 16
+ * bits of the identification as IPv4 ID, offset and M as MF, DF clear,
+ * hop limit - 1 as TTL, header checksum. Written to @out (@out_max
+ * bytes). Returns its length, or -EINVAL (not such a fragment, too long,
+ * or the hop limit would expire). Pure (unit-tested). */
+int ns_frag_xlat_6to4(const uint8_t *in, uint32_t len, uint32_t new_saddr, uint32_t new_daddr,
+		      uint8_t *out, uint32_t out_max);
+/* NAT64 (RFC 7915 4.1): a held IPv4 fragment (no options) becomes an IPv6
+ * packet from @new_saddr6 to @new_daddr6 with a Fragment header (the IPv4
+ * ID as identification, offset, MF as M), TTL - 1 as hop limit. As above. */
+int ns_frag_xlat_4to6(const uint8_t *in, uint32_t len, const uint8_t *new_saddr6,
+		      const uint8_t *new_daddr6, uint8_t *out, uint32_t out_max);
 
 /* Start consuming ns_frag_ring (no-op without it). Without a raw socket
  * (no CAP_NET_RAW) held fragments are only counted, and expire: logged
