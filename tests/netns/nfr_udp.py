@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""nfr_udp.py - big UDP datagrams for test_frag.sh (fragments through the NAT).
+"""nfr_udp.py - big UDP datagrams for test_frag.sh and test_frag64.sh
+(fragments through the NAT and through NAT64).
 
 Every datagram's payload is the pattern byte[i] = (i * 7 + 3) & 0xff, so a
 receiver can tell a whole, intact datagram from anything else.
@@ -16,7 +17,10 @@ receiver can tell a whole, intact datagram from anything else.
       on SPORT, print "got from=ADDR:PORT len=N intact=0|1"
   nfr_udp.py reorder SRC DST SPORT DPORT LEN
       (scapy) build a LEN-byte UDP datagram SRC:SPORT -> DST:DPORT, cut it
-      into fragments of 1480 bytes and send them last one first
+      into fragments of 1480 bytes (IPv6: 1280-byte packets with a Fragment
+      header) and send them last one first
+
+ask and hello-wait speak IPv6 when DST is an IPv6 address (serve is IPv4).
 """
 import socket
 import sys
@@ -41,9 +45,15 @@ def cmd_serve(port, reply_len):
     return 0
 
 
+def client_socket(dst, sport):
+    v6 = ":" in dst
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("::" if v6 else "0.0.0.0", sport))
+    return s
+
+
 def cmd_ask(dst, port, sport, n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", sport))
+    s = client_socket(dst, sport)
     s.settimeout(10)
     s.sendto(pattern(n), (dst, port))
     try:
@@ -56,8 +66,7 @@ def cmd_ask(dst, port, sport, n):
 
 
 def cmd_hello_wait(dst, port, sport):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", sport))
+    s = client_socket(dst, sport)
     s.settimeout(20)
     s.sendto(b"hello", (dst, port))
     try:
@@ -71,10 +80,15 @@ def cmd_hello_wait(dst, port, sport):
 
 
 def cmd_reorder(src, dst, sport, dport, n):
-    from scapy.all import IP, UDP, fragment, send  # python3-scapy
+    from scapy.all import IP, IPv6, IPv6ExtHdrFragment, UDP, fragment, fragment6, send
 
-    pkt = IP(src=src, dst=dst, id=0x4e46) / UDP(sport=sport, dport=dport) / pattern(n)
-    frags = fragment(pkt, fragsize=1480)
+    if ":" in dst:
+        pkt = (IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=0x4e46f64) /
+               UDP(sport=sport, dport=dport) / pattern(n))
+        frags = fragment6(pkt, 1280)
+    else:
+        pkt = IP(src=src, dst=dst, id=0x4e46) / UDP(sport=sport, dport=dport) / pattern(n)
+        frags = fragment(pkt, fragsize=1480)
     if len(frags) < 2:
         sys.exit("datagram too small to fragment")
     send(list(reversed(frags)), verbose=False)

@@ -26,6 +26,7 @@
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/frag_checks.sh"
 
 MODES=${NST_MODES:-native tc}
 UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
@@ -47,111 +48,13 @@ write_config()
 }
 
 SOCK=""
-
-frag_stat()
-{
-	nsd_json "$SOCK" show status | json_get "j['fragments']['$1']"
-}
-
-# (a) in order, both ways: the senders' kernels fragment.
-chk_in_order()
-{
-	local srv out got from before_f before_x after_f after_x
-
-	before_f=$(nsd_counter "$SOCK" frag_first) && before_x=$(nsd_counter "$SOCK" frag_xlated) || return 1
-	bg_start "$NST_TMP/serve-6000.log" nfr-srv timeout 20 python3 "$UDPPY" serve 6000 $BIG
-	srv=$NST_LAST_PID
-	wait_for 5 udp_listening nfr-srv 6000 || { echo "server did not listen"; return 1; }
-	out=$(ip netns exec nfr-cli timeout 15 python3 "$UDPPY" ask "$LAB_SRV_ADDR" 6000 40000 $BIG)
-	wait "$srv"
-	got=$(cat "$NST_TMP/serve-6000.log")
-	echo "server: $got"
-	echo "client: $out"
-	case "$got" in
-	"from="*" len=$BIG intact=1") ;;
-	*) echo "server did not get the datagram whole"; return 1 ;;
-	esac
-	from=${got#from=}
-	lab_in_pool "${from%%:*}" || { echo "server saw a non-pool source"; return 1; }
-	[ "$out" = "reply len=$BIG intact=1" ] || { echo "client did not get the answer whole"; return 1; }
-	after_f=$(nsd_counter "$SOCK" frag_first) && after_x=$(nsd_counter "$SOCK" frag_xlated) || return 1
-	echo "frag_first $before_f -> $after_f, frag_xlated $before_x -> $after_x"
-	# 4008 bytes of UDP: 3 fragments each way, 1 first + 2 later
-	[ "$after_f" -ge $((before_f + 2)) ] && [ "$after_x" -ge $((before_x + 4)) ]
-}
-
-# (b) client -> server, last fragment first (scapy).
-chk_reorder_out()
-{
-	local srv out got held0 sent0 held1 sent1
-
-	held0=$(nsd_counter "$SOCK" frag_held) && sent0=$(frag_stat sent) || return 1
-	bg_start "$NST_TMP/serve-6001.log" nfr-srv timeout 20 python3 "$UDPPY" serve 6001 0
-	srv=$NST_LAST_PID
-	wait_for 5 udp_listening nfr-srv 6001 || { echo "server did not listen"; return 1; }
-	out=$(ip netns exec nfr-cli timeout 15 "$SCAPY_PY" "$UDPPY" reorder \
-		"$LAB_CLI_ADDR" "$LAB_SRV_ADDR" 40001 6001 $BIG) || { echo "scapy: $out"; return 1; }
-	echo "scapy: $out"
-	wait "$srv"
-	got=$(cat "$NST_TMP/serve-6001.log")
-	echo "server: $got"
-	held1=$(nsd_counter "$SOCK" frag_held) && sent1=$(frag_stat sent) || return 1
-	echo "frag_held $held0 -> $held1, natsyncd sent on $sent0 -> $sent1"
-	case "$got" in
-	"from="*" len=$BIG intact=1") ;;
-	*) echo "server did not get the reordered datagram whole"; return 1 ;;
-	esac
-	[ "$held1" -ge $((held0 + 2)) ] && [ "$sent1" -ge $((sent0 + 2)) ]
-}
-
-# (c) server -> client's pool address and port, last fragment first.
-chk_reorder_in()
-{
-	local srv cli got from pool port out sent0 sent1
-
-	sent0=$(frag_stat sent) || return 1
-	bg_start "$NST_TMP/serve-6002.log" nfr-srv timeout 30 python3 "$UDPPY" serve 6002 0
-	srv=$NST_LAST_PID
-	wait_for 5 udp_listening nfr-srv 6002 || { echo "server did not listen"; return 1; }
-	bg_start "$NST_TMP/hello-6002.log" nfr-cli timeout 30 \
-		python3 "$UDPPY" hello-wait "$LAB_SRV_ADDR" 6002 40002
-	cli=$NST_LAST_PID
-	wait "$srv"
-	from=$(cat "$NST_TMP/serve-6002.log")
-	echo "server: $from"
-	from=${from#from=}
-	pool=${from%%:*}
-	port=${from#*:}
-	port=${port%% *}
-	lab_in_pool "$pool" || { echo "no pool source learnt"; bg_stop "$cli"; return 1; }
-	out=$(ip netns exec nfr-srv timeout 15 "$SCAPY_PY" "$UDPPY" reorder \
-		"$LAB_SRV_ADDR" "$pool" 6002 "$port" $BIG) || { echo "scapy: $out"; bg_stop "$cli"; return 1; }
-	echo "scapy: $out"
-	wait "$cli"
-	got=$(cat "$NST_TMP/hello-6002.log")
-	echo "client: $got"
-	sent1=$(frag_stat sent) || return 1
-	echo "natsyncd sent on $sent0 -> $sent1"
-	[ "$got" = "got from=$LAB_SRV_ADDR:6002 len=$BIG intact=1" ] && [ "$sent1" -ge $((sent0 + 2)) ]
-}
-
-# (d) nothing lost on the way, counters add up.
-chk_nothing_lost()
-{
-	local j
-
-	j=$(nsd_json "$SOCK" show counters) || return 1
-	printf '%s\n' "$j" | python3 -c '
-import json, sys
-c = json.load(sys.stdin)["counters"]
-bad = {k: c[k] for k in ("drop_fragment", "frag_hold_full", "frag_track_full", "frag_timeout")
-       if c.get(k)}
-print({k: v for k, v in c.items() if k.startswith("frag") or k == "drop_fragment"})
-if bad:
-    sys.exit("fragments lost: %r" % bad)'
-	[ "$(frag_stat expired)" = 0 ] && [ "$(frag_stat send_errors)" = 0 ] &&
-		[ "$(frag_stat waiting)" = 0 ]
-}
+FR_CLI=nfr-cli
+FR_SRV=nfr-srv
+FR_CLI_SRC=$LAB_CLI_ADDR
+FR_SRV_SRC=$LAB_SRV_ADDR
+FR_DST=$LAB_SRV_ADDR
+FR_IN_POOL=lab_in_pool
+FR_BIG=$BIG
 
 chk_status_text()
 {
