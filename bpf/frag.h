@@ -34,7 +34,7 @@
 #include "bpf/csum.h"
 #include "bpf/firewall.h"
 #include "bpf/fwd.h"
-#include "bpf/nat64.h"
+#include "bpf/nat64_types.h"
 
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC 1

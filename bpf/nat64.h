@@ -49,11 +49,6 @@
 
 /* ns64_parse6(): an ICMPv6 error, for ns64_icmp6_error() (never a counter). */
 #define NS64_ICMP6_ERR (NS_CNT_MAX + 7)
-/* A NAT64 fragment, for the frag64 program (frag64.h; never a counter). */
-#define NS64_FRAG (NS_CNT_MAX + 8)
-/* ns64_parse6() with @frag: a later IPv6 fragment (no L4 header; sc->fk
- * is its ns_frag key). */
-#define NS64_FRAG_LATER (NS_CNT_MAX + 9)
 
 static __always_inline int ns64_is_exthdr(__u8 nh)
 {
@@ -612,7 +607,7 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 {
 	__u32 m6 = p->ip_len - NS_IP6_HLEN, inner_len, sum, qck_off = 0;
 	struct ns64_scratch *sc = ns64_scratch();
-	struct ns_tuple6 k;
+	struct ns_tuple6 *k;
 	struct ns_session *s;
 	__u8 t4, c4, nh;
 	__u16 ck, mtu, qck = 0;
@@ -631,19 +626,20 @@ static __always_inline __u32 ns64_icmp6_error(struct ns_pkt *p, const bool is_tc
 		return NS_CONTINUE;
 	/* the quoted packet went to the subscriber: its session is the
 	 * reverse of it */
-	__builtin_memset(&k, 0, sizeof(k));
-	__builtin_memcpy(k.saddr, sc->en.ip6.daddr, 16);
-	__builtin_memcpy(k.daddr, sc->en.ip6.saddr, 16);
-	k.proto = nh;
+	k = &sc->qk;
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, sc->en.ip6.daddr, 16);
+	__builtin_memcpy(k->daddr, sc->en.ip6.saddr, 16);
+	k->proto = nh;
 	if (nh == NS_IPPROTO_ICMPV6) {
 		if (sc->en.l4[0] != NS_ICMPV6_ECHO_REPLY)
 			return NS_CONTINUE;
-		__builtin_memcpy(&k.sport, sc->en.l4 + 4, 2);
+		__builtin_memcpy(&k->sport, sc->en.l4 + 4, 2);
 	} else {
-		__builtin_memcpy(&k.sport, sc->en.l4 + 2, 2);
-		__builtin_memcpy(&k.dport, sc->en.l4, 2);
+		__builtin_memcpy(&k->sport, sc->en.l4 + 2, 2);
+		__builtin_memcpy(&k->dport, sc->en.l4, 2);
 	}
-	s = bpf_map_lookup_elem(&ns_nat64_sess, &k);
+	s = bpf_map_lookup_elem(&ns_nat64_sess, k);
 	if (!s)
 		return NS_CONTINUE;
 	if (!p->active)

@@ -20,6 +20,11 @@
 #define NS_HDR_DELTA (NS_IP6_HLEN - NS_IP4_HLEN)
 /* the pipeline's "no verdict yet" (pipeline.h defines it identically) */
 #define NS_CONTINUE 0
+/* A NAT64 fragment, for the frag64 program (frag64.h; never a counter). */
+#define NS64_FRAG (NS_CNT_MAX + 8)
+/* ns64_parse6() (nat64.h) with @frag: a later IPv6 fragment (no L4 header; sc->fk
+ * is its ns_frag key). */
+#define NS64_FRAG_LATER (NS_CNT_MAX + 9)
 
 struct ns_ip6hdr {
 	__u8 vtc;     /* version (4 bits), traffic class high nibble */
@@ -104,6 +109,8 @@ struct ns64_frag {
  * IPv6 key and header copies would not fit the 512-byte stack. */
 struct ns64_scratch {
 	struct ns_tuple6 k;
+	struct ns_tuple6 qk;  /* ns64_icmp6_error(): the quoted packet's session,
+			       * off the stack (the TC chain hit 528 of 512 bytes) */
 	struct ns_session s;
 	struct ns_alloc a;
 	struct ns_ip6hdr h6;
