@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "daemon/frag.h"
-
-static uint16_t sum16(const uint8_t *b, int n)
-{
-	uint32_t s = 0;
-
-	for (int i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
+#include "tests/bpf/pkt.h"
 
 static const uint8_t sub6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
 static const uint8_t rem6[16] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 198, 51, 100, 2};
@@ -70,14 +60,14 @@ Test(frag64, six_to_four)
 	cr_assert_eq(out[9], 17);
 	cr_assert_eq(memcmp(out + 12, &s, 4), 0);
 	cr_assert_eq(memcmp(out + 16, &d, 4), 0);
-	cr_assert_eq(sum16(out, 20), 0xffff, "header checksum (recomputed)");
+	cr_assert_eq(pkt_sum(out, 20, 0), 0xffff, "header checksum (recomputed)");
 	cr_assert_eq(memcmp(out + 20, in + 48, 64), 0, "data untouched");
 
 	/* the last fragment: MF clear */
 	in[43] &= ~1;
 	cr_assert_eq(ns_frag_xlat_6to4(in, 112, s, d, out, sizeof(out)), 84);
 	cr_assert_eq(out[6] & 0x20, 0);
-	cr_assert_eq(sum16(out, 20), 0xffff);
+	cr_assert_eq(pkt_sum(out, 20, 0), 0xffff);
 }
 
 Test(frag64, four_to_six)
@@ -98,7 +88,7 @@ Test(frag64, four_to_six)
 	in[9] = 17;
 	for (int i = 0; i < 64; i++)
 		in[20 + i] = (uint8_t)(i * 3 + 2);
-	c = (uint16_t)~sum16(in, 20);
+	c = pkt_csum(in, 20, 0);
 	in[10] = c >> 8;
 	in[11] = c & 0xff;
 	n = ns_frag_xlat_4to6(in, 84, rem6, sub6, out, sizeof(out));
