@@ -27,7 +27,6 @@ set -o pipefail
 . "$(dirname "$0")/frag_checks.sh"
 
 MODES=${NST_MODES:-native tc}
-SCAPY_PY=${NST_SCAPY_PYTHON:-/usr/bin/python3}
 UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
 BIG=4000
 SRV6=64:ff9b::198.51.100.10
@@ -35,8 +34,7 @@ SRV6=64:ff9b::198.51.100.10
 nst_init n6f
 nst_need_natsync
 nst_need_tools tc
-"$SCAPY_PY" -c 'import scapy.all' 2>/dev/null ||
-	nst_skip "scapy not importable by $SCAPY_PY (Debian: python3-scapy, scripts/deps.sh)"
+nst_need_scapy
 
 write_config()
 {
