@@ -9,6 +9,10 @@
 #   FR_DST      the server's address as the client sends to it
 #   FR_IN_POOL  a function: is $1 a pool address?
 #   FR_BIG      the datagram size; UDPPY, SCAPY_PY as in test_frag.sh
+# and, for fr_run_mode, FR_P (the scenario's prefix: namespaces $FR_P-box,
+# pins, socket), FR_TOPO (a function building the topology), FR_OUT /
+# FR_IN (what the fragments are each way, for the check names) and a
+# function write_config CFG MODE PIN SOCK.
 
 frag_stat()
 {
@@ -113,4 +117,42 @@ if bad:
     sys.exit("fragments lost: %r" % bad)'
 	[ "$(frag_stat expired)" = 0 ] && [ "$(frag_stat send_errors)" = 0 ] &&
 		[ "$(frag_stat waiting)" = 0 ]
+}
+
+chk_status_text()
+{
+	nsd_ctl "$SOCK" show status | grep -E '^fragments +0 held now; [0-9]+ held, [0-9]+ sent on'
+}
+
+# One attach mode of a fragment scenario: a box, the checks (a)-(d), a
+# clean stop.
+fr_run_mode()
+{
+	local mode=$1 cfg pin t nsd
+
+	t="[$mode]"
+	cfg=$NST_TMP/box-$mode.cfg
+	pin=/sys/fs/bpf/$FR_P-$mode
+	SOCK=/run/$FR_P-$mode.sock
+	nst_log "=== attach mode $mode"
+	"$FR_TOPO"
+	write_config "$cfg" "$mode" "$pin" "$SOCK"
+	nsd_start "$FR_P-box" "$cfg" "$SOCK" "$pin" "$NST_TMP/natsyncd-$mode.log"
+	if ! check "$t natsyncd starts" test $? -eq 0; then
+		nst_remove_namespaces
+		return
+	fi
+	nsd=$NSD_PID
+	check "$t (a) $FR_BIG-byte UDP both ways in order ($FR_OUT, $FR_IN): whole at both ends" \
+		chk_in_order
+	check "$t (b) $FR_BIG-byte UDP out, $FR_OUT last first: held, sent on, whole" chk_reorder_out
+	check "$t (c) $FR_BIG-byte UDP in, $FR_IN last first: held, sent on, whole" chk_reorder_in
+	check "$t (d) no fragment dropped or expired, none waiting" chk_nothing_lost
+	check "$t (d) rx == sum of verdict counters" nsd_verdicts_balance "$SOCK" frag_held
+	check "$t (d) show status has the fragments line" chk_status_text
+	nsd_stop "$nsd" 10
+	check "$t natsyncd exits 0" test "$NSD_RC" -eq 0
+	nsd_purge "$FR_P-box" "$cfg" >/dev/null 2>&1
+	[ -d "$pin" ] && rmdir "$pin" 2>/dev/null
+	nst_remove_namespaces
 }

@@ -55,43 +55,17 @@ FR_SRV_SRC=$LAB_SRV_ADDR
 FR_DST=$LAB_SRV_ADDR
 FR_IN_POOL=lab_in_pool
 FR_BIG=$BIG
+FR_P=nfr
+FR_TOPO=topo_nfr
+FR_OUT="IPv4 fragments"
+FR_IN="IPv4 fragments"
 
-chk_status_text()
+topo_nfr()
 {
-	nsd_ctl "$SOCK" show status | grep -E '^fragments +0 held now; [0-9]+ held, [0-9]+ sent on'
-}
-
-run_mode()
-{
-	local mode=$1 cfg pin t nsd
-
-	t="[$mode]"
-	cfg=$NST_TMP/box-$mode.cfg
-	pin=/sys/fs/bpf/nfr-$mode
-	SOCK=/run/nfr-$mode.sock
-	nst_log "=== attach mode $mode"
 	topo_single_box nfr
-	write_config "$cfg" "$mode" "$pin" "$SOCK"
-	nsd_start nfr-box "$cfg" "$SOCK" "$pin" "$NST_TMP/natsyncd-$mode.log"
-	if ! check "$t natsyncd starts" test $? -eq 0; then
-		nst_remove_namespaces
-		return
-	fi
-	nsd=$NSD_PID
-	check "$t (a) 4000-byte UDP both ways in order: whole at both ends" chk_in_order
-	check "$t (b) 4000-byte UDP out, last fragment first: held, sent on, whole" chk_reorder_out
-	check "$t (c) 4000-byte UDP in, last fragment first: held, sent on, whole" chk_reorder_in
-	check "$t (d) no fragment dropped or expired, none waiting" chk_nothing_lost
-	check "$t (d) rx == sum of verdict counters" nsd_verdicts_balance "$SOCK" frag_held
-	check "$t (d) show status has the fragments line" chk_status_text
-	nsd_stop "$nsd" 10
-	check "$t natsyncd exits 0" test "$NSD_RC" -eq 0
-	nsd_purge nfr-box "$cfg" >/dev/null 2>&1
-	[ -d "$pin" ] && rmdir "$pin" 2>/dev/null
-	nst_remove_namespaces
 }
 
 for m in $MODES; do
-	run_mode "$m"
+	fr_run_mode "$m"
 done
 nst_finish

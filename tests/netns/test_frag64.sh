@@ -19,7 +19,8 @@
 #     sends them on once the first is through, the server gets it whole
 #  c  the same from the server (IPv4 fragments, last first) to the
 #     client's pool address and port: the client gets it whole as IPv6
-#  d  nothing dropped, nothing expired; rx == sum of the verdict counters
+#  d  nothing dropped, nothing expired; rx == sum of the verdict counters;
+#     show status has its fragments line
 set -u
 set -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +62,10 @@ FR_SRV_SRC=$NAT64_SRV
 FR_DST=$SRV6
 FR_IN_POOL=in_pool64
 FR_BIG=$BIG
+FR_P=n6f
+FR_TOPO=topo_frag64
+FR_OUT="IPv6 fragments"
+FR_IN="IPv4 fragments"
 
 # the addresses of $NAT64_POOL (203.0.113.16/30)
 in_pool64()
@@ -71,47 +76,7 @@ in_pool64()
 	return 1
 }
 
-# The programs natsyncd loaded, for the report (never a check).
-log_verified_insns()
-{
-	ip netns exec n6f-box bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p.get("name", "").startswith("natsync_"):
-        print("verified_insns", p["name"], p.get("verified_insns"))' || true
-}
-
-run_mode()
-{
-	local mode=$1 cfg pin t nsd
-
-	t="[$mode]"
-	cfg=$NST_TMP/box-$mode.cfg
-	pin=/sys/fs/bpf/n6f-$mode
-	SOCK=/run/n6f-$mode.sock
-	nst_log "=== attach mode $mode"
-	topo_frag64
-	write_config "$cfg" "$mode" "$pin" "$SOCK"
-	nsd_start n6f-box "$cfg" "$SOCK" "$pin" "$NST_TMP/natsyncd-$mode.log"
-	if ! check "$t natsyncd starts" test $? -eq 0; then
-		nst_remove_namespaces
-		return
-	fi
-	nsd=$NSD_PID
-	log_verified_insns
-	check "$t (a) 4000-byte UDP IPv6 -> IPv4 and back in order: whole at both ends" chk_in_order
-	check "$t (b) 4000-byte UDP out, IPv6 fragments last first: held, sent on, whole" chk_reorder_out
-	check "$t (c) 4000-byte UDP in, IPv4 fragments last first: held, sent on, whole" chk_reorder_in
-	check "$t (d) no fragment dropped or expired, none waiting" chk_nothing_lost
-	check "$t (d) rx == sum of verdict counters" nsd_verdicts_balance "$SOCK" frag_held
-	nsd_stop "$nsd" 10
-	check "$t natsyncd exits 0" test "$NSD_RC" -eq 0
-	nsd_purge n6f-box "$cfg" >/dev/null 2>&1
-	[ -d "$pin" ] && rmdir "$pin" 2>/dev/null
-	nst_remove_namespaces
-}
-
 for m in $MODES; do
-	run_mode "$m"
+	fr_run_mode "$m"
 done
 nst_finish
