@@ -9,21 +9,11 @@
 #include <string.h>
 
 #include "frag.h"
+#include "util.h"
 
 #define IP6_FRAG_NH 44
 #define IP6_HLEN 40
 #define FH_LEN 8
-
-static uint16_t hdr_csum(const uint8_t *h, unsigned int hl)
-{
-	uint32_t sum = 0;
-
-	for (unsigned int i = 0; i + 1 < hl; i += 2)
-		sum += (uint32_t)h[i] << 8 | h[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 static uint8_t proto_4to6(uint8_t p)
 {
@@ -66,7 +56,7 @@ int ns_frag_xlat_6to4(const uint8_t *in, uint32_t len, uint32_t new_saddr, uint3
 	out[9] = proto_6to4(in[IP6_HLEN]);
 	memcpy(out + 12, &new_saddr, 4);
 	memcpy(out + 16, &new_daddr, 4);
-	c = hdr_csum(out, 20);
+	c = ns_inet_csum(out, 20);
 	out[10] = c >> 8;
 	out[11] = c & 0xff;
 	memcpy(out + 20, in + IP6_HLEN + FH_LEN, data);
