@@ -91,7 +91,16 @@ def cmd_reorder(src, dst, sport, dport, n):
         frags = fragment(pkt, fragsize=1480)
     if len(frags) < 2:
         sys.exit("datagram too small to fragment")
-    send(list(reversed(frags)), verbose=False)
+    if ":" in dst:
+        # scapy's IPv6 routing knows no route to a pref64 (64:ff9b::/96 is
+        # outside 2000::/3, no source candidate): the kernel routes them,
+        # headers as built (IPPROTO_RAW: header included)
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        for f in reversed(frags):
+            s.sendto(bytes(f), (dst, 0))
+        s.close()
+    else:
+        send(list(reversed(frags)), verbose=False)
     print("sent %d fragments, last first" % len(frags))
     return 0
 

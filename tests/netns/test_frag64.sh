@@ -30,7 +30,7 @@ set -o pipefail
 MODES=${NST_MODES:-native tc}
 UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
 BIG=4000
-SRV6=64:ff9b::198.51.100.10
+SRV6=64:ff9b::c633:640a # 198.51.100.10 in the pref64, as Python prints it
 
 nst_init n6f
 nst_need_natsync
