@@ -68,6 +68,12 @@ uint32_t ns_aging_slice(const struct ns_daemon *d);
 typedef void (*ns_aging_slice_hook_fn)(void *arg, int map_fd, const void *key);
 void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, void *arg);
 
+/* Tests only: called on the sweep's worker thread right after it told the
+ * loop that a walk is over, before it waits for the next one (where a
+ * worker starved of CPU may be descheduled). */
+typedef void (*ns_aging_worker_hook_fn)(void *arg);
+void ns_aging_set_worker_hook(struct ns_daemon *d, ns_aging_worker_hook_fn fn, void *arg);
+
 /*
  * ns_aging_session_expired - true when a session last seen at last_seen_ns
  * has been idle for longer than timeout_s at now. A last_seen_ns in the

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,18 +93,22 @@ struct ns_aging_sweep {
 	uint64_t restarts, unsliced;    /* this cycle: walks restarted, unsliced */
 	ns_aging_slice_hook_fn hook;    /* tests: called between two slices */
 	void *hook_arg;
+	ns_aging_worker_hook_fn worker_hook; /* tests: after a walk's end is told */
+	void *worker_hook_arg;
 	bool waiting;                   /* the worker walks for this cycle */
 
 	/* The worker thread (started by ns_aging_init(); ns_aging_pass()
-	 * runs walks inline instead). Under mu: job, quit, job_err/cpu. */
+	 * runs walks inline instead). The loop never waits for it: no lock
+	 * is shared. The loop sets job and writes job_fd; the worker walks,
+	 * writes job_err and job_cpu_ns, sets job to -1 (release) and writes
+	 * done_fd; the loop reads them after job reads -1 (acquire). */
 	pthread_t thread;
 	bool thread_up;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int job;                        /* the walk to run, -1: none */
-	bool quit;
+	_Atomic int job;                /* the walk to run, -1: none */
+	_Atomic bool quit;
 	int job_err;
 	uint64_t job_cpu_ns;
+	int job_fd;                     /* eventfd: a job (or quit) for the worker */
 	int done_fd;                    /* eventfd: a walk is over */
 	int timer_fd;                   /* the aging timer, re-armed per step */
 };
@@ -162,6 +167,7 @@ static int sweep_open(struct ns_daemon *d, struct ns_aging_sweep **out)
 	sw->d = d;
 	sw->phase = PH_IDLE;
 	sw->job = -1;
+	sw->job_fd = -1;
 	sw->done_fd = -1;
 	sw->timer_fd = -1;
 	if (max <= 0) {
@@ -592,14 +598,14 @@ enum step { STEP_DONE, STEP_MORE, STEP_WAIT };
 static void sweep_submit(struct ns_aging_sweep *sw)
 {
 	struct itimerspec off = {0};
+	uint64_t one = 1;
 
 	if (sw->timer_fd >= 0)
 		timerfd_settime(sw->timer_fd, 0, &off, NULL);
 	sw->waiting = true;
-	pthread_mutex_lock(&sw->mu);
-	sw->job = (int)sw->phase;
-	pthread_cond_signal(&sw->cv);
-	pthread_mutex_unlock(&sw->mu);
+	atomic_store_explicit(&sw->job, (int)sw->phase, memory_order_release);
+	if (write(sw->job_fd, &one, sizeof(one)) < 0)
+		pr_err("aging: cannot wake the worker: %s", strerror(errno));
 }
 
 /*
@@ -667,27 +673,31 @@ static void *sweep_worker(void *arg)
 	 * priority, config.h), never in its way. */
 	ns_thread_nice(NS_BG_NICE);
 
-	pthread_mutex_lock(&sw->mu);
 	for (;;) {
-		uint64_t c0;
+		uint64_t c0, n;
 		int ph, err;
 
-		while (sw->job < 0 && !sw->quit)
-			pthread_cond_wait(&sw->cv, &sw->mu);
-		if (sw->quit)
+		if (read(sw->job_fd, &n, sizeof(n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("aging: the worker cannot wait for work: %s", strerror(errno));
 			break;
-		ph = sw->job;
-		pthread_mutex_unlock(&sw->mu);
+		}
+		if (atomic_load(&sw->quit))
+			break;
+		ph = atomic_load_explicit(&sw->job, memory_order_acquire);
+		if (ph < 0)
+			continue;
 		c0 = thread_cpu_ns();
 		err = sweep_walk(sw, (enum sweep_phase)ph);
-		pthread_mutex_lock(&sw->mu);
-		sw->job = -1;
 		sw->job_err = err;
 		sw->job_cpu_ns = thread_cpu_ns() - c0;
+		atomic_store_explicit(&sw->job, -1, memory_order_release);
 		if (write(sw->done_fd, &one, sizeof(one)) < 0)
 			pr_err("aging: cannot wake the loop: %s", strerror(errno));
+		if (sw->worker_hook)
+			sw->worker_hook(sw->worker_hook_arg);
 	}
-	pthread_mutex_unlock(&sw->mu);
 	return NULL;
 }
 
@@ -739,8 +749,13 @@ static int worker_start(struct ns_aging_sweep *sw)
 	sw->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sw->done_fd < 0)
 		return -errno;
-	pthread_mutex_init(&sw->mu, NULL);
-	pthread_cond_init(&sw->cv, NULL);
+	sw->job_fd = eventfd(0, EFD_CLOEXEC); /* the worker blocks on it */
+	if (sw->job_fd < 0) {
+		err = -errno;
+		close(sw->done_fd);
+		sw->done_fd = -1;
+		return err;
+	}
 	split_cpus(sw->d, &cpu);
 	pthread_attr_init(&attr);
 	if (sw->d->aging_cpu >= 0)
@@ -751,10 +766,9 @@ static int worker_start(struct ns_aging_sweep *sw)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {
-		pthread_cond_destroy(&sw->cv);
-		pthread_mutex_destroy(&sw->mu);
+		close(sw->job_fd);
 		close(sw->done_fd);
-		sw->done_fd = -1;
+		sw->job_fd = sw->done_fd = -1;
 		return -err;
 	}
 	sw->thread_up = true;
@@ -764,17 +778,17 @@ static int worker_start(struct ns_aging_sweep *sw)
 /* Stop the worker; a walk under way is waited for (it is bounded). */
 static void worker_stop(struct ns_aging_sweep *sw)
 {
+	uint64_t one = 1;
+
 	if (!sw->thread_up)
 		return;
-	pthread_mutex_lock(&sw->mu);
-	sw->quit = true;
-	pthread_cond_signal(&sw->cv);
-	pthread_mutex_unlock(&sw->mu);
+	atomic_store(&sw->quit, true);
+	if (write(sw->job_fd, &one, sizeof(one)) < 0)
+		pr_err("aging: cannot stop the worker: %s", strerror(errno));
 	pthread_join(sw->thread, NULL);
-	pthread_cond_destroy(&sw->cv);
-	pthread_mutex_destroy(&sw->mu);
+	close(sw->job_fd);
 	close(sw->done_fd);
-	sw->done_fd = -1;
+	sw->job_fd = sw->done_fd = -1;
 	sw->thread_up = false;
 }
 
@@ -810,6 +824,16 @@ void ns_aging_set_slice_hook(struct ns_daemon *d, ns_aging_slice_hook_fn fn, voi
 	if (sw) {
 		sw->hook = fn;
 		sw->hook_arg = arg;
+	}
+}
+
+void ns_aging_set_worker_hook(struct ns_daemon *d, ns_aging_worker_hook_fn fn, void *arg)
+{
+	struct ns_aging_sweep *sw = sweep_of(d);
+
+	if (sw) {
+		sw->worker_hook = fn;
+		sw->worker_hook_arg = arg;
 	}
 }
 
@@ -909,14 +933,12 @@ static void on_walk_done(struct ns_loop *loop, int fd, uint32_t events, void *ar
 	(void)events;
 	if (read(fd, &n, sizeof(n)) < 0)
 		return; /* EAGAIN: nothing yet */
-	pthread_mutex_lock(&sw->mu);
-	if (sw->job >= 0) { /* not over after all */
-		pthread_mutex_unlock(&sw->mu);
-		return;
-	}
+	/* never a lock: a worker descheduled on its busy CPU must not hold up
+	 * the loop (heartbeats) */
+	if (atomic_load_explicit(&sw->job, memory_order_acquire) >= 0)
+		return; /* not over after all */
 	sw->err = sw->err ?: sw->job_err;
 	cpu = sw->job_cpu_ns;
-	pthread_mutex_unlock(&sw->mu);
 	sw->work_ns += cpu;
 	sw->waiting = false;
 	sw->walked = true;

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -804,23 +805,30 @@ static void stop_loop(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	loop_stop(loop);
 }
 
-Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
+/* natsyncd's aging on md.loop (timer, worker thread) every 50 ms over a
+ * small table (as natsyncd's netns tests use) of n UDP sessions, every
+ * other one expired; aging-slice `slice`. */
+static void sweep_on_loop(int n, uint32_t slice)
 {
 	need_root();
-	/* A small table, as natsyncd's netns tests use. */
 	map_max = 4096;
 	maps_setup(NULL);
 	md.conf.aging_interval_ms = 50;
-	md.conf.aging_slice = 64; /* the worker thread runs the slices */
+	md.conf.aging_slice = slice;
 	md.loop = loop_new();
 	cr_assert_not_null(md.loop);
 	T = ns_now();
-	for (int i = 0; i < 2000; i++)
+	for (int i = 0; i < n; i++)
 		put_session(FILL_SUB(i), (uint16_t)(20000 + i), (uint16_t)(10000 + i), 17, 0,
 			    i % 2 ? T - S(31) : T);
 	cr_assert_eq(ns_aging_init(&md), 0);
 	cr_assert_str_eq(ns_aging_engine(&md), "in-kernel sweep", "fallback: %s",
 			 ns_aging_fallback(&md) ? ns_aging_fallback(&md) : "none");
+}
+
+Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
+{
+	sweep_on_loop(2000, 64); /* the worker thread runs the slices */
 	cr_assert_geq(loop_add_timer(md.loop, 1500, stop_loop, NULL), 0);
 	cr_assert_eq(loop_run(md.loop), 0);
 	cr_assert_geq(md.st.aging_passes, 2, "%llu cycles", (unsigned long long)md.st.aging_passes);
@@ -829,6 +837,68 @@ Test(aging_sweep, timer_runs_cycles_in_slices_on_the_loop)
 	cr_assert_eq(md.st.sessions_expired, 1000);
 	cr_assert_eq(count(md.fd.sessions, sizeof(struct ns_tuple)), 1000);
 	cr_assert_eq(count(md.fd.session_rev, sizeof(struct ns_tuple)), 1000);
+	ns_aging_fini(&md);
+	loop_free(md.loop);
+	md.loop = NULL;
+}
+
+/*
+ * The loop never waits for the sweep's worker thread. The worker runs at
+ * nice 10 on a CPU of its own, which a CPU hog shares: descheduled right
+ * after it told the loop that a walk was over, it used to keep the mutex
+ * the loop then took to read the result, and the loop (heartbeats) waited
+ * until the scheduler gave the worker its CPU back: ha_load's 1.54 s
+ * "aging walk done" stall on the backup. Here the worker is held at that
+ * very point (the hook) until the loop has run a timer callback twice
+ * after it, or for 5 s: the loop must have run meanwhile, and the cycles
+ * must still finish once the worker goes on.
+ */
+struct held_worker {
+	_Atomic int calls;
+	_Atomic int ticks;          /* loop timer callbacks */
+	_Atomic int loop_ran;       /* ticks seen while the worker was held */
+};
+
+static void hold_worker(void *arg)
+{
+	struct held_worker *h = arg;
+	uint64_t until = ns_now() + S(5);
+	int t0 = atomic_load(&h->ticks);
+
+	if (atomic_fetch_add(&h->calls, 1))
+		return; /* hold it once */
+	while (atomic_load(&h->ticks) < t0 + 2 && ns_now() < until)
+		usleep(1000);
+	atomic_store(&h->loop_ran, atomic_load(&h->ticks) - t0);
+}
+
+static void count_tick(struct ns_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct held_worker *h = arg;
+
+	(void)fd;
+	(void)events;
+	atomic_fetch_add(&h->ticks, 1);
+	if (atomic_load(&h->calls) && md.st.aging_passes >= 2)
+		loop_stop(loop);
+	if (atomic_load(&h->ticks) > 1000) /* 10 s: give up, the asserts tell */
+		loop_stop(loop);
+}
+
+Test(aging_sweep, loop_runs_while_the_worker_is_descheduled, .timeout = 60)
+{
+	static struct held_worker h;
+
+	sweep_on_loop(200, NS_AGING_SLICE_AUTO);
+	ns_aging_set_worker_hook(&md, hold_worker, &h);
+	cr_assert_geq(loop_add_timer(md.loop, 10, count_tick, &h), 0);
+	cr_assert_eq(loop_run(md.loop), 0);
+	cr_assert_geq(atomic_load(&h.calls), 1, "no walk ended");
+	cr_assert_geq(atomic_load(&h.loop_ran), 2,
+		      "the loop ran %d timer callbacks while the worker was held after a walk",
+		      atomic_load(&h.loop_ran));
+	cr_assert_geq(md.st.aging_passes, 2, "%llu cycles", (unsigned long long)md.st.aging_passes);
+	cr_assert_eq(md.st.sessions_expired, 100);
 	ns_aging_fini(&md);
 	loop_free(md.loop);
 	md.loop = NULL;
