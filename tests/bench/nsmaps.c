@@ -116,17 +116,12 @@ struct bpf_object *nsb_obj(struct nsb *b)
 
 int nsb_prog_fd(struct nsb *b, bool tc)
 {
-	enum bpf_prog_type want = tc ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_XDP;
-	struct bpf_program *p, *found = NULL;
+	/* by name, as daemon/loader.c: each type has a second program, the
+	 * NAT64 fragments' (natsync_*_frag64), reached by tail call only */
+	struct bpf_program *p =
+		bpf_object__find_program_by_name(b->obj, tc ? "natsync_tc" : "natsync_xdp");
 
-	bpf_object__for_each_program(p, b->obj) {
-		if (bpf_program__type(p) != want)
-			continue;
-		/* Prefer the ingress entry point if there are several. */
-		if (!found || strstr(bpf_program__name(p), "ingress"))
-			found = p;
-	}
-	return found ? bpf_program__fd(found) : -1;
+	return p ? bpf_program__fd(p) : -1;
 }
 
 int nsb_map_fd(struct nsb *b, const char *name)
