@@ -38,6 +38,7 @@ struct ns_synhold {
 	const struct ns_synhold_ops *ops;
 	void *ctx;
 	struct ns_synhold_stats st;
+	unsigned int next; /* the slot the next check starts at */
 	struct held_syn held[NS_SYNHOLD_MAX];
 };
 
@@ -178,15 +179,19 @@ int ns_synhold_add(struct ns_synhold *h, const uint8_t *pkt, uint32_t len, uint3
 void ns_synhold_tick(struct ns_synhold *h, uint64_t now)
 {
 	uint8_t icmp[NS_SYNHOLD_ICMP_MAX];
+	unsigned int done = 0, i = h->next;
 
-	for (unsigned int i = 0; i < NS_SYNHOLD_MAX && h->st.waiting; i++) {
+	for (unsigned int seen = 0; seen < NS_SYNHOLD_MAX && h->st.waiting &&
+				    done < NS_SYNHOLD_TICK_MAX; seen++) {
 		struct held_syn *s = &h->held[i];
 		int n;
 
+		i = (i + 1) % NS_SYNHOLD_MAX;
 		if (!s->len)
 			continue;
 		if (h->ops->opened(h->ctx, &s->t)) {
 			release(h, s);
+			done++;
 			continue;
 		}
 		if (now - s->at_ns < NS_SYN_HOLD_NS)
@@ -197,7 +202,9 @@ void ns_synhold_tick(struct ns_synhold *h, uint64_t now)
 		else
 			h->st.expired++;
 		drop_slot(h, s);
+		done++;
 	}
+	h->next = i;
 }
 
 /* ---- the daemon's side ---------------------------------------------------- */
@@ -299,7 +306,8 @@ static int d_reinject(void *ctx, uint32_t ifindex, const uint8_t *pkt, uint32_t 
 				      "did not)", -EPROTO);
 	}
 	memcpy(&to.sin6_addr, out + ETH_HLEN + 24, 16);
-	if (sendto(sd->raw6_fd, out + ETH_HLEN, n - ETH_HLEN, 0, (struct sockaddr *)&to,
+	/* never waits on the event loop: a full socket buffer is a failure */
+	if (sendto(sd->raw6_fd, out + ETH_HLEN, n - ETH_HLEN, MSG_DONTWAIT, (struct sockaddr *)&to,
 		   sizeof(to)) != (ssize_t)(n - ETH_HLEN))
 		return failed(&sd->warned_reinject, "sending a released SYN", -errno);
 	sd->warned_reinject = false;
@@ -314,7 +322,8 @@ static int d_send(void *ctx, const uint8_t *pkt, uint32_t len)
 	if (sd->raw_fd < 0)
 		return -ENOTSUP;
 	memcpy(&to.sin_addr.s_addr, pkt + 16, 4);
-	if (sendto(sd->raw_fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len)
+	if (sendto(sd->raw_fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) !=
+	    (ssize_t)len)
 		return failed(&sd->warned_send, "sending ICMP port unreachable", -errno);
 	sd->warned_send = false;
 	return 0;

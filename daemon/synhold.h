@@ -34,6 +34,11 @@ struct ctl_json;
 
 #define NS_SYNHOLD_MAX 1024    /* SYNs held at once */
 #define NS_SYNHOLD_CHECK_MS 100 /* how often held SYNs are checked */
+/* Releases and answers of one check: each is a BPF_PROG_TEST_RUN of the TC
+ * program or an ICMP send on the event loop, so a flood's 1,024 SYNs
+ * falling due together are answered over 1.6 s, not in one long callback
+ * (and ICMP errors are rate-limited, RFC 1812 4.3.2.8). */
+#define NS_SYNHOLD_TICK_MAX 64
 #define NS_SYNHOLD_ICMP_MAX 576 /* RFC 1812 4.3.2.3: an ICMP error's size */
 
 struct ns_synhold_stats {
@@ -71,7 +76,9 @@ int ns_synhold_add(struct ns_synhold *h, const uint8_t *pkt, uint32_t len, uint3
 		   uint64_t now);
 
 /* Release the held SYNs whose flow is open now, answer those held
- * NS_SYN_HOLD_NS or longer. */
+ * NS_SYN_HOLD_NS or longer: at most NS_SYNHOLD_TICK_MAX of them, the rest
+ * at the next check, which goes on from the slot after the last one this
+ * check looked at (no slot waits behind a busy first part of the table). */
 void ns_synhold_tick(struct ns_synhold *h, uint64_t now);
 
 const struct ns_synhold_stats *ns_synhold_get(const struct ns_synhold *h);

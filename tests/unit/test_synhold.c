@@ -227,9 +227,30 @@ Test(synhold, flood_fills_the_table_then_counted_drops)
 	cr_assert_eq(ns_synhold_add(h, p, 60, 3, S), -ENOSPC);
 	cr_assert_eq(ns_synhold_get(h)->table_full, 1);
 	cr_assert_eq(ns_synhold_get(h)->waiting, NS_SYNHOLD_MAX);
-	ns_synhold_tick(h, S + NS_SYN_HOLD_NS);
-	cr_assert_eq(m.sent, NS_SYNHOLD_MAX);
-	cr_assert_eq(ns_synhold_get(h)->waiting, 0);
+	/* nothing due: one check still looks at the whole table (the last
+	 * slot's flow, opened, is released) */
+	m.open = tuple_of(1024 + NS_SYNHOLD_MAX - 1);
+	m.is_open = true;
+	ns_synhold_tick(h, 3 * S);
+	cr_assert_eq(m.reinjected, 1);
+	cr_assert_eq(m.sent, 0);
+	m.is_open = false;
+	/* all due at once: a check answers at most NS_SYNHOLD_TICK_MAX, the
+	 * next ones the rest, each SYN once */
+	for (unsigned int k = 1; ns_synhold_get(h)->waiting; k++) {
+		unsigned int before = m.sent;
+
+		cr_assert_leq(k, (NS_SYNHOLD_MAX - 1 + NS_SYNHOLD_TICK_MAX - 1) / NS_SYNHOLD_TICK_MAX,
+			      "drained in as few checks as the bound allows");
+		ns_synhold_tick(h, S + NS_SYN_HOLD_NS + (k - 1) * 100 * 1000 * 1000ull);
+		cr_assert_eq(m.sent - before,
+			     before + NS_SYNHOLD_TICK_MAX <= NS_SYNHOLD_MAX - 1
+				     ? NS_SYNHOLD_TICK_MAX
+				     : NS_SYNHOLD_MAX - 1 - before,
+			     "check %u answered %u", k, m.sent - before);
+	}
+	cr_assert_eq(m.sent, NS_SYNHOLD_MAX - 1);
+	cr_assert_eq(ns_synhold_get(h)->expired, NS_SYNHOLD_MAX - 1);
 	cr_assert_eq(ns_synhold_add(h, p, 60, 3, 20 * S), 0, "room again once they expired");
 }
 
