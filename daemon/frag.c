@@ -101,7 +101,8 @@ static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, const stru
 		fd->st.send_errors++;
 		return;
 	}
-	if (sendto(sock, pkt, n, 0, sa, sl) != n) {
+	/* never waits on the event loop: a full socket buffer is a failure */
+	if (sendto(sock, pkt, n, MSG_DONTWAIT, sa, sl) != n) {
 		fd->st.send_errors++;
 		pr_debug("frag: sending a held fragment: %s", strerror(errno));
 		return;
