@@ -247,14 +247,8 @@ static __always_inline __u32 ns64_open(struct ns_pkt *p, const struct ns_cfg *cf
 		return NS_CNT_DROP_POOL_EXHAUSTED;
 	}
 	now = bpf_ktime_get_ns();
-	__builtin_memset(s, 0, sizeof(*s));
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->svc_set = svc_id;
+	ns_session_init(s, p, svc_id, NS_SIDE_INSIDE, now);
 	s->nat_term = ti;
-	s->fw_term = NS_NONE16;
-	s->origin = NS_SIDE_INSIDE;
-	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
 	s->nat_type = NS_NAT_NAT64;
 	s->pool_id = sc->a.pool_id;
 	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST;
@@ -361,14 +355,9 @@ static __always_inline __u32 ns64_open_eif(struct ns_pkt *p, const bool is_tc,
 	sc->k.dport = p->t.sport;
 	sc->k.proto = b->proto;
 	now = bpf_ktime_get_ns();
-	__builtin_memset(s, 0, sizeof(*s));
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->svc_set = svc_id;
+	ns_session_init(s, p, svc_id, NS_SIDE_OUTSIDE, now);
 	s->nat_term = b->dport;
 	s->fw_term = fw >= 0 ? fw : NS_NONE16;
-	s->origin = NS_SIDE_OUTSIDE;
-	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
 	s->nat_type = NS_NAT_NAT64;
 	s->pool_id = pv->pool_id;
 	s->flags = NS_SF_NAT_SRC | NS_SF_NAT_DST | NS_SF_EIM | NS_SF_EIF;

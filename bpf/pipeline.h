@@ -87,21 +87,6 @@ static __always_inline int ns_action(__u32 cnt, const bool is_tc)
 	}
 }
 
-/* A session record with the fields every new session shares. */
-static __always_inline void ns_session_init(struct ns_session *s, const struct ns_pkt *p,
-					    __u16 svc_id, __u8 origin, __u64 now)
-{
-	__builtin_memset(s, 0, sizeof(*s));
-	s->created_ns = now;
-	s->last_seen_ns = now;
-	s->svc_set = svc_id;
-	s->nat_term = NS_NONE16;
-	s->fw_term = NS_NONE16;
-	s->pool_id = 0xff;
-	s->origin = origin;
-	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
-}
-
 /* Publish @s, release the claims in @a if it did not become ours, emit
  * events, count it for its subscriber in @subc (may be NULL). Return
  * NS_CONTINUE with *@sp set, or the verdict. */

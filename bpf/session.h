@@ -29,6 +29,22 @@ static __always_inline int ns_tuple_eq(const struct ns_tuple *a, const struct ns
 	       a->dport == b->dport && a->proto == b->proto;
 }
 
+/* A session record with the fields every new session shares (NAT44 and
+ * NAT64 alike); the caller sets what its kind of session says. */
+static __always_inline void ns_session_init(struct ns_session *s, const struct ns_pkt *p,
+					    __u16 svc_id, __u8 origin, __u64 now)
+{
+	__builtin_memset(s, 0, sizeof(*s));
+	s->created_ns = now;
+	s->last_seen_ns = now;
+	s->svc_set = svc_id;
+	s->nat_term = NS_NONE16;
+	s->fw_term = NS_NONE16;
+	s->pool_id = 0xff;
+	s->origin = origin;
+	s->tcp_state = p->t.proto == IPPROTO_TCP ? NS_TCP_SYN_SENT : NS_TCP_NONE;
+}
+
 /**
  * ns_session_find() - the session of a packet arriving on @side.
  * @t: the packet tuple (padding must be zero).
