@@ -9,6 +9,9 @@
 
 #include "bpf/maps.h"
 
+/* A stage's "no verdict yet, go on" (NS_CNT_RX: never a verdict). */
+#define NS_CONTINUE 0
+
 /* Add one to counter @idx of this CPU (no atomics needed: per-CPU). */
 static __always_inline void ns_count(__u32 idx)
 {

@@ -18,8 +18,6 @@
 #define NS_IP6_HLEN 40
 #define NS_IP4_HLEN 20
 #define NS_HDR_DELTA (NS_IP6_HLEN - NS_IP4_HLEN)
-/* the pipeline's "no verdict yet" (pipeline.h defines it identically) */
-#define NS_CONTINUE 0
 /* A NAT64 fragment, for the frag64 program (frag64.h; never a counter). */
 #define NS64_FRAG (NS_CNT_MAX + 8)
 /* ns64_parse6() (nat64.h) with @frag: a later IPv6 fragment (no L4 header; sc->fk

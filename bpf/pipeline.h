@@ -36,8 +36,6 @@
 #include "bpf/frag.h"
 /* clang-format on */
 
-#define NS_CONTINUE 0
-
 /*
  * Per-CPU scratch for building a new session: a session record and an
  * allocation would take ~150 of the 512 stack bytes the whole call chain
