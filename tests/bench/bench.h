@@ -103,6 +103,11 @@ void pkt_icmp_unreach(struct pkt *p, uint32_t router, uint32_t dst,
 /* Ethernet/IPv6/UDP frame of key k with payload bytes of payload. */
 void pkt_udp6(struct pkt *p, const struct ns_tuple6 *k, int payload);
 
+/* Make p (a pkt_udp6 frame) a later IPv6 fragment: a Fragment header of
+ * identification id, offset 8 bytes, M set, behind the 40-byte header;
+ * what followed the header is now data. */
+void pkt6_later_fragment(struct pkt *p, uint32_t id);
+
 /* Build a tuple from host-order addresses and ports. */
 struct ns_tuple pkt_tuple(uint32_t saddr, uint16_t sport, uint32_t daddr,
 			  uint16_t dport, uint8_t proto);

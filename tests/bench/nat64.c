@@ -209,10 +209,33 @@ static uint64_t drops(const uint64_t *a, const uint64_t *b)
 	return d;
 }
 
-/* One direction: check one run (@ok decides on its output), then time it. */
+/* One row: a packet, where it arrives, the counters that must move once
+ * per run (cnt2 -1: only cnt), and the check of one run's output. */
+struct n64_case {
+	const char *name;
+	const struct pkt *in;
+	int ifindex;
+	int cnt, cnt2;
+	int (*ok)(const struct pkt *in, const struct pkt *out);
+	const char *checked; /* what ok checks, for the row's how */
+	const char *target;
+};
+
+/* Runs counted as c's counters between two snapshots: calls when both
+ * moved by that much, else the smaller count. */
+static long counted(const struct n64_case *c, const uint64_t *a, const uint64_t *b)
+{
+	long n = (long)(b[c->cnt] - a[c->cnt]), n2;
+
+	if (c->cnt2 < 0)
+		return n;
+	n2 = (long)(b[c->cnt2] - a[c->cnt2]);
+	return n2 < n ? n2 : n;
+}
+
+/* One row: check one run (c->ok decides on its output), then time it. */
 static void run_dir(struct nsb *b, const struct bench_opts *o, long n, const struct bench_ref *ref,
-		    const char *name, const struct pkt *in, int ifindex, int cnt_idx,
-		    int (*ok)(const struct pkt *out))
+		    const struct n64_case *c)
 {
 	uint64_t c0[NS_CNT_MAX], c1[NS_CNT_MAX];
 	int fd = nsb_prog_fd(b, false);
@@ -222,91 +245,219 @@ static void run_dir(struct nsb *b, const struct bench_opts *o, long n, const str
 	uint32_t ret = 0;
 	long calls;
 
-	if (nsb_counters(b, c0) || bench_run(fd, in, ifindex, 1, NULL, &ret, &out) ||
+	if (nsb_counters(b, c0) || bench_run(fd, c->in, c->ifindex, 1, NULL, &ret, &out) ||
 	    nsb_counters(b, c1)) {
-		bench_emit_na("testrun", name, n, "error: test_run or counter read failed",
-			      "<= 80");
+		bench_emit_na("testrun", c->name, n, "error: test_run or counter read failed",
+			      c->target);
 		return;
 	}
-	if (ret != XDP_REDIRECT_RC || c1[cnt_idx] - c0[cnt_idx] != 1 || drops(c0, c1) ||
-	    !ok(&out)) {
+	if (ret != XDP_REDIRECT_RC || counted(c, c0, c1) != 1 || drops(c0, c1) ||
+	    !c->ok(c->in, &out)) {
 		snprintf(note, sizeof(note),
 			 "error: not translated and redirected as expected "
-			 "(XDP verdict %u, %s %llu, drops %llu)",
-			 ret, ns_counter_name(cnt_idx),
-			 (unsigned long long)(c1[cnt_idx] - c0[cnt_idx]),
-			 (unsigned long long)drops(c0, c1));
-		bench_emit_na("testrun", name, n, note, "<= 80");
+			 "(XDP verdict %u, %s %llu, %s %llu, drops %llu, output %s)",
+			 ret, ns_counter_name(c->cnt),
+			 (unsigned long long)(c1[c->cnt] - c0[c->cnt]),
+			 c->cnt2 < 0 ? "-" : ns_counter_name(c->cnt2),
+			 c->cnt2 < 0 ? 0ULL : (unsigned long long)(c1[c->cnt2] - c0[c->cnt2]),
+			 (unsigned long long)drops(c0, c1), c->ok(c->in, &out) ? "ok" : "wrong");
+		bench_emit_na("testrun", c->name, n, note, c->target);
 		return;
 	}
 	nsb_counters(b, c0);
-	if (time_calls(fd, in, ifindex, o, ref, &st, &calls)) {
-		bench_emit_na("testrun", name, n, "error: test_run failed", "<= 80");
+	if (time_calls(fd, c->in, c->ifindex, o, ref, &st, &calls)) {
+		bench_emit_na("testrun", c->name, n, "error: test_run failed", c->target);
 		return;
 	}
 	nsb_counters(b, c1);
 	snprintf(
 	    how, sizeof(how),
-	    "%ld calls of repeat 1 on the same pre-built packet (the "
-	    "family changes, so no output can be the next input), kernel-timed; median of %d "
+	    "%ld calls of repeat 1 on the same pre-built packet (NAT64 changes the packet's "
+	    "family, so no output can be the next input), kernel-timed; median of %d "
 	    "rounds minus the median no-op repeat-1 call (%.0f ns); checked first: XDP_REDIRECT, "
-	    "output tuple, checksums recomputed, counters",
-	    calls, o->rounds, ref->noop_call.median);
+	    "%s, counters",
+	    calls, o->rounds, ref->noop_call.median, c->checked);
 	note[0] = 0;
-	if ((long)(c1[cnt_idx] - c0[cnt_idx]) != calls || drops(c0, c1))
-		snprintf(note, sizeof(note), "WARNING: %llu of %ld runs counted as %s, %llu drops",
-			 (unsigned long long)(c1[cnt_idx] - c0[cnt_idx]), calls,
-			 ns_counter_name(cnt_idx), (unsigned long long)drops(c0, c1));
-	bench_emit_testrun(name, n, &st, how, note[0] ? note : NULL, "<= 80");
+	if (counted(c, c0, c1) != calls || drops(c0, c1))
+		snprintf(note, sizeof(note), "WARNING: %ld of %ld runs counted as %s%s%s, %llu drops",
+			 counted(c, c0, c1), calls, ns_counter_name(c->cnt),
+			 c->cnt2 < 0 ? "" : " and ", c->cnt2 < 0 ? "" : ns_counter_name(c->cnt2),
+			 (unsigned long long)drops(c0, c1));
+	bench_emit_testrun(c->name, n, &st, how, note[0] ? note : NULL, c->target);
 }
 
-static int ok_6to4(const struct pkt *out)
+static int ok_6to4(const struct pkt *in, const struct pkt *out)
 {
 	struct ns_tuple want = pkt_tuple(N64_POOL_A, N64_PORT_A, N64_SRV, 53, IPPROTO_UDP);
 	struct ns_tuple got = pkt_parse_tuple(out->data, out->len);
 
+	(void)in;
 	return !memcmp(&got, &want, sizeof(got)) && pkt_csum_ok(out->data, out->len);
 }
 
-static int ok_4to6(const struct pkt *out)
+static int ok_4to6(const struct pkt *in, const struct pkt *out)
 {
 	struct ns_tuple6 k = flow_key();
 
+	(void)in;
 	return check6(out, &k);
 }
 
-/* The NAPT44 reference packet's output: any checksum-correct translation
+/* The NAPT44 reference packets' output: any checksum-correct translation
  * (its exact tuple is checked by nsmaps.c's own case). */
-static int ok_44(const struct pkt *out)
+static int ok_44(const struct pkt *in, const struct pkt *out)
 {
+	(void)in;
 	return pkt_csum_ok(out->data, out->len);
 }
 
+/*
+ * The later fragments (pkt_later_fragment, pkt6_later_fragment: offset 8
+ * bytes, MF/M set, so the datagram never completes and its ns_frag entry
+ * stays for every run). The entry is written here as the first fragment
+ * leaves it (first seen, xlat, the addresses), as nsmaps.c does for the
+ * IPv4 row: without a timer, so it cannot expire during the timing.
+ */
+#define FRAG_ID6 0xa1b2c3d4u /* the IPv6 fragment's identification */
+#define FRAG_ID4 0x1234	     /* pkt_udp's IP ID */
+#define FRAG_DATA 16	     /* pkt_udp6 with 8 payload bytes: 8 x 2 */
+
+static int put_frag(struct nsb *b, const struct ns_frag_key *k, struct ns_frag *v)
+{
+	int fd = nsb_map_fd(b, NS_MAP_FRAG);
+
+	v->created_ns = ns_now();
+	v->first = 1;
+	if (fd < 0)
+		return -ENOENT;
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
+/* IPv6 fragments client -> pref64 + server become IPv4 pool A -> server;
+ * IPv4 fragments server -> pool A become IPv6 pref64 + server -> client. */
+static int fill_frags(struct nsb *b)
+{
+	struct ns_tuple6 a = flow_key();
+	struct ns_frag_key k;
+	struct ns_frag v;
+	int err;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.v6 = 1;
+	memcpy(k.saddr6, a.saddr, 16);
+	memcpy(k.daddr6, a.daddr, 16);
+	k.id6 = htonl(FRAG_ID6);
+	k.proto = IPPROTO_UDP;
+	k.side = NS_SIDE_INSIDE;
+	v.xlat = NS_FRAG_X6TO4;
+	v.new_saddr = htonl(N64_POOL_A);
+	v.new_daddr = htonl(N64_SRV);
+	err = put_frag(b, &k, &v);
+	if (err)
+		return err;
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.saddr = htonl(N64_SRV);
+	k.daddr = htonl(N64_POOL_A);
+	k.id = htons(FRAG_ID4);
+	k.proto = IPPROTO_UDP;
+	k.side = NS_SIDE_OUTSIDE;
+	v.xlat = NS_FRAG_X4TO6;
+	memcpy(v.new_saddr6, a.daddr, 16);
+	memcpy(v.new_daddr6, a.saddr, 16);
+	return put_frag(b, &k, &v);
+}
+
+/* IPv6 fragment -> IPv4 (RFC 7915 5.1.1): pool A -> server, UDP, header
+ * checksum recomputed, ID = low 16 bits of the identification, offset
+ * copied, MF = M, DF clear, TTL = hop limit - 1, the data unchanged. */
+static int ok_frag6to4(const struct pkt *in, const struct pkt *out)
+{
+	struct ns_tuple want = pkt_tuple(N64_POOL_A, 0, N64_SRV, 0, IPPROTO_UDP);
+	struct ns_tuple got = pkt_parse_tuple(out->data, out->len);
+	const uint8_t *ip = out->data + 14;
+
+	return out->len >= 14 + 20 + FRAG_DATA && !memcmp(&got, &want, sizeof(got)) &&
+	       pkt_csum_ok(out->data, out->len) && ip[0] == 0x45 &&
+	       get16(ip + 2) == 20 + FRAG_DATA && get16(ip + 4) == (FRAG_ID6 & 0xffff) &&
+	       get16(ip + 6) == (0x2000 | 1) && ip[8] == in->data[14 + 7] - 1 &&
+	       !memcmp(ip + 20, in->data + 62, FRAG_DATA);
+}
+
+/* IPv4 fragment -> IPv6 (RFC 7915 4.1): pref64 + server -> client, a
+ * Fragment header (next header UDP, identification = the IPv4 ID, offset
+ * copied, M = MF), hop limit = TTL - 1, the data unchanged. */
+static int ok_frag4to6(const struct pkt *in, const struct pkt *out)
+{
+	struct ns_tuple6 k = flow_key();
+	const uint8_t *ip = out->data + 14, *fh = out->data + 54, *iip = in->data + 14;
+	int n = get16(iip + 2) - 20;
+
+	return out->len >= (uint32_t)(62 + n) && get16(out->data + 12) == 0x86dd &&
+	       ip[0] >> 4 == 6 && get16(ip + 4) == 8 + n && ip[6] == 44 &&
+	       ip[7] == iip[8] - 1 && !memcmp(ip + 8, k.daddr, 16) &&
+	       !memcmp(ip + 24, k.saddr, 16) && fh[0] == IPPROTO_UDP && fh[1] == 0 &&
+	       get16(fh + 2) == (1 << 3 | 1) && get32(fh + 4) == FRAG_ID4 &&
+	       !memcmp(fh + 8, iip + 20, (size_t)n);
+}
+
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
-			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44)
+			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44,
+			const struct pkt *frag44)
 {
 	const char *n_out = "natsync NAT64 established v6->v4",
-		   *n_in = "natsync NAT64 established v4->v6";
+		   *n_in = "natsync NAT64 established v4->v6",
+		   *n_f6 = "natsync later IPv6 fragment in->out (NAT64, as its first one)",
+		   *n_f4 = "natsync later IPv4 fragment out->in (NAT64, as its first one)";
+	const char *est = "output tuple, checksums recomputed",
+		   *f64 = "output IPv4 header field by field (addresses, ID, offset, MF, TTL), "
+			  "its checksum recomputed, data unchanged",
+		   *f46 = "output IPv6 and Fragment headers field by field (addresses, "
+			  "identification, offset, M, hop limit), data unchanged";
 	struct ns_tuple6 k = flow_key();
 	struct ns_tuple r = pkt_tuple(N64_SRV, 53, N64_POOL_A, N64_PORT_A, IPPROTO_UDP);
-	struct pkt p6, p4;
+	struct pkt p6, p4, f6, f4;
 	char why[128];
 	int err;
 
 	err = fill_config(b);
 	err = err ?: prefill64(b, n);
+	err = err ?: fill_frags(b);
 	if (err) {
 		snprintf(why, sizeof(why), "error: filling the NAT64 maps: %s", strerror(-err));
 		bench_emit_na("testrun", n_out, n, why, "<= 80");
 		bench_emit_na("testrun", n_in, n, why, "<= 80");
+		bench_emit_na("testrun", n_f6, n, why, NULL);
+		bench_emit_na("testrun", n_f4, n, why, NULL);
 		return;
 	}
 	pkt_udp6(&p6, &k, 6);
 	pkt_udp(&p4, &r, 64, 0);
-	run_dir(b, o, n, ref, n_out, &p6, if_in, NS_CNT_NAT64_OUT, ok_6to4);
-	run_dir(b, o, n, ref, n_in, &p4, if_out, NS_CNT_NAT64_IN, ok_4to6);
-	/* the same method on NAPT44's in->out packet: what the NAT64 rows
-	 * compare with (the repeat-1 method reads higher than the A/B one) */
-	run_dir(b, o, n, ref, "natsync NAPT44 established in->out, repeat-1 method", x44, if_in,
-		NS_CNT_SESSION_HIT, ok_44);
+	pkt_udp6(&f6, &k, FRAG_DATA - 8);
+	pkt6_later_fragment(&f6, FRAG_ID6);
+	f4 = p4;
+	pkt_later_fragment(&f4);
+	{
+		const struct n64_case cases[] = {
+			{ n_out, &p6, if_in, NS_CNT_NAT64_OUT, -1, ok_6to4, est, "<= 80" },
+			{ n_in, &p4, if_out, NS_CNT_NAT64_IN, -1, ok_4to6, est, "<= 80" },
+			/* the same method on NAPT44's in->out packet: what the
+			 * NAT64 rows compare with (the repeat-1 method reads
+			 * higher than the A/B one) */
+			{ "natsync NAPT44 established in->out, repeat-1 method", x44, if_in,
+			  NS_CNT_SESSION_HIT, -1, ok_44, "checksums recomputed", "<= 80" },
+			/* the main program tail-calls natsync_xdp_frag64 */
+			{ n_f6, &f6, if_in, NS_CNT_FRAG_XLATED, NS_CNT_NAT64_OUT, ok_frag6to4, f64,
+			  NULL },
+			{ n_f4, &f4, if_out, NS_CNT_FRAG_XLATED, NS_CNT_NAT64_IN, ok_frag4to6, f46,
+			  NULL },
+			/* and the IPv4 row's packet (nsmaps.c), no tail call */
+			{ "natsync later IPv4 fragment in->out, repeat-1 method", frag44, if_in,
+			  NS_CNT_FRAG_XLATED, -1, ok_44, "checksums recomputed", NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			run_dir(b, o, n, ref, &cases[i]);
+	}
 }

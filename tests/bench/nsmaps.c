@@ -425,6 +425,14 @@ void ns_testrun_na(long n, const char *why)
 		      n, why, NULL);
 	bench_emit_na("testrun", "natsync NAT64 established v6->v4", n, why, "<= 80");
 	bench_emit_na("testrun", "natsync NAT64 established v4->v6", n, why, "<= 80");
+	bench_emit_na("testrun", "natsync NAPT44 established in->out, repeat-1 method", n, why,
+		      "<= 80");
+	bench_emit_na("testrun", "natsync later IPv6 fragment in->out (NAT64, as its first one)",
+		      n, why, NULL);
+	bench_emit_na("testrun", "natsync later IPv4 fragment out->in (NAT64, as its first one)",
+		      n, why, NULL);
+	bench_emit_na("testrun", "natsync later IPv4 fragment in->out, repeat-1 method", n, why,
+		      NULL);
 }
 
 void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
@@ -499,7 +507,7 @@ void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,
 	run_setup(b, o, n, cap, n, ref, if_in, "natsync session setup (new flow), net of no-op",
 		  NEW_SUB_BASE);
 	pba_setup(b, o, n, cap, ref, if_in);
-	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0);
+	nat64_testrun_size(b, o, n, ref, if_in, if_out, &x0, &frag);
 	nsb_close(b);
 }
 

@@ -117,10 +117,14 @@ int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tu
 /* Sum of the per-CPU counters (enum ns_counter), 0 or -errno. */
 int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
 
-/* NAT64 established rows (nat64.c): n NAT64 sessions added to b, one
- * direction at a time with repeat-1 calls net of the no-op baseline. */
+/* NAT64 rows (nat64.c): n NAT64 sessions added to b, one direction at a
+ * time with repeat-1 calls net of the no-op baseline: established, and a
+ * later fragment each way (through the frag64 program's tail call); then
+ * NAPT44's in->out packet x44 and its later fragment frag44 the same way,
+ * to compare with. */
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
-			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44);
+			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44,
+			const struct pkt *frag44);
 
 /*
  * ns_testrun_size - the per-packet natsync cases for a table of n sessions

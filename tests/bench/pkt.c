@@ -109,6 +109,13 @@ void pkt_later_fragment(struct pkt *p)
 	put16(ip + 10, pkt_csum(ip, (ip[0] & 0xf) * 4u, 0));
 }
 
+void pkt6_later_fragment(struct pkt *p, uint32_t id)
+{
+	p->len = (uint32_t)pkt6_add_ext(p->data, (int)p->len, 44);
+	put16(p->data + 56, 1 << 3 | 1); /* offset 8 bytes, M */
+	put32(p->data + 58, id);
+}
+
 struct ns_tuple pkt_parse_tuple(const uint8_t *frame, uint32_t len)
 {
 	struct pkt_info in = pkt_parse(frame, (int)len);
