@@ -63,6 +63,24 @@ def ratio(figs, num, den, label, target=None, sessions="any"):
     return r
 
 
+# Section 2's ratios, for each generator and pattern, in this order: (row,
+# numerator case, denominator case, what is compared, target for
+# established flows, what the label ends with); {big} stands for each
+# prefilled natsync case measured.
+FWD_RATIOS = (
+    ("box cost", "natsync", "nftables", "natsync / nftables SNAT", None, ""),
+    ("box cost", "natsync", "xdp-min", "natsync / minimal XDP forwarder", "<= 1.25", ""),
+    ("box cost", "natsync", "xdp-static", "natsync / static-MAC XDP forwarder", None, ""),
+    ("box cost", "xdp-min", "xdp-static", "fib-lookup / static-MAC XDP forwarder", None, ""),
+    ("delivered rate", "natsync", "xdp-static", "natsync / xdp-static", None, ""),
+    ("delivered rate", "natsync", "xdp-min", "natsync / xdp-min", None, ""),
+    ("delivered rate", "natsync", "kernel", "natsync / kernel", None, ""),
+    ("box cost", "{big}", "natsync", "{big} / natsync", None, " (table size)"),
+    ("box cost", "{big}", "xdp-min", "{big} / minimal XDP forwarder", "<= 1.25", ""),
+    ("box cost", "nftables", "kernel", "nftables SNAT / kernel forwarding", None, ""),
+)
+
+
 def ratios(figs):
     out = []
     sizes = sorted({f["sessions"] for f in figs
@@ -87,28 +105,13 @@ def ratios(figs):
             # and no ratios of nothing
             if not any(find(figs, cost(c)) for c in ("kernel", "xdp-min", "natsync")):
                 continue
-            est = p != "new"
-            out.append(ratio(figs, cost("natsync"), cost("nftables"),
-                             f"box cost natsync / nftables SNAT, {p} flows, {g}"))
-            out.append(ratio(figs, cost("natsync"), cost("xdp-min"),
-                             f"box cost natsync / minimal XDP forwarder, {p} flows, {g}",
-                             "<= 1.25" if est else None))
-            out.append(ratio(figs, cost("natsync"), cost("xdp-static"),
-                             f"box cost natsync / static-MAC XDP forwarder, {p} flows, {g}"))
-            out.append(ratio(figs, cost("xdp-min"), cost("xdp-static"),
-                             f"box cost fib-lookup / static-MAC XDP forwarder, {p} flows, {g}"))
-            for base in ("xdp-static", "xdp-min", "kernel"):
-                out.append(ratio(figs, rate("natsync"), rate(base),
-                                 f"delivered rate natsync / {base}, {p} flows, {g}"))
-            for big in ("natsync-1M", "natsync-100k"):
-                if find(figs, cost(big)):
-                    out.append(ratio(figs, cost(big), cost("natsync"),
-                                     f"box cost {big} / natsync, {p} flows, {g} (table size)"))
-                    out.append(ratio(figs, cost(big), cost("xdp-min"),
-                                     f"box cost {big} / minimal XDP forwarder, {p} flows, {g}",
-                                     "<= 1.25"))
-            out.append(ratio(figs, cost("nftables"), cost("kernel"),
-                             f"box cost nftables SNAT / kernel forwarding, {p} flows, {g}"))
+            bigs = [b for b in ("natsync-1M", "natsync-100k") if find(figs, cost(b))]
+            for kind, num, den, what, target, end in FWD_RATIOS:
+                row = cost if kind == "box cost" else rate
+                for big in (bigs if "{big}" in num else [None]):
+                    out.append(ratio(figs, row(num.format(big=big)), row(den),
+                                     f"{kind} {what}, {p} flows, {g}{end}".format(big=big),
+                                     target if p != "new" else None))
     if "conntrackd bulk resync rate" in names:
         out.append(ratio(figs, "natsync bulk sync rate", "conntrackd bulk resync rate",
                          "sync: natsync bulk rate / conntrackd bulk resync rate"))
