@@ -315,23 +315,12 @@ static int ok_44(const struct pkt *in, const struct pkt *out)
  * The later fragments (pkt_later_fragment, pkt6_later_fragment: offset 8
  * bytes, MF/M set, so the datagram never completes and its ns_frag entry
  * stays for every run). The entry is written here as the first fragment
- * leaves it (first seen, xlat, the addresses), as nsmaps.c does for the
- * IPv4 row: without a timer, so it cannot expire during the timing.
+ * leaves it (xlat, the addresses; nsb_put_frag, as for nsmaps.c's IPv4
+ * row).
  */
 #define FRAG_ID6 0xa1b2c3d4u /* the IPv6 fragment's identification */
 #define FRAG_ID4 0x1234	     /* pkt_udp's IP ID */
 #define FRAG_DATA 16	     /* pkt_udp6 with 8 payload bytes: 8 x 2 */
-
-static int put_frag(struct nsb *b, const struct ns_frag_key *k, struct ns_frag *v)
-{
-	int fd = nsb_map_fd(b, NS_MAP_FRAG);
-
-	v->created_ns = ns_now();
-	v->first = 1;
-	if (fd < 0)
-		return -ENOENT;
-	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
-}
 
 /* IPv6 fragments client -> pref64 + server become IPv4 pool A -> server;
  * IPv4 fragments server -> pool A become IPv6 pref64 + server -> client. */
@@ -353,7 +342,7 @@ static int fill_frags(struct nsb *b)
 	v.xlat = NS_FRAG_X6TO4;
 	v.new_saddr = htonl(N64_POOL_A);
 	v.new_daddr = htonl(N64_SRV);
-	err = put_frag(b, &k, &v);
+	err = nsb_put_frag(b, &k, &v);
 	if (err)
 		return err;
 	memset(&k, 0, sizeof(k));
@@ -366,7 +355,7 @@ static int fill_frags(struct nsb *b)
 	v.xlat = NS_FRAG_X4TO6;
 	memcpy(v.new_saddr6, a.daddr, 16);
 	memcpy(v.new_daddr6, a.saddr, 16);
-	return put_frag(b, &k, &v);
+	return nsb_put_frag(b, &k, &v);
 }
 
 /* IPv6 fragment -> IPv4 (RFC 7915 5.1.1): pool A -> server, UDP, header

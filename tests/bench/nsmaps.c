@@ -217,8 +217,18 @@ static struct ns_tuple reverse(const struct ns_tuple *t)
 	return r;
 }
 
-/* A datagram's first fragment went from @from to @to: ns_frag as the fast
- * path records it (a first fragment seen, never complete). */
+int nsb_put_frag(struct nsb *b, const struct ns_frag_key *k, struct ns_frag *v)
+{
+	int fd = nsb_map_fd(b, NS_MAP_FRAG);
+
+	v->created_ns = ns_now();
+	v->first = 1;
+	if (fd < 0)
+		return -ENOENT;
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
+/* A datagram's first fragment went from @from to @to (NAPT44). */
 static int nsb_add_frag(struct nsb *b, const struct ns_tuple *from, const struct ns_tuple *to,
 			uint16_t id)
 {
@@ -234,9 +244,7 @@ static int nsb_add_frag(struct nsb *b, const struct ns_tuple *from, const struct
 	k.side = NS_SIDE_INSIDE;
 	v.new_saddr = to->saddr;
 	v.new_daddr = to->daddr;
-	v.created_ns = ns_now();
-	v.first = 1;
-	return bpf_map_update_elem(nsb_map_fd(b, NS_MAP_FRAG), &k, &v, BPF_ANY) ? -errno : 0;
+	return nsb_put_frag(b, &k, &v);
 }
 
 int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX])

@@ -114,6 +114,11 @@ int nsb_prefill_pinned(const char *dir, long n);
 int nsb_add_session(struct nsb *b, const struct ns_tuple *in, const struct ns_tuple *out,
 		    uint8_t nat_type);
 
+/* Write ns_frag entry k -> v as the fast path leaves it after a datagram's
+ * first fragment (first seen, created now), without the timer the fast
+ * path arms, so it cannot expire during a timing. 0 or -errno. */
+int nsb_put_frag(struct nsb *b, const struct ns_frag_key *k, struct ns_frag *v);
+
 /* Sum of the per-CPU counters (enum ns_counter), 0 or -errno. */
 int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
 
