@@ -300,14 +300,9 @@ gen_run() { # GEN CFG PATTERN COUNT
 		trafgen_run nsb-gen nsbg0 "$2" "$4" && return 0
 		GEN_ERR=$(tail -1 "$TMP/trafgen.log")
 		;;
-	xdp-gen)
-		$NS_GEN taskset -c "$GEN_CPU" "$BP" gen nsbg0 "$MAC_BIN" "$3" "$4" >"$TMP/gen.log" 2>&1 &&
-			return 0
-		GEN_ERR=$(tail -1 "$TMP/gen.log")
-		;;
-	sgen)
-		$NS_GEN taskset -c "$GEN_CPU" "$BP" sgen nsbg0 "$MAC_BIN" "$3" "$4" >"$TMP/gen.log" 2>&1 &&
-			return 0
+	xdp-gen | sgen) # bench_pkt gen / sgen
+		$NS_GEN taskset -c "$GEN_CPU" "$BP" "${1#xdp-}" nsbg0 "$MAC_BIN" "$3" "$4" \
+			>"$TMP/gen.log" 2>&1 && return 0
 		GEN_ERR=$(tail -1 "$TMP/gen.log")
 		;;
 	esac
@@ -589,8 +584,7 @@ run_forward() {
 		if ! case_begin "$c"; then
 			log "case $c: ${CASE_WHY:-setup failed}"
 			for g in $GENS; do
-				for p in new 1 64 4096; do
-					[ -n "$QUICK" ] && [ "$p" = 64 ] && continue
+				for p in $PATTERNS; do
 					emit_not_measured "$c" "$g" "$p" \
 						"the $c case could not be set up: ${CASE_WHY:-setup failed}" ""
 				done
@@ -604,10 +598,9 @@ run_forward() {
 		[ "$c" = natsync ] && ref="target: <= 1.25 x xdp-min established (see ratios)"
 		for g in $GENS; do
 			why=$(gen_why "$g")
-			for p in new 1 64 4096; do
+			for p in $PATTERNS; do
 				target=""
 				[ "$c" = natsync ] && [ "$p" = new ] && target="<= 1000"
-				[ -n "$QUICK" ] && [ "$p" = 64 ] && continue
 				if [ -n "$why" ]; then
 					emit_not_measured "$c" "$g" "$p" "$why" "$target"
 					continue
@@ -634,8 +627,7 @@ forward_big_table() {
 	fi
 	log "  $c: $PREFILL_FWD sessions written in $(( ($(date +%s%N) - t0) / 1000000 )) ms${why:+ ($why)}"
 	for g in $GENS; do
-		for p in new 1 64 4096; do
-			[ -n "$QUICK" ] && [ "$p" = 64 ] && continue
+		for p in $PATTERNS; do
 			if [ -n "$(gen_why "$g")" ]; then
 				emit_not_measured "$c" "$g" "$p" "$(gen_why "$g")" ""
 			elif [ -n "$why" ]; then
@@ -662,6 +654,8 @@ GEN_CPU=${BENCH_GEN_CPU:-1}
 # Generators of section 2, in the order of the table; trafgen needs the
 # netsniff-ng package (make deps).
 GENS="sgen xdp-gen trafgen"
+# Flow patterns of every case and generator (quick: without 64 flows).
+PATTERNS="new 1 64 4096"
 # Priming rate (frames/s): far below what any case forwards, so no flow's
 # first frame is dropped before the box.
 PRIME_PPS=100000
@@ -672,6 +666,7 @@ if [ -n "$QUICK" ]; then
 	COUNT_XDP=2000000; NEW_COUNT_XDP=500000
 	COUNT_SGEN=500000; NEW_COUNT_SGEN=100000
 	PREFILL_FWD=100000; PREFILL_LABEL=100k
+	PATTERNS="new 1 4096"
 else
 	COUNT=2000000; NEW_COUNT=200000; REPS=3
 	COUNT_XDP=10000000; NEW_COUNT_XDP=1000000
