@@ -8,11 +8,14 @@
 #   FR_SRV      server namespace (IPv4), FR_SRV_SRC its own address
 #   FR_DST      the server's address as the client sends to it
 #   FR_IN_POOL  a function: is $1 a pool address?
-#   FR_BIG      the datagram size; UDPPY, SCAPY_PY as in test_frag.sh
 # and, for fr_run_mode, FR_P (the scenario's prefix: namespaces $FR_P-box,
 # pins, socket), FR_TOPO (a function building the topology), FR_OUT /
 # FR_IN (what the fragments are each way, for the check names) and a
-# function write_config CFG MODE PIN SOCK.
+# function write_config CFG MODE PIN SOCK; then calls fr_run_modes.
+
+UDPPY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/nfr_udp.py
+FR_BIG=4000 # the datagram size: 3 fragments at MTU 1500
+SOCK=""
 
 frag_stat()
 {
@@ -155,4 +158,18 @@ fr_run_mode()
 	nsd_purge "$FR_P-box" "$cfg" >/dev/null 2>&1
 	[ -d "$pin" ] && rmdir "$pin" 2>/dev/null
 	nst_remove_namespaces
+}
+
+# Every attach mode of NST_MODES (default "native tc"), then the result.
+fr_run_modes()
+{
+	local m
+
+	nst_need_natsync
+	nst_need_tools tc
+	nst_need_scapy
+	for m in ${NST_MODES:-native tc}; do
+		fr_run_mode "$m"
+	done
+	nst_finish
 }

@@ -28,14 +28,8 @@ set -o pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/frag_checks.sh"
 
-MODES=${NST_MODES:-native tc}
-UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
-BIG=4000
 
 nst_init nfr
-nst_need_natsync
-nst_need_tools tc
-nst_need_scapy
 
 write_config()
 {
@@ -47,14 +41,12 @@ write_config()
 	} >"$1"
 }
 
-SOCK=""
 FR_CLI=nfr-cli
 FR_SRV=nfr-srv
 FR_CLI_SRC=$LAB_CLI_ADDR
 FR_SRV_SRC=$LAB_SRV_ADDR
 FR_DST=$LAB_SRV_ADDR
 FR_IN_POOL=lab_in_pool
-FR_BIG=$BIG
 FR_P=nfr
 FR_TOPO=topo_nfr
 FR_OUT="IPv4 fragments"
@@ -65,7 +57,4 @@ topo_nfr()
 	topo_single_box nfr
 }
 
-for m in $MODES; do
-	fr_run_mode "$m"
-done
-nst_finish
+fr_run_modes

@@ -27,15 +27,9 @@ set -o pipefail
 . "$(dirname "$0")/nat64_lab.sh"
 . "$(dirname "$0")/frag_checks.sh"
 
-MODES=${NST_MODES:-native tc}
-UDPPY=$(cd "$(dirname "$0")" && pwd)/nfr_udp.py
-BIG=4000
 SRV6=64:ff9b::c633:640a # 198.51.100.10 in the pref64, as Python prints it
 
 nst_init n6f
-nst_need_natsync
-nst_need_tools tc
-nst_need_scapy
 
 write_config()
 {
@@ -54,14 +48,12 @@ topo_frag64()
 	ip -n n6f-box link set dev n6f-in mtu 1528 || nst_die "box MTU"
 }
 
-SOCK=""
 FR_CLI=n6f-cli
 FR_SRV=n6f-srv
 FR_CLI_SRC=$NAT64_CLI6
 FR_SRV_SRC=$NAT64_SRV
 FR_DST=$SRV6
 FR_IN_POOL=in_pool64
-FR_BIG=$BIG
 FR_P=n6f
 FR_TOPO=topo_frag64
 FR_OUT="IPv6 fragments"
@@ -76,7 +68,4 @@ in_pool64()
 	return 1
 }
 
-for m in $MODES; do
-	fr_run_mode "$m"
-done
-nst_finish
+fr_run_modes
