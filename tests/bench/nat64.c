@@ -391,14 +391,32 @@ static int ok_frag4to6(const struct pkt *in, const struct pkt *out)
 	       !memcmp(fh + 8, iip + 20, (size_t)n);
 }
 
+/* The rows of nat64_testrun_size, in its order, with their targets. */
+static const struct {
+	const char *name, *target;
+} n64_rows[] = {
+	{ "natsync NAT64 established v6->v4", "<= 80" },
+	{ "natsync NAT64 established v4->v6", "<= 80" },
+	/* the same method on NAPT44's in->out packet: what the NAT64 rows
+	 * compare with (the repeat-1 method reads higher than the A/B one) */
+	{ "natsync NAPT44 established in->out, repeat-1 method", "<= 80" },
+	/* the main program tail-calls natsync_xdp_frag64 */
+	{ "natsync later IPv6 fragment in->out (NAT64, as its first one)", NULL },
+	{ "natsync later IPv4 fragment out->in (NAT64, as its first one)", NULL },
+	/* and the IPv4 row's packet (nsmaps.c), no tail call */
+	{ "natsync later IPv4 fragment in->out, repeat-1 method", NULL },
+};
+
+void nat64_testrun_na(long n, const char *why)
+{
+	for (size_t i = 0; i < sizeof(n64_rows) / sizeof(n64_rows[0]); i++)
+		bench_emit_na("testrun", n64_rows[i].name, n, why, n64_rows[i].target);
+}
+
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44,
 			const struct pkt *frag44)
 {
-	const char *n_out = "natsync NAT64 established v6->v4",
-		   *n_in = "natsync NAT64 established v4->v6",
-		   *n_f6 = "natsync later IPv6 fragment in->out (NAT64, as its first one)",
-		   *n_f4 = "natsync later IPv4 fragment out->in (NAT64, as its first one)";
 	const char *est = "output tuple, checksums recomputed",
 		   *f64 = "output IPv4 header field by field (addresses, ID, offset, MF, TTL), "
 			  "its checksum recomputed, data unchanged",
@@ -415,10 +433,7 @@ void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 	err = err ?: fill_frags(b);
 	if (err) {
 		snprintf(why, sizeof(why), "error: filling the NAT64 maps: %s", strerror(-err));
-		bench_emit_na("testrun", n_out, n, why, "<= 80");
-		bench_emit_na("testrun", n_in, n, why, "<= 80");
-		bench_emit_na("testrun", n_f6, n, why, NULL);
-		bench_emit_na("testrun", n_f4, n, why, NULL);
+		nat64_testrun_na(n, why);
 		return;
 	}
 	pkt_udp6(&p6, &k, 6);
@@ -428,25 +443,31 @@ void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 	f4 = p4;
 	pkt_later_fragment(&f4);
 	{
+		/* name and target: n64_rows[i] */
 		const struct n64_case cases[] = {
-			{ n_out, &p6, if_in, NS_CNT_NAT64_OUT, -1, ok_6to4, est, "<= 80" },
-			{ n_in, &p4, if_out, NS_CNT_NAT64_IN, -1, ok_4to6, est, "<= 80" },
-			/* the same method on NAPT44's in->out packet: what the
-			 * NAT64 rows compare with (the repeat-1 method reads
-			 * higher than the A/B one) */
-			{ "natsync NAPT44 established in->out, repeat-1 method", x44, if_in,
-			  NS_CNT_SESSION_HIT, -1, ok_44, "checksums recomputed", "<= 80" },
-			/* the main program tail-calls natsync_xdp_frag64 */
-			{ n_f6, &f6, if_in, NS_CNT_FRAG_XLATED, NS_CNT_NAT64_OUT, ok_frag6to4, f64,
-			  NULL },
-			{ n_f4, &f4, if_out, NS_CNT_FRAG_XLATED, NS_CNT_NAT64_IN, ok_frag4to6, f46,
-			  NULL },
-			/* and the IPv4 row's packet (nsmaps.c), no tail call */
-			{ "natsync later IPv4 fragment in->out, repeat-1 method", frag44, if_in,
-			  NS_CNT_FRAG_XLATED, -1, ok_44, "checksums recomputed", NULL },
+			{ .in = &p6, .ifindex = if_in, .cnt = NS_CNT_NAT64_OUT, .cnt2 = -1,
+			  .ok = ok_6to4, .checked = est },
+			{ .in = &p4, .ifindex = if_out, .cnt = NS_CNT_NAT64_IN, .cnt2 = -1,
+			  .ok = ok_4to6, .checked = est },
+			{ .in = x44, .ifindex = if_in, .cnt = NS_CNT_SESSION_HIT, .cnt2 = -1,
+			  .ok = ok_44, .checked = "checksums recomputed" },
+			{ .in = &f6, .ifindex = if_in, .cnt = NS_CNT_FRAG_XLATED,
+			  .cnt2 = NS_CNT_NAT64_OUT, .ok = ok_frag6to4, .checked = f64 },
+			{ .in = &f4, .ifindex = if_out, .cnt = NS_CNT_FRAG_XLATED,
+			  .cnt2 = NS_CNT_NAT64_IN, .ok = ok_frag4to6, .checked = f46 },
+			{ .in = frag44, .ifindex = if_in, .cnt = NS_CNT_FRAG_XLATED, .cnt2 = -1,
+			  .ok = ok_44, .checked = "checksums recomputed" },
 		};
 
-		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-			run_dir(b, o, n, ref, &cases[i]);
+		_Static_assert(sizeof(cases) / sizeof(cases[0]) ==
+				       sizeof(n64_rows) / sizeof(n64_rows[0]),
+			       "a case per row");
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct n64_case c = cases[i];
+
+			c.name = n64_rows[i].name;
+			c.target = n64_rows[i].target;
+			run_dir(b, o, n, ref, &c);
+		}
 	}
 }

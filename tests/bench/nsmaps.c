@@ -427,20 +427,13 @@ void ns_testrun_na(long n, const char *why)
 	bench_emit_na("testrun", "natsync NAPT44 established out->in", n, why, "<= 80");
 	bench_emit_na("testrun", "natsync firewall-only established", n, why, NULL);
 	bench_emit_na("testrun", "natsync ICMP error translation", n, why, NULL);
+	bench_emit_na("testrun", "natsync later IPv4 fragment in->out (as its first one)", n, why,
+		      NULL);
 	bench_emit_na("testrun", "natsync session setup (new flow), net of no-op", n, why,
 		      "<= 1000");
 	bench_emit_na("testrun", "natsync session setup with port blocks (new flow), net of no-op",
 		      n, why, NULL);
-	bench_emit_na("testrun", "natsync NAT64 established v6->v4", n, why, "<= 80");
-	bench_emit_na("testrun", "natsync NAT64 established v4->v6", n, why, "<= 80");
-	bench_emit_na("testrun", "natsync NAPT44 established in->out, repeat-1 method", n, why,
-		      "<= 80");
-	bench_emit_na("testrun", "natsync later IPv6 fragment in->out (NAT64, as its first one)",
-		      n, why, NULL);
-	bench_emit_na("testrun", "natsync later IPv4 fragment out->in (NAT64, as its first one)",
-		      n, why, NULL);
-	bench_emit_na("testrun", "natsync later IPv4 fragment in->out, repeat-1 method", n, why,
-		      NULL);
+	nat64_testrun_na(n, why);
 }
 
 void ns_testrun_size(const struct bench_opts *o, long n, long max_entries,

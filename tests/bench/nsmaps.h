@@ -127,6 +127,8 @@ int nsb_counters(struct nsb *b, uint64_t out[NS_CNT_MAX]);
  * later fragment each way (through the frag64 program's tail call); then
  * NAPT44's in->out packet x44 and its later fragment frag44 the same way,
  * to compare with. */
+/* Every row of nat64_testrun_size as not measured, because why. */
+void nat64_testrun_na(long n, const char *why);
 void nat64_testrun_size(struct nsb *b, const struct bench_opts *o, long n,
 			const struct bench_ref *ref, int if_in, int if_out, const struct pkt *x44,
 			const struct pkt *frag44);
