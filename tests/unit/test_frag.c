@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "daemon/frag.h"
-
-static uint16_t sum16(const uint8_t *b, int n)
-{
-	uint32_t s = 0;
-
-	for (int i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
+#include "tests/bpf/pkt.h"
 
 /* A later fragment: 24-byte header (one option word), 64 bytes of data. */
 static int fragment(uint8_t *p)
@@ -49,7 +39,7 @@ static int fragment(uint8_t *p)
 	p[23] = 1;
 	for (int i = 24; i < 88; i++)
 		p[i] = (uint8_t)(i * 13);
-	c = (uint16_t)~sum16(p, 24);
+	c = pkt_csum(p, 24, 0);
 	p[10] = c >> 8;
 	p[11] = c & 0xff;
 	return 88;
@@ -68,7 +58,7 @@ Test(frag, translate_rewrites_header_only)
 	cr_assert_eq(memcmp(p + 12, &s, 4), 0, "source rewritten");
 	cr_assert_eq(memcmp(p + 16, &d, 4), 0, "destination kept");
 	cr_assert_eq(p[8], 63, "TTL decremented");
-	cr_assert_eq(sum16(p, 24), 0xffff, "IPv4 header checksum (recomputed)");
+	cr_assert_eq(pkt_sum(p, 24, 0), 0xffff, "IPv4 header checksum (recomputed)");
 	cr_assert_eq(memcmp(p + 4, orig + 4, 4), 0, "ID, flags and offset kept");
 	cr_assert_eq(memcmp(p + 20, orig + 20, 68), 0, "options and data untouched");
 }
