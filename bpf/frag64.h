@@ -38,7 +38,6 @@ static __always_inline __u32 ns_frag64_later6(struct ns_pkt *p, const bool is_tc
 					      struct ns64_scratch *sc)
 {
 	__u32 payload = p->ip_len - NS_IP6_HLEN - sizeof(struct ns_ip6frag);
-	struct iphdr *h4 = &sc->h4;
 	struct ns_frag *e;
 	int raced;
 
@@ -59,21 +58,10 @@ static __always_inline __u32 ns_frag64_later6(struct ns_pkt *p, const bool is_tc
 					  sc->fr.mf);
 	if (e->xlat != NS_FRAG_X6TO4)
 		return NS_CNT_DROP_FRAGMENT;
-	__builtin_memset(h4, 0, sizeof(*h4));
-	h4->version = 4;
-	h4->ihl = 5;
-	h4->tos = p->tos;
-	h4->tot_len = bpf_htons(payload + NS_IP4_HLEN);
-	h4->ttl = p->ttl; /* decremented once, when forwarded */
-	h4->protocol = p->t.proto;
-	h4->saddr = e->new_saddr;
-	h4->daddr = e->new_daddr;
-	if (ns64_put_ip4(p, is_tc, sc, true))
+	if (ns64_put_ip4(p, is_tc, sc, true, payload, e->new_saddr, e->new_daddr))
 		return NS_CNT_DROP_MALFORMED;
 	p->t.saddr = e->new_saddr;
 	p->t.daddr = e->new_daddr;
-	p->l4_off = p->l3_off + NS_IP4_HLEN;
-	p->ip_len = payload + NS_IP4_HLEN;
 	ns_count(NS_CNT_FRAG_XLATED);
 	ns_count(NS_CNT_NAT64_OUT);
 	ns_frag_account(e, &sc->fk, payload, sc->fr.off * 8u, sc->fr.mf);
@@ -135,18 +123,10 @@ static __always_inline __u32 ns_frag64_later4(struct ns_pkt *p, const bool is_tc
 	sc->fr.id = bpf_htonl(bpf_ntohs(id));
 	sc->fr.off = fo & NS_IP_OFFMASK;
 	sc->fr.mf = !!(fo & NS_IP_MF);
-	__builtin_memset(h6, 0, sizeof(*h6));
-	h6->vtc = 0x60 | (p->tos >> 4);
-	h6->tc_flow = (p->tos & 0xf) << 4;
-	h6->payload_len = bpf_htons(payload);
-	h6->nexthdr = p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto;
-	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
-	__builtin_memcpy(h6->saddr, e->new_saddr6, 16);
-	__builtin_memcpy(h6->daddr, e->new_daddr6, 16);
-	if (ns64_put_ip6(p, is_tc, sc, true))
+	if (ns64_put_ip6(p, is_tc, sc, true, payload,
+			 p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto,
+			 e->new_saddr6, e->new_daddr6))
 		return NS_CNT_DROP_MALFORMED;
-	p->l4_off = p->l3_off + NS_IP6_HLEN + sizeof(struct ns_ip6frag);
-	p->ip_len = payload + NS_IP6_HLEN + sizeof(struct ns_ip6frag);
 	ns_count(NS_CNT_FRAG_XLATED);
 	ns_count(NS_CNT_NAT64_IN);
 	ns_frag_account(e, &sc->fk, payload, (fo & NS_IP_OFFMASK) * 8, fo & NS_IP_MF);

@@ -238,20 +238,37 @@ static __always_inline int ns64_sum(struct ns_pkt *p, const bool is_tc, struct n
 
 /*
  * Replace the IPv6 header (and the Fragment header of a fragment: @frag
- * and sc->fr.on) at p->l3_off by sc->h4; a fragment's IPv4 header takes
- * the low 16 bits of the identification, the offset and M as MF, DF clear
- * (RFC 7915 5.1.1). The header checksum is computed here.
+ * and sc->fr.on) at p->l3_off by an IPv4 one (written in sc->h4) of @plen
+ * L4 bytes from @saddr to @daddr, TOS, TTL and protocol from @p; p->l4_off
+ * and p->ip_len follow. A fragment's header takes the low 16 bits of the
+ * identification, the offset and M as MF, DF clear (RFC 7915 5.1.1);
+ * another packet a random identification, DF above 1260 bytes (RFC 7915
+ * 5.1). The header checksum is computed here.
  */
 static __always_inline int ns64_put_ip4(struct ns_pkt *p, const bool is_tc,
-					struct ns64_scratch *sc, const bool frag)
+					struct ns64_scratch *sc, const bool frag, __u32 plen,
+					__be32 saddr, __be32 daddr)
 {
 	struct iphdr *h4 = &sc->h4;
 	int fh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
 
+	__builtin_memset(h4, 0, sizeof(*h4));
+	h4->version = 4;
+	h4->ihl = 5;
+	h4->tos = p->tos;
+	h4->tot_len = bpf_htons(plen + NS_IP4_HLEN);
 	if (fh) {
 		h4->id = bpf_htons(bpf_ntohl(sc->fr.id) & 0xffff);
 		h4->frag_off = bpf_htons((sc->fr.off & 0x1fff) | (sc->fr.mf ? 0x2000 : 0));
+	} else {
+		h4->id = (__be16)bpf_get_prandom_u32();
+		if (plen + NS_IP4_HLEN > 1260)
+			h4->frag_off = bpf_htons(0x4000);
 	}
+	h4->ttl = p->ttl; /* decremented once, when forwarded */
+	h4->protocol = p->t.proto;
+	h4->saddr = saddr;
+	h4->daddr = daddr;
 	ns_ip4_csum(h4);
 	if (is_tc) {
 		__be16 proto = bpf_htons(ETH_P_IP);
@@ -263,30 +280,44 @@ static __always_inline int ns64_put_ip4(struct ns_pkt *p, const bool is_tc,
 	} else if (ns64_xdp_move_l2(p, sc, NS_HDR_DELTA + fh, ETH_P_IP)) {
 		return -1;
 	}
-	return ns_pkt_store(p, is_tc, p->l3_off, h4, sizeof(*h4));
+	if (ns_pkt_store(p, is_tc, p->l3_off, h4, sizeof(*h4)))
+		return -1;
+	p->l4_off = p->l3_off + NS_IP4_HLEN;
+	p->ip_len = plen + NS_IP4_HLEN;
+	return 0;
 }
 
 /*
- * Replace the IPv4 header at p->l3_off by sc->h6; a fragment (@frag and
- * sc->fr.on) gets a Fragment header behind it with the IPv4 ID as the
- * identification, the offset and MF as M (RFC 7915 4.1). sc->h6 is left
- * as written (next header 44 for a fragment).
+ * Replace the IPv4 header at p->l3_off by an IPv6 one (written in sc->h6)
+ * of @plen L4 bytes of next header @nh from @saddr to @daddr, traffic
+ * class and hop limit from @p; p->l4_off and p->ip_len follow. A fragment
+ * (@frag and sc->fr.on) gets a Fragment header behind it with the IPv4 ID
+ * as the identification, the offset and MF as M (RFC 7915 4.1). sc->h6 is
+ * left as written (next header 44 for a fragment).
  */
 static __always_inline int ns64_put_ip6(struct ns_pkt *p, const bool is_tc,
-					struct ns64_scratch *sc, const bool frag)
+					struct ns64_scratch *sc, const bool frag, __u32 plen,
+					__u8 nh, const __u8 *saddr, const __u8 *daddr)
 {
 	struct ns_ip6hdr *h6 = &sc->h6;
 	int fh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
 
+	__builtin_memset(h6, 0, sizeof(*h6));
+	h6->vtc = 0x60 | (p->tos >> 4);
+	h6->tc_flow = (p->tos & 0xf) << 4;
+	h6->payload_len = bpf_htons(plen + fh);
+	h6->nexthdr = nh;
+	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
+	__builtin_memcpy(h6->saddr, saddr, 16);
+	__builtin_memcpy(h6->daddr, daddr, 16);
 	if (fh) {
 		struct ns_ip6frag *f = (struct ns_ip6frag *)sc->fh;
 
-		f->nexthdr = h6->nexthdr;
+		f->nexthdr = nh;
 		f->reserved = 0;
 		f->frag_off = bpf_htons((sc->fr.off << 3) | (sc->fr.mf ? 1 : 0));
 		f->id = sc->fr.id;
 		h6->nexthdr = 44;
-		h6->payload_len = bpf_htons(bpf_ntohs(h6->payload_len) + fh);
 	}
 	if (is_tc) {
 		__be16 proto = bpf_htons(ETH_P_IPV6);
@@ -298,9 +329,12 @@ static __always_inline int ns64_put_ip6(struct ns_pkt *p, const bool is_tc,
 	} else if (ns64_xdp_move_l2(p, sc, -NS_HDR_DELTA - fh, ETH_P_IPV6)) {
 		return -1;
 	}
-	if (ns_pkt_store(p, is_tc, p->l3_off, h6, sizeof(*h6)))
+	if (ns_pkt_store(p, is_tc, p->l3_off, h6, sizeof(*h6)) ||
+	    (fh && ns_pkt_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->fh, sizeof(sc->fh))))
 		return -1;
-	return fh ? ns_pkt_store(p, is_tc, p->l3_off + NS_IP6_HLEN, sc->fh, sizeof(sc->fh)) : 0;
+	p->l4_off = p->l3_off + NS_IP6_HLEN + fh;
+	p->ip_len = plen + NS_IP6_HLEN + fh;
+	return 0;
 }
 
 /*
@@ -314,7 +348,6 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
-	struct iphdr *h4 = &sc->h4;
 	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP6_HLEN;
 	__be16 nport = s->out_key.dport; /* pool port / echo id */
 	__u8 icmp_type = p->icmp_type == NS_ICMPV6_ECHO_REQUEST ? ICMP_ECHO : ICMP_ECHOREPLY;
@@ -367,23 +400,8 @@ static __always_inline int ns64_6to4(struct ns_pkt *p, const bool is_tc, struct 
 			return -1;
 	}
 
-	__builtin_memset(h4, 0, sizeof(*h4));
-	h4->version = 4;
-	h4->ihl = 5;
-	h4->tos = p->tos;
-	h4->tot_len = bpf_htons(plen + NS_IP4_HLEN);
-	/* RFC 7915 5.1: DF only above 1260 bytes, an identification always */
-	h4->id = (__be16)bpf_get_prandom_u32();
-	if (plen + NS_IP4_HLEN > 1260)
-		h4->frag_off = bpf_htons(0x4000);
-	h4->ttl = p->ttl; /* decremented once, when forwarded */
-	h4->protocol = p->t.proto;
-	h4->saddr = c4->saddr;
-	h4->daddr = c4->daddr;
-	if (ns64_put_ip4(p, is_tc, sc, frag))
+	if (ns64_put_ip4(p, is_tc, sc, frag, plen, c4->saddr, c4->daddr))
 		return -1;
-	p->l4_off = p->l3_off + NS_IP4_HLEN;
-	p->ip_len = plen + NS_IP4_HLEN;
 	p->icmp_type = icmp_type;
 	ns_tuple_reverse(&p->t, &s->out_key);
 	return 0;
@@ -399,10 +417,8 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 {
 	struct ns64_csum6 *c6 = &sc->c6;
 	struct ns64_csum4 *c4 = &sc->c4;
-	struct ns_ip6hdr *h6 = &sc->h6;
 	__u32 l4 = p->l4_off, plen = p->ip_len - NS_IP4_HLEN;
 	__u8 nh = p->t.proto == IPPROTO_ICMP ? NS_IPPROTO_ICMPV6 : p->t.proto;
-	__u32 xh;
 	__be32 w0, w1;
 	__s64 diff;
 
@@ -447,20 +463,7 @@ static __always_inline int ns64_4to6(struct ns_pkt *p, const bool is_tc, struct 
 			return -1;
 	}
 
-	__builtin_memset(h6, 0, sizeof(*h6));
-	h6->vtc = 0x60 | (p->tos >> 4);
-	h6->tc_flow = (p->tos & 0xf) << 4;
-	h6->payload_len = bpf_htons(plen);
-	h6->nexthdr = nh;
-	h6->hop_limit = p->ttl; /* decremented once, when forwarded */
-	__builtin_memcpy(h6->saddr, k->daddr, 16);
-	__builtin_memcpy(h6->daddr, k->saddr, 16);
-	if (ns64_put_ip6(p, is_tc, sc, frag))
-		return -1;
-	xh = frag && sc->fr.on ? sizeof(struct ns_ip6frag) : 0;
-	p->l4_off = p->l3_off + NS_IP6_HLEN + xh;
-	p->ip_len = plen + NS_IP6_HLEN + xh;
-	return 0;
+	return ns64_put_ip6(p, is_tc, sc, frag, plen, nh, k->daddr, k->saddr);
 }
 
 /**
