@@ -75,14 +75,47 @@ static bool key_eq(const struct ns_frag_key *a, const struct ns_frag_key *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
-static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, const struct xlat *x)
+/* The IPv4 or IPv6 packet @pkt (its own header) to its header's
+ * destination through @fd's raw sockets (ns_frag_raw_send()). */
+static int raw_send(const struct ns_fragd *fd, const uint8_t *pkt, uint32_t len)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = x->d4 };
+	struct sockaddr_in to = { .sin_family = AF_INET };
 	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6 };
-	uint8_t out[NS_FRAG_DATA_MAX + 48];
 	const struct sockaddr *sa = (const struct sockaddr *)&to;
 	socklen_t sl = sizeof(to);
-	int n = len, sock = fd->raw_fd;
+	int sock = fd->raw_fd;
+	ssize_t n;
+
+	if (len < 20)
+		return -EINVAL;
+	if (pkt[0] >> 4 == 6) {
+		if (len < 40)
+			return -EINVAL;
+		memcpy(&to6.sin6_addr, pkt + 24, 16);
+		sa = (const struct sockaddr *)&to6;
+		sl = sizeof(to6);
+		sock = fd->raw6_fd;
+	} else {
+		memcpy(&to.sin_addr.s_addr, pkt + 16, 4);
+	}
+	if (sock < 0)
+		return -ENOTSUP;
+	/* never waits on the event loop: a full socket buffer is a failure */
+	n = sendto(sock, pkt, len, MSG_DONTWAIT, sa, sl);
+	if (n != (ssize_t)len)
+		return n < 0 ? -errno : -EIO;
+	return 0;
+}
+
+int ns_frag_raw_send(const struct ns_daemon *d, const uint8_t *pkt, uint32_t len)
+{
+	return d->frag ? raw_send(d->frag, pkt, len) : -ENOTSUP;
+}
+
+static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, const struct xlat *x)
+{
+	uint8_t out[NS_FRAG_DATA_MAX + 48];
+	int n = len, err;
 
 	if (x->how == NS_FRAG_X44) {
 		n = ns_frag_translate(pkt, len, x->s4, x->d4) ? -EINVAL : len;
@@ -90,21 +123,13 @@ static void send_one(struct ns_fragd *fd, uint8_t *pkt, uint16_t len, const stru
 		n = ns_frag_xlat_6to4(pkt, len, x->s4, x->d4, out, sizeof(out));
 		pkt = out;
 	} else {
-		memcpy(&to6.sin6_addr, x->d6, 16);
-		sa = (const struct sockaddr *)&to6;
-		sl = sizeof(to6);
-		sock = fd->raw6_fd;
 		n = ns_frag_xlat_4to6(pkt, len, x->s6, x->d6, out, sizeof(out));
 		pkt = out;
 	}
-	if (sock < 0 || n < 0) {
+	err = n < 0 ? n : raw_send(fd, pkt, (uint32_t)n);
+	if (err) {
 		fd->st.send_errors++;
-		return;
-	}
-	/* never waits on the event loop: a full socket buffer is a failure */
-	if (sendto(sock, pkt, n, MSG_DONTWAIT, sa, sl) != n) {
-		fd->st.send_errors++;
-		pr_debug("frag: sending a held fragment: %s", strerror(errno));
+		pr_debug("frag: sending a held fragment: %s", strerror(-err));
 		return;
 	}
 	fd->st.sent++;
@@ -269,15 +294,18 @@ int ns_frag_init(struct ns_daemon *d)
 	if (!fd)
 		return -ENOMEM;
 	fd->timer_fd = -1;
+	/* also synhold.c's (ns_frag_raw_send()) */
 	fd->raw_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd->raw_fd < 0)
 		pr_warn("frag: no raw socket (%s): fragments that arrive before their first one "
-			"are dropped", strerror(errno));
+			"are dropped, IPv4-initiated NAT64 SYNs that expire are not answered",
+			strerror(errno));
 	/* IPPROTO_RAW on IPv6: the header is ours (as IP_HDRINCL) */
 	fd->raw6_fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd->raw6_fd < 0)
 		pr_warn("frag: no raw IPv6 socket (%s): NAT64 fragments that arrive before "
-			"their first one are dropped", strerror(errno));
+			"their first one are dropped, IPv4-initiated NAT64 SYNs are not released",
+			strerror(errno));
 	d->frag = fd;
 	fd->rb = ring_buffer__new(d->fd.frag_ring, on_record, d, NULL);
 	if (!fd->rb) {

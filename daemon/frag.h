@@ -65,6 +65,12 @@ int ns_frag_xlat_4to6(const uint8_t *in, uint32_t len, const uint8_t *new_saddr6
 int ns_frag_init(struct ns_daemon *d);
 void ns_frag_fini(struct ns_daemon *d);
 
+/* Send @pkt (@len bytes: an IPv4 or IPv6 packet, its own header) to its
+ * header's destination through the box's routing, on frag's raw sockets
+ * (also synhold.c's). Never waits: a full socket buffer is a failure.
+ * Returns 0 or -errno (-ENOTSUP: no raw socket for its family). */
+int ns_frag_raw_send(const struct ns_daemon *d, const uint8_t *pkt, uint32_t len);
+
 /* Statistics for show status (zeros when not running). */
 void ns_frag_get_stats(const struct ns_daemon *d, struct ns_frag_stats *st);
 void ns_frag_status_text(const struct ns_daemon *d, FILE *f);

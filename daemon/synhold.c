@@ -16,6 +16,7 @@
 
 #include "ctlproto.h"
 #include "daemon.h"
+#include "frag.h"
 #include "loader.h"
 #include "log.h"
 #include "synhold.h"
@@ -212,8 +213,6 @@ void ns_synhold_tick(struct ns_synhold *h, uint64_t now)
 struct synhold_daemon {
 	struct ns_synhold *h;
 	struct ns_daemon *d;
-	int raw_fd;  /* IPv4, -1: no CAP_NET_RAW, expired SYNs go unanswered */
-	int raw6_fd; /* IPv6, -1: no CAP_NET_RAW, held SYNs are not released */
 	int timer_fd;
 	int tc_fd;   /* the fast path's TC program (loaded in every attach mode) */
 	bool warned_reinject, warned_send; /* the first failure is logged */
@@ -271,14 +270,13 @@ static int d_reinject(void *ctx, uint32_t ifindex, const uint8_t *pkt, uint32_t 
 {
 	struct synhold_daemon *sd = ctx;
 	uint8_t frame[ETH_HLEN + NS_FRAG_DATA_MAX], out[ETH_HLEN + NS_FRAG_DATA_MAX + 64];
-	struct sockaddr_in6 to = { .sin6_family = AF_INET6 };
 	struct __sk_buff sctx;
 	uint32_t n;
 	int err;
 
-	if (sd->tc_fd < 0 || sd->raw6_fd < 0 || len > NS_FRAG_DATA_MAX)
-		return failed(&sd->warned_reinject, "re-injecting a held SYN (no TC program or "
-			      "raw IPv6 socket)", -ENOTSUP);
+	if (sd->tc_fd < 0 || len > NS_FRAG_DATA_MAX)
+		return failed(&sd->warned_reinject, "re-injecting a held SYN (no TC program)",
+			      -ENOTSUP);
 	memset(frame, 0, ETH_HLEN);
 	err = if_mac(ifindex, frame);
 	if (err)
@@ -305,11 +303,9 @@ static int d_reinject(void *ctx, uint32_t ifindex, const uint8_t *pkt, uint32_t 
 			return failed(&sd->warned_reinject, "translating a held SYN (the fast path "
 				      "did not)", -EPROTO);
 	}
-	memcpy(&to.sin6_addr, out + ETH_HLEN + 24, 16);
-	/* never waits on the event loop: a full socket buffer is a failure */
-	if (sendto(sd->raw6_fd, out + ETH_HLEN, n - ETH_HLEN, MSG_DONTWAIT, (struct sockaddr *)&to,
-		   sizeof(to)) != (ssize_t)(n - ETH_HLEN))
-		return failed(&sd->warned_reinject, "sending a released SYN", -errno);
+	err = ns_frag_raw_send(sd->d, out + ETH_HLEN, n - ETH_HLEN);
+	if (err)
+		return failed(&sd->warned_reinject, "sending a released SYN", err);
 	sd->warned_reinject = false;
 	return 0;
 }
@@ -317,14 +313,12 @@ static int d_reinject(void *ctx, uint32_t ifindex, const uint8_t *pkt, uint32_t 
 static int d_send(void *ctx, const uint8_t *pkt, uint32_t len)
 {
 	struct synhold_daemon *sd = ctx;
-	struct sockaddr_in to = { .sin_family = AF_INET };
+	int err = ns_frag_raw_send(sd->d, pkt, len);
 
-	if (sd->raw_fd < 0)
-		return -ENOTSUP;
-	memcpy(&to.sin_addr.s_addr, pkt + 16, 4);
-	if (sendto(sd->raw_fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) !=
-	    (ssize_t)len)
-		return failed(&sd->warned_send, "sending ICMP port unreachable", -errno);
+	if (err == -ENOTSUP)
+		return err;
+	if (err)
+		return failed(&sd->warned_send, "sending ICMP port unreachable", err);
 	sd->warned_send = false;
 	return 0;
 }
@@ -371,14 +365,7 @@ int ns_synhold_init(struct ns_daemon *d)
 		return -ENOMEM;
 	sd->d = d;
 	sd->tc_fd = ns_loader_tc_fd(d);
-	sd->raw_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (sd->raw_fd < 0)
-		pr_warn("synhold: no raw socket (%s): IPv4-initiated NAT64 SYNs that expire "
-			"are not answered", strerror(errno));
-	sd->raw6_fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (sd->raw6_fd < 0)
-		pr_warn("synhold: no raw IPv6 socket (%s): IPv4-initiated NAT64 SYNs are not "
-			"released", strerror(errno));
+	/* sends through frag.c's raw sockets (ns_frag_raw_send()) */
 	sd->h = ns_synhold_new(&d_ops, sd);
 	sd->timer_fd = sd->h ? loop_add_timer(d->loop, NS_SYNHOLD_CHECK_MS, on_timer, d) : -ENOMEM;
 	if (sd->timer_fd < 0) {
@@ -386,10 +373,6 @@ int ns_synhold_init(struct ns_daemon *d)
 
 		pr_err("synhold: %s", strerror(-err));
 		ns_synhold_free(sd->h);
-		if (sd->raw_fd >= 0)
-			close(sd->raw_fd);
-		if (sd->raw6_fd >= 0)
-			close(sd->raw6_fd);
 		free(sd);
 		return err;
 	}
@@ -404,10 +387,6 @@ void ns_synhold_fini(struct ns_daemon *d)
 	if (!sd)
 		return;
 	loop_del(d->loop, sd->timer_fd); /* closes the timerfd */
-	if (sd->raw_fd >= 0)
-		close(sd->raw_fd);
-	if (sd->raw6_fd >= 0)
-		close(sd->raw6_fd);
 	ns_synhold_free(sd->h);
 	free(sd);
 	d->synhold = NULL;

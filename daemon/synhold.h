@@ -11,10 +11,10 @@
  *    the held SYN is run again through the fast path (its TC program,
  *    BPF_PROG_TEST_RUN, as arrived on its interface), which translates it
  *    like any packet of the session, and the IPv6 packet it becomes is
- *    sent through a raw IPv6 socket (released);
+ *    sent through frag.c's raw IPv6 socket (released);
  *  - otherwise, after the 6 s, it is answered with ICMP port unreachable
  *    (type 3 code 3) from the address it was sent to, quoting it, through
- *    a raw IPv4 socket (expired).
+ *    frag.c's raw IPv4 socket (expired).
  * The table is bounded (NS_SYNHOLD_MAX): a SYN flood fills it and the
  * rest is dropped unanswered, counted (table_full); a retransmitted SYN of
  * a held one is not held twice (duplicates).
