@@ -47,8 +47,6 @@ int ctl_buf_append(struct ctl_buf *b, const void *data, size_t n)
 			else
 				b->head = t;
 			b->tail = t;
-			b->held += CTL_BUF_CHUNK;
-			b->chunks++;
 		}
 		room = CHUNK_DATA - t->used;
 		k = n < room ? n : room;
@@ -83,7 +81,6 @@ static void pop_head(struct ctl_buf *b)
 	if (!b->head)
 		b->tail = NULL;
 	b->head_off = 0;
-	b->held -= CTL_BUF_CHUNK;
 	munmap(h, CTL_BUF_CHUNK);
 }
 
@@ -143,4 +140,13 @@ void ctl_buf_free(struct ctl_buf *b)
 		pop_head(b);
 	b->len = 0;
 	b->head_off = 0;
+}
+
+size_t ctl_buf_held(const struct ctl_buf *b)
+{
+	size_t n = 0;
+
+	for (const struct ctl_buf_chunk *c = b->head; c; c = c->next)
+		n += CTL_BUF_CHUNK;
+	return n;
 }

@@ -30,8 +30,6 @@ struct ctl_buf {
 	struct ctl_buf_chunk *head, *tail;
 	size_t len;          /* bytes not sent yet */
 	size_t head_off;     /* bytes of head already sent */
-	size_t held;         /* bytes allocated for chunks now */
-	size_t chunks;       /* chunks allocated over the buffer's life */
 	bool nomem;          /* a write failed: the answer is incomplete */
 };
 
@@ -52,5 +50,8 @@ ssize_t ctl_buf_send(struct ctl_buf *b, int fd, size_t max);
 char *ctl_buf_join(struct ctl_buf *b, size_t *len);
 
 void ctl_buf_free(struct ctl_buf *b);
+
+/* Bytes mapped for b's chunks now (counted from its list: for tests). */
+size_t ctl_buf_held(const struct ctl_buf *b);
 
 #endif

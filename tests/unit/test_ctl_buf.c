@@ -66,8 +66,8 @@ Test(ctlbuf, large_answer_held_in_chunks)
 	cr_assert_eq(b.len, (size_t)N);
 	/* only what was written (a chunk's header and the last chunk's room
 	 * aside): never a doubled copy of it */
-	cr_assert_leq(b.held, (size_t)N + 2 * CTL_BUF_CHUNK, "%zu held for %d bytes", b.held, N);
-	cr_assert_eq(b.chunks, b.held / CTL_BUF_CHUNK);
+	cr_assert_leq(ctl_buf_held(&b), (size_t)N + 2 * CTL_BUF_CHUNK, "%zu held for %d bytes",
+		      ctl_buf_held(&b), N);
 	s = ctl_buf_join(&b, &len);
 	cr_assert_not_null(s);
 	cr_assert_eq(len, (size_t)N);
@@ -75,7 +75,7 @@ Test(ctlbuf, large_answer_held_in_chunks)
 		if (s[i] != byte_at(i))
 			cr_assert_fail("byte %zu is %c, expected %c", i, s[i], byte_at(i));
 	cr_assert_eq(s[len], '\0');
-	cr_assert_eq(b.held, 0);
+	cr_assert_eq(ctl_buf_held(&b), 0);
 	cr_assert_eq(b.len, 0);
 	free(s);
 }
@@ -117,7 +117,7 @@ Test(ctlbuf, sent_in_bounded_calls_chunks_freed_as_sent)
 	cr_assert_not_null(f);
 	write_pattern(f, N);
 	cr_assert_eq(fclose(f), 0);
-	held = b.held;
+	held = ctl_buf_held(&b);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	r.fd = sv[1];
 	cr_assert_eq(pthread_create(&th, NULL, read_all, &r), 0);
@@ -133,14 +133,14 @@ Test(ctlbuf, sent_in_bounded_calls_chunks_freed_as_sent)
 		cr_assert_leq(k, MAX, "one call sent %zd bytes", k);
 		sent += (size_t)k;
 		calls++;
-		cr_assert_leq(b.held, held, "memory held grew while sending");
-		held = b.held;
+		cr_assert_leq(ctl_buf_held(&b), held, "memory held grew while sending");
+		held = ctl_buf_held(&b);
 		/* what is not sent yet, and no more than the sent part of the
 		 * first chunk and the room in the last */
-		cr_assert_leq(b.held, b.len + 2 * CTL_BUF_CHUNK);
+		cr_assert_leq(ctl_buf_held(&b), b.len + 2 * CTL_BUF_CHUNK);
 	}
 	cr_assert_eq(sent, (size_t)N);
-	cr_assert_eq(b.held, 0);
+	cr_assert_eq(ctl_buf_held(&b), 0);
 	cr_assert_geq(calls, (size_t)N / MAX);
 	close(sv[0]);
 	pthread_join(th, NULL);
@@ -162,7 +162,7 @@ Test(ctlbuf, peer_gone_error_and_free)
 	cr_assert_eq(ctl_buf_send(&b, sv[0], 1024), -EPIPE);
 	cr_assert_eq(b.len, 9);
 	ctl_buf_free(&b);
-	cr_assert_eq(b.held, 0);
+	cr_assert_eq(ctl_buf_held(&b), 0);
 	cr_assert_eq(b.len, 0);
 	close(sv[0]);
 }
