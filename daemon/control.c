@@ -43,8 +43,7 @@ struct ctl_client {
 	size_t in_len;
 	char in[CTL_MAX_LINE];
 	struct ctl_buf out;          /* the answer, sent as the socket takes it */
-	struct ctl_work *work;       /* CL_WORK */
-	bool waiting;                /* CL_WORK on work->out.wait_fd (CTL_WAIT) */
+	struct ctl_work *work;       /* CL_WORK; waits on work->out.wait_fd if >= 0 */
 };
 
 struct ctl_handler_slot {
@@ -123,6 +122,8 @@ static int work_step(struct ns_control *c, struct ctl_work *w, uint64_t deadline
 	w->out.deadline = deadline;
 	w->out.wait_fd = -1;
 	r = h->fn(c->d, &w->req, &w->out, h->arg);
+	if (r != CTL_WAIT)
+		w->out.wait_fd = -1; /* >= 0 only while waited on */
 	if (r == CTL_MORE || (r == CTL_WAIT && w->out.wait_fd >= 0))
 		return r;
 	if (r) {
@@ -234,9 +235,9 @@ static void client_drain(int fd)
 
 static void client_drop(struct ns_control *c, struct ctl_client *cl)
 {
-	if (cl->waiting)
-		loop_del(c->d->loop, cl->work->out.wait_fd); /* the handler's to close */
 	if (cl->work) { /* gone while its answer was being made */
+		if (cl->work->out.wait_fd >= 0)
+			loop_del(c->d->loop, cl->work->out.wait_fd); /* the handler's to close */
 		work_finish(cl->work, -1, "client gone", &cl->out);
 		free(cl->work);
 	}
@@ -309,7 +310,6 @@ static void client_work(struct ns_control *c, struct ctl_client *cl)
 			/* resumed by wait_cb, not by the kick: the loop sleeps meanwhile */
 			ret = loop_add(c->d->loop, w->out.wait_fd, EPOLLIN, wait_cb, c);
 			if (!ret) {
-				cl->waiting = true;
 				loop_set_name(c->d->loop, w->out.wait_fd, "control wait");
 				return;
 			}
@@ -343,6 +343,7 @@ static void client_respond(struct ns_control *c, struct ctl_client *cl, const ch
 		client_flush(c, cl);
 		return;
 	}
+	w->out.wait_fd = -1;
 	cl->work = w;
 	ret = ctl_parse_request(line, len, &w->req, err, sizeof(err));
 	if (!ret)
@@ -369,7 +370,7 @@ static void kick_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	if (read(fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (c->cl[i].state == CL_WORK && c->cl[i].work && !c->cl[i].waiting)
+		if (c->cl[i].state == CL_WORK && c->cl[i].work && c->cl[i].work->out.wait_fd < 0)
 			client_work(c, &c->cl[i]);
 }
 
@@ -382,9 +383,8 @@ static void wait_cb(struct ns_loop *loop, int fd, uint32_t events, void *arg)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *cl = &c->cl[i];
 
-		if (cl->waiting && cl->work->out.wait_fd == fd) {
+		if (cl->work && cl->work->out.wait_fd == fd) {
 			loop_del(loop, fd);
-			cl->waiting = false;
 			client_work(c, cl);
 			return;
 		}
