@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -558,13 +559,16 @@ static void cond_init_monotonic(pthread_cond_t *cv)
  * state), starts the thread on duplicated map fds and answers CTL_WAIT on
  * an eventfd the thread signals when the text is ready: the loop neither
  * blocks nor spins meanwhile. A client that goes away leaves the thread to
- * finish and free what it holds (refs).
+ * finish and free what it holds (refs). No lock is shared with the loop (a
+ * thread at NS_BG_NICE descheduled while holding one would stall it, as
+ * aging_kernel.c's worker did): the thread writes buf, len and bad, then
+ * sets done (release); the handler reads them once done reads true
+ * (acquire).
  */
 struct mshow {
-	pthread_mutex_t mu;
-	int refs;                   /* the handler's cont and the thread */
+	_Atomic int refs;           /* the handler's cont and the thread */
 	int efd;                    /* eventfd: readable once done */
-	bool done;
+	_Atomic bool done;
 	int bad;                    /* ns_metrics_render's count, -1: no memory */
 	uint64_t now;
 	struct ns_metrics_snap s;
@@ -576,19 +580,14 @@ struct mshow {
 static void mshow_unref(void *p)
 {
 	struct mshow *m = p;
-	int left;
 
-	pthread_mutex_lock(&m->mu);
-	left = --m->refs;
-	pthread_mutex_unlock(&m->mu);
-	if (left)
+	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	ns_metrics_snap_free(&m->s);
 	fds_close(&m->fds);
 	free(m->buf);
 	if (m->efd >= 0)
 		close(m->efd);
-	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
@@ -608,12 +607,10 @@ static void *mshow_thread(void *arg)
 		if (fclose(f))
 			bad = -1;
 	}
-	pthread_mutex_lock(&m->mu);
 	m->buf = buf;
 	m->len = len;
 	m->bad = bad;
-	m->done = true;
-	pthread_mutex_unlock(&m->mu);
+	atomic_store_explicit(&m->done, true, memory_order_release);
 	if (write(m->efd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("metrics: show metrics: cannot wake the loop: %s", strerror(errno));
 	mshow_unref(m);
@@ -631,7 +628,6 @@ static struct mshow *mshow_start(struct ns_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "metrics: out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&m->mu, NULL);
 	m->refs = 1;
 	m->efd = -1;
 	e = fds_dup(d, &m->fds);
@@ -672,7 +668,6 @@ int ns_metrics_ctl_show(struct ns_daemon *d, const struct ctl_request *req,
 {
 	struct mshow *m = out->cont;
 	char err[CTL_ERR_MAX];
-	bool done;
 
 	(void)req;
 	(void)arg;
@@ -683,10 +678,7 @@ int ns_metrics_ctl_show(struct ns_daemon *d, const struct ctl_request *req,
 		out->cont = m;
 		out->cont_free = mshow_unref;
 	}
-	pthread_mutex_lock(&m->mu);
-	done = m->done;
-	pthread_mutex_unlock(&m->mu);
-	if (!done) {
+	if (!atomic_load_explicit(&m->done, memory_order_acquire)) {
 		out->wait_fd = m->efd;
 		return CTL_WAIT;
 	}
