@@ -124,6 +124,33 @@ int nsb_prog_fd(struct nsb *b, bool tc)
 	return p ? bpf_program__fd(p) : -1;
 }
 
+/* The verifier's cost of every program of the object: verified_insns of
+ * the loaded programs (doc/nat64.md "Verifier cost"; bpftool 7.1 does not
+ * print it). The limit is 1M instructions per program. */
+void nsb_emit_insns(struct nsb *b)
+{
+	static const char how[] = "verified_insns of the loaded program (bpf_obj_get_info_by_fd), "
+				  "natsync.bpf.o as natsyncd loads it";
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, b->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		char name[128], note[160];
+
+		memset(&info, 0, sizeof(info));
+		snprintf(name, sizeof(name), "verified instructions, %s", bpf_program__name(p));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len)) {
+			snprintf(note, sizeof(note), "error: cannot read the program's info: %s",
+				 strerror(errno));
+			bench_emit_na("testrun", name, -1, note, "<= 1000000");
+			continue;
+		}
+		bench_emit_value("testrun", name, -1, "insns", info.verified_insns, how, NULL,
+				 "<= 1000000");
+	}
+}
+
 int nsb_map_fd(struct nsb *b, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(b->obj, name);

@@ -45,6 +45,9 @@ void nsb_close(struct nsb *b);
 /* fd of the XDP (or TC: tc=true) entry program, -1 if none. */
 int nsb_prog_fd(struct nsb *b, bool tc);
 
+/* One figure per program of b: its verified_insns. */
+void nsb_emit_insns(struct nsb *b);
+
 /* fd of a map by name (NS_MAP_*), -1 if the object has no such map. */
 int nsb_map_fd(struct nsb *b, const char *name);
 

@@ -236,6 +236,22 @@ static void sizes_that_fit(const struct bench_opts *o, bool *ok, char (*why)[256
 					sizeof(why[s]));
 }
 
+/* The programs' verifier cost, from one load of the object. */
+static void emit_insns(void)
+{
+	char why[256], note[300];
+	struct nsb *b = nsb_open(4096, false, why, sizeof(why));
+
+	if (!b) {
+		snprintf(note, sizeof(note), "error: %s", why);
+		bench_emit_na("testrun", "verified instructions, natsync_xdp", -1, note,
+			      "<= 1000000");
+		return;
+	}
+	nsb_emit_insns(b);
+	nsb_close(b);
+}
+
 int cmd_testrun(const struct bench_opts *o)
 {
 	struct bench_ref ref;
@@ -257,6 +273,7 @@ int cmd_testrun(const struct bench_opts *o)
 	err = run_reference(o, ok, &ref);
 	if (err)
 		return err;
+	emit_insns();
 	/* the NAT64 rows are measured per size in nat64.c */
 	for (s = 0; s < o->n_sizes; s++) {
 		if (!ok[s]) {
