@@ -392,6 +392,28 @@ static int collect_fds(struct ns_daemon *d)
 	return 0;
 }
 
+int ns_loader_check_tail_calls(struct bpf_object *obj)
+{
+	/* bpf/frag.h: each main program ends a NAT64 fragment in a tail call
+	 * through a one-slot program array that libbpf fills at load. An
+	 * empty slot would make every NAT64 fragment a drop_fragment, which
+	 * a start must not hide: refused here, once, not counted per packet. */
+	static const char *const arrays[] = { "frag64_xdp", "frag64_tc" };
+
+	for (size_t i = 0; i < NS_ARRAY_SIZE(arrays); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, arrays[i]);
+		__u32 key = 0, id;
+
+		if (!m || bpf_map_lookup_elem(bpf_map__fd(m), &key, &id)) {
+			pr_err("BPF object: no NAT64 fragment program in %s (%s): NAT64 "
+			       "fragments would all be dropped", arrays[i],
+			       m ? strerror(errno) : "no such map");
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 int ns_loader_load(struct ns_daemon *d)
 {
 	char dir[PATH_MAX];
@@ -424,6 +446,8 @@ int ns_loader_load(struct ns_daemon *d)
 		goto fail;
 	}
 	err = collect_fds(d);
+	if (!err)
+		err = ns_loader_check_tail_calls(d->skel->obj);
 	if (err)
 		goto fail;
 	pr_info("BPF programs loaded, maps pinned under %s", dir);

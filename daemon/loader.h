@@ -15,6 +15,8 @@
 #include "config.h"
 #include "daemon.h"
 
+struct bpf_object;
+
 /* Our TC filter on clsact ingress: fixed so a restart can replace it. */
 #define NS_TC_HANDLE 0x4e53 /* "NS" */
 #define NS_TC_PRIO 0x4e53
@@ -28,6 +30,13 @@
  * open (pins created by an earlier instance stay).
  */
 int ns_loader_load(struct ns_daemon *d);
+
+/*
+ * ns_loader_check_tail_calls - 0 when both NAT64 fragment programs are in
+ * their program arrays (bpf/frag.h) of the loaded @obj, else -ENOENT with
+ * the error logged. ns_loader_load() refuses to start without them.
+ */
+int ns_loader_check_tail_calls(struct bpf_object *obj);
 
 /*
  * ns_loader_write_config - put config c in force, atomically for the fast

@@ -14,6 +14,7 @@
  * fragments without checksum.
  */
 #include "natsync.skel.h"
+#include "daemon/loader.h"
 #include "tests/bpf/nat64_fixture.h"
 #include <criterion/criterion.h>
 
@@ -334,3 +335,31 @@ static void refused(int tc)
 }
 
 T_XDP_TC(frag64, refused, refused)
+
+/* A NAT64 fragment program missing from its program array (a broken
+ * build): natsyncd's start check says so and refuses (daemon/loader.c), and
+ * the main program, whose tail call then fails, drops the fragment as
+ * drop_fragment instead of passing it on untranslated. */
+static void no_tail_program(int tc)
+{
+	int arr = tc ? bpf_map__fd(t_skel->maps.frag64_tc) : bpf_map__fd(t_skel->maps.frag64_xdp);
+	int prog = bpf_program__fd(tc ? t_skel->progs.natsync_tc_frag64
+				      : t_skel->progs.natsync_xdp_frag64);
+	static struct dg6 a;
+	uint8_t out[2048];
+	__u32 key = 0;
+	int olen, rc;
+
+	cr_assert_eq(ns_loader_check_tail_calls(t_skel->obj), 0, "the loaded object passes");
+	cr_assert_eq(bpf_map_delete_elem(arr, &key), 0);
+	cr_assert_eq(ns_loader_check_tail_calls(t_skel->obj), -ENOENT, "an empty slot is refused");
+	make6(&a);
+	rc = t_run(tc, t_ifin, a.f[0], a.len[0], out, &olen);
+	cr_assert_eq(bpf_map_update_elem(arr, &key, &prog, BPF_ANY), 0, "slot restored");
+	cr_assert_eq(rc, t_drop_rc(tc), "dropped, not passed: %d", rc);
+	cr_assert_eq(t_cnt(NS_CNT_DROP_FRAGMENT), 1);
+	cr_assert_eq(t_cnt(NS_CNT_NAT64_OUT), 0);
+	cr_assert_eq(ns_loader_check_tail_calls(t_skel->obj), 0);
+}
+
+T_XDP_TC(frag64, missing_tail_program, no_tail_program)
